@@ -101,6 +101,21 @@ int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg);
  * (512 bytes always suffice). */
 int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize);
 
+/* ---- reading CDR files ------------------------------------------------------------------------ */
+
+/* Reads a wire file or a CSV file in the project's layout (told apart by the wire header; a CSV
+ * header line is skipped). Lines longer than CDR_CSV_LINE_MAX bytes are rejected. */
+#define CDR_CSV_LINE_MAX 4096
+typedef struct cdr_reader cdr_reader;
+int cdr_reader_open(const char *path, cdr_reader **out, cdr_diag *dg);
+/* 1 = a record, 0 = end of file; CDR_FORMAT / CDR_RANGE / CDR_VERSION = this record is rejected
+ * (dg names file, line and column, or the byte offset for wire files) and reading may go on;
+ * CDR_EIO = the file cannot be read further. */
+int cdr_reader_next(cdr_reader *rd, cdr_record *cr, cdr_diag *dg);
+/* Position of the last record read: line number (CSV) or byte offset (wire). */
+uint64_t cdr_reader_position(const cdr_reader *rd);
+void cdr_reader_close(cdr_reader *rd);
+
 /* Write cr as one JSON object (no newline) to f. */
 void cdr_record_json(const cdr_record *cr, FILE *f);
 

@@ -42,4 +42,58 @@ size_t cdr_subtab_count(const cdr_subtab *tab);
 const cdr_sub *cdr_subtab_at(const cdr_subtab *tab, size_t i);
 void cdr_subtab_free(cdr_subtab *tab);
 
+
+
+/* ---- the rater ------------------------------------------------------------------------------ */
+
+typedef struct cdr_rater cdr_rater;
+
+/* Totals of one or more batches. Money in micro-units. */
+typedef struct cdr_rate_stats {
+    uint64_t rs_records;
+    uint64_t rs_rated;
+    uint64_t rs_unratable[CDR_REASON_COUNT]; /* [CDR_REASON_NONE] unused */
+    uint64_t rs_by_service[CDR_SVC_COUNT];   /* rated records per service */
+    cdr_money rs_charge[CDR_SVC_COUNT];      /* sum of rr_charge per service */
+    uint64_t rs_bundle_units[CDR_SVC_COUNT];
+} cdr_rate_stats;
+
+/* Create a rater with `threads` workers (>= 1; the calling thread is one of them) over plan set ps
+ * (a reference is taken) and subscriber table tab (borrowed: must outlive the rater, read-only).
+ * Returns 0, CDR_EINVAL, CDR_ENOMEM. Destroy with cdr_rater_destroy. */
+int cdr_rater_create(unsigned threads, cdr_plan_set *ps, const cdr_subtab *tab, cdr_rater **out);
+/* Stops the workers and frees everything; accepts NULL. */
+void cdr_rater_destroy(cdr_rater *rt);
+
+/* Swap in a new plan set (takes a reference; the old one is released when the batch using it
+ * ends). Safe to call from any thread while another thread rates; raters never wait for it. */
+int cdr_rater_set_plans(cdr_rater *rt, cdr_plan_set *ps);
+
+/* Rate n records into out[0..n) (one cdr_rated per record, same order) and add to stats (may be
+ * NULL). Records of one charging owner are rated in batch order by one worker, so results and
+ * counters do not depend on the thread count. Not re-entrant: one batch at a time per rater. */
+int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
+                   cdr_rate_stats *stats);
+
+/* The plan version that rated a record (for rendering), or NULL when unratable. Valid while the
+ * rater's current plan set is. */
+const cdr_plan *cdr_rater_plan_of(cdr_rater *rt, const cdr_record *cr);
+
+/* Bundle counters: load all counters from / save all to the store (db CDR_DB_COUNTERS), in one
+ * transaction each. Save writes only counters that changed since the last load or save. */
+int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
+int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
+/* Number of counters held, and the value of one (0 if absent): holder is a subscriber id for a
+ * subscriber's own bundle or an enterprise id for a pool. */
+size_t cdr_rater_counter_count(const cdr_rater *rt);
+uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cycle,
+                               const char *bundle_name, int service, int pool);
+
+/* One rated record as a CSV line / JSON object (with '\n'); see docs/rated-format.md.
+ * pl may be NULL for unratable records. Returns the length, or -1 if bufsize (>= 1024) is short. */
+extern const char cdr_rated_csv_header[];
+int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                         size_t bufsize);
+int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                          size_t bufsize);
 #endif

@@ -1,0 +1,47 @@
+# Thin wrapper: the build is CMake (CMakePresets.json); see README.md.
+.PHONY: all setup build release debug demo test test-release test-asan format format-check bench clean
+
+all: build
+
+setup:
+	@scripts/setup.sh
+
+build: setup
+	@cmake --preset default >/dev/null
+	@cmake --build --preset default
+
+release: setup
+	@cmake --preset release >/dev/null
+	@cmake --build --preset release
+
+debug: setup
+	@cmake --preset debug >/dev/null
+	@cmake --build --preset debug
+
+# The main job end to end on embedded defaults: no server to start.
+demo: release
+	@scripts/demo.sh build-release/cdrate
+
+# Every test, in the optimised build and again under ASan+UBSan.
+test: format-check test-release test-asan
+
+test-release: build
+	@cd build && ctest --output-on-failure -j2
+
+test-asan: debug
+	@cd build-debug && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2
+
+format:
+	@git ls-files '*.c' '*.h' | xargs clang-format -i
+
+format-check: setup
+	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+bench: release
+	@build-release/cdrate bench rate --subscribers 1000000 --cdrs 10000000 --threads 1 --json
+	@build-release/cdrate bench rate --subscribers 1000000 --cdrs 10000000 --threads 2 --json
+	@build-release/cdrate bench compile --prefixes 100000 --json
+
+clean:
+	rm -rf build build-release build-debug demo-out

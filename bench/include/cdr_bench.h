@@ -1,0 +1,75 @@
+/* cdr_bench.h - synthetic data (directory, plans, CDRs) and the benchmarks behind `cdrate bench`.
+ *
+ * Everything is deterministic for a given seed: the same config gives the same subscribers and
+ * the same CDR stream, chunk after chunk, on any machine with the same libm.
+ */
+#ifndef CDR_BENCH_H
+#define CDR_BENCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "cdr_rate.h"
+
+/* The sample plans of rating-rules/plans/, embedded into the binary at build time. */
+typedef struct cdr_embedded_file {
+    const char *ef_name;
+    const char *ef_text;
+    size_t ef_len;
+} cdr_embedded_file;
+extern const cdr_embedded_file cdr_embedded_plans[];
+extern const size_t cdr_embedded_plans_count;
+
+/* Compile the embedded plans into a plan set (no store involved). */
+int cdr_bench_embedded_plan_set(cdr_plan_set **out, cdr_diag *dg);
+/* Write the embedded plans as files into dir (created if missing). */
+int cdr_bench_write_embedded_plans(const char *dir, cdr_diag *dg);
+
+typedef struct cdr_gen_config {
+    uint64_t gc_seed;
+    size_t gc_subscribers;
+    int gc_year, gc_month;      /* the month the CDRs fall in (local China time) */
+    unsigned gc_unknown_permil; /* CDRs from MSISDNs not in the directory, per mille (default 10) */
+} cdr_gen_config;
+
+/* Fill defaults: seed 42, 1000 subscribers, November 2026, 10 per mille unknown. */
+void cdr_gen_defaults(cdr_gen_config *gc);
+
+typedef struct cdr_gen cdr_gen;
+
+/* Create a generator: builds the subscriber population (plans, enterprises, pools). */
+int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out);
+void cdr_gen_destroy(cdr_gen *g);
+/* The population as a rating view (owned by the generator). */
+const cdr_subtab *cdr_gen_subscribers(const cdr_gen *g);
+/* Write the population as a directory file (docs/directory.md). */
+int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg);
+/* Next n CDRs of the stream. */
+void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n);
+
+/* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
+uint64_t cdr_bench_peak_rss(void);
+/* Monotonic clock in nanoseconds. */
+uint64_t cdr_bench_now_ns(void);
+
+
+/* ---- benchmarks: each prints one JSON object (one line) to out ------------------------------ */
+
+typedef struct cdr_bench_rate_config {
+    size_t br_subscribers;
+    uint64_t br_cdrs;
+    unsigned br_threads;
+    size_t br_batch; /* records per cdr_rater_rate call */
+    uint64_t br_seed;
+} cdr_bench_rate_config;
+
+/* Generate the population and the CDRs in memory (in chunks of 1M, generation not timed), rate
+ * them, and print {"bench":"rate","cdrs":..,"threads":..,"seconds":..,"cdrs_per_sec":..,
+ * "ns_per_cdr":..,"rss_bytes":..,...}. progress may be NULL. */
+int cdr_bench_rate(const cdr_bench_rate_config *bc, FILE *out, FILE *progress, cdr_diag *dg);
+
+/* Compile a generated plan with `prefixes` destination prefixes and print
+ * {"bench":"compile","prefixes":..,"seconds":..,...}. */
+int cdr_bench_compile(size_t prefixes, FILE *out, cdr_diag *dg);
+#endif

@@ -1,0 +1,297 @@
+/* gen.c - the synthetic population and CDR stream (see cdr_bench.h and docs/benchmarks.md).
+ *
+ * Floating point is used here only to shape distributions (activity, durations, volumes), never
+ * for money. The stream is deterministic for a seed: one xoshiro256** generator, no time source.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdr_bench.h"
+
+#define GEN_ENTERPRISE_BASE (1ULL << 40) /* enterprise ids: base + k (never a subscriber id) */
+
+typedef enum gen_kind { GK_PERSONAL, GK_PAYG, GK_ENTERPRISE, GK_IOT, GK_DE } gen_kind;
+
+static const char *const gen_plan_of[] = {"cn-personal-128", "cn-payg", "cn-enterprise",
+                                          "cn-iot-data", "de-comfort"};
+
+struct cdr_gen {
+    cdr_gen_config g_cfg;
+    uint64_t g_s[4];
+    cdr_subtab *g_subs;
+    uint8_t *g_kind; /* [subscriber index] gen_kind */
+    size_t g_n;
+    size_t g_nenterprises;
+    double g_logn1;
+    cdr_time g_month_start; /* UTC instant of local (UTC+8) midnight on the 1st */
+    uint32_t g_month_secs;
+    uint64_t g_seq;
+};
+
+static uint64_t rotl(uint64_t x, int k)
+{
+    return (x << k) | (x >> (64 - k));
+}
+
+static uint64_t rnd(cdr_gen *g)
+{
+    uint64_t *s = g->g_s;
+    uint64_t r = rotl(s[1] * 5, 7) * 9, t = s[1] << 17;
+    s[2] ^= s[0];
+    s[3] ^= s[1];
+    s[1] ^= s[2];
+    s[0] ^= s[3];
+    s[2] ^= t;
+    s[3] = rotl(s[3], 45);
+    return r;
+}
+
+static uint64_t rnd_below(cdr_gen *g, uint64_t n)
+{
+    return (uint64_t)(((unsigned __int128)rnd(g) * n) >> 64);
+}
+
+static double rnd_unit(cdr_gen *g)
+{
+    return (double)(rnd(g) >> 11) * (1.0 / 9007199254740992.0);
+}
+
+static void digits(cdr_gen *g, char *dst, int n)
+{
+    for (int i = 0; i < n; i++)
+        dst[i] = (char)('0' + rnd_below(g, 10));
+    dst[n] = '\0';
+}
+
+void cdr_gen_defaults(cdr_gen_config *gc)
+{
+    memset(gc, 0, sizeof *gc);
+    gc->gc_seed = 42;
+    gc->gc_subscribers = 1000;
+    gc->gc_year = 2026;
+    gc->gc_month = 11;
+    gc->gc_unknown_permil = 10;
+}
+
+int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
+{
+    *out = NULL;
+    if (gc->gc_subscribers < 1 || gc->gc_subscribers > 100000000 || gc->gc_month < 1 ||
+        gc->gc_month > 12 || gc->gc_unknown_permil > 1000)
+        return CDR_EINVAL;
+    cdr_gen *g = calloc(1, sizeof *g);
+    if (!g)
+        return CDR_ENOMEM;
+    g->g_cfg = *gc;
+    uint64_t x = gc->gc_seed;
+    for (int i = 0; i < 4; i++) { /* splitmix64 seeding */
+        uint64_t z = (x += 0x9e3779b97f4a7c15ULL);
+        z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+        z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+        g->g_s[i] = z ^ (z >> 31);
+    }
+    g->g_n = gc->gc_subscribers;
+    g->g_logn1 = log((double)g->g_n + 1.0);
+    int64_t d0 = cdr_days_from_civil(gc->gc_year, (unsigned)gc->gc_month, 1);
+    int64_t d1 = gc->gc_month == 12 ? cdr_days_from_civil(gc->gc_year + 1, 1, 1)
+                                    : cdr_days_from_civil(gc->gc_year, (unsigned)gc->gc_month + 1, 1);
+    g->g_month_start = d0 * 86400 - 8 * 3600;
+    g->g_month_secs = (uint32_t)((d1 - d0) * 86400);
+    g->g_kind = malloc(g->g_n);
+    if (!g->g_kind || cdr_subtab_create(g->g_n, &g->g_subs) != 0) {
+        cdr_gen_destroy(g);
+        return CDR_ENOMEM;
+    }
+    /* Population: 55% personal, 20% pay-as-you-go, 12% enterprise members (in enterprises of
+     * 5..200 members), 5% IoT, 8% German subscribers. */
+    size_t ent_left = 0;
+    uint64_t ent_id = 0;
+    for (size_t i = 0; i < g->g_n; i++) {
+        cdr_sub su;
+        memset(&su, 0, sizeof su);
+        su.su_id = i + 1;
+        su.su_active_from = cdr_days_from_civil(2020, 1, 1) * 86400;
+        su.su_active_to = INT64_MAX;
+        su.su_family = -1;
+        gen_kind k;
+        if (ent_left > 0) {
+            k = GK_ENTERPRISE;
+            ent_left--;
+        } else {
+            uint64_t r = rnd_below(g, 100);
+            k = r < 55 ? GK_PERSONAL : r < 75 ? GK_PAYG : r < 87 ? GK_ENTERPRISE : r < 92 ? GK_IOT : GK_DE;
+            if (k == GK_ENTERPRISE) {
+                ent_left = 4 + rnd_below(g, 196); /* this one plus 4..199 more */
+                ent_id = GEN_ENTERPRISE_BASE + (++g->g_nenterprises);
+            }
+        }
+        g->g_kind[i] = (uint8_t)k;
+        switch (k) {
+        case GK_DE:
+            snprintf(su.su_msisdn, sizeof su.su_msisdn, "49151%08u", (unsigned)(i % 100000000));
+            break;
+        case GK_IOT:
+            snprintf(su.su_msisdn, sizeof su.su_msisdn, "86148%08u", (unsigned)(i % 100000000));
+            break;
+        default:
+            snprintf(su.su_msisdn, sizeof su.su_msisdn, "86138%08u", (unsigned)(i % 100000000));
+            break;
+        }
+        snprintf(su.su_plan, sizeof su.su_plan, "%s", gen_plan_of[k]);
+        su.su_owner = su.su_id;
+        if (k == GK_ENTERPRISE) {
+            su.su_enterprise = ent_id;
+            su.su_owner = ent_id;
+            su.su_pool_units[CDR_SVC_DATA] = 200ULL << 30; /* 200 GB pool */
+            su.su_member_cap[CDR_SVC_DATA] = (i % 4 == 0) ? 20ULL << 30 : 0;
+        }
+        int rc = cdr_subtab_add(g->g_subs, &su);
+        if (rc) {
+            cdr_gen_destroy(g);
+            return rc;
+        }
+    }
+    *out = g;
+    return 0;
+}
+
+void cdr_gen_destroy(cdr_gen *g)
+{
+    if (!g)
+        return;
+    cdr_subtab_free(g->g_subs);
+    free(g->g_kind);
+    free(g);
+}
+
+const cdr_subtab *cdr_gen_subscribers(const cdr_gen *g)
+{
+    return g->g_subs;
+}
+
+/* Zipf-like activity (s = 1): log-uniform rank, then a fixed permutation of subscribers. */
+static size_t pick_subscriber(cdr_gen *g)
+{
+    size_t rank = (size_t)exp(rnd_unit(g) * g->g_logn1) - 1;
+    if (rank >= g->g_n)
+        rank = g->g_n - 1;
+    return (size_t)(((unsigned __int128)rank * 2654435761ULL) % g->g_n);
+}
+
+static const struct {
+    uint16_t mcc, mnc;
+} roam_nets[] = {{262, 1}, {208, 1}, {440, 10}, {310, 260}, {460, 0}};
+
+void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cdr_record *cr = &out[i];
+        memset(cr, 0, sizeof *cr);
+        uint64_t seq = ++g->g_seq;
+        snprintf(cr->cr_source, sizeof cr->cr_source, "MSC%02u", (unsigned)(seq % 8) + 1);
+        snprintf(cr->cr_origin_id, sizeof cr->cr_origin_id, "%llu", (unsigned long long)seq);
+        gen_kind k = GK_PERSONAL;
+        if (rnd_below(g, 1000) < g->g_cfg.gc_unknown_permil) {
+            memcpy(cr->cr_msisdn, "86170", 5); /* never assigned by the population */
+            digits(g, cr->cr_msisdn + 5, 8);
+        } else {
+            size_t ix = pick_subscriber(g);
+            const cdr_sub *su = cdr_subtab_at(g->g_subs, ix);
+            k = (gen_kind)g->g_kind[ix];
+            memcpy(cr->cr_msisdn, su->su_msisdn, sizeof cr->cr_msisdn);
+        }
+        int de = k == GK_DE;
+        snprintf(cr->cr_imsi, sizeof cr->cr_imsi, "%s%s", de ? "26201" : "46000",
+                 cr->cr_msisdn + 5);
+        cr->cr_utc_offset = de ? 3600 : 8 * 3600;
+        cr->cr_cause = 16;
+        cr->cr_cell = (uint32_t)rnd_below(g, 60000) + 1;
+        uint64_t r = rnd_below(g, 100);
+        int svc = k == GK_IOT ? CDR_SVC_DATA
+                  : r < 55    ? CDR_SVC_VOICE
+                  : r < 75    ? CDR_SVC_SMS
+                  : r < 97    ? CDR_SVC_DATA
+                  : r < 98    ? CDR_SVC_MMS
+                              : CDR_SVC_VIDEO;
+        cr->cr_service = (uint8_t)svc;
+        cr->cr_direction = (svc != CDR_SVC_DATA && rnd_below(g, 100) < 30) ? CDR_DIR_MT : CDR_DIR_MO;
+        /* Start: uniform over the month; 4% start shortly before a peak/off-peak change and last
+         * long enough to cross it. */
+        cr->cr_start = g->g_month_start + (cdr_time)rnd_below(g, g->g_month_secs);
+        int crossing = rnd_below(g, 100) < 4 && (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO);
+        if (crossing) {
+            cdr_time day = (cr->cr_start - g->g_month_start) / 86400;
+            /* local 20:00 China = 12:00 UTC; local 19:00 Berlin in November = 18:00 UTC */
+            cdr_time edge = de ? g->g_month_start + 8 * 3600 + day * 86400 + 18 * 3600
+                               : g->g_month_start + day * 86400 + 20 * 3600;
+            cr->cr_start = edge - 1 - (cdr_time)rnd_below(g, 600);
+        }
+        if (rnd_below(g, 100) < 3) {
+            int rn = (int)rnd_below(g, sizeof roam_nets / sizeof roam_nets[0]);
+            if (de && roam_nets[rn].mcc == 262)
+                rn = 1;
+            cr->cr_mcc = roam_nets[rn].mcc;
+            cr->cr_mnc = roam_nets[rn].mnc;
+        }
+        if (svc == CDR_SVC_DATA) {
+            double lo = log(1024.0), hi = log(500.0 * 1048576.0);
+            uint64_t bytes = (uint64_t)exp(lo + rnd_unit(g) * (hi - lo));
+            cr->cr_bytes_up = bytes / 10;
+            cr->cr_bytes_down = bytes - cr->cr_bytes_up;
+            cr->cr_duration = 60 + (uint32_t)rnd_below(g, 3540);
+            continue;
+        }
+        if (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO) {
+            double d = -log(1.0 - rnd_unit(g)) * 100.0 + 1.0;
+            cr->cr_duration = crossing ? 600 + (uint32_t)rnd_below(g, 1200)
+                                       : (uint32_t)(d > 7200 ? 7200 : d);
+        }
+        /* Other party. */
+        uint64_t p = rnd_below(g, 100);
+        if (de) {
+            if (p < 80) {
+                memcpy(cr->cr_other, "4917", 4);
+                digits(g, cr->cr_other + 4, 8);
+            } else if (p < 95) {
+                memcpy(cr->cr_other, "4930", 4);
+                digits(g, cr->cr_other + 4, 7);
+            } else {
+                memcpy(cr->cr_other, "86139", 5);
+                digits(g, cr->cr_other + 5, 8);
+            }
+        } else if (p < 30) {
+            memcpy(cr->cr_other, "86139", 5);
+            digits(g, cr->cr_other + 5, 8);
+        } else if (p < 60) {
+            memcpy(cr->cr_other, "86186", 5);
+            digits(g, cr->cr_other + 5, 8);
+        } else if (p < 85) {
+            memcpy(cr->cr_other, "8610", 4);
+            digits(g, cr->cr_other + 4, 8);
+        } else if (p < 97) {
+            static const char *const cc[] = {"1", "44", "49", "81", "852", "65"};
+            const char *c = cc[rnd_below(g, 6)];
+            size_t l = strlen(c);
+            memcpy(cr->cr_other, c, l);
+            digits(g, cr->cr_other + l, 10);
+        } else {
+            strcpy(cr->cr_other, "8610086");
+        }
+    }
+}
+
+uint64_t cdr_bench_peak_rss(void)
+{
+    FILE *f = fopen("/proc/self/status", "r");
+    if (!f)
+        return 0;
+    char line[256];
+    unsigned long long kb = 0;
+    while (fgets(line, sizeof line, f))
+        if (sscanf(line, "VmHWM: %llu kB", &kb) == 1)
+            break;
+    fclose(f);
+    return (uint64_t)kb * 1024;
+}

@@ -1,0 +1,44 @@
+/* main.c - the cdrate command: dispatch to subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "cli.h"
+
+static const cli_command commands[] = {
+    {"plans", cmd_plans, "compile tariff plans into the store"},
+    {"directory", cmd_directory, "load the customer directory into the store"},
+    {"cat", cmd_cat, "print CDR files (wire or CSV) as JSON lines"},
+    {"rate", cmd_rate, "rate CDR files offline"},
+    {"gen", cmd_gen, "generate a synthetic directory, plans and CDRs"},
+    {"bench", cmd_bench, "run a benchmark and print one JSON object"},
+    {NULL, NULL, NULL},
+};
+
+static void usage(FILE *f)
+{
+    fprintf(f, "usage: cdrate COMMAND [ARGS]   (cdrate COMMAND --help for details)\n\ncommands:\n");
+    for (const cli_command *c = commands; c->name; c++)
+        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version")) {
+        printf("cdrate 0.1.0\n");
+        return 0;
+    }
+    for (const cli_command *c = commands; c->name; c++)
+        if (!strcmp(argv[1], c->name))
+            return c->fn(argc - 1, argv + 1);
+    fprintf(stderr, "cdrate: unknown command '%s'\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,115 @@
+/* rated_format.c - rated records as CSV lines and JSON objects (docs/rated-format.md). */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "cdr_rate.h"
+
+const char cdr_rated_csv_header[] =
+    "source,origin_id,msisdn,service,direction,start,status,plan,version,zone,cycle,units,"
+    "bundle_units,overflow_units,charge,parts";
+
+/* Exact decimal with six fractional digits. */
+static const char *money6(cdr_money v, char *buf, size_t n)
+{
+    return cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, n);
+}
+
+typedef struct outbuf {
+    char *ob_p;
+    size_t ob_left;
+    int ob_over;
+} outbuf;
+
+static void ob_printf(outbuf *ob, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+#include <stdarg.h>
+static void ob_printf(outbuf *ob, const char *fmt, ...)
+{
+    if (ob->ob_over)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(ob->ob_p, ob->ob_left, fmt, ap);
+    va_end(ap);
+    if (n < 0 || (size_t)n >= ob->ob_left) {
+        ob->ob_over = 1;
+        return;
+    }
+    ob->ob_p += n;
+    ob->ob_left -= (size_t)n;
+}
+
+static const char *zone_name(const cdr_plan *pl, const cdr_rated *rr)
+{
+    if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones)
+        return "";
+    return pl->pl_zones[rr->rr_zone].zo_name;
+}
+
+static const char *band_name(const cdr_plan *pl, unsigned b)
+{
+    return (pl && b < pl->pl_nbands) ? pl->pl_band_names[b] : "?";
+}
+
+int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                         size_t bufsize)
+{
+    outbuf ob = {buf, bufsize, 0};
+    char ts[32], m[32];
+    cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
+    int rated = rr->rr_reason == CDR_REASON_NONE;
+    ob_printf(&ob, "%s,%s,%s,%s,%s,%s,%s,", cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
+              cdr_service_name(cr->cr_service) ? cdr_service_name(cr->cr_service) : "?",
+              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?",
+              ts, cdr_reason_name(rr->rr_reason));
+    if (!rated) {
+        ob_printf(&ob, ",,,,,,,,\n");
+    } else {
+        ob_printf(&ob, "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,",
+                  pl ? pl->pl_id : "", rr->rr_plan_version, zone_name(pl, rr), rr->rr_cycle,
+                  rr->rr_units, rr->rr_bundle_units, rr->rr_overflow_units,
+                  money6(rr->rr_charge, m, sizeof m));
+        for (unsigned i = 0; i < rr->rr_nparts; i++)
+            ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "", band_name(pl, rr->rr_parts[i].rp_band),
+                      rr->rr_parts[i].rp_units, money6(rr->rr_parts[i].rp_charge, m, sizeof m));
+        ob_printf(&ob, "\n");
+    }
+    return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
+}
+
+int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                          size_t bufsize)
+{
+    outbuf ob = {buf, bufsize, 0};
+    char ts[32], m[32];
+    cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
+    ob_printf(&ob,
+              "{\"source\":\"%s\",\"origin_id\":\"%s\",\"msisdn\":\"%s\",\"service\":\"%s\","
+              "\"direction\":\"%s\",\"start\":\"%s\",\"status\":\"%s\"",
+              cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
+              cdr_service_name(cr->cr_service) ? cdr_service_name(cr->cr_service) : "?",
+              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?",
+              ts, cdr_reason_name(rr->rr_reason));
+    if (rr->rr_reason != CDR_REASON_NONE) {
+        ob_printf(&ob, ",\"reason\":\"%s\"}\n", cdr_reason_message(rr->rr_reason));
+    } else {
+        ob_printf(&ob,
+                  ",\"plan\":\"%s\",\"version\":%" PRIu32 ",\"zone\":\"%s\",\"cycle\":%" PRIu32
+                  ",\"units\":%" PRIu64 ",\"bundle\":\"%s\",\"bundle_units\":%" PRIu64
+                  ",\"overflow_units\":%" PRIu64 ",\"charge\":\"%s\",\"charge_micro\":%" PRId64
+                  ",\"parts\":[",
+                  pl ? pl->pl_id : "", rr->rr_plan_version, zone_name(pl, rr), rr->rr_cycle,
+                  rr->rr_units,
+                  (pl && rr->rr_bundle >= 0 && rr->rr_bundle < pl->pl_nbundles)
+                      ? pl->pl_bundles[rr->rr_bundle].bu_name
+                      : "",
+                  rr->rr_bundle_units, rr->rr_overflow_units, money6(rr->rr_charge, m, sizeof m),
+                  rr->rr_charge);
+        for (unsigned i = 0; i < rr->rr_nparts; i++)
+            ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
+                      i ? "," : "", band_name(pl, rr->rr_parts[i].rp_band), rr->rr_parts[i].rp_units,
+                      rr->rr_parts[i].rp_charge);
+        ob_printf(&ob, "]}\n");
+    }
+    return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
+}

@@ -1,0 +1,591 @@
+/* rater.c - the multithreaded rating core (see cdr_rate.h).
+ *
+ * A batch runs in two phases over a fixed pool of workers (the caller is worker 0):
+ *   1. resolve: each worker looks up the subscribers of a contiguous slice of the batch and
+ *      assigns every record to the shard of its charging owner;
+ *   2. rate: each worker rates, in batch order, the records of its own shard, reading and updating
+ *      only its own counter table.
+ * So a charging owner's counters are touched by exactly one thread, with no lock, and the result
+ * is the same for any thread count. Nothing is allocated per record: the per-batch arrays grow
+ * with the batch size and counter tables grow geometrically.
+ */
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdr_rate.h"
+
+cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i);
+
+/* ---- counters --------------------------------------------------------------------------------
+ * Key (holder, cycle, tag). tag: own bundle = CTR_OWN | hash(bundle name); enterprise pool =
+ * CTR_POOL | service (holder = enterprise); a member's draw on a pool = CTR_MEMBER | service
+ * (holder = subscriber). ce_owner is the charging owner (decides the shard on load). */
+#define CTR_OWN (1ULL << 62)
+#define CTR_POOL (2ULL << 62)
+#define CTR_MEMBER (3ULL << 62)
+#define CTR_TAGMASK ((1ULL << 62) - 1)
+
+typedef struct ctr_ent {
+    uint64_t ce_holder;
+    uint64_t ce_tag;
+    uint64_t ce_used;
+    uint64_t ce_owner;
+    uint32_t ce_cycle;
+    uint32_t ce_flags; /* bit 0 = in use, bit 1 = dirty */
+} ctr_ent;
+
+typedef struct ctr_tab {
+    ctr_ent *ct_ents;
+    size_t ct_mask;
+    size_t ct_n;
+} ctr_tab;
+
+static uint64_t mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
+static uint64_t name_tag(const char *name)
+{
+    uint64_t h = 1469598103934665603ULL;
+    for (; *name; name++) {
+        h ^= (unsigned char)*name;
+        h *= 1099511628211ULL;
+    }
+    return CTR_OWN | (mix64(h) & CTR_TAGMASK);
+}
+
+static size_t ctr_slot(uint64_t holder, uint32_t cycle, uint64_t tag)
+{
+    return (size_t)mix64(holder * 31 + tag * 0x9e3779b97f4a7c15ULL + cycle);
+}
+
+static ctr_ent *ctr_find(const ctr_tab *ct, uint64_t holder, uint32_t cycle, uint64_t tag)
+{
+    if (!ct->ct_ents)
+        return NULL;
+    for (size_t j = ctr_slot(holder, cycle, tag) & ct->ct_mask;; j = (j + 1) & ct->ct_mask) {
+        ctr_ent *ce = &ct->ct_ents[j];
+        if (!(ce->ce_flags & 1))
+            return NULL;
+        if (ce->ce_holder == holder && ce->ce_tag == tag && ce->ce_cycle == cycle)
+            return ce;
+    }
+}
+
+static int ctr_grow(ctr_tab *ct)
+{
+    size_t nslots = ct->ct_ents ? 2 * (ct->ct_mask + 1) : 1024;
+    ctr_ent *ne = calloc(nslots, sizeof *ne);
+    if (!ne)
+        return CDR_ENOMEM;
+    for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++) {
+        const ctr_ent *ce = &ct->ct_ents[i];
+        if (!(ce->ce_flags & 1))
+            continue;
+        size_t j = ctr_slot(ce->ce_holder, ce->ce_cycle, ce->ce_tag) & (nslots - 1);
+        while (ne[j].ce_flags & 1)
+            j = (j + 1) & (nslots - 1);
+        ne[j] = *ce;
+    }
+    free(ct->ct_ents);
+    ct->ct_ents = ne;
+    ct->ct_mask = nslots - 1;
+    return 0;
+}
+
+static int ctr_put(ctr_tab *ct, uint64_t holder, uint32_t cycle, uint64_t tag, uint64_t owner,
+                   uint64_t used, int dirty)
+{
+    ctr_ent *ce = ctr_find(ct, holder, cycle, tag);
+    if (!ce) {
+        if (!ct->ct_ents || 2 * (ct->ct_n + 1) > ct->ct_mask + 1) {
+            int rc = ctr_grow(ct);
+            if (rc)
+                return rc;
+        }
+        size_t j = ctr_slot(holder, cycle, tag) & ct->ct_mask;
+        while (ct->ct_ents[j].ce_flags & 1)
+            j = (j + 1) & ct->ct_mask;
+        ce = &ct->ct_ents[j];
+        ce->ce_holder = holder;
+        ce->ce_cycle = cycle;
+        ce->ce_tag = tag;
+        ce->ce_flags = 1;
+        ct->ct_n++;
+    }
+    ce->ce_used = used;
+    ce->ce_owner = owner;
+    if (dirty)
+        ce->ce_flags |= 2;
+    return 0;
+}
+
+/* ---- the rater ------------------------------------------------------------------------------- */
+
+/* A plan set with each subscriber's plan family resolved against it. */
+typedef struct rating_snap {
+    cdr_plan_set *rs_plans;
+    int32_t *rs_family; /* [subscriber index] */
+    atomic_int rs_refs;
+} rating_snap;
+
+typedef struct worker {
+    struct cdr_rater *wk_rt;
+    unsigned wk_ix;
+    pthread_t wk_thread;
+    ctr_tab wk_ctr;
+    cdr_rate_stats wk_stats;
+    int wk_err;
+} worker;
+
+struct cdr_rater {
+    unsigned rt_threads;
+    const cdr_subtab *rt_subs;
+    const cdr_sub *rt_sub0; /* base of the subscriber array */
+    pthread_mutex_t rt_snap_lock; /* guards rt_snap pointer swaps only (not held while rating) */
+    rating_snap *rt_snap;
+    worker *rt_workers;
+    pthread_barrier_t rt_bar;
+    int rt_quit;
+    /* the batch in progress */
+    rating_snap *rt_bsnap;
+    const cdr_record *rt_recs;
+    cdr_rated *rt_out;
+    size_t rt_n;
+    int32_t *rt_subix; /* [n] subscriber index or -1 */
+    uint8_t *rt_shard; /* [n] */
+    size_t rt_cap;
+};
+
+static void snap_release(rating_snap *rs)
+{
+    if (rs && atomic_fetch_sub(&rs->rs_refs, 1) == 1) {
+        cdr_plan_set_release(rs->rs_plans);
+        free(rs->rs_family);
+        free(rs);
+    }
+}
+
+static int snap_build(const cdr_subtab *tab, cdr_plan_set *ps, rating_snap **out)
+{
+    size_t n = cdr_subtab_count(tab);
+    rating_snap *rs = calloc(1, sizeof *rs);
+    if (!rs)
+        return CDR_ENOMEM;
+    rs->rs_family = malloc((n ? n : 1) * sizeof *rs->rs_family);
+    if (!rs->rs_family) {
+        free(rs);
+        return CDR_ENOMEM;
+    }
+    /* Subscribers share few plan ids: remember the last lookup. */
+    const char *last = NULL;
+    int32_t lastfam = -1;
+    for (size_t i = 0; i < n; i++) {
+        const cdr_sub *su = cdr_subtab_at(tab, i);
+        if (!last || strcmp(last, su->su_plan) != 0) {
+            last = su->su_plan;
+            lastfam = cdr_plan_set_family(ps, su->su_plan);
+        }
+        rs->rs_family[i] = lastfam;
+    }
+    rs->rs_plans = cdr_plan_set_retain(ps);
+    atomic_init(&rs->rs_refs, 1);
+    *out = rs;
+    return 0;
+}
+
+static void rate_one(cdr_rater *rt, worker *wk, const rating_snap *rs, const cdr_record *cr,
+                     int32_t subix, cdr_rated *rr)
+{
+    memset(rr, 0, sizeof *rr);
+    rr->rr_service = cr->cr_service;
+    rr->rr_zone = CDR_NO_ZONE;
+    rr->rr_bundle = -1;
+    int reason = CDR_REASON_NONE;
+    const cdr_sub *su = subix >= 0 ? &rt->rt_sub0[subix] : NULL;
+    const cdr_plan *pl = NULL;
+    if (cr->cr_service >= CDR_SVC_COUNT || cr->cr_direction >= CDR_DIR_COUNT)
+        reason = CDR_REASON_BAD_RECORD;
+    else if (!su)
+        reason = CDR_REASON_UNKNOWN_SUBSCRIBER;
+    else if (cr->cr_start < su->su_active_from || cr->cr_start >= su->su_active_to)
+        reason = CDR_REASON_SUBSCRIBER_INACTIVE;
+    else if (rs->rs_family[subix] < 0 ||
+             !(pl = cdr_plan_set_at(rs->rs_plans, rs->rs_family[subix], cr->cr_start)))
+        reason = CDR_REASON_NO_PLAN;
+    if (reason != CDR_REASON_NONE) {
+        rr->rr_reason = (uint8_t)reason;
+        wk->wk_stats.rs_records++;
+        wk->wk_stats.rs_unratable[reason]++;
+        return;
+    }
+
+    cdr_counters bc;
+    uint64_t before[CDR_PLAN_MAX_BUNDLES];
+    uint64_t mbefore[CDR_PLAN_MAX_BUNDLES];
+    uint64_t tag[CDR_PLAN_MAX_BUNDLES];
+    uint32_t cycle = 0;
+    int any = 0;
+    for (unsigned b = 0; b < pl->pl_nbundles; b++) {
+        const cdr_bundle *bu = &pl->pl_bundles[b];
+        bc.bc_used[b] = bc.bc_limit[b] = bc.bc_member_used[b] = bc.bc_member_cap[b] = 0;
+        if (bu->bu_service != cr->cr_service || cr->cr_direction != CDR_DIR_MO)
+            continue;
+        if (!any) {
+            cycle = cdr_rules_cycle(pl, cr->cr_start);
+            any = 1;
+        }
+        const ctr_ent *ce;
+        if (bu->bu_pool) {
+            tag[b] = CTR_POOL | cr->cr_service;
+            bc.bc_limit[b] = su->su_pool_units[cr->cr_service];
+            bc.bc_member_cap[b] = su->su_member_cap[cr->cr_service];
+            ce = ctr_find(&wk->wk_ctr, su->su_enterprise, cycle, tag[b]);
+            bc.bc_used[b] = ce ? ce->ce_used : 0;
+            ce = ctr_find(&wk->wk_ctr, su->su_id, cycle, CTR_MEMBER | cr->cr_service);
+            bc.bc_member_used[b] = ce ? ce->ce_used : 0;
+        } else {
+            tag[b] = name_tag(bu->bu_name);
+            bc.bc_limit[b] = bu->bu_units;
+            ce = ctr_find(&wk->wk_ctr, su->su_id, cycle, tag[b]);
+            bc.bc_used[b] = ce ? ce->ce_used : 0;
+        }
+        before[b] = bc.bc_used[b];
+        mbefore[b] = bc.bc_member_used[b];
+    }
+    reason = cdr_rules_rate(pl, cr, any ? &bc : NULL, rr);
+    wk->wk_stats.rs_records++;
+    if (reason != CDR_REASON_NONE) {
+        wk->wk_stats.rs_unratable[reason < CDR_REASON_COUNT ? reason : CDR_REASON_BAD_RECORD]++;
+        return;
+    }
+    wk->wk_stats.rs_rated++;
+    wk->wk_stats.rs_by_service[cr->cr_service]++;
+    wk->wk_stats.rs_charge[cr->cr_service] += rr->rr_charge;
+    wk->wk_stats.rs_bundle_units[cr->cr_service] += rr->rr_bundle_units;
+    if (!any || rr->rr_bundle < 0)
+        return;
+    unsigned b = (unsigned)rr->rr_bundle;
+    int rc = 0;
+    if (pl->pl_bundles[b].bu_pool) {
+        if (bc.bc_used[b] != before[b])
+            rc = ctr_put(&wk->wk_ctr, su->su_enterprise, cycle, tag[b], su->su_owner,
+                         bc.bc_used[b], 1);
+        if (!rc && bc.bc_member_used[b] != mbefore[b])
+            rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, CTR_MEMBER | cr->cr_service, su->su_owner,
+                         bc.bc_member_used[b], 1);
+    } else if (bc.bc_used[b] != before[b]) {
+        rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, tag[b], su->su_owner, bc.bc_used[b], 1);
+    }
+    if (rc)
+        wk->wk_err = rc;
+}
+
+static unsigned shard_of(uint64_t owner, unsigned threads)
+{
+    return (unsigned)(mix64(owner) % threads);
+}
+
+static void phase_resolve(cdr_rater *rt, unsigned ix)
+{
+    size_t lo = rt->rt_n * ix / rt->rt_threads, hi = rt->rt_n * (ix + 1) / rt->rt_threads;
+    for (size_t i = lo; i < hi; i++) {
+        const cdr_sub *su = cdr_subtab_find(rt->rt_subs, rt->rt_recs[i].cr_msisdn);
+        if (su) {
+            rt->rt_subix[i] = (int32_t)(su - rt->rt_sub0);
+            rt->rt_shard[i] = (uint8_t)shard_of(su->su_owner, rt->rt_threads);
+        } else {
+            rt->rt_subix[i] = -1;
+            rt->rt_shard[i] = (uint8_t)(i % rt->rt_threads);
+        }
+    }
+}
+
+static void phase_rate(cdr_rater *rt, worker *wk)
+{
+    const uint8_t me = (uint8_t)wk->wk_ix;
+    for (size_t i = 0; i < rt->rt_n; i++)
+        if (rt->rt_shard[i] == me)
+            rate_one(rt, wk, rt->rt_bsnap, &rt->rt_recs[i], rt->rt_subix[i], &rt->rt_out[i]);
+}
+
+static void *worker_main(void *arg)
+{
+    worker *wk = arg;
+    cdr_rater *rt = wk->wk_rt;
+    for (;;) {
+        pthread_barrier_wait(&rt->rt_bar);
+        if (rt->rt_quit)
+            return NULL;
+        phase_resolve(rt, wk->wk_ix);
+        pthread_barrier_wait(&rt->rt_bar);
+        phase_rate(rt, wk);
+        pthread_barrier_wait(&rt->rt_bar);
+    }
+}
+
+int cdr_rater_create(unsigned threads, cdr_plan_set *ps, const cdr_subtab *tab, cdr_rater **out)
+{
+    *out = NULL;
+    if (threads < 1 || threads > 255 || !ps || !tab)
+        return CDR_EINVAL;
+    cdr_rater *rt = calloc(1, sizeof *rt);
+    if (!rt)
+        return CDR_ENOMEM;
+    rt->rt_threads = threads;
+    rt->rt_subs = tab;
+    rt->rt_sub0 = cdr_subtab_at(tab, 0);
+    pthread_mutex_init(&rt->rt_snap_lock, NULL);
+    rt->rt_workers = calloc(threads, sizeof *rt->rt_workers);
+    int rc = rt->rt_workers ? snap_build(tab, ps, &rt->rt_snap) : CDR_ENOMEM;
+    if (rc) {
+        free(rt->rt_workers);
+        pthread_mutex_destroy(&rt->rt_snap_lock);
+        free(rt);
+        return rc;
+    }
+    for (unsigned i = 0; i < threads; i++) {
+        rt->rt_workers[i].wk_rt = rt;
+        rt->rt_workers[i].wk_ix = i;
+    }
+    if (threads > 1) {
+        pthread_barrier_init(&rt->rt_bar, NULL, threads);
+        for (unsigned i = 1; i < threads; i++)
+            pthread_create(&rt->rt_workers[i].wk_thread, NULL, worker_main, &rt->rt_workers[i]);
+    }
+    *out = rt;
+    return 0;
+}
+
+void cdr_rater_destroy(cdr_rater *rt)
+{
+    if (!rt)
+        return;
+    if (rt->rt_threads > 1) {
+        rt->rt_quit = 1;
+        pthread_barrier_wait(&rt->rt_bar);
+        for (unsigned i = 1; i < rt->rt_threads; i++)
+            pthread_join(rt->rt_workers[i].wk_thread, NULL);
+        pthread_barrier_destroy(&rt->rt_bar);
+    }
+    for (unsigned i = 0; i < rt->rt_threads; i++)
+        free(rt->rt_workers[i].wk_ctr.ct_ents);
+    free(rt->rt_workers);
+    snap_release(rt->rt_snap);
+    pthread_mutex_destroy(&rt->rt_snap_lock);
+    free(rt->rt_subix);
+    free(rt->rt_shard);
+    free(rt);
+}
+
+int cdr_rater_set_plans(cdr_rater *rt, cdr_plan_set *ps)
+{
+    rating_snap *rs;
+    int rc = snap_build(rt->rt_subs, ps, &rs); /* the slow part, outside the lock */
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&rt->rt_snap_lock);
+    rating_snap *old = rt->rt_snap;
+    rt->rt_snap = rs;
+    pthread_mutex_unlock(&rt->rt_snap_lock);
+    snap_release(old);
+    return 0;
+}
+
+static rating_snap *snap_acquire(cdr_rater *rt)
+{
+    pthread_mutex_lock(&rt->rt_snap_lock);
+    rating_snap *rs = rt->rt_snap;
+    atomic_fetch_add(&rs->rs_refs, 1);
+    pthread_mutex_unlock(&rt->rt_snap_lock);
+    return rs;
+}
+
+int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
+                   cdr_rate_stats *stats)
+{
+    if (n == 0)
+        return 0;
+    if (n > rt->rt_cap) {
+        int32_t *si = realloc(rt->rt_subix, n * sizeof *si);
+        if (si)
+            rt->rt_subix = si;
+        uint8_t *sh = realloc(rt->rt_shard, n);
+        if (sh)
+            rt->rt_shard = sh;
+        if (!si || !sh)
+            return CDR_ENOMEM;
+        rt->rt_cap = n;
+    }
+    rt->rt_bsnap = snap_acquire(rt);
+    rt->rt_recs = recs;
+    rt->rt_out = out;
+    rt->rt_n = n;
+    for (unsigned i = 0; i < rt->rt_threads; i++)
+        memset(&rt->rt_workers[i].wk_stats, 0, sizeof rt->rt_workers[i].wk_stats);
+    if (rt->rt_threads > 1)
+        pthread_barrier_wait(&rt->rt_bar);
+    phase_resolve(rt, 0);
+    if (rt->rt_threads > 1)
+        pthread_barrier_wait(&rt->rt_bar);
+    phase_rate(rt, &rt->rt_workers[0]);
+    if (rt->rt_threads > 1)
+        pthread_barrier_wait(&rt->rt_bar);
+    snap_release(rt->rt_bsnap);
+    rt->rt_bsnap = NULL;
+    int err = 0;
+    for (unsigned i = 0; i < rt->rt_threads; i++) {
+        const worker *wk = &rt->rt_workers[i];
+        if (wk->wk_err && !err)
+            err = wk->wk_err;
+        if (!stats)
+            continue;
+        stats->rs_records += wk->wk_stats.rs_records;
+        stats->rs_rated += wk->wk_stats.rs_rated;
+        for (int r = 0; r < CDR_REASON_COUNT; r++)
+            stats->rs_unratable[r] += wk->wk_stats.rs_unratable[r];
+        for (int s = 0; s < CDR_SVC_COUNT; s++) {
+            stats->rs_by_service[s] += wk->wk_stats.rs_by_service[s];
+            stats->rs_charge[s] += wk->wk_stats.rs_charge[s];
+            stats->rs_bundle_units[s] += wk->wk_stats.rs_bundle_units[s];
+        }
+    }
+    return err;
+}
+
+const cdr_plan *cdr_rater_plan_of(cdr_rater *rt, const cdr_record *cr)
+{
+    const cdr_sub *su = cdr_subtab_find(rt->rt_subs, cr->cr_msisdn);
+    if (!su)
+        return NULL;
+    const rating_snap *rs = rt->rt_snap;
+    int32_t fam = rs->rs_family[su - rt->rt_sub0];
+    return fam < 0 ? NULL : cdr_plan_set_at(rs->rs_plans, fam, cr->cr_start);
+}
+
+/* ---- counters in the store ------------------------------------------------------------------
+ * key: holder be64, cycle be32, tag be64 (20 bytes); value: used le64, owner le64. */
+
+static void put_be(uint8_t *p, uint64_t v, int n)
+{
+    for (int i = n - 1; i >= 0; i--, v >>= 8)
+        p[i] = (uint8_t)v;
+}
+
+static uint64_t get_be(const uint8_t *p, int n)
+{
+    uint64_t v = 0;
+    for (int i = 0; i < n; i++)
+        v = (v << 8) | p[i];
+    return v;
+}
+
+int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    MDB_cursor *cur;
+    int rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return cdr_store_err(rc, "begin counters read", dg);
+    rc = mdb_dbi_open(txn, CDR_DB_COUNTERS, 0, &dbi);
+    if (rc == MDB_NOTFOUND) {
+        mdb_txn_abort(txn);
+        return 0; /* no counters yet */
+    }
+    if (rc == 0)
+        rc = mdb_cursor_open(txn, dbi, &cur);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return cdr_store_err(rc, "open counters", dg);
+    }
+    MDB_val k, v;
+    int err = 0;
+    for (rc = mdb_cursor_get(cur, &k, &v, MDB_FIRST); rc == 0 && !err;
+         rc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
+        if (k.mv_size != 20 || v.mv_size != 16) {
+            err = cdr_diag_set(dg, CDR_FORMAT, st->st_path, 0, 0, "corrupt counter entry");
+            break;
+        }
+        const uint8_t *kp = k.mv_data;
+        uint64_t used, owner;
+        memcpy(&used, v.mv_data, 8);
+        memcpy(&owner, (const uint8_t *)v.mv_data + 8, 8);
+        worker *wk = &rt->rt_workers[shard_of(owner, rt->rt_threads)];
+        err = ctr_put(&wk->wk_ctr, get_be(kp, 8), (uint32_t)get_be(kp + 8, 4), get_be(kp + 12, 8),
+                      owner, used, 0);
+    }
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (err)
+        return err;
+    return rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read counters", dg);
+}
+
+int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
+    if (rc)
+        return cdr_store_err(rc, "begin counters write", dg);
+    rc = cdr_store_dbi(txn, CDR_DB_COUNTERS, MDB_CREATE, &dbi, dg);
+    for (unsigned w = 0; w < rt->rt_threads && !rc; w++) {
+        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
+        for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask && !rc; i++) {
+            ctr_ent *ce = &ct->ct_ents[i];
+            if ((ce->ce_flags & 3) != 3)
+                continue;
+            uint8_t kb[20], vb[16];
+            put_be(kb, ce->ce_holder, 8);
+            put_be(kb + 8, ce->ce_cycle, 4);
+            put_be(kb + 12, ce->ce_tag, 8);
+            memcpy(vb, &ce->ce_used, 8);
+            memcpy(vb + 8, &ce->ce_owner, 8);
+            MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+            rc = mdb_put(txn, dbi, &k, &v, 0);
+            if (rc)
+                rc = cdr_store_err(rc, "write counter", dg);
+        }
+    }
+    if (!rc && (rc = mdb_txn_commit(txn)) != 0)
+        return cdr_store_err(rc, "commit counters", dg);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
+        for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++)
+            ct->ct_ents[i].ce_flags &= ~2u;
+    }
+    return 0;
+}
+
+size_t cdr_rater_counter_count(const cdr_rater *rt)
+{
+    size_t n = 0;
+    for (unsigned w = 0; w < rt->rt_threads; w++)
+        n += rt->rt_workers[w].wk_ctr.ct_n;
+    return n;
+}
+
+uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cycle,
+                               const char *bundle_name, int service, int pool)
+{
+    uint64_t tag = pool ? (CTR_POOL | (uint64_t)service) : name_tag(bundle_name);
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        const ctr_ent *ce = ctr_find(&rt->rt_workers[w].wk_ctr, holder, cycle, tag);
+        if (ce)
+            return ce->ce_used;
+    }
+    return 0;
+}

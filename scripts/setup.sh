@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what cdrate needs to build and test, from Debian's packages, if it is missing.
+# Idempotent: does nothing (and needs no network) when everything is installed.
+set -euo pipefail
+
+PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
+      librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev)
+
+missing=()
+for p in "${PKGS[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+[ ${#missing[@]} -eq 0 ] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+SUDO=""
+[ "$(id -u)" -eq 0 ] || SUDO="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -qq
+$SUDO apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
