@@ -53,7 +53,6 @@ uint64_t cdr_bench_peak_rss(void);
 /* Monotonic clock in nanoseconds. */
 uint64_t cdr_bench_now_ns(void);
 
-
 /* ---- benchmarks: each prints one JSON object (one line) to out ------------------------------ */
 
 typedef struct cdr_bench_rate_config {

@@ -55,8 +55,8 @@ int cdr_bench_rate(const cdr_bench_rate_config *bc, FILE *out, FILE *progress, c
             /* Fold the charges into a digest so that the work cannot be optimised away and
              * runs can be compared. */
             for (size_t i = 0; i < m; i++)
-                digest = (digest ^ (uint64_t)rated[i].rr_charge ^ rated[i].rr_reason) *
-                         1099511628211ULL;
+                digest =
+                    (digest ^ (uint64_t)rated[i].rr_charge ^ rated[i].rr_reason) * 1099511628211ULL;
         }
         done_n += n;
         if (progress)
@@ -125,8 +125,7 @@ int cdr_bench_compile(size_t prefixes, FILE *out, cdr_diag *dg)
         fprintf(out,
                 "{\"bench\":\"compile\",\"prefixes\":%zu,\"zones\":%d,\"yaml_bytes\":%zu,"
                 "\"seconds\":%.6f,\"trie_nodes\":%" PRIu32 ",\"rss_bytes\":%" PRIu64 "}\n",
-                prefixes, NZONES, len, (double)(t1 - t0) / 1e9, pl->pl_ntrie,
-                cdr_bench_peak_rss());
+                prefixes, NZONES, len, (double)(t1 - t0) / 1e9, pl->pl_ntrie, cdr_bench_peak_rss());
     cdr_plan_free(pl);
     free(text);
     return rc;

@@ -11,7 +11,8 @@
 int cdr_bench_embedded_plan_set(cdr_plan_set **out, cdr_diag *dg)
 {
     *out = NULL;
-    cdr_plan **plans = calloc(cdr_embedded_plans_count ? cdr_embedded_plans_count : 1, sizeof *plans);
+    cdr_plan **plans =
+        calloc(cdr_embedded_plans_count ? cdr_embedded_plans_count : 1, sizeof *plans);
     if (!plans)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     for (size_t i = 0; i < cdr_embedded_plans_count; i++) {

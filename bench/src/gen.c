@@ -9,8 +9,7 @@
 #include <string.h>
 
 #include "cdr_bench.h"
-
-#define GEN_ENTERPRISE_BASE (1ULL << 40) /* enterprise ids: base + k (never a subscriber id) */
+#include "cdr_dir.h"
 
 typedef enum gen_kind { GK_PERSONAL, GK_PAYG, GK_ENTERPRISE, GK_IOT, GK_DE } gen_kind;
 
@@ -95,8 +94,9 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
     g->g_n = gc->gc_subscribers;
     g->g_logn1 = log((double)g->g_n + 1.0);
     int64_t d0 = cdr_days_from_civil(gc->gc_year, (unsigned)gc->gc_month, 1);
-    int64_t d1 = gc->gc_month == 12 ? cdr_days_from_civil(gc->gc_year + 1, 1, 1)
-                                    : cdr_days_from_civil(gc->gc_year, (unsigned)gc->gc_month + 1, 1);
+    int64_t d1 = gc->gc_month == 12
+                     ? cdr_days_from_civil(gc->gc_year + 1, 1, 1)
+                     : cdr_days_from_civil(gc->gc_year, (unsigned)gc->gc_month + 1, 1);
     g->g_month_start = d0 * 86400 - 8 * 3600;
     g->g_month_secs = (uint32_t)((d1 - d0) * 86400);
     g->g_kind = malloc(g->g_n);
@@ -104,8 +104,8 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
         cdr_gen_destroy(g);
         return CDR_ENOMEM;
     }
-    /* Population: 55% personal, 20% pay-as-you-go, 12% enterprise members (in enterprises of
-     * 5..200 members), 5% IoT, 8% German subscribers. */
+    /* Population: about 53% personal, 20% pay-as-you-go, 11% enterprise members (in enterprises
+     * of 5..200 members), 7% IoT, 9% German subscribers. */
     size_t ent_left = 0;
     uint64_t ent_id = 0;
     for (size_t i = 0; i < g->g_n; i++) {
@@ -120,11 +120,17 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
             k = GK_ENTERPRISE;
             ent_left--;
         } else {
-            uint64_t r = rnd_below(g, 100);
-            k = r < 55 ? GK_PERSONAL : r < 75 ? GK_PAYG : r < 87 ? GK_ENTERPRISE : r < 92 ? GK_IOT : GK_DE;
+            /* A new enterprise starts with probability 0.12% and brings 5..200 members (about
+             * 100): about 11% of subscribers are enterprise members. */
+            uint64_t r = rnd_below(g, 10000);
+            k = r < 12     ? GK_ENTERPRISE
+                : r < 6000 ? GK_PERSONAL
+                : r < 8200 ? GK_PAYG
+                : r < 9000 ? GK_IOT
+                           : GK_DE;
             if (k == GK_ENTERPRISE) {
                 ent_left = 4 + rnd_below(g, 196); /* this one plus 4..199 more */
-                ent_id = GEN_ENTERPRISE_BASE + (++g->g_nenterprises);
+                ent_id = ++g->g_nenterprises;
             }
         }
         g->g_kind[i] = (uint8_t)k;
@@ -143,9 +149,10 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
         su.su_owner = su.su_id;
         if (k == GK_ENTERPRISE) {
             su.su_enterprise = ent_id;
-            su.su_owner = ent_id;
-            su.su_pool_units[CDR_SVC_DATA] = 200ULL << 30; /* 200 GB pool */
-            su.su_member_cap[CDR_SVC_DATA] = (i % 4 == 0) ? 20ULL << 30 : 0;
+            su.su_owner = cdr_dir_enterprise_owner(ent_id); /* as the directory does */
+            su.su_pool_units[CDR_SVC_DATA] = 200ULL << 30;  /* 200 GB pool */
+            /* every second enterprise caps each member's draw at 20 GB */
+            su.su_member_cap[CDR_SVC_DATA] = (ent_id % 2) ? 20ULL << 30 : 0;
         }
         int rc = cdr_subtab_add(g->g_subs, &su);
         if (rc) {
@@ -208,24 +215,28 @@ void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n)
         cr->cr_utc_offset = de ? 3600 : 8 * 3600;
         cr->cr_cause = 16;
         cr->cr_cell = (uint32_t)rnd_below(g, 60000) + 1;
-        uint64_t r = rnd_below(g, 100);
+        /* 55% voice, 20% SMS, 24% data, 0.5% MMS, 0.5% video (the sample plans offer MMS and
+         * video only in part: the rest goes to suspense as no_rate). */
+        uint64_t r = rnd_below(g, 1000);
         int svc = k == GK_IOT ? CDR_SVC_DATA
-                  : r < 55    ? CDR_SVC_VOICE
-                  : r < 75    ? CDR_SVC_SMS
-                  : r < 97    ? CDR_SVC_DATA
-                  : r < 98    ? CDR_SVC_MMS
+                  : r < 550   ? CDR_SVC_VOICE
+                  : r < 750   ? CDR_SVC_SMS
+                  : r < 990   ? CDR_SVC_DATA
+                  : r < 995   ? CDR_SVC_MMS
                               : CDR_SVC_VIDEO;
         cr->cr_service = (uint8_t)svc;
-        cr->cr_direction = (svc != CDR_SVC_DATA && rnd_below(g, 100) < 30) ? CDR_DIR_MT : CDR_DIR_MO;
+        cr->cr_direction =
+            (svc != CDR_SVC_DATA && rnd_below(g, 100) < 30) ? CDR_DIR_MT : CDR_DIR_MO;
         /* Start: uniform over the month; 4% start shortly before a peak/off-peak change and last
          * long enough to cross it. */
         cr->cr_start = g->g_month_start + (cdr_time)rnd_below(g, g->g_month_secs);
         int crossing = rnd_below(g, 100) < 4 && (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO);
         if (crossing) {
             cdr_time day = (cr->cr_start - g->g_month_start) / 86400;
-            /* local 20:00 China = 12:00 UTC; local 19:00 Berlin in November = 18:00 UTC */
+            /* the sample plans' band changes: 23:00 local in China (day -> night), 19:00 local
+             * in Berlin (peak -> off-peak; 18:00 UTC in November) */
             cdr_time edge = de ? g->g_month_start + 8 * 3600 + day * 86400 + 18 * 3600
-                               : g->g_month_start + day * 86400 + 20 * 3600;
+                               : g->g_month_start + day * 86400 + 23 * 3600;
             cr->cr_start = edge - 1 - (cdr_time)rnd_below(g, 600);
         }
         if (rnd_below(g, 100) < 3) {
@@ -245,8 +256,8 @@ void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n)
         }
         if (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO) {
             double d = -log(1.0 - rnd_unit(g)) * 100.0 + 1.0;
-            cr->cr_duration = crossing ? 600 + (uint32_t)rnd_below(g, 1200)
-                                       : (uint32_t)(d > 7200 ? 7200 : d);
+            cr->cr_duration =
+                crossing ? 600 + (uint32_t)rnd_below(g, 1200) : (uint32_t)(d > 7200 ? 7200 : d);
         }
         /* Other party. */
         uint64_t p = rnd_below(g, 100);
@@ -280,6 +291,65 @@ void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n)
             strcpy(cr->cr_other, "8610086");
         }
     }
+}
+
+int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg)
+{
+    FILE *f = fopen(path, "w");
+    if (!f)
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot create: %m");
+    setvbuf(f, NULL, _IOFBF, 1 << 20);
+    fprintf(f,
+            "# generated by cdrate gen (seed %llu): %zu subscribers, %zu enterprises\n"
+            "directory version=1\n"
+            "credit_class id=A name=\"Key account\" limit=500000.00 term_days=60 "
+            "roaming_without_deposit=yes warn=70,85,95\n"
+            "credit_class id=B name=\"Business\" limit=20000.00 term_days=30 "
+            "roaming_without_deposit=yes warn=80,95\n"
+            "credit_class id=C name=\"Consumer\" limit=300.00 term_days=15 "
+            "roaming_without_deposit=no warn=80,90,100\n",
+            (unsigned long long)g->g_cfg.gc_seed, g->g_n, g->g_nenterprises);
+    /* Ids: persons' customer and account ids equal their subscriber id (1..n); an enterprise k
+     * has customer and account id n + k, enterprise id k and product id k. */
+    uint64_t last_ent = 0;
+    for (size_t i = 0; i < g->g_n; i++) {
+        const cdr_sub *su = cdr_subtab_at(g->g_subs, i);
+        if (su->su_enterprise && su->su_enterprise != last_ent) {
+            uint64_t k = su->su_enterprise;
+            uint64_t cid = g->g_n + k;
+            last_ent = su->su_enterprise;
+            fprintf(f,
+                    "customer id=%llu type=company name=\"Enterprise %llu\" credit_class=%s "
+                    "manager=am.%llu\n"
+                    "account id=%llu customer=%llu\n"
+                    "enterprise id=%llu customer=%llu account=%llu name=\"Enterprise %llu\"\n"
+                    "product id=%llu enterprise=%llu pool_data=200GB%s cug=yes discount=5\n"
+                    "payment_rule id=%llu product=%llu classes=monthly_fee,voice_domestic,data "
+                    "cap=200.00\n",
+                    (unsigned long long)cid, (unsigned long long)k, k % 3 ? "B" : "A",
+                    (unsigned long long)(k % 17), (unsigned long long)cid, (unsigned long long)cid,
+                    (unsigned long long)k, (unsigned long long)cid, (unsigned long long)cid,
+                    (unsigned long long)k, (unsigned long long)k, (unsigned long long)k,
+                    su->su_member_cap[CDR_SVC_DATA] ? " cap_data=20GB" : "", (unsigned long long)k,
+                    (unsigned long long)k);
+        }
+        int de = g->g_kind[i] == GK_DE;
+        fprintf(f,
+                "customer id=%llu type=person name=\"Subscriber %llu\" credit_class=C\n"
+                "account id=%llu customer=%llu\n"
+                "subscriber id=%llu account=%llu msisdn=%s imsi=%s%s plan=%s "
+                "active_from=2020-01-01\n",
+                (unsigned long long)su->su_id, (unsigned long long)su->su_id,
+                (unsigned long long)su->su_id, (unsigned long long)su->su_id,
+                (unsigned long long)su->su_id, (unsigned long long)su->su_id, su->su_msisdn,
+                de ? "26201" : "46000", su->su_msisdn + 5, su->su_plan);
+        if (su->su_enterprise)
+            fprintf(f, "membership subscriber=%llu product=%llu\n", (unsigned long long)su->su_id,
+                    (unsigned long long)su->su_enterprise);
+    }
+    if (fclose(f) != 0)
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "write failed");
+    return 0;
 }
 
 uint64_t cdr_bench_peak_rss(void)

@@ -1,15 +1,22 @@
 /* cdr_dir.h - the customer directory (six-account model).
  *
- * Customers, accounts, subscribers, enterprises, enterprise products, memberships, payment rules and
- * credit classes, in the directory file format documented in docs/directory.md. A directory file is
- * loaded into the store (LMDB) as a whole, atomically: a file with any error changes nothing and
- * the previously loaded directory stays active.
+ * Customers, accounts, subscribers, enterprises, enterprise products, memberships, payment rules
+ * and credit classes, in the directory file format documented in docs/directory.md. A directory
+ * file is loaded into the store (LMDB) as a whole, atomically: a file with any error changes
+ * nothing and the previously loaded directory stays active.
+ *
+ * Ids. Every record except a credit class has a numeric id in 1 .. 2^63-1; each kind has its own
+ * id space (customer 7 and account 7 are different records). Credit classes are named ("A").
+ * Charging owners (cdr_sub.su_owner) share one 64-bit space: a subscriber's own id, or its
+ * enterprise's id with the top bit set (CDR_DIR_OWNER_ENTERPRISE), so the two never collide.
  */
 #ifndef CDR_DIR_H
 #define CDR_DIR_H
 
+#include <stdint.h>
 #include <stdio.h>
 
+#include "cdr_money.h"
 #include "cdr_rate.h"
 #include "cdr_store.h"
 
@@ -27,12 +34,235 @@ typedef struct cdr_dir_stats {
 /* Parse and validate the directory file at path, then replace the store's directory with it in
  * one write transaction. Errors: CDR_PARSE / CDR_FORMAT / CDR_RANGE / CDR_EXISTS (duplicate id) /
  * CDR_NOTFOUND (a reference to an unknown id) with file, line, column and message in dg; nothing
- * is written then. progress (may be NULL) receives progress lines on large files. stats may be NULL. */
+ * is written then. progress (may be NULL) receives progress lines on large files. stats may be
+ * NULL.
+ * (Details, see docs/directory.md: also CDR_VERSION for another format version, CDR_EIO for an
+ * unreadable file, CDR_LIMIT for an over-long line, CDR_STORE / CDR_LIMIT / CDR_ENOMEM when the
+ * store cannot be written. progress gets "directory: N lines" every 100,000 lines and, after the
+ * commit, one final line with the line count and the number of records of each kind. stats is
+ * written only on success. The store's previous directory is replaced as a whole; it is never
+ * merged. Not to be called concurrently with other cdr_dir_* store calls on the same store.) */
 int cdr_dir_load_file(cdr_store *st, const char *path, FILE *progress, cdr_dir_stats *stats,
                       cdr_diag *dg);
 
 /* Build the rating view (one cdr_sub per subscriber) from the directory in the store.
  * The table is owned by the caller (cdr_subtab_free). CDR_NOTFOUND when no directory is loaded. */
 int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg);
+
+/* ---- format constants ------------------------------------------------------------------------ */
+
+#define CDR_DIR_VERSION          1         /* the file format version this build reads */
+#define CDR_DIR_LAYOUT           1         /* the layout of the records in the store */
+#define CDR_DIR_TEXT_MAX         96        /* names and e-mail addresses, bytes including the NUL */
+#define CDR_DIR_MAX_WARN         8         /* pre-suspension warning thresholds per credit class */
+#define CDR_DIR_ID_MAX           INT64_MAX /* ids are 1 .. CDR_DIR_ID_MAX */
+#define CDR_DIR_OWNER_ENTERPRISE (1ULL << 63) /* charging owner of an enterprise pool */
+#define CDR_DIR_NO_CAP           (-1)         /* cdr_dir_payment_rule.pr_cap: no cap */
+
+/* Named databases of the directory in the store. */
+#define CDR_DB_DIR_META    "dir_meta"    /* "layout" -> u32, "stats" -> cdr_dir_stats */
+#define CDR_DB_DIR_RECORDS "dir_records" /* kind u8 + be64 id (credit class: + name) -> record */
+#define CDR_DB_DIR_MSISDN  "dir_msisdn"  /* MSISDN digits -> be64 subscriber id */
+
+/* The charging owner id of an enterprise's pool: its id with the top bit set. */
+static inline uint64_t cdr_dir_enterprise_owner(uint64_t en_id)
+{
+    return en_id | CDR_DIR_OWNER_ENTERPRISE;
+}
+
+/* Record kinds; the value is also the first byte of the record's key in the store. */
+typedef enum cdr_dir_kind {
+    CDR_DIR_CREDIT_CLASS = 1,
+    CDR_DIR_CUSTOMER,
+    CDR_DIR_ACCOUNT,
+    CDR_DIR_ENTERPRISE,
+    CDR_DIR_PRODUCT,
+    CDR_DIR_SUBSCRIBER,
+    CDR_DIR_MEMBERSHIP,
+    CDR_DIR_PAYMENT_RULE,
+    CDR_DIR_KIND_END
+} cdr_dir_kind;
+
+/* "credit_class", "customer", ...; NULL when out of range. */
+const char *cdr_dir_kind_name(int kind);
+
+typedef enum cdr_dir_party {
+    CDR_DIR_PERSON = 1, /* a member or individual customer */
+    CDR_DIR_COMPANY     /* an enterprise customer */
+} cdr_dir_party;
+
+typedef enum cdr_dir_status {
+    CDR_DIR_ACTIVE = 1,
+    CDR_DIR_SUSPENDED,
+    CDR_DIR_TERMINATED
+} cdr_dir_status;
+
+/* "active", "suspended", "terminated"; NULL when out of range. */
+const char *cdr_dir_status_name(int status);
+
+/* Charge classes a payment rule can assign to the enterprise account (bit i of pr_classes). */
+#define CDR_DIR_CHARGES(X)                                                                         \
+    X(MONTHLY_FEE, "monthly_fee")                                                                  \
+    X(VOICE_DOMESTIC, "voice_domestic")                                                            \
+    X(VOICE_INTERNATIONAL, "voice_international")                                                  \
+    X(SMS, "sms")                                                                                  \
+    X(MMS, "mms")                                                                                  \
+    X(DATA, "data")                                                                                \
+    X(VIDEO, "video")                                                                              \
+    X(ROAMING, "roaming")                                                                          \
+    X(PREMIUM, "premium")                                                                          \
+    X(OTHER, "other")
+
+typedef enum cdr_dir_charge {
+#define CDR_DIR_CHARGE_ENUM(name, text) CDR_CHARGE_##name,
+    CDR_DIR_CHARGES(CDR_DIR_CHARGE_ENUM)
+#undef CDR_DIR_CHARGE_ENUM
+        CDR_CHARGE_COUNT
+} cdr_dir_charge;
+
+/* "monthly_fee", ...; NULL when out of range. */
+const char *cdr_dir_charge_name(int charge);
+/* The charge class named by s[0..len), or -1. */
+int cdr_dir_charge_parse(const char *s, size_t len);
+
+/* ---- records -----------------------------------------------------------------------------------
+ * Fixed-size, pointer-free structs (stored verbatim in the store). Strings are NUL-terminated.
+ * Fields marked "resolved" are not written in the file but derived by the loader. */
+
+typedef struct cdr_dir_credit_class {
+    char cc_id[CDR_NAME_MAX];
+    char cc_name[CDR_DIR_TEXT_MAX];
+    cdr_money cc_limit;            /* credit limit, micro-units, >= 0 */
+    uint32_t cc_term_days;         /* payment term, days */
+    uint8_t cc_roaming_no_deposit; /* 1 = international roaming may be opened without a deposit */
+    uint8_t cc_nwarn;
+    uint8_t cc_warn_pct[CDR_DIR_MAX_WARN]; /* strictly ascending percentages of the limit, 1..100 */
+} cdr_dir_credit_class;
+
+typedef struct cdr_dir_customer {
+    uint64_t cu_id;
+    uint8_t cu_party; /* cdr_dir_party */
+    char cu_name[CDR_DIR_TEXT_MAX];
+    char cu_credit_class[CDR_NAME_MAX];
+    char cu_manager[CDR_NAME_MAX]; /* account manager's login (companies), else "" */
+    char cu_email[CDR_DIR_TEXT_MAX];
+} cdr_dir_customer;
+
+typedef struct cdr_dir_account {
+    uint64_t ac_id;
+    uint64_t ac_customer;
+    uint8_t ac_party; /* resolved: the customer's party */
+    char ac_name[CDR_DIR_TEXT_MAX];
+    char ac_credit_class[CDR_NAME_MAX]; /* as written, or resolved to the customer's */
+} cdr_dir_account;
+
+typedef struct cdr_dir_enterprise {
+    uint64_t en_id;
+    uint64_t en_customer;           /* the enterprise customer (a company) */
+    uint64_t en_account;            /* the enterprise account: pays the enterprise items */
+    char en_name[CDR_DIR_TEXT_MAX]; /* as written, or resolved to the customer's name */
+} cdr_dir_enterprise;
+
+typedef struct cdr_dir_product {
+    uint64_t pd_id;
+    uint64_t pd_enterprise;
+    char pd_name[CDR_DIR_TEXT_MAX];
+    uint64_t pd_pool[CDR_SVC_COUNT]; /* shared pool per service and cycle, base units; 0 = none */
+    uint64_t pd_member_cap[CDR_SVC_COUNT]; /* one member's cap on the pool, 0 = none */
+    uint16_t pd_discount_bp;               /* enterprise discount, basis points (0..10000) */
+    uint8_t pd_cug;                        /* 1 = closed user group among the members */
+} cdr_dir_product;
+
+typedef struct cdr_dir_subscriber {
+    uint64_t sb_id;
+    uint64_t sb_account;    /* the member account: pays what the enterprise does not */
+    uint64_t sb_customer;   /* resolved: the account's customer */
+    uint64_t sb_enterprise; /* resolved from the membership, 0 for an individual */
+    uint64_t sb_product;    /* resolved from the membership, 0 for an individual */
+    cdr_time sb_active_from;
+    cdr_time sb_active_to; /* INT64_MAX when open-ended; the termination time when terminated */
+    char sb_msisdn[CDR_NUMBER_MAX];
+    char sb_imsi[CDR_IMSI_MAX]; /* "" when not given */
+    char sb_plan[CDR_NAME_MAX];
+    uint8_t sb_status; /* cdr_dir_status */
+} cdr_dir_subscriber;
+
+typedef struct cdr_dir_membership {
+    uint64_t ms_subscriber; /* the key: a subscriber has at most one membership */
+    uint64_t ms_product;
+    uint64_t ms_enterprise; /* resolved: the product's enterprise */
+} cdr_dir_membership;
+
+typedef enum cdr_dir_scope {
+    CDR_DIR_SCOPE_ENTERPRISE = 1, /* every member of the enterprise */
+    CDR_DIR_SCOPE_PRODUCT,        /* every member of one product */
+    CDR_DIR_SCOPE_SUBSCRIBER      /* one member */
+} cdr_dir_scope;
+
+typedef struct cdr_dir_payment_rule {
+    uint64_t pr_id;
+    uint64_t pr_target;     /* the enterprise, product or subscriber id named by pr_scope */
+    uint64_t pr_enterprise; /* resolved */
+    uint64_t pr_payer;      /* resolved: the enterprise account */
+    cdr_money pr_cap;       /* per cycle, micro-units, or CDR_DIR_NO_CAP */
+    uint32_t pr_classes;    /* bit (1u << cdr_dir_charge) per class paid */
+    uint8_t pr_scope;       /* cdr_dir_scope */
+} cdr_dir_payment_rule;
+
+/* ---- the in-memory directory (for the bill run and tools) --------------------------------------
+ * A cdr_dir holds one whole, validated directory: every kind in an array sorted by id (credit
+ * classes by name), with lookups by id and by MSISDN. It is immutable once built and may be read
+ * from several threads. */
+
+typedef struct cdr_dir cdr_dir;
+
+/* Parse and validate a directory file without touching any store (same errors as
+ * cdr_dir_load_file). progress gets the "directory: N lines" lines (no final line). On success
+ * *out is owned by the caller (cdr_dir_free); on error *out is NULL. */
+int cdr_dir_parse_file(const char *path, FILE *progress, cdr_dir **out, cdr_diag *dg);
+
+/* Replace the store's directory with dir, in one write transaction (all or nothing).
+ * Returns 0, or CDR_STORE / CDR_LIMIT / CDR_ENOMEM with LMDB's message in dg. */
+int cdr_dir_write(cdr_store *st, const cdr_dir *dir, cdr_diag *dg);
+
+/* Read the whole directory from the store into memory. CDR_NOTFOUND when none is loaded,
+ * CDR_VERSION when the store holds another layout (reload the file). */
+int cdr_dir_read(cdr_store *st, cdr_dir **out, cdr_diag *dg);
+
+/* Accepts NULL. */
+void cdr_dir_free(cdr_dir *dir);
+
+void cdr_dir_get_stats(const cdr_dir *dir, cdr_dir_stats *stats);
+
+/* Sorted arrays (by id; credit classes by name) valid until cdr_dir_free; *n gets the count. */
+const cdr_dir_credit_class *cdr_dir_credit_classes(const cdr_dir *dir, size_t *n);
+const cdr_dir_customer *cdr_dir_customers(const cdr_dir *dir, size_t *n);
+const cdr_dir_account *cdr_dir_accounts(const cdr_dir *dir, size_t *n);
+const cdr_dir_enterprise *cdr_dir_enterprises(const cdr_dir *dir, size_t *n);
+const cdr_dir_product *cdr_dir_products(const cdr_dir *dir, size_t *n);
+const cdr_dir_subscriber *cdr_dir_subscribers(const cdr_dir *dir, size_t *n);
+const cdr_dir_membership *cdr_dir_memberships(const cdr_dir *dir, size_t *n);
+const cdr_dir_payment_rule *cdr_dir_payment_rules(const cdr_dir *dir, size_t *n);
+
+/* Lookups: the record or NULL; valid until cdr_dir_free. */
+const cdr_dir_credit_class *cdr_dir_find_credit_class(const cdr_dir *dir, const char *id);
+const cdr_dir_customer *cdr_dir_find_customer(const cdr_dir *dir, uint64_t id);
+const cdr_dir_account *cdr_dir_find_account(const cdr_dir *dir, uint64_t id);
+const cdr_dir_enterprise *cdr_dir_find_enterprise(const cdr_dir *dir, uint64_t id);
+const cdr_dir_product *cdr_dir_find_product(const cdr_dir *dir, uint64_t id);
+const cdr_dir_subscriber *cdr_dir_find_subscriber(const cdr_dir *dir, uint64_t id);
+const cdr_dir_subscriber *cdr_dir_find_msisdn(const cdr_dir *dir, const char *msisdn);
+/* The membership of a subscriber, or NULL for an individual. */
+const cdr_dir_membership *cdr_dir_find_membership(const cdr_dir *dir, uint64_t subscriber_id);
+
+/* The payment rules that apply to subscriber sb (most specific scope wins: the subscriber's own
+ * rules if it has any, else its product's, else its enterprise's), in id order, into out[0..max).
+ * Returns how many apply (may exceed max; none for an individual). */
+size_t cdr_dir_rules_for(const cdr_dir *dir, const cdr_dir_subscriber *sb,
+                         const cdr_dir_payment_rule **out, size_t max);
+
+/* Look up one MSISDN in the store's directory without loading it (for hotline queries).
+ * Returns 0 with *out filled, CDR_NOTFOUND (unknown number or no directory), CDR_STORE. */
+int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber *out, cdr_diag *dg);
 
 #endif

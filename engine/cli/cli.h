@@ -18,10 +18,10 @@ int cmd_rate(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 
-
 #include <stdint.h>
 
-/* Parse a whole non-negative decimal number (suffixes k, M for 10^3, 10^6 accepted); 0 on success. */
+/* Parse a whole non-negative decimal number (suffixes k, M for 10^3, 10^6 accepted); 0 on success.
+ */
 int cli_parse_count(const char *s, uint64_t *out);
 /* Print "cdrate CMD: message" for a cdr_diag to stderr. */
 struct cdr_diag;

@@ -8,25 +8,28 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f,
-            "usage: cdrate bench rate [--subscribers N] [--cdrs M] [--threads T] [--batch B]\n"
-            "                         [--seed S] [--json] [--quiet]\n"
-            "       cdrate bench compile [--prefixes N] [--json]\n\n"
-            "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
-            "         core alone with T threads in batches of B records (default 65536)\n"
-            "compile  time the compilation of a plan with N destination prefixes\n"
-            "Both print one JSON object on stdout (--json is accepted for clarity; JSON is the\n"
-            "only output). Progress goes to stderr when it is a terminal, unless --quiet.\n");
+    fprintf(f, "usage: cdrate bench rate [--subscribers N] [--cdrs M] [--threads T] [--batch B]\n"
+               "                         [--seed S] [--json] [--quiet]\n"
+               "       cdrate bench compile [--prefixes N] [--json]\n\n"
+               "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
+               "         core alone with T threads in batches of B records (default 65536)\n"
+               "compile  time the compilation of a plan with N destination prefixes\n"
+               "Both print one JSON object on stdout (--json is accepted for clarity; JSON is the\n"
+               "only output). Progress goes to stderr when it is a terminal, unless --quiet.\n");
 }
 
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"subscribers", required_argument, 0, 's'}, {"cdrs", required_argument, 0, 'c'},
-        {"threads", required_argument, 0, 't'},     {"batch", required_argument, 0, 'b'},
-        {"seed", required_argument, 0, 'S'},        {"prefixes", required_argument, 0, 'p'},
-        {"json", no_argument, 0, 'j'},              {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},              {0, 0, 0, 0}};
+    static const struct option opts[] = {{"subscribers", required_argument, 0, 's'},
+                                         {"cdrs", required_argument, 0, 'c'},
+                                         {"threads", required_argument, 0, 't'},
+                                         {"batch", required_argument, 0, 'b'},
+                                         {"seed", required_argument, 0, 'S'},
+                                         {"prefixes", required_argument, 0, 'p'},
+                                         {"json", no_argument, 0, 'j'},
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 65536, seed = 42,
              prefixes = 100000;
     int quiet = 0, c;

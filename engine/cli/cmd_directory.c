@@ -18,9 +18,9 @@ static void usage(FILE *f)
 int cmd_directory(int argc, char **argv)
 {
     static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                          {"quiet", no_argument, 0, 'q'},
-                                          {"help", no_argument, 0, 'h'},
-                                          {0, 0, 0, 0}};
+                                         {"quiet", no_argument, 0, 'q'},
+                                         {"help", no_argument, 0, 'h'},
+                                         {0, 0, 0, 0}};
     const char *store = NULL;
     int quiet = 0, c;
     optind = 1;

@@ -12,24 +12,25 @@
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cdrate gen --out DIR [--subscribers N] [--cdrs M] [--seed S]\n"
-               "                  [--format csv|wire] [--quiet]\n\n"
-               "Write DIR/plans/*.yaml (the sample plans), DIR/directory.dir (N subscribers with\n"
-               "enterprises and pools) and DIR/cdrs.csv or DIR/cdrs.cdrw (M CDRs: Zipf activity,\n"
-               "voice/SMS/data mix, roaming, calls across band changes, ~1%% unknown subscribers).\n"
-               "  --subscribers N  default 1000 (k and M suffixes accepted)\n"
-               "  --cdrs M         default 10000\n"
-               "  --seed S         default 42; the same seed gives the same files\n"
-               "  --format F       csv (default) or wire\n");
+    fprintf(f,
+            "usage: cdrate gen --out DIR [--subscribers N] [--cdrs M] [--seed S]\n"
+            "                  [--format csv|wire] [--quiet]\n\n"
+            "Write DIR/plans/*.yaml (the sample plans), DIR/directory.dir (N subscribers with\n"
+            "enterprises and pools) and DIR/cdrs.csv or DIR/cdrs.cdrw (M CDRs: Zipf activity,\n"
+            "voice/SMS/data mix, roaming, calls across band changes, ~1%% unknown subscribers).\n"
+            "  --subscribers N  default 1000 (k and M suffixes accepted)\n"
+            "  --cdrs M         default 10000\n"
+            "  --seed S         default 42; the same seed gives the same files\n"
+            "  --format F       csv (default) or wire\n");
 }
 
 int cmd_gen(int argc, char **argv)
 {
     static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},  {"subscribers", required_argument, 0, 's'},
-        {"cdrs", required_argument, 0, 'c'}, {"seed", required_argument, 0, 'S'},
+        {"out", required_argument, 0, 'o'},    {"subscribers", required_argument, 0, 's'},
+        {"cdrs", required_argument, 0, 'c'},   {"seed", required_argument, 0, 'S'},
         {"format", required_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},       {0, 0, 0, 0}};
+        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *outdir = NULL;
     uint64_t nsubs = 1000, ncdrs = 10000, seed = 42;
     int wire = 0, quiet = 0, c;
@@ -65,7 +66,10 @@ int cmd_gen(int argc, char **argv)
         if (bad) {
             if (c != '?')
                 fprintf(stderr, "cdrate gen: bad value for --%s: '%s'\n",
-                        c == 's' ? "subscribers" : c == 'c' ? "cdrs" : c == 'S' ? "seed" : "format",
+                        c == 's'   ? "subscribers"
+                        : c == 'c' ? "cdrs"
+                        : c == 'S' ? "seed"
+                                   : "format",
                         optarg);
             usage(stderr);
             return 2;

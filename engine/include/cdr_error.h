@@ -56,8 +56,8 @@ typedef struct cdr_diag {
 void cdr_diag_clear(cdr_diag *dg);
 /* Record an error in dg (which may be NULL) and return code, so that callers can write
  * `return cdr_diag_set(dg, CDR_PARSE, file, line, col, "fmt", ...);`. file may be NULL. */
-int cdr_diag_set(cdr_diag *dg, int code, const char *file, int line, int column, const char *fmt, ...)
-    __attribute__((format(printf, 6, 7)));
+int cdr_diag_set(cdr_diag *dg, int code, const char *file, int line, int column, const char *fmt,
+                 ...) __attribute__((format(printf, 6, 7)));
 /* "file:line:column: message" (parts omitted when absent) into buf; returns buf. */
 const char *cdr_diag_format(const cdr_diag *dg, char *buf, size_t bufsize);
 

@@ -40,7 +40,7 @@ int cdr_direction_parse(const char *s, size_t len);
 #define CDR_SOURCE_MAX 24 /* network element id, including NUL */
 #define CDR_ORIGIN_MAX 48 /* record id at the element, including NUL */
 #define CDR_NUMBER_MAX 24 /* MSISDN / other party digits, including NUL */
-#define CDR_IMSI_MAX 16   /* 15 digits + NUL */
+#define CDR_IMSI_MAX   16 /* 15 digits + NUL */
 
 typedef struct cdr_record {
     char cr_source[CDR_SOURCE_MAX];    /* identity, part 1: network element */
@@ -69,7 +69,7 @@ int cdr_record_check(const cdr_record *cr, cdr_diag *dg);
 /* ---- wire format (version 1) ---------------------------------------------------------------- */
 
 #define CDR_WIRE_VERSION 1
-#define CDR_WIRE_MAX 256 /* no encoded record is longer */
+#define CDR_WIRE_MAX     256 /* no encoded record is longer */
 
 /* Encode cr into buf (at least CDR_WIRE_MAX bytes). Returns the encoded length (> 0). */
 size_t cdr_wire_encode(const cdr_record *cr, uint8_t *buf);
@@ -95,13 +95,15 @@ void cdr_wire_reader_close(cdr_wire_reader *wr);
 /* The header line, without newline. */
 extern const char cdr_csv_header[];
 /* Parse one CSV line (without its line end; a trailing '\r' is accepted) into cr. Returns 0, or
- * CDR_FORMAT / CDR_RANGE with the column (1-based) and reason in dg (dg_line left to the caller). */
+ * CDR_FORMAT / CDR_RANGE with the column (1-based) and reason in dg (dg_line left to the caller).
+ */
 int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg);
 /* Write cr as one CSV line with '\n'. Returns bytes written, or -1 when bufsize is too small
  * (512 bytes always suffice). */
 int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize);
 
-/* ---- reading CDR files ------------------------------------------------------------------------ */
+/* ---- reading CDR files ------------------------------------------------------------------------
+ */
 
 /* Reads a wire file or a CSV file in the project's layout (told apart by the wire header; a CSV
  * header line is skipped). Lines longer than CDR_CSV_LINE_MAX bytes are rejected. */

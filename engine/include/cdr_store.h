@@ -13,9 +13,10 @@
 #include "cdr_error.h"
 
 /* Named databases used in the store. */
-#define CDR_DB_PLANS "plans"         /* key "<plan id>\0<version be32>" -> compiled plan blob */
-#define CDR_DB_PLAN_META "plan_meta" /* key "generation" -> be64 generation of the active plan set */
-#define CDR_DB_COUNTERS "counters"   /* bundle counters, see engine/core */
+#define CDR_DB_PLANS "plans" /* key "<plan id>\0<version be32>" -> compiled plan blob */
+#define CDR_DB_PLAN_META                                                                           \
+    "plan_meta"                    /* key "generation" -> be64 generation of the active plan set */
+#define CDR_DB_COUNTERS "counters" /* bundle counters, see engine/core */
 
 typedef struct cdr_store {
     MDB_env *st_env;

@@ -1,7 +1,7 @@
 /* cdr_time.h - civil time, ISO 8601 and IANA time zones without global state.
  *
- * Instants are int64_t seconds since 1970-01-01T00:00:00Z (cdr_time). Time-zone rules are loaded once
- * (cdr_tz_load) into a table of UTC offsets, after which conversions are pure and thread-safe.
+ * Instants are int64_t seconds since 1970-01-01T00:00:00Z (cdr_time). Time-zone rules are loaded
+ * once (cdr_tz_load) into a table of UTC offsets, after which conversions are pure and thread-safe.
  */
 #ifndef CDR_TIME_H
 #define CDR_TIME_H
@@ -45,7 +45,8 @@ int cdr_tz_load(const char *name, cdr_tz *tz);
 void cdr_tz_free(cdr_tz *tz);
 /* Deep copy. */
 int cdr_tz_copy(cdr_tz *dst, const cdr_tz *src);
-/* Offset in force at t, and (if next is not NULL) the instant of the next change (INT64_MAX if none). */
+/* Offset in force at t, and (if next is not NULL) the instant of the next change (INT64_MAX if
+ * none). */
 int32_t cdr_tz_offset(const cdr_tz *tz, cdr_time t, cdr_time *next);
 
 #endif

@@ -47,7 +47,8 @@ void cdr_diag_clear(cdr_diag *dg)
         memset(dg, 0, sizeof *dg);
 }
 
-int cdr_diag_set(cdr_diag *dg, int code, const char *file, int line, int column, const char *fmt, ...)
+int cdr_diag_set(cdr_diag *dg, int code, const char *file, int line, int column, const char *fmt,
+                 ...)
 {
     if (!dg)
         return code;

@@ -142,9 +142,8 @@ static int get_varint(wire_cur *wc, uint64_t max, uint64_t *out, const char *fie
         v |= (uint64_t)(b & 0x7f) << shift;
         if (!(b & 0x80)) {
             if (v > max)
-                return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0,
-                                    (int)(wc->wc_p - wc->wc_start), "field %s out of range",
-                                    field);
+                return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start),
+                                    "field %s out of range", field);
             *out = v;
             return 0;
         }
@@ -180,8 +179,7 @@ int cdr_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_diag *dg
     if (len < 3)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)len + 1, "truncated record header");
     if (buf[0] != CDR_WIRE_VERSION)
-        return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown wire format version %u",
-                            buf[0]);
+        return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown wire format version %u", buf[0]);
     if (buf[1] >= CDR_SVC_COUNT)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 2, "unknown service %u", buf[1]);
     if (buf[2] >= CDR_DIR_COUNT)
@@ -387,11 +385,11 @@ static int csv_str(char *dst, size_t max, const char *s, size_t n)
 int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg)
 {
     static const char *const names[CSV_NFIELDS] = {
-        "source", "origin_id", "service", "direction", "msisdn", "imsi",  "other", "start",
-        "duration", "bytes_up", "bytes_down", "mcc",  "mnc",    "cell", "cause", "owner"};
+        "source",   "origin_id", "service",    "direction", "msisdn", "imsi", "other", "start",
+        "duration", "bytes_up",  "bytes_down", "mcc",       "mnc",    "cell", "cause", "owner"};
     static const uint64_t max[CSV_NFIELDS] = {
-        0, 0, 0, 0, 0, 0, 0, 0, UINT32_MAX, UINT64_MAX, UINT64_MAX, 999, 999, UINT32_MAX,
-        UINT16_MAX, UINT64_MAX};
+        0,          0,          0,          0,   0,   0,          0,          0,
+        UINT32_MAX, UINT64_MAX, UINT64_MAX, 999, 999, UINT32_MAX, UINT16_MAX, UINT64_MAX};
     if (len > 0 && line[len - 1] == '\r')
         len--;
     const char *f[CSV_NFIELDS];
@@ -407,14 +405,13 @@ int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg)
             nf++;
             start = i + 1;
         } else if (line[i] == '"' || line[i] == '\0' || line[i] == '\n') {
-            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)i + 1,
-                                "unexpected %s in CDR CSV",
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)i + 1, "unexpected %s in CDR CSV",
                                 line[i] == '"' ? "quote" : "control character");
         }
     }
     if (nf != CSV_NFIELDS)
-        return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)len + 1,
-                            "%zu fields, expected %d", nf, CSV_NFIELDS);
+        return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)len + 1, "%zu fields, expected %d", nf,
+                            CSV_NFIELDS);
 #define COL(i) ((int)(f[i] - line) + 1)
     memset(cr, 0, sizeof *cr);
     if (csv_str(cr->cr_source, CDR_SOURCE_MAX, f[0], fl[0]) || fl[0] == 0)
@@ -456,8 +453,8 @@ int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg)
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, COL(i), "%s is not a whole number",
                                 names[i]);
         if (e == -2)
-            return cdr_diag_set(dg, CDR_RANGE, NULL, 0, COL(i), "%s out of range (max %" PRIu64
-                                ")", names[i], max[i]);
+            return cdr_diag_set(dg, CDR_RANGE, NULL, 0, COL(i), "%s out of range (max %" PRIu64 ")",
+                                names[i], max[i]);
     }
 #undef COL
     cr->cr_duration = (uint32_t)v[8];
@@ -479,9 +476,9 @@ int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize)
                      "%s,%s,%s,%s,%s,%s,%s,%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%u,%u,%" PRIu32
                      ",%u,%" PRIu64 "\n",
                      cr->cr_source, cr->cr_origin_id, cdr_service_name(cr->cr_service),
-                     cdr_direction_name(cr->cr_direction), cr->cr_msisdn, cr->cr_imsi,
-                     cr->cr_other, ts, cr->cr_duration, cr->cr_bytes_up, cr->cr_bytes_down,
-                     cr->cr_mcc, cr->cr_mnc, cr->cr_cell, cr->cr_cause, cr->cr_owner);
+                     cdr_direction_name(cr->cr_direction), cr->cr_msisdn, cr->cr_imsi, cr->cr_other,
+                     ts, cr->cr_duration, cr->cr_bytes_up, cr->cr_bytes_down, cr->cr_mcc,
+                     cr->cr_mnc, cr->cr_cell, cr->cr_cause, cr->cr_owner);
     if (n < 0 || (size_t)n >= bufsize)
         return -1;
     return n;
@@ -516,7 +513,8 @@ void cdr_record_json(const cdr_record *cr, FILE *f)
             cr->cr_mcc, cr->cr_mnc, cr->cr_cell, cr->cr_cause, cr->cr_owner);
 }
 
-/* ---- reading CDR files ------------------------------------------------------------------------ */
+/* ---- reading CDR files ------------------------------------------------------------------------
+ */
 
 struct cdr_reader {
     cdr_wire_reader *rd_wire;
@@ -567,9 +565,9 @@ int cdr_reader_next(cdr_reader *rd, cdr_record *cr, cdr_diag *dg)
     for (;;) {
         ssize_t n = getline(&rd->rd_line, &rd->rd_cap, rd->rd_f);
         if (n < 0)
-            return ferror(rd->rd_f) ? cdr_diag_set(dg, CDR_EIO, rd->rd_path, (int)rd->rd_lineno, 0,
-                                                   "read error")
-                                    : 0;
+            return ferror(rd->rd_f)
+                       ? cdr_diag_set(dg, CDR_EIO, rd->rd_path, (int)rd->rd_lineno, 0, "read error")
+                       : 0;
         rd->rd_lineno++;
         size_t len = (size_t)n;
         if (len > 0 && rd->rd_line[len - 1] == '\n')

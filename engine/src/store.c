@@ -9,7 +9,7 @@
 
 /* 64 GiB of address space; LMDB only uses what it writes. */
 #define CDR_STORE_MAPSIZE (64ULL << 30)
-#define CDR_STORE_MAXDBS 32
+#define CDR_STORE_MAXDBS  32
 
 int cdr_store_err(int rc, const char *what, cdr_diag *dg)
 {

@@ -20,17 +20,17 @@
 #include "cdr_store.h"
 #include "cdr_time.h"
 
-#define CDR_NAME_MAX 32
-#define CDR_PLAN_MAX_ZONES 64 /* zone ids fit a uint64_t mask */
-#define CDR_PLAN_MAX_BANDS 16
+#define CDR_NAME_MAX         32
+#define CDR_PLAN_MAX_ZONES   64 /* zone ids fit a uint64_t mask */
+#define CDR_PLAN_MAX_BANDS   16
 #define CDR_PLAN_MAX_BUNDLES 16
-#define CDR_PLAN_MAX_TIERS 8
-#define CDR_PLAN_MAX_HOME 16
-#define CDR_DAYTYPES 8 /* 0 = Monday .. 6 = Sunday, 7 = holiday */
-#define CDR_DAYTYPE_HOLIDAY 7
-#define CDR_MINUTES_PER_DAY 1440
-#define CDR_NO_RATE 0xFFFFu
-#define CDR_NO_ZONE (-1)
+#define CDR_PLAN_MAX_TIERS   8
+#define CDR_PLAN_MAX_HOME    16
+#define CDR_DAYTYPES         8 /* 0 = Monday .. 6 = Sunday, 7 = holiday */
+#define CDR_DAYTYPE_HOLIDAY  7
+#define CDR_MINUTES_PER_DAY  1440
+#define CDR_NO_RATE          0xFFFFu
+#define CDR_NO_ZONE          (-1)
 
 typedef enum cdr_zone_kind {
     CDR_ZONE_NORMAL = 0,
@@ -61,20 +61,20 @@ typedef struct cdr_network {
 } cdr_network;
 
 typedef struct cdr_tier {
-    uint64_t ti_from; /* elapsed base units within the event from which this price applies */
+    uint64_t ti_from;   /* elapsed base units within the event from which this price applies */
     cdr_money ti_price; /* micro-units per ra_unit base units */
 } cdr_tier;
 
 typedef struct cdr_rate {
     cdr_money ra_connect_fee;
-    uint64_t ra_unit;  /* base units the price is quoted for: 60 (per minute), 1, 1048576 (per MB) */
-    uint64_t ra_first; /* first charging increment, base units (>= 1) */
-    uint64_t ra_next;  /* following increments, base units (>= 1) */
+    uint64_t ra_unit; /* base units the price is quoted for: 60 (per minute), 1, 1048576 (per MB) */
+    uint64_t ra_first;       /* first charging increment, base units (>= 1) */
+    uint64_t ra_next;        /* following increments, base units (>= 1) */
     cdr_money ra_min_charge; /* -1 = none */
     cdr_money ra_max_charge; /* -1 = none */
-    cdr_money ra_round_to;   /* quantum of the event charge in micro-units: 1 = micro, 10000 = cent */
-    uint8_t ra_rounding;     /* cdr_rounding */
-    uint8_t ra_ntiers;       /* >= 1, ra_tiers[0].ti_from == 0, ascending */
+    cdr_money ra_round_to; /* quantum of the event charge in micro-units: 1 = micro, 10000 = cent */
+    uint8_t ra_rounding;   /* cdr_rounding */
+    uint8_t ra_ntiers;     /* >= 1, ra_tiers[0].ti_from == 0, ascending */
     cdr_tier ra_tiers[CDR_PLAN_MAX_TIERS];
 } cdr_rate;
 
@@ -109,8 +109,9 @@ typedef struct cdr_plan {
 
     uint8_t pl_nbands;
     char pl_band_names[CDR_PLAN_MAX_BANDS][CDR_NAME_MAX];
-    uint8_t pl_band_of[CDR_DAYTYPES][CDR_MINUTES_PER_DAY];     /* local minute -> band */
-    uint16_t pl_band_until[CDR_DAYTYPES][CDR_MINUTES_PER_DAY]; /* minute the band next changes, <= 1440 */
+    uint8_t pl_band_of[CDR_DAYTYPES][CDR_MINUTES_PER_DAY]; /* local minute -> band */
+    uint16_t pl_band_until[CDR_DAYTYPES]
+                          [CDR_MINUTES_PER_DAY]; /* minute the band next changes, <= 1440 */
     uint32_t pl_nholidays;
     int32_t *pl_holidays; /* sorted local dates as YYYYMMDD */
 
@@ -198,18 +199,19 @@ const char *cdr_reason_message(int reason);
 
 typedef struct cdr_rated_part {
     uint8_t rp_band;
-    uint64_t rp_units;    /* charged base units in this band (after increments) */
-    cdr_money rp_charge;  /* usage charge of this part (overflow units only), before event rounding */
+    uint64_t rp_units; /* charged base units in this band (after increments) */
+    cdr_money
+        rp_charge; /* usage charge of this part (overflow units only), before event rounding */
 } cdr_rated_part;
 
 typedef struct cdr_rated {
-    uint8_t rr_reason;  /* cdr_reason; NONE = rated */
+    uint8_t rr_reason; /* cdr_reason; NONE = rated */
     uint8_t rr_service;
     int16_t rr_zone;
-    int16_t rr_bundle;  /* bundle index that covered units, -1 if none */
+    int16_t rr_bundle; /* bundle index that covered units, -1 if none */
     uint8_t rr_nparts;
     uint32_t rr_plan_version;
-    uint32_t rr_cycle;  /* YYYYMM in the plan's time zone */
+    uint32_t rr_cycle;          /* YYYYMM in the plan's time zone */
     cdr_money rr_charge;        /* total event charge: connect fee + usage, min/max, rounded */
     uint64_t rr_units;          /* charged base units after increments */
     uint64_t rr_bundle_units;   /* of rr_units, covered by the bundle */

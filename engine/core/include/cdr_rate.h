@@ -17,16 +17,17 @@
 /* ---- subscribers: the rating view of the directory ------------------------------------------- */
 
 typedef struct cdr_sub {
+    /* The first 64 bytes are what rating touches for every record: keep them together. */
     char su_msisdn[CDR_NUMBER_MAX];
-    char su_plan[CDR_NAME_MAX]; /* plan id */
     uint64_t su_id;             /* subscriber id, > 0 */
-    uint64_t su_enterprise;     /* enterprise id, 0 for an individual subscriber */
     uint64_t su_owner;          /* charging owner: the enterprise when the plan draws on its pool */
+    uint64_t su_enterprise;     /* enterprise id, 0 for an individual subscriber */
     cdr_time su_active_from;    /* active in [from, to) */
     cdr_time su_active_to;      /* INT64_MAX when open-ended */
+    int32_t su_family;          /* plan family in the rater's plan set (set by the core) */
+    char su_plan[CDR_NAME_MAX]; /* plan id */
     uint64_t su_pool_units[CDR_SVC_COUNT]; /* enterprise pool size per service, base units */
     uint64_t su_member_cap[CDR_SVC_COUNT]; /* this member's cap on the pool, 0 = none */
-    int32_t su_family;                     /* plan family in the rater's plan set (set by the core) */
 } cdr_sub;
 
 typedef struct cdr_subtab cdr_subtab;
@@ -37,12 +38,13 @@ int cdr_subtab_create(size_t capacity_hint, cdr_subtab **out);
 int cdr_subtab_add(cdr_subtab *tab, const cdr_sub *su);
 /* The entry for msisdn or NULL. Valid until the table is freed. */
 const cdr_sub *cdr_subtab_find(const cdr_subtab *tab, const char *msisdn);
+/* Look up the served MSISDN of n records at once (prefetching, so that the cache misses of
+ * different records overlap): ix[i] = index of the entry (cdr_subtab_at) or -1. */
+void cdr_subtab_find_records(const cdr_subtab *tab, const cdr_record *recs, size_t n, int32_t *ix);
 size_t cdr_subtab_count(const cdr_subtab *tab);
 /* Iterate: i from 0 while the return is non-NULL. */
 const cdr_sub *cdr_subtab_at(const cdr_subtab *tab, size_t i);
 void cdr_subtab_free(cdr_subtab *tab);
-
-
 
 /* ---- the rater ------------------------------------------------------------------------------ */
 

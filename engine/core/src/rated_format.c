@@ -60,8 +60,8 @@ int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_pl
     int rated = rr->rr_reason == CDR_REASON_NONE;
     ob_printf(&ob, "%s,%s,%s,%s,%s,%s,%s,", cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
               cdr_service_name(cr->cr_service) ? cdr_service_name(cr->cr_service) : "?",
-              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?",
-              ts, cdr_reason_name(rr->rr_reason));
+              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?", ts,
+              cdr_reason_name(rr->rr_reason));
     if (!rated) {
         ob_printf(&ob, ",,,,,,,,\n");
     } else {
@@ -70,8 +70,9 @@ int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_pl
                   rr->rr_units, rr->rr_bundle_units, rr->rr_overflow_units,
                   money6(rr->rr_charge, m, sizeof m));
         for (unsigned i = 0; i < rr->rr_nparts; i++)
-            ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "", band_name(pl, rr->rr_parts[i].rp_band),
-                      rr->rr_parts[i].rp_units, money6(rr->rr_parts[i].rp_charge, m, sizeof m));
+            ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "",
+                      band_name(pl, rr->rr_parts[i].rp_band), rr->rr_parts[i].rp_units,
+                      money6(rr->rr_parts[i].rp_charge, m, sizeof m));
         ob_printf(&ob, "\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
@@ -88,8 +89,8 @@ int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_p
               "\"direction\":\"%s\",\"start\":\"%s\",\"status\":\"%s\"",
               cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
               cdr_service_name(cr->cr_service) ? cdr_service_name(cr->cr_service) : "?",
-              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?",
-              ts, cdr_reason_name(rr->rr_reason));
+              cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?", ts,
+              cdr_reason_name(rr->rr_reason));
     if (rr->rr_reason != CDR_REASON_NONE) {
         ob_printf(&ob, ",\"reason\":\"%s\"}\n", cdr_reason_message(rr->rr_reason));
     } else {
@@ -107,8 +108,8 @@ int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_p
                   rr->rr_charge);
         for (unsigned i = 0; i < rr->rr_nparts; i++)
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
-                      i ? "," : "", band_name(pl, rr->rr_parts[i].rp_band), rr->rr_parts[i].rp_units,
-                      rr->rr_parts[i].rp_charge);
+                      i ? "," : "", band_name(pl, rr->rr_parts[i].rp_band),
+                      rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
         ob_printf(&ob, "]}\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);

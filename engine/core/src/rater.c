@@ -22,9 +22,9 @@ cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i);
  * Key (holder, cycle, tag). tag: own bundle = CTR_OWN | hash(bundle name); enterprise pool =
  * CTR_POOL | service (holder = enterprise); a member's draw on a pool = CTR_MEMBER | service
  * (holder = subscriber). ce_owner is the charging owner (decides the shard on load). */
-#define CTR_OWN (1ULL << 62)
-#define CTR_POOL (2ULL << 62)
-#define CTR_MEMBER (3ULL << 62)
+#define CTR_OWN     (1ULL << 62)
+#define CTR_POOL    (2ULL << 62)
+#define CTR_MEMBER  (3ULL << 62)
 #define CTR_TAGMASK ((1ULL << 62) - 1)
 
 typedef struct ctr_ent {
@@ -62,9 +62,21 @@ static uint64_t name_tag(const char *name)
     return CTR_OWN | (mix64(h) & CTR_TAGMASK);
 }
 
+/* The slot depends on (holder, cycle) only: the few counters of one holder and cycle (its
+ * bundles, its pool draws) sit in adjacent slots, so one prefetch brings them all. */
 static size_t ctr_slot(uint64_t holder, uint32_t cycle, uint64_t tag)
 {
-    return (size_t)mix64(holder * 31 + tag * 0x9e3779b97f4a7c15ULL + cycle);
+    (void)tag;
+    return (size_t)mix64(holder * 0x9e3779b97f4a7c15ULL + cycle);
+}
+
+static void ctr_prefetch(const ctr_tab *ct, uint64_t holder, uint32_t cycle)
+{
+    if (ct->ct_ents) {
+        const ctr_ent *ce = &ct->ct_ents[ctr_slot(holder, cycle, 0) & ct->ct_mask];
+        __builtin_prefetch(ce);
+        __builtin_prefetch((const char *)ce + 64);
+    }
 }
 
 static ctr_ent *ctr_find(const ctr_tab *ct, uint64_t holder, uint32_t cycle, uint64_t tag)
@@ -149,7 +161,7 @@ typedef struct worker {
 struct cdr_rater {
     unsigned rt_threads;
     const cdr_subtab *rt_subs;
-    const cdr_sub *rt_sub0; /* base of the subscriber array */
+    const cdr_sub *rt_sub0;       /* base of the subscriber array */
     pthread_mutex_t rt_snap_lock; /* guards rt_snap pointer swaps only (not held while rating) */
     rating_snap *rt_snap;
     worker *rt_workers;
@@ -164,6 +176,11 @@ struct cdr_rater {
     uint8_t *rt_shard; /* [n] */
     size_t rt_cap;
 };
+
+/* Records are resolved and rated in sub-chunks small enough that the subscriber entries that
+ * phase 1 brought into the cache are still there in phase 2. */
+#define RATER_CHUNK 2048
+#define RATER_AHEAD 8 /* prefetch distance of the rate phase, in records of the shard */
 
 static void snap_release(rating_snap *rs)
 {
@@ -203,23 +220,22 @@ static int snap_build(const cdr_subtab *tab, cdr_plan_set *ps, rating_snap **out
 }
 
 static void rate_one(cdr_rater *rt, worker *wk, const rating_snap *rs, const cdr_record *cr,
-                     int32_t subix, cdr_rated *rr)
+                     int32_t subix, const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
     memset(rr, 0, sizeof *rr);
     rr->rr_service = cr->cr_service;
     rr->rr_zone = CDR_NO_ZONE;
     rr->rr_bundle = -1;
     int reason = CDR_REASON_NONE;
+    (void)rs;
     const cdr_sub *su = subix >= 0 ? &rt->rt_sub0[subix] : NULL;
-    const cdr_plan *pl = NULL;
     if (cr->cr_service >= CDR_SVC_COUNT || cr->cr_direction >= CDR_DIR_COUNT)
         reason = CDR_REASON_BAD_RECORD;
     else if (!su)
         reason = CDR_REASON_UNKNOWN_SUBSCRIBER;
     else if (cr->cr_start < su->su_active_from || cr->cr_start >= su->su_active_to)
         reason = CDR_REASON_SUBSCRIBER_INACTIVE;
-    else if (rs->rs_family[subix] < 0 ||
-             !(pl = cdr_plan_set_at(rs->rs_plans, rs->rs_family[subix], cr->cr_start)))
+    else if (!pl)
         reason = CDR_REASON_NO_PLAN;
     if (reason != CDR_REASON_NONE) {
         rr->rr_reason = (uint8_t)reason;
@@ -232,17 +248,13 @@ static void rate_one(cdr_rater *rt, worker *wk, const rating_snap *rs, const cdr
     uint64_t before[CDR_PLAN_MAX_BUNDLES];
     uint64_t mbefore[CDR_PLAN_MAX_BUNDLES];
     uint64_t tag[CDR_PLAN_MAX_BUNDLES];
-    uint32_t cycle = 0;
     int any = 0;
     for (unsigned b = 0; b < pl->pl_nbundles; b++) {
         const cdr_bundle *bu = &pl->pl_bundles[b];
         bc.bc_used[b] = bc.bc_limit[b] = bc.bc_member_used[b] = bc.bc_member_cap[b] = 0;
         if (bu->bu_service != cr->cr_service || cr->cr_direction != CDR_DIR_MO)
             continue;
-        if (!any) {
-            cycle = cdr_rules_cycle(pl, cr->cr_start);
-            any = 1;
-        }
+        any = 1; /* cycle was computed by the caller for these records */
         const ctr_ent *ce;
         if (bu->bu_pool) {
             tag[b] = CTR_POOL | cr->cr_service;
@@ -277,8 +289,8 @@ static void rate_one(cdr_rater *rt, worker *wk, const rating_snap *rs, const cdr
     int rc = 0;
     if (pl->pl_bundles[b].bu_pool) {
         if (bc.bc_used[b] != before[b])
-            rc = ctr_put(&wk->wk_ctr, su->su_enterprise, cycle, tag[b], su->su_owner,
-                         bc.bc_used[b], 1);
+            rc = ctr_put(&wk->wk_ctr, su->su_enterprise, cycle, tag[b], su->su_owner, bc.bc_used[b],
+                         1);
         if (!rc && bc.bc_member_used[b] != mbefore[b])
             rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, CTR_MEMBER | cr->cr_service, su->su_owner,
                          bc.bc_member_used[b], 1);
@@ -294,27 +306,78 @@ static unsigned shard_of(uint64_t owner, unsigned threads)
     return (unsigned)(mix64(owner) % threads);
 }
 
-static void phase_resolve(cdr_rater *rt, unsigned ix)
+/* Phase 1 for records [lo, hi) of the batch: this worker's slice of them. */
+static void phase_resolve(cdr_rater *rt, unsigned ix, size_t lo, size_t hi)
 {
-    size_t lo = rt->rt_n * ix / rt->rt_threads, hi = rt->rt_n * (ix + 1) / rt->rt_threads;
-    for (size_t i = lo; i < hi; i++) {
-        const cdr_sub *su = cdr_subtab_find(rt->rt_subs, rt->rt_recs[i].cr_msisdn);
-        if (su) {
-            rt->rt_subix[i] = (int32_t)(su - rt->rt_sub0);
-            rt->rt_shard[i] = (uint8_t)shard_of(su->su_owner, rt->rt_threads);
-        } else {
-            rt->rt_subix[i] = -1;
-            rt->rt_shard[i] = (uint8_t)(i % rt->rt_threads);
+    size_t n = hi - lo;
+    size_t a = lo + n * ix / rt->rt_threads, b = lo + n * (ix + 1) / rt->rt_threads;
+    cdr_subtab_find_records(rt->rt_subs, rt->rt_recs + a, b - a, rt->rt_subix + a);
+    for (size_t i = a; i < b; i++) {
+        int32_t si = rt->rt_subix[i];
+        rt->rt_shard[i] = (uint8_t)(si >= 0 ? shard_of(rt->rt_sub0[si].su_owner, rt->rt_threads)
+                                            : i % rt->rt_threads);
+    }
+}
+
+/* Phase 2 for records [lo, hi): rate this worker's shard in order, as a pipeline that prefetches
+ * the subscriber entry RATER_AHEAD records ahead and the counters half as far ahead. */
+static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
+{
+    const uint8_t me = (uint8_t)wk->wk_ix;
+    const rating_snap *rs = rt->rt_bsnap;
+    uint32_t mine[RATER_CHUNK];
+    const cdr_plan *plan[RATER_CHUNK];
+    uint32_t cycle[RATER_CHUNK];
+    size_t m = 0;
+    for (size_t i = lo; i < hi; i++)
+        if (rt->rt_shard[i] == me)
+            mine[m++] = (uint32_t)i;
+    for (size_t k = 0; k < m + RATER_AHEAD; k++) {
+        if (k < m) {
+            int32_t si = rt->rt_subix[mine[k]];
+            if (si >= 0)
+                __builtin_prefetch(&rt->rt_sub0[si]);
+        }
+        if (k >= RATER_AHEAD / 2 && k - RATER_AHEAD / 2 < m) {
+            size_t j = k - RATER_AHEAD / 2;
+            const cdr_record *cr = &rt->rt_recs[mine[j]];
+            int32_t si = rt->rt_subix[mine[j]];
+            plan[j] = NULL;
+            cycle[j] = 0;
+            if (si >= 0 && rs->rs_family[si] >= 0) {
+                const cdr_sub *su = &rt->rt_sub0[si];
+                const cdr_plan *pl = cdr_plan_set_at(rs->rs_plans, rs->rs_family[si], cr->cr_start);
+                plan[j] = pl;
+                if (pl && pl->pl_nbundles && cr->cr_direction == CDR_DIR_MO) {
+                    cycle[j] = cdr_rules_cycle(pl, cr->cr_start);
+                    ctr_prefetch(&wk->wk_ctr, su->su_id, cycle[j]);
+                    if (su->su_enterprise)
+                        ctr_prefetch(&wk->wk_ctr, su->su_enterprise, cycle[j]);
+                }
+            }
+        }
+        if (k >= RATER_AHEAD) {
+            size_t j = k - RATER_AHEAD;
+            rate_one(rt, wk, rs, &rt->rt_recs[mine[j]], rt->rt_subix[mine[j]], plan[j], cycle[j],
+                     &rt->rt_out[mine[j]]);
         }
     }
 }
 
-static void phase_rate(cdr_rater *rt, worker *wk)
+/* The whole batch, as worker wk: resolve chunk 0; then for each chunk c, after the barrier,
+ * rate chunk c and resolve chunk c + 1 (different records: no conflict). */
+static void run_batch(cdr_rater *rt, worker *wk)
 {
-    const uint8_t me = (uint8_t)wk->wk_ix;
-    for (size_t i = 0; i < rt->rt_n; i++)
-        if (rt->rt_shard[i] == me)
-            rate_one(rt, wk, rt->rt_bsnap, &rt->rt_recs[i], rt->rt_subix[i], &rt->rt_out[i]);
+    size_t n = rt->rt_n;
+    phase_resolve(rt, wk->wk_ix, 0, n < RATER_CHUNK ? n : RATER_CHUNK);
+    for (size_t lo = 0; lo < n; lo += RATER_CHUNK) {
+        size_t hi = n - lo < RATER_CHUNK ? n : lo + RATER_CHUNK;
+        if (rt->rt_threads > 1)
+            pthread_barrier_wait(&rt->rt_bar);
+        phase_rate(rt, wk, lo, hi);
+        if (hi < n)
+            phase_resolve(rt, wk->wk_ix, hi, n - hi < RATER_CHUNK ? n : hi + RATER_CHUNK);
+    }
 }
 
 static void *worker_main(void *arg)
@@ -325,9 +388,7 @@ static void *worker_main(void *arg)
         pthread_barrier_wait(&rt->rt_bar);
         if (rt->rt_quit)
             return NULL;
-        phase_resolve(rt, wk->wk_ix);
-        pthread_barrier_wait(&rt->rt_bar);
-        phase_rate(rt, wk);
+        run_batch(rt, wk);
         pthread_barrier_wait(&rt->rt_bar);
     }
 }
@@ -433,10 +494,7 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
         memset(&rt->rt_workers[i].wk_stats, 0, sizeof rt->rt_workers[i].wk_stats);
     if (rt->rt_threads > 1)
         pthread_barrier_wait(&rt->rt_bar);
-    phase_resolve(rt, 0);
-    if (rt->rt_threads > 1)
-        pthread_barrier_wait(&rt->rt_bar);
-    phase_rate(rt, &rt->rt_workers[0]);
+    run_batch(rt, &rt->rt_workers[0]);
     if (rt->rt_threads > 1)
         pthread_barrier_wait(&rt->rt_bar);
     snap_release(rt->rt_bsnap);

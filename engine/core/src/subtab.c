@@ -132,6 +132,41 @@ const cdr_sub *cdr_subtab_at(const cdr_subtab *tab, size_t i)
     return i < tab->st_n ? &tab->st_subs[i] : NULL;
 }
 
+void cdr_subtab_find_records(const cdr_subtab *tab, const cdr_record *recs, size_t n, int32_t *ix)
+{
+    enum { GROUP = 32 };
+    uint32_t h[GROUP];
+    for (size_t base = 0; base < n; base += GROUP) {
+        size_t m = n - base < GROUP ? n - base : GROUP;
+        /* 1: hash and prefetch the slots */
+        for (size_t i = 0; i < m; i++) {
+            h[i] = msisdn_hash(recs[base + i].cr_msisdn);
+            __builtin_prefetch(&tab->st_slots[h[i] & tab->st_mask]);
+        }
+        /* 2: probe the slots, prefetch the candidate entries */
+        for (size_t i = 0; i < m; i++) {
+            int32_t cand = -1;
+            for (size_t j = h[i] & tab->st_mask; tab->st_slots[j].ss_ix; j = (j + 1) & tab->st_mask)
+                if (tab->st_slots[j].ss_hash == h[i]) {
+                    cand = (int32_t)tab->st_slots[j].ss_ix - 1;
+                    break;
+                }
+            ix[base + i] = cand;
+            if (cand >= 0)
+                __builtin_prefetch(&tab->st_subs[cand]);
+        }
+        /* 3: confirm (a 32-bit hash may collide: fall back to the full probe) */
+        for (size_t i = 0; i < m; i++) {
+            const char *msisdn = recs[base + i].cr_msisdn;
+            int32_t cand = ix[base + i];
+            if (cand >= 0 && strcmp(tab->st_subs[cand].su_msisdn, msisdn) == 0)
+                continue;
+            const cdr_sub *su = cand >= 0 ? cdr_subtab_find(tab, msisdn) : NULL;
+            ix[base + i] = su ? (int32_t)(su - tab->st_subs) : -1;
+        }
+    }
+}
+
 /* Non-const access for the core (sets su_family). */
 cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i)
 {

@@ -1,0 +1,461 @@
+/* dir_store.c - the directory in the store (LMDB): replace, read, rating view, MSISDN lookup.
+ *
+ * Layout (CDR_DIR_LAYOUT 1):
+ *   dir_meta     "layout" -> u32 CDR_DIR_LAYOUT; "stats" -> cdr_dir_stats
+ *   dir_records  kind (u8) + be64 id -> the record's struct (credit class: kind + name bytes)
+ *   dir_msisdn   MSISDN digits -> be64 subscriber id
+ * Keys sort by kind then id, so every kind is one contiguous key range, and a replace writes all
+ * keys in order with MDB_APPEND. A value is the host's struct (the store is a local cache, like
+ * the LMDB file itself) with its runs of zero bytes packed (dir_pack): the fixed-size text fields
+ * are mostly NUL, and packing cuts what a load of millions of records writes by about three.
+ * Values are always unpacked into a local struct, never used in place.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "dir_int.h"
+
+#define DIR_KEY_MAX (1 + CDR_NAME_MAX)
+
+/* Room for any record. */
+typedef union dir_anyrec {
+    cdr_dir_credit_class ar_credit_class;
+    cdr_dir_customer ar_customer;
+    cdr_dir_account ar_account;
+    cdr_dir_enterprise ar_enterprise;
+    cdr_dir_product ar_product;
+    cdr_dir_subscriber ar_subscriber;
+    cdr_dir_membership ar_membership;
+    cdr_dir_payment_rule ar_payment_rule;
+} dir_anyrec;
+
+#define DIR_PACKED_MAX (2 * sizeof(dir_anyrec)) /* any record, packed at worst */
+
+typedef struct dir_dbs {
+    MDB_dbi db_meta;
+    MDB_dbi db_records;
+    MDB_dbi db_msisdn;
+} dir_dbs;
+
+/* Open the three databases; create them when `create`. CDR_NOTFOUND when absent. */
+static int open_dbs(MDB_txn *txn, int create, dir_dbs *dbs, cdr_diag *dg)
+{
+    const char *const names[3] = {CDR_DB_DIR_META, CDR_DB_DIR_RECORDS, CDR_DB_DIR_MSISDN};
+    MDB_dbi *const dbis[3] = {&dbs->db_meta, &dbs->db_records, &dbs->db_msisdn};
+    for (int i = 0; i < 3; i++) {
+        int rc = mdb_dbi_open(txn, names[i], create ? MDB_CREATE : 0, dbis[i]);
+        if (rc == MDB_NOTFOUND)
+            return cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0,
+                                "no directory in the store (load a directory file first)");
+        if (rc)
+            return cdr_store_err(rc, names[i], dg);
+    }
+    return 0;
+}
+
+/* The key of element i of kind k into kb; returns its length. */
+static size_t record_key(const cdr_dir *dir, int k, size_t i, unsigned char *kb)
+{
+    kb[0] = (unsigned char)k;
+    if (k == CDR_DIR_CREDIT_CLASS) {
+        const cdr_dir_credit_class *cc = DIR_AT(dir, k, const cdr_dir_credit_class, i);
+        size_t n = strlen(cc->cc_id);
+        memcpy(kb + 1, cc->cc_id, n);
+        return 1 + n;
+    }
+    dir_put_be64(kb + 1, dir_id_at(dir, k, i));
+    return 9;
+}
+
+typedef struct dir_msisdn_ent {
+    char me_msisdn[16]; /* at most 15 digits */
+    uint64_t me_id;
+} dir_msisdn_ent;
+
+static int cmp_msisdn_ent(const void *a, const void *b)
+{
+    return strcmp(((const dir_msisdn_ent *)a)->me_msisdn, ((const dir_msisdn_ent *)b)->me_msisdn);
+}
+
+static int put_msisdns(MDB_txn *txn, MDB_dbi dbi, const cdr_dir *dir, cdr_diag *dg)
+{
+    size_t n;
+    const cdr_dir_subscriber *sbs = cdr_dir_subscribers(dir, &n);
+    dir_msisdn_ent *me = malloc((n ? n : 1) * sizeof *me);
+    if (!me)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    int sorted = 1;
+    for (size_t i = 0; i < n; i++) {
+        memset(me[i].me_msisdn, 0, sizeof me[i].me_msisdn);
+        memcpy(me[i].me_msisdn, sbs[i].sb_msisdn, strlen(sbs[i].sb_msisdn));
+        me[i].me_id = sbs[i].sb_id;
+        if (i && sorted && strcmp(me[i - 1].me_msisdn, me[i].me_msisdn) > 0)
+            sorted = 0;
+    }
+    if (!sorted)
+        qsort(me, n, sizeof *me, cmp_msisdn_ent);
+    int rc = 0;
+    for (size_t i = 0; i < n && rc == 0; i++) {
+        unsigned char vb[8];
+        dir_put_be64(vb, me[i].me_id);
+        MDB_val key = {strlen(me[i].me_msisdn), me[i].me_msisdn}, val = {8, vb};
+        rc = mdb_put(txn, dbi, &key, &val, MDB_APPEND);
+    }
+    free(me);
+    return rc ? cdr_store_err(rc, "write directory msisdn index", dg) : 0;
+}
+
+int cdr_dir_write(cdr_store *st, const cdr_dir *dir, cdr_diag *dg)
+{
+    if (!st || !dir)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_write: NULL argument");
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
+    if (rc)
+        return cdr_store_err(rc, "begin directory write", dg);
+    dir_dbs dbs;
+    if ((rc = open_dbs(txn, 1, &dbs, dg)) != 0)
+        goto fail;
+    if ((rc = mdb_drop(txn, dbs.db_meta, 0)) != 0 || (rc = mdb_drop(txn, dbs.db_records, 0)) != 0 ||
+        (rc = mdb_drop(txn, dbs.db_msisdn, 0)) != 0) {
+        rc = cdr_store_err(rc, "clear the previous directory", dg);
+        goto fail;
+    }
+    uint32_t layout = CDR_DIR_LAYOUT;
+    cdr_dir_stats ds;
+    memset(&ds, 0, sizeof ds);
+    cdr_dir_get_stats(dir, &ds);
+    MDB_val mk = {6, "layout"}, mv = {sizeof layout, &layout};
+    rc = mdb_put(txn, dbs.db_meta, &mk, &mv, 0);
+    if (rc == 0) {
+        MDB_val sk = {5, "stats"}, sv = {sizeof ds, &ds};
+        rc = mdb_put(txn, dbs.db_meta, &sk, &sv, 0);
+    }
+    for (int k = 1; k < CDR_DIR_KIND_END && rc == 0; k++) {
+        const dir_vec *dv = &dir->dr_vec[k];
+        for (size_t i = 0; i < dv->dv_n && rc == 0; i++) {
+            unsigned char kb[DIR_KEY_MAX], vb[DIR_PACKED_MAX];
+            MDB_val key = {record_key(dir, k, i, kb), kb};
+            MDB_val val = {dir_pack((char *)dv->dv_base + i * dv->dv_size, dv->dv_size, vb), vb};
+            rc = mdb_put(txn, dbs.db_records, &key, &val, MDB_APPEND);
+        }
+    }
+    if (rc) {
+        rc = cdr_store_err(rc, "write directory records", dg);
+        goto fail;
+    }
+    if ((rc = put_msisdns(txn, dbs.db_msisdn, dir, dg)) != 0)
+        goto fail;
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return cdr_store_err(rc, "commit directory", dg);
+    return 0;
+fail:
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* Begin a read transaction on a loaded directory of the current layout. */
+static int begin_read(cdr_store *st, MDB_txn **txn, dir_dbs *dbs, cdr_dir_stats *ds, cdr_diag *dg)
+{
+    int rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, txn);
+    if (rc)
+        return cdr_store_err(rc, "begin directory read", dg);
+    if ((rc = open_dbs(*txn, 0, dbs, dg)) != 0)
+        goto fail;
+    MDB_val mk = {6, "layout"}, mv;
+    rc = mdb_get(*txn, dbs->db_meta, &mk, &mv);
+    if (rc == MDB_NOTFOUND) {
+        rc = cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0,
+                          "no directory in the store (load a directory file first)");
+        goto fail;
+    }
+    uint32_t layout = 0;
+    if (rc == 0 && mv.mv_size == sizeof layout)
+        memcpy(&layout, mv.mv_data, sizeof layout);
+    if (rc == 0 && layout != CDR_DIR_LAYOUT) {
+        rc = cdr_diag_set(dg, CDR_VERSION, NULL, 0, 0,
+                          "the store holds directory layout %u, this build reads %d: reload the "
+                          "directory file",
+                          layout, CDR_DIR_LAYOUT);
+        goto fail;
+    }
+    MDB_val sk = {5, "stats"}, sv;
+    if (rc == 0)
+        rc = mdb_get(*txn, dbs->db_meta, &sk, &sv);
+    if (rc) {
+        rc = cdr_store_err(rc, "read directory meta", dg);
+        goto fail;
+    }
+    memset(ds, 0, sizeof *ds);
+    memcpy(ds, sv.mv_data, sv.mv_size < sizeof *ds ? sv.mv_size : sizeof *ds);
+    return 0;
+fail:
+    mdb_txn_abort(*txn);
+    *txn = NULL;
+    return rc;
+}
+
+static const size_t dir_value_size[CDR_DIR_KIND_END] = {
+    [CDR_DIR_CREDIT_CLASS] = sizeof(cdr_dir_credit_class),
+    [CDR_DIR_CUSTOMER] = sizeof(cdr_dir_customer),
+    [CDR_DIR_ACCOUNT] = sizeof(cdr_dir_account),
+    [CDR_DIR_ENTERPRISE] = sizeof(cdr_dir_enterprise),
+    [CDR_DIR_PRODUCT] = sizeof(cdr_dir_product),
+    [CDR_DIR_SUBSCRIBER] = sizeof(cdr_dir_subscriber),
+    [CDR_DIR_MEMBERSHIP] = sizeof(cdr_dir_membership),
+    [CDR_DIR_PAYMENT_RULE] = sizeof(cdr_dir_payment_rule),
+};
+
+/* Check a record's key and unpack its value into rec (room for the largest record). Returns its
+ * kind, or CDR_STORE for a damaged record. */
+static int unpack_record(const MDB_val *key, const MDB_val *val, void *rec, cdr_diag *dg)
+{
+    const unsigned char *kb = key->mv_data;
+    int k = key->mv_size ? kb[0] : 0;
+    if (k < 1 || k >= CDR_DIR_KIND_END ||
+        (k == CDR_DIR_CREDIT_CLASS ? key->mv_size < 2 : key->mv_size != 9) ||
+        dir_unpack(val->mv_data, val->mv_size, rec, dir_value_size[k]) != 0)
+        return cdr_diag_set(dg, CDR_STORE, NULL, 0, 0,
+                            "damaged directory record (kind %d, %zu bytes): reload the directory",
+                            k, val->mv_size);
+    return k;
+}
+
+int cdr_dir_read(cdr_store *st, cdr_dir **out, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !out)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_read: NULL argument");
+    *out = NULL;
+    MDB_txn *txn;
+    dir_dbs dbs;
+    cdr_dir_stats ds;
+    int rc = begin_read(st, &txn, &dbs, &ds, dg);
+    if (rc)
+        return rc;
+    cdr_dir *dir = dir_new();
+    MDB_cursor *cur = NULL;
+    if (!dir) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    if ((rc = mdb_cursor_open(txn, dbs.db_records, &cur)) != 0) {
+        rc = cdr_store_err(rc, "read directory", dg);
+        goto done;
+    }
+    MDB_val key, val;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_FIRST); mrc == 0;
+         mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        dir_anyrec rec;
+        int k = unpack_record(&key, &val, &rec, dg);
+        if (k < 0) {
+            rc = k;
+            goto done;
+        }
+        long ix = dir_append(dir, k, 0);
+        if (ix < 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            goto done;
+        }
+        memcpy((char *)dir->dr_vec[k].dv_base + (size_t)ix * dir->dr_vec[k].dv_size, &rec,
+               dir->dr_vec[k].dv_size);
+    }
+    if (mrc != MDB_NOTFOUND) {
+        rc = cdr_store_err(mrc, "read directory", dg);
+        goto done;
+    }
+    if (dir_finish(dir) != 0)
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+done:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc) {
+        cdr_dir_free(dir);
+        return rc;
+    }
+    *out = dir;
+    return 0;
+}
+
+/* ---- the rating view ------------------------------------------------------------------------- */
+
+static const cdr_dir_product *find_product(const cdr_dir_product *pds, size_t n, uint64_t id)
+{
+    size_t lo = 0, hi = n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pds[mid].pd_id < id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < n && pds[lo].pd_id == id ? &pds[lo] : NULL;
+}
+
+/* Fill su from a subscriber and its product (NULL for an individual or a member of a product
+ * without a pool). */
+static void make_sub(const cdr_dir_subscriber *sb, const cdr_dir_product *pd, cdr_sub *su)
+{
+    memset(su, 0, sizeof *su);
+    memcpy(su->su_msisdn, sb->sb_msisdn, sizeof su->su_msisdn);
+    memcpy(su->su_plan, sb->sb_plan, sizeof su->su_plan);
+    su->su_id = sb->sb_id;
+    su->su_enterprise = sb->sb_enterprise;
+    su->su_owner = sb->sb_id;
+    su->su_active_from = sb->sb_active_from;
+    su->su_active_to = sb->sb_active_to;
+    su->su_family = -1;
+    if (!pd)
+        return;
+    int pooled = 0;
+    for (int s = 0; s < CDR_SVC_COUNT; s++) {
+        su->su_pool_units[s] = pd->pd_pool[s];
+        su->su_member_cap[s] = pd->pd_member_cap[s];
+        pooled |= pd->pd_pool[s] != 0;
+    }
+    if (pooled)
+        su->su_owner = cdr_dir_enterprise_owner(sb->sb_enterprise);
+}
+
+int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !out)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_rating_view: NULL argument");
+    *out = NULL;
+    MDB_txn *txn;
+    dir_dbs dbs;
+    cdr_dir_stats ds;
+    int rc = begin_read(st, &txn, &dbs, &ds, dg);
+    if (rc)
+        return rc;
+    MDB_cursor *cur = NULL;
+    cdr_subtab *tab = NULL;
+    cdr_dir_product *pds = malloc((ds.ds_products ? ds.ds_products : 1) * sizeof *pds);
+    size_t npd = 0, nsb = 0;
+    if (!pds || cdr_subtab_create(ds.ds_subscribers, &tab) != 0) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    if ((rc = mdb_cursor_open(txn, dbs.db_records, &cur)) != 0) {
+        rc = cdr_store_err(rc, "read directory", dg);
+        goto done;
+    }
+    /* Products, then subscribers: two contiguous key ranges, in id order. */
+    unsigned char kb[1] = {CDR_DIR_PRODUCT};
+    MDB_val key = {1, kb}, val;
+    int mrc;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); mrc == 0;
+         mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (((const unsigned char *)key.mv_data)[0] > CDR_DIR_SUBSCRIBER)
+            break;
+        dir_anyrec rec;
+        int k = unpack_record(&key, &val, &rec, dg);
+        if (k < 0) {
+            rc = k;
+            goto done;
+        }
+        if (k == CDR_DIR_PRODUCT) {
+            if (npd == ds.ds_products) {
+                rc = cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "directory meta does not match");
+                goto done;
+            }
+            pds[npd++] = rec.ar_product;
+            continue;
+        }
+        const cdr_dir_subscriber *sb = &rec.ar_subscriber;
+        cdr_sub su;
+        make_sub(sb, sb->sb_product ? find_product(pds, npd, sb->sb_product) : NULL, &su);
+        if ((rc = cdr_subtab_add(tab, &su)) != 0) {
+            rc = cdr_diag_set(dg, rc == CDR_EXISTS ? CDR_STORE : rc, NULL, 0, 0,
+                              "rating view: subscriber %llu (msisdn %s): %s",
+                              (unsigned long long)sb->sb_id, sb->sb_msisdn, cdr_strerror(rc));
+            goto done;
+        }
+        nsb++;
+    }
+    if (mrc != 0 && mrc != MDB_NOTFOUND)
+        rc = cdr_store_err(mrc, "read directory", dg);
+done:
+    mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    free(pds);
+    if (rc) {
+        cdr_subtab_free(tab);
+        return rc;
+    }
+    *out = tab;
+    return 0;
+}
+
+int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber *out, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !msisdn || !out)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_lookup_msisdn: NULL argument");
+    MDB_txn *txn;
+    dir_dbs dbs;
+    cdr_dir_stats ds;
+    int rc = begin_read(st, &txn, &dbs, &ds, dg);
+    if (rc)
+        return rc;
+    MDB_val key = {strlen(msisdn), (void *)msisdn}, val;
+    rc = mdb_get(txn, dbs.db_msisdn, &key, &val);
+    if (rc == 0 && val.mv_size == 8) {
+        unsigned char kb[9];
+        kb[0] = CDR_DIR_SUBSCRIBER;
+        memcpy(kb + 1, val.mv_data, 8);
+        MDB_val rk = {9, kb};
+        rc = mdb_get(txn, dbs.db_records, &rk, &val);
+        if (rc && rc != MDB_NOTFOUND)
+            rc = cdr_store_err(rc, "read directory", dg);
+        else if (rc || dir_unpack(val.mv_data, val.mv_size, out, sizeof *out) != 0)
+            rc = cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "damaged directory msisdn index");
+    } else if (rc == MDB_NOTFOUND) {
+        rc =
+            cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0, "msisdn %s is not in the directory", msisdn);
+    } else {
+        rc = rc ? cdr_store_err(rc, "read directory", dg)
+                : cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "damaged directory msisdn index");
+    }
+    mdb_txn_abort(txn);
+    return rc;
+}
+
+/* ---- load ------------------------------------------------------------------------------------ */
+
+int cdr_dir_load_file(cdr_store *st, const char *path, FILE *progress, cdr_dir_stats *stats,
+                      cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !path)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_load_file: NULL argument");
+    cdr_dir *dir;
+    int rc = cdr_dir_parse_file(path, progress, &dir, dg);
+    if (rc)
+        return rc;
+    rc = cdr_dir_write(st, dir, dg);
+    if (rc) {
+        if (dg && !dg->dg_file[0])
+            snprintf(dg->dg_file, sizeof dg->dg_file, "%s", path);
+        cdr_dir_free(dir);
+        return rc;
+    }
+    cdr_dir_stats ds;
+    cdr_dir_get_stats(dir, &ds);
+    if (stats)
+        *stats = ds;
+    if (progress) {
+        fprintf(progress,
+                "directory: %zu lines, loaded %zu credit classes, %zu customers, %zu accounts, "
+                "%zu enterprises, %zu products, %zu subscribers, %zu memberships, %zu payment "
+                "rules\n",
+                dir->dr_lines, ds.ds_credit_classes, ds.ds_customers, ds.ds_accounts,
+                ds.ds_enterprises, ds.ds_products, ds.ds_subscribers, ds.ds_memberships,
+                ds.ds_payment_rules);
+        fflush(progress);
+    }
+    cdr_dir_free(dir);
+    return 0;
+}

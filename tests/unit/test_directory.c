@@ -1,0 +1,812 @@
+/* test_directory.c - the customer directory: file format, validation, store, rating view.
+ *
+ * Every refused file is checked for its exact line, column, code and message, and for leaving the
+ * previously loaded directory active (invariant 3 of the design brief).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdr_dir.h"
+
+static char g_dir[256];
+static cdr_store *g_st;
+
+static void rm_rf(const char *path)
+{
+    DIR *d = opendir(path);
+    if (d) {
+        struct dirent *de;
+        while ((de = readdir(d)) != NULL) {
+            if (strcmp(de->d_name, ".") == 0 || strcmp(de->d_name, "..") == 0)
+                continue;
+            char sub[512];
+            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
+            rm_rf(sub);
+        }
+        closedir(d);
+        rmdir(path);
+    } else {
+        unlink(path);
+    }
+}
+
+/* Write text to a file in the test's directory; returns its path (one of 4 rotating buffers). */
+static const char *put_file(const char *name, const char *text)
+{
+    static char paths[4][512];
+    static int next;
+    char *path = paths[next++ % 4];
+    snprintf(path, sizeof paths[0], "%s/%s", g_dir, name);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL, "cannot write %s", path);
+    fputs(text, f);
+    fclose(f);
+    return path;
+}
+
+static void setup_store(void)
+{
+    snprintf(g_dir, sizeof g_dir, "/tmp/cdr_test_directory_XXXXXX");
+    cr_assert(mkdtemp(g_dir) != NULL);
+    char sp[512];
+    snprintf(sp, sizeof sp, "%s/store", g_dir);
+    cdr_diag dg;
+    cr_assert_eq(cdr_store_open(sp, 0, &g_st, &dg), 0, "%s", dg.dg_msg);
+}
+
+static void teardown_store(void)
+{
+    cdr_store_close(g_st);
+    g_st = NULL;
+    rm_rf(g_dir);
+}
+
+/* The directory loaded before every refused file: 2 subscribers. */
+static const char GOOD[] =
+    "# a small directory\n"
+    "directory version=1\n"
+    "credit_class id=A name=\"Standard\" limit=1000.50 term_days=30 roaming_without_deposit=yes "
+    "warn=50,75,90\n"
+    "customer id=1 type=company name=\"Acme \\\"Global\\\" Ltd.\" credit_class=A manager=am.wu "
+    "email=ap@acme.example\n"
+    "account id=10 customer=1 name=\"Acme AP\"\n"
+    "enterprise id=7 customer=1 account=10\n"
+    "product id=70 enterprise=7 pool_data=10GB cap_data=2GB pool_voice=100min cug=yes "
+    "discount=12.5\n"
+    "customer id=2 type=person name=\"Ann Lee\" credit_class=A\n"
+    "account id=20 customer=2\n"
+    "subscriber id=100 account=20 msisdn=8613800000001 imsi=460001234500001 plan=cn-enterprise "
+    "active_from=2026-01-01\n"
+    "membership subscriber=100 product=70\n"
+    "subscriber id=101 account=20 msisdn=8613800000002 plan=cn-personal-128 status=terminated "
+    "active_from=2026-01-01T08:00:00+08:00 active_to=2026-02-01\n"
+    "payment_rule id=1 product=70 classes=monthly_fee,data cap=200.00\n";
+
+static void load_ok(const char *path, cdr_dir_stats *ds)
+{
+    cdr_diag dg;
+    int rc = cdr_dir_load_file(g_st, path, NULL, ds, &dg);
+    cr_assert_eq(rc, 0, "load %s: %s %s (line %d col %d)", path, cdr_err_name(rc), dg.dg_msg,
+                 dg.dg_line, dg.dg_column);
+}
+
+static void setup_loaded(void)
+{
+    setup_store();
+    load_ok(put_file("good.dir", GOOD), NULL);
+}
+
+/* The GOOD directory is what the store serves. */
+static void expect_good_active(void)
+{
+    cdr_subtab *tab;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_count(tab), 2);
+    const cdr_sub *su = cdr_subtab_find(tab, "8613800000001");
+    cr_expect(su != NULL, "8613800000001 no longer resolves");
+    if (su)
+        cr_expect_str_eq(su->su_plan, "cn-enterprise");
+    cdr_subtab_free(tab);
+}
+
+static void expect_refused(const char *text, int line, int col, int code, const char *msg)
+{
+    const char *path = put_file("bad.dir", text);
+    cdr_diag dg;
+    cdr_dir_stats ds = {.ds_subscribers = 12345};
+    int rc = cdr_dir_load_file(g_st, path, NULL, &ds, &dg);
+    cr_assert_eq(rc, code, "rc %s, want %s: %s", cdr_err_name(rc), cdr_err_name(code), dg.dg_msg);
+    cr_expect_eq(dg.dg_code, code);
+    cr_expect_eq(dg.dg_line, line, "line %d, want %d (%s)", dg.dg_line, line, dg.dg_msg);
+    cr_expect_eq(dg.dg_column, col, "column %d, want %d (%s)", dg.dg_column, col, dg.dg_msg);
+    cr_expect(strstr(dg.dg_msg, msg) != NULL, "message '%s' lacks '%s'", dg.dg_msg, msg);
+    cr_expect_str_eq(dg.dg_file, path);
+    cr_expect_eq(ds.ds_subscribers, 12345, "stats written on failure");
+    expect_good_active();
+}
+
+/* Six lines every malformed file starts with (so its own lines are 7, 8, ...). */
+#define PRE                                                                                        \
+    "directory version=1\n"                                                                        \
+    "credit_class id=A limit=1000.00 term_days=30\n"                                               \
+    "customer id=1 type=company name=\"Acme\" credit_class=A manager=am.x\n"                       \
+    "account id=1 customer=1\n"                                                                    \
+    "customer id=2 type=person name=\"Ann\" credit_class=A\n"                                      \
+    "account id=2 customer=2\n"
+
+#define SUB5 "subscriber id=5 account=2 msisdn=8613800000009 plan=p active_from=2026-01-01\n"
+#define ENT7 "enterprise id=7 customer=1 account=1\n"
+
+TestSuite(dir_refused, .init = setup_loaded, .fini = teardown_store);
+
+Test(dir_refused, unknown_kind)
+{
+    expect_refused(PRE "  subscribr id=5\n", 7, 3, CDR_FORMAT, "unknown record kind 'subscribr'");
+}
+
+Test(dir_refused, unknown_field)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p colour=red "
+                       "active_from=2026-01-01\n",
+                   7, 55, CDR_FORMAT, "unknown field 'colour' in a subscriber record");
+}
+
+Test(dir_refused, missing_required_field)
+{
+    expect_refused(PRE "subscriber id=5 account=2 plan=p active_from=2026-01-01\n", 7, 1,
+                   CDR_FORMAT, "subscriber: missing required field 'msisdn'");
+}
+
+Test(dir_refused, bad_number)
+{
+    expect_refused(PRE "account id=12x customer=1\n", 7, 9, CDR_PARSE,
+                   "field 'id': '12x' is not a number");
+}
+
+Test(dir_refused, id_out_of_range)
+{
+    expect_refused(PRE "account id=9223372036854775808 customer=1\n", 7, 9, CDR_RANGE,
+                   "id 9223372036854775808 is out of range");
+}
+
+Test(dir_refused, bad_money)
+{
+    expect_refused(PRE "credit_class id=B limit=12.5.0 term_days=30\n", 7, 19, CDR_PARSE,
+                   "field 'limit': '12.5.0' is not a decimal amount");
+}
+
+Test(dir_refused, money_with_seven_decimals)
+{
+    expect_refused(PRE "credit_class id=B limit=0.0000001 term_days=30\n", 7, 19, CDR_RANGE,
+                   "more than six decimals");
+}
+
+Test(dir_refused, impossible_date)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p "
+                       "active_from=2026-02-30\n",
+                   7, 55, CDR_RANGE, "no such date '2026-02-30'");
+}
+
+Test(dir_refused, malformed_date)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p "
+                       "active_from=2026/01/01\n",
+                   7, 55, CDR_PARSE, "'2026/01/01' is not a date");
+}
+
+Test(dir_refused, msisdn_not_digits)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=+8613800000009 plan=p "
+                       "active_from=2026-01-01\n",
+                   7, 27, CDR_FORMAT, "'+8613800000009' is not E.164 digits");
+}
+
+Test(dir_refused, msisdn_too_long)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000000009 plan=p "
+                       "active_from=2026-01-01\n",
+                   7, 27, CDR_RANGE, "has 16 digits (E.164 allows at most 15)");
+}
+
+Test(dir_refused, duplicate_id)
+{
+    expect_refused(PRE SUB5 "subscriber id=5 account=2 msisdn=8613800000010 plan=p "
+                            "active_from=2026-01-01\n",
+                   8, 12, CDR_EXISTS, "duplicate subscriber id 5 (first defined on line 7)");
+}
+
+Test(dir_refused, duplicate_id_out_of_order)
+{
+    /* ids 5, 3, 5: the second 5 is found through the hash index built when 3 came. */
+    expect_refused(PRE SUB5 "subscriber id=3 account=2 msisdn=8613800000010 plan=p "
+                            "active_from=2026-01-01\n"
+                            "subscriber id=5 account=2 msisdn=8613800000011 plan=p "
+                            "active_from=2026-01-01\n",
+                   9, 12, CDR_EXISTS, "duplicate subscriber id 5 (first defined on line 7)");
+}
+
+Test(dir_refused, duplicate_msisdn)
+{
+    expect_refused(PRE SUB5 "subscriber id=6 account=2 msisdn=8613800000009 plan=p "
+                            "active_from=2026-01-01\n",
+                   8, 27, CDR_EXISTS, "duplicate msisdn 8613800000009 (subscriber 5, line 7)");
+}
+
+Test(dir_refused, duplicate_imsi)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 imsi=460001234500001 "
+                       "plan=p active_from=2026-01-01\n"
+                       "subscriber id=6 account=2 msisdn=8613800000010 imsi=460001234500001 "
+                       "plan=p active_from=2026-01-01\n",
+                   8, 48, CDR_EXISTS, "duplicate imsi 460001234500001 (subscriber 5, line 7)");
+}
+
+Test(dir_refused, unknown_reference_after_forward_reference)
+{
+    /* Account 4 is referenced before it is defined (fine); account 3 never is. */
+    expect_refused(PRE "subscriber id=5 account=4 msisdn=8613800000009 plan=p "
+                       "active_from=2026-01-01\n"
+                       "subscriber id=6 account=3 msisdn=8613800000010 plan=p "
+                       "active_from=2026-01-01\n"
+                       "account id=4 customer=2\n",
+                   8, 17, CDR_NOTFOUND, "subscriber 6: unknown account 3");
+}
+
+Test(dir_refused, earliest_reference_error_wins)
+{
+    /* Accounts are resolved before subscribers, yet the subscriber's error is earlier. */
+    expect_refused(PRE "subscriber id=5 account=99 msisdn=8613800000009 plan=p "
+                       "active_from=2026-01-01\n"
+                       "account id=9 customer=99\n",
+                   7, 17, CDR_NOTFOUND, "subscriber 5: unknown account 99");
+}
+
+Test(dir_refused, account_of_missing_customer)
+{
+    expect_refused(PRE "account id=9 customer=99\n", 7, 14, CDR_NOTFOUND,
+                   "account 9: unknown customer 99");
+}
+
+Test(dir_refused, unknown_credit_class)
+{
+    expect_refused(PRE "customer id=3 type=person name=Bob credit_class=Z\n", 7, 36, CDR_NOTFOUND,
+                   "customer 3: unknown credit class 'Z'");
+}
+
+Test(dir_refused, subscriber_in_two_enterprises)
+{
+    expect_refused(PRE ENT7 "enterprise id=8 customer=1 account=1\n"
+                            "product id=70 enterprise=7\n"
+                            "product id=80 enterprise=8\n" SUB5
+                            "membership subscriber=5 product=70\n"
+                            "membership subscriber=5 product=80\n",
+                   13, 12, CDR_EXISTS,
+                   "subscriber 5 is already in enterprise 7 (line 12); a subscriber belongs to at "
+                   "most one enterprise");
+}
+
+Test(dir_refused, enterprise_of_a_person)
+{
+    expect_refused(PRE "enterprise id=7 customer=2 account=2\n", 7, 17, CDR_FORMAT,
+                   "customer 2 is a person; an enterprise needs a company");
+}
+
+Test(dir_refused, enterprise_account_of_another_customer)
+{
+    expect_refused(PRE "enterprise id=7 customer=1 account=2\n", 7, 28, CDR_FORMAT,
+                   "account 2 belongs to customer 2, not to the enterprise's customer 1");
+}
+
+Test(dir_refused, company_without_manager)
+{
+    expect_refused(PRE "customer id=3 type=company name=Bob credit_class=A\n", 7, 1, CDR_FORMAT,
+                   "a company needs 'manager'");
+}
+
+Test(dir_refused, version_two)
+{
+    expect_refused("directory version=2\n"
+                   "credit_class id=A limit=1 term_days=1\n",
+                   1, 11, CDR_VERSION, "directory format version 2 is not supported");
+}
+
+Test(dir_refused, no_version_line)
+{
+    expect_refused("# comment\n\ncredit_class id=A limit=1 term_days=1\n", 3, 1, CDR_FORMAT,
+                   "expected 'directory version=1' as the first record");
+}
+
+Test(dir_refused, empty_file)
+{
+    expect_refused("# nothing but a comment\n", 0, 0, CDR_FORMAT, "no 'directory version=1' line");
+}
+
+Test(dir_refused, unterminated_quote)
+{
+    expect_refused(PRE "customer id=3 type=person name=\"Bob credit_class=A\n", 7, 27, CDR_PARSE,
+                   "field 'name': unterminated quoted value");
+}
+
+Test(dir_refused, field_without_value)
+{
+    expect_refused(PRE "account id=9 customer\n", 7, 14, CDR_PARSE,
+                   "expected key=value, found 'customer'");
+}
+
+Test(dir_refused, field_given_twice)
+{
+    expect_refused(PRE "account id=9 customer=1 customer=2\n", 7, 25, CDR_FORMAT,
+                   "field 'customer' given twice (first in column 14)");
+}
+
+Test(dir_refused, terminated_without_end)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p status=terminated "
+                       "active_from=2026-01-01\n",
+                   7, 55, CDR_FORMAT, "a terminated subscriber needs active_to");
+}
+
+Test(dir_refused, window_ends_before_it_starts)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p "
+                       "active_from=2026-02-01 active_to=2026-01-31\n",
+                   7, 78, CDR_RANGE, "field 'active_to': not after active_from");
+}
+
+Test(dir_refused, cap_without_pool)
+{
+    expect_refused(PRE ENT7 "product id=70 enterprise=7 pool_voice=10min cap_data=1GB\n", 8, 45,
+                   CDR_FORMAT, "field 'cap_data' without 'pool_data'");
+}
+
+Test(dir_refused, two_pooled_products)
+{
+    expect_refused(PRE ENT7 "product id=70 enterprise=7 pool_data=1GB\n"
+                            "product id=71 enterprise=7 name=x pool_sms=100\n",
+                   9, 35, CDR_FORMAT,
+                   "enterprise 7 already has a pooled product 70 (line 8); one pool per "
+                   "enterprise");
+}
+
+Test(dir_refused, charge_class_paid_twice)
+{
+    expect_refused(PRE ENT7 "product id=70 enterprise=7\n"
+                            "payment_rule id=1 product=70 classes=sms,data\n"
+                            "payment_rule id=2 product=70 classes=monthly_fee,data cap=10\n",
+                   10, 30, CDR_EXISTS,
+                   "charge class 'data' is already paid by payment_rule 1 (line 9) for product 70");
+}
+
+Test(dir_refused, payment_rule_for_a_non_member)
+{
+    expect_refused(PRE SUB5 "payment_rule id=1 subscriber=5 classes=all\n", 8, 19, CDR_FORMAT,
+                   "subscriber 5 is not a member of an enterprise");
+}
+
+Test(dir_refused, payment_rule_with_two_scopes)
+{
+    expect_refused(PRE "payment_rule id=1 enterprise=7 product=70 classes=all\n", 7, 32, CDR_FORMAT,
+                   "a payment rule has exactly one of");
+}
+
+Test(dir_refused, unknown_charge_class)
+{
+    expect_refused(PRE "payment_rule id=1 enterprise=7 classes=sms,fax\n", 7, 32, CDR_FORMAT,
+                   "unknown charge class 'fax'");
+}
+
+Test(dir_refused, missing_file)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/no-such.dir", g_dir);
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_load_file(g_st, path, NULL, NULL, &dg), CDR_EIO);
+    cr_expect_eq(dg.dg_line, 0);
+    cr_expect(strstr(dg.dg_msg, "cannot open directory file") != NULL, "%s", dg.dg_msg);
+    expect_good_active();
+}
+
+/* ---- good files -------------------------------------------------------------------------------
+ */
+
+TestSuite(dir_good, .init = setup_loaded, .fini = teardown_store);
+
+Test(dir_good, rating_view_fields)
+{
+    cdr_subtab *tab;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_subtab_count(tab), 2);
+
+    const cdr_sub *su = cdr_subtab_find(tab, "8613800000001");
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_msisdn, "8613800000001");
+    cr_expect_str_eq(su->su_plan, "cn-enterprise");
+    cr_expect_eq(su->su_id, 100);
+    cr_expect_eq(su->su_enterprise, 7);
+    cr_expect_eq(su->su_owner, (1ULL << 63) | 7);
+    cr_expect_eq(su->su_owner, cdr_dir_enterprise_owner(7));
+    cr_expect_eq(su->su_active_from, 1767225600); /* 2026-01-01T00:00:00Z */
+    cr_expect_eq(su->su_active_to, INT64_MAX);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_DATA], 10ULL << 30);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_VOICE], 6000);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_SMS], 0);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_MMS], 0);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_VIDEO], 0);
+    cr_expect_eq(su->su_member_cap[CDR_SVC_DATA], 2ULL << 30);
+    cr_expect_eq(su->su_member_cap[CDR_SVC_VOICE], 0);
+    cr_expect_eq(su->su_family, -1);
+
+    su = cdr_subtab_find(tab, "8613800000002");
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_plan, "cn-personal-128");
+    cr_expect_eq(su->su_id, 101);
+    cr_expect_eq(su->su_enterprise, 0);
+    cr_expect_eq(su->su_owner, 101);
+    cr_expect_eq(su->su_active_from, 1767225600); /* 08:00 at +08:00 */
+    cr_expect_eq(su->su_active_to, 1769904000);   /* 2026-02-01: the termination */
+    for (int s = 0; s < CDR_SVC_COUNT; s++) {
+        cr_expect_eq(su->su_pool_units[s], 0);
+        cr_expect_eq(su->su_member_cap[s], 0);
+    }
+    cr_expect_eq(su->su_family, -1);
+    cr_expect_null(cdr_subtab_find(tab, "8613800000003"));
+    cdr_subtab_free(tab);
+}
+
+Test(dir_good, model_fields)
+{
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    cdr_dir_stats ds;
+    cdr_dir_get_stats(dir, &ds);
+    cr_expect_eq(ds.ds_credit_classes, 1);
+    cr_expect_eq(ds.ds_customers, 2);
+    cr_expect_eq(ds.ds_accounts, 2);
+    cr_expect_eq(ds.ds_enterprises, 1);
+    cr_expect_eq(ds.ds_products, 1);
+    cr_expect_eq(ds.ds_subscribers, 2);
+    cr_expect_eq(ds.ds_memberships, 1);
+    cr_expect_eq(ds.ds_payment_rules, 1);
+
+    const cdr_dir_credit_class *cc = cdr_dir_find_credit_class(dir, "A");
+    cr_assert(cc != NULL);
+    cr_expect_str_eq(cc->cc_name, "Standard");
+    cr_expect_eq(cc->cc_limit, 1000500000);
+    cr_expect_eq(cc->cc_term_days, 30);
+    cr_expect_eq(cc->cc_roaming_no_deposit, 1);
+    cr_expect_eq(cc->cc_nwarn, 3);
+    cr_expect_eq(cc->cc_warn_pct[0], 50);
+    cr_expect_eq(cc->cc_warn_pct[1], 75);
+    cr_expect_eq(cc->cc_warn_pct[2], 90);
+    cr_expect_null(cdr_dir_find_credit_class(dir, "B"));
+
+    const cdr_dir_customer *cu = cdr_dir_find_customer(dir, 1);
+    cr_assert(cu != NULL);
+    cr_expect_eq(cu->cu_party, CDR_DIR_COMPANY);
+    cr_expect_str_eq(cu->cu_name, "Acme \"Global\" Ltd.");
+    cr_expect_str_eq(cu->cu_credit_class, "A");
+    cr_expect_str_eq(cu->cu_manager, "am.wu");
+    cr_expect_str_eq(cu->cu_email, "ap@acme.example");
+    cr_expect_eq(cdr_dir_find_customer(dir, 2)->cu_party, CDR_DIR_PERSON);
+
+    const cdr_dir_account *ac = cdr_dir_find_account(dir, 10);
+    cr_assert(ac != NULL);
+    cr_expect_eq(ac->ac_customer, 1);
+    cr_expect_eq(ac->ac_party, CDR_DIR_COMPANY);
+    cr_expect_str_eq(ac->ac_name, "Acme AP");
+    cr_expect_str_eq(ac->ac_credit_class, "A");   /* from the customer */
+    cr_expect_null(cdr_dir_find_account(dir, 1)); /* customer 1 is not account 1 */
+
+    const cdr_dir_enterprise *en = cdr_dir_find_enterprise(dir, 7);
+    cr_assert(en != NULL);
+    cr_expect_eq(en->en_customer, 1);
+    cr_expect_eq(en->en_account, 10);
+    cr_expect_str_eq(en->en_name, "Acme \"Global\" Ltd.");
+
+    const cdr_dir_product *pd = cdr_dir_find_product(dir, 70);
+    cr_assert(pd != NULL);
+    cr_expect_eq(pd->pd_enterprise, 7);
+    cr_expect_eq(pd->pd_pool[CDR_SVC_DATA], 10ULL << 30);
+    cr_expect_eq(pd->pd_pool[CDR_SVC_VOICE], 6000);
+    cr_expect_eq(pd->pd_member_cap[CDR_SVC_DATA], 2ULL << 30);
+    cr_expect_eq(pd->pd_discount_bp, 1250);
+    cr_expect_eq(pd->pd_cug, 1);
+
+    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(dir, "8613800000001");
+    cr_assert(sb != NULL);
+    cr_expect_eq(sb->sb_id, 100);
+    cr_expect_eq(sb->sb_account, 20);
+    cr_expect_eq(sb->sb_customer, 2);
+    cr_expect_eq(sb->sb_enterprise, 7);
+    cr_expect_eq(sb->sb_product, 70);
+    cr_expect_str_eq(sb->sb_imsi, "460001234500001");
+    cr_expect_eq(sb->sb_status, CDR_DIR_ACTIVE);
+    sb = cdr_dir_find_subscriber(dir, 101);
+    cr_assert(sb != NULL);
+    cr_expect_eq(sb->sb_status, CDR_DIR_TERMINATED);
+    cr_expect_str_eq(sb->sb_imsi, "");
+    cr_expect_eq(sb->sb_enterprise, 0);
+
+    const cdr_dir_membership *ms = cdr_dir_find_membership(dir, 100);
+    cr_assert(ms != NULL);
+    cr_expect_eq(ms->ms_product, 70);
+    cr_expect_eq(ms->ms_enterprise, 7);
+    cr_expect_null(cdr_dir_find_membership(dir, 101));
+
+    size_t n;
+    const cdr_dir_payment_rule *pr = cdr_dir_payment_rules(dir, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_eq(pr->pr_id, 1);
+    cr_expect_eq(pr->pr_scope, CDR_DIR_SCOPE_PRODUCT);
+    cr_expect_eq(pr->pr_target, 70);
+    cr_expect_eq(pr->pr_enterprise, 7);
+    cr_expect_eq(pr->pr_payer, 10);
+    cr_expect_eq(pr->pr_classes, (1u << CDR_CHARGE_MONTHLY_FEE) | (1u << CDR_CHARGE_DATA));
+    cr_expect_eq(pr->pr_cap, 200000000);
+
+    const cdr_dir_payment_rule *out[4];
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 100), out, 4), 1);
+    cr_expect_eq(out[0], pr);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 101), out, 4), 0);
+    cdr_dir_free(dir);
+}
+
+Test(dir_good, lookup_msisdn_in_store)
+{
+    cdr_dir_subscriber sb;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_lookup_msisdn(g_st, "8613800000002", &sb, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(sb.sb_id, 101);
+    cr_expect_str_eq(sb.sb_plan, "cn-personal-128");
+    cr_expect_eq(cdr_dir_lookup_msisdn(g_st, "8613800000009", &sb, &dg), CDR_NOTFOUND);
+}
+
+Test(dir_good, reload_replaces)
+{
+    /* GOOD without subscriber 101 (its line) and with a new individual. */
+    char text[sizeof GOOD + 256];
+    const char *cut = strstr(GOOD, "subscriber id=101");
+    const char *eol = strchr(cut, '\n') + 1;
+    snprintf(text, sizeof text, "%.*s%s%s", (int)(cut - GOOD), GOOD, eol,
+             "subscriber id=102 account=20 msisdn=4915100000001 plan=de-comfort "
+             "active_from=2026-01-01\n");
+    cdr_dir_stats ds;
+    load_ok(put_file("reload.dir", text), &ds);
+    cr_expect_eq(ds.ds_subscribers, 2);
+
+    cdr_subtab *tab;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_count(tab), 2);
+    cr_expect_null(cdr_subtab_find(tab, "8613800000002"), "removed subscriber still there");
+    cr_expect(cdr_subtab_find(tab, "4915100000001") != NULL);
+    cr_expect(cdr_subtab_find(tab, "8613800000001") != NULL);
+    cdr_subtab_free(tab);
+    cdr_dir_subscriber sb;
+    cr_expect_eq(cdr_dir_lookup_msisdn(g_st, "8613800000002", &sb, &dg), CDR_NOTFOUND);
+}
+
+Test(dir_good, parse_only_leaves_store_alone)
+{
+    cdr_dir *dir;
+    cdr_diag dg;
+    const char *path = put_file(
+        "other.dir", PRE "subscriber id=5 account=2 msisdn=491 plan=p active_from=2026-01-01\n");
+    cr_assert_eq(cdr_dir_parse_file(path, NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    cr_expect(cdr_dir_find_msisdn(dir, "491") != NULL);
+    cdr_dir_free(dir);
+    expect_good_active();
+}
+
+TestSuite(dir, .init = setup_store, .fini = teardown_store);
+
+Test(dir, no_directory_loaded)
+{
+    cdr_subtab *tab = (cdr_subtab *)1;
+    cdr_dir *dir = (cdr_dir *)1;
+    cdr_dir_subscriber sb;
+    cdr_diag dg;
+    cr_expect_eq(cdr_dir_rating_view(g_st, &tab, &dg), CDR_NOTFOUND);
+    cr_expect_null(tab);
+    cr_expect(strstr(dg.dg_msg, "no directory") != NULL, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_dir_read(g_st, &dir, &dg), CDR_NOTFOUND);
+    cr_expect_null(dir);
+    cr_expect_eq(cdr_dir_lookup_msisdn(g_st, "1", &sb, &dg), CDR_NOTFOUND);
+}
+
+Test(dir, sample_directory)
+{
+    cdr_dir_stats ds;
+    load_ok(CDR_SOURCE_DIR "/billing/samples/demo.dir", &ds);
+    cr_expect_eq(ds.ds_credit_classes, 3);
+    cr_expect_eq(ds.ds_enterprises, 2);
+    cr_expect_eq(ds.ds_products, 3);
+    cr_expect_eq(ds.ds_subscribers, 36);
+    cr_expect_eq(ds.ds_memberships, 24);
+    cr_expect_eq(ds.ds_payment_rules, 4);
+    cr_expect_eq(ds.ds_customers, 36);
+    cr_expect_eq(ds.ds_accounts, 36);
+
+    cdr_subtab *tab;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_count(tab), 36);
+    const cdr_sub *su = cdr_subtab_find(tab, "8613800000001"); /* multinational, pooled */
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_plan, "cn-enterprise");
+    cr_expect_eq(su->su_enterprise, 1);
+    cr_expect_eq(su->su_owner, cdr_dir_enterprise_owner(1));
+    cr_expect_eq(su->su_pool_units[CDR_SVC_DATA], 500ULL << 30);
+    cr_expect_eq(su->su_member_cap[CDR_SVC_DATA], 40ULL << 30);
+    su = cdr_subtab_find(tab, "4915100000001"); /* multinational, German product, no pool */
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_plan, "de-comfort");
+    cr_expect_eq(su->su_enterprise, 1);
+    cr_expect_eq(su->su_owner, su->su_id);
+    cr_expect_eq(su->su_pool_units[CDR_SVC_DATA], 0);
+    su = cdr_subtab_find(tab, "4915100000006"); /* terminated member */
+    cr_assert(su != NULL);
+    cr_expect_eq(su->su_active_to, 1774994400); /* 2026-04-01T00:00:00+02:00 */
+    su = cdr_subtab_find(tab, "8613800000015"); /* small firm */
+    cr_assert(su != NULL);
+    cr_expect_eq(su->su_owner, cdr_dir_enterprise_owner(2));
+    cr_expect_eq(su->su_pool_units[CDR_SVC_DATA], 50ULL << 30);
+    cr_expect_eq(su->su_member_cap[CDR_SVC_DATA], 0);
+    su = cdr_subtab_find(tab, "8613800000019"); /* IoT line of a company, no enterprise */
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_plan, "cn-iot-data");
+    cr_expect_eq(su->su_enterprise, 0);
+    su = cdr_subtab_find(tab, "8613800000025"); /* individual */
+    cr_assert(su != NULL);
+    cr_expect_str_eq(su->su_plan, "cn-payg");
+    cr_expect_eq(su->su_owner, su->su_id);
+    /* Every plan id of the sample is one of the sample plans. */
+    const char *plans[] = {"cn-personal-128", "cn-enterprise", "cn-iot-data", "cn-payg",
+                           "de-comfort"};
+    for (size_t i = 0; i < cdr_subtab_count(tab); i++) {
+        const cdr_sub *s = cdr_subtab_at(tab, i);
+        int known = 0;
+        for (size_t p = 0; p < sizeof plans / sizeof plans[0]; p++)
+            known |= strcmp(s->su_plan, plans[p]) == 0;
+        cr_expect(known, "%s: plan %s", s->su_msisdn, s->su_plan);
+    }
+    cdr_subtab_free(tab);
+
+    /* Payment rules: the most specific scope wins. */
+    cdr_dir *dir;
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    const cdr_dir_payment_rule *out[4];
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 30001), out, 4), 1);
+    cr_expect_eq(out[0]->pr_id, 3); /* the managing director's own rule */
+    cr_expect_eq(out[0]->pr_cap, CDR_DIR_NO_CAP);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 30002), out, 4), 1);
+    cr_expect_eq(out[0]->pr_id, 1);
+    cr_expect_eq(out[0]->pr_payer, 100);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 30015), out, 4), 1);
+    cr_expect_eq(out[0]->pr_id, 2);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 30101), out, 4), 1);
+    cr_expect_eq(out[0]->pr_id, 4); /* enterprise-wide */
+    cr_expect_eq(out[0]->pr_payer, 200);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 40001), out, 4), 0);
+    cdr_dir_free(dir);
+}
+
+Test(dir, any_order_crlf_bom_comments)
+{
+    /* Every record before what it references, ids descending, CRLF line ends, a UTF-8 BOM,
+     * tabs, trailing comments and a UTF-8 name. */
+    const char *text = "\xEF\xBB\xBF"
+                       "directory version=1 # the version line\r\n"
+                       "payment_rule id=9 subscriber=200 classes=all\r\n"
+                       "membership subscriber=200 product=5\r\n"
+                       "membership subscriber=100 product=5\r\n"
+                       "subscriber id=200 account=2 msisdn=4915100000002 plan=de-comfort "
+                       "active_from=2026-01-01\r\n"
+                       "subscriber\tid=100\taccount=1 msisdn=4915100000001 plan=de-comfort "
+                       "active_from=2026-01-01   # member\r\n"
+                       "\r\n"
+                       "product id=5 enterprise=3 pool_sms=1000 cap_sms=10 pool_video=1h\r\n"
+                       "enterprise id=3 customer=1 account=1\r\n"
+                       "account id=2 customer=2 credit_class=B\r\n"
+                       "account id=1 customer=1\r\n"
+                       "customer id=2 type=person name=\"\xE6\x9D\x8E\xE4\xBC\x9F\" "
+                       "credit_class=A\r\n"
+                       "customer id=1 type=company name=X credit_class=B manager=m\r\n"
+                       "credit_class id=B limit=0 term_days=0 warn=none\r\n"
+                       "credit_class id=A limit=5 term_days=1\r\n";
+    cdr_dir_stats ds;
+    load_ok(put_file("order.dir", text), &ds);
+    cr_expect_eq(ds.ds_subscribers, 2);
+
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    size_t n;
+    const cdr_dir_subscriber *sbs = cdr_dir_subscribers(dir, &n);
+    cr_assert_eq(n, 2);
+    cr_expect_eq(sbs[0].sb_id, 100); /* sorted by id */
+    cr_expect_eq(sbs[1].sb_id, 200);
+    cr_expect_eq(sbs[0].sb_enterprise, 3);
+    const cdr_dir_credit_class *ccs = cdr_dir_credit_classes(dir, &n);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(ccs[0].cc_id, "A");
+    cr_expect_eq(ccs[0].cc_nwarn, 2); /* default 80,95 */
+    cr_expect_eq(ccs[0].cc_warn_pct[0], 80);
+    cr_expect_eq(ccs[0].cc_warn_pct[1], 95);
+    cr_expect_eq(ccs[1].cc_nwarn, 0); /* warn=none */
+    cr_expect_str_eq(cdr_dir_find_customer(dir, 2)->cu_name, "\xE6\x9D\x8E\xE4\xBC\x9F");
+    cr_expect_str_eq(cdr_dir_find_account(dir, 2)->ac_credit_class, "B");
+    const cdr_dir_product *pd = cdr_dir_find_product(dir, 5);
+    cr_expect_eq(pd->pd_pool[CDR_SVC_SMS], 1000);
+    cr_expect_eq(pd->pd_member_cap[CDR_SVC_SMS], 10);
+    cr_expect_eq(pd->pd_pool[CDR_SVC_VIDEO], 3600);
+    const cdr_dir_payment_rule *out[2];
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 200), out, 2), 1);
+    cr_expect_eq(out[0]->pr_classes, (1u << CDR_CHARGE_COUNT) - 1);
+    cr_expect_eq(out[0]->pr_payer, 1);
+    cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 100), out, 2), 0);
+    cdr_dir_free(dir);
+}
+
+Test(dir, progress_on_large_files)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/large.dir", g_dir);
+    FILE *f = fopen(path, "w");
+    cr_assert(f != NULL);
+    fputs("directory version=1\ncredit_class id=C limit=300 term_days=15\n"
+          "customer id=1 type=person name=P credit_class=C\naccount id=1 customer=1\n",
+          f);
+    const int nsub = 210000; /* 4 + 210000 lines */
+    for (int i = 1; i <= nsub; i++)
+        fprintf(f,
+                "subscriber id=%d account=1 msisdn=86130%08d plan=cn-payg "
+                "active_from=2026-01-01\n",
+                i, i);
+    fclose(f);
+
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *prog = open_memstream(&buf, &len);
+    cr_assert(prog != NULL);
+    cdr_diag dg;
+    cdr_dir_stats ds;
+    int rc = cdr_dir_load_file(g_st, path, prog, &ds, &dg);
+    fclose(prog);
+    cr_assert_eq(rc, 0, "%s", dg.dg_msg);
+    cr_expect_eq(ds.ds_subscribers, (size_t)nsub);
+    cr_expect(strstr(buf, "directory: 100000 lines\ndirectory: 200000 lines\n") == buf, "%s", buf);
+    cr_expect(strstr(buf, "directory: 210004 lines, loaded ") != NULL, "%s", buf);
+    cr_expect(strstr(buf, " 210000 subscribers,") != NULL, "%s", buf);
+    free(buf);
+
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_count(tab), (size_t)nsub);
+    const cdr_sub *su = cdr_subtab_find(tab, "8613000123456");
+    cr_assert(su != NULL);
+    cr_expect_eq(su->su_id, 123456);
+    cdr_subtab_free(tab);
+}
+
+Test(dir, names_and_enums)
+{
+    cr_expect_str_eq(cdr_dir_kind_name(CDR_DIR_PAYMENT_RULE), "payment_rule");
+    cr_expect_null(cdr_dir_kind_name(0));
+    cr_expect_null(cdr_dir_kind_name(CDR_DIR_KIND_END));
+    cr_expect_str_eq(cdr_dir_status_name(CDR_DIR_SUSPENDED), "suspended");
+    cr_expect_null(cdr_dir_status_name(0));
+    cr_expect_str_eq(cdr_dir_charge_name(CDR_CHARGE_VOICE_INTERNATIONAL), "voice_international");
+    cr_expect_null(cdr_dir_charge_name(CDR_CHARGE_COUNT));
+    cr_expect_eq(cdr_dir_charge_parse("roaming", 7), CDR_CHARGE_ROAMING);
+    cr_expect_eq(cdr_dir_charge_parse("roam", 4), -1);
+}
