@@ -1,0 +1,87 @@
+#!/usr/bin/env bash
+# End-to-end tests of the cdrate command: exit codes, --help, plans/directory/rate through the
+# store, and that a failed load leaves the previous version active. Usage: cli_test.sh CDRATE SRC
+set -u
+CDRATE=$1
+SRC=$2
+T=$(mktemp -d)
+trap 'rm -rf "$T"' EXIT
+pass=0
+fail=0
+ok() { pass=$((pass + 1)); }
+bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
+expect_rc() { # expect_rc WANT DESCRIPTION CMD...
+  local want=$1 what=$2; shift 2
+  "$@" >"$T/out" 2>"$T/err"; local rc=$?
+  if [ "$rc" -eq "$want" ]; then ok; else bad "$what: exit $rc, want $want"; cat "$T/err"; fi
+}
+expect_err() { # expect_err SUBSTRING DESCRIPTION  (on the last command's stderr)
+  if grep -qF -- "$1" "$T/err"; then ok; else bad "$2: stderr lacks '$1'"; cat "$T/err"; fi
+}
+
+# --help everywhere, usage errors exit 2
+for c in plans directory cat rate gen bench; do
+  expect_rc 0 "$c --help" "$CDRATE" "$c" --help
+  grep -q '^usage: cdrate' "$T/out" && ok || bad "$c --help prints no usage"
+  expect_rc 2 "$c --no-such-flag" "$CDRATE" "$c" --no-such-flag
+  expect_err "usage: cdrate" "$c bad flag prints usage"
+done
+expect_rc 2 "unknown command" "$CDRATE" frobnicate
+expect_err "unknown command 'frobnicate'" "unknown command"
+expect_rc 2 "bench --cdrs abc" "$CDRATE" bench rate --cdrs abc
+expect_err "bad number 'abc'" "bench bad number"
+expect_rc 2 "rate --threads 0" "$CDRATE" rate --store "$T/s" --in x --out y --threads 0
+
+# plans: compile the samples, then a directory with a newer version and a broken file
+expect_rc 0 "compile sample plans" "$CDRATE" plans compile "$SRC/rating-rules/plans" --store "$T/s" --quiet
+mkdir "$T/plans2"
+sed -e 's/^version: 1/version: 5/' -e 's/^effective_from: .*/effective_from: 2026-11-01T00:00:00+08:00/' \
+    -e 's/price: 0.10, per: 1min/price: 9.99, per: 1min/' \
+    "$SRC/rating-rules/plans/cn-personal-128.yaml" > "$T/plans2/a.yaml"
+printf 'plan: broken\nversion: 1\nbogus_key: 1\n' > "$T/plans2/b.yaml"
+expect_rc 1 "compile with a broken file" "$CDRATE" plans compile "$T/plans2" --store "$T/s"
+expect_err "b.yaml:3:1:" "broken plan position"
+expect_err "nothing stored" "broken plan keeps old"
+"$CDRATE" plans list --store "$T/s" > "$T/list"
+grep -q "cn-personal-128	version 5" "$T/list" && bad "version 5 stored despite the failure" || ok
+
+# directory: the sample loads; a broken one is refused with line:column and changes nothing
+expect_rc 0 "load sample directory" "$CDRATE" directory load "$SRC/billing/samples/demo.dir" --store "$T/s" --quiet
+printf 'directory version=1\ncustomer id=1 type=person name=X credit_class=NOPE\n' > "$T/bad.dir"
+expect_rc 1 "load broken directory" "$CDRATE" directory load "$T/bad.dir" --store "$T/s"
+expect_err "bad.dir:2:" "broken directory position"
+
+# rate one domestic call of a sample subscriber; then again after the failed loads: same bytes
+MSISDN=$(grep -o 'msisdn=[0-9]*' "$SRC/billing/samples/demo.dir" | head -1 | cut -d= -f2)
+{
+  echo "MSC1,1,voice,mo,$MSISDN,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
+  echo "MSC1,2,voice,mo,$MSISDN,,8613912345678,2026-02-30T10:00:00+08:00,61,0,0,,,,16,"
+  echo "MSC1,3,voice,mo,8617000000000,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
+} > "$T/cdrs.csv"
+expect_rc 3 "rate with one malformed line" "$CDRATE" rate --store "$T/s" --in "$T/cdrs.csv" --out "$T/r1.csv"
+prefix="MSC1,2,voice,mo,$MSISDN,,8613912345678,"
+expect_err "cdrs.csv:2:$((${#prefix} + 1)): start is not a real date and time" "malformed CDR position"
+expect_err "rejected (input) 1" "rejected count"
+[ "$(wc -l < "$T/r1.csv")" -eq 3 ] && ok || bad "rated file should hold header + 2 records"
+grep -q ",3,8617000000000,voice,mo,.*,unknown_subscriber," "$T/r1.csv" && ok || bad "unknown subscriber not marked"
+grep -q "^MSC1,1,$MSISDN,voice,mo,.*,none,.*,202611," "$T/r1.csv" && ok || bad "record 1 not rated"
+# the same input against a fresh store with the same loads gives the same bytes
+expect_rc 0 "compile into a second store" "$CDRATE" plans compile "$SRC/rating-rules/plans" --store "$T/s2" --quiet
+expect_rc 0 "load into a second store" "$CDRATE" directory load "$SRC/billing/samples/demo.dir" --store "$T/s2" --quiet
+expect_rc 3 "rate against the second store" "$CDRATE" rate --store "$T/s2" --in "$T/cdrs.csv" --out "$T/r2.csv" --quiet
+cmp -s "$T/r1.csv" "$T/r2.csv" && ok || bad "failed loads changed the rating"
+
+# gen + cat: wire and CSV files of the same stream print the same JSON
+expect_rc 0 "gen csv" "$CDRATE" gen --out "$T/g1" --subscribers 50 --cdrs 200 --quiet
+expect_rc 0 "gen wire" "$CDRATE" gen --out "$T/g2" --subscribers 50 --cdrs 200 --format wire --quiet
+"$CDRATE" cat "$T/g1/cdrs.csv" > "$T/j1" && "$CDRATE" cat "$T/g2/cdrs.cdrw" > "$T/j2"
+cmp -s "$T/j1" "$T/j2" && [ "$(wc -l < "$T/j1")" -eq 200 ] && ok || bad "cat of csv and wire differ"
+expect_rc 1 "cat a missing file" "$CDRATE" cat "$T/nope.csv"
+expect_err "nope.csv: cannot open" "cat missing file message"
+
+# bench prints exactly one JSON object
+"$CDRATE" bench rate --subscribers 1000 --cdrs 20000 --threads 2 --json > "$T/b" 2>/dev/null
+[ "$(wc -l < "$T/b")" -eq 1 ] && grep -q '"cdrs_per_sec":' "$T/b" && grep -q '"rss_bytes":' "$T/b" && ok || bad "bench rate output"
+
+echo "cli: $pass passed, $fail failed"
+[ "$fail" -eq 0 ]
