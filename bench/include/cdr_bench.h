@@ -48,6 +48,28 @@ int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg);
 /* Next n CDRs of the stream. */
 void cdr_gen_cdrs(cdr_gen *g, cdr_record *out, size_t n);
 
+/* ---- CDRs in the collectors' input formats (synthetic spool files) -------------------------- */
+
+/* A growable byte buffer. */
+typedef struct cdr_buf {
+    uint8_t *b_data;
+    size_t b_len;
+    size_t b_cap;
+} cdr_buf;
+/* Append n bytes; returns 0 or CDR_ENOMEM. */
+int cdr_buf_put(cdr_buf *b, const void *p, size_t n);
+void cdr_buf_free(cdr_buf *b);
+
+/* Write n records as one input file of format fmt (a cdr_coll_format: 0 csv, 1 asterisk,
+ * 2 freeswitch, 3 3gpp) appended to out. Element-local times are written in the record's own
+ * UTC offset; numbers in the national format of the element where the format expects it
+ * (docs/collectors.md). Returns 0, CDR_EINVAL for a record the format cannot carry. */
+int cdr_gen_format(int fmt, const cdr_record *recs, size_t n, cdr_buf *out);
+int cdr_gen_format_csv(const cdr_record *recs, size_t n, cdr_buf *out);        /* gen_csv.c */
+int cdr_gen_format_asterisk(const cdr_record *recs, size_t n, cdr_buf *out);   /* gen_pbx.c */
+int cdr_gen_format_freeswitch(const cdr_record *recs, size_t n, cdr_buf *out); /* gen_pbx.c */
+int cdr_gen_format_3gpp(const cdr_record *recs, size_t n, cdr_buf *out);       /* gen_3gpp.c */
+
 /* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
 uint64_t cdr_bench_peak_rss(void);
 /* Monotonic clock in nanoseconds. */
