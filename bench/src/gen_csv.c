@@ -44,7 +44,7 @@ int cdr_gen_format(int fmt, const cdr_record *recs, size_t n, cdr_buf *out)
 
 int cdr_gen_format_csv(const cdr_record *recs, size_t n, cdr_buf *out)
 {
-    int rc = cdr_buf_put(out, cdr_csv_header, sizeof cdr_csv_header - 1);
+    int rc = cdr_buf_put(out, cdr_csv_header, strlen(cdr_csv_header));
     if (!rc)
         rc = cdr_buf_put(out, "\n", 1);
     for (size_t i = 0; i < n && !rc; i++) {

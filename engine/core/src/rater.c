@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdr_mem.h"
 #include "cdr_rate.h"
 
 cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i);
@@ -98,6 +99,7 @@ static int ctr_grow(ctr_tab *ct)
     ctr_ent *ne = calloc(nslots, sizeof *ne);
     if (!ne)
         return CDR_ENOMEM;
+    cdr_mem_hugepages(ne, nslots * sizeof *ne);
     for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++) {
         const ctr_ent *ce = &ct->ct_ents[i];
         if (!(ce->ce_flags & 1))
@@ -180,7 +182,7 @@ struct cdr_rater {
 /* Records are resolved and rated in sub-chunks small enough that the subscriber entries that
  * phase 1 brought into the cache are still there in phase 2. */
 #define RATER_CHUNK 2048
-#define RATER_AHEAD 8 /* prefetch distance of the rate phase, in records of the shard */
+#define RATER_AHEAD 16 /* prefetch distance of the rate phase, in records of the shard */
 
 static void snap_release(rating_snap *rs)
 {
@@ -198,6 +200,7 @@ static int snap_build(const cdr_subtab *tab, cdr_plan_set *ps, rating_snap **out
     if (!rs)
         return CDR_ENOMEM;
     rs->rs_family = malloc((n ? n : 1) * sizeof *rs->rs_family);
+    cdr_mem_hugepages(rs->rs_family, n * sizeof *rs->rs_family);
     if (!rs->rs_family) {
         free(rs);
         return CDR_ENOMEM;
@@ -335,8 +338,10 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
     for (size_t k = 0; k < m + RATER_AHEAD; k++) {
         if (k < m) {
             int32_t si = rt->rt_subix[mine[k]];
-            if (si >= 0)
+            if (si >= 0) {
                 __builtin_prefetch(&rt->rt_sub0[si]);
+                __builtin_prefetch(&rs->rs_family[si]);
+            }
         }
         if (k >= RATER_AHEAD / 2 && k - RATER_AHEAD / 2 < m) {
             size_t j = k - RATER_AHEAD / 2;

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdr_mem.h"
 #include "cdr_rate.h"
 
 typedef struct subtab_slot {
@@ -40,6 +41,7 @@ static int grow_slots(cdr_subtab *tab, size_t nslots)
     subtab_slot *ns = calloc(nslots, sizeof *ns);
     if (!ns)
         return CDR_ENOMEM;
+    cdr_mem_hugepages(ns, nslots * sizeof *ns);
     size_t mask = nslots - 1;
     for (size_t i = 0; i < tab->st_n; i++) {
         uint32_t h = msisdn_hash(tab->st_subs[i].su_msisdn);
@@ -63,6 +65,7 @@ int cdr_subtab_create(size_t capacity_hint, cdr_subtab **out)
         return CDR_ENOMEM;
     tab->st_cap = capacity_hint ? capacity_hint : 16;
     tab->st_subs = malloc(tab->st_cap * sizeof *tab->st_subs);
+    cdr_mem_hugepages(tab->st_subs, tab->st_cap * sizeof *tab->st_subs);
     size_t nslots = 16;
     while (nslots < 2 * tab->st_cap)
         nslots <<= 1;
@@ -106,6 +109,7 @@ int cdr_subtab_add(cdr_subtab *tab, const cdr_sub *su)
             return CDR_ENOMEM;
         tab->st_subs = ns;
         tab->st_cap = ncap;
+        cdr_mem_hugepages(ns, ncap * sizeof *ns);
     }
     if (2 * (tab->st_n + 1) > tab->st_mask + 1) {
         int rc = grow_slots(tab, 2 * (tab->st_mask + 1));
