@@ -1,82 +1,50 @@
 /* cmd_bench.c - `cdrate bench rate|compile`: one JSON object on stdout. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cdr_bench.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cdrate bench rate [--subscribers N] [--cdrs M] [--threads T] [--batch B]\n"
-               "                         [--seed S] [--json] [--quiet]\n"
-               "       cdrate bench compile [--prefixes N] [--json]\n\n"
-               "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
-               "         core alone with T threads in batches of B records (default 65536)\n"
-               "compile  time the compilation of a plan with N destination prefixes\n"
-               "Both print one JSON object on stdout (--json is accepted for clarity; JSON is the\n"
-               "only output). Progress goes to stderr when it is a terminal, unless --quiet.\n");
-}
-
 int cmd_bench(int argc, char **argv)
 {
-    static const struct option opts[] = {{"subscribers", required_argument, 0, 's'},
-                                         {"cdrs", required_argument, 0, 'c'},
-                                         {"threads", required_argument, 0, 't'},
-                                         {"batch", required_argument, 0, 'b'},
-                                         {"seed", required_argument, 0, 'S'},
-                                         {"prefixes", required_argument, 0, 'p'},
-                                         {"json", no_argument, 0, 'j'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 65536, seed = 42,
              prefixes = 100000;
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        uint64_t *dst = c == 's'   ? &subs
-                        : c == 'c' ? &cdrs
-                        : c == 't' ? &threads
-                        : c == 'b' ? &batch
-                        : c == 'S' ? &seed
-                        : c == 'p' ? &prefixes
-                                   : NULL;
-        if (dst) {
-            if (cli_parse_count(optarg, dst)) {
-                fprintf(stderr, "cdrate bench: bad number '%s'\n", optarg);
-                usage(stderr);
-                return 2;
-            }
-        } else if (c == 'q') {
-            quiet = 1;
-        } else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else if (c != 'j') {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind + 1 != argc) {
-        usage(stderr);
-        return 2;
-    }
+    int quiet = 0, json = 0;
+    cli_opt opts[] = {
+        {"subscribers", CLI_COUNT, &subs, "N", "rate: subscribers, default 100000", 1},
+        {"cdrs", CLI_COUNT, &cdrs, "M", "rate: CDRs, default 1000000"},
+        {"threads", CLI_COUNT, &threads, "T", "rate: rating threads, default 1", 1, 64},
+        {"batch", CLI_COUNT, &batch, "B", "rate: records per batch, default 65536", 1},
+        {"seed", CLI_COUNT, &seed, "S", "generator seed, default 42"},
+        {"prefixes", CLI_COUNT, &prefixes, "N", "compile: destination prefixes, default 100000", 1},
+        {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
+        {0},
+    };
+    const cli_spec cs = {
+        "bench",
+        "rate [--subscribers N] [--cdrs M] [--threads T] [--batch B] [--json]\n"
+        "compile [--prefixes N] [--json]",
+        "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
+        "         core alone with T threads in batches of B records\n"
+        "compile  time the compilation of a plan with N destination prefixes\n"
+        "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
+        opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0)
+        return pos == CLI_HELP ? 0 : 2;
+    if (pos + 1 != argc)
+        return cli_usage_error(&cs, "expected one benchmark name");
     cdr_diag dg;
     cdr_diag_clear(&dg);
     int rc;
-    if (!strcmp(argv[optind], "rate")) {
-        if (threads < 1 || threads > 64 || subs < 1 || batch < 1) {
-            fprintf(stderr, "cdrate bench: --threads 1..64, --subscribers and --batch >= 1\n");
-            return 2;
-        }
+    if (!strcmp(argv[pos], "rate")) {
         cdr_bench_rate_config bc = {(size_t)subs, cdrs, (unsigned)threads, (size_t)batch, seed};
         rc = cdr_bench_rate(&bc, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
-    } else if (!strcmp(argv[optind], "compile")) {
+    } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {
-        usage(stderr);
-        return 2;
+        return cli_usage_error(&cs, "unknown benchmark '%s'", argv[pos]);
     }
     if (rc) {
         cli_report("bench", &dg);

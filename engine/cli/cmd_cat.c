@@ -1,44 +1,31 @@
 /* cmd_cat.c - `cdrate cat FILE...`: CDR files (wire or CSV) as JSON lines. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cdr_record.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cdrate cat [--csv] FILE...\n\n"
-               "Print every record of CDR files (wire format or the project's CSV layout) as one\n"
-               "JSON object per line (or, with --csv, in the CSV layout). Malformed records are\n"
-               "reported on stderr with file, line and column; the exit code is then 1.\n");
-}
-
 int cmd_cat(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"csv", no_argument, 0, 'c'}, {"help", no_argument, 0, 'h'}, {0, 0, 0, 0}};
-    int csv = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        if (c == 'c')
-            csv = 1;
-        else if (c == 'h') {
-            usage(stdout);
-            return 0;
-        } else {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind >= argc) {
-        usage(stderr);
-        return 2;
-    }
+    int csv = 0;
+    cli_opt opts[] = {
+        {"csv", CLI_FLAG, &csv, NULL, "print the project's CSV layout instead of JSON"},
+        {0},
+    };
+    const cli_spec cs = {"cat", "[--csv] FILE...",
+                         "Print every record of CDR files (wire format or the project's CSV "
+                         "layout) as one\nJSON object per line. Malformed records are reported "
+                         "on stderr with file, line and\ncolumn; the exit code is then 1.",
+                         opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0)
+        return pos == CLI_HELP ? 0 : 2;
+    if (pos >= argc)
+        return cli_usage_error(&cs, "no input file");
     int status = 0;
     if (csv)
         printf("%s\n", cdr_csv_header);
-    for (int i = optind; i < argc; i++) {
+    for (int i = pos; i < argc; i++) {
         cdr_diag dg;
         cdr_reader *rd;
         if (cdr_reader_open(argv[i], &rd, &dg)) {

@@ -1,49 +1,31 @@
 /* cmd_directory.c - `cdrate directory load FILE --store DIR`. */
-#include <getopt.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cdr_dir.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cdrate directory load FILE --store STORE [--quiet]\n\n"
-               "Validate the directory file (docs/directory.md) and, only if it is valid, replace\n"
-               "the directory in the store with it. Errors are reported as file:line:column.\n"
-               "  --store DIR   the LMDB store (created if missing)\n"
-               "  --quiet       print errors only\n");
-}
-
 int cmd_directory(int argc, char **argv)
 {
-    static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *store = NULL;
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            store = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!store || optind + 2 != argc || strcmp(argv[optind], "load") != 0) {
-        usage(stderr);
-        return 2;
-    }
+    int quiet = 0;
+    cli_opt opts[] = {
+        {"store", CLI_STRING, &store, "DIR", "the LMDB store (created if missing)"},
+        {"quiet", CLI_FLAG, &quiet, NULL, "print errors only"},
+        {0},
+    };
+    const cli_spec cs = {"directory", "load FILE --store STORE [--quiet]",
+                         "Validate the directory file (docs/directory.md) and, only if it is "
+                         "valid, replace\nthe directory in the store with it. Errors are "
+                         "reported as file:line:column.",
+                         opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0)
+        return pos == CLI_HELP ? 0 : 2;
+    if (!store)
+        return cli_usage_error(&cs, "--store is required");
+    if (pos + 2 != argc || strcmp(argv[pos], "load") != 0)
+        return cli_usage_error(&cs, "expected: load FILE");
     cdr_diag dg;
     cdr_diag_clear(&dg);
     cdr_store *st;
@@ -53,8 +35,8 @@ int cmd_directory(int argc, char **argv)
     }
     cdr_dir_stats ds;
     memset(&ds, 0, sizeof ds);
-    int rc = cdr_dir_load_file(st, argv[optind + 1], cli_progress_enabled(quiet) ? stderr : NULL,
-                               &ds, &dg);
+    int rc =
+        cdr_dir_load_file(st, argv[pos + 1], cli_progress_enabled(quiet) ? stderr : NULL, &ds, &dg);
     cdr_store_close(st);
     if (rc) {
         cli_report("directory", &dg);

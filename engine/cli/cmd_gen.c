@@ -1,6 +1,5 @@
 /* cmd_gen.c - `cdrate gen`: a synthetic directory, plans and CDRs. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,75 +9,33 @@
 #include "cdr_bench.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cdrate gen --out DIR [--subscribers N] [--cdrs M] [--seed S]\n"
-            "                  [--format csv|wire] [--quiet]\n\n"
-            "Write DIR/plans/*.yaml (the sample plans), DIR/directory.dir (N subscribers with\n"
-            "enterprises and pools) and DIR/cdrs.csv or DIR/cdrs.cdrw (M CDRs: Zipf activity,\n"
-            "voice/SMS/data mix, roaming, calls across band changes, ~1%% unknown subscribers).\n"
-            "  --subscribers N  default 1000 (k and M suffixes accepted)\n"
-            "  --cdrs M         default 10000\n"
-            "  --seed S         default 42; the same seed gives the same files\n"
-            "  --format F       csv (default) or wire\n");
-}
-
 int cmd_gen(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"out", required_argument, 0, 'o'},    {"subscribers", required_argument, 0, 's'},
-        {"cdrs", required_argument, 0, 'c'},   {"seed", required_argument, 0, 'S'},
-        {"format", required_argument, 0, 'f'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},         {0, 0, 0, 0}};
     const char *outdir = NULL;
     uint64_t nsubs = 1000, ncdrs = 10000, seed = 42;
-    int wire = 0, quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        int bad = 0;
-        switch (c) {
-        case 'o':
-            outdir = optarg;
-            break;
-        case 's':
-            bad = cli_parse_count(optarg, &nsubs) || nsubs < 1;
-            break;
-        case 'c':
-            bad = cli_parse_count(optarg, &ncdrs);
-            break;
-        case 'S':
-            bad = cli_parse_count(optarg, &seed);
-            break;
-        case 'f':
-            wire = !strcmp(optarg, "wire");
-            bad = !wire && strcmp(optarg, "csv") != 0;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            bad = 1;
-        }
-        if (bad) {
-            if (c != '?')
-                fprintf(stderr, "cdrate gen: bad value for --%s: '%s'\n",
-                        c == 's'   ? "subscribers"
-                        : c == 'c' ? "cdrs"
-                        : c == 'S' ? "seed"
-                                   : "format",
-                        optarg);
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (!outdir || optind != argc) {
-        usage(stderr);
-        return 2;
-    }
+    int wire = 0, quiet = 0;
+    static const char *const formats[] = {"csv", "wire", NULL};
+    cli_opt opts[] = {
+        {"out", CLI_STRING, &outdir, "DIR", "output directory (created if missing)"},
+        {"subscribers", CLI_COUNT, &nsubs, "N", "subscribers, default 1000", 1, 100000000},
+        {"cdrs", CLI_COUNT, &ncdrs, "M", "CDRs, default 10000"},
+        {"seed", CLI_COUNT, &seed, "S", "default 42; the same seed gives the same files"},
+        {"format", CLI_CHOICE, &wire, "F", "CDR file format, default csv", 0, 0, formats},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no progress, no summary"},
+        {0},
+    };
+    const cli_spec cs = {
+        "gen", "--out DIR [--subscribers N] [--cdrs M] [--seed S] [--format F]",
+        "Write DIR/plans/*.yaml (the sample plans), DIR/directory.dir (N subscribers with\n"
+        "enterprises and pools) and DIR/cdrs.csv or DIR/cdrs.cdrw (M CDRs: Zipf activity,\n"
+        "voice/SMS/data mix, roaming, calls across band changes, ~1% unknown subscribers).\n"
+        "Numbers accept k and M suffixes.",
+        opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0)
+        return pos == CLI_HELP ? 0 : 2;
+    if (!outdir || pos != argc)
+        return cli_usage_error(&cs, "--out is required");
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "cdrate gen: cannot create %s: %s\n", outdir, strerror(errno));
         return 1;

@@ -1,5 +1,4 @@
 /* cmd_plans.c - `cdrate plans compile DIR --store DIR`, `cdrate plans list --store DIR`. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <string.h>
@@ -7,57 +6,38 @@
 #include "cdr_rules.h"
 #include "cli.h"
 
-static void usage(FILE *f)
-{
-    fprintf(f, "usage: cdrate plans compile DIR --store STORE [--quiet]\n"
-               "       cdrate plans list --store STORE\n\n"
-               "compile  validate every *.yaml plan in DIR and, only if all are valid, store them\n"
-               "         (errors are reported as file:line:column; the active plans stay)\n"
-               "list     print the plan versions in the store\n"
-               "  --store DIR   the LMDB store (created if missing)\n"
-               "  --quiet       print errors only\n");
-}
-
 int cmd_plans(int argc, char **argv)
 {
-    static const struct option opts[] = {{"store", required_argument, 0, 's'},
-                                         {"quiet", no_argument, 0, 'q'},
-                                         {"help", no_argument, 0, 'h'},
-                                         {0, 0, 0, 0}};
     const char *store = NULL;
-    int quiet = 0, c;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            store = optarg;
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        default:
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind >= argc || !store) {
-        usage(stderr);
-        return 2;
-    }
-    const char *verb = argv[optind];
+    int quiet = 0;
+    cli_opt opts[] = {
+        {"store", CLI_STRING, &store, "DIR", "the LMDB store (created if missing)"},
+        {"quiet", CLI_FLAG, &quiet, NULL, "print errors only"},
+        {0},
+    };
+    const cli_spec cs = {"plans", "compile DIR --store STORE [--quiet]\nlist --store STORE",
+                         "compile  validate every *.yaml plan in DIR and, only if all are valid, "
+                         "store them\n"
+                         "         (errors are reported as file:line:column; the active plans "
+                         "stay)\n"
+                         "list     print the plan versions in the store",
+                         opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0)
+        return pos == CLI_HELP ? 0 : 2;
+    if (pos >= argc || !store)
+        return cli_usage_error(&cs, pos >= argc ? "missing verb" : "--store is required");
+    const char *verb = argv[pos];
     cdr_diag dg;
     cdr_diag_clear(&dg);
     cdr_store *st;
-    if (!strcmp(verb, "compile") && optind + 2 == argc) {
+    if (!strcmp(verb, "compile") && pos + 2 == argc) {
         if (cdr_store_open(store, 0, &st, &dg)) {
             cli_report("plans", &dg);
             return 1;
         }
         int n = 0;
-        int rc = cdr_plan_store_compile_dir(st, argv[optind + 1], quiet ? NULL : stderr, &n, &dg);
+        int rc = cdr_plan_store_compile_dir(st, argv[pos + 1], quiet ? NULL : stderr, &n, &dg);
         cdr_store_close(st);
         if (rc) {
             cli_report("plans", &dg);
@@ -68,7 +48,7 @@ int cmd_plans(int argc, char **argv)
             fprintf(stderr, "cdrate plans: %d plan file(s) compiled into %s\n", n, store);
         return 0;
     }
-    if (!strcmp(verb, "list") && optind + 1 == argc) {
+    if (!strcmp(verb, "list") && pos + 1 == argc) {
         if (cdr_store_open(store, 0, &st, &dg)) {
             cli_report("plans", &dg);
             return 1;
@@ -92,6 +72,5 @@ int cmd_plans(int argc, char **argv)
         cdr_plan_set_release(ps);
         return 0;
     }
-    usage(stderr);
-    return 2;
+    return cli_usage_error(&cs, "unknown verb or wrong arguments: '%s'", verb);
 }

@@ -1,5 +1,4 @@
 /* cmd_rate.c - `cdrate rate`: offline rating of CDR files against the store. */
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -11,23 +10,6 @@
 #include "cli.h"
 
 #define RATE_BATCH 65536
-
-static void usage(FILE *f)
-{
-    fprintf(f,
-            "usage: cdrate rate --store STORE --in FILE [--in FILE...] --out FILE\n"
-            "                   [--format csv|json] [--threads N] [--quiet]\n\n"
-            "Rate CDR files (wire format or the project's CSV layout) against the plans and the\n"
-            "directory in STORE. Bundle counters are kept per cycle in the store, so consecutive\n"
-            "runs consume bundles in order. Malformed records are rejected with file:line:column\n"
-            "on stderr and counted; unratable records are written with their reason.\n"
-            "  --store DIR       LMDB store with compiled plans and a loaded directory\n"
-            "  --in FILE         input file (repeatable; '-' is not supported)\n"
-            "  --out FILE        output file of rated records (docs/rated-format.md)\n"
-            "  --format F        csv (default) or json (one object per line)\n"
-            "  --threads N       rating threads (default 2)\n"
-            "  --quiet           no summary, no progress\n");
-}
 
 static void summary(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, double secs)
 {
@@ -58,60 +40,35 @@ static void summary(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, double
 
 int cmd_rate(int argc, char **argv)
 {
-    static const struct option opts[] = {
-        {"store", required_argument, 0, 's'},   {"in", required_argument, 0, 'i'},
-        {"out", required_argument, 0, 'o'},     {"format", required_argument, 0, 'f'},
-        {"threads", required_argument, 0, 't'}, {"quiet", no_argument, 0, 'q'},
-        {"help", no_argument, 0, 'h'},          {0, 0, 0, 0}};
     const char *store = NULL, *outpath = NULL;
-    const char **ins = calloc((size_t)argc, sizeof *ins);
-    int nin = 0, json = 0, quiet = 0, c;
+    cli_list ins = {0};
+    int json = 0, quiet = 0;
     uint64_t threads = 2;
-    optind = 1;
-    while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
-        switch (c) {
-        case 's':
-            store = optarg;
-            break;
-        case 'i':
-            ins[nin++] = optarg;
-            break;
-        case 'o':
-            outpath = optarg;
-            break;
-        case 'f':
-            if (!strcmp(optarg, "json"))
-                json = 1;
-            else if (strcmp(optarg, "csv") != 0) {
-                fprintf(stderr, "cdrate rate: --format must be csv or json\n");
-                free(ins);
-                return 2;
-            }
-            break;
-        case 't':
-            if (cli_parse_count(optarg, &threads) || threads < 1 || threads > 64) {
-                fprintf(stderr, "cdrate rate: --threads must be 1..64\n");
-                free(ins);
-                return 2;
-            }
-            break;
-        case 'q':
-            quiet = 1;
-            break;
-        case 'h':
-            usage(stdout);
-            free(ins);
-            return 0;
-        default:
-            usage(stderr);
-            free(ins);
-            return 2;
-        }
+    static const char *const formats[] = {"csv", "json", NULL};
+    cli_opt opts[] = {
+        {"store", CLI_STRING, &store, "DIR", "LMDB store with compiled plans and a directory"},
+        {"in", CLI_LIST, &ins, "FILE", "input CDR file, wire or CSV (repeatable)"},
+        {"out", CLI_STRING, &outpath, "FILE", "rated records (docs/rated-format.md)"},
+        {"format", CLI_CHOICE, &json, "F", "output format, default csv", 0, 0, formats},
+        {"threads", CLI_COUNT, &threads, "N", "rating threads, default 2", 1, 64},
+        {"quiet", CLI_FLAG, &quiet, NULL, "no summary, no progress"},
+        {0},
+    };
+    const cli_spec cs = {
+        "rate", "--store STORE --in FILE [--in FILE...] --out FILE [--format F] [--threads N]",
+        "Rate CDR files against the plans and the directory in STORE. Bundle counters are\n"
+        "kept per cycle in the store, so consecutive runs consume bundles in order.\n"
+        "Malformed records are rejected with file:line:column on stderr and counted (exit\n"
+        "code 3); unratable records are written with their reason.",
+        opts};
+    int pos = cli_parse(&cs, argc, argv);
+    if (pos < 0) {
+        cli_spec_free(&cs);
+        return pos == CLI_HELP ? 0 : 2;
     }
-    if (!store || !outpath || nin == 0 || optind != argc) {
-        usage(stderr);
-        free(ins);
-        return 2;
+    if (!store || !outpath || ins.li_n == 0 || pos != argc) {
+        cli_spec_free(&cs);
+        return cli_usage_error(&cs, "--store, --in and --out are required");
     }
     cdr_diag dg;
     cdr_diag_clear(&dg);
@@ -149,9 +106,9 @@ int cmd_rate(int argc, char **argv)
     memset(&rs, 0, sizeof rs);
     uint64_t rejected = 0, t0 = cdr_bench_now_ns();
     int progress = cli_progress_enabled(quiet), fatal = 0;
-    for (int f = 0; f < nin && !fatal; f++) {
+    for (int f = 0; f < ins.li_n && !fatal; f++) {
         cdr_reader *rd;
-        if (cdr_reader_open(ins[f], &rd, &dg)) {
+        if (cdr_reader_open(ins.li_items[f], &rd, &dg)) {
             cli_report("rate", &dg);
             fatal = 1;
             break;
@@ -220,6 +177,6 @@ done:
     cdr_subtab_free(subs);
     cdr_plan_set_release(ps);
     cdr_store_close(st);
-    free(ins);
+    cli_spec_free(&cs);
     return status;
 }

@@ -29,7 +29,13 @@ done
 expect_rc 2 "unknown command" "$CDRATE" frobnicate
 expect_err "unknown command 'frobnicate'" "unknown command"
 expect_rc 2 "bench --cdrs abc" "$CDRATE" bench rate --cdrs abc
-expect_err "bad number 'abc'" "bench bad number"
+expect_err "--cdrs must be a whole number, not 'abc'" "bench bad number"
+expect_rc 2 "gen --format xml" "$CDRATE" gen --out "$T/x" --format xml
+expect_err "--format: unknown value 'xml'" "gen bad choice"
+expect_rc 2 "rate --threads 65" "$CDRATE" rate --store "$T/s" --in x --out y --threads 65
+expect_err "--threads must be a whole number from 1 to 64, not '65'" "rate threads range"
+expect_rc 2 "plans without --store" "$CDRATE" plans compile x
+expect_err "--store is required" "plans store required"
 expect_rc 2 "rate --threads 0" "$CDRATE" rate --store "$T/s" --in x --out y --threads 0
 
 # plans: compile the samples, then a directory with a newer version and a broken file
