@@ -1,5 +1,6 @@
 # Thin wrapper: the build is CMake (CMakePresets.json); see README.md.
-.PHONY: all setup build release debug demo test test-release test-asan format format-check bench clean
+.PHONY: all setup build release debug demo test test-release test-asan format format-check bench clean \
+        kafka-up kafka-down kafka-status
 
 all: build
 
@@ -22,15 +23,28 @@ debug: setup
 demo: release
 	@scripts/demo.sh build-release/cdrate
 
-# Every test, in the optimised build and again under ASan+UBSan.
+# Every test, in the optimised build and again under ASan+UBSan. Each ctest run has its own real
+# Kafka broker on 127.0.0.1 (scripts/with-services: started before, stopped after, whatever
+# happens); the first run fetches its jars with Maven into .cache/kafka. See docs/testing.md.
 test: format-check test-release test-asan
 
 test-release: build
-	@cd build && ctest --output-on-failure -j2
+	@scripts/with-services ctest --test-dir build --output-on-failure -j2
 
 test-asan: debug
-	@cd build-debug && ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
-	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 ctest --output-on-failure -j2
+	@scripts/with-services env ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 \
+	  UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+	  ctest --test-dir build-debug --output-on-failure -j2
+
+# A broker by hand: `make kafka-up` prints its address, for CDR_KAFKA_BROKERS=... ctest.
+kafka-up: setup
+	@scripts/kafka up
+
+kafka-down:
+	@scripts/kafka down
+
+kafka-status:
+	@scripts/kafka status
 
 format:
 	@git ls-files '*.c' '*.h' | xargs clang-format -i

@@ -6,6 +6,11 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
       librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev)
 
+# The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any
+# installed Java 11+ and Maven will do, so these are asked for only when the commands are missing.
+command -v java >/dev/null 2>&1 || PKGS+=(default-jre-headless)
+command -v mvn >/dev/null 2>&1 || PKGS+=(maven)
+
 missing=()
 for p in "${PKGS[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
