@@ -90,6 +90,11 @@ typedef struct cdr_bench_rate_config {
  * "ns_per_cdr":..,"rss_bytes":..,...}. progress may be NULL. */
 int cdr_bench_rate(const cdr_bench_rate_config *bc, FILE *out, FILE *progress, cdr_diag *dg);
 
+/* Generate `records` CDRs as in-memory input files of format fmt (a cdr_coll_format; files of
+ * 100,000 records), then time decoding + validation + normalisation on one thread and print
+ * {"bench":"collect","format":..,"records":..,"records_per_sec":..,...}. */
+int cdr_bench_collect(int fmt, uint64_t records, uint64_t seed, FILE *out, cdr_diag *dg);
+
 /* Compile a generated plan with `prefixes` destination prefixes and print
  * {"bench":"compile","prefixes":..,"seconds":..,...}. */
 int cdr_bench_compile(size_t prefixes, FILE *out, cdr_diag *dg);

@@ -8,8 +8,9 @@
 int cmd_bench(int argc, char **argv)
 {
     uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 65536, seed = 42,
-             prefixes = 100000;
-    int quiet = 0, json = 0;
+             prefixes = 100000, records = 1000000;
+    int quiet = 0, json = 0, fmt = -1;
+    static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
         {"subscribers", CLI_COUNT, &subs, "N", "rate: subscribers, default 100000", 1},
         {"cdrs", CLI_COUNT, &cdrs, "M", "rate: CDRs, default 1000000"},
@@ -17,6 +18,8 @@ int cmd_bench(int argc, char **argv)
         {"batch", CLI_COUNT, &batch, "B", "rate: records per batch, default 65536", 1},
         {"seed", CLI_COUNT, &seed, "S", "generator seed, default 42"},
         {"prefixes", CLI_COUNT, &prefixes, "N", "compile: destination prefixes, default 100000", 1},
+        {"format", CLI_CHOICE, &fmt, "F", "collect: input format", 0, 0, formats},
+        {"records", CLI_COUNT, &records, "N", "collect: records, default 1000000", 1},
         {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
         {0},
@@ -27,6 +30,8 @@ int cmd_bench(int argc, char **argv)
         "compile [--prefixes N] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
+        "collect  generate N records as in-memory input files of format F, time decoding +\n"
+        "         validation + normalisation on one thread\n"
         "compile  time the compilation of a plan with N destination prefixes\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
@@ -41,6 +46,10 @@ int cmd_bench(int argc, char **argv)
     if (!strcmp(argv[pos], "rate")) {
         cdr_bench_rate_config bc = {(size_t)subs, cdrs, (unsigned)threads, (size_t)batch, seed};
         rc = cdr_bench_rate(&bc, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
+    } else if (!strcmp(argv[pos], "collect")) {
+        if (fmt < 0)
+            return cli_usage_error(&cs, "collect needs --format");
+        rc = cdr_bench_collect(fmt, records, seed, stdout, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {
