@@ -123,6 +123,11 @@ int coll_number(const cdr_coll_numbering *nu, const char *in, size_t len, int in
 /* Reject ci for a coll_number failure err of field `what` (value in/len) at col. */
 void coll_reject_number(cdr_coll_item *ci, const char *name, int col, const char *what,
                         const char *in, size_t len, int err, size_t bad);
+/* Normalise field fl (a national or international number) into dst (CDR_NUMBER_MAX bytes); on
+ * failure reject ci unless quiet, which leaves dst empty (non-billable records carry what could
+ * be decoded). Returns 0 or -1. */
+int coll_field_number(const cdr_coll_decoder *d, const char *name, const coll_field *fl,
+                      const char *what, char *dst, cdr_coll_item *ci, int quiet);
 
 /* The field cdr_coll_validate found wrong, so that a decoder can point at its column. */
 typedef enum coll_vfield {

@@ -54,22 +54,6 @@ typedef struct ast_ctx {
     coll_tzcache ac_tz;
 } ast_ctx;
 
-/* Normalise field fl into dst (CDR_NUMBER_MAX); on failure reject ci unless quiet, which leaves
- * dst empty (non-billable records carry what could be decoded). Returns 0 or -1. */
-static int ast_number(const cdr_coll_decoder *d, const char *name, const coll_field *fl,
-                      const char *what, char *dst, cdr_coll_item *ci, int quiet)
-{
-    size_t bad = 0;
-    const int e =
-        coll_number(&d->cd_cfg.cc_numbering, fl->fl_p, fl->fl_len, 0, dst, CDR_NUMBER_MAX, &bad);
-    if (!e)
-        return 0;
-    dst[0] = '\0';
-    if (!quiet)
-        coll_reject_number(ci, name, (int)fl->fl_col, what, fl->fl_p, fl->fl_len, e, bad);
-    return -1;
-}
-
 /* The origin id: uniqueid when the line has a non-empty one, else the hash of the key fields. */
 static void ast_identity(cdr_record *cr, const coll_field *f, int nf)
 {
@@ -165,8 +149,8 @@ static void ast_line(cdr_coll_decoder *d, const char *name, const char *line, si
     /* billable? */
     const int quiet = di != DISP_ANSWERED || billsec == 0;
     if (quiet) {
-        ast_number(d, name, &f[AST_SRC], "src", cr->cr_msisdn, ci, 1);
-        ast_number(d, name, &f[AST_DST], "dst", cr->cr_other, ci, 1);
+        coll_field_number(d, name, &f[AST_SRC], "src", cr->cr_msisdn, ci, 1);
+        coll_field_number(d, name, &f[AST_DST], "dst", cr->cr_other, ci, 1);
         if (di != DISP_ANSWERED)
             COLL_NONBILLABLE(ci, name, (int)disp->fl_col, "disposition %s", dispositions[di].name);
         else
@@ -179,8 +163,8 @@ static void ast_line(cdr_coll_decoder *d, const char *name, const char *line, si
         return;
     }
     cr->cr_duration = (uint32_t)billsec;
-    if (ast_number(d, name, &f[AST_SRC], "src", cr->cr_msisdn, ci, 0) ||
-        ast_number(d, name, &f[AST_DST], "dst", cr->cr_other, ci, 0))
+    if (coll_field_number(d, name, &f[AST_SRC], "src", cr->cr_msisdn, ci, 0) ||
+        coll_field_number(d, name, &f[AST_DST], "dst", cr->cr_other, ci, 0))
         return;
     coll_vfield vf;
     if (coll_validate(cc, cr, &ci->ci_diag, &vf) == 0)

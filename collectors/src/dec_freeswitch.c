@@ -284,20 +284,6 @@ static int fs_time_col(const fs_map *fm, const coll_field *f, int stamp_v, int e
     return c >= 0 ? (int)f[c].fl_col : 0;
 }
 
-static int fs_number(const cdr_coll_decoder *d, const char *name, const coll_field *fl,
-                     const char *what, char *dst, cdr_coll_item *ci, int quiet)
-{
-    size_t bad = 0;
-    const int e =
-        coll_number(&d->cd_cfg.cc_numbering, fl->fl_p, fl->fl_len, 0, dst, CDR_NUMBER_MAX, &bad);
-    if (!e)
-        return 0;
-    dst[0] = '\0';
-    if (!quiet)
-        coll_reject_number(ci, name, (int)fl->fl_col, what, fl->fl_p, fl->fl_len, e, bad);
-    return -1;
-}
-
 /* 1 when s is a plausible cause name: upper-case letters, digits and '_'. */
 static int cause_name(const coll_field *fl)
 {
@@ -405,8 +391,8 @@ static void fs_line(cdr_coll_decoder *d, const char *name, const char *line, siz
 
     /* billable? */
     if (ci_cause >= FS_BILLING_CAUSES || billsec == 0) {
-        fs_number(d, name, fsrc, "caller_id_number", cr->cr_msisdn, ci, 1);
-        fs_number(d, name, fdst, "destination_number", cr->cr_other, ci, 1);
+        coll_field_number(d, name, fsrc, "caller_id_number", cr->cr_msisdn, ci, 1);
+        coll_field_number(d, name, fdst, "destination_number", cr->cr_other, ci, 1);
         if (ci_cause >= FS_BILLING_CAUSES)
             COLL_NONBILLABLE(ci, name, (int)fcause->fl_col, "hangup cause %.*s",
                              (int)fcause->fl_len, fcause->fl_p);
@@ -420,8 +406,8 @@ static void fs_line(cdr_coll_decoder *d, const char *name, const char *line, siz
         return;
     }
     cr->cr_duration = (uint32_t)billsec;
-    if (fs_number(d, name, fsrc, "caller_id_number", cr->cr_msisdn, ci, 0) ||
-        fs_number(d, name, fdst, "destination_number", cr->cr_other, ci, 0))
+    if (coll_field_number(d, name, fsrc, "caller_id_number", cr->cr_msisdn, ci, 0) ||
+        coll_field_number(d, name, fdst, "destination_number", cr->cr_other, ci, 0))
         return;
     coll_vfield vf;
     if (coll_validate(cc, cr, &ci->ci_diag, &vf) == 0)

@@ -285,3 +285,17 @@ void coll_origin_id(cdr_record *cr, const char *id, size_t n)
     }
     coll_hash_identity(cr, id, n);
 }
+
+int coll_field_number(const cdr_coll_decoder *d, const char *name, const coll_field *fl,
+                      const char *what, char *dst, cdr_coll_item *ci, int quiet)
+{
+    size_t bad = 0;
+    const int e =
+        coll_number(&d->cd_cfg.cc_numbering, fl->fl_p, fl->fl_len, 0, dst, CDR_NUMBER_MAX, &bad);
+    if (!e)
+        return 0;
+    dst[0] = '\0';
+    if (!quiet)
+        coll_reject_number(ci, name, (int)fl->fl_col, what, fl->fl_p, fl->fl_len, e, bad);
+    return -1;
+}

@@ -11,37 +11,12 @@
 
 #include "cdr_bench.h"
 #include "cdr_coll.h"
+#include "coll_items.h"
 #include "cdr_gen_3gpp.h"
 
 #define DATA_DIR CDR_SOURCE_DIR "/tests/data/collectors/3gpp/"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
-
-typedef struct items {
-    cdr_coll_item *it_v;
-    size_t it_n, it_cap;
-    size_t it_kind[3];
-} items;
-
-static int collect(void *arg, const cdr_coll_item *ci)
-{
-    items *its = arg;
-    if (its->it_n == its->it_cap) {
-        its->it_cap = its->it_cap ? its->it_cap * 2 : 64;
-        its->it_v = realloc(its->it_v, its->it_cap * sizeof *its->it_v);
-        cr_assert_not_null(its->it_v);
-    }
-    its->it_v[its->it_n++] = *ci;
-    cr_assert_lt(ci->ci_kind, 3);
-    its->it_kind[ci->ci_kind]++;
-    return 0;
-}
-
-static void items_free(items *its)
-{
-    free(its->it_v);
-    memset(its, 0, sizeof *its);
-}
 
 static cdr_coll_config test_config(void)
 {
