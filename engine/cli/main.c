@@ -11,6 +11,7 @@ static const cli_command commands[] = {
     {"rate", cmd_rate, "rate CDR files offline"},
     {"gen", cmd_gen, "generate a synthetic directory, plans and CDRs"},
     {"bench", cmd_bench, "run a benchmark and print one JSON object"},
+    {"collect", cmd_collect, "publish CDR files from a spool directory to Kafka"},
     {NULL, NULL, NULL},
 };
 
