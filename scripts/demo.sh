@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # make demo: the main job end to end on embedded defaults, no server to start.
-# Compiles the sample plans, generates and loads a directory, generates about a million CDRs,
-# rates them and prints the summary.
+# Collects spool files written by the switches (Asterisk, FreeSWITCH, 3GPP) into Kafka (the
+# embedded mock cluster), compiles the sample plans, generates and loads a directory, generates
+# about a million CDRs, rates them and prints the summary.
 set -euo pipefail
 CDRATE=${1:-build-release/cdrate}
 OUT=${DEMO_OUT:-demo-out}
@@ -9,6 +10,19 @@ SUBS=${DEMO_SUBSCRIBERS:-100000}
 CDRS=${DEMO_CDRS:-1000000}
 rm -rf "$OUT"
 mkdir -p "$OUT"
+echo "== 0. collectors: spool files from an Asterisk PBX, a FreeSWITCH PBX and a 3GPP MSC/PGW"
+for fmt in asterisk freeswitch 3gpp; do
+  "$CDRATE" gen --out "$OUT/switch-$fmt" --subscribers 20000 --cdrs 150000 --format "$fmt" --quiet
+  # one duplicated file and one file with a malformed line show the accounting
+  first=$(ls "$OUT/switch-$fmt/spool" | head -1)
+  cp "$OUT/switch-$fmt/spool/$first" "$OUT/switch-$fmt/spool/zz-resent-$first"
+  if [ "$fmt" != 3gpp ]; then
+    printf '"","13800000001","010","ctx","x","c","d","Dial","","2026-02-30 10:00:00","","","1","0","ANSWERED","DOCUMENTATION"\n' \
+      > "$OUT/switch-$fmt/spool/zz-broken.csv"
+  fi
+  "$CDRATE" collect --spool "$OUT/switch-$fmt/spool" --format "$fmt" --brokers embedded --once \
+    --source "$fmt-01" --dedup-days 31 2>&1 | grep -v 'embedded Kafka cluster at' || true
+done
 echo "== 1. compile the sample tariff plans (rating-rules/plans) into $OUT/store"
 "$CDRATE" plans compile rating-rules/plans --store "$OUT/store"
 "$CDRATE" plans list --store "$OUT/store"

@@ -7,20 +7,121 @@
 #include <sys/stat.h>
 
 #include "cdr_bench.h"
+#include "cdr_coll.h"
+#include "cdr_gen_3gpp.h"
 #include "cli.h"
+
+/* DIR/cdrs.csv or DIR/cdrs.cdrw with n CDRs. */
+static int gen_file(cdr_gen *g, const char *outdir, int wire, uint64_t ncdrs, int quiet)
+{
+    char path[4096];
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    snprintf(path, sizeof path, "%s/cdrs.%s", outdir, wire ? "cdrw" : "csv");
+    FILE *f = NULL;
+    cdr_wire_writer *ww = NULL;
+    if (wire ? cdr_wire_writer_open(path, &ww, &dg) != 0 : (f = fopen(path, "w")) == NULL) {
+        if (!wire)
+            cdr_diag_set(&dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
+        cli_report("gen", &dg);
+        return 1;
+    }
+    if (f) {
+        setvbuf(f, NULL, _IOFBF, 1 << 20);
+        fprintf(f, "%s\n", cdr_csv_header);
+    }
+    enum { CHUNK = 8192 };
+    cdr_record *recs = malloc(CHUNK * sizeof *recs);
+    int progress = cli_progress_enabled(quiet), err = recs ? 0 : 1;
+    for (uint64_t done = 0; done < ncdrs && !err;) {
+        size_t n = (size_t)(ncdrs - done < CHUNK ? ncdrs - done : CHUNK);
+        cdr_gen_cdrs(g, recs, n);
+        for (size_t i = 0; i < n; i++) {
+            if (ww) {
+                err |= cdr_wire_writer_put(ww, &recs[i]);
+            } else {
+                char line[512];
+                int len = cdr_csv_format(&recs[i], line, sizeof line);
+                if (len > 0)
+                    fwrite(line, 1, (size_t)len, f);
+            }
+        }
+        done += n;
+        if (progress && (done % (CHUNK * 64) == 0 || done == ncdrs))
+            fprintf(stderr, "\rgen: %" PRIu64 "/%" PRIu64 " CDRs", done, ncdrs);
+    }
+    if (progress)
+        fputc('\n', stderr);
+    free(recs);
+    if (ww)
+        err |= cdr_wire_writer_close(ww);
+    if (f && (fclose(f) != 0))
+        err = 1;
+    if (err)
+        fprintf(stderr, "cdrate gen: write error on %s\n", path);
+    return err ? 1 : 0;
+}
+
+/* Spool files of collector format cfmt (cdr_coll_format) holding n CDRs of the stream that the
+ * format carries, 100,000 per file, each renamed into place when complete. */
+static int gen_spool(cdr_gen *g, const char *outdir, int cfmt, uint64_t ncdrs, int quiet)
+{
+    enum { PER_FILE = 100000 };
+    char dir[4096], path[4200], tmp[4210];
+    snprintf(dir, sizeof dir, "%s/spool", outdir);
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
+        fprintf(stderr, "cdrate gen: cannot create %s: %s\n", dir, strerror(errno));
+        return 1;
+    }
+    cdr_record *recs = malloc(PER_FILE * sizeof *recs);
+    cdr_buf buf = {0};
+    int err = recs ? 0 : 1, progress = cli_progress_enabled(quiet);
+    uint64_t done = 0;
+    for (unsigned fileno = 1; done < ncdrs && !err; fileno++) {
+        size_t n = 0;
+        while (n < PER_FILE && done + n < ncdrs) {
+            cdr_gen_cdrs(g, &recs[n], 1);
+            const cdr_record *cr = &recs[n];
+            int pbx = cfmt == CDR_FMT_ASTERISK || cfmt == CDR_FMT_FREESWITCH;
+            if (cr->cr_service == CDR_SVC_VOICE ? (!pbx || cr->cr_direction == CDR_DIR_MO)
+                                                : (!pbx && cr->cr_service == CDR_SVC_DATA))
+                n++;
+        }
+        buf.b_len = 0;
+        int rc = cfmt == CDR_FMT_3GPP ? cdr_gen_format_3gpp_ex(recs, n, &buf, CDR_GEN_3GPP_SKIP)
+                                      : cdr_gen_format(cfmt, recs, n, &buf);
+        snprintf(path, sizeof path, "%s/cdrs-%05u.%s", dir, fileno,
+                 cfmt == CDR_FMT_3GPP ? "dat" : "csv");
+        snprintf(tmp, sizeof tmp, "%s.tmp", path);
+        FILE *f = rc ? NULL : fopen(tmp, "wb");
+        if (!f || fwrite(buf.b_data, 1, buf.b_len, f) != buf.b_len || fclose(f) != 0 ||
+            rename(tmp, path) != 0) {
+            fprintf(stderr, "cdrate gen: cannot write %s\n", path);
+            err = 1;
+        }
+        done += n;
+        if (progress)
+            fprintf(stderr, "\rgen: %" PRIu64 "/%" PRIu64 " CDRs", done, ncdrs);
+    }
+    if (progress)
+        fputc('\n', stderr);
+    cdr_buf_free(&buf);
+    free(recs);
+    return err;
+}
 
 int cmd_gen(int argc, char **argv)
 {
     const char *outdir = NULL;
     uint64_t nsubs = 1000, ncdrs = 10000, seed = 42;
-    int wire = 0, quiet = 0;
-    static const char *const formats[] = {"csv", "wire", NULL};
+    int fmt = 0, quiet = 0;
+    static const char *const formats[] = {"csv", "wire", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
         {"out", CLI_STRING, &outdir, "DIR", "output directory (created if missing)"},
         {"subscribers", CLI_COUNT, &nsubs, "N", "subscribers, default 1000", 1, 100000000},
         {"cdrs", CLI_COUNT, &ncdrs, "M", "CDRs, default 10000"},
         {"seed", CLI_COUNT, &seed, "S", "default 42; the same seed gives the same files"},
-        {"format", CLI_CHOICE, &wire, "F", "CDR file format, default csv", 0, 0, formats},
+        {"format", CLI_CHOICE, &fmt, "F", "CDR file format, default csv", 0, 0, formats},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress, no summary"},
         {0},
     };
@@ -29,7 +130,10 @@ int cmd_gen(int argc, char **argv)
         "Write DIR/plans/*.yaml (the sample plans), DIR/directory.dir (N subscribers with\n"
         "enterprises and pools) and DIR/cdrs.csv or DIR/cdrs.cdrw (M CDRs: Zipf activity,\n"
         "voice/SMS/data mix, roaming, calls across band changes, ~1% unknown subscribers).\n"
-        "Numbers accept k and M suffixes.",
+        "With --format asterisk, freeswitch or 3gpp the CDRs go instead into spool files\n"
+        "DIR/spool/cdrs-NNNNN.{csv,dat} of up to 100,000 records, written under a .tmp name\n"
+        "and renamed into place, keeping only what the format carries (PBX formats: voice\n"
+        "calls; 3gpp: voice and data). Numbers accept k and M suffixes.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
@@ -63,52 +167,11 @@ int cmd_gen(int argc, char **argv)
         cdr_gen_destroy(g);
         return 1;
     }
-    snprintf(path, sizeof path, "%s/cdrs.%s", outdir, wire ? "cdrw" : "csv");
-    FILE *f = NULL;
-    cdr_wire_writer *ww = NULL;
-    if (wire ? cdr_wire_writer_open(path, &ww, &dg) != 0 : (f = fopen(path, "w")) == NULL) {
-        if (!wire)
-            cdr_diag_set(&dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
-        cli_report("gen", &dg);
-        cdr_gen_destroy(g);
-        return 1;
-    }
-    if (f) {
-        setvbuf(f, NULL, _IOFBF, 1 << 20);
-        fprintf(f, "%s\n", cdr_csv_header);
-    }
-    enum { CHUNK = 8192 };
-    cdr_record *recs = malloc(CHUNK * sizeof *recs);
-    int progress = cli_progress_enabled(quiet), err = 0;
-    for (uint64_t done = 0; done < ncdrs && recs && !err;) {
-        size_t n = (size_t)(ncdrs - done < CHUNK ? ncdrs - done : CHUNK);
-        cdr_gen_cdrs(g, recs, n);
-        for (size_t i = 0; i < n; i++) {
-            if (ww) {
-                err |= cdr_wire_writer_put(ww, &recs[i]);
-            } else {
-                char line[512];
-                int len = cdr_csv_format(&recs[i], line, sizeof line);
-                if (len > 0)
-                    fwrite(line, 1, (size_t)len, f);
-            }
-        }
-        done += n;
-        if (progress && (done % (CHUNK * 64) == 0 || done == ncdrs))
-            fprintf(stderr, "\rgen: %" PRIu64 "/%" PRIu64 " CDRs", done, ncdrs);
-    }
-    if (progress)
-        fputc('\n', stderr);
-    free(recs);
-    if (ww)
-        err |= cdr_wire_writer_close(ww);
-    if (f && (fclose(f) != 0))
-        err = 1;
+    int rc = fmt >= 2 ? gen_spool(g, outdir, fmt - 1, ncdrs, quiet)
+                      : gen_file(g, outdir, fmt == 1, ncdrs, quiet);
     cdr_gen_destroy(g);
-    if (err) {
-        fprintf(stderr, "cdrate gen: write error on %s\n", path);
+    if (rc)
         return 1;
-    }
     if (!quiet)
         fprintf(stderr, "cdrate gen: %" PRIu64 " subscribers, %" PRIu64 " CDRs in %s\n", nsubs,
                 ncdrs, outdir);

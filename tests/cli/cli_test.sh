@@ -85,6 +85,17 @@ cmp -s "$T/j1" "$T/j2" && [ "$(wc -l < "$T/j1")" -eq 200 ] && ok || bad "cat of 
 expect_rc 1 "cat a missing file" "$CDRATE" cat "$T/nope.csv"
 expect_err "nope.csv: cannot open" "cat missing file message"
 
+# switch spool files through the collector (embedded Kafka): accounting per file and in total
+for fmt in asterisk 3gpp; do
+  expect_rc 0 "gen $fmt spool" "$CDRATE" gen --out "$T/sw-$fmt" --subscribers 100 --cdrs 300 --format "$fmt" --quiet
+  expect_rc 0 "collect $fmt" "$CDRATE" collect --spool "$T/sw-$fmt/spool" --format "$fmt" --brokers embedded --once --source "t-$fmt" --dedup-days 31
+  ext=csv; [ "$fmt" = 3gpp ] && ext=dat
+  expect_err "cdrs-00001.$ext: read 300, published 300, rejected 0, duplicate 0, nonbillable 0" "collect $fmt accounting"
+  [ -z "$(ls "$T/sw-$fmt/spool" | grep -v -e '^done$' -e '^failed$')" ] && ok || bad "collect $fmt left files in the spool"
+done
+"$CDRATE" bench collect --format freeswitch --records 2000 --json > "$T/bc" 2>/dev/null
+grep -q '"decoded":2000,"rejected":0' "$T/bc" && ok || bad "bench collect output"
+
 # bench prints exactly one JSON object
 "$CDRATE" bench rate --subscribers 1000 --cdrs 20000 --threads 2 --json > "$T/b" 2>/dev/null
 [ "$(wc -l < "$T/b")" -eq 1 ] && grep -q '"cdrs_per_sec":' "$T/b" && grep -q '"rss_bytes":' "$T/b" && ok || bad "bench rate output"
