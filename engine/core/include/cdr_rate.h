@@ -91,6 +91,20 @@ size_t cdr_rater_counter_count(const cdr_rater *rt);
 uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cycle,
                                const char *bundle_name, int service, int pool);
 
+/* ---- rated records on the wire (Kafka cdr.rated / cdr.suspense values, ledger segments) -------
+ * Version 1: docs/rated-format.md. A rated record carries the whole CDR (its wire form), the
+ * rating result and the plan id, so that a consumer needs no plan store to read it. */
+#define CDR_RATED_WIRE_VERSION 1
+#define CDR_RATED_WIRE_MAX 512 /* no encoded rated record is longer */
+/* Encode into buf (>= CDR_RATED_WIRE_MAX bytes); plan_id may be NULL or "" for unratable
+ * records. Returns the length. */
+size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                             uint8_t *buf);
+/* Decode exactly len bytes. plan_id (>= CDR_NAME_MAX bytes) receives the plan id. Returns 0, or
+ * CDR_VERSION / CDR_FORMAT with the reason and byte position in dg. */
+int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_rated *rr,
+                          char *plan_id, cdr_diag *dg);
+
 /* One rated record as a CSV line / JSON object (with '\n'); see docs/rated-format.md.
  * pl may be NULL for unratable records. Returns the length, or -1 if bufsize (>= 1024) is short. */
 extern const char cdr_rated_csv_header[];
