@@ -66,6 +66,8 @@ static int kafka_err(rd_kafka_resp_err_t err, const char *what, cdr_diag *dg)
 static int kafka_error(rd_kafka_error_t *e, const char *what, cdr_diag *dg)
 {
     int code = kafka_code(rd_kafka_error_code(e));
+    if (rd_kafka_error_is_fatal(e) && code == CDR_KAFKA)
+        code = CDR_KAFKA_FATAL; /* not retriable: the producer must be recreated */
     cdr_diag_set(dg, code, NULL, 0, 0, "kafka: %s: %s%s", what, rd_kafka_error_string(e),
                  rd_kafka_error_is_fatal(e) ? " (fatal)" : "");
     rd_kafka_error_destroy(e);

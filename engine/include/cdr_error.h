@@ -27,7 +27,8 @@
     X(ZSTD, -30012, 0, "compression error")                                                        \
     X(REDIS, -30013, 1, "Redis error")                                                             \
     X(LIMIT, -30014, 0, "limit exceeded")                                                          \
-    X(USAGE, -30015, 0, "bad command-line usage")
+    X(USAGE, -30015, 0, "bad command-line usage")                                                  \
+    X(KAFKA_FATAL, -30016, 0, "fatal Kafka error (the client must be recreated)")
 
 typedef enum cdr_err {
 #define CDR_ERR_ENUM(name, value, retriable, msg) CDR_##name = (value),

@@ -269,3 +269,21 @@ Test(reader, binary_file_given_as_csv)
     cdr_reader_close(rd);
     unlink(path);
 }
+
+Test(errors, every_code_has_a_name_message_and_retry_flag)
+{
+    static const int codes[] = {
+#define CODE(name, value, retriable, msg) CDR_##name,
+        CDR_ERRORS(CODE)
+#undef CODE
+    };
+    for (size_t i = 0; i < sizeof codes / sizeof codes[0]; i++) {
+        cr_assert_neq(strcmp(cdr_err_name(codes[i]), "CDR_UNKNOWN"), 0, "code %d", codes[i]);
+        cr_assert_neq(strcmp(cdr_strerror(codes[i]), "unknown error"), 0, "code %d", codes[i]);
+    }
+    cr_assert_str_eq(cdr_err_name(CDR_KAFKA_FATAL), "CDR_KAFKA_FATAL");
+    cr_assert_eq(cdr_err_retriable(CDR_KAFKA), 1);
+    cr_assert_eq(cdr_err_retriable(CDR_KAFKA_FATAL), 0);
+    cr_assert_str_eq(cdr_err_name(12345), "CDR_UNKNOWN");
+    cr_assert_str_eq(cdr_strerror(12345), "unknown error");
+}
