@@ -95,7 +95,7 @@ uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cy
  * Version 1: docs/rated-format.md. A rated record carries the whole CDR (its wire form), the
  * rating result and the plan id, so that a consumer needs no plan store to read it. */
 #define CDR_RATED_WIRE_VERSION 1
-#define CDR_RATED_WIRE_MAX 512 /* no encoded rated record is longer */
+#define CDR_RATED_WIRE_MAX     512 /* no encoded rated record is longer */
 /* Encode into buf (>= CDR_RATED_WIRE_MAX bytes); plan_id may be NULL or "" for unratable
  * records. Returns the length. */
 size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
