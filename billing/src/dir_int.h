@@ -124,4 +124,7 @@ int dir_unpack(const unsigned char *src, size_t len, void *dst, size_t n);
 void dir_put_be64(unsigned char *p, uint64_t v);
 uint64_t dir_get_be64(const unsigned char *p);
 
+/* Size of one record of each kind (the in-memory struct and the packed store value). */
+extern const size_t dir_kind_size[CDR_DIR_KIND_END];
+
 #endif

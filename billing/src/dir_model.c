@@ -52,7 +52,7 @@ int cdr_dir_charge_parse(const char *s, size_t len)
 
 /* ---- arrays ---------------------------------------------------------------------------------- */
 
-static const size_t dir_elsize[CDR_DIR_KIND_END] = {
+const size_t dir_kind_size[CDR_DIR_KIND_END] = {
     [CDR_DIR_CREDIT_CLASS] = sizeof(cdr_dir_credit_class),
     [CDR_DIR_CUSTOMER] = sizeof(cdr_dir_customer),
     [CDR_DIR_ACCOUNT] = sizeof(cdr_dir_account),
@@ -69,7 +69,7 @@ cdr_dir *dir_new(void)
     if (!dir)
         return NULL;
     for (int k = 1; k < CDR_DIR_KIND_END; k++)
-        dir->dr_vec[k].dv_size = dir_elsize[k];
+        dir->dr_vec[k].dv_size = dir_kind_size[k];
     return dir;
 }
 

@@ -195,17 +195,6 @@ fail:
     return rc;
 }
 
-static const size_t dir_value_size[CDR_DIR_KIND_END] = {
-    [CDR_DIR_CREDIT_CLASS] = sizeof(cdr_dir_credit_class),
-    [CDR_DIR_CUSTOMER] = sizeof(cdr_dir_customer),
-    [CDR_DIR_ACCOUNT] = sizeof(cdr_dir_account),
-    [CDR_DIR_ENTERPRISE] = sizeof(cdr_dir_enterprise),
-    [CDR_DIR_PRODUCT] = sizeof(cdr_dir_product),
-    [CDR_DIR_SUBSCRIBER] = sizeof(cdr_dir_subscriber),
-    [CDR_DIR_MEMBERSHIP] = sizeof(cdr_dir_membership),
-    [CDR_DIR_PAYMENT_RULE] = sizeof(cdr_dir_payment_rule),
-};
-
 /* Check a record's key and unpack its value into rec (room for the largest record). Returns its
  * kind, or CDR_STORE for a damaged record. */
 static int unpack_record(const MDB_val *key, const MDB_val *val, void *rec, cdr_diag *dg)
@@ -214,7 +203,7 @@ static int unpack_record(const MDB_val *key, const MDB_val *val, void *rec, cdr_
     int k = key->mv_size ? kb[0] : 0;
     if (k < 1 || k >= CDR_DIR_KIND_END ||
         (k == CDR_DIR_CREDIT_CLASS ? key->mv_size < 2 : key->mv_size != 9) ||
-        dir_unpack(val->mv_data, val->mv_size, rec, dir_value_size[k]) != 0)
+        dir_unpack(val->mv_data, val->mv_size, rec, dir_kind_size[k]) != 0)
         return cdr_diag_set(dg, CDR_STORE, NULL, 0, 0,
                             "damaged directory record (kind %d, %zu bytes): reload the directory",
                             k, val->mv_size);

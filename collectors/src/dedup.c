@@ -19,6 +19,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "cdr_bytes.h"
 #include "cdr_collect.h"
 
 #define DEDUP_VAL_LEN 28
@@ -47,33 +48,6 @@ typedef struct dedup_sortent {
 
 /* ---- encoding helpers ------------------------------------------------------------------------ */
 
-static void put_be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
-static void put_be32(uint8_t *p, uint32_t v)
-{
-    p[0] = (uint8_t)(v >> 24);
-    p[1] = (uint8_t)(v >> 16);
-    p[2] = (uint8_t)(v >> 8);
-    p[3] = (uint8_t)v;
-}
-
-static uint32_t get_be32(const uint8_t *p)
-{
-    return (uint32_t)p[0] << 24 | (uint32_t)p[1] << 16 | (uint32_t)p[2] << 8 | p[3];
-}
-
 static size_t identity_key(const cdr_record *cr, char *key)
 {
     size_t ls = strnlen(cr->cr_source, CDR_SOURCE_MAX - 1);
@@ -86,10 +60,10 @@ static size_t identity_key(const cdr_record *cr, char *key)
 
 static void orig_encode(uint8_t *v, cdr_time start, uint32_t file_id, uint64_t index, uint64_t line)
 {
-    put_be64(v, (uint64_t)start);
-    put_be32(v + 8, file_id);
-    put_be64(v + 12, index);
-    put_be64(v + 20, line);
+    cdr_put_be64(v, (uint64_t)start);
+    cdr_put_be32(v + 8, file_id);
+    cdr_put_be64(v + 12, index);
+    cdr_put_be64(v + 20, line);
 }
 
 static void orig_decode(const MDB_val *val, cdr_dedup_orig *orig)
@@ -98,10 +72,10 @@ static void orig_decode(const MDB_val *val, cdr_dedup_orig *orig)
     if (val->mv_size < DEDUP_VAL_LEN)
         return;
     const uint8_t *v = val->mv_data;
-    orig->do_start = (cdr_time)get_be64(v);
-    orig->do_file_id = get_be32(v + 8);
-    orig->do_index = get_be64(v + 12);
-    orig->do_line = get_be64(v + 20);
+    orig->do_start = (cdr_time)cdr_get_be64(v);
+    orig->do_file_id = cdr_get_be32(v + 8);
+    orig->do_index = cdr_get_be64(v + 12);
+    orig->do_line = cdr_get_be64(v + 20);
 }
 
 /* ---- the handle and its transaction ---------------------------------------------------------- */
@@ -173,7 +147,7 @@ int cdr_dedup_begin(cdr_dedup *dd, cdr_diag *dg)
     MDB_val v;
     dd->dd_hwm = 0;
     if (meta_get(dd, "hwm", 3, &v) == 0 && v.mv_size == 8)
-        dd->dd_hwm = (cdr_time)get_be64(v.mv_data);
+        dd->dd_hwm = (cdr_time)cdr_get_be64(v.mv_data);
     dd->dd_hwm_dirty = 0;
     dd->dd_recorded = 0;
     return 0;
@@ -198,7 +172,7 @@ int cdr_dedup_commit(cdr_dedup *dd, cdr_diag *dg)
     int rc = 0;
     if (dd->dd_hwm_dirty) {
         uint8_t b[8];
-        put_be64(b, (uint64_t)dd->dd_hwm);
+        cdr_put_be64(b, (uint64_t)dd->dd_hwm);
         rc = meta_put(dd, "hwm", 3, b, 8, dg);
     }
     if (!rc && dd->dd_recorded)
@@ -415,7 +389,7 @@ static size_t file_encode(const cdr_dedup_file *df, uint8_t *b)
     *p++ = FILE_VAL_VER;
     memcpy(p, df->df_hash, 32);
     p += 32;
-    put_be32(p, df->df_id);
+    cdr_put_be32(p, df->df_id);
     p += 4;
     *p++ = df->df_state;
     *p++ = df->df_kind;
@@ -436,7 +410,7 @@ static size_t file_encode(const cdr_dedup_file *df, uint8_t *b)
                                df->df_stats.cs_nonbillable,
                                0};
     for (int i = 0; i < 11; i++, p += 8)
-        put_be64(p, nums[i]);
+        cdr_put_be64(p, nums[i]);
     return (size_t)(p - b);
 }
 
@@ -449,7 +423,7 @@ static int file_decode(const MDB_val *v, cdr_dedup_file *df)
     p++;
     memcpy(df->df_hash, p, 32);
     p += 32;
-    df->df_id = get_be32(p);
+    df->df_id = cdr_get_be32(p);
     p += 4;
     df->df_state = *p++;
     df->df_kind = *p++;
@@ -461,7 +435,7 @@ static int file_decode(const MDB_val *v, cdr_dedup_file *df)
     p += nl;
     uint64_t nums[11];
     for (int i = 0; i < 11; i++, p += 8)
-        nums[i] = get_be64(p);
+        nums[i] = cdr_get_be64(p);
     df->df_first_seen = (int64_t)nums[0];
     df->df_finished = (int64_t)nums[1];
     df->df_max_start = (cdr_time)nums[2];
@@ -517,15 +491,15 @@ int cdr_dedup_file_add(cdr_dedup *dd, const uint8_t hash[CDR_SHA256_LEN], const 
     MDB_val v;
     uint32_t id = 1;
     if (meta_get(dd, "fid", 3, &v) == 0 && v.mv_size == 4)
-        id = get_be32(v.mv_data);
+        id = cdr_get_be32(v.mv_data);
     if (id == 0 || id == UINT32_MAX)
         id = 1; /* wrapped after four billion inputs: ids of pruned files are reused */
     uint8_t b[4];
-    put_be32(b, id + 1);
+    cdr_put_be32(b, id + 1);
     if ((rc = meta_put(dd, "fid", 3, b, 4, dg)))
         return rc;
     uint8_t ik[5] = {'i'};
-    put_be32(ik + 1, id);
+    cdr_put_be32(ik + 1, id);
     if ((rc = meta_put(dd, ik, 5, hash, CDR_SHA256_LEN, dg)))
         return rc;
     memset(df, 0, sizeof *df);
@@ -545,7 +519,7 @@ const char *cdr_dedup_file_name(cdr_dedup *dd, uint32_t file_id, char *buf, size
     if (cdr_dedup_begin(dd, NULL) != 0)
         return buf;
     uint8_t ik[5] = {'i'};
-    put_be32(ik + 1, file_id);
+    cdr_put_be32(ik + 1, file_id);
     MDB_val v;
     cdr_dedup_file df;
     if (meta_get(dd, ik, 5, &v) == 0 && v.mv_size == CDR_SHA256_LEN &&
@@ -574,7 +548,7 @@ int cdr_dedup_prune_files(cdr_dedup *dd, uint64_t *pruned, cdr_diag *dg)
         if (file_decode(&v, &df) == 0 && df.df_state == CDR_FILE_MOVED &&
             df.df_max_start < cutoff) {
             uint8_t ik[5] = {'i'};
-            put_be32(ik + 1, df.df_id);
+            cdr_put_be32(ik + 1, df.df_id);
             MDB_val ikv = {5, ik};
             int drc = mdb_del(dd->dd_txn, dd->dd_dbi_meta, &ikv, NULL);
             if (drc && drc != MDB_NOTFOUND) {

@@ -22,6 +22,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "cdr_bytes.h"
 #include "cdr_collect.h"
 #include "publish.h"
 
@@ -46,20 +47,6 @@ typedef struct coll_cp {
 #define CP_MAGIC "CDRC"
 #define CP_VER   1
 
-static void be64(uint8_t *p, uint64_t v)
-{
-    for (int i = 7; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t rd64(const uint8_t *p)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v = v << 8 | p[i];
-    return v;
-}
-
 static size_t cp_size(const coll_cp *cp)
 {
     return 4 + 1 + 8 + 2 + 32 + 2 + 256 + 8 + 5 * 8 + 2 * 4 +
@@ -73,7 +60,7 @@ static size_t cp_encode(const coll_cp *cp, uint8_t *b)
     memcpy(p, CP_MAGIC, 4);
     p += 4;
     *p++ = CP_VER;
-    be64(p, cp->cp_seq);
+    cdr_put_be64(p, cp->cp_seq);
     p += 8;
     *p++ = cp->cp_kind;
     *p++ = cp->cp_state;
@@ -91,14 +78,14 @@ static size_t cp_encode(const coll_cp *cp, uint8_t *b)
                               cp->cp_stats.cs_duplicate,
                               cp->cp_stats.cs_nonbillable};
     for (int i = 0; i < 6; i++, p += 8)
-        be64(p, nums[i]);
+        cdr_put_be64(p, nums[i]);
     for (int t = 0; t < 2; t++) {
         uint32_t n = (uint32_t)cp->cp_nparts[t];
         p[0] = (uint8_t)(n >> 24), p[1] = (uint8_t)(n >> 16), p[2] = (uint8_t)(n >> 8);
         p[3] = (uint8_t)n;
         p += 4;
         for (uint32_t i = 0; i < n; i++, p += 8)
-            be64(p, (uint64_t)cp->cp_off[t][i]);
+            cdr_put_be64(p, (uint64_t)cp->cp_off[t][i]);
     }
     return (size_t)(p - b);
 }
@@ -119,7 +106,7 @@ static int cp_decode(const uint8_t *b, size_t len, coll_cp *cp)
     if (len < 4 + 1 + 8 + 2 + 32 + 2 || memcmp(p, CP_MAGIC, 4) || p[4] != CP_VER)
         return CDR_FORMAT;
     p += 5;
-    cp->cp_seq = rd64(p);
+    cp->cp_seq = cdr_get_be64(p);
     p += 8;
     cp->cp_kind = *p++;
     cp->cp_state = *p++;
@@ -133,7 +120,7 @@ static int cp_decode(const uint8_t *b, size_t len, coll_cp *cp)
     p += nl;
     uint64_t nums[6];
     for (int i = 0; i < 6; i++, p += 8)
-        nums[i] = rd64(p);
+        nums[i] = cdr_get_be64(p);
     cp->cp_next = nums[0];
     cp->cp_stats = (cdr_coll_stats){nums[1], nums[2], nums[3], nums[4], nums[5]};
     for (int t = 0; t < 2; t++) {
@@ -148,7 +135,7 @@ static int cp_decode(const uint8_t *b, size_t len, coll_cp *cp)
         if (!cp->cp_off[t])
             goto bad;
         for (uint32_t i = 0; i < n; i++, p += 8)
-            cp->cp_off[t][i] = (int64_t)rd64(p);
+            cp->cp_off[t][i] = (int64_t)cdr_get_be64(p);
     }
     return 0;
 bad:
@@ -498,12 +485,12 @@ static int cp_load(cdr_collect *co, coll_cp *cp, cdr_diag *dg)
     return 0;
 }
 
-/* Duplicate-report entries: "d" hash be64(index) -> text, kept until the input is moved. */
+/* Duplicate-report entries: "d" hash cdr_put_be64(index) -> text, kept until the input is moved. */
 static void dupkey(uint8_t *k, const uint8_t *hash, uint64_t index)
 {
     k[0] = 'd';
     memcpy(k + 1, hash, CDR_SHA256_LEN);
-    be64(k + 1 + CDR_SHA256_LEN, index);
+    cdr_put_be64(k + 1 + CDR_SHA256_LEN, index);
 }
 
 static int dup_note(cdr_collect *co, coll_input *in, const coll_ent *en, const cdr_record *cr,

@@ -6,6 +6,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "cdr_bytes.h"
 #include "cdr_record.h"
 
 static const char *const svc_names[CDR_SVC_COUNT] = {"voice", "sms", "mms", "data", "video"};
@@ -70,26 +71,6 @@ int cdr_record_check(const cdr_record *cr, cdr_diag *dg)
 
 /* ---- wire format ----------------------------------------------------------------------------- */
 
-static uint8_t *put_varint(uint8_t *p, uint64_t v)
-{
-    while (v >= 0x80) {
-        *p++ = (uint8_t)(v | 0x80);
-        v >>= 7;
-    }
-    *p++ = (uint8_t)v;
-    return p;
-}
-
-static uint64_t zigzag(int64_t v)
-{
-    return ((uint64_t)v << 1) ^ (uint64_t)(v >> 63);
-}
-
-static int64_t unzigzag(uint64_t v)
-{
-    return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
-}
-
 static uint8_t *put_str(uint8_t *p, const char *s, size_t max)
 {
     size_t n = strnlen(s, max - 1);
@@ -109,16 +90,16 @@ size_t cdr_wire_encode(const cdr_record *cr, uint8_t *buf)
     p = put_str(p, cr->cr_msisdn, CDR_NUMBER_MAX);
     p = put_str(p, cr->cr_imsi, CDR_IMSI_MAX);
     p = put_str(p, cr->cr_other, CDR_NUMBER_MAX);
-    p = put_varint(p, zigzag(cr->cr_start));
-    p = put_varint(p, zigzag(cr->cr_utc_offset));
-    p = put_varint(p, cr->cr_duration);
-    p = put_varint(p, cr->cr_bytes_up);
-    p = put_varint(p, cr->cr_bytes_down);
-    p = put_varint(p, cr->cr_owner);
-    p = put_varint(p, cr->cr_cell);
-    p = put_varint(p, cr->cr_mcc);
-    p = put_varint(p, cr->cr_mnc);
-    p = put_varint(p, cr->cr_cause);
+    p = cdr_put_varint(p, cdr_zigzag(cr->cr_start));
+    p = cdr_put_varint(p, cdr_zigzag(cr->cr_utc_offset));
+    p = cdr_put_varint(p, cr->cr_duration);
+    p = cdr_put_varint(p, cr->cr_bytes_up);
+    p = cdr_put_varint(p, cr->cr_bytes_down);
+    p = cdr_put_varint(p, cr->cr_owner);
+    p = cdr_put_varint(p, cr->cr_cell);
+    p = cdr_put_varint(p, cr->cr_mcc);
+    p = cdr_put_varint(p, cr->cr_mnc);
+    p = cdr_put_varint(p, cr->cr_cause);
     return (size_t)(p - buf);
 }
 
@@ -131,25 +112,19 @@ typedef struct wire_cur {
 
 static int get_varint(wire_cur *wc, uint64_t max, uint64_t *out, const char *field)
 {
-    uint64_t v = 0;
-    for (int shift = 0; shift < 64; shift += 7) {
-        if (wc->wc_p >= wc->wc_end)
-            return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start) + 1,
-                                "truncated record in field %s", field);
-        uint8_t b = *wc->wc_p++;
-        if (shift == 63 && b > 1)
-            break;
-        v |= (uint64_t)(b & 0x7f) << shift;
-        if (!(b & 0x80)) {
-            if (v > max)
-                return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start),
-                                    "field %s out of range", field);
-            *out = v;
-            return 0;
-        }
-    }
-    return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start),
-                        "over-long varint in field %s", field);
+    uint64_t v;
+    int e = cdr_get_varint(&wc->wc_p, wc->wc_end, &v);
+    if (e == -1)
+        return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_end - wc->wc_start) + 1,
+                            "truncated record in field %s", field);
+    if (e)
+        return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start) + 1,
+                            "over-long varint in field %s", field);
+    if (v > max)
+        return cdr_diag_set(wc->wc_dg, CDR_FORMAT, NULL, 0, (int)(wc->wc_p - wc->wc_start),
+                            "field %s out of range", field);
+    *out = v;
+    return 0;
 }
 
 static int get_str(wire_cur *wc, char *dst, size_t max, const char *field)
@@ -207,8 +182,8 @@ int cdr_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_diag *dg
     if (wc.wc_p != wc.wc_end)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, (int)(wc.wc_p - buf) + 1,
                             "%zu trailing bytes after record", (size_t)(wc.wc_end - wc.wc_p));
-    cr->cr_start = unzigzag(v[0]);
-    cr->cr_utc_offset = (int32_t)unzigzag(v[1]);
+    cr->cr_start = cdr_unzigzag(v[0]);
+    cr->cr_utc_offset = (int32_t)cdr_unzigzag(v[1]);
     cr->cr_duration = (uint32_t)v[2];
     cr->cr_bytes_up = v[3];
     cr->cr_bytes_down = v[4];
@@ -250,7 +225,7 @@ int cdr_wire_writer_put(cdr_wire_writer *ww, const cdr_record *cr)
     uint8_t buf[CDR_WIRE_MAX + 10];
     size_t n = cdr_wire_encode(cr, buf + 10);
     uint8_t hdr[10];
-    size_t h = (size_t)(put_varint(hdr, n) - hdr);
+    size_t h = (size_t)(cdr_put_varint(hdr, n) - hdr);
     memcpy(buf + 10 - h, hdr, h);
     if (fwrite(buf + 10 - h, 1, n + h, ww->ww_f) != n + h)
         ww->ww_err = CDR_EIO;

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdr_bytes.h"
 #include "cdr_mem.h"
 #include "cdr_rate.h"
 
@@ -537,20 +538,6 @@ const cdr_plan *cdr_rater_plan_of(cdr_rater *rt, const cdr_record *cr)
 /* ---- counters in the store ------------------------------------------------------------------
  * key: holder be64, cycle be32, tag be64 (20 bytes); value: used le64, owner le64. */
 
-static void put_be(uint8_t *p, uint64_t v, int n)
-{
-    for (int i = n - 1; i >= 0; i--, v >>= 8)
-        p[i] = (uint8_t)v;
-}
-
-static uint64_t get_be(const uint8_t *p, int n)
-{
-    uint64_t v = 0;
-    for (int i = 0; i < n; i++)
-        v = (v << 8) | p[i];
-    return v;
-}
-
 int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
 {
     MDB_txn *txn;
@@ -583,8 +570,8 @@ int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
         memcpy(&used, v.mv_data, 8);
         memcpy(&owner, (const uint8_t *)v.mv_data + 8, 8);
         worker *wk = &rt->rt_workers[shard_of(owner, rt->rt_threads)];
-        err = ctr_put(&wk->wk_ctr, get_be(kp, 8), (uint32_t)get_be(kp + 8, 4), get_be(kp + 12, 8),
-                      owner, used, 0);
+        err = ctr_put(&wk->wk_ctr, cdr_get_be(kp, 8), (uint32_t)cdr_get_be(kp + 8, 4),
+                      cdr_get_be(kp + 12, 8), owner, used, 0);
     }
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
@@ -608,9 +595,9 @@ int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
             if ((ce->ce_flags & 3) != 3)
                 continue;
             uint8_t kb[20], vb[16];
-            put_be(kb, ce->ce_holder, 8);
-            put_be(kb + 8, ce->ce_cycle, 4);
-            put_be(kb + 12, ce->ce_tag, 8);
+            cdr_put_be(kb, ce->ce_holder, 8);
+            cdr_put_be(kb + 8, ce->ce_cycle, 4);
+            cdr_put_be(kb + 12, ce->ce_tag, 8);
             memcpy(vb, &ce->ce_used, 8);
             memcpy(vb + 8, &ce->ce_owner, 8);
             MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
