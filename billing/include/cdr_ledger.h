@@ -1,0 +1,95 @@
+/* cdr_ledger.h - the rated-CDR ledger: append-only, checksummed zstd segments per billing cycle
+ * and Kafka partition, with the Kafka offsets kept in the segments (exactly-once archiving) and a
+ * per-segment index by MSISDN. The layout, durability and recovery rules: docs/ledger.md.
+ *
+ * One writer per ledger directory (an exclusive lock on DIR/LOCK); any number of read-only
+ * handles may read while it writes. A handle is not thread-safe: use one per thread.
+ */
+#ifndef CDR_LEDGER_H
+#define CDR_LEDGER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdr_error.h"
+#include "cdr_money.h"
+#include "cdr_rate.h"
+
+/* One record of the ledger: a rated record (its cycle, rr_cycle, picks the cycle folder) and the
+ * Kafka offset it had in its partition of cdr.rated. */
+typedef struct cdr_ledger_rec {
+    int64_t lr_offset; /* Kafka offset in the partition, >= 0 */
+    cdr_record lr_cdr;
+    cdr_rated lr_rated;
+    char lr_plan[CDR_NAME_MAX]; /* plan id, "" when unknown */
+} cdr_ledger_rec;
+
+typedef struct cdr_ledger_opts {
+    uint64_t lo_segment_bytes; /* roll a segment once it holds this many bytes; 0 = 64 MiB */
+    int lo_level;              /* zstd compression level; 0 = 3 */
+    int lo_readonly;           /* read only: no lock, no recovery; a torn tail is ignored */
+} cdr_ledger_opts;
+
+typedef struct cdr_ledger cdr_ledger;
+
+/* Open (creating it if needed, unless read-only) the ledger in directory dir. A writer takes the
+ * lock, scans the tail of the last segment of every cycle and partition, truncates a torn tail
+ * (an incomplete last frame or one whose checksum fails) and learns each partition's next offset.
+ * opts may be NULL (defaults). Errors: CDR_EINVAL, CDR_EIO (with the file), CDR_EXISTS (another
+ * writer holds the lock; retriable once it exits), CDR_FORMAT (damage that is not a torn tail:
+ * more than one frame's worth of unreadable bytes at the end of a segment, with file and byte
+ * offset; nothing is truncated then), CDR_ENOMEM. *out is NULL on error. */
+int cdr_ledger_open(const char *dir, const cdr_ledger_opts *opts, cdr_ledger **out, cdr_diag *dg);
+
+/* Close the handle (a writer's data is already durable); accepts NULL. */
+void cdr_ledger_close(cdr_ledger *lg);
+
+/* Durably append one batch read from Kafka partition `partition`: the n records (offsets strictly
+ * increasing, each > the offset of any record of the same cycle and partition already stored:
+ * records at or below it were stored before a crash and are skipped, so re-delivering a batch
+ * stores nothing twice) and last_offset, the offset of the batch's last Kafka message (>= the
+ * last record's offset; messages that are not records, such as suspense entries, advance it too).
+ * Records are grouped by cycle into one frame per cycle (and per 8 MiB); every frame is written
+ * and fdatasync'ed; the frame written last marks the batch as complete. When this returns 0,
+ * cdr_ledger_next_offset(partition) is last_offset + 1, also after a crash and reopen.
+ * n may be 0 (a batch with no records): then the offset is recorded only if the partition already
+ * has a segment, else it is remembered in memory only (re-reading those messages is harmless).
+ * Errors: CDR_EINVAL (bad arguments, read-only handle; nothing written), CDR_EIO, CDR_ZSTD,
+ * CDR_ENOMEM. After a CDR_EIO / CDR_ZSTD / CDR_ENOMEM the handle refuses further appends
+ * (CDR_EINVAL): close and reopen it, which recovers and tells where to resume. */
+int cdr_ledger_append(cdr_ledger *lg, uint32_t partition, const cdr_ledger_rec *recs, size_t n,
+                      int64_t last_offset, cdr_diag *dg);
+
+/* The Kafka offset to resume partition `partition` from: last_offset + 1 of the last complete
+ * batch, or 0 when the ledger holds nothing of that partition. */
+int64_t cdr_ledger_next_offset(const cdr_ledger *lg, uint32_t partition);
+
+/* Bytes dropped as a torn tail when the handle was opened (0 after a clean shutdown). */
+uint64_t cdr_ledger_dropped_bytes(const cdr_ledger *lg);
+
+/* Called for every record found; rec (and everything in it) is valid during the call only.
+ * Return 0 to go on, anything else to stop (that value is then returned by the scan). */
+typedef int (*cdr_ledger_fn)(const cdr_ledger_rec *rec, uint32_t partition, void *ctx);
+
+/* Every record of billing cycle `cycle` (YYYYMM), in (partition, offset) order. Every frame's
+ * checksum is verified: damage gives CDR_FORMAT with the segment file in dg_file and the byte
+ * offset of the frame in the message (records before it have been delivered). Records appended
+ * by this handle are seen; a read-only handle sees what existed when it was opened. */
+int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx, cdr_diag *dg);
+
+/* The records of one served MSISDN in cycle `cycle`, in (partition, offset) order, without a
+ * full scan: sealed segments are searched through their index (rebuilt when missing or stale),
+ * only the active segment of each partition is read in full. Errors as for cdr_ledger_scan. */
+int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cdr_ledger_fn fn,
+                          void *ctx, cdr_diag *dg);
+
+/* Totals of one cycle over all partitions (from the segment indexes plus the active segments). */
+typedef struct cdr_ledger_totals {
+    uint64_t lt_records;
+    uint64_t lt_records_by_service[CDR_SVC_COUNT];
+    cdr_money lt_charge_by_service[CDR_SVC_COUNT]; /* sum of rr_charge, micro-units */
+    uint64_t lt_units_by_service[CDR_SVC_COUNT];   /* sum of rr_units */
+} cdr_ledger_totals;
+int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out, cdr_diag *dg);
+
+#endif

@@ -1,0 +1,511 @@
+/* ledger_read.c - reading the ledger: full scans, the per-segment index, subscriber lookups and
+ * cycle totals (docs/ledger.md). */
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cdr_bytes.h"
+#include "ledger_int.h"
+
+/* ---- frames and records --------------------------------------------------------------------- */
+
+typedef int (*lg_rec_fn)(const cdr_ledger_rec *rec, uint32_t k, void *ctx);
+typedef int (*lg_frame_fn)(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos,
+                           uint32_t fno, void *ctx, cdr_diag *dg);
+
+/* Decode the records of the frame body in lg_raw, calling fn for each (k = index in frame). */
+static int body_each(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos, lg_rec_fn fn,
+                     void *ctx, cdr_diag *dg)
+{
+    const uint8_t *p = lg->lg_raw, *end = lg->lg_raw + fh->fh_raw;
+    int64_t off = fh->fh_first;
+    cdr_ledger_rec rec;
+    for (uint32_t k = 0; k < fh->fh_count; k++) {
+        uint64_t delta, len;
+        if (cdr_get_varint(&p, end, &delta) || cdr_get_varint(&p, end, &len) ||
+            len > (uint64_t)(end - p) || (k == 0) != (delta == 0) ||
+            delta > (uint64_t)(INT64_MAX - off))
+            return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                                "byte offset %" PRIu64 ": record %" PRIu32 ": bad framing", pos, k);
+        off += (int64_t)delta;
+        cdr_diag sub;
+        cdr_diag_clear(&sub);
+        int rc =
+            cdr_rated_wire_decode(p, (size_t)len, &rec.lr_cdr, &rec.lr_rated, rec.lr_plan, &sub);
+        if (rc)
+            return cdr_diag_set(dg, rc, path, 0, 0,
+                                "byte offset %" PRIu64 ": record %" PRIu32 ": %s", pos, k,
+                                sub.dg_msg);
+        p += len;
+        rec.lr_offset = off;
+        if ((rc = fn(&rec, k, ctx)))
+            return rc;
+    }
+    if (p != end || (fh->fh_count && off != fh->fh_last))
+        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                            "byte offset %" PRIu64 ": frame body does not match its header", pos);
+    return 0;
+}
+
+static uint64_t seg_size(const cdr_ledger *lg, const lg_stream *st, uint32_t seq, int fd)
+{
+    if (seq == st->ls_seq)
+        return st->ls_size;
+    (void)lg;
+    struct stat sb;
+    return fstat(fd, &sb) == 0 ? (uint64_t)sb.st_size : 0;
+}
+
+/* Every frame of segment seq of st, in order (bodies verified and decompressed in lg_raw). */
+static int seg_walk(cdr_ledger *lg, const lg_stream *st, uint32_t seq, lg_frame_fn fn, void *ctx,
+                    cdr_diag *dg)
+{
+    char path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "zst", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT && seq == st->ls_seq && st->ls_size == 0)
+            return 0; /* a stream whose first segment has not been created yet */
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    }
+    uint64_t size = seg_size(lg, st, seq, fd), pos = 0;
+    int rc = 0;
+    for (uint32_t fno = 0; !rc && pos < size; fno++) {
+        lg_hdr fh;
+        if ((rc = lg_frame_read(lg, fd, path, pos, size, &fh, dg)))
+            break;
+        if (fh.fh_cycle != st->ls_cycle || fh.fh_partition != st->ls_partition) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                              "byte offset %" PRIu64 ": frame of cycle %" PRIu32
+                              " partition %" PRIu32 " in the wrong folder",
+                              pos, fh.fh_cycle, fh.fh_partition);
+            break;
+        }
+        rc = fn(lg, &fh, path, pos, fno, ctx, dg);
+        pos += LG_FRAME_HDR + fh.fh_zsize;
+    }
+    close(fd);
+    return rc;
+}
+
+/* ---- full scan ------------------------------------------------------------------------------ */
+
+typedef struct scan_ctx {
+    cdr_ledger_fn sc_fn;
+    void *sc_ctx;
+    uint32_t sc_partition;
+    const char *sc_msisdn; /* filter, or NULL */
+    cdr_ledger_totals *sc_totals;
+} scan_ctx;
+
+static int scan_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
+{
+    (void)k;
+    scan_ctx *sc = ctx;
+    if (sc->sc_msisdn && strcmp(rec->lr_cdr.cr_msisdn, sc->sc_msisdn) != 0)
+        return 0;
+    if (sc->sc_totals) {
+        unsigned svc = rec->lr_rated.rr_service; /* < CDR_SVC_COUNT: checked by the decoder */
+        sc->sc_totals->lt_records++;
+        sc->sc_totals->lt_records_by_service[svc]++;
+        sc->sc_totals->lt_charge_by_service[svc] += rec->lr_rated.rr_charge;
+        sc->sc_totals->lt_units_by_service[svc] += rec->lr_rated.rr_units;
+        return 0;
+    }
+    return sc->sc_fn(rec, sc->sc_partition, sc->sc_ctx);
+}
+
+static int scan_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos,
+                      uint32_t fno, void *ctx, cdr_diag *dg)
+{
+    (void)fno;
+    return body_each(lg, fh, path, pos, scan_rec, ctx, dg);
+}
+
+int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx, cdr_diag *dg)
+{
+    if (!lg || !fn)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
+    for (size_t i = 0; i < lg->lg_nstreams; i++) {
+        const lg_stream *st = &lg->lg_streams[i];
+        if (st->ls_cycle != cycle)
+            continue;
+        scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL};
+        for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
+            int rc = seg_walk(lg, st, seq, scan_frame, &sc, dg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- the index ------------------------------------------------------------------------------
+ * seg-N.idx: header (48 bytes), totals (CDR_SVC_COUNT x 24), frames (nframes x 16: position u64,
+ * count u32, 0 u32), keys sorted by MSISDN (nkeys x 32: MSISDN NUL-padded to 24 bytes, first
+ * position u32, number of positions u32), positions (nrecords x 8: frame u32, index u32), then the
+ * FNV-1a 64 of everything before it. Little-endian. */
+
+#define IX_HDR    48u
+#define IX_TOT    24u
+#define IX_FRAME  16u
+#define IX_KEY    32u
+#define IX_POS    8u
+#define IX_MSISDN 24u
+
+typedef struct ix_ent {
+    char ie_msisdn[IX_MSISDN];
+    uint32_t ie_frame;
+    uint32_t ie_index;
+} ix_ent;
+
+typedef struct ix_build {
+    ix_ent *ib_ents;
+    size_t ib_n, ib_cap;
+    uint8_t *ib_frames; /* IX_FRAME each */
+    size_t ib_nframes, ib_fcap;
+    uint32_t ib_fno;
+    cdr_ledger_totals ib_tot;
+} ix_build;
+
+static int ix_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
+{
+    ix_build *ib = ctx;
+    if (ib->ib_n == ib->ib_cap) {
+        size_t n = ib->ib_cap ? 2 * ib->ib_cap : 1024;
+        ix_ent *p = realloc(ib->ib_ents, n * sizeof *p);
+        if (!p)
+            return CDR_ENOMEM;
+        ib->ib_ents = p;
+        ib->ib_cap = n;
+    }
+    ix_ent *ie = &ib->ib_ents[ib->ib_n++];
+    memset(ie->ie_msisdn, 0, sizeof ie->ie_msisdn);
+    memcpy(ie->ie_msisdn, rec->lr_cdr.cr_msisdn, strlen(rec->lr_cdr.cr_msisdn));
+    ie->ie_frame = ib->ib_fno;
+    ie->ie_index = k;
+    unsigned svc = rec->lr_rated.rr_service;
+    ib->ib_tot.lt_records++;
+    ib->ib_tot.lt_records_by_service[svc]++;
+    ib->ib_tot.lt_charge_by_service[svc] += rec->lr_rated.rr_charge;
+    ib->ib_tot.lt_units_by_service[svc] += rec->lr_rated.rr_units;
+    return 0;
+}
+
+static int ix_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos, uint32_t fno,
+                    void *ctx, cdr_diag *dg)
+{
+    ix_build *ib = ctx;
+    if (lg_reserve(&ib->ib_frames, &ib->ib_fcap, (ib->ib_nframes + 1) * IX_FRAME))
+        return cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory");
+    uint8_t *f = ib->ib_frames + ib->ib_nframes++ * IX_FRAME;
+    lg_put64(f, pos);
+    lg_put32(f + 8, fh->fh_count);
+    lg_put32(f + 12, 0);
+    ib->ib_fno = fno;
+    int rc = body_each(lg, fh, path, pos, ix_rec, ib, dg);
+    if (rc == CDR_ENOMEM)
+        return cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory");
+    return rc;
+}
+
+static int ix_cmp(const void *a, const void *b)
+{
+    const ix_ent *x = a, *y = b;
+    int c = memcmp(x->ie_msisdn, y->ie_msisdn, IX_MSISDN);
+    if (c)
+        return c;
+    if (x->ie_frame != y->ie_frame)
+        return x->ie_frame < y->ie_frame ? -1 : 1;
+    return (x->ie_index > y->ie_index) - (x->ie_index < y->ie_index);
+}
+
+int lg_index_build(cdr_ledger *lg, const lg_stream *st, uint32_t seq, cdr_diag *dg)
+{
+    ix_build ib;
+    memset(&ib, 0, sizeof ib);
+    char seg[LG_PATH_MAX], path[LG_PATH_MAX], tmp[LG_PATH_MAX + 32];
+    lg_seg_path(lg, st, seq, "zst", seg, sizeof seg);
+    lg_seg_path(lg, st, seq, "idx", path, sizeof path);
+    uint8_t *buf = NULL;
+    int rc = seg_walk(lg, st, seq, ix_frame, &ib, dg);
+    struct stat sb;
+    if (!rc && stat(seg, &sb) != 0)
+        rc = cdr_diag_set(dg, CDR_EIO, seg, 0, 0, "cannot stat: %s", strerror(errno));
+    if (rc)
+        goto done;
+    qsort(ib.ib_ents, ib.ib_n, sizeof *ib.ib_ents, ix_cmp);
+    size_t nkeys = 0;
+    for (size_t i = 0; i < ib.ib_n; i++)
+        if (i == 0 || memcmp(ib.ib_ents[i].ie_msisdn, ib.ib_ents[i - 1].ie_msisdn, IX_MSISDN))
+            nkeys++;
+    size_t len = IX_HDR + CDR_SVC_COUNT * IX_TOT + ib.ib_nframes * IX_FRAME + nkeys * IX_KEY +
+                 ib.ib_n * IX_POS + 8;
+    buf = calloc(1, len);
+    if (!buf) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory");
+        goto done;
+    }
+    memcpy(buf, "CDRX", 4);
+    lg_put16(buf + 4, 1);
+    lg_put64(buf + 8, (uint64_t)sb.st_size);
+    lg_put32(buf + 16, (uint32_t)ib.ib_nframes);
+    lg_put32(buf + 20, (uint32_t)ib.ib_n);
+    lg_put32(buf + 24, (uint32_t)nkeys);
+    uint8_t *p = buf + IX_HDR;
+    for (int s = 0; s < CDR_SVC_COUNT; s++, p += IX_TOT) {
+        lg_put64(p, ib.ib_tot.lt_records_by_service[s]);
+        lg_put64(p + 8, (uint64_t)ib.ib_tot.lt_charge_by_service[s]);
+        lg_put64(p + 16, ib.ib_tot.lt_units_by_service[s]);
+    }
+    if (ib.ib_nframes)
+        memcpy(p, ib.ib_frames, ib.ib_nframes * IX_FRAME);
+    p += ib.ib_nframes * IX_FRAME;
+    uint8_t *keys = p, *pos = p + nkeys * IX_KEY;
+    for (size_t i = 0, k = 0; i < ib.ib_n; i++) {
+        const ix_ent *ie = &ib.ib_ents[i];
+        if (i == 0 || memcmp(ie->ie_msisdn, ib.ib_ents[i - 1].ie_msisdn, IX_MSISDN)) {
+            uint8_t *kp = keys + k++ * IX_KEY;
+            memcpy(kp, ie->ie_msisdn, IX_MSISDN);
+            lg_put32(kp + IX_MSISDN, (uint32_t)i);
+        }
+        uint8_t *kp = keys + (k - 1) * IX_KEY;
+        lg_put32(kp + IX_MSISDN + 4, lg_get32(kp + IX_MSISDN + 4) + 1);
+        lg_put32(pos + i * IX_POS, ie->ie_frame);
+        lg_put32(pos + i * IX_POS + 4, ie->ie_index);
+    }
+    lg_put64(buf + len - 8, lg_fnv1a64(buf, len - 8, LG_FNV_SEED));
+    /* Written aside, synced, then renamed into place: an index is whole or absent. */
+    snprintf(tmp, sizeof tmp, "%s.tmp.%ld", path, (long)getpid());
+    int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd < 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+        goto done;
+    }
+    size_t off = 0;
+    while (off < len) {
+        ssize_t w = write(fd, buf + off, len - off);
+        if (w < 0 && errno == EINTR)
+            continue;
+        if (w <= 0)
+            break;
+        off += (size_t)w;
+    }
+    if (off != len || fsync(fd) != 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "write: %s", strerror(errno));
+        close(fd);
+        unlink(tmp);
+        goto done;
+    }
+    close(fd);
+    if (rename(tmp, path) != 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "rename: %s", strerror(errno));
+        unlink(tmp);
+    }
+done:
+    free(buf);
+    free(ib.ib_ents);
+    free(ib.ib_frames);
+    return rc;
+}
+
+typedef struct lg_index {
+    uint8_t *ix_buf;
+    size_t ix_len;
+    uint32_t ix_nframes, ix_nrecords, ix_nkeys;
+    const uint8_t *ix_totals, *ix_frames, *ix_keys, *ix_pos;
+} lg_index;
+
+/* Load the index of sealed segment seq: 0, 1 when missing, stale or damaged (rebuild it). */
+static int index_load(cdr_ledger *lg, const lg_stream *st, uint32_t seq, lg_index *ix)
+{
+    char seg[LG_PATH_MAX], path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "zst", seg, sizeof seg);
+    lg_seg_path(lg, st, seq, "idx", path, sizeof path);
+    memset(ix, 0, sizeof *ix);
+    struct stat ss, is;
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return 1;
+    if (fstat(fd, &is) != 0 || stat(seg, &ss) != 0 || is.st_size < IX_HDR + 8) {
+        close(fd);
+        return 1;
+    }
+    ix->ix_len = (size_t)is.st_size;
+    ix->ix_buf = malloc(ix->ix_len);
+    if (!ix->ix_buf || lg_pread_full(fd, ix->ix_buf, ix->ix_len, 0)) {
+        close(fd);
+        return 1;
+    }
+    close(fd);
+    const uint8_t *b = ix->ix_buf;
+    ix->ix_nframes = lg_get32(b + 16);
+    ix->ix_nrecords = lg_get32(b + 20);
+    ix->ix_nkeys = lg_get32(b + 24);
+    uint64_t want = IX_HDR + CDR_SVC_COUNT * IX_TOT + (uint64_t)ix->ix_nframes * IX_FRAME +
+                    (uint64_t)ix->ix_nkeys * IX_KEY + (uint64_t)ix->ix_nrecords * IX_POS + 8;
+    if (memcmp(b, "CDRX", 4) || lg_get16(b + 4) != 1 || want != ix->ix_len ||
+        lg_get64(b + 8) != (uint64_t)ss.st_size ||
+        lg_get64(b + ix->ix_len - 8) != lg_fnv1a64(b, ix->ix_len - 8, LG_FNV_SEED))
+        return 1;
+    ix->ix_totals = b + IX_HDR;
+    ix->ix_frames = ix->ix_totals + CDR_SVC_COUNT * IX_TOT;
+    ix->ix_keys = ix->ix_frames + (size_t)ix->ix_nframes * IX_FRAME;
+    ix->ix_pos = ix->ix_keys + (size_t)ix->ix_nkeys * IX_KEY;
+    return 0;
+}
+
+static int index_get(cdr_ledger *lg, const lg_stream *st, uint32_t seq, lg_index *ix, cdr_diag *dg)
+{
+    if (index_load(lg, st, seq, ix) == 0)
+        return 0;
+    free(ix->ix_buf);
+    int rc = lg_index_build(lg, st, seq, dg);
+    if (rc)
+        return rc;
+    if (index_load(lg, st, seq, ix) == 0)
+        return 0;
+    free(ix->ix_buf);
+    ix->ix_buf = NULL;
+    char path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "idx", path, sizeof path);
+    return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0, "index unreadable after a rebuild");
+}
+
+/* ---- one subscriber ------------------------------------------------------------------------- */
+
+typedef struct sub_ctx {
+    scan_ctx su_sc;
+    const uint8_t *su_pos; /* positions of this frame: (frame, index) pairs */
+    size_t su_left;
+} sub_ctx;
+
+static int sub_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
+{
+    sub_ctx *su = ctx;
+    if (su->su_left == 0 || lg_get32(su->su_pos + 4) != k)
+        return 0;
+    su->su_pos += IX_POS;
+    su->su_left--;
+    return su->su_sc.sc_fn(rec, su->su_sc.sc_partition, su->su_sc.sc_ctx);
+}
+
+/* The records at the given positions (sorted, all in one segment). */
+static int sub_sealed(cdr_ledger *lg, const lg_stream *st, uint32_t seq, const lg_index *ix,
+                      const uint8_t *pos, size_t npos, sub_ctx *su, cdr_diag *dg)
+{
+    char path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "zst", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0)
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    uint64_t size = seg_size(lg, st, seq, fd);
+    int rc = 0;
+    size_t i = 0;
+    while (!rc && i < npos) {
+        uint32_t f = lg_get32(pos + i * IX_POS);
+        size_t j = i;
+        while (j < npos && lg_get32(pos + j * IX_POS) == f)
+            j++;
+        if (f >= ix->ix_nframes) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0, "index names frame %" PRIu32, f);
+            break;
+        }
+        uint64_t fpos = lg_get64(ix->ix_frames + (size_t)f * IX_FRAME);
+        lg_hdr fh;
+        if ((rc = lg_frame_read(lg, fd, path, fpos, size, &fh, dg)))
+            break;
+        su->su_pos = pos + i * IX_POS;
+        su->su_left = j - i;
+        rc = body_each(lg, &fh, path, fpos, sub_rec, su, dg);
+        if (!rc && su->su_left)
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                              "byte offset %" PRIu64 ": index names records the frame lacks", fpos);
+        i = j;
+    }
+    close(fd);
+    return rc;
+}
+
+int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cdr_ledger_fn fn,
+                          void *ctx, cdr_diag *dg)
+{
+    if (!lg || !fn || !msisdn || strlen(msisdn) >= IX_MSISDN)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger lookup arguments");
+    uint8_t key[IX_MSISDN] = {0};
+    memcpy(key, msisdn, strlen(msisdn));
+    for (size_t i = 0; i < lg->lg_nstreams; i++) {
+        const lg_stream *st = &lg->lg_streams[i];
+        if (st->ls_cycle != cycle)
+            continue;
+        sub_ctx su = {{fn, ctx, st->ls_partition, msisdn, NULL}, NULL, 0};
+        int rc = 0;
+        for (uint32_t seq = 0; !rc && seq < st->ls_seq; seq++) {
+            lg_index ix;
+            if ((rc = index_get(lg, st, seq, &ix, dg)))
+                break;
+            size_t lo = 0, hi = ix.ix_nkeys;
+            while (lo < hi) {
+                size_t mid = lo + (hi - lo) / 2;
+                int c = memcmp(ix.ix_keys + mid * IX_KEY, key, IX_MSISDN);
+                if (c < 0)
+                    lo = mid + 1;
+                else
+                    hi = mid;
+            }
+            if (lo < ix.ix_nkeys && memcmp(ix.ix_keys + lo * IX_KEY, key, IX_MSISDN) == 0) {
+                const uint8_t *kp = ix.ix_keys + lo * IX_KEY;
+                uint32_t first = lg_get32(kp + IX_MSISDN), npos = lg_get32(kp + IX_MSISDN + 4);
+                if ((uint64_t)first + npos > ix.ix_nrecords)
+                    rc = cdr_diag_set(dg, CDR_FORMAT, lg->lg_dir, 0, 0, "bad index entry");
+                else
+                    rc = sub_sealed(lg, st, seq, &ix, ix.ix_pos + (size_t)first * IX_POS, npos, &su,
+                                    dg);
+            }
+            free(ix.ix_buf);
+        }
+        if (!rc)
+            rc = seg_walk(lg, st, st->ls_seq, scan_frame, &su.su_sc, dg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+/* ---- totals --------------------------------------------------------------------------------- */
+
+int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out, cdr_diag *dg)
+{
+    if (!lg || !out)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger totals arguments");
+    memset(out, 0, sizeof *out);
+    for (size_t i = 0; i < lg->lg_nstreams; i++) {
+        const lg_stream *st = &lg->lg_streams[i];
+        if (st->ls_cycle != cycle)
+            continue;
+        for (uint32_t seq = 0; seq < st->ls_seq; seq++) {
+            lg_index ix;
+            int rc = index_get(lg, st, seq, &ix, dg);
+            if (rc)
+                return rc;
+            for (int s = 0; s < CDR_SVC_COUNT; s++) {
+                const uint8_t *t = ix.ix_totals + s * IX_TOT;
+                out->lt_records += lg_get64(t);
+                out->lt_records_by_service[s] += lg_get64(t);
+                out->lt_charge_by_service[s] += (cdr_money)lg_get64(t + 8);
+                out->lt_units_by_service[s] += lg_get64(t + 16);
+            }
+            free(ix.ix_buf);
+        }
+        scan_ctx sc = {NULL, NULL, st->ls_partition, NULL, out};
+        int rc = seg_walk(lg, st, st->ls_seq, scan_frame, &sc, dg);
+        if (rc)
+            return rc;
+    }
+    return 0;
+}

@@ -1,0 +1,199 @@
+/* rated_wire.c - rated records on the wire, version 1 (docs/rated-format.md, "Wire format").
+ *
+ * Same conventions as the CDR wire format (engine/src/record.c): unsigned LEB128 varints, zigzag
+ * for signed values, strings as one length byte then the bytes. The helpers are static there, so
+ * the few lines are repeated here rather than exported from the engine's public header.
+ */
+#include <string.h>
+
+#include "cdr_bytes.h"
+#include "cdr_rate.h"
+
+size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                             uint8_t *buf)
+{
+    uint8_t *p = buf;
+    *p++ = CDR_RATED_WIRE_VERSION;
+    uint8_t cdr[CDR_WIRE_MAX];
+    size_t n = cdr_wire_encode(cr, cdr);
+    p = cdr_put_varint(p, n);
+    memcpy(p, cdr, n);
+    p += n;
+    *p++ = rr->rr_reason;
+    *p++ = rr->rr_service;
+    p = cdr_put_varint(p, cdr_zigzag(rr->rr_zone));
+    p = cdr_put_varint(p, cdr_zigzag(rr->rr_bundle));
+    p = cdr_put_varint(p, rr->rr_plan_version);
+    p = cdr_put_varint(p, rr->rr_cycle);
+    p = cdr_put_varint(p, cdr_zigzag(rr->rr_charge));
+    p = cdr_put_varint(p, rr->rr_units);
+    p = cdr_put_varint(p, rr->rr_bundle_units);
+    p = cdr_put_varint(p, rr->rr_overflow_units);
+    unsigned nparts = rr->rr_nparts <= CDR_RATED_MAX_PARTS ? rr->rr_nparts : CDR_RATED_MAX_PARTS;
+    *p++ = (uint8_t)nparts;
+    for (unsigned i = 0; i < nparts; i++) {
+        *p++ = rr->rr_parts[i].rp_band;
+        p = cdr_put_varint(p, rr->rr_parts[i].rp_units);
+        p = cdr_put_varint(p, cdr_zigzag(rr->rr_parts[i].rp_charge));
+    }
+    size_t pn = plan_id ? strnlen(plan_id, CDR_NAME_MAX - 1) : 0;
+    *p++ = (uint8_t)pn;
+    if (pn)
+        memcpy(p, plan_id, pn);
+    p += pn;
+    return (size_t)(p - buf);
+}
+
+/* A read cursor; positions in messages are 1-based byte positions within the record. */
+typedef struct rw_cur {
+    const uint8_t *rc_p;
+    const uint8_t *rc_end;
+    const uint8_t *rc_start;
+    cdr_diag *rc_dg;
+} rw_cur;
+
+static int rw_pos(const rw_cur *rc)
+{
+    return (int)(rc->rc_p - rc->rc_start) + 1;
+}
+
+static int rw_truncated(rw_cur *rc, const char *field)
+{
+    return cdr_diag_set(rc->rc_dg, CDR_FORMAT, NULL, 0, rw_pos(rc),
+                        "truncated rated record in field %s", field);
+}
+
+static int rw_byte(rw_cur *rc, unsigned max, uint8_t *out, const char *field)
+{
+    if (rc->rc_p >= rc->rc_end)
+        return rw_truncated(rc, field);
+    if (*rc->rc_p > max)
+        return cdr_diag_set(rc->rc_dg, CDR_FORMAT, NULL, 0, rw_pos(rc),
+                            "field %s out of range (%u)", field, *rc->rc_p);
+    *out = *rc->rc_p++;
+    return 0;
+}
+
+static int rw_varint(rw_cur *rc, uint64_t *out, const char *field)
+{
+    int e = cdr_get_varint(&rc->rc_p, rc->rc_end, out);
+    if (e == -1) {
+        rc->rc_p = rc->rc_end;
+        return rw_truncated(rc, field);
+    }
+    if (e)
+        return cdr_diag_set(rc->rc_dg, CDR_FORMAT, NULL, 0, rw_pos(rc),
+                            "over-long varint in field %s", field);
+    return 0;
+}
+
+static int rw_range(rw_cur *rc, const char *field)
+{
+    return cdr_diag_set(rc->rc_dg, CDR_FORMAT, NULL, 0, rw_pos(rc) - 1, "field %s out of range",
+                        field);
+}
+
+static int rw_uint(rw_cur *rc, uint64_t max, uint64_t *out, const char *field)
+{
+    int rc_ = rw_varint(rc, out, field);
+    if (rc_)
+        return rc_;
+    return *out > max ? rw_range(rc, field) : 0;
+}
+
+static int rw_sint(rw_cur *rc, int64_t min, int64_t max, int64_t *out, const char *field)
+{
+    uint64_t u = 0;
+    int rc_ = rw_varint(rc, &u, field);
+    if (rc_)
+        return rc_;
+    *out = cdr_unzigzag(u);
+    return (*out < min || *out > max) ? rw_range(rc, field) : 0;
+}
+
+static int cycle_ok(uint64_t cycle)
+{
+    if (cycle == 0)
+        return 1;
+    uint64_t year = cycle / 100, month = cycle % 100;
+    return year >= 1970 && year <= 9999 && month >= 1 && month <= 12;
+}
+
+int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_rated *rr,
+                          char *plan_id, cdr_diag *dg)
+{
+    memset(cr, 0, sizeof *cr);
+    memset(rr, 0, sizeof *rr);
+    plan_id[0] = '\0';
+    if (len < 1)
+        return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 1, "empty rated record");
+    if (buf[0] != CDR_RATED_WIRE_VERSION)
+        return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown rated wire format version %u",
+                            buf[0]);
+    rw_cur rc = {buf + 1, buf + len, buf, dg};
+    uint64_t u[8] = {0};
+    int64_t s[3] = {0};
+    int err;
+    if ((err = rw_uint(&rc, CDR_WIRE_MAX, &u[0], "cdr_length")))
+        return err;
+    if (u[0] == 0)
+        return rw_range(&rc, "cdr_length");
+    if ((uint64_t)(rc.rc_end - rc.rc_p) < u[0])
+        return rw_truncated(&rc, "cdr");
+    cdr_diag sub;
+    cdr_diag_clear(&sub);
+    if ((err = cdr_wire_decode(rc.rc_p, (size_t)u[0], cr, &sub)))
+        return cdr_diag_set(dg, err, NULL, 0, rw_pos(&rc) + (sub.dg_column ? sub.dg_column - 1 : 0),
+                            "embedded CDR: %s", sub.dg_msg);
+    rc.rc_p += u[0];
+    uint8_t reason = 0, service = 0, nparts = 0;
+    if ((err = rw_byte(&rc, CDR_REASON_COUNT - 1, &reason, "reason")) ||
+        (err = rw_byte(&rc, CDR_SVC_COUNT - 1, &service, "service")) ||
+        (err = rw_sint(&rc, CDR_NO_ZONE, CDR_PLAN_MAX_ZONES - 1, &s[0], "zone")) ||
+        (err = rw_sint(&rc, -1, CDR_PLAN_MAX_BUNDLES - 1, &s[1], "bundle")) ||
+        (err = rw_uint(&rc, UINT32_MAX, &u[1], "plan_version")) ||
+        (err = rw_uint(&rc, UINT32_MAX, &u[2], "cycle")))
+        return err;
+    if (!cycle_ok(u[2]))
+        return rw_range(&rc, "cycle");
+    if ((err = rw_sint(&rc, INT64_MIN, INT64_MAX, &s[2], "charge")) ||
+        (err = rw_uint(&rc, UINT64_MAX, &u[3], "units")) ||
+        (err = rw_uint(&rc, u[3], &u[4], "bundle_units")) ||
+        (err = rw_uint(&rc, u[3], &u[5], "overflow_units")) ||
+        (err = rw_byte(&rc, CDR_RATED_MAX_PARTS, &nparts, "nparts")))
+        return err;
+    rr->rr_reason = reason;
+    rr->rr_service = service;
+    rr->rr_zone = (int16_t)s[0];
+    rr->rr_bundle = (int16_t)s[1];
+    rr->rr_plan_version = (uint32_t)u[1];
+    rr->rr_cycle = (uint32_t)u[2];
+    rr->rr_charge = s[2];
+    rr->rr_units = u[3];
+    rr->rr_bundle_units = u[4];
+    rr->rr_overflow_units = u[5];
+    rr->rr_nparts = nparts;
+    for (unsigned i = 0; i < nparts; i++) {
+        cdr_rated_part *rp = &rr->rr_parts[i];
+        if ((err = rw_byte(&rc, CDR_PLAN_MAX_BANDS - 1, &rp->rp_band, "part_band")) ||
+            (err = rw_uint(&rc, UINT64_MAX, &u[6], "part_units")) ||
+            (err = rw_sint(&rc, INT64_MIN, INT64_MAX, &s[0], "part_charge")))
+            return err;
+        rp->rp_units = u[6];
+        rp->rp_charge = s[0];
+    }
+    uint8_t pn = 0;
+    if ((err = rw_byte(&rc, CDR_NAME_MAX - 1, &pn, "plan_id")))
+        return err;
+    if ((size_t)(rc.rc_end - rc.rc_p) < pn)
+        return rw_truncated(&rc, "plan_id");
+    if (memchr(rc.rc_p, 0, pn))
+        return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc), "NUL byte in field plan_id");
+    memcpy(plan_id, rc.rc_p, pn);
+    plan_id[pn] = '\0';
+    rc.rc_p += pn;
+    if (rc.rc_p != rc.rc_end)
+        return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
+                            "%zu trailing bytes after rated record", (size_t)(rc.rc_end - rc.rc_p));
+    return 0;
+}

@@ -1,0 +1,575 @@
+/* test_ledger.c - the rated-CDR ledger: order, torn tails, corruption, rolls, the index,
+ * cycle/partition separation and exactly-once after a crash (docs/ledger.md). */
+#define _XOPEN_SOURCE 700
+#include <criterion/criterion.h>
+#include <fcntl.h>
+#include <ftw.h>
+#include <inttypes.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "cdr_ledger.h"
+
+/* ---- fixtures ------------------------------------------------------------------------------- */
+
+#define BATCH 37
+
+/* Offsets whose Kafka message is not a ledger record (a suspense entry, say). */
+static int skipped(int64_t off)
+{
+    return off % 11 == 5;
+}
+
+static uint32_t cycle_of(int64_t off)
+{
+    return (off / 50) % 2 ? 202612 : 202611;
+}
+
+static cdr_ledger_rec rec_for(uint32_t partition, int64_t off)
+{
+    cdr_ledger_rec r;
+    memset(&r, 0, sizeof r);
+    r.lr_offset = off;
+    snprintf(r.lr_cdr.cr_source, sizeof r.lr_cdr.cr_source, "MSC%02u", partition);
+    snprintf(r.lr_cdr.cr_origin_id, sizeof r.lr_cdr.cr_origin_id, "p%u-o%" PRId64, partition, off);
+    snprintf(r.lr_cdr.cr_msisdn, sizeof r.lr_cdr.cr_msisdn, "86138%08d",
+             (int)((off * 7 + partition) % 40));
+    strcpy(r.lr_cdr.cr_other, "8610086");
+    r.lr_cdr.cr_start = 1793000000 + off;
+    r.lr_cdr.cr_duration = (uint32_t)(off % 300);
+    r.lr_cdr.cr_service = (uint8_t)(off % 3 == 0 ? CDR_SVC_SMS : CDR_SVC_VOICE);
+    r.lr_rated.rr_service = r.lr_cdr.cr_service;
+    r.lr_rated.rr_zone = 1;
+    r.lr_rated.rr_bundle = -1;
+    r.lr_rated.rr_plan_version = 2;
+    r.lr_rated.rr_cycle = cycle_of(off);
+    r.lr_rated.rr_charge = off * 1000 + partition;
+    r.lr_rated.rr_units = r.lr_rated.rr_overflow_units = (uint64_t)(off % 300);
+    r.lr_rated.rr_nparts = 1;
+    r.lr_rated.rr_parts[0].rp_units = r.lr_rated.rr_units;
+    r.lr_rated.rr_parts[0].rp_charge = r.lr_rated.rr_charge;
+    strcpy(r.lr_plan, "cn-personal-128");
+    return r;
+}
+
+/* Records of batch [from, to) of a partition, optionally only one cycle. */
+static size_t batch_recs(uint32_t partition, int64_t from, int64_t to, cdr_ledger_rec *out)
+{
+    size_t n = 0;
+    for (int64_t o = from; o < to; o++)
+        if (!skipped(o))
+            out[n++] = rec_for(partition, o);
+    return n;
+}
+
+static void append_range(cdr_ledger *lg, uint32_t partition, int64_t from, int64_t to)
+{
+    cdr_ledger_rec recs[BATCH * 4];
+    for (int64_t b = from; b < to; b += BATCH) {
+        int64_t e = b + BATCH < to ? b + BATCH : to;
+        size_t n = batch_recs(partition, b, e, recs);
+        cdr_diag dg;
+        int rc = cdr_ledger_append(lg, partition, recs, n, e - 1, &dg);
+        cr_assert_eq(rc, 0, "append: %s: %s", dg.dg_file, dg.dg_msg);
+    }
+}
+
+static int rm_one(const char *p, const struct stat *sb, int flag, struct FTW *ftw)
+{
+    (void)sb, (void)flag, (void)ftw;
+    return remove(p);
+}
+
+static char tmpdir[256];
+
+static void setup(void)
+{
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/cdr-ledger-XXXXXX");
+    cr_assert_not_null(mkdtemp(tmpdir));
+}
+
+static void teardown(void)
+{
+    nftw(tmpdir, rm_one, 16, FTW_DEPTH | FTW_PHYS);
+}
+
+static cdr_ledger *open_ok(const cdr_ledger_opts *o)
+{
+    cdr_ledger *lg;
+    cdr_diag dg;
+    int rc = cdr_ledger_open(tmpdir, o, &lg, &dg);
+    cr_assert_eq(rc, 0, "open: %s: %s", dg.dg_file, dg.dg_msg);
+    return lg;
+}
+
+/* Collected records: (partition, offset) and the full record. */
+typedef struct got {
+    cdr_ledger_rec *g_recs;
+    uint32_t *g_parts;
+    size_t g_n, g_cap;
+} got;
+
+static int collect(const cdr_ledger_rec *rec, uint32_t partition, void *ctx)
+{
+    got *g = ctx;
+    if (g->g_n == g->g_cap) {
+        g->g_cap = g->g_cap ? 2 * g->g_cap : 256;
+        g->g_recs = realloc(g->g_recs, g->g_cap * sizeof *g->g_recs);
+        g->g_parts = realloc(g->g_parts, g->g_cap * sizeof *g->g_parts);
+    }
+    g->g_recs[g->g_n] = *rec;
+    g->g_parts[g->g_n++] = partition;
+    return 0;
+}
+
+static void got_free(got *g)
+{
+    free(g->g_recs);
+    free(g->g_parts);
+    memset(g, 0, sizeof *g);
+}
+
+static got scan(cdr_ledger *lg, uint32_t cycle)
+{
+    got g = {0};
+    cdr_diag dg;
+    int rc = cdr_ledger_scan(lg, cycle, collect, &g, &dg);
+    cr_assert_eq(rc, 0, "scan: %s: %s", dg.dg_file, dg.dg_msg);
+    return g;
+}
+
+static void assert_same_rec(const cdr_ledger_rec *a, const cdr_ledger_rec *b)
+{
+    cr_assert_eq(a->lr_offset, b->lr_offset);
+    cr_assert_eq(memcmp(&a->lr_cdr, &b->lr_cdr, sizeof a->lr_cdr), 0, "offset %" PRId64,
+                 a->lr_offset);
+    cr_assert_eq(a->lr_rated.rr_cycle, b->lr_rated.rr_cycle);
+    cr_assert_eq(a->lr_rated.rr_charge, b->lr_rated.rr_charge);
+    cr_assert_eq(a->lr_rated.rr_units, b->lr_rated.rr_units);
+    cr_assert_eq(a->lr_rated.rr_nparts, b->lr_rated.rr_nparts);
+    cr_assert_str_eq(a->lr_plan, b->lr_plan);
+}
+
+/* The scan of `cycle` holds exactly the records of offsets [0, upto[p]) of each partition p <
+ * nparts whose cycle is `cycle`, in (partition, offset) order, each once. */
+static void assert_exact(cdr_ledger *lg, uint32_t cycle, uint32_t nparts, const int64_t *upto)
+{
+    got g = scan(lg, cycle);
+    size_t k = 0;
+    for (uint32_t p = 0; p < nparts; p++)
+        for (int64_t o = 0; o < upto[p]; o++) {
+            if (skipped(o) || cycle_of(o) != cycle)
+                continue;
+            cr_assert(k < g.g_n, "cycle %u: missing partition %u offset %" PRId64, cycle, p, o);
+            cr_assert_eq(g.g_parts[k], p, "cycle %u record %zu", cycle, k);
+            cr_assert_eq(g.g_recs[k].lr_offset, o,
+                         "cycle %u partition %u: got %" PRId64 " want %" PRId64, cycle, p,
+                         g.g_recs[k].lr_offset, o);
+            cdr_ledger_rec want = rec_for(p, o);
+            assert_same_rec(&g.g_recs[k], &want);
+            k++;
+        }
+    cr_assert_eq(k, g.g_n, "cycle %u: %zu extra records", cycle, g.g_n - k);
+    got_free(&g);
+}
+
+static char *seg_path(uint32_t cycle, uint32_t partition, uint32_t seq, const char *ext)
+{
+    static char buf[512];
+    snprintf(buf, sizeof buf, "%s/%06u/p%04u/seg-%012u.%s", tmpdir, cycle, partition, seq, ext);
+    return buf;
+}
+
+static off_t file_size(const char *path)
+{
+    struct stat sb;
+    cr_assert_eq(stat(path, &sb), 0, "%s", path);
+    return sb.st_size;
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    cr_assert_not_null(f, "%s", path);
+    fseek(f, 0, SEEK_END);
+    *len = (size_t)ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *b = malloc(*len ? *len : 1);
+    cr_assert_eq(fread(b, 1, *len, f), *len);
+    fclose(f);
+    return b;
+}
+
+static void spit(const char *path, const uint8_t *b, size_t len)
+{
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    cr_assert_eq(fwrite(b, 1, len, f), len);
+    fclose(f);
+}
+
+TestSuite(ledger, .init = setup, .fini = teardown);
+
+/* ---- tests ---------------------------------------------------------------------------------- */
+
+Test(ledger, append_reopen_iterate)
+{
+    cdr_ledger *lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 0);
+    int64_t upto[3] = {400, 250, 0};
+    append_range(lg, 0, 0, 400);
+    append_range(lg, 1, 0, 250);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 400);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 1), 250);
+    assert_exact(lg, 202611, 3, upto); /* the writer sees what it wrote */
+    cdr_ledger_close(lg);
+    lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 400);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 1), 250);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 2), 0);
+    cr_assert_eq(cdr_ledger_dropped_bytes(lg), 0);
+    assert_exact(lg, 202611, 3, upto);
+    assert_exact(lg, 202612, 3, upto);
+    got g = scan(lg, 202701);
+    cr_assert_eq(g.g_n, 0);
+    cdr_ledger_close(lg);
+}
+
+Test(ledger, layout_and_separation)
+{
+    cdr_ledger *lg = open_ok(NULL);
+    append_range(lg, 3, 0, 100);
+    append_range(lg, 1, 0, 60);
+    cdr_ledger_close(lg);
+    /* The documented layout: LEDGER/CYCLE/pPPPP/seg-NNNNNNNNNNNN.zst */
+    cr_assert(file_size(seg_path(202611, 3, 0, "zst")) > 0);
+    cr_assert(file_size(seg_path(202612, 3, 0, "zst")) > 0);
+    cr_assert(file_size(seg_path(202611, 1, 0, "zst")) > 0);
+    cr_assert(file_size(seg_path(202612, 1, 0, "zst")) > 0);
+    lg = open_ok(NULL);
+    int64_t upto[4] = {0, 60, 0, 100};
+    assert_exact(lg, 202611, 4, upto);
+    assert_exact(lg, 202612, 4, upto);
+    cdr_ledger_close(lg);
+}
+
+Test(ledger, bad_arguments_and_lock)
+{
+    cdr_ledger *lg = open_ok(NULL), *lg2;
+    cdr_diag dg;
+    cr_assert_eq(cdr_ledger_open(tmpdir, NULL, &lg2, &dg), CDR_EXISTS);
+    cr_assert_null(lg2);
+    cdr_ledger_opts ro = {.lo_readonly = 1};
+    cr_assert_eq(cdr_ledger_open(tmpdir, &ro, &lg2, &dg), 0);
+    cr_assert_eq(cdr_ledger_append(lg2, 0, NULL, 0, 5, &dg), CDR_EINVAL);
+    cdr_ledger_close(lg2);
+    cdr_ledger_rec r[2] = {rec_for(0, 7), rec_for(0, 6)};
+    cr_assert_eq(cdr_ledger_append(lg, 0, r, 2, 9, &dg), CDR_EINVAL); /* not increasing */
+    r[1] = rec_for(0, 8);
+    cr_assert_eq(cdr_ledger_append(lg, 0, r, 2, 7, &dg), CDR_EINVAL); /* last_offset too low */
+    r[1].lr_rated.rr_cycle = 202613;
+    cr_assert_eq(cdr_ledger_append(lg, 0, r, 2, 9, &dg), CDR_EINVAL); /* bad cycle */
+    r[1].lr_rated.rr_cycle = 202611;
+    cr_assert_eq(cdr_ledger_append(lg, 0, r, 2, 9, &dg), 0, "%s", dg.dg_msg); /* still usable */
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 10);
+    cdr_ledger_close(lg);
+}
+
+Test(ledger, redelivery_stores_nothing_twice)
+{
+    cdr_ledger *lg = open_ok(NULL);
+    append_range(lg, 0, 0, 200);
+    append_range(lg, 0, 0, 200);   /* the same batches again */
+    append_range(lg, 0, 100, 300); /* overlapping, batch boundaries shifted */
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 300);
+    int64_t upto[1] = {300};
+    assert_exact(lg, 202611, 1, upto);
+    assert_exact(lg, 202612, 1, upto);
+    /* A batch of no records advances the offset, durably. */
+    cdr_diag dg;
+    cr_assert_eq(cdr_ledger_append(lg, 0, NULL, 0, 320, &dg), 0);
+    cdr_ledger_close(lg);
+    lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 321);
+    assert_exact(lg, 202611, 1, upto);
+    cdr_ledger_close(lg);
+}
+
+/* Cut the file at every byte of the last frame: reopening drops that frame, resumes after the
+ * previous batch, and appending that batch again restores everything. */
+Test(ledger, torn_tail_every_byte)
+{
+    /* One partition, one cycle: offsets 0..49 are all in 202611. */
+    cdr_ledger *lg = open_ok(NULL);
+    append_range(lg, 0, 0, 40);
+    cdr_ledger_close(lg);
+    char path[512];
+    snprintf(path, sizeof path, "%s", seg_path(202611, 0, 0, "zst"));
+    off_t before = file_size(path);
+    lg = open_ok(NULL);
+    append_range(lg, 0, 40, 50);
+    cdr_ledger_close(lg);
+    size_t full_len;
+    uint8_t *full = slurp(path, &full_len);
+    cr_assert_gt((off_t)full_len, before);
+    int64_t upto_before[1] = {40}, upto_full[1] = {50};
+    for (size_t cut = (size_t)before; cut < full_len; cut++) {
+        spit(path, full, cut);
+        lg = open_ok(NULL);
+        cr_assert_eq(cdr_ledger_next_offset(lg, 0), 40, "cut at %zu", cut);
+        cr_assert_eq(cdr_ledger_dropped_bytes(lg), cut - (size_t)before);
+        cr_assert_eq(file_size(path), before, "cut at %zu: tail not truncated", cut);
+        assert_exact(lg, 202611, 1, upto_before);
+        append_range(lg, 0, 40, 50); /* Kafka re-delivers from next_offset */
+        cr_assert_eq(cdr_ledger_next_offset(lg, 0), 50);
+        assert_exact(lg, 202611, 1, upto_full);
+        cdr_ledger_close(lg);
+    }
+    /* Garbage instead of a short file (a crash can leave unwritten blocks): the last frame's
+     * checksum fails, it is dropped as well. */
+    for (size_t k = (size_t)before + 80; k < full_len; k += 7) {
+        uint8_t *bad = malloc(full_len);
+        memcpy(bad, full, full_len);
+        memset(bad + k, 0, full_len - k);
+        spit(path, bad, full_len);
+        free(bad);
+        lg = open_ok(NULL);
+        cr_assert_eq(cdr_ledger_next_offset(lg, 0), 40, "zeroes from %zu", k);
+        assert_exact(lg, 202611, 1, upto_before);
+        cdr_ledger_close(lg);
+    }
+    free(full);
+}
+
+/* A crash between the frames of a batch that spans two cycles: the first cycle's frame is
+ * complete, the second torn. Re-delivery stores the rest and duplicates nothing. */
+Test(ledger, torn_multi_cycle_batch)
+{
+    cdr_ledger *lg = open_ok(NULL);
+    append_range(lg, 0, 0, 40);
+    cdr_diag dg;
+    cdr_ledger_rec recs[BATCH * 4];
+    size_t n = batch_recs(0, 40, 60, recs); /* offsets 40..49 in 202611, 50..59 in 202612 */
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, n, 59, &dg), 0);
+    cdr_ledger_close(lg);
+    char path[512];
+    snprintf(path, sizeof path, "%s", seg_path(202612, 0, 0, "zst"));
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    spit(path, b, len - 3);
+    free(b);
+    lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 40);
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, n, 59, &dg), 0);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 60);
+    int64_t upto[1] = {60};
+    assert_exact(lg, 202611, 1, upto);
+    assert_exact(lg, 202612, 1, upto);
+    cdr_ledger_close(lg);
+}
+
+Test(ledger, corrupt_middle_frame_reported)
+{
+    cdr_ledger *lg = open_ok(NULL);
+    append_range(lg, 0, 0, BATCH);
+    cdr_ledger_close(lg);
+    char path[512];
+    snprintf(path, sizeof path, "%s", seg_path(202611, 0, 0, "zst"));
+    off_t second = file_size(path);
+    lg = open_ok(NULL);
+    append_range(lg, 0, BATCH, 2 * BATCH - 25); /* stays in cycle 202611 (offsets < 50) */
+    off_t third = file_size(path);
+    cdr_ledger_close(lg);
+    lg = open_ok(NULL);
+    append_range(lg, 0, 2 * BATCH - 25, 50);
+    cdr_ledger_close(lg);
+    size_t len;
+    uint8_t *b = slurp(path, &len);
+    for (int where = 0; where < 2; where++) {
+        /* where 0: a byte of the compressed body; 1: a byte of the frame header. */
+        off_t at = where ? second + 20 : second + 80 + (third - second - 80) / 2;
+        b[at] ^= 0x40;
+        spit(path, b, len);
+        b[at] ^= 0x40;
+        char want[64];
+        snprintf(want, sizeof want, "byte offset %lld:", (long long)second);
+        cdr_diag dg;
+        if (where == 1) {
+            /* A damaged header in the middle is not a torn tail: open refuses, truncates nothing,
+             * and says where. */
+            cr_assert_eq(cdr_ledger_open(tmpdir, NULL, &lg, &dg), CDR_FORMAT);
+            cr_assert_str_eq(dg.dg_file, path);
+            cr_assert(strstr(dg.dg_msg, want), "%s", dg.dg_msg);
+            cr_assert_eq(file_size(path), (off_t)len);
+            cdr_ledger_opts ro = {.lo_readonly = 1};
+            cr_assert_eq(cdr_ledger_open(tmpdir, &ro, &lg, &dg), CDR_FORMAT);
+            continue;
+        }
+        lg = open_ok(NULL); /* a damaged body is found by the scan (checksum) */
+        cr_assert_eq(cdr_ledger_dropped_bytes(lg), 0);
+        got g = {0};
+        int rc = cdr_ledger_scan(lg, 202611, collect, &g, &dg);
+        cr_assert_eq(rc, CDR_FORMAT, "where %d", where);
+        cr_assert_str_eq(dg.dg_file, path);
+        cr_assert(strstr(dg.dg_msg, want), "where %d: %s", where, dg.dg_msg);
+        size_t nfirst = 0;
+        for (int64_t o = 0; o < BATCH; o++)
+            nfirst += !skipped(o);
+        cr_assert_eq(g.g_n, nfirst); /* the records before the damage were delivered */
+        got_free(&g);
+        cdr_ledger_close(lg);
+    }
+    spit(path, b, len);
+    free(b);
+}
+
+Test(ledger, segment_roll_and_index)
+{
+    cdr_ledger_opts o = {.lo_segment_bytes = 2048};
+    cdr_ledger *lg = open_ok(&o);
+    append_range(lg, 0, 0, 3000);
+    append_range(lg, 2, 0, 1500);
+    cdr_ledger_close(lg);
+    /* Several segments; every sealed one has its index. */
+    uint32_t nseg = 0;
+    while (access(seg_path(202611, 0, nseg, "zst"), F_OK) == 0)
+        nseg++;
+    cr_assert_gt(nseg, 3);
+    for (uint32_t s = 0; s + 1 < nseg; s++)
+        cr_assert_eq(access(seg_path(202611, 0, s, "idx"), F_OK), 0, "segment %u", s);
+    cr_assert_neq(access(seg_path(202611, 0, nseg - 1, "idx"), F_OK), 0);
+    /* Remove one index and damage another: both are rebuilt on use. */
+    cr_assert_eq(unlink(seg_path(202611, 0, 1, "idx")), 0);
+    size_t len;
+    uint8_t *b = slurp(seg_path(202611, 0, 2, "idx"), &len);
+    b[len / 2] ^= 1;
+    spit(seg_path(202611, 0, 2, "idx"), b, len);
+    free(b);
+    lg = open_ok(&o);
+    int64_t upto[3] = {3000, 0, 1500};
+    for (uint32_t cycle = 202611; cycle <= 202612; cycle++) {
+        assert_exact(lg, cycle, 3, upto);
+        got all = scan(lg, cycle);
+        for (int m = 0; m < 40; m++) {
+            char msisdn[24];
+            snprintf(msisdn, sizeof msisdn, "86138%08d", m);
+            got one = {0};
+            cdr_diag dg;
+            cr_assert_eq(cdr_ledger_subscriber(lg, cycle, msisdn, collect, &one, &dg), 0, "%s",
+                         dg.dg_msg);
+            size_t k = 0;
+            for (size_t i = 0; i < all.g_n; i++) {
+                if (strcmp(all.g_recs[i].lr_cdr.cr_msisdn, msisdn))
+                    continue;
+                cr_assert(k < one.g_n, "%s: lookup misses records", msisdn);
+                cr_assert_eq(one.g_parts[k], all.g_parts[i]);
+                assert_same_rec(&one.g_recs[k], &all.g_recs[i]);
+                k++;
+            }
+            cr_assert_eq(k, one.g_n, "%s: lookup has extra records", msisdn);
+            cr_assert_gt(k, 0);
+            got_free(&one);
+        }
+        /* Totals from the indexes and the active segments equal a full scan's sums. */
+        cdr_ledger_totals t;
+        cdr_diag dg;
+        cr_assert_eq(cdr_ledger_totals_get(lg, cycle, &t, &dg), 0, "%s", dg.dg_msg);
+        cr_assert_eq(t.lt_records, all.g_n);
+        cdr_money charge[CDR_SVC_COUNT] = {0};
+        uint64_t units[CDR_SVC_COUNT] = {0};
+        for (size_t i = 0; i < all.g_n; i++) {
+            charge[all.g_recs[i].lr_rated.rr_service] += all.g_recs[i].lr_rated.rr_charge;
+            units[all.g_recs[i].lr_rated.rr_service] += all.g_recs[i].lr_rated.rr_units;
+        }
+        for (int s = 0; s < CDR_SVC_COUNT; s++) {
+            cr_assert_eq(t.lt_charge_by_service[s], charge[s]);
+            cr_assert_eq(t.lt_units_by_service[s], units[s]);
+        }
+        got_free(&all);
+    }
+    cr_assert_eq(access(seg_path(202611, 0, 1, "idx"), F_OK), 0);
+    cdr_ledger_close(lg);
+    /* An unknown subscriber has no records. */
+    lg = open_ok(&o);
+    got none = {0};
+    cr_assert_eq(cdr_ledger_subscriber(lg, 202611, "49301234567", collect, &none, NULL), 0);
+    cr_assert_eq(none.g_n, 0);
+    cdr_ledger_close(lg);
+}
+
+/* A child appends batches to two partitions and is killed with SIGKILL at some moment; the
+ * parent reopens, resumes every partition from next_offset as Kafka would, and finds every
+ * record exactly once. Which write the kill interrupts varies; the result must not. */
+Test(ledger, crash_sigkill_exactly_once)
+{
+    const int64_t total = 4000;
+    const int kill_after[] = {1, 17, 60};
+    for (unsigned round = 0; round < sizeof kill_after / sizeof kill_after[0]; round++) {
+        teardown();
+        setup();
+        int pfd[2];
+        cr_assert_eq(pipe(pfd), 0);
+        fflush(NULL);
+        pid_t pid = fork();
+        cr_assert_neq(pid, -1);
+        if (pid == 0) {
+            close(pfd[0]);
+            cdr_ledger *lg;
+            cdr_ledger_opts o = {.lo_segment_bytes = 4096};
+            if (cdr_ledger_open(tmpdir, &o, &lg, NULL))
+                _exit(2);
+            cdr_ledger_rec recs[BATCH];
+            for (int64_t b = 0; b < total; b += BATCH) {
+                for (uint32_t p = 0; p < 2; p++) {
+                    int64_t e = b + BATCH < total ? b + BATCH : total;
+                    size_t n = batch_recs(p, b, e, recs);
+                    if (cdr_ledger_append(lg, p, recs, n, e - 1, NULL))
+                        _exit(3);
+                }
+                char c = 'b';
+                if (write(pfd[1], &c, 1) != 1)
+                    _exit(4);
+            }
+            _exit(0); /* not killed in time: no close, like a crash after the last batch */
+        }
+        close(pfd[1]);
+        char c;
+        for (int k = 0; k < kill_after[round] && read(pfd[0], &c, 1) == 1; k++)
+            ;
+        kill(pid, SIGKILL);
+        int status;
+        cr_assert_eq(waitpid(pid, &status, 0), pid);
+        close(pfd[0]);
+        cr_assert(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 0),
+                  "child failed: status %d", status);
+
+        cdr_ledger_opts o = {.lo_segment_bytes = 4096};
+        cdr_ledger *lg = open_ok(&o);
+        int64_t next[2], upto[2] = {total, total};
+        for (uint32_t p = 0; p < 2; p++) {
+            next[p] = cdr_ledger_next_offset(lg, p);
+            cr_assert(next[p] % BATCH == 0 || next[p] == total, "next %" PRId64, next[p]);
+            cr_assert(next[p] >= (int64_t)BATCH * (kill_after[round] - 1));
+        }
+        /* Before resuming: everything below next_offset is there, once, in order. */
+        for (uint32_t cycle = 202611; cycle <= 202612; cycle++) {
+            got g = scan(lg, cycle);
+            for (size_t i = 1; i < g.g_n; i++)
+                cr_assert(g.g_parts[i] > g.g_parts[i - 1] ||
+                          g.g_recs[i].lr_offset > g.g_recs[i - 1].lr_offset);
+            got_free(&g);
+        }
+        for (uint32_t p = 0; p < 2; p++)
+            append_range(lg, p, next[p], total);
+        cdr_ledger_close(lg);
+        lg = open_ok(&o);
+        assert_exact(lg, 202611, 2, upto);
+        assert_exact(lg, 202612, 2, upto);
+        cdr_ledger_close(lg);
+    }
+}

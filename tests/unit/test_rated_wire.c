@@ -1,0 +1,309 @@
+/* test_rated_wire.c - rated records on the wire: round trip, truncation, garbage, fuzz. */
+#include <criterion/criterion.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "cdr_rate.h"
+
+static cdr_record sample_cdr(void)
+{
+    cdr_record cr;
+    memset(&cr, 0, sizeof cr);
+    strcpy(cr.cr_source, "MSC01");
+    strcpy(cr.cr_origin_id, "1234567");
+    strcpy(cr.cr_msisdn, "8613800000001");
+    strcpy(cr.cr_imsi, "460001234567890");
+    strcpy(cr.cr_other, "8610086");
+    cr.cr_start = 1790000000;
+    cr.cr_utc_offset = 8 * 3600;
+    cr.cr_duration = 61;
+    cr.cr_bytes_down = 1ULL << 40;
+    cr.cr_owner = 77;
+    cr.cr_service = CDR_SVC_VOICE;
+    return cr;
+}
+
+static cdr_rated sample_rated(void)
+{
+    cdr_rated rr;
+    memset(&rr, 0, sizeof rr);
+    rr.rr_reason = CDR_REASON_NONE;
+    rr.rr_service = CDR_SVC_VOICE;
+    rr.rr_zone = 3;
+    rr.rr_bundle = 1;
+    rr.rr_plan_version = 7;
+    rr.rr_cycle = 202611;
+    rr.rr_charge = -1234567; /* a credit: negative charges must survive */
+    rr.rr_units = 120;
+    rr.rr_bundle_units = 60;
+    rr.rr_overflow_units = 60;
+    rr.rr_nparts = 2;
+    rr.rr_parts[0] = (cdr_rated_part){.rp_band = 0, .rp_units = 60, .rp_charge = 0};
+    rr.rr_parts[1] = (cdr_rated_part){.rp_band = 15, .rp_units = 60, .rp_charge = INT64_MIN};
+    return rr;
+}
+
+static void assert_rated_eq(const cdr_rated *a, const cdr_rated *b)
+{
+    cr_assert_eq(a->rr_reason, b->rr_reason);
+    cr_assert_eq(a->rr_service, b->rr_service);
+    cr_assert_eq(a->rr_zone, b->rr_zone);
+    cr_assert_eq(a->rr_bundle, b->rr_bundle);
+    cr_assert_eq(a->rr_nparts, b->rr_nparts);
+    cr_assert_eq(a->rr_plan_version, b->rr_plan_version);
+    cr_assert_eq(a->rr_cycle, b->rr_cycle);
+    cr_assert_eq(a->rr_charge, b->rr_charge);
+    cr_assert_eq(a->rr_units, b->rr_units);
+    cr_assert_eq(a->rr_bundle_units, b->rr_bundle_units);
+    cr_assert_eq(a->rr_overflow_units, b->rr_overflow_units);
+    for (unsigned i = 0; i < a->rr_nparts; i++) {
+        cr_assert_eq(a->rr_parts[i].rp_band, b->rr_parts[i].rp_band);
+        cr_assert_eq(a->rr_parts[i].rp_units, b->rr_parts[i].rp_units);
+        cr_assert_eq(a->rr_parts[i].rp_charge, b->rr_parts[i].rp_charge);
+    }
+}
+
+static size_t encode(const cdr_record *cr, const cdr_rated *rr, const char *plan, uint8_t *buf)
+{
+    size_t n = cdr_rated_wire_encode(cr, rr, plan, buf);
+    cr_assert(n > 0 && n <= CDR_RATED_WIRE_MAX);
+    return n;
+}
+
+Test(rated_wire, round_trip_rated)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX];
+    size_t n = encode(&cr, &rr, "cn-personal-128", buf);
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
+    assert_rated_eq(&rr, &rr2);
+    cr_assert_str_eq(plan, "cn-personal-128");
+}
+
+Test(rated_wire, round_trip_unratable)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr, rr2;
+    memset(&rr, 0, sizeof rr);
+    rr.rr_reason = CDR_REASON_UNKNOWN_SUBSCRIBER;
+    rr.rr_service = CDR_SVC_SMS;
+    rr.rr_zone = CDR_NO_ZONE;
+    rr.rr_bundle = -1;
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX] = "x";
+    for (int k = 0; k < 2; k++) {
+        size_t n = encode(&cr, &rr, k ? "" : NULL, buf);
+        cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, NULL), 0);
+        assert_rated_eq(&rr, &rr2);
+        cr_assert_str_eq(plan, "");
+    }
+}
+
+/* The longest possible record fits CDR_RATED_WIRE_MAX. */
+Test(rated_wire, maximum_size)
+{
+    cdr_record cr;
+    memset(&cr, 0, sizeof cr);
+    memset(cr.cr_source, 'S', CDR_SOURCE_MAX - 1);
+    memset(cr.cr_origin_id, 'O', CDR_ORIGIN_MAX - 1);
+    memset(cr.cr_msisdn, '9', CDR_NUMBER_MAX - 1);
+    memset(cr.cr_imsi, '9', CDR_IMSI_MAX - 1);
+    memset(cr.cr_other, '9', CDR_NUMBER_MAX - 1);
+    cr.cr_start = INT64_MIN;
+    cr.cr_utc_offset = -86400;
+    cr.cr_duration = UINT32_MAX;
+    cr.cr_bytes_up = cr.cr_bytes_down = cr.cr_owner = UINT64_MAX;
+    cr.cr_cell = UINT32_MAX;
+    cr.cr_mcc = cr.cr_mnc = 999;
+    cr.cr_cause = UINT16_MAX;
+    cdr_rated rr = sample_rated(), rr2;
+    rr.rr_plan_version = rr.rr_cycle = 999912;
+    rr.rr_charge = INT64_MIN;
+    rr.rr_units = rr.rr_bundle_units = rr.rr_overflow_units = UINT64_MAX;
+    rr.rr_zone = CDR_PLAN_MAX_ZONES - 1;
+    rr.rr_bundle = CDR_PLAN_MAX_BUNDLES - 1;
+    rr.rr_nparts = CDR_RATED_MAX_PARTS;
+    for (int i = 0; i < CDR_RATED_MAX_PARTS; i++)
+        rr.rr_parts[i] = (cdr_rated_part){CDR_PLAN_MAX_BANDS - 1, UINT64_MAX, INT64_MIN};
+    char plan[CDR_NAME_MAX], plan2[CDR_NAME_MAX];
+    memset(plan, 'p', sizeof plan - 1);
+    plan[sizeof plan - 1] = '\0';
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    size_t n = encode(&cr, &rr, plan, buf);
+    cdr_record cr2;
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan2, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
+    assert_rated_eq(&rr, &rr2);
+    cr_assert_str_eq(plan, plan2);
+}
+
+Test(rated_wire, every_truncation_rejected)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX];
+    size_t n = encode(&cr, &rr, "cn-personal-128", buf);
+    for (size_t len = 0; len < n; len++) {
+        cdr_diag dg;
+        cdr_diag_clear(&dg);
+        /* A copy of exactly len bytes, so that ASan sees any read past the end. */
+        uint8_t *cut = malloc(len ? len : 1);
+        memcpy(cut, buf, len);
+        int rc = cdr_rated_wire_decode(cut, len, &cr2, &rr2, plan, &dg);
+        free(cut);
+        cr_assert_eq(rc, CDR_FORMAT, "length %zu accepted", len);
+        cr_assert(dg.dg_column >= 1 && (size_t)dg.dg_column <= len + 1, "length %zu: column %d",
+                  len, dg.dg_column);
+    }
+}
+
+Test(rated_wire, trailing_bytes_rejected)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX + 1];
+    char plan[CDR_NAME_MAX];
+    size_t n = encode(&cr, &rr, "p", buf);
+    buf[n] = 0;
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n + 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "trailing"));
+    cr_assert_eq(dg.dg_column, (int)n + 1);
+}
+
+Test(rated_wire, bad_values_rejected)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr2;
+    char plan[CDR_NAME_MAX];
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    cdr_diag dg;
+    /* Each mutation makes the encoder write a value the decoder must refuse. */
+    for (int k = 0; k < 7; k++) {
+        cdr_rated rr = sample_rated();
+        const char *field = NULL;
+        switch (k) {
+        case 0:
+            rr.rr_reason = CDR_REASON_COUNT;
+            field = "reason";
+            break;
+        case 1:
+            rr.rr_service = CDR_SVC_COUNT;
+            field = "service";
+            break;
+        case 2:
+            rr.rr_zone = CDR_PLAN_MAX_ZONES;
+            field = "zone";
+            break;
+        case 3:
+            rr.rr_bundle = -2;
+            field = "bundle";
+            break;
+        case 4:
+            rr.rr_cycle = 202613;
+            field = "cycle";
+            break;
+        case 5:
+            rr.rr_bundle_units = rr.rr_units + 1;
+            field = "bundle_units";
+            break;
+        case 6:
+            rr.rr_parts[1].rp_band = CDR_PLAN_MAX_BANDS;
+            field = "part_band";
+            break;
+        }
+        size_t n = encode(&cr, &rr, "p", buf);
+        cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT, "case %d",
+                     k);
+        cr_assert(strstr(dg.dg_msg, field), "case %d: %s", k, dg.dg_msg);
+    }
+    /* Version, nparts and a NUL in the plan id, patched into the bytes. */
+    cdr_rated rr = sample_rated();
+    size_t n = encode(&cr, &rr, "p", buf);
+    buf[0] = 2;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
+    buf[0] = CDR_RATED_WIRE_VERSION;
+    buf[n - 1] = 0;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "NUL"));
+    rr.rr_nparts = 0;
+    n = encode(&cr, &rr, "", buf);
+    buf[n - 2] = CDR_RATED_MAX_PARTS + 1; /* nparts is the byte before the plan id length */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "nparts"));
+    /* A broken embedded CDR is reported at its position in the rated record. */
+    n = encode(&cr, &rr, "", buf);
+    buf[3] = 9; /* bytes: [0] version, [1] CDR length, [2] CDR version, [3] CDR service */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "embedded CDR"), "%s", dg.dg_msg);
+}
+
+Test(rated_wire, garbage_rejected)
+{
+    cdr_record cr;
+    cdr_rated rr;
+    char plan[CDR_NAME_MAX];
+    uint8_t junk[64];
+    memset(junk, 0xff, sizeof junk);
+    junk[0] = CDR_RATED_WIRE_VERSION;
+    cr_assert_eq(cdr_rated_wire_decode(junk, sizeof junk, &cr, &rr, plan, NULL), CDR_FORMAT);
+    memset(junk, 0x80, sizeof junk);
+    junk[0] = CDR_RATED_WIRE_VERSION;
+    cr_assert_eq(cdr_rated_wire_decode(junk, sizeof junk, &cr, &rr, plan, NULL), CDR_FORMAT);
+    cr_assert_eq(cdr_rated_wire_decode(junk, 0, &cr, &rr, plan, NULL), CDR_FORMAT);
+}
+
+/* Random bytes and random mutations of a valid record: decode returns 0 or an error, never
+ * crashes (this runs under ASan+UBSan in the sanitizer build), and whatever it accepts encodes
+ * back to the same bytes. */
+Test(rated_wire, fuzz)
+{
+    cdr_record cr = sample_cdr(), cr2, cr3;
+    cdr_rated rr = sample_rated(), rr2, rr3;
+    char plan[CDR_NAME_MAX], plan3[CDR_NAME_MAX];
+    uint8_t good[CDR_RATED_WIRE_MAX], re[CDR_RATED_WIRE_MAX];
+    size_t gn = encode(&cr, &rr, "cn-personal-128", good);
+    uint64_t seed = 0x9E3779B97F4A7C15ull;
+    unsigned accepted = 0;
+    for (int iter = 0; iter < 200000; iter++) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17;
+        size_t len;
+        uint8_t *b;
+        if (iter & 1) { /* pure noise, valid version byte half of the time */
+            len = (size_t)(seed % (CDR_RATED_WIRE_MAX + 8));
+            b = malloc(len ? len : 1);
+            uint64_t s = seed;
+            for (size_t i = 0; i < len; i++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                b[i] = (uint8_t)s;
+            }
+            if (len && (seed & 2))
+                b[0] = CDR_RATED_WIRE_VERSION;
+        } else { /* a valid record with 1-3 bytes changed */
+            len = gn;
+            b = malloc(len);
+            memcpy(b, good, len);
+            uint64_t s = seed;
+            for (int k = 0; k <= (int)(seed % 3); k++) {
+                s ^= s << 13, s ^= s >> 7, s ^= s << 17;
+                b[s % len] = (uint8_t)(s >> 32);
+            }
+        }
+        if (cdr_rated_wire_decode(b, len, &cr2, &rr2, plan, NULL) == 0) {
+            accepted++;
+            size_t rn = cdr_rated_wire_encode(&cr2, &rr2, plan, re);
+            cdr_diag dg;
+            cr_assert_eq(cdr_rated_wire_decode(re, rn, &cr3, &rr3, plan3, &dg), 0, "%s", dg.dg_msg);
+            cr_assert_eq(memcmp(&cr2, &cr3, sizeof cr2), 0);
+            assert_rated_eq(&rr2, &rr3);
+        }
+        free(b);
+    }
+    cr_assert(accepted > 0); /* some mutations (e.g. inside strings or charges) stay valid */
+}
