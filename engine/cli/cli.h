@@ -24,6 +24,7 @@ int cmd_rate(int argc, char **argv);
 int cmd_gen(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
+int cmd_rate_stream(int argc, char **argv);
 
 typedef enum cli_opt_kind {
     CLI_FLAG,   /* no argument; *(int *)dest = 1 */

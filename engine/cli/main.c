@@ -12,6 +12,7 @@ static const cli_command commands[] = {
     {"gen", cmd_gen, "generate a synthetic directory, plans and CDRs"},
     {"bench", cmd_bench, "run a benchmark and print one JSON object"},
     {"collect", cmd_collect, "publish CDR files from a spool directory to Kafka"},
+    {"rate-stream", cmd_rate_stream, "rate cdr.raw from Kafka, exactly once, into cdr.rated"},
     {NULL, NULL, NULL},
 };
 

@@ -17,6 +17,7 @@
 #include "cdr_bytes.h"
 #include "cdr_mem.h"
 #include "cdr_rate.h"
+#include "cdr_stream.h"
 
 cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i);
 
@@ -35,13 +36,23 @@ typedef struct ctr_ent {
     uint64_t ce_used;
     uint64_t ce_owner;
     uint32_t ce_cycle;
-    uint32_t ce_flags; /* bit 0 = in use, bit 1 = dirty */
+    uint32_t ce_flags; /* bit 0 = in use, bit 1 = dirty (store), bit 2 = changed (changelog) */
 } ctr_ent;
+
+/* A counter's key, remembered when it first changes after a cdr_rater_counters_changed. */
+typedef struct ctr_key {
+    uint64_t ck_holder;
+    uint64_t ck_tag;
+    uint32_t ck_cycle;
+} ctr_key;
 
 typedef struct ctr_tab {
     ctr_ent *ct_ents;
     size_t ct_mask;
     size_t ct_n;
+    int ct_track;    /* remember changed keys in ct_chg (cdr_rater_track_changes) */
+    ctr_key *ct_chg; /* keys of the counters changed since the last export */
+    size_t ct_nchg, ct_capchg;
 } ctr_tab;
 
 static uint64_t mix64(uint64_t x)
@@ -138,8 +149,21 @@ static int ctr_put(ctr_tab *ct, uint64_t holder, uint32_t cycle, uint64_t tag, u
     }
     ce->ce_used = used;
     ce->ce_owner = owner;
-    if (dirty)
+    if (dirty) {
         ce->ce_flags |= 2;
+        if (ct->ct_track && !(ce->ce_flags & 4)) {
+            if (ct->ct_nchg == ct->ct_capchg) {
+                size_t cap = ct->ct_capchg ? 2 * ct->ct_capchg : 1024;
+                ctr_key *nk = realloc(ct->ct_chg, cap * sizeof *nk);
+                if (!nk)
+                    return CDR_ENOMEM;
+                ct->ct_chg = nk;
+                ct->ct_capchg = cap;
+            }
+            ct->ct_chg[ct->ct_nchg++] = (ctr_key){holder, tag, cycle};
+            ce->ce_flags |= 4;
+        }
+    }
     return 0;
 }
 
@@ -443,8 +467,10 @@ void cdr_rater_destroy(cdr_rater *rt)
             pthread_join(rt->rt_workers[i].wk_thread, NULL);
         pthread_barrier_destroy(&rt->rt_bar);
     }
-    for (unsigned i = 0; i < rt->rt_threads; i++)
+    for (unsigned i = 0; i < rt->rt_threads; i++) {
         free(rt->rt_workers[i].wk_ctr.ct_ents);
+        free(rt->rt_workers[i].wk_ctr.ct_chg);
+    }
     free(rt->rt_workers);
     snap_release(rt->rt_snap);
     pthread_mutex_destroy(&rt->rt_snap_lock);
@@ -636,6 +662,72 @@ uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cy
         const ctr_ent *ce = ctr_find(&rt->rt_workers[w].wk_ctr, holder, cycle, tag);
         if (ce)
             return ce->ce_used;
+    }
+    return 0;
+}
+
+/* ---- counter changes for a changelog (cdr_stream.h) ------------------------------------------ */
+
+void cdr_rater_track_changes(cdr_rater *rt, int on)
+{
+    for (unsigned w = 0; w < rt->rt_threads; w++)
+        rt->rt_workers[w].wk_ctr.ct_track = on;
+}
+
+int cdr_rater_counters_changed(cdr_rater *rt, cdr_counter_change_fn fn, void *arg)
+{
+    int rc = 0;
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
+        for (size_t i = 0; i < ct->ct_nchg; i++) {
+            const ctr_key *ck = &ct->ct_chg[i];
+            ctr_ent *ce = ctr_find(ct, ck->ck_holder, ck->ck_cycle, ck->ck_tag);
+            if (!ce || !(ce->ce_flags & 4))
+                continue; /* dropped since */
+            ce->ce_flags &= ~4u;
+            if (rc)
+                continue; /* clear the marks even after fn failed */
+            const cdr_counter_change cc = {.cc_holder = ce->ce_holder,
+                                           .cc_tag = ce->ce_tag,
+                                           .cc_cycle = ce->ce_cycle,
+                                           .cc_used = ce->ce_used,
+                                           .cc_owner = ce->ce_owner};
+            rc = fn(arg, &cc);
+        }
+        ct->ct_nchg = 0;
+    }
+    return rc;
+}
+
+int cdr_rater_counter_import(cdr_rater *rt, const cdr_counter_change *cc)
+{
+    worker *wk = &rt->rt_workers[shard_of(cc->cc_owner, rt->rt_threads)];
+    return ctr_put(&wk->wk_ctr, cc->cc_holder, cc->cc_cycle, cc->cc_tag, cc->cc_owner, cc->cc_used,
+                   0);
+}
+
+int cdr_rater_counters_drop(cdr_rater *rt, cdr_counter_keep_fn keep, void *arg)
+{
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
+        ct->ct_nchg = 0;
+        if (!ct->ct_ents)
+            continue;
+        ctr_tab nt = {.ct_track = ct->ct_track, .ct_chg = ct->ct_chg, .ct_capchg = ct->ct_capchg};
+        for (size_t i = 0; i <= ct->ct_mask; i++) {
+            const ctr_ent *ce = &ct->ct_ents[i];
+            if (!(ce->ce_flags & 1) || !keep || !keep(arg, ce->ce_owner))
+                continue;
+            int rc =
+                ctr_put(&nt, ce->ce_holder, ce->ce_cycle, ce->ce_tag, ce->ce_owner, ce->ce_used, 0);
+            if (rc) {
+                free(nt.ct_ents);
+                return rc;
+            }
+            ctr_find(&nt, ce->ce_holder, ce->ce_cycle, ce->ce_tag)->ce_flags |= ce->ce_flags & 2;
+        }
+        free(ct->ct_ents);
+        *ct = nt;
     }
     return 0;
 }
