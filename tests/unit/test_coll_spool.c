@@ -23,37 +23,13 @@
 #include <unistd.h>
 
 #include "cdr_collect.h"
+#include "test_dirs.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
 static void tmpdir(char *buf, size_t n)
 {
-    snprintf(buf, n, "%s/tmp-spool-XXXXXX", CDR_BINARY_DIR);
-    cr_assert_not_null(mkdtemp(buf));
-}
-
-/* Remove a test directory tree (after a passing test; a failing one keeps it for inspection). */
-static void rm_rf(const char *path)
-{
-    struct stat st;
-    if (lstat(path, &st) != 0)
-        return;
-    if (S_ISDIR(st.st_mode)) {
-        DIR *d = opendir(path);
-        struct dirent *de;
-        while (d && (de = readdir(d)) != NULL) {
-            if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
-                continue;
-            char sub[8192];
-            snprintf(sub, sizeof sub, "%s/%s", path, de->d_name);
-            rm_rf(sub);
-        }
-        if (d)
-            closedir(d);
-        rmdir(path);
-    } else {
-        unlink(path);
-    }
+    test_tmpdir(buf, n, "spool");
 }
 
 static int exists(const char *path)
