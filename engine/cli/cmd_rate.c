@@ -141,7 +141,7 @@ int cmd_rate(int argc, char **argv)
             }
             for (size_t i = 0; i < n; i++) {
                 char line[2048];
-                const cdr_plan *pl = rated[i].rr_reason ? NULL : cdr_rater_plan_of(rt, &recs[i]);
+                const cdr_plan *pl = rated[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);
                 int len = json ? cdr_rated_format_json(&recs[i], &rated[i], pl, line, sizeof line)
                                : cdr_rated_format_csv(&recs[i], &rated[i], pl, line, sizeof line);
                 if (len > 0)

@@ -51,6 +51,12 @@ expect_err "nothing stored" "broken plan keeps old"
 "$CDRATE" plans list --store "$T/s" > "$T/list"
 grep -q "cn-personal-128	version 5" "$T/list" && bad "version 5 stored despite the failure" || ok
 
+# a store without a directory cannot rate; a missing directory file is refused
+expect_rc 1 "rate without a directory" "$CDRATE" rate --store "$T/s" --in "$T/none.csv" --out "$T/none.out"
+expect_err "no directory in the store (load a directory file first)" "rate without a directory"
+expect_rc 1 "load a missing directory file" "$CDRATE" directory load "$T/nope.dir" --store "$T/s"
+expect_err "nope.dir: cannot open directory file" "missing directory file"
+
 # directory: the sample loads; a broken one is refused with line:column and changes nothing
 expect_rc 0 "load sample directory" "$CDRATE" directory load "$SRC/billing/samples/demo.dir" --store "$T/s" --quiet
 printf 'directory version=1\ncustomer id=1 type=person name=X credit_class=NOPE\n' > "$T/bad.dir"

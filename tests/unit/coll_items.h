@@ -4,6 +4,8 @@
 #define CDR_TEST_COLL_ITEMS_H
 
 #include <criterion/criterion.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -34,6 +36,44 @@ static inline void items_free(items *its)
 {
     free(its->it_v);
     memset(its, 0, sizeof *its);
+}
+
+/* The whole file at path, NUL-terminated (*len excludes the NUL), or NULL if it cannot be
+ * opened. The caller frees. */
+static inline char *slurp(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    char *buf = malloc((size_t)n + 1);
+    cr_assert_not_null(buf);
+    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
+    buf[n] = '\0';
+    fclose(f);
+    *len = (size_t)n;
+    return buf;
+}
+
+/* Compare a rendering (out, outlen; freed here) with the golden file gpath of fixture `file`;
+ * with CDR_UPDATE_GOLDEN set in the environment, rewrite the golden file first. */
+static inline void golden_compare(char *out, size_t outlen, const char *gpath, const char *file)
+{
+    if (getenv("CDR_UPDATE_GOLDEN")) {
+        FILE *g = fopen(gpath, "wb");
+        cr_assert_not_null(g);
+        fwrite(out, 1, outlen, g);
+        fclose(g);
+    }
+    size_t glen;
+    char *want = slurp(gpath, &glen);
+    cr_assert_not_null(want, "missing golden file %s", gpath);
+    cr_assert(glen == outlen && memcmp(out, want, glen) == 0, "%s differs from its golden file",
+              file);
+    free(want);
+    free(out);
 }
 
 #endif

@@ -43,23 +43,6 @@ static void decode(int fmt, const cdr_coll_config *cc, const char *name, const v
     cdr_coll_decoder_destroy(d);
 }
 
-static char *slurp(const char *path, size_t *len)
-{
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    fseek(f, 0, SEEK_END);
-    long n = ftell(f);
-    fseek(f, 0, SEEK_SET);
-    char *buf = malloc((size_t)n + 1);
-    cr_assert_not_null(buf);
-    cr_assert_eq(fread(buf, 1, (size_t)n, f), (size_t)n);
-    buf[n] = '\0';
-    fclose(f);
-    *len = (size_t)n;
-    return buf;
-}
-
 /* One line per item: kind, line:column, index, offset, length, then the error or the reason,
  * then the record. */
 static void render(const items *its, FILE *f)
@@ -99,18 +82,7 @@ static void golden(const char *file, int fmt, const cdr_coll_config *cc, items *
     FILE *mf = open_memstream(&out, &outlen);
     render(its, mf);
     fclose(mf);
-    if (getenv("CDR_UPDATE_GOLDEN")) {
-        FILE *g = fopen(gpath, "wb");
-        cr_assert_not_null(g);
-        fwrite(out, 1, outlen, g);
-        fclose(g);
-    }
-    size_t glen;
-    char *want = slurp(gpath, &glen);
-    cr_assert_not_null(want, "missing golden file %s", gpath);
-    cr_assert_str_eq(out, want, "%s differs from its golden file", file);
-    free(want);
-    free(out);
+    golden_compare(out, outlen, gpath, file);
     /* accounting: one item per non-blank line */
     cr_assert_eq(its->it_n, its->it_kind[0] + its->it_kind[1] + its->it_kind[2]);
 }

@@ -18,25 +18,8 @@
 #define PARTITIONS 4
 #define TIMEOUT_MS 30000
 
-#define NO_BROKER                                                                                  \
-    "CDR_KAFKA_BROKERS is not set: run the tests with make test or scripts/with-services"
-
-static const char *brokers(void)
-{
-    const char *b = getenv("CDR_KAFKA_BROKERS");
-    if (!b || !*b)
-        cr_assert_fail(NO_BROKER);
-    return b;
-}
-
-/* Said before Criterion starts too: with -q (as ctest runs it) Criterion sends the runner's and
- * the tests' output to /dev/null, so the assertion's message would not be seen. */
-__attribute__((constructor)) static void say_if_no_broker(void)
-{
-    const char *b = getenv("CDR_KAFKA_BROKERS");
-    if (!b || !*b)
-        fprintf(stderr, "test_kafka_broker: %s\n", NO_BROKER);
-}
+#define TEST_KAFKA_NAME "test_kafka_broker"
+#include "test_kafka.h"
 
 static int64_t now_ms(void)
 {

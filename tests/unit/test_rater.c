@@ -37,7 +37,7 @@ static char *rate_render(unsigned threads, size_t n, size_t batch, size_t *len, 
                 cap *= 2;
                 out = realloc(out, cap);
             }
-            const cdr_plan *pl = rated[i].rr_reason ? NULL : cdr_rater_plan_of(rt, &recs[i]);
+            const cdr_plan *pl = rated[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);
             int l = cdr_rated_format_csv(&recs[i], &rated[i], pl, out + used, cap - used);
             cr_assert_gt(l, 0);
             used += (size_t)l;

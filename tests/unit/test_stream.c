@@ -29,23 +29,8 @@
 #define TIMEOUT_MS  60000
 #define SUBSCRIBERS 2000
 
-#define NO_BROKER                                                                                  \
-    "CDR_KAFKA_BROKERS is not set: run the tests with make test or scripts/with-services"
-
-static const char *brokers(void)
-{
-    const char *b = getenv("CDR_KAFKA_BROKERS");
-    if (!b || !*b)
-        cr_assert_fail(NO_BROKER);
-    return b;
-}
-
-__attribute__((constructor)) static void say_if_no_broker(void)
-{
-    const char *b = getenv("CDR_KAFKA_BROKERS");
-    if (!b || !*b)
-        fprintf(stderr, "test_stream: %s\n", NO_BROKER);
-}
+#define TEST_KAFKA_NAME "test_stream"
+#include "test_kafka.h"
 
 static void unique_name(char *buf, size_t n, const char *what)
 {

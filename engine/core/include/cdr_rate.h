@@ -77,9 +77,10 @@ int cdr_rater_set_plans(cdr_rater *rt, cdr_plan_set *ps);
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats);
 
-/* The plan version that rated a record (for rendering), or NULL when unratable. Valid while the
- * rater's current plan set is. */
-const cdr_plan *cdr_rater_plan_of(cdr_rater *rt, const cdr_record *cr);
+/* The plan version that rated record i of the last batch (for rendering), or NULL when the
+ * record found no plan. Valid until the next cdr_rater_rate or cdr_rater_destroy: the rater keeps
+ * that batch's plan set alive until then, whatever cdr_rater_set_plans does meanwhile. */
+const cdr_plan *cdr_rater_batch_plan(const cdr_rater *rt, size_t i);
 
 /* Bundle counters: load all counters from / save all to the store (db CDR_DB_COUNTERS), in one
  * transaction each. Save writes only counters that changed since the last load or save. */

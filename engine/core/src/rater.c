@@ -19,8 +19,6 @@
 #include "cdr_rate.h"
 #include "cdr_stream.h"
 
-cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i);
-
 /* ---- counters --------------------------------------------------------------------------------
  * Key (holder, cycle, tag). tag: own bundle = CTR_OWN | hash(bundle name); enterprise pool =
  * CTR_POOL | service (holder = enterprise); a member's draw on a pool = CTR_MEMBER | service
@@ -195,12 +193,13 @@ struct cdr_rater {
     pthread_barrier_t rt_bar;
     int rt_quit;
     /* the batch in progress */
-    rating_snap *rt_bsnap;
+    rating_snap *rt_bsnap; /* the snapshot of the last batch, kept until the next one */
     const cdr_record *rt_recs;
     cdr_rated *rt_out;
     size_t rt_n;
-    int32_t *rt_subix; /* [n] subscriber index or -1 */
-    uint8_t *rt_shard; /* [n] */
+    int32_t *rt_subix;        /* [n] subscriber index or -1 */
+    uint8_t *rt_shard;        /* [n] */
+    const cdr_plan **rt_plan; /* [n] the plan version that rated each record (of rt_bsnap) */
     size_t rt_cap;
 };
 
@@ -247,15 +246,14 @@ static int snap_build(const cdr_subtab *tab, cdr_plan_set *ps, rating_snap **out
     return 0;
 }
 
-static void rate_one(cdr_rater *rt, worker *wk, const rating_snap *rs, const cdr_record *cr,
-                     int32_t subix, const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
+static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t subix,
+                     const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
     memset(rr, 0, sizeof *rr);
     rr->rr_service = cr->cr_service;
     rr->rr_zone = CDR_NO_ZONE;
     rr->rr_bundle = -1;
     int reason = CDR_REASON_NONE;
-    (void)rs;
     const cdr_sub *su = subix >= 0 ? &rt->rt_sub0[subix] : NULL;
     if (cr->cr_service >= CDR_SVC_COUNT || cr->cr_direction >= CDR_DIR_COUNT)
         reason = CDR_REASON_BAD_RECORD;
@@ -388,7 +386,8 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
         }
         if (k >= RATER_AHEAD) {
             size_t j = k - RATER_AHEAD;
-            rate_one(rt, wk, rs, &rt->rt_recs[mine[j]], rt->rt_subix[mine[j]], plan[j], cycle[j],
+            rt->rt_plan[mine[j]] = plan[j];
+            rate_one(rt, wk, &rt->rt_recs[mine[j]], rt->rt_subix[mine[j]], plan[j], cycle[j],
                      &rt->rt_out[mine[j]]);
         }
     }
@@ -473,9 +472,11 @@ void cdr_rater_destroy(cdr_rater *rt)
     }
     free(rt->rt_workers);
     snap_release(rt->rt_snap);
+    snap_release(rt->rt_bsnap);
     pthread_mutex_destroy(&rt->rt_snap_lock);
     free(rt->rt_subix);
     free(rt->rt_shard);
+    free(rt->rt_plan);
     free(rt);
 }
 
@@ -514,10 +515,14 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
         uint8_t *sh = realloc(rt->rt_shard, n);
         if (sh)
             rt->rt_shard = sh;
-        if (!si || !sh)
+        const cdr_plan **pp = realloc(rt->rt_plan, n * sizeof *pp);
+        if (pp)
+            rt->rt_plan = pp;
+        if (!si || !sh || !pp)
             return CDR_ENOMEM;
         rt->rt_cap = n;
     }
+    snap_release(rt->rt_bsnap); /* the previous batch's plans are no longer needed */
     rt->rt_bsnap = snap_acquire(rt);
     rt->rt_recs = recs;
     rt->rt_out = out;
@@ -529,8 +534,6 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
     run_batch(rt, &rt->rt_workers[0]);
     if (rt->rt_threads > 1)
         pthread_barrier_wait(&rt->rt_bar);
-    snap_release(rt->rt_bsnap);
-    rt->rt_bsnap = NULL;
     int err = 0;
     for (unsigned i = 0; i < rt->rt_threads; i++) {
         const worker *wk = &rt->rt_workers[i];
@@ -551,14 +554,9 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
     return err;
 }
 
-const cdr_plan *cdr_rater_plan_of(cdr_rater *rt, const cdr_record *cr)
+const cdr_plan *cdr_rater_batch_plan(const cdr_rater *rt, size_t i)
 {
-    const cdr_sub *su = cdr_subtab_find(rt->rt_subs, cr->cr_msisdn);
-    if (!su)
-        return NULL;
-    const rating_snap *rs = rt->rt_snap;
-    int32_t fam = rs->rs_family[su - rt->rt_sub0];
-    return fam < 0 ? NULL : cdr_plan_set_at(rs->rs_plans, fam, cr->cr_start);
+    return i < rt->rt_n ? rt->rt_plan[i] : NULL;
 }
 
 /* ---- counters in the store ------------------------------------------------------------------

@@ -695,7 +695,7 @@ static int batch(stream *sm)
             continue;
         }
         const cdr_rated *rr = &sm->sm_out[i];
-        const cdr_plan *pl = rr->rr_reason ? NULL : cdr_rater_plan_of(sm->sm_rt, &sm->sm_recs[i]);
+        const cdr_plan *pl = rr->rr_reason ? NULL : cdr_rater_batch_plan(sm->sm_rt, i);
         uint8_t val[CDR_RATED_WIRE_MAX];
         size_t vlen = cdr_rated_wire_encode(&sm->sm_recs[i], rr, pl ? pl->pl_id : NULL, val);
         if (rr->rr_reason)

@@ -171,12 +171,6 @@ void cdr_subtab_find_records(const cdr_subtab *tab, const cdr_record *recs, size
     }
 }
 
-/* Non-const access for the core (sets su_family). */
-cdr_sub *cdr_subtab_at_mut(cdr_subtab *tab, size_t i)
-{
-    return i < tab->st_n ? &tab->st_subs[i] : NULL;
-}
-
 void cdr_subtab_free(cdr_subtab *tab)
 {
     if (!tab)
