@@ -9,6 +9,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cdr_kafka.h"
 #include "publish.h"
 
 /* Largest value sent to cdr.rejected: a longer input record (e.g. a 10 MB "line") is cut there
@@ -34,44 +35,17 @@ struct coll_pub {
     int pb_connect_timeout_ms;
 };
 
-/* ---- errors: the one place librdkafka codes become cdr_err ----------------------------------- */
-
-static int kafka_code(rd_kafka_resp_err_t err)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR__FENCED:
-        return CDR_EXISTS; /* another instance with our transactional id: not retriable */
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
-        return CDR_EINVAL;
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
-        return CDR_VERSION;
-    case RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE:
-        return CDR_LIMIT;
-    default:
-        return CDR_KAFKA; /* retriable: the broker or the network may come back */
-    }
-}
+/* ---- errors (cdr_kafka.h translates librdkafka's codes) ------------------------------------ */
 
 static int kafka_err(rd_kafka_resp_err_t err, const char *what, cdr_diag *dg)
 {
-    return cdr_diag_set(dg, kafka_code(err), NULL, 0, 0, "kafka: %s: %s", what,
-                        rd_kafka_err2str(err));
+    return cdr_kafka_err(dg, err, what);
 }
 
 /* Consumes e. */
 static int kafka_error(rd_kafka_error_t *e, const char *what, cdr_diag *dg)
 {
-    int code = kafka_code(rd_kafka_error_code(e));
-    if (rd_kafka_error_is_fatal(e) && code == CDR_KAFKA)
-        code = CDR_KAFKA_FATAL; /* not retriable: the producer must be recreated */
-    cdr_diag_set(dg, code, NULL, 0, 0, "kafka: %s: %s%s", what, rd_kafka_error_string(e),
-                 rd_kafka_error_is_fatal(e) ? " (fatal)" : "");
-    rd_kafka_error_destroy(e);
-    return code;
+    return cdr_kafka_error(dg, e, what);
 }
 
 static int stopped(const coll_pub *pb)
@@ -400,31 +374,17 @@ static int produce_rejected(coll_pub *pb, int t, const void *arg)
         RD_KAFKA_V_OPAQUE((void *)(intptr_t)t), RD_KAFKA_V_END);
 }
 
-static size_t u64_dec(uint64_t v, char *out)
-{
-    char tmp[24];
-    size_t n = 0;
-    do {
-        tmp[n++] = (char)('0' + v % 10);
-        v /= 10;
-    } while (v);
-    for (size_t i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
 int coll_pub_record(coll_pub *pb, const cdr_record *cr, cdr_diag *dg)
 {
     int rc = coll_pub_begin(pb, dg);
     if (rc)
         return rc;
     uint8_t val[CDR_WIRE_MAX];
-    char key[24];
-    pub_msg pm = {.pm_val = val, .pm_val_len = cdr_wire_encode(cr, val), .pm_key = key};
-    if (cr->cr_owner)
-        pm.pm_key_len = u64_dec(cr->cr_owner, key);
-    else
-        pm.pm_key = cr->cr_msisdn, pm.pm_key_len = strnlen(cr->cr_msisdn, CDR_NUMBER_MAX);
+    char key[CDR_KAFKA_KEY_MAX];
+    pub_msg pm = {.pm_val = val,
+                  .pm_val_len = cdr_wire_encode(cr, val),
+                  .pm_key = key,
+                  .pm_key_len = cdr_kafka_record_key(cr, key)};
     return produce_wait(pb, PUB_RAW, produce_plain, &pm, dg);
 }
 

@@ -15,6 +15,7 @@
 
 #include <librdkafka/rdkafka.h>
 
+#include "cdr_kafka.h"
 #include "cdr_stream.h"
 
 #define STREAM_BATCH_DEFAULT 20000
@@ -46,41 +47,17 @@ typedef struct stream {
 
 enum { T_RAW = 0, T_RATED, T_SUSPENSE, T_COUNTERS };
 
-/* ---- errors: librdkafka codes become cdr_err here ------------------------------------------- */
-
-static int kafka_code(rd_kafka_resp_err_t err, int fatal)
-{
-    switch (err) {
-    case RD_KAFKA_RESP_ERR_PRODUCER_FENCED:
-    case RD_KAFKA_RESP_ERR_INVALID_PRODUCER_EPOCH:
-    case RD_KAFKA_RESP_ERR__FENCED:
-        return CDR_EXISTS; /* another instance with our transactional id: not retriable */
-    case RD_KAFKA_RESP_ERR__INVALID_ARG:
-    case RD_KAFKA_RESP_ERR_INVALID_CONFIG:
-        return CDR_EINVAL;
-    case RD_KAFKA_RESP_ERR_UNSUPPORTED_VERSION:
-    case RD_KAFKA_RESP_ERR__UNSUPPORTED_FEATURE:
-        return CDR_VERSION;
-    default:
-        return fatal ? CDR_KAFKA_FATAL : CDR_KAFKA;
-    }
-}
+/* ---- errors (cdr_kafka.h translates librdkafka's codes) ------------------------------------ */
 
 static int kafka_err(stream *sm, rd_kafka_resp_err_t err, const char *what)
 {
-    return cdr_diag_set(sm->sm_dg, kafka_code(err, 0), NULL, 0, 0, "kafka: %s: %s", what,
-                        rd_kafka_err2str(err));
+    return cdr_kafka_err(sm->sm_dg, err, what);
 }
 
 /* Translates and destroys e. */
 static int kafka_error(stream *sm, rd_kafka_error_t *e, const char *what)
 {
-    int fatal = rd_kafka_error_is_fatal(e);
-    int code = kafka_code(rd_kafka_error_code(e), fatal);
-    cdr_diag_set(sm->sm_dg, code, NULL, 0, 0, "kafka: %s: %s%s", what, rd_kafka_error_string(e),
-                 fatal ? " (fatal)" : "");
-    rd_kafka_error_destroy(e);
-    return code;
+    return cdr_kafka_error(sm->sm_dg, e, what);
 }
 
 static void say(const stream *sm, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -108,28 +85,9 @@ static int stopping(const stream *sm)
     return sm->sm_cfg->sc_stop && *sm->sm_cfg->sc_stop;
 }
 
-static void quiet_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
-{
-    (void)rk;
-    if (level <= 3) /* errors only; warnings are retried by librdkafka */
-        fprintf(stderr, "cdrate rate-stream: kafka %s: %s\n", fac, buf);
-}
-
 static rd_kafka_conf_t *make_conf(stream *sm, const char *const (*kv)[2], size_t n)
 {
-    char err[512];
-    rd_kafka_conf_t *conf = rd_kafka_conf_new();
-    if (rd_kafka_conf_set(conf, "bootstrap.servers", sm->sm_cfg->sc_brokers, err, sizeof err))
-        goto bad;
-    for (size_t i = 0; i < n; i++)
-        if (rd_kafka_conf_set(conf, kv[i][0], kv[i][1], err, sizeof err) != RD_KAFKA_CONF_OK)
-            goto bad;
-    rd_kafka_conf_set_log_cb(conf, quiet_log_cb);
-    return conf;
-bad:
-    rd_kafka_conf_destroy(conf);
-    cdr_diag_set(sm->sm_dg, CDR_EINVAL, NULL, 0, 0, "kafka: %s", err);
-    return NULL;
+    return cdr_kafka_conf(sm->sm_cfg->sc_brokers, kv, n, sm->sm_dg);
 }
 
 /* ---- counters: changelog encoding and partitioning ------------------------------------------ */
@@ -180,10 +138,8 @@ int cdr_counter_change_decode(const uint8_t *key, size_t klen, const uint8_t *va
  * in decimal and partitions with murmur2 (the Java clients' partitioner). */
 static int32_t owner_partition(const stream *sm, uint64_t owner)
 {
-    char key[24];
-    int len = snprintf(key, sizeof key, "%" PRIu64, owner);
-    return rd_kafka_msg_partitioner_murmur2(sm->sm_rkt[T_COUNTERS], key, (size_t)len, sm->sm_nparts,
-                                            NULL, NULL);
+    char key[CDR_KAFKA_KEY_MAX];
+    return cdr_kafka_key_partition(key, cdr_kafka_owner_key(owner, key), sm->sm_nparts);
 }
 
 static int keep_assigned(void *arg, uint64_t owner)
