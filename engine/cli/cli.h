@@ -25,6 +25,10 @@ int cmd_gen(int argc, char **argv);
 int cmd_bench(int argc, char **argv);
 int cmd_collect(int argc, char **argv);
 int cmd_rate_stream(int argc, char **argv);
+int cmd_archive(int argc, char **argv);
+int cmd_ledger(int argc, char **argv);
+int cmd_suspense(int argc, char **argv);
+int cmd_counters(int argc, char **argv);
 
 typedef enum cli_opt_kind {
     CLI_FLAG,   /* no argument; *(int *)dest = 1 */

@@ -13,6 +13,10 @@ static const cli_command commands[] = {
     {"bench", cmd_bench, "run a benchmark and print one JSON object"},
     {"collect", cmd_collect, "publish CDR files from a spool directory to Kafka"},
     {"rate-stream", cmd_rate_stream, "rate cdr.raw from Kafka, exactly once, into cdr.rated"},
+    {"archive", cmd_archive, "write cdr.rated into the ledger, exactly once"},
+    {"ledger", cmd_ledger, "read the ledger: records, one subscriber, totals"},
+    {"suspense", cmd_suspense, "list or replay the records in cdr.suspense"},
+    {"counters", cmd_counters, "print bundle counters from a store or the changelog"},
     {NULL, NULL, NULL},
 };
 
@@ -20,7 +24,7 @@ static void usage(FILE *f)
 {
     fprintf(f, "usage: cdrate COMMAND [ARGS]   (cdrate COMMAND --help for details)\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++)
-        fprintf(f, "  %-10s %s\n", c->name, c->summary);
+        fprintf(f, "  %-12s %s\n", c->name, c->summary);
 }
 
 int main(int argc, char **argv)
