@@ -9,7 +9,8 @@
  *   - cdr_kafka_*: librdkafka's in-process mock cluster (`--brokers embedded`) and a
  *     read_committed reader used by recovery and by tests;
  *   - cdr_collect_*: the collector itself (spool directory, live stream, per-file accounting,
- *     transactional publishing with checkpoints, crash recovery).
+ *     transactional publishing with checkpoints, crash recovery, records keyed by the charging
+ *     owner from the directory's rating view).
  * The design, the LMDB layout and the Kafka topics are documented in docs/collectors.md.
  */
 #ifndef CDR_COLLECT_H
@@ -22,6 +23,7 @@
 
 #include "cdr_coll.h"
 #include "cdr_error.h"
+#include "cdr_rate.h"
 #include "cdr_record.h"
 #include "cdr_store.h"
 
@@ -155,6 +157,7 @@ int cdr_dedup_prune_files(cdr_dedup *dd, uint64_t *pruned, cdr_diag *dg);
 
 /* ---- Kafka: topics, the embedded cluster, reading back --------------------------------------- */
 
+/* Topic names without the prefix (cdr_collect_config.cl_topic_prefix). */
 #define CDR_TOPIC_RAW         "cdr.raw"                 /* clean records, key = charging owner */
 #define CDR_TOPIC_REJECTED    "cdr.rejected"            /* original bytes + file/position/reason */
 #define CDR_TOPIC_CHECKPOINTS "cdr.collect.checkpoints" /* compacted: key = transactional id */
@@ -215,12 +218,23 @@ int cdr_kafka_read_topic(const char *brokers, const char *topic, const int64_t *
 
 /* ---- the collector --------------------------------------------------------------------------- */
 
+#define CDR_COLLECT_PREFIX_MAX 128 /* a topic prefix, including the NUL */
+
 typedef struct cdr_collect_config {
-    cdr_coll_config cl_coll;   /* decoder configuration; cl_coll.cc_source names the collector */
-    int cl_format;             /* cdr_coll_format */
-    char cl_spool[4096];       /* spool directory (may be empty for cdr_collect_stream) */
-    char cl_store[4096];       /* LMDB store; empty = <spool>/.store */
-    char cl_brokers[1024];     /* "host:port,..." or "embedded" */
+    cdr_coll_config cl_coll; /* decoder configuration; cl_coll.cc_source names the collector */
+    int cl_format;           /* cdr_coll_format */
+    char cl_spool[4096];     /* spool directory (may be empty for cdr_collect_stream) */
+    char cl_store[4096];     /* LMDB store; empty = <spool>/.store */
+    char cl_brokers[1024];   /* "host:port,..." or "embedded" */
+    /* Prepended to the three topic names and to the transactional id ("" = none): collectors
+     * with different prefixes share nothing on the brokers. Letters, digits, '.', '_', '-'. */
+    char cl_topic_prefix[CDR_COLLECT_PREFIX_MAX];
+    /* The rating view of the directory (cdr_dir_rating_view), or NULL. When set, each record's
+     * cr_owner is set from it before publishing: the subscriber's su_owner (the enterprise for a
+     * member that draws on an enterprise pool), 0 for an MSISDN the directory does not know (the
+     * record is then keyed by its MSISDN and the rater puts it into suspense). When NULL, cr_owner
+     * stays as decoded. Borrowed: read-only, must outlive the collector. */
+    const cdr_subtab *cl_owners;
     int64_t cl_dedup_window;   /* seconds of event time (0 = CDR_DEDUP_WINDOW_DEFAULT) */
     uint32_t cl_chunk;         /* records per Kafka transaction (default 50000) */
     int cl_partitions;         /* embedded: partitions of cdr.raw (default 6) */
@@ -232,6 +246,11 @@ typedef struct cdr_collect_config {
 /* Defaults: cdr_coll_config_defaults, csv, empty spool/store/brokers, 7-day window, 50000 records
  * per transaction, 6 partitions, 60 s, stderr. */
 void cdr_collect_config_defaults(cdr_collect_config *cl);
+
+/* Check a topic prefix (cl_topic_prefix): at most CDR_COLLECT_PREFIX_MAX - 1 letters, digits,
+ * '.', '_' and '-' (what Kafka allows in topic names). Returns 0 or CDR_EINVAL with the reason in
+ * dg ("topic prefix 'a/b' has '/' at 2 (letters, digits, '.', '_' and '-' only)"). */
+int cdr_collect_prefix_check(const char *prefix, cdr_diag *dg);
 
 typedef enum cdr_collect_status {
     CDR_COLLECT_DONE = 0, /* every record accounted for, committed; moved to done/ */
@@ -253,10 +272,11 @@ typedef void (*cdr_collect_report_fn)(void *arg, const cdr_collect_report *fr);
 typedef struct cdr_collect cdr_collect;
 
 /* Open the store and the de-duplication tables, start the embedded cluster when cl_brokers is
- * "embedded", connect the transactional producer (transactional.id "cdrate-collect.<source>",
- * which fences an older instance on a real broker) and recover: the last checkpoint in LMDB is
- * reconciled with the last one on Kafka (see docs/collectors.md). report (may be NULL) is called
- * once per input finished. Returns 0, CDR_EINVAL (config), CDR_NOTFOUND (time zone), CDR_KAFKA
+ * "embedded", connect the transactional producer (transactional.id
+ * "<cl_topic_prefix>cdrate-collect.<source>", which fences an older instance on a real broker) and
+ * recover: the last checkpoint in LMDB is reconciled with the last one on Kafka (see
+ * docs/collectors.md). report (may be NULL) is called once per input finished. Returns 0,
+ * CDR_EINVAL (config, a bad topic prefix), CDR_NOTFOUND (time zone), CDR_KAFKA
  * (brokers unreachable within cl_connect_timeout_ms: retriable), CDR_EXISTS (fenced by another
  * instance with the same source), CDR_STORE, CDR_EIO. */
 int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report, void *arg,

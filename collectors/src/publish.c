@@ -21,10 +21,11 @@ static const char *const pub_topics[PUB_NTOPICS] = {CDR_TOPIC_RAW, CDR_TOPIC_REJ
 
 struct coll_pub {
     rd_kafka_t *pb_rk;
+    char pb_topic[PUB_NTOPICS][PUB_TOPIC_MAX]; /* the prefix + pub_topics[t] */
     rd_kafka_topic_t *pb_rkt[PUB_NTOPICS];
     int pb_parts[PUB_NTOPICS];
     int64_t *pb_scan[PUB_NTOPICS]; /* per partition: acknowledged offset + 1, at least */
-    char pb_tid[128];
+    char pb_tid[192];
     int pb_in_txn;
     uint64_t pb_failed; /* messages whose delivery failed in the open transaction */
     char pb_fail_msg[256];
@@ -69,8 +70,8 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque)
     int t = (int)(intptr_t)m->_private;
     if (m->err) {
         if (!pb->pb_failed++)
-            snprintf(pb->pb_fail_msg, sizeof pb->pb_fail_msg, "%s [%" PRId32 "]: %s",
-                     t >= 0 && t < PUB_NTOPICS ? pub_topics[t] : "?", m->partition,
+            snprintf(pb->pb_fail_msg, sizeof pb->pb_fail_msg, "%.150s [%" PRId32 "]: %.80s",
+                     t >= 0 && t < PUB_NTOPICS ? pb->pb_topic[t] : "?", m->partition,
                      rd_kafka_err2str(m->err));
         return;
     }
@@ -110,7 +111,7 @@ static void create_topics(coll_pub *pb)
         return;
     for (int i = 0; i < md->topic_cnt; i++)
         for (int t = 0; t < PUB_NTOPICS; t++)
-            if (!md->topics[i].err && !strcmp(md->topics[i].topic, pub_topics[t]))
+            if (!md->topics[i].err && !strcmp(md->topics[i].topic, pb->pb_topic[t]))
                 missing[t] = 0;
     rd_kafka_metadata_destroy(md);
     char err[256];
@@ -118,8 +119,8 @@ static void create_topics(coll_pub *pb)
     for (int t = 0; t < PUB_NTOPICS; t++) {
         if (!missing[t])
             continue;
-        nt[nmissing] = rd_kafka_NewTopic_new(pub_topics[t], t == PUB_CHECKPOINTS ? 1 : -1, -1, err,
-                                             sizeof err);
+        nt[nmissing] = rd_kafka_NewTopic_new(pb->pb_topic[t], t == PUB_CHECKPOINTS ? 1 : -1, -1,
+                                             err, sizeof err);
         if (!nt[nmissing])
             goto out;
         if (t == PUB_CHECKPOINTS)
@@ -159,7 +160,7 @@ static int learn_partitions(coll_pub *pb, int64_t deadline, cdr_diag *dg)
             if (n > 0) {
                 if (n > PUB_MAX_PARTITIONS)
                     return cdr_diag_set(dg, CDR_LIMIT, NULL, 0, 0,
-                                        "kafka: %s has %d partitions (at most %d)", pub_topics[t],
+                                        "kafka: %s has %d partitions (at most %d)", pb->pb_topic[t],
                                         n, PUB_MAX_PARTITIONS);
                 pb->pb_parts[t] = n;
                 pb->pb_scan[t] = calloc((size_t)n, sizeof(int64_t));
@@ -168,7 +169,7 @@ static int learn_partitions(coll_pub *pb, int64_t deadline, cdr_diag *dg)
                 break;
             }
             if (mono_ms() > deadline || stopped(pb))
-                return kafka_err(err ? err : RD_KAFKA_RESP_ERR__TIMED_OUT, pub_topics[t], dg);
+                return kafka_err(err ? err : RD_KAFKA_RESP_ERR__TIMED_OUT, pb->pb_topic[t], dg);
             usleep(200 * 1000);
         }
     }
@@ -184,6 +185,9 @@ int coll_pub_create(const coll_pub_config *pc, coll_pub **out, cdr_diag *dg)
     if (!pb)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     snprintf(pb->pb_tid, sizeof pb->pb_tid, "%s", pc->pc_transactional_id);
+    for (int t = 0; t < PUB_NTOPICS; t++)
+        snprintf(pb->pb_topic[t], sizeof pb->pb_topic[t], "%s%s",
+                 pc->pc_topic_prefix ? pc->pc_topic_prefix : "", pub_topics[t]);
     pb->pb_quiet = pc->pc_quiet;
     pb->pb_log = pc->pc_log ? pc->pc_log : stderr;
     pb->pb_stop = pc->pc_stop;
@@ -224,7 +228,7 @@ int coll_pub_create(const coll_pub_config *pc, coll_pub **out, cdr_diag *dg)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "kafka: %s", err);
     }
     for (int t = 0; t < PUB_NTOPICS; t++)
-        pb->pb_rkt[t] = rd_kafka_topic_new(pb->pb_rk, pub_topics[t], NULL);
+        pb->pb_rkt[t] = rd_kafka_topic_new(pb->pb_rk, pb->pb_topic[t], NULL);
 
     const int64_t deadline = mono_ms() + pb->pb_connect_timeout_ms;
     int rc = 0;
@@ -276,6 +280,11 @@ int coll_pub_partitions(const coll_pub *pb, int t)
     return t >= 0 && t < PUB_NTOPICS ? pb->pb_parts[t] : 0;
 }
 
+const char *coll_pub_topic(const coll_pub *pb, int t)
+{
+    return pb->pb_topic[t];
+}
+
 /* ---- transactions ---------------------------------------------------------------------------- */
 
 int coll_pub_in_txn(const coll_pub *pb)
@@ -322,7 +331,7 @@ static int produce_wait(coll_pub *pb, int t, int (*produce)(coll_pub *, int, con
         if (!err)
             break;
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
-            return kafka_err(err, pub_topics[t], dg);
+            return kafka_err(err, pb->pb_topic[t], dg);
         if (stopped(pb))
             return cdr_diag_set(dg, CDR_KAFKA, NULL, 0, 0, "kafka: stopped while waiting");
         rd_kafka_poll(pb->pb_rk, 10);
@@ -487,7 +496,7 @@ int coll_pub_high_watermarks(coll_pub *pb, int t, int64_t *off, int n, cdr_diag 
         int64_t lo, hi;
         rd_kafka_resp_err_t err;
         const int64_t deadline = mono_ms() + pb->pb_connect_timeout_ms;
-        while ((err = rd_kafka_query_watermark_offsets(pb->pb_rk, pub_topics[t], p, &lo, &hi,
+        while ((err = rd_kafka_query_watermark_offsets(pb->pb_rk, pb->pb_topic[t], p, &lo, &hi,
                                                        5000)) != 0) {
             if (mono_ms() > deadline || stopped(pb))
                 return kafka_err(err, "watermarks", dg);

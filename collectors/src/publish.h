@@ -1,10 +1,10 @@
 /* publish.h - internal to collectors/: the transactional Kafka producer of the collector.
  *
- * One producer per collector, transactional.id "cdrate-collect.<source>" (idempotent, acks=all,
- * zstd, murmur2 partitioner as Java clients use). Records go to cdr.raw keyed by the charging
- * owner, rejected inputs to cdr.rejected with their original bytes and position headers, the
- * collector's checkpoints to cdr.collect.checkpoints. librdkafka errors are translated here and
- * only here (kafka_err). */
+ * One producer per collector, transactional.id "[prefix]cdrate-collect.<source>" (idempotent,
+ * acks=all, zstd, murmur2 partitioner as Java clients use). Records go to [prefix]cdr.raw keyed by
+ * the charging owner, rejected inputs to [prefix]cdr.rejected with their original bytes and
+ * position headers, the collector's checkpoints to [prefix]cdr.collect.checkpoints. librdkafka
+ * errors are translated by cdr_kafka.h. */
 #ifndef CDR_PUBLISH_H
 #define CDR_PUBLISH_H
 
@@ -16,6 +16,7 @@
 enum { PUB_RAW = 0, PUB_REJECTED, PUB_CHECKPOINTS, PUB_NTOPICS };
 
 #define PUB_MAX_PARTITIONS 4096
+#define PUB_TOPIC_MAX      256 /* a topic name with its prefix, including the NUL */
 
 /* A commit or flush that could not complete and was aborted: redo from the last checkpoint. */
 #define PUB_REDO 1
@@ -24,7 +25,8 @@ typedef struct coll_pub coll_pub;
 
 typedef struct coll_pub_config {
     const char *pc_brokers;          /* bootstrap servers */
-    const char *pc_transactional_id; /* "cdrate-collect.<source>" */
+    const char *pc_transactional_id; /* "[prefix]cdrate-collect.<source>" */
+    const char *pc_topic_prefix;     /* prepended to the three topic names; NULL = none */
     int pc_connect_timeout_ms;       /* init_transactions and metadata at start */
     int pc_quiet;                    /* librdkafka warnings not logged */
     FILE *pc_log;
@@ -49,6 +51,8 @@ void coll_pub_destroy(coll_pub *pb);
 
 /* Partitions of topic t (PUB_RAW, ...); 0 when unknown. */
 int coll_pub_partitions(const coll_pub *pb, int t);
+/* The name of topic t (PUB_RAW, ...), with the prefix; owned by pb. */
+const char *coll_pub_topic(const coll_pub *pb, int t);
 
 /* Begin a transaction when none is open. */
 int coll_pub_begin(coll_pub *pb, cdr_diag *dg);

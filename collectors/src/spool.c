@@ -342,13 +342,14 @@ struct cdr_collect {
     MDB_dbi co_dbi_meta;
     cdr_kafka_mock *co_mock;
     char co_brokers[1024];
-    char co_tid[128];
-    char co_cpkey[160]; /* "cp:" + transactional id, in coll_meta */
+    char co_tid[192];   /* [prefix]cdrate-collect.<source> */
+    char co_cpkey[200]; /* "cp:" + transactional id, in coll_meta */
     coll_pub *co_pub;
     cdr_coll_decoder *co_dec;
     coll_cp co_cp;   /* the last committed checkpoint */
     uint64_t co_seq; /* highest checkpoint sequence used */
     coll_batch co_bt;
+    int32_t *co_owner_ix; /* [BATCH_MAX] directory entry of each record of the batch, or -1 */
     coll_idset co_found_raw;
     coll_rejset co_found_rej;
     int co_resume; /* co_cp names an input in progress: process it first */
@@ -409,6 +410,24 @@ static void crash_parse(cdr_collect *co)
             co->co_crash_at = strtoull(s + n, NULL, 10);
         }
     }
+}
+
+int cdr_collect_prefix_check(const char *prefix, cdr_diag *dg)
+{
+    const size_t n = prefix ? strlen(prefix) : 0;
+    if (n >= CDR_COLLECT_PREFIX_MAX)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "topic prefix longer than %d characters",
+                            CDR_COLLECT_PREFIX_MAX - 1);
+    for (size_t i = 0; i < n; i++) {
+        const char c = prefix[i];
+        if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+              c == '.' || c == '_' || c == '-'))
+            return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0,
+                                "topic prefix '%.*s' has '%c' at %zu (letters, digits, '.', '_' "
+                                "and '-' only)",
+                                (int)n, prefix, c, i + 1);
+    }
+    return 0;
 }
 
 void cdr_collect_config_defaults(cdr_collect_config *cl)
@@ -614,11 +633,18 @@ static int batch_flush(cdr_collect *co, coll_input *in, cdr_diag *dg)
     int rc = 0;
     if (bt->bt_nrec)
         rc = cdr_dedup_check_batch(co->co_dd, in->in_df.df_id, bt->bt_items, bt->bt_nrec, dg);
+    const cdr_subtab *owners = co->co_cfg.cl_owners;
+    if (owners && bt->bt_nrec && !in->in_replay) /* all lookups at once: their misses overlap */
+        cdr_subtab_find_records(owners, bt->bt_recs, bt->bt_nrec, co->co_owner_ix);
     for (size_t i = 0; i < bt->bt_n && !rc; i++) {
         const coll_ent *en = &bt->bt_ents[i];
         if (en->en_kind == CDR_ITEM_RECORD) {
             const cdr_dedup_item *di = &bt->bt_items[en->en_slot];
-            const cdr_record *cr = &bt->bt_recs[en->en_slot];
+            cdr_record *cr = &bt->bt_recs[en->en_slot];
+            if (owners && !in->in_replay) { /* the charging owner keys the record */
+                const int32_t ix = co->co_owner_ix[en->en_slot];
+                cr->cr_owner = ix >= 0 ? cdr_subtab_at(owners, (size_t)ix)->su_owner : 0;
+            }
             if (cr->cr_start > in->in_max_start)
                 in->in_max_start = cr->cr_start;
             if (di->di_dup) {
@@ -847,15 +873,14 @@ static int gap_msg(void *arg, const cdr_kafka_msg *km)
  * this finds nothing). Retries while the brokers are away. */
 static int gap_scan(cdr_collect *co, const char *hex, cdr_diag *dg)
 {
-    static const char *const topics[2] = {CDR_TOPIC_RAW, CDR_TOPIC_REJECTED};
     idset_clear(&co->co_found_raw);
     co->co_found_rej.rs_n = 0;
     for (int t = 0; t < 2; t++) {
         gap_ctx gc = {.gc_co = co, .gc_rejected = t, .gc_hex = hex};
         int rc;
-        while ((rc = cdr_kafka_read_topic(co->co_brokers, topics[t], co->co_cp.cp_off[t],
-                                          co->co_cp.cp_nparts[t], 30000, gap_msg, &gc, dg)) ==
-                   CDR_KAFKA &&
+        while ((rc = cdr_kafka_read_topic(co->co_brokers, coll_pub_topic(co->co_pub, t),
+                                          co->co_cp.cp_off[t], co->co_cp.cp_nparts[t], 30000,
+                                          gap_msg, &gc, dg)) == CDR_KAFKA &&
                !is_stopped(co))
             co_warn(co, "recovery: %s; retrying", dg ? dg->dg_msg : "Kafka unreachable");
         if (rc)
@@ -1017,7 +1042,7 @@ static int recover(cdr_collect *co, int embedded, cdr_diag *dg)
     cdr_dedup_abort(co->co_dd);
 
     kcp_ctx kc = {.kc_tid = co->co_tid};
-    rc = cdr_kafka_read_topic(co->co_brokers, CDR_TOPIC_CHECKPOINTS, NULL, 0,
+    rc = cdr_kafka_read_topic(co->co_brokers, coll_pub_topic(co->co_pub, PUB_CHECKPOINTS), NULL, 0,
                               co->co_cfg.cl_connect_timeout_ms, kcp_msg, &kc, dg);
     if (rc) {
         cp_free(&lcp);
@@ -1038,7 +1063,8 @@ static int recover(cdr_collect *co, int embedded, cdr_diag *dg)
             co_warn(co,
                     "recovery: the store is at checkpoint %" PRIu64 " but Kafka only has %" PRIu64
                     " (topic %s recreated?): continuing from the store",
-                    lcp.cp_seq, kc.kc_found ? kc.kc_cp.cp_seq : 0, CDR_TOPIC_CHECKPOINTS);
+                    lcp.cp_seq, kc.kc_found ? kc.kc_cp.cp_seq : 0,
+                    coll_pub_topic(co->co_pub, PUB_CHECKPOINTS));
         rc = cp_copy(&co->co_cp, &lcp);
     } else {
         /* first run: scanning for the next checkpoint starts at today's end of the topics */
@@ -1098,6 +1124,10 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
                             "size are required");
     if (!cl->cl_store[0] && !cl->cl_spool[0])
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: a store or a spool is required");
+    if (strnlen(cl->cl_topic_prefix, sizeof cl->cl_topic_prefix) == sizeof cl->cl_topic_prefix)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: topic prefix not terminated");
+    if (cdr_collect_prefix_check(cl->cl_topic_prefix, dg))
+        return CDR_EINVAL;
     cdr_collect *co = calloc(1, sizeof *co);
     if (!co)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
@@ -1107,11 +1137,14 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
     co->co_report = report;
     co->co_report_arg = arg;
     crash_parse(co);
-    snprintf(co->co_tid, sizeof co->co_tid, "cdrate-collect.%s", cl->cl_coll.cc_source);
+    snprintf(co->co_tid, sizeof co->co_tid, "%scdrate-collect.%s", cl->cl_topic_prefix,
+             cl->cl_coll.cc_source);
     snprintf(co->co_cpkey, sizeof co->co_cpkey, "cp:%s", co->co_tid);
 
-    int rc =
-        batch_alloc(&co->co_bt) ? cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory") : 0;
+    co->co_owner_ix = malloc(BATCH_MAX * sizeof *co->co_owner_ix);
+    int rc = batch_alloc(&co->co_bt) || !co->co_owner_ix
+                 ? cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory")
+                 : 0;
     if (!rc)
         rc = cdr_coll_decoder_create(cl->cl_format, &cl->cl_coll, &co->co_dec, dg);
     if (!rc && cl->cl_spool[0]) {
@@ -1141,8 +1174,10 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
         /* cdr.raw with the partitions asked for; the other two are auto-created by the mock
          * (4 partitions) when the producer first asks for them: each explicit creation can
          * wait up to a second for the mock cluster's thread to wake up (librdkafka 2.0) */
+        char raw[PUB_TOPIC_MAX];
+        snprintf(raw, sizeof raw, "%s%s", cl->cl_topic_prefix, CDR_TOPIC_RAW);
         if (!rc)
-            rc = cdr_kafka_mock_topic_create(co->co_mock, CDR_TOPIC_RAW,
+            rc = cdr_kafka_mock_topic_create(co->co_mock, raw,
                                              cl->cl_partitions > 0 ? cl->cl_partitions : 6, dg);
         if (!rc)
             snprintf(co->co_brokers, sizeof co->co_brokers, "%s",
@@ -1153,6 +1188,7 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
     if (!rc) {
         coll_pub_config pc = {.pc_brokers = co->co_brokers,
                               .pc_transactional_id = co->co_tid,
+                              .pc_topic_prefix = cl->cl_topic_prefix,
                               .pc_connect_timeout_ms = cl->cl_connect_timeout_ms,
                               .pc_quiet = cl->cl_quiet,
                               .pc_log = co->co_cfg.cl_log};
@@ -1181,6 +1217,7 @@ void cdr_collect_close(cdr_collect *co)
     idset_clear(&co->co_found_raw);
     free(co->co_found_rej.rs_index);
     batch_free(&co->co_bt);
+    free(co->co_owner_ix);
     free(co);
 }
 

@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "cdr_collect.h"
+#include "cdr_dir.h"
 #include "cli.h"
 
 static volatile sig_atomic_t collect_stop;
@@ -72,7 +73,10 @@ static const char collect_about[] =
     "or ending in \".tmp\", then rename them into DIR), check, normalise and de-duplicate their\n"
     "records and publish them to Kafka: clean records to cdr.raw (key: the charging owner, else\n"
     "the MSISDN), rejected ones to cdr.rejected with their original bytes, file, position and\n"
-    "reason. A file goes to DIR/done/ once Kafka acknowledged every record (its duplicates are\n"
+    "reason. With --rating-store, the charging owner comes from the directory in that store\n"
+    "(the enterprise for a member that draws on an enterprise pool, so that a pool and its\n"
+    "members share a partition; an MSISDN the directory does not know is keyed by itself).\n"
+    "A file goes to DIR/done/ once Kafka acknowledged every record (its duplicates are\n"
     "listed in NAME.duplicates), or to DIR/failed/ with NAME.error (unreadable, or the same\n"
     "content ingested before). Exactly once across crashes: an interrupted file resumes where\n"
     "its last transaction ended. One line per file on stderr:\n"
@@ -85,6 +89,7 @@ static const char collect_about[] =
 int cmd_collect(int argc, char **argv)
 {
     const char *spool = NULL, *brokers = NULL, *store = NULL, *source = NULL, *tz = NULL;
+    const char *rating_store = NULL, *prefix = NULL;
     int format = -1, once = 0, from_stdin = 0;
     uint64_t chunk = 50000, dedup_days = 7, partitions = 6;
     collect_cli cc = {0};
@@ -95,6 +100,10 @@ int cmd_collect(int argc, char **argv)
         {"format", CLI_CHOICE, &format, "F", "input format", 0, 0, formats},
         {"brokers", CLI_STRING, &brokers, "LIST", "Kafka bootstrap servers, or \"embedded\""},
         {"store", CLI_STRING, &store, "DIR", "LMDB store for de-duplication (default DIR/.store)"},
+        {"rating-store", CLI_STRING, &rating_store, "DIR",
+         "store with the directory: key records by their charging owner"},
+        {"topic-prefix", CLI_STRING, &prefix, "P",
+         "prefix of the topic names and the transactional id (default none)"},
         {"source", CLI_STRING, &source, "NAME", "network element / collector name (\"element\")"},
         {"timezone", CLI_STRING, &tz, "TZ", "IANA zone of element-local times (Asia/Shanghai)"},
         {"once", CLI_FLAG, &once, NULL, "process what is in the spool, then exit"},
@@ -132,6 +141,14 @@ int cmd_collect(int argc, char **argv)
     if ((spool && strlen(spool) >= sizeof cl.cl_spool) ||
         (store && strlen(store) >= sizeof cl.cl_store))
         return cli_usage_error(&cs, "path too long");
+    if (rating_store && !*rating_store)
+        return cli_usage_error(&cs, "--rating-store needs a directory");
+    if (prefix) {
+        cdr_diag pdg;
+        if (cdr_collect_prefix_check(prefix, &pdg))
+            return cli_usage_error(&cs, "--topic-prefix: %s", pdg.dg_msg);
+        snprintf(cl.cl_topic_prefix, sizeof cl.cl_topic_prefix, "%s", prefix);
+    }
     if (source) {
         int bad = !*source || strlen(source) >= sizeof cl.cl_coll.cc_source;
         for (const char *p = source; *p && !bad; p++)
@@ -170,9 +187,26 @@ int cmd_collect(int argc, char **argv)
     cdr_diag dg;
     cdr_diag_clear(&dg);
     const double t0 = now_s();
+    cdr_subtab *owners = NULL;
+    if (rating_store) { /* the rating view is a copy: the store is not kept open */
+        cdr_store *rst = NULL;
+        int rrc = cdr_store_open(rating_store, MDB_RDONLY, &rst, &dg);
+        if (!rrc)
+            rrc = cdr_dir_rating_view(rst, &owners, &dg);
+        cdr_store_close(rst);
+        if (rrc) {
+            cli_report("collect", &dg);
+            return 1;
+        }
+        cl.cl_owners = owners;
+        if (!cc.cc_quiet)
+            fprintf(stderr, "cdrate collect: charging owners from %s (%zu subscribers)\n",
+                    rating_store, cdr_subtab_count(owners));
+    }
     cdr_collect *co;
     if (cdr_collect_open(&cl, on_report, &cc, &co, &dg) != 0) {
         cli_report("collect", &dg);
+        cdr_subtab_free(owners);
         return 1;
     }
     if (!cc.cc_quiet && !strcmp(cl.cl_brokers, "embedded"))
@@ -184,6 +218,7 @@ int cmd_collect(int argc, char **argv)
     uint64_t files, refused, failed;
     cdr_collect_totals(co, &tot, &files, &refused, &failed);
     cdr_collect_close(co);
+    cdr_subtab_free(owners);
     if (rc)
         cli_report("collect", &dg);
     if (cc.cc_stats) {

@@ -1,13 +1,16 @@
-/* test_coll_spool.c - the collector end to end on librdkafka's mock cluster (no external broker):
- * a spool run with good, malformed, duplicate and unanswered records read back from cdr.raw and
- * cdr.rejected (read_committed) shows every record exactly once and the accounting holds; files
- * move to done/ only after Kafka acknowledged their records; a live stream; and the crash
- * harness: `cdrate collect` killed with SIGKILL at deterministic points and at random moments,
- * and a broker outage, then restarted - every record exactly once.
+/* test_coll_spool.c - the collector end to end, on librdkafka's mock cluster (the embedded path of
+ * the demo) and on the real broker of CDR_KAFKA_BROKERS (suites ending in _broker): a spool run
+ * with good, malformed, duplicate and unanswered records read back from cdr.raw and cdr.rejected
+ * (read_committed) shows every record exactly once and the accounting holds; files move to done/
+ * only after Kafka acknowledged their records; a live stream; records keyed by their charging
+ * owner from the directory; and the crash harness: `cdrate collect` killed with SIGKILL at
+ * deterministic points and at random moments, and (mock only) a broker outage, then restarted -
+ * every record exactly once.
  *
  * The mock cluster lives in a process: here it is owned by the test process, and the collector
  * runs in children (the cdrate binary) that reach it through its bootstrap servers, so the
- * cluster survives their death. */
+ * cluster survives their death. On the real broker every test uses a topic prefix of its own
+ * (which also prefixes the collector's transactional id), so tests and runs share nothing. */
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
@@ -22,8 +25,15 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <librdkafka/rdkafka.h>
+
 #include "cdr_collect.h"
+#include "cdr_dir.h"
+#include "cdr_kafka.h"
 #include "test_dirs.h"
+
+#define TEST_KAFKA_NAME "test_coll_spool"
+#include "test_kafka.h"
 
 /* ---- helpers --------------------------------------------------------------------------------- */
 
@@ -56,15 +66,87 @@ static void deliver(const char *spool, const char *name, const char *data, size_
     cr_assert_eq(rename(tmp, path), 0);
 }
 
-static cdr_kafka_mock *mock_cluster(int raw_partitions)
+/* ---- where the tests publish: the mock cluster or the real broker ---------------------------- */
+
+enum { T_RAW = 0, T_REJECTED, T_CHECKPOINTS };
+
+typedef struct kafka_env {
+    cdr_kafka_mock *ke_mock; /* NULL on the real broker */
+    char ke_brokers[1024];
+    char ke_prefix[CDR_COLLECT_PREFIX_MAX]; /* "" on the mock (a fresh cluster per test) */
+    char ke_topic[3][256];                  /* raw, rejected, checkpoints, with the prefix */
+} kafka_env;
+
+/* Create topic with partitions partitions on the real broker (compacted when compact). */
+static void broker_topic_create(const char *topic, int partitions, int compact)
 {
-    cdr_kafka_mock *mk;
-    cdr_diag dg;
-    cr_assert_eq(cdr_kafka_mock_create(3, &mk, &dg), 0, "%s", dg.dg_msg);
-    cr_assert_eq(cdr_kafka_mock_topic_create(mk, CDR_TOPIC_RAW, raw_partitions, &dg), 0);
-    cr_assert_eq(cdr_kafka_mock_topic_create(mk, CDR_TOPIC_REJECTED, 2, &dg), 0);
-    cr_assert_eq(cdr_kafka_mock_topic_create(mk, CDR_TOPIC_CHECKPOINTS, 1, &dg), 0);
-    return mk;
+    char err[512];
+    rd_kafka_conf_t *c = rd_kafka_conf_new();
+    cr_assert(rd_kafka_conf_set(c, "bootstrap.servers", brokers(), err, sizeof err) == 0);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
+    cr_assert(rk, "rd_kafka_new: %s", err);
+    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
+    cr_assert(nt, "NewTopic: %s", err);
+    if (compact)
+        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
+    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
+    cr_assert(ev, "no CreateTopics result");
+    size_t n;
+    const rd_kafka_topic_result_t **tr =
+        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
+    cr_assert(n == 1 && rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
+              rd_kafka_topic_result_error_string(tr[0]));
+    rd_kafka_event_destroy(ev);
+    rd_kafka_queue_destroy(q);
+    rd_kafka_NewTopic_destroy(nt);
+    rd_kafka_destroy(rk);
+}
+
+/* The three topics of the collector, cdr.raw with raw_partitions partitions: on a new mock
+ * cluster (real == 0), or under a new prefix on the real broker. */
+static void kafka_open(kafka_env *ke, int real, int raw_partitions)
+{
+    memset(ke, 0, sizeof *ke);
+    if (real) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        snprintf(ke->ke_prefix, sizeof ke->ke_prefix, "test.coll.%ld.%ld.%ld.", (long)getpid(),
+                 (long)ts.tv_sec, ts.tv_nsec);
+        snprintf(ke->ke_brokers, sizeof ke->ke_brokers, "%s", brokers());
+    } else {
+        cdr_diag dg;
+        cr_assert_eq(cdr_kafka_mock_create(3, &ke->ke_mock, &dg), 0, "%s", dg.dg_msg);
+        snprintf(ke->ke_brokers, sizeof ke->ke_brokers, "%s",
+                 cdr_kafka_mock_bootstraps(ke->ke_mock));
+    }
+    static const char *const names[3] = {CDR_TOPIC_RAW, CDR_TOPIC_REJECTED, CDR_TOPIC_CHECKPOINTS};
+    const int parts[3] = {raw_partitions, 2, 1};
+    for (int t = 0; t < 3; t++) {
+        snprintf(ke->ke_topic[t], sizeof ke->ke_topic[t], "%s%s", ke->ke_prefix, names[t]);
+        if (real) {
+            broker_topic_create(ke->ke_topic[t], parts[t], t == T_CHECKPOINTS);
+        } else {
+            cdr_diag dg;
+            cr_assert_eq(cdr_kafka_mock_topic_create(ke->ke_mock, ke->ke_topic[t], parts[t], &dg),
+                         0, "%s", dg.dg_msg);
+        }
+    }
+}
+
+static void kafka_close(kafka_env *ke)
+{
+    cdr_kafka_mock_destroy(ke->ke_mock);
+    ke->ke_mock = NULL;
+}
+
+/* A collector configuration for ke (brokers and topic prefix). */
+static void collect_config(cdr_collect_config *cl, const kafka_env *ke)
+{
+    cdr_collect_config_defaults(cl);
+    snprintf(cl->cl_brokers, sizeof cl->cl_brokers, "%s", ke->ke_brokers);
+    snprintf(cl->cl_topic_prefix, sizeof cl->cl_topic_prefix, "%s", ke->ke_prefix);
 }
 
 /* A growing text buffer. */
@@ -213,14 +295,15 @@ static int u64_cmp(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-static void read_back(const char *brokers, readback *rb)
+static void read_back(const kafka_env *ke, readback *rb)
 {
     cdr_diag dg;
-    cr_assert_eq(cdr_kafka_read_topic(brokers, CDR_TOPIC_RAW, NULL, 0, 120000, rb_raw, rb, &dg), 0,
-                 "%s", dg.dg_msg);
     cr_assert_eq(
-        cdr_kafka_read_topic(brokers, CDR_TOPIC_REJECTED, NULL, 0, 120000, rb_rejected, rb, &dg), 0,
-        "%s", dg.dg_msg);
+        cdr_kafka_read_topic(ke->ke_brokers, ke->ke_topic[T_RAW], NULL, 0, 120000, rb_raw, rb, &dg),
+        0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_kafka_read_topic(ke->ke_brokers, ke->ke_topic[T_REJECTED], NULL, 0, 120000,
+                                      rb_rejected, rb, &dg),
+                 0, "%s", dg.dg_msg);
     qsort(rb->rb_ids, rb->rb_n, sizeof *rb->rb_ids, str_cmp);
     qsort(rb->rb_rej, rb->rb_nrej, sizeof *rb->rb_rej, u64_cmp);
 }
@@ -269,7 +352,7 @@ static void assert_stats(const input *in, const cdr_coll_stats *cs)
 /* ---- in-process spool runs ------------------------------------------------------------------- */
 
 typedef struct acks_check {
-    const char *ac_brokers;
+    const kafka_env *ac_kafka;
     const char *ac_spool;
     int ac_reports;
     cdr_coll_stats ac_stats[4];
@@ -285,7 +368,7 @@ static void on_report_check_acks(void *arg, const cdr_collect_report *fr)
     snprintf(path, sizeof path, "%s/done/%s", ac->ac_spool, fr->fr_name);
     cr_assert(exists(path));
     readback rb = {0};
-    read_back(ac->ac_brokers, &rb);
+    read_back(ac->ac_kafka, &rb);
     uint64_t before = 0;
     for (int i = 0; i < ac->ac_reports; i++)
         before += ac->ac_stats[i].cs_published;
@@ -297,9 +380,10 @@ static void on_report_check_acks(void *arg, const cdr_collect_report *fr)
     ac->ac_reports++;
 }
 
-Test(coll_spool, good_malformed_duplicate_unanswered_exactly_once, .timeout = 300)
+static void spool_exactly_once(int real)
 {
-    cdr_kafka_mock *mk = mock_cluster(4);
+    kafka_env ke;
+    kafka_open(&ke, real, 4);
     char spool[4096];
     tmpdir(spool, sizeof spool);
     input a, b;
@@ -311,13 +395,12 @@ Test(coll_spool, good_malformed_duplicate_unanswered_exactly_once, .timeout = 30
     deliver(spool, "partial.tmp", "MSC01,x,", 8);
 
     cdr_collect_config cl;
-    cdr_collect_config_defaults(&cl);
+    collect_config(&cl, &ke);
     snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", spool);
-    snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "%s", cdr_kafka_mock_bootstraps(mk));
     snprintf(cl.cl_coll.cc_source, sizeof cl.cl_coll.cc_source, "spooltest");
     cl.cl_chunk = 1000;
     cl.cl_quiet = 1;
-    acks_check ac = {.ac_brokers = cdr_kafka_mock_bootstraps(mk), .ac_spool = spool};
+    acks_check ac = {.ac_kafka = &ke, .ac_spool = spool};
     cdr_collect *co;
     cdr_diag dg;
     cr_assert_eq(cdr_collect_open(&cl, on_report_check_acks, &ac, &co, &dg), 0, "%s", dg.dg_msg);
@@ -339,27 +422,37 @@ Test(coll_spool, good_malformed_duplicate_unanswered_exactly_once, .timeout = 30
     cr_assert(exists(path), "a .tmp file is not taken");
 
     readback rb = {0};
-    read_back(cdr_kafka_mock_bootstraps(mk), &rb);
+    read_back(&ke, &rb);
     cr_assert_eq(rb.rb_n, a.in_good + b.in_good);
-    rb.rb_file = "a.csv"; /* rejections per file */
     free_readback(&rb);
-    rb.rb_file = "a.csv";
-    read_back(cdr_kafka_mock_bootstraps(mk), &rb);
+    rb.rb_file = "a.csv"; /* rejections per file */
+    read_back(&ke, &rb);
     assert_exactly_once(&a, "a", &rb);
     free_readback(&rb);
     rb.rb_file = "b.csv";
-    read_back(cdr_kafka_mock_bootstraps(mk), &rb);
+    read_back(&ke, &rb);
     assert_exactly_once(&b, "b", &rb);
     free_readback(&rb);
     free_input(&a);
     free_input(&b);
-    cdr_kafka_mock_destroy(mk);
+    kafka_close(&ke);
     rm_rf(spool);
 }
 
-Test(coll_spool, a_stream_publishes_in_transactions, .timeout = 300)
+Test(coll_spool, good_malformed_duplicate_unanswered_exactly_once, .timeout = 300)
 {
-    cdr_kafka_mock *mk = mock_cluster(4);
+    spool_exactly_once(0);
+}
+
+Test(coll_spool_broker, good_malformed_duplicate_unanswered_exactly_once, .timeout = 300)
+{
+    spool_exactly_once(1);
+}
+
+static void stream_exactly_once(int real)
+{
+    kafka_env ke;
+    kafka_open(&ke, real, 4);
     char dir[2048], path[8192];
     tmpdir(dir, sizeof dir);
     input s;
@@ -367,15 +460,13 @@ Test(coll_spool, a_stream_publishes_in_transactions, .timeout = 300)
     snprintf(path, sizeof path, "%s/stream.txt", dir);
     write_file(path, s.in_text.tb_p, s.in_text.tb_len);
     cdr_collect_config cl;
-    cdr_collect_config_defaults(&cl);
+    collect_config(&cl, &ke);
     snprintf(cl.cl_store, sizeof cl.cl_store, "%s/store", dir);
-    snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "%s", cdr_kafka_mock_bootstraps(mk));
     cl.cl_chunk = 700;
     cl.cl_quiet = 1;
-    acks_check ac = {.ac_brokers = cdr_kafka_mock_bootstraps(mk), .ac_spool = dir};
     cdr_collect *co;
     cdr_diag dg;
-    cr_assert_eq(cdr_collect_open(&cl, NULL, &ac, &co, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_collect_open(&cl, NULL, NULL, &co, &dg), 0, "%s", dg.dg_msg);
     int fd = open(path, O_RDONLY);
     cr_assert_geq(fd, 0);
     cr_assert_eq(cdr_collect_stream(co, fd, "stdin", NULL, &dg), 0, "%s", dg.dg_msg);
@@ -385,12 +476,170 @@ Test(coll_spool, a_stream_publishes_in_transactions, .timeout = 300)
     cdr_collect_close(co);
     assert_stats(&s, &tot);
     readback rb = {.rb_file = "stdin"};
-    read_back(cdr_kafka_mock_bootstraps(mk), &rb);
+    read_back(&ke, &rb);
     assert_exactly_once(&s, "s", &rb);
     free_readback(&rb);
     free_input(&s);
-    cdr_kafka_mock_destroy(mk);
+    kafka_close(&ke);
     rm_rf(dir);
+}
+
+Test(coll_spool, a_stream_publishes_in_transactions, .timeout = 300)
+{
+    stream_exactly_once(0);
+}
+
+Test(coll_spool_broker, a_stream_publishes_in_transactions, .timeout = 300)
+{
+    stream_exactly_once(1);
+}
+
+/* ---- charging owners from the directory ------------------------------------------------------ */
+
+/* One record of the owners test: its MSISDN, the owner the element wrote (CSV column 16) and the
+ * key the collector must give it with the sample directory (billing/samples/demo.dir). */
+typedef struct owner_case {
+    const char *oc_msisdn;
+    const char *oc_csv_owner;
+    const char *oc_key;
+    uint64_t oc_owner; /* cr_owner on the wire */
+} owner_case;
+
+#define POOL_1 "9223372036854775809" /* enterprise 1's pool: 1 | 2^63 */
+#define POOL_2 "9223372036854775810" /* enterprise 2's pool */
+
+static const owner_case owner_cases[] = {
+    /* enterprise 1, product 11 (500 GB data pool): the members are keyed by the pool */
+    {"8613800000001", "", POOL_1, 0x8000000000000001ULL},
+    {"8613800000002", "", POOL_1, 0x8000000000000001ULL},
+    {"8613800000012", "30012", POOL_1, 0x8000000000000001ULL}, /* the directory wins */
+    /* enterprise 2, product 21 (50 GB pool) */
+    {"8613800000015", "", POOL_2, 0x8000000000000002ULL},
+    {"8613800000016", "", POOL_2, 0x8000000000000002ULL},
+    /* enterprise 1, product 12 (no pool): each member is its own owner */
+    {"4915100000004", "", "30018", 30018},
+    /* an individual */
+    {"8613800000022", "", "40001", 40001},
+    /* not in the directory: keyed by the MSISDN, owner 0 (an element's owner is not trusted) */
+    {"8613899999999", "", "8613899999999", 0},
+    {"8613899999998", "77", "8613899999998", 0},
+};
+#define N_OWNER_CASES (sizeof owner_cases / sizeof owner_cases[0])
+
+typedef struct owner_seen {
+    int os_n[N_OWNER_CASES];
+    int32_t os_part[N_OWNER_CASES];
+    int32_t os_nparts;
+} owner_seen;
+
+static int rb_owner(void *arg, const cdr_kafka_msg *km)
+{
+    owner_seen *os = arg;
+    cdr_record cr;
+    cdr_diag dg;
+    cr_assert_eq(cdr_wire_decode(km->km_value, km->km_value_len, &cr, &dg), 0, "%s", dg.dg_msg);
+    size_t i = 0;
+    while (i < N_OWNER_CASES && strcmp(owner_cases[i].oc_msisdn, cr.cr_msisdn))
+        i++;
+    cr_assert_lt(i, N_OWNER_CASES, "unexpected record of %s", cr.cr_msisdn);
+    const owner_case *oc = &owner_cases[i];
+    cr_assert_eq(cr.cr_owner, oc->oc_owner, "%s: owner %llu on the wire, expected %llu",
+                 oc->oc_msisdn, (unsigned long long)cr.cr_owner, (unsigned long long)oc->oc_owner);
+    cr_assert(km->km_key_len == strlen(oc->oc_key) &&
+                  !memcmp(km->km_key, oc->oc_key, km->km_key_len),
+              "%s: key %.*s, expected %s", oc->oc_msisdn, (int)km->km_key_len,
+              (const char *)km->km_key, oc->oc_key);
+    /* the partition murmur2 gives the key: where the rater looks for the owner's counters */
+    cr_assert_eq(km->km_partition,
+                 cdr_kafka_key_partition(km->km_key, km->km_key_len, os->os_nparts));
+    os->os_n[i]++;
+    os->os_part[i] = km->km_partition;
+    return 0;
+}
+
+static void keyed_by_charging_owner(int real)
+{
+    kafka_env ke;
+    kafka_open(&ke, real, 8);
+    char dir[2048], spool[4096], store[4096], dirfile[4096];
+    tmpdir(dir, sizeof dir);
+    snprintf(spool, sizeof spool, "%s/spool", dir);
+    snprintf(store, sizeof store, "%s/rating", dir);
+    snprintf(dirfile, sizeof dirfile, "%s/billing/samples/demo.dir", CDR_SOURCE_DIR);
+    cr_assert_eq(mkdir(spool, 0755), 0);
+    cdr_store *st;
+    cdr_subtab *owners;
+    cdr_diag dg;
+    cr_assert_eq(cdr_store_open(store, 0, &st, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_dir_load_file(st, dirfile, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_dir_rating_view(st, &owners, &dg), 0, "%s", dg.dg_msg);
+    cdr_store_close(st);
+
+    /* two calls per case */
+    tbuf tb = {0};
+    for (int rep = 0; rep < 2; rep++)
+        for (size_t i = 0; i < N_OWNER_CASES; i++)
+            tb_printf(&tb,
+                      "MSC01,own-%d-%zu,voice,mo,%s,,8613912345678,2026-11-02T10:%02zu:00+08:00,"
+                      "61,0,0,,,4711,16,%s\n",
+                      rep, i, owner_cases[i].oc_msisdn, i, owner_cases[i].oc_csv_owner);
+    deliver(spool, "owners.csv", tb.tb_p, tb.tb_len);
+    free(tb.tb_p);
+
+    cdr_collect_config cl;
+    collect_config(&cl, &ke);
+    snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", spool);
+    snprintf(cl.cl_coll.cc_source, sizeof cl.cl_coll.cc_source, "ownertest");
+    cl.cl_owners = owners;
+    cl.cl_quiet = 1;
+    cdr_collect *co;
+    cr_assert_eq(cdr_collect_open(&cl, NULL, NULL, &co, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_collect_spool(co, 1, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_coll_stats tot;
+    cdr_collect_totals(co, &tot, NULL, NULL, NULL);
+    cdr_collect_close(co);
+    cr_assert_eq(tot.cs_published, 2 * N_OWNER_CASES);
+
+    owner_seen os = {.os_nparts = 8};
+    cr_assert_eq(cdr_kafka_read_topic(ke.ke_brokers, ke.ke_topic[T_RAW], NULL, 0, 120000, rb_owner,
+                                      &os, &dg),
+                 0, "%s", dg.dg_msg);
+    for (size_t i = 0; i < N_OWNER_CASES; i++)
+        cr_assert_eq(os.os_n[i], 2, "%s: %d records on cdr.raw", owner_cases[i].oc_msisdn,
+                     os.os_n[i]);
+    /* a pool and its members in one partition */
+    cr_assert_eq(os.os_part[0], os.os_part[1]);
+    cr_assert_eq(os.os_part[0], os.os_part[2]);
+    cr_assert_eq(os.os_part[3], os.os_part[4]);
+    cdr_subtab_free(owners);
+    kafka_close(&ke);
+    rm_rf(dir);
+}
+
+Test(coll_spool, records_keyed_by_charging_owner, .timeout = 300)
+{
+    keyed_by_charging_owner(0);
+}
+
+Test(coll_spool_broker, records_keyed_by_charging_owner, .timeout = 300)
+{
+    keyed_by_charging_owner(1);
+}
+
+Test(coll_spool, a_bad_topic_prefix_is_refused)
+{
+    cdr_collect_config cl;
+    cdr_collect_config_defaults(&cl);
+    snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "127.0.0.1:1");
+    snprintf(cl.cl_store, sizeof cl.cl_store, "/nonexistent/never-created");
+    snprintf(cl.cl_topic_prefix, sizeof cl.cl_topic_prefix, "test/x");
+    cdr_collect *co = (cdr_collect *)1;
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    cr_assert_eq(cdr_collect_open(&cl, NULL, NULL, &co, &dg), CDR_EINVAL);
+    cr_assert_null(co);
+    cr_assert_str_eq(dg.dg_msg, "topic prefix 'test/x' has '/' at 5 (letters, digits, '.', '_' "
+                                "and '-' only)");
 }
 
 /* ---- the crash harness: cdrate collect in a child, killed ------------------------------------ */
@@ -406,9 +655,9 @@ static void crash_input(void)
         make_input(&crash_in, "k", CRASH_RECORDS);
 }
 
-/* Start `cdrate collect` on spool against brokers; crash (may be NULL) goes to CDR_COLLECT_CRASH.
+/* Start `cdrate collect` on spool against ke; crash (may be NULL) goes to CDR_COLLECT_CRASH.
  * stdout (the --stats JSON) goes to out. Returns the child's pid. */
-static pid_t spawn_collect(const char *spool, const char *brokers, const char *crash,
+static pid_t spawn_collect(const char *spool, const kafka_env *ke, const char *crash,
                            const char *out)
 {
     char bin[4096];
@@ -424,16 +673,31 @@ static pid_t spawn_collect(const char *spool, const char *brokers, const char *c
         int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
         if (fd >= 0)
             dup2(fd, 1);
-        char *argv[] = {bin,         "collect", "--spool",   (char *)spool,
-                        "--format",  "csv",     "--brokers", (char *)brokers,
-                        "--once",    "--quiet", "--stats",   "--source",
-                        "crashtest", "--chunk", CRASH_CHUNK, NULL};
+        char *argv[] = {bin,
+                        "collect",
+                        "--spool",
+                        (char *)spool,
+                        "--format",
+                        "csv",
+                        "--brokers",
+                        (char *)ke->ke_brokers,
+                        "--once",
+                        "--quiet",
+                        "--stats",
+                        "--source",
+                        "crashtest",
+                        "--chunk",
+                        CRASH_CHUNK,
+                        "--topic-prefix",
+                        (char *)ke->ke_prefix,
+                        NULL};
+        if (!ke->ke_prefix[0])
+            argv[15] = NULL; /* the mock: no prefix, as the demo runs it */
         execv(bin, argv);
         _exit(127);
     }
     return pid;
 }
-
 static int wait_child(pid_t pid)
 {
     int st;
@@ -469,24 +733,24 @@ static void parse_stats(const char *out, const char *name, cdr_coll_stats *cs)
 /* One scenario: crash the collector at each point of crashes[] in turn (each a new process),
  * then run it to the end; the file must then be in done/, and Kafka must hold every record
  * exactly once. */
-static void crash_scenario(const char *const *crashes, int n, int check_not_done)
+static void crash_scenario(int real, const char *const *crashes, int n, int check_not_done)
 {
     crash_input();
-    cdr_kafka_mock *mk = mock_cluster(8);
-    const char *bs = cdr_kafka_mock_bootstraps(mk);
+    kafka_env ke;
+    kafka_open(&ke, real, 8);
     char spool[4096], out[8192], path[8192];
     tmpdir(spool, sizeof spool);
     snprintf(out, sizeof out, "%s.out", spool);
     deliver(spool, "big.csv", crash_in.in_text.tb_p, crash_in.in_text.tb_len);
     for (int i = 0; i < n; i++) {
-        int st = wait_child(spawn_collect(spool, bs, crashes[i], out));
+        int st = wait_child(spawn_collect(spool, &ke, crashes[i], out));
         cr_assert(WIFSIGNALED(st) && WTERMSIG(st) == SIGKILL,
                   "the collector did not reach crash point %s (status %d)", crashes[i], st);
         snprintf(path, sizeof path, "%s/big.csv", spool);
         if (check_not_done)
             cr_assert(exists(path), "not in done/ before Kafka acknowledged everything");
     }
-    int st = wait_child(spawn_collect(spool, bs, NULL, out));
+    int st = wait_child(spawn_collect(spool, &ke, NULL, out));
     cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3,
               "exit status %d (3: done, with rejected records)", st);
     snprintf(path, sizeof path, "%s/done/big.csv", spool);
@@ -495,39 +759,55 @@ static void crash_scenario(const char *const *crashes, int n, int check_not_done
     parse_stats(out, "big.csv", &cs);
     assert_stats(&crash_in, &cs);
     readback rb = {.rb_file = "big.csv"};
-    read_back(bs, &rb);
+    read_back(&ke, &rb);
     assert_exactly_once(&crash_in, "k", &rb);
     free_readback(&rb);
-    cdr_kafka_mock_destroy(mk);
+    kafka_close(&ke);
     rm_rf(spool);
     unlink(out);
 }
 
+/* records handed to Kafka, transaction open: some may have reached the broker */
+static const char *const crash_mid_txn[] = {"record:70001"};
+/* checkpoint produced, not committed; then committed on Kafka but not in LMDB */
+static const char *const crash_commit[] = {"precommit:2", "commit:3", "commit:1"};
+static const char *const crash_move[] = {"lmdb:4", "move:1"};
+
 Test(coll_crash, killed_in_the_middle_of_a_transaction, .timeout = 600)
 {
-    /* records handed to Kafka, transaction open: some may have reached the broker */
-    const char *c[] = {"record:70001"};
-    crash_scenario(c, 1, 1);
+    crash_scenario(0, crash_mid_txn, 1, 1);
+}
+
+Test(coll_crash_broker, killed_in_the_middle_of_a_transaction, .timeout = 600)
+{
+    crash_scenario(1, crash_mid_txn, 1, 1);
 }
 
 Test(coll_crash, killed_before_and_after_the_kafka_commit, .timeout = 600)
 {
-    /* checkpoint produced, not committed; then committed on Kafka but not in LMDB */
-    const char *c[] = {"precommit:2", "commit:3", "commit:1"};
-    crash_scenario(c, 3, 1);
+    crash_scenario(0, crash_commit, 3, 1);
+}
+
+Test(coll_crash_broker, killed_before_and_after_the_kafka_commit, .timeout = 600)
+{
+    crash_scenario(1, crash_commit, 3, 1);
 }
 
 Test(coll_crash, killed_after_lmdb_and_before_the_move, .timeout = 600)
 {
-    const char *c[] = {"lmdb:4", "move:1"};
-    crash_scenario(c, 2, 1);
+    crash_scenario(0, crash_move, 2, 1);
 }
 
-Test(coll_crash, killed_at_random_moments, .timeout = 900)
+Test(coll_crash_broker, killed_after_lmdb_and_before_the_move, .timeout = 600)
+{
+    crash_scenario(1, crash_move, 2, 1);
+}
+
+static void killed_at_random(int real)
 {
     crash_input();
-    cdr_kafka_mock *mk = mock_cluster(8);
-    const char *bs = cdr_kafka_mock_bootstraps(mk);
+    kafka_env ke;
+    kafka_open(&ke, real, 8);
     char spool[4096], out[8192], path[8192];
     tmpdir(spool, sizeof spool);
     snprintf(out, sizeof out, "%s.out", spool);
@@ -538,7 +818,7 @@ Test(coll_crash, killed_at_random_moments, .timeout = 900)
     srand((unsigned)time(NULL));
     int done = 0, kills = 0;
     for (int round = 0; round < 12 && !done; round++) {
-        pid_t pid = spawn_collect(spool, bs, NULL, out);
+        pid_t pid = spawn_collect(spool, &ke, NULL, out);
         struct timespec ts = {0, (long)(200 + rand() % 400 + round * 150) * 1000000L};
         while (ts.tv_nsec >= 1000000000L)
             ts.tv_sec++, ts.tv_nsec -= 1000000000L;
@@ -553,7 +833,7 @@ Test(coll_crash, killed_at_random_moments, .timeout = 900)
         }
     }
     if (!done) {
-        int st = wait_child(spawn_collect(spool, bs, NULL, out));
+        int st = wait_child(spawn_collect(spool, &ke, NULL, out));
         cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %d", st);
     }
     cr_assert(exists(path));
@@ -562,24 +842,37 @@ Test(coll_crash, killed_at_random_moments, .timeout = 900)
     parse_stats(out, "big.csv", &cs);
     assert_stats(&crash_in, &cs);
     readback rb = {.rb_file = "big.csv"};
-    read_back(bs, &rb);
+    read_back(&ke, &rb);
     assert_exactly_once(&crash_in, "k", &rb);
     free_readback(&rb);
-    cdr_kafka_mock_destroy(mk);
+    kafka_close(&ke);
     rm_rf(spool);
     unlink(out);
 }
 
+Test(coll_crash, killed_at_random_moments, .timeout = 900)
+{
+    killed_at_random(0);
+}
+
+Test(coll_crash_broker, killed_at_random_moments, .timeout = 900)
+{
+    killed_at_random(1);
+}
+
+/* The mock only: its brokers can be taken down from the test. (A stop and start of the real
+ * broker would hit every test that shares it.) */
 Test(coll_crash, a_broker_outage_pauses_and_resumes, .timeout = 600)
 {
     crash_input();
-    cdr_kafka_mock *mk = mock_cluster(8);
-    const char *bs = cdr_kafka_mock_bootstraps(mk);
+    kafka_env ke;
+    kafka_open(&ke, 0, 8);
+    cdr_kafka_mock *mk = ke.ke_mock;
     char spool[4096], out[8192], path[8192];
     tmpdir(spool, sizeof spool);
     snprintf(out, sizeof out, "%s.out", spool);
     deliver(spool, "big.csv", crash_in.in_text.tb_p, crash_in.in_text.tb_len);
-    pid_t pid = spawn_collect(spool, bs, NULL, out);
+    pid_t pid = spawn_collect(spool, &ke, NULL, out);
     struct timespec ts = {0, 400 * 1000000L};
     nanosleep(&ts, NULL);
     cdr_diag dg;
@@ -597,10 +890,10 @@ Test(coll_crash, a_broker_outage_pauses_and_resumes, .timeout = 600)
     parse_stats(out, "big.csv", &cs);
     assert_stats(&crash_in, &cs);
     readback rb = {.rb_file = "big.csv"};
-    read_back(bs, &rb);
+    read_back(&ke, &rb);
     assert_exactly_once(&crash_in, "k", &rb);
     free_readback(&rb);
-    cdr_kafka_mock_destroy(mk);
+    kafka_close(&ke);
     rm_rf(spool);
     unlink(out);
 }
