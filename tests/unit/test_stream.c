@@ -2,7 +2,9 @@
  * broker of CDR_KAFKA_BROKERS: every record of cdr.raw comes out exactly once on cdr.rated or
  * cdr.suspense, with the same result, the same sum of charges and the same final counters as
  * offline rating of the same records with the same plans and directory; also when the rating
- * process is killed (SIGKILL) and restarted several times in the middle of the run.
+ * process is killed (SIGKILL) and restarted several times in the middle of the run; records keyed
+ * by MSISDN are re-keyed to their charging owner's partition; plans and directory reloaded while
+ * the stream runs are used from the next batch on; --idle-exit, the metrics and the logs.
  *
  * Each test uses its own topic prefix and consumer group, so tests and runs do not interfere.
  * The crash test runs the cdrate binary next to this test executable (build it first). */
@@ -13,6 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -22,6 +28,7 @@
 #include "cdr_bench.h"
 #include "cdr_collect.h"
 #include "cdr_dir.h"
+#include "cdr_kafka.h"
 #include "cdr_rate.h"
 #include "cdr_stream.h"
 
@@ -122,32 +129,34 @@ static void create_topic(const char *topic, int partitions)
     rd_kafka_destroy(rk);
 }
 
-/* The key the collector gives a record: its charging owner in decimal, else the MSISDN. */
-static size_t owner_key(const fixture *fx, const cdr_record *cr, char *key)
+/* How the input is keyed. KEY_OWNER: as a collector with a directory does, the charging owner in
+ * decimal, else the MSISDN. KEY_MSISDN: subscribers that are their own charging owner by their
+ * MSISDN, as a collector without directory does (pool members stay keyed by their enterprise, so
+ * that a pool's records keep the input order and offline rating is the reference). */
+typedef enum key_mode { KEY_OWNER, KEY_MSISDN } key_mode;
+
+static size_t record_key(const cdr_subtab *subs, const cdr_record *cr, key_mode km, char *key)
 {
-    const cdr_sub *su = cdr_subtab_find(fx->fx_subs, cr->cr_msisdn);
-    if (su)
-        return (size_t)snprintf(key, 24, "%" PRIu64, su->su_owner);
+    const cdr_sub *su = cdr_subtab_find(subs, cr->cr_msisdn);
+    if (su && (km == KEY_OWNER || su->su_owner != su->su_id))
+        return cdr_kafka_owner_key(su->su_owner, key);
     size_t n = strnlen(cr->cr_msisdn, CDR_NUMBER_MAX);
     memcpy(key, cr->cr_msisdn, n);
     return n;
 }
 
-static cdr_record *produce_input(fixture *fx, const char *prefix, size_t n)
+static void produce_records(const char *prefix, const cdr_subtab *subs, const cdr_record *recs,
+                            size_t n, key_mode km)
 {
     char topic[256];
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
-    create_topic(topic, PARTITIONS);
-    cdr_record *recs = malloc(n * sizeof *recs);
-    cr_assert(recs);
-    cdr_gen_cdrs(fx->fx_gen, recs, n);
     static const char *const kv[] = {
         "partitioner", "murmur2_random", "enable.idempotence", "true", "linger.ms", "20", NULL};
     rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, kv);
     for (size_t i = 0; i < n; i++) {
         uint8_t val[CDR_WIRE_MAX];
         char key[CDR_NUMBER_MAX + 24];
-        size_t vlen = cdr_wire_encode(&recs[i], val), klen = owner_key(fx, &recs[i], key);
+        size_t vlen = cdr_wire_encode(&recs[i], val), klen = record_key(subs, &recs[i], km, key);
         rd_kafka_resp_err_t e;
         while ((e = rd_kafka_producev(p, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key, klen),
                                       RD_KAFKA_V_VALUE(val, vlen),
@@ -158,6 +167,26 @@ static cdr_record *produce_input(fixture *fx, const char *prefix, size_t n)
     }
     cr_assert_eq(rd_kafka_flush(p, TIMEOUT_MS), 0);
     rd_kafka_destroy(p);
+}
+
+/* n generated records (cr_source = source when not NULL). */
+static cdr_record *gen_records(fixture *fx, size_t n, const char *source)
+{
+    cdr_record *recs = malloc(n * sizeof *recs);
+    cr_assert(recs);
+    cdr_gen_cdrs(fx->fx_gen, recs, n);
+    for (size_t i = 0; source && i < n; i++)
+        snprintf(recs[i].cr_source, sizeof recs[i].cr_source, "%s", source);
+    return recs;
+}
+
+static cdr_record *produce_input(fixture *fx, const char *prefix, size_t n)
+{
+    char topic[256];
+    snprintf(topic, sizeof topic, "%scdr.raw", prefix);
+    create_topic(topic, PARTITIONS);
+    cdr_record *recs = gen_records(fx, n, NULL);
+    produce_records(prefix, fx->fx_subs, recs, n, KEY_OWNER);
     return recs;
 }
 
@@ -294,27 +323,40 @@ static int cmp_row(const void *a, const void *b)
 }
 
 typedef struct offline {
+    cdr_rater *of_rt;
+    const cdr_subtab *of_subs; /* the directory of the last records: owners on the wire */
     expect *of_ex;
-    size_t of_n;
+    size_t of_n, of_cap;
     cdr_money of_charge;
     uint64_t of_rated, of_suspense;
     counters of_ctr;
 } offline;
 
-static void rate_offline(const fixture *fx, const cdr_record *recs, size_t n, offline *of)
+/* Offline rating in steps: begin, rate batches (plans and directory may change in between, as
+ * the stream's reloads do), end. */
+static void offline_begin(offline *of, cdr_plan_set *ps, const cdr_subtab *subs)
 {
-    cdr_rater *rt;
-    cr_assert_eq(cdr_rater_create(1, fx->fx_ps, fx->fx_subs, &rt), 0);
-    cdr_rater_track_changes(rt, 1);
-    cdr_rated *out = malloc(n * sizeof *out);
-    cr_assert(out);
-    cr_assert_eq(cdr_rater_rate(rt, recs, n, out, NULL), 0);
     memset(of, 0, sizeof *of);
-    of->of_ex = calloc(n, sizeof *of->of_ex);
-    of->of_n = n;
+    cr_assert_eq(cdr_rater_create(1, ps, subs, &of->of_rt), 0);
+    cdr_rater_track_changes(of->of_rt, 1);
+    of->of_subs = subs;
+}
+
+static void offline_rate(offline *of, const cdr_record *recs, size_t n)
+{
+    cdr_rated *out = malloc((n ? n : 1) * sizeof *out);
+    cr_assert(out);
+    cr_assert_eq(cdr_rater_rate(of->of_rt, recs, n, out, NULL), 0);
+    if (of->of_n + n > of->of_cap) {
+        of->of_cap = 2 * (of->of_n + n);
+        of->of_ex = realloc(of->of_ex, of->of_cap * sizeof *of->of_ex);
+        cr_assert(of->of_ex);
+    }
     for (size_t i = 0; i < n; i++) {
-        of->of_ex[i].ex_hash = record_hash(&recs[i]);
-        of->of_ex[i].ex_rr = out[i];
+        expect *ex = &of->of_ex[of->of_n++];
+        memset(ex, 0, sizeof *ex);
+        ex->ex_hash = record_hash(&recs[i]);
+        ex->ex_rr = out[i];
         if (out[i].rr_reason) {
             of->of_suspense++;
         } else {
@@ -322,11 +364,23 @@ static void rate_offline(const fixture *fx, const cdr_record *recs, size_t n, of
             of->of_charge += out[i].rr_charge;
         }
     }
-    qsort(of->of_ex, n, sizeof *of->of_ex, cmp_expect);
-    cr_assert_eq(cdr_rater_counters_changed(rt, collect_counter, &of->of_ctr), 0);
-    qsort(of->of_ctr.cs_rows, of->of_ctr.cs_n, sizeof *of->of_ctr.cs_rows, cmp_row);
     free(out);
-    cdr_rater_destroy(rt);
+}
+
+static void offline_end(offline *of)
+{
+    qsort(of->of_ex, of->of_n, sizeof *of->of_ex, cmp_expect);
+    cr_assert_eq(cdr_rater_counters_changed(of->of_rt, collect_counter, &of->of_ctr), 0);
+    qsort(of->of_ctr.cs_rows, of->of_ctr.cs_n, sizeof *of->of_ctr.cs_rows, cmp_row);
+    cdr_rater_destroy(of->of_rt);
+    of->of_rt = NULL;
+}
+
+static void rate_offline(const fixture *fx, const cdr_record *recs, size_t n, offline *of)
+{
+    offline_begin(of, fx->fx_ps, fx->fx_subs);
+    offline_rate(of, recs, n);
+    offline_end(of);
 }
 
 static void offline_free(offline *of)
@@ -341,6 +395,7 @@ typedef struct readback {
     uint64_t rb_n;
     cdr_money rb_charge;
     uint64_t rb_mismatch, rb_dup, rb_unknown, rb_undecodable;
+    uint64_t rb_owned; /* records that carry their charging owner (re-keyed ones) */
     counters rb_ctr;
 } readback;
 
@@ -353,11 +408,20 @@ static int check_rated(void *arg, const cdr_kafka_msg *km)
     cdr_diag dg;
     if (rb->rb_suspense && cdr_kafka_msg_header(km, "cdr.reason", reason, sizeof reason) &&
         !strcmp(reason, "undecodable")) {
-        rb->rb_undecodable++; /* the original bytes, as they came */
+        cr_assert(km->km_value_len > 11 && !memcmp(km->km_value, "\xff not a CDR", 11),
+                  "an undecodable value is passed on as it came");
+        rb->rb_undecodable++;
         return 0;
     }
     cr_assert_eq(cdr_rated_wire_decode(km->km_value, km->km_value_len, &cr, &rr, plan, &dg), 0,
                  "%s offset %" PRId64 ": %s", km->km_topic, km->km_offset, dg.dg_msg);
+    if (cr.cr_owner) { /* set by re-keying: the directory's owner; the input had none */
+        const cdr_sub *su = cdr_subtab_find(rb->rb_of->of_subs, cr.cr_msisdn);
+        cr_assert(su && su->su_owner == cr.cr_owner, "%s offset %" PRId64 ": owner %" PRIu64,
+                  km->km_topic, km->km_offset, cr.cr_owner);
+        rb->rb_owned++;
+        cr.cr_owner = 0;
+    }
     rb->rb_n++;
     if (!rr.rr_reason)
         rb->rb_charge += rr.rr_charge;
@@ -426,8 +490,9 @@ static void last_values(counters *cs)
 }
 
 /* Compare the topics under prefix with offline rating; undecodable: garbage values expected in
- * cdr.suspense besides the unratable records. */
-static void compare_output(const char *prefix, offline *of, uint64_t undecodable)
+ * cdr.suspense besides the unratable records; *owned (may be NULL) gets the number of output
+ * records that carry their charging owner (re-keyed on the way). */
+static void compare_output(const char *prefix, offline *of, uint64_t undecodable, uint64_t *owned)
 {
     cdr_diag dg;
     char topic[256];
@@ -475,6 +540,10 @@ static void compare_output(const char *prefix, offline *of, uint64_t undecodable
                      rb.rb_ctr.cs_rows[i].cw_used, of->of_ctr.cs_rows[i].cw_used);
     }
     free(rb.rb_ctr.cs_rows);
+    if (owned)
+        *owned = rb.rb_owned;
+    else
+        cr_assert_eq(rb.rb_owned, 0, "records re-keyed although the input was keyed by owner");
 }
 
 /* ---- in-process ------------------------------------------------------------------------------ */
@@ -531,8 +600,14 @@ Test(stream, in_process_equals_offline, .timeout = 600)
     cr_assert_eq(ra.ra_stats.ss_rated, of.of_rated);
     cr_assert_eq(ra.ra_stats.ss_suspense, of.of_suspense + garbage);
     cr_assert_eq(ra.ra_stats.ss_misrouted, 0);
-    cr_assert(ra.ra_stats.ss_batches > 0 && ra.ra_stats.ss_p99_ns > 0);
-    compare_output(prefix, &of, garbage);
+    cr_assert_eq(ra.ra_stats.ss_rekeyed, 0, "the input is keyed by owner");
+    cr_assert_eq(ra.ra_stats.ss_undecodable, garbage);
+    cr_assert_eq(ra.ra_stats.ss_reloads, 0);
+    cr_assert(ra.ra_stats.ss_batches > 0 && ra.ra_stats.ss_p99_ns > 0 &&
+              ra.ra_stats.ss_p50_ns <= ra.ra_stats.ss_p99_ns);
+    cr_assert(ra.ra_stats.ss_busy_seconds > 0 &&
+              ra.ra_stats.ss_busy_seconds <= ra.ra_stats.ss_seconds);
+    compare_output(prefix, &of, garbage, NULL);
     offline_free(&of);
     free(recs);
     fixture_close(&fx);
@@ -581,7 +656,7 @@ Test(stream, second_member_joins, .timeout = 600)
     cr_log_info("member 0 consumed %" PRIu64 ", member 1 %" PRIu64 " (restored %" PRIu64
                 " counters)",
                 ra[0].ra_stats.ss_consumed, ra[1].ra_stats.ss_consumed, ra[1].ra_stats.ss_restored);
-    compare_output(prefix, &of, 0);
+    compare_output(prefix, &of, 0, NULL);
     offline_free(&of);
     free(recs);
     fixture_close(&fx);
@@ -675,22 +750,35 @@ static void cdrate_path(char *buf, size_t n)
     cr_assert(access(buf, X_OK) == 0, "%s not found: build the cdrate target", buf);
 }
 
-static pid_t spawn(const char *exe, const fixture *fx, const char *prefix, const char *group,
-                   const char *logpath)
+/* Run `cdrate rate-stream` with the brokers, group, store and topic prefix, then args (NULL
+ * terminated); stderr to logpath, stdout to outpath (NULL: logpath), both appended. */
+static pid_t spawn_args(const char *exe, const fixture *fx, const char *prefix, const char *group,
+                        const char *const *args, const char *logpath, const char *outpath)
 {
+    const char *argv[40] = {exe,   "rate-stream", "--brokers",  brokers(),        "--group",
+                            group, "--store",     fx->fx_store, "--topic-prefix", prefix};
+    int n = 10;
+    for (; args && *args && n < 39; args++)
+        argv[n++] = *args;
+    argv[n] = NULL;
     pid_t pid = fork();
     cr_assert(pid >= 0);
     if (pid == 0) {
         FILE *lf = freopen(logpath, "a", stderr);
         (void)lf;
-        if (!freopen(logpath, "a", stdout))
+        if (!freopen(outpath ? outpath : logpath, "a", stdout))
             _exit(126);
-        execl(exe, exe, "rate-stream", "--brokers", brokers(), "--group", group, "--store",
-              fx->fx_store, "--topic-prefix", prefix, "--batch", "1000", "--threads", "2",
-              "--stats", (char *)NULL);
+        execv(exe, (char *const *)argv);
         _exit(127);
     }
     return pid;
+}
+
+static pid_t spawn(const char *exe, const fixture *fx, const char *prefix, const char *group,
+                   const char *logpath)
+{
+    static const char *const args[] = {"--batch", "1000", "--threads", "2", "--stats", NULL};
+    return spawn_args(exe, fx, prefix, group, args, logpath, NULL);
 }
 
 Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
@@ -736,7 +824,7 @@ Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
     int starts = 0;
     uint64_t last_consumed = 0;
     while (fgets(line, sizeof line, lf)) {
-        if (strstr(line, "transactional id"))
+        if (strstr(line, "msg=\"rate-stream started\""))
             starts++;
         const char *c = strstr(line, "{\"consumed\":");
         if (c)
@@ -748,8 +836,535 @@ Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
               last_consumed);
     cr_log_info("crash test: the last of 5 runs consumed %" PRIu64 " of %zu records", last_consumed,
                 n);
-    compare_output(prefix, &of, 0);
+    compare_output(prefix, &of, 0, NULL);
     offline_free(&of);
     free(recs);
     fixture_close(&fx);
+}
+
+/* ---- re-keying and --idle-exit (in-process) ---------------------------------------------------
+ * Subscribers that are their own charging owner come keyed by MSISDN, as from a collector without
+ * directory. Each such record on another partition than its owner's is forwarded in the batch's
+ * transaction to cdr.raw keyed by the owner (cr_owner set), rated there, and the result is still
+ * offline's. The run ends by itself once everything, the forwarded records too, is consumed. */
+
+typedef struct stats_seen {
+    uint64_t se_calls;
+    cdr_stream_stats se_last;
+} stats_seen;
+
+static void on_stats(void *arg, const cdr_stream_stats *ss)
+{
+    stats_seen *se = arg;
+    se->se_calls++;
+    se->se_last = *ss;
+}
+
+typedef struct raw_scan {
+    const cdr_subtab *rs_subs;
+    uint64_t rs_n, rs_forwarded;
+} raw_scan;
+
+static int scan_raw(void *arg, const cdr_kafka_msg *km)
+{
+    raw_scan *rs = arg;
+    cdr_record cr;
+    cdr_diag dg;
+    rs->rs_n++;
+    if (cdr_wire_decode(km->km_value, km->km_value_len, &cr, &dg) != 0 || !cr.cr_owner)
+        return 0; /* garbage, or input (the generator sets no owner) */
+    rs->rs_forwarded++;
+    const cdr_sub *su = cdr_subtab_find(rs->rs_subs, cr.cr_msisdn);
+    char key[CDR_KAFKA_KEY_MAX];
+    const size_t klen = cdr_kafka_owner_key(cr.cr_owner, key);
+    cr_assert(su && su->su_owner == cr.cr_owner, "forwarded with the directory's owner");
+    cr_assert(km->km_key_len == klen && !memcmp(km->km_key, key, klen), "keyed by the owner");
+    cr_assert_eq(km->km_partition, cdr_kafka_key_partition(key, klen, PARTITIONS),
+                 "on the owner's partition");
+    return 0;
+}
+
+Test(stream, rekeys_and_exits_when_idle, .timeout = 600)
+{
+    const size_t n = 12000;
+    const int garbage = 2;
+    fixture fx;
+    fixture_open(&fx);
+    char prefix[128], group[160], topic[200];
+    unique_name(prefix, sizeof prefix, "rekey");
+    snprintf(group, sizeof group, "%sgroup", prefix);
+    snprintf(topic, sizeof topic, "%scdr.raw", prefix);
+    create_topic(topic, PARTITIONS);
+    cdr_record *recs = gen_records(&fx, n, NULL);
+    produce_records(prefix, fx.fx_subs, recs, n, KEY_MSISDN);
+    produce_garbage(prefix, garbage);
+    uint64_t want = 0; /* records on another partition than their owner's */
+    for (size_t i = 0; i < n; i++) {
+        const cdr_sub *su = cdr_subtab_find(fx.fx_subs, recs[i].cr_msisdn);
+        char a[CDR_KAFKA_KEY_MAX + CDR_NUMBER_MAX], b[CDR_KAFKA_KEY_MAX];
+        if (!su)
+            continue;
+        const size_t alen = record_key(fx.fx_subs, &recs[i], KEY_MSISDN, a);
+        const size_t blen = cdr_kafka_owner_key(su->su_owner, b);
+        want += cdr_kafka_key_partition(a, alen, PARTITIONS) !=
+                cdr_kafka_key_partition(b, blen, PARTITIONS);
+    }
+    cr_assert(want > n / 4, "only %" PRIu64 " of %zu records to re-key: the test proves little",
+              want, n);
+    offline of;
+    rate_offline(&fx, recs, n, &of);
+
+    stats_seen se = {0};
+    run_arg ra = {.ra_fx = &fx};
+    ra.ra_cfg = (cdr_stream_config){.sc_brokers = brokers(),
+                                    .sc_group = group,
+                                    .sc_topic_prefix = prefix,
+                                    .sc_threads = 2,
+                                    .sc_batch = 2000,
+                                    .sc_quiet = 1,
+                                    .sc_idle_exit_ms = 1000,
+                                    .sc_on_stats = on_stats,
+                                    .sc_stats_arg = &se};
+    cdr_diag_clear(&ra.ra_dg);
+    pthread_t th;
+    pthread_create(&th, NULL, run_thread, &ra);
+    pthread_join(th, NULL); /* no stop flag: it ends by itself */
+    const cdr_stream_stats *ss = &ra.ra_stats;
+    cr_assert_eq(ra.ra_rc, 0, "cdr_stream_run: %s", ra.ra_dg.dg_msg);
+    cr_assert_eq(ss->ss_rekeyed, want, "re-keyed %" PRIu64 ", expected %" PRIu64, ss->ss_rekeyed,
+                 want);
+    cr_assert_eq(ss->ss_consumed, n + garbage + want, "the forwarded records come back once");
+    cr_assert_eq(ss->ss_consumed, ss->ss_rated + ss->ss_suspense + ss->ss_rekeyed);
+    cr_assert_eq(ss->ss_rated, of.of_rated);
+    cr_assert_eq(ss->ss_suspense, of.of_suspense + garbage);
+    cr_assert_eq(ss->ss_undecodable, garbage);
+    cr_assert_eq(ss->ss_misrouted, 0);
+    cr_assert_eq(ss->ss_lag, 0, "idle exit with a lag of %" PRId64, ss->ss_lag);
+    cr_assert_eq(ss->ss_partitions, PARTITIONS, "the partitions at the end");
+    cr_assert(se.se_calls > 1, "the metrics callback was called %" PRIu64 " times", se.se_calls);
+    cr_assert_eq(se.se_last.ss_consumed, ss->ss_consumed, "the last call has the totals");
+    uint64_t owned = 0;
+    compare_output(prefix, &of, garbage, &owned);
+    cr_assert_eq(owned, want, "%" PRIu64 " results carry their owner, %" PRIu64 " re-keyed", owned,
+                 want);
+    raw_scan rs = {.rs_subs = fx.fx_subs};
+    cdr_diag dg;
+    cr_assert_eq(cdr_kafka_read_topic(brokers(), topic, NULL, 0, TIMEOUT_MS, scan_raw, &rs, &dg), 0,
+                 "%s", dg.dg_msg);
+    cr_assert_eq(rs.rs_forwarded, want);
+    cr_assert_eq(rs.rs_n, n + garbage + want);
+    cr_log_info("%" PRIu64 " of %zu records re-keyed; idle exit after %.1f s", want, n,
+                ss->ss_seconds);
+    offline_free(&of);
+    free(recs);
+    fixture_close(&fx);
+}
+
+/* ---- hot reload through the cdrate binary -----------------------------------------------------
+ * Phase 1 runs with the fixture's plans and directory. Then a new version of cn-personal-128
+ * (SMS 0.25 instead of 0.10, effective from 2026-11-16 in the middle of the records' month) is
+ * compiled into the store: phase 2 is rated with it, old price before the effective date, new
+ * after. Then a directory with one more subscriber (U, whose records phase 1 suspended as
+ * unknown) is loaded: phase 3 rates U. The whole output equals offline rating with the same
+ * changes between the same records. Also: the metrics endpoint, --stats-interval, the logs. */
+
+static int count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int c = 0;
+    while (fgets(line, sizeof line, f))
+        c += strstr(line, needle) != NULL;
+    fclose(f);
+    return c;
+}
+
+/* Wait until path holds want lines with needle; fail when the child exits. */
+static void wait_lines(const char *path, const char *needle, int want, pid_t child)
+{
+    while (count_in_file(path, needle) < want) {
+        int status = 0;
+        if (waitpid(child, &status, WNOHANG) != 0) {
+            show_child_log();
+            cr_assert_fail("rate-stream exited (status %d) waiting for %s", status, needle);
+        }
+        usleep(100 * 1000);
+    }
+}
+
+/* GET path from 127.0.0.1:port; returns the status code, the response in buf. */
+static int http_get(int port, const char *path, char *buf, size_t bufsize)
+{
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    cr_assert(fd >= 0);
+    struct sockaddr_in sin = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port)};
+    sin.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    cr_assert_eq(connect(fd, (struct sockaddr *)&sin, sizeof sin), 0, "connect to port %d", port);
+    char req[256];
+    int len = snprintf(req, sizeof req, "GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n", path);
+    cr_assert_eq(send(fd, req, (size_t)len, 0), len);
+    size_t n = 0;
+    ssize_t r;
+    while (n < bufsize - 1 && (r = recv(fd, buf + n, bufsize - 1 - n, 0)) > 0)
+        n += (size_t)r;
+    buf[n] = '\0';
+    close(fd);
+    int code = 0;
+    cr_assert_eq(sscanf(buf, "HTTP/1.0 %d", &code), 1, "not an HTTP response: %.80s", buf);
+    return code;
+}
+
+/* The value of a metric line "name value" in a Prometheus text, or -2. */
+static double metric(const char *text, const char *name)
+{
+    char pat[128];
+    snprintf(pat, sizeof pat, "\n%s ", name);
+    const char *p = strstr(text, pat);
+    return p ? strtod(p + strlen(pat), NULL) : -2;
+}
+
+typedef struct phase_check {
+    cdr_time pc_eff;
+    const cdr_plan *pc_v1; /* zone names */
+    char pc_u[CDR_NUMBER_MAX];
+    uint64_t pc_before, pc_after, pc_p1_after, pc_u_p1, pc_u_p3;
+} phase_check;
+
+/* SMS of cn-personal-128 to onnet / domestic numbers: 0.10 (version 1) before the new version's
+ * effective date or when rated before the reload, 0.25 (version 2) after it. */
+static int check_phases(void *arg, const cdr_kafka_msg *km)
+{
+    phase_check *pc = arg;
+    cdr_record cr;
+    cdr_rated rr;
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(km->km_value, km->km_value_len, &cr, &rr, plan, &dg), 0);
+    if (!strcmp(cr.cr_msisdn, pc->pc_u)) {
+        if (!strcmp(cr.cr_source, "reload-p1")) {
+            cr_assert_eq(rr.rr_reason, CDR_REASON_UNKNOWN_SUBSCRIBER, "U before the reload");
+            pc->pc_u_p1++;
+        } else if (!strcmp(cr.cr_source, "reload-p3") && !rr.rr_reason) {
+            pc->pc_u_p3++;
+        }
+        return 0;
+    }
+    if (rr.rr_reason || strcmp(plan, "cn-personal-128") || cr.cr_service != CDR_SVC_SMS ||
+        cr.cr_direction != CDR_DIR_MO || rr.rr_zone < 0)
+        return 0;
+    const char *zone = pc->pc_v1->pl_zones[rr.rr_zone].zo_name;
+    if (strcmp(zone, "onnet") && strcmp(zone, "domestic"))
+        return 0;
+    const int after = cr.cr_start >= pc->pc_eff;
+    if (!strcmp(cr.cr_source, "reload-p2")) {
+        cr_assert_eq(rr.rr_plan_version, after ? 2u : 1u, "phase 2, %s the effective date",
+                     after ? "after" : "before");
+        cr_assert_eq(rr.rr_charge, after ? 250000 : 100000, "phase 2 SMS at %" PRId64,
+                     (int64_t)rr.rr_charge);
+        *(after ? &pc->pc_after : &pc->pc_before) += 1;
+    } else if (!strcmp(cr.cr_source, "reload-p1") && after) {
+        cr_assert_eq(rr.rr_plan_version, 1u, "rated before the reload");
+        cr_assert_eq(rr.rr_charge, 100000);
+        pc->pc_p1_after++;
+    }
+    return 0;
+}
+
+/* Replace the one occurrence of from in s (size cap) by to. */
+static void replace_once(char *s, size_t cap, const char *from, const char *to)
+{
+    char *p = strstr(s, from);
+    cr_assert(p && !strstr(p + 1, from), "'%s' is not in the plan exactly once", from);
+    const size_t fl = strlen(from), tl = strlen(to), rest = strlen(p + fl);
+    cr_assert(strlen(s) - fl + tl < cap);
+    memmove(p + tl, p + fl, rest + 1);
+    memcpy(p, to, tl);
+}
+
+Test(stream, hot_reload_plans_and_directory, .timeout = 900)
+{
+    const size_t n1 = 3000, n2 = 3000, n3 = 3000;
+    fixture fx;
+    fixture_open(&fx);
+    char exe[4096], prefix[128], group[160], topic[200], logpath[400], outpath[400];
+    cdrate_path(exe, sizeof exe);
+    unique_name(prefix, sizeof prefix, "reload");
+    snprintf(group, sizeof group, "%sgroup", prefix);
+    snprintf(topic, sizeof topic, "%scdr.raw", prefix);
+    snprintf(logpath, sizeof logpath, "%s/rate-stream.log", fx.fx_dir);
+    snprintf(outpath, sizeof outpath, "%s/rate-stream.out", fx.fx_dir);
+    child_log = logpath;
+    create_topic(topic, PARTITIONS);
+    cdr_diag dg;
+
+    /* phase 1, and U: the first MSISDN of it that is not in the directory */
+    cdr_record *r1 = gen_records(&fx, n1, "reload-p1");
+    phase_check pc = {0};
+    for (size_t i = 0; i < n1 && !pc.pc_u[0]; i++)
+        if (!cdr_subtab_find(fx.fx_subs, r1[i].cr_msisdn))
+            snprintf(pc.pc_u, sizeof pc.pc_u, "%s", r1[i].cr_msisdn);
+    cr_assert(pc.pc_u[0], "no unknown subscriber in phase 1");
+    uint64_t u_in_p1 = 0;
+    for (size_t i = 0; i < n1; i++)
+        u_in_p1 += !strcmp(r1[i].cr_msisdn, pc.pc_u);
+    offline of;
+    offline_begin(&of, fx.fx_ps, fx.fx_subs);
+    offline_rate(&of, r1, n1);
+    produce_records(prefix, fx.fx_subs, r1, n1, KEY_OWNER);
+    static const char *const args[] = {
+        "--batch",          "1000", "--threads",        "2",           "--reload-interval", "200",
+        "--stats-interval", "1",    "--metrics-listen", "127.0.0.1:0", "--stats",           NULL};
+    pid_t pid = spawn_args(exe, &fx, prefix, group, args, logpath, outpath);
+    wait_committed(prefix, group, (int64_t)n1, pid);
+
+    /* phase 2: a new plan version, compiled into the store while the stream runs */
+    const cdr_embedded_file *ef = NULL;
+    for (size_t i = 0; i < cdr_embedded_plans_count; i++)
+        if (!strcmp(cdr_embedded_plans[i].ef_name, "cn-personal-128.yaml"))
+            ef = &cdr_embedded_plans[i];
+    cr_assert(ef);
+    char *text = malloc(ef->ef_len + 256), plans2[400], path[500];
+    cr_assert(text);
+    memcpy(text, ef->ef_text, ef->ef_len);
+    text[ef->ef_len] = '\0';
+    replace_once(text, ef->ef_len + 256, "\nversion: 1\n", "\nversion: 2\n");
+    replace_once(text, ef->ef_len + 256, "effective_from: 2026-01-01T00:00:00+08:00",
+                 "effective_from: 2026-11-16T00:00:00+08:00");
+    replace_once(text, ef->ef_len + 256, "{service: sms, zones: \"*\", price: 0.10}",
+                 "{service: sms, zones: \"*\", price: 0.25}");
+    snprintf(plans2, sizeof plans2, "%s/plans2", fx.fx_dir);
+    cr_assert_eq(mkdir(plans2, 0755), 0);
+    snprintf(path, sizeof path, "%s/cn-personal-128-v2.yaml", plans2);
+    FILE *f = fopen(path, "w");
+    cr_assert(f && fputs(text, f) >= 0 && fclose(f) == 0);
+    free(text);
+    cr_assert_eq(cdr_plan_store_compile_dir(fx.fx_st, plans2, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_plan_set *ps2;
+    cr_assert_eq(cdr_plan_set_load(fx.fx_st, &ps2, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(ps2->ps_nplans, fx.fx_ps->ps_nplans + 1);
+    const int fam = cdr_plan_set_family(ps2, "cn-personal-128");
+    cr_assert(fam >= 0);
+    int32_t off;
+    cr_assert_eq(cdr_time_parse_iso("2026-11-16T00:00:00+08:00", 25, &pc.pc_eff, &off), 0);
+    pc.pc_v1 = cdr_plan_set_at(ps2, fam, pc.pc_eff - 1);
+    cr_assert(pc.pc_v1 && pc.pc_v1->pl_version == 1);
+    cr_assert_eq(cdr_plan_set_at(ps2, fam, pc.pc_eff)->pl_version, 2);
+    cr_assert_eq(cdr_rater_set_plans(of.of_rt, ps2), 0);
+    wait_lines(logpath, "msg=\"reloaded\"", 1, pid);
+    cr_assert_eq(count_in_file(logpath, "new_versions=\"cn-personal-128:2@2026-11-15T16:00:00Z\""),
+                 1, "the reload names the new version");
+    cdr_record *r2 = gen_records(&fx, n2, "reload-p2");
+    offline_rate(&of, r2, n2);
+    produce_records(prefix, fx.fx_subs, r2, n2, KEY_OWNER);
+    wait_committed(prefix, group, (int64_t)(n1 + n2), pid);
+
+    /* phase 3: a directory with U added, loaded while the stream runs */
+    char dir1[400], dir2[400];
+    snprintf(dir1, sizeof dir1, "%s/directory.txt", fx.fx_dir);
+    snprintf(dir2, sizeof dir2, "%s/directory2.txt", fx.fx_dir);
+    char cmd[1000];
+    snprintf(cmd, sizeof cmd, "cp '%s' '%s'", dir1, dir2);
+    cr_assert_eq(system(cmd), 0);
+    f = fopen(dir2, "a");
+    cr_assert(f);
+    fprintf(f,
+            "customer id=990000001 type=person name=\"Hot Reload\" credit_class=C\n"
+            "account id=990000001 customer=990000001\n"
+            "subscriber id=990000001 account=990000001 msisdn=%s plan=cn-personal-128 "
+            "active_from=2020-01-01\n",
+            pc.pc_u);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(cdr_dir_load_file(fx.fx_st, dir2, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_subtab *subs2;
+    cr_assert_eq(cdr_dir_rating_view(fx.fx_st, &subs2, &dg), 0, "%s", dg.dg_msg);
+    cr_assert(cdr_subtab_find(subs2, pc.pc_u));
+    cr_assert_eq(cdr_rater_set_subtab(of.of_rt, subs2, NULL), 0);
+    of.of_subs = subs2;
+    wait_lines(logpath, "msg=\"reloaded\"", 2, pid);
+    cr_assert_eq(count_in_file(logpath, " added=1 removed=0 changed=0 owner_changes=0"), 1);
+    cdr_record *r3 = gen_records(&fx, n3, "reload-p3");
+    for (size_t i = 0; i < n3; i += 10)
+        snprintf(r3[i].cr_msisdn, sizeof r3[i].cr_msisdn, "%s", pc.pc_u);
+    offline_rate(&of, r3, n3);
+    produce_records(prefix, subs2, r3, n3, KEY_OWNER);
+    const int64_t total = (int64_t)(n1 + n2 + n3);
+    wait_committed(prefix, group, total, pid);
+
+    /* the metrics endpoint, while it runs */
+    FILE *lf = fopen(logpath, "r");
+    cr_assert(lf);
+    char line[4096];
+    int port = 0;
+    while (fgets(line, sizeof line, lf) && !port) {
+        const char *a = strstr(line, "msg=\"metrics endpoint listening\" addr=127.0.0.1:");
+        if (a)
+            port = atoi(a + strlen("msg=\"metrics endpoint listening\" addr=127.0.0.1:"));
+    }
+    fclose(lf);
+    cr_assert(port > 0, "no metrics endpoint in the log");
+    static char body[32768];
+    double consumed;
+    do { /* the snapshot follows the commit */
+        cr_assert_eq(http_get(port, "/metrics", body, sizeof body), 200);
+        consumed = metric(body, "cdrate_stream_consumed_records_total");
+        cr_assert(consumed >= 0, "no consumed metric:\n%s", body);
+    } while (consumed < (double)total);
+    cr_assert_eq(consumed, (double)total);
+    cr_assert_eq(metric(body, "cdrate_stream_reloads_total"), 2);
+    cr_assert_eq(metric(body, "cdrate_stream_rekeyed_records_total"), 0);
+    cr_assert_eq(metric(body, "cdrate_stream_assigned_partitions"), PARTITIONS);
+    cr_assert(metric(body, "cdrate_stream_lag_records") >= 0);
+    cr_assert(strstr(body, "# TYPE cdrate_stream_batch_latency_seconds summary\n"));
+    cr_assert(strstr(body, "cdrate_stream_batch_latency_seconds{quantile=\"0.99\"} "));
+    cr_assert_eq(http_get(port, "/other", body, sizeof body), 404);
+    wait_lines(outpath, "{\"ts\":\"", 1, pid); /* --stats-interval */
+
+    cr_assert_eq(kill(pid, SIGTERM), 0);
+    int status;
+    cr_assert_eq(waitpid(pid, &status, 0), pid);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0, "exit status %d", status);
+    char want[128], final[4096] = "";
+    snprintf(want, sizeof want, "{\"consumed\":%" PRId64 ",", total);
+    FILE *of_ = fopen(outpath, "r");
+    cr_assert(of_);
+    while (fgets(line, sizeof line, of_))
+        if (!strncmp(line, "{\"consumed\":", 12)) {
+            cr_assert(!final[0], "one --stats line at exit");
+            snprintf(final, sizeof final, "%s", line);
+        }
+    fclose(of_);
+    cr_assert(!strncmp(final, want, strlen(want)), "the --stats line: %s", final);
+    cr_assert(strstr(final, "\"reloads\":2,") && strstr(final, "\"rekeyed\":0,") &&
+                  strstr(final, "\"ok\":true}"),
+              "the --stats line: %s", final);
+    /* every line on stderr is logfmt, but librdkafka's own error lines */
+    lf = fopen(logpath, "r");
+    cr_assert(lf);
+    int lines = 0;
+    while (fgets(line, sizeof line, lf)) {
+        lines++;
+        if (!strncmp(line, "cdrate: kafka ", 14))
+            continue;
+        cr_assert(!strncmp(line, "ts=20", 5) && strstr(line, "Z level=") && strstr(line, " msg=\""),
+                  "not a logfmt line: %s", line);
+    }
+    fclose(lf);
+    cr_assert(lines > 0);
+    cr_assert(count_in_file(logpath, "level=info msg=\"partitions assigned\" parts=") >= 1);
+    cr_assert_eq(count_in_file(logpath, "msg=\"rate-stream stopped\" reason=signal"), 1);
+
+    offline_end(&of);
+    compare_output(prefix, &of, 0, NULL);
+    char rated[200], susp[200];
+    snprintf(rated, sizeof rated, "%scdr.rated", prefix);
+    snprintf(susp, sizeof susp, "%scdr.suspense", prefix);
+    cr_assert_eq(
+        cdr_kafka_read_topic(brokers(), rated, NULL, 0, TIMEOUT_MS, check_phases, &pc, &dg), 0,
+        "%s", dg.dg_msg);
+    cr_assert_eq(cdr_kafka_read_topic(brokers(), susp, NULL, 0, TIMEOUT_MS, check_phases, &pc, &dg),
+                 0, "%s", dg.dg_msg);
+    cr_assert(pc.pc_before > 0 && pc.pc_after > 0 && pc.pc_p1_after > 0,
+              "SMS checked: %" PRIu64 " before, %" PRIu64 " after, %" PRIu64 " in phase 1",
+              pc.pc_before, pc.pc_after, pc.pc_p1_after);
+    cr_assert_eq(pc.pc_u_p1, u_in_p1, "U suspended in phase 1");
+    cr_assert(pc.pc_u_p3 > 0, "U rated in phase 3");
+    cr_log_info("hot reload: %" PRIu64 " SMS at 0.10 before, %" PRIu64
+                " at 0.25 after the effective date; U: %" PRIu64 " suspended, then %" PRIu64
+                " rated",
+                pc.pc_before, pc.pc_after, pc.pc_u_p1, pc.pc_u_p3);
+    offline_free(&of);
+    cdr_plan_set_release(ps2);
+    cdr_subtab_free(subs2);
+    free(r1);
+    free(r2);
+    free(r3);
+    fixture_close(&fx);
+}
+
+/* A name other than localhost is refused for --metrics-listen: only a written-out address binds
+ * outside the loopback. No broker needed. */
+Test(stream_cli, metrics_listen_refuses_names)
+{
+    char exe[4096], cmd[4400], out[2048];
+    cdrate_path(exe, sizeof exe);
+    snprintf(cmd, sizeof cmd,
+             "'%s' rate-stream --brokers 127.0.0.1:1 --group g --store /nonexistent "
+             "--metrics-listen example.com:9100 2>&1",
+             exe);
+    FILE *p = popen(cmd, "r");
+    cr_assert(p);
+    size_t n = fread(out, 1, sizeof out - 1, p);
+    out[n] = '\0';
+    char rest[512];
+    while (fread(rest, 1, sizeof rest, p) > 0) /* the usage after the message */
+        ;
+    int status = pclose(p);
+    cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 2, "exit %d: %s", status, out);
+    cr_assert(strstr(out, "--metrics-listen example.com:9100: example.com is not a numeric "
+                          "address (give one, or localhost)"),
+              "%s", out);
+}
+
+/* No broker: cdr_rater_set_subtab. A rater that starts with a directory lacking U and gets one
+ * with U between two batches rates both batches as a rater that had the second directory from
+ * the start (U's records only come in the second batch), keeps its counters, and no longer reads
+ * the first table (freed before the second batch). */
+Test(stream_rater, set_subtab_between_batches)
+{
+    cdr_diag dg;
+    cdr_plan_set *ps;
+    cr_assert_eq(cdr_bench_embedded_plan_set(&ps, &dg), 0);
+    cdr_gen_config gc;
+    cdr_gen_defaults(&gc);
+    cdr_gen *g;
+    cr_assert_eq(cdr_gen_create(&gc, &g), 0);
+    const cdr_subtab *gen_tab = cdr_gen_subscribers(g);
+    cdr_subtab *a, *b;
+    cr_assert_eq(cdr_subtab_create(cdr_subtab_count(gen_tab), &a), 0);
+    cr_assert_eq(cdr_subtab_create(cdr_subtab_count(gen_tab) + 1, &b), 0);
+    const cdr_sub *su;
+    for (size_t i = 0; (su = cdr_subtab_at(gen_tab, i)) != NULL; i++) {
+        cr_assert_eq(cdr_subtab_add(a, su), 0);
+        cr_assert_eq(cdr_subtab_add(b, su), 0);
+    }
+    cdr_sub u = *cdr_subtab_at(gen_tab, 0);
+    snprintf(u.su_msisdn, sizeof u.su_msisdn, "8613900000001");
+    u.su_id = u.su_owner = 990000001;
+    u.su_enterprise = 0;
+    cr_assert_eq(cdr_subtab_add(b, &u), 0);
+    enum { N = 4000 };
+    cdr_record *recs = malloc(2 * N * sizeof *recs);
+    cdr_rated *out_x = malloc(2 * N * sizeof *out_x), *out_y = malloc(2 * N * sizeof *out_y);
+    cdr_gen_cdrs(g, recs, 2 * N);
+    for (size_t i = N; i < 2 * N; i += 7)
+        snprintf(recs[i].cr_msisdn, sizeof recs[i].cr_msisdn, "%s", u.su_msisdn);
+    cdr_rater *x, *y;
+    cr_assert_eq(cdr_rater_create(2, ps, a, &x), 0);
+    cr_assert_eq(cdr_rater_create(2, ps, b, &y), 0);
+    cr_assert_eq(cdr_rater_rate(x, recs, N, out_x, NULL), 0);
+    cr_assert_eq(cdr_rater_set_subtab(x, NULL, NULL), CDR_EINVAL);
+    cr_assert_eq(cdr_rater_set_subtab(x, b, ps), 0);
+    cdr_subtab_free(a); /* the rater must not read it any more */
+    cr_assert_eq(cdr_rater_rate(x, recs + N, N, out_x + N, NULL), 0);
+    cr_assert_eq(cdr_rater_rate(y, recs, N, out_y, NULL), 0);
+    cr_assert_eq(cdr_rater_rate(y, recs + N, N, out_y + N, NULL), 0);
+    size_t u_rated = 0;
+    for (size_t i = 0; i < 2 * N; i++) {
+        cr_assert_eq(out_x[i].rr_reason, out_y[i].rr_reason, "record %zu", i);
+        cr_assert_eq(out_x[i].rr_charge, out_y[i].rr_charge, "record %zu", i);
+        cr_assert_eq(out_x[i].rr_bundle_units, out_y[i].rr_bundle_units, "record %zu", i);
+        u_rated += !strcmp(recs[i].cr_msisdn, u.su_msisdn) && !out_x[i].rr_reason;
+    }
+    cr_assert(u_rated > 0, "U was rated after the swap");
+    cr_assert_eq(cdr_rater_counter_count(x), cdr_rater_counter_count(y));
+    free(recs);
+    free(out_x);
+    free(out_y);
+    cdr_rater_destroy(x);
+    cdr_rater_destroy(y);
+    cdr_subtab_free(b);
+    cdr_gen_destroy(g);
+    cdr_plan_set_release(ps);
 }

@@ -70,6 +70,12 @@ void cdr_rater_destroy(cdr_rater *rt);
 /* Swap in a new plan set (takes a reference; the old one is released when the batch using it
  * ends). Safe to call from any thread while another thread rates; raters never wait for it. */
 int cdr_rater_set_plans(cdr_rater *rt, cdr_plan_set *ps);
+/* Swap in a new subscriber table tab (borrowed, as in cdr_rater_create) together with plan set ps
+ * (a reference is taken; NULL = keep the current plans). Between batches only: not while
+ * cdr_rater_rate or cdr_rater_set_plans runs. When it returns, the rater no longer reads the
+ * previous table (the caller may free it). Counters are kept. Returns 0, CDR_EINVAL (tab NULL),
+ * CDR_ENOMEM (nothing changed). */
+int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps);
 
 /* Rate n records into out[0..n) (one cdr_rated per record, same order) and add to stats (may be
  * NULL). Records of one charging owner are rated in batch order by one worker, so results and
@@ -113,4 +119,12 @@ int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_pl
                          size_t bufsize);
 int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
                           size_t bufsize);
+/* The same for a record read back (cdr.rated, the ledger), which names its plan by id: pl (may be
+ * NULL) is the version that rated it, for the zone, bundle and band names; with it the line is
+ * byte-identical to the two above. Without it the plan is plan_id and the zone, bundle and bands
+ * are written as their index, "#2". */
+int cdr_rated_format_csv_id(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                            const cdr_plan *pl, char *buf, size_t bufsize);
+int cdr_rated_format_json_id(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                             const cdr_plan *pl, char *buf, size_t bufsize);
 #endif

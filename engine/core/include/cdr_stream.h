@@ -7,7 +7,10 @@
  * <prefix>cdr.counters and the consumer offsets to the group. A failed transaction is aborted,
  * the consumer rewinds to the committed offsets and the counters are restored from the
  * changelog. A partition's counters are restored from the changelog partition of the same number
- * when the partition is assigned.
+ * when the partition is assigned. A record whose charging owner (from the directory) belongs to
+ * another partition of cdr.raw is not rated: it goes back to cdr.raw, keyed by the owner, in the
+ * same transaction (re-keying). Plans and subscribers can be replaced while running (hot reload,
+ * sc_reload); metrics go to sc_on_stats, logs are logfmt lines (cdr_stream_log).
  *
  * Also here: the rater's hooks for a counter changelog (defined in rater.c).
  */
@@ -17,6 +20,7 @@
 #include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "cdr_rate.h"
 
@@ -67,6 +71,30 @@ int cdr_counter_change_decode(const uint8_t *key, size_t klen, const uint8_t *va
 #define CDR_STREAM_TOPIC_SUSPENSE "cdr.suspense"
 #define CDR_STREAM_TOPIC_COUNTERS "cdr.counters"
 
+/* Defaults of cdr_stream_config (a 0 field takes them). */
+#define CDR_STREAM_BATCH_DEFAULT  20000
+#define CDR_STREAM_BATCH_MAX      100000
+#define CDR_STREAM_WAIT_DEFAULT   200  /* ms */
+#define CDR_STREAM_RELOAD_DEFAULT 1000 /* ms */
+
+typedef struct cdr_stream_stats cdr_stream_stats;
+
+/* Hot reload of plans and subscribers (docs/streaming.md, "Hot reload"). Called every
+ * sc_reload_ms from a thread of the stream, never concurrently with itself and never from the
+ * thread that rates. When the source of plans or subscribers may have changed, set *ps and / or
+ * *tab to newly loaded ones; ownership passes to the stream (it releases ps with
+ * cdr_plan_set_release and frees tab with cdr_subtab_free when they are no longer used). Leave
+ * them NULL when nothing changed. The stream compares what it gets with what it rates with and
+ * applies only real changes, between two batches, so a spurious reload costs a load and a
+ * comparison, never a pause. Return 0, or an error code with the reason in dg: the stream logs
+ * it, keeps rating with what it has and calls again after the next interval. */
+typedef int (*cdr_stream_reload_fn)(void *arg, cdr_plan_set **ps, cdr_subtab **tab, cdr_diag *dg);
+
+/* Metrics: called from the rating thread after every committed batch, after every poll that
+ * brought nothing, and once at the end, with the totals so far (ss is valid during the call
+ * only). Keep it short: copy what you need. */
+typedef void (*cdr_stream_stats_fn)(void *arg, const cdr_stream_stats *ss);
+
 typedef struct cdr_stream_config {
     const char *sc_brokers;      /* bootstrap servers, required */
     const char *sc_group;        /* consumer group id, required */
@@ -76,35 +104,75 @@ typedef struct cdr_stream_config {
      * transaction. */
     const char *sc_transactional_id;
     unsigned sc_threads;  /* rating threads, default 1 */
-    size_t sc_batch;      /* most records per batch, default 20000 */
-    int sc_batch_wait_ms; /* longest wait to fill a batch, default 200 */
-    int sc_quiet;         /* no log lines on stderr */
+    size_t sc_batch;      /* most records per batch, default CDR_STREAM_BATCH_DEFAULT */
+    int sc_batch_wait_ms; /* longest wait to fill a batch, default CDR_STREAM_WAIT_DEFAULT */
+    /* Log lines (logfmt, docs/streaming.md "Logs") go to sc_log, NULL = stderr; sc_quiet leaves
+     * out the level=info ones (warnings and errors stay). */
+    FILE *sc_log;
+    int sc_quiet;
     /* Set to non-zero (e.g. by a signal handler) to stop: the batch in progress is finished and
      * committed, the consumer leaves the group, cdr_stream_run returns 0. May be NULL. */
     volatile sig_atomic_t *sc_stop;
+    /* > 0: stop as for sc_stop once every assigned partition of cdr.raw has been read to its high
+     * watermark, nothing is left to commit and no record arrived for this many ms. */
+    int sc_idle_exit_ms;
+    cdr_stream_reload_fn sc_reload; /* NULL: no hot reload */
+    void *sc_reload_arg;
+    int sc_reload_ms; /* interval of the sc_reload calls, default CDR_STREAM_RELOAD_DEFAULT */
+    cdr_stream_stats_fn sc_on_stats; /* NULL: none */
+    void *sc_stats_arg;
 } cdr_stream_config;
 
-typedef struct cdr_stream_stats {
-    uint64_t ss_consumed;  /* records committed (each counted once per committed batch) */
-    uint64_t ss_rated;     /* of those, to cdr.rated */
-    uint64_t ss_suspense;  /* of those, to cdr.suspense (unratable or undecodable) */
-    uint64_t ss_batches;   /* committed batches */
-    uint64_t ss_aborts;    /* aborted transactions (batches redone) */
-    uint64_t ss_counters;  /* counter changes sent to the changelog */
-    uint64_t ss_restored;  /* counters read back from the changelog */
-    uint64_t ss_misrouted; /* counter changes of an owner outside the assigned partitions */
-    uint64_t ss_p99_ns;    /* 99th percentile of the batch latency (poll end to commit) */
-    double ss_seconds;     /* wall time of the run */
-} cdr_stream_stats;
+/* Totals since the start of cdr_stream_run. Every record taken from cdr.raw in a committed batch
+ * counts once in ss_consumed and once in exactly one of ss_rated, ss_suspense, ss_rekeyed; a
+ * re-keyed record comes back on its owner's partition and counts again there. */
+struct cdr_stream_stats {
+    uint64_t ss_consumed;    /* records committed (each counted once per committed batch) */
+    uint64_t ss_rated;       /* of those, to cdr.rated */
+    uint64_t ss_suspense;    /* of those, to cdr.suspense (unratable or undecodable) */
+    uint64_t ss_rekeyed;     /* of those, forwarded to cdr.raw keyed by their charging owner */
+    uint64_t ss_undecodable; /* of ss_suspense, values that were no CDR wire record */
+    uint64_t ss_batches;     /* committed batches */
+    uint64_t ss_aborts;      /* aborted transactions (batches redone) */
+    uint64_t ss_reloads;     /* applied reloads of plans and / or subscribers */
+    uint64_t ss_counters;    /* counter changes sent to the changelog */
+    uint64_t ss_restored;    /* counters read back from the changelog */
+    uint64_t ss_misrouted;   /* counter changes of an owner outside the assigned partitions
+                                (stays 0: re-keying rates every record on its owner's partition) */
+    int64_t ss_lag; /* records between the consumer's position and the high watermark, summed over
+                       the assigned partitions of cdr.raw (cached watermarks); -1 = not known;
+                       at the end: just before leaving the group */
+    uint32_t ss_partitions; /* partitions of cdr.raw assigned now (at the end: before leaving) */
+    uint64_t ss_p50_ns;     /* median batch latency (poll end to commit), within 1/16 */
+    uint64_t ss_p99_ns;     /* 99th percentile of the batch latency, within 1/16 */
+    double ss_busy_seconds; /* time with records in hand: from each batch's first record to its
+                               commit (or abort) */
+    double ss_seconds;      /* wall time of the run so far */
+};
 
-/* Run the stream rater until *sc_stop becomes non-zero. ps (a reference is taken while running)
- * and tab (borrowed, must outlive the call) are the plans and subscribers; counters come only
- * from the changelog. Creates cdr.rated, cdr.suspense and cdr.counters when missing
- * (cdr.counters compacted, with as many partitions as cdr.raw, which must exist). stats (may be
- * NULL) receives the totals. Returns 0 after a clean stop; CDR_EINVAL (config), CDR_KAFKA
- * (brokers unreachable, timeouts: retriable, restart), CDR_EXISTS (fenced by another instance
- * with the same transactional id), CDR_FORMAT (the changelog does not match cdr.raw), CDR_ENOMEM,
- * with the reason in dg. */
+/* Log levels of cdr_stream_log. */
+enum { CDR_STREAM_INFO = 0, CDR_STREAM_WARN, CDR_STREAM_ERROR };
+
+/* Write one logfmt line to sc->sc_log (stderr when sc or sc_log is NULL), in one write:
+ *   ts=2026-11-24T20:00:00.123Z level=info msg="partitions assigned" parts=0,1 ...
+ * msg is a constant text without quotes; fields (may be NULL) is a printf format of further
+ * key=value pairs. Level info is left out when sc->sc_quiet. Lines longer than 2 KiB are cut. */
+void cdr_stream_log(const cdr_stream_config *sc, int level, const char *msg, const char *fields,
+                    ...) __attribute__((format(printf, 4, 5)));
+/* s as a logfmt value: in double quotes, '"' and '\\' escaped, control characters as spaces,
+ * cut to fit bufsize (>= 3). Returns buf. */
+const char *cdr_stream_log_quote(const char *s, char *buf, size_t bufsize);
+
+/* Run the stream rater until *sc_stop becomes non-zero (or sc_idle_exit_ms says so). ps (a
+ * reference is taken while running) and tab (borrowed, must outlive the call) are the plans and
+ * subscribers to start with; sc_reload may replace both while running. Counters come only from
+ * the changelog. Creates cdr.rated, cdr.suspense and cdr.counters when missing (cdr.counters
+ * compacted, with as many partitions as cdr.raw, which must exist). stats (may be NULL) receives
+ * the totals. Returns 0 after a clean stop; CDR_EINVAL (config), CDR_RANGE (sc_batch over
+ * CDR_STREAM_BATCH_MAX, cdr.raw with 65535 partitions or more), CDR_KAFKA (brokers unreachable,
+ * timeouts: retriable, restart), CDR_EXISTS (fenced by another instance with the same
+ * transactional id), CDR_FORMAT (the changelog does not match cdr.raw), CDR_ENOMEM, with the
+ * reason in dg (also logged as a level=error line). */
 int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subtab *tab,
                    cdr_stream_stats *stats, cdr_diag *dg);
 

@@ -503,6 +503,27 @@ static rating_snap *snap_acquire(cdr_rater *rt)
     return rs;
 }
 
+int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps)
+{
+    if (!rt || !tab)
+        return CDR_EINVAL;
+    rating_snap *cur = snap_acquire(rt);
+    rating_snap *rs;
+    /* the families are indexed by the table's entries: a new table needs a new snapshot */
+    int rc = snap_build(tab, ps ? ps : cur->rs_plans, &rs);
+    snap_release(cur);
+    if (rc)
+        return rc;
+    pthread_mutex_lock(&rt->rt_snap_lock);
+    rating_snap *old = rt->rt_snap;
+    rt->rt_snap = rs;
+    rt->rt_subs = tab;
+    rt->rt_sub0 = cdr_subtab_at(tab, 0);
+    pthread_mutex_unlock(&rt->rt_snap_lock);
+    snap_release(old);
+    return 0;
+}
+
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats)
 {
