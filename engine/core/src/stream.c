@@ -814,14 +814,21 @@ static int topic_partitions(stream *sm, rd_kafka_t *rk, const char *topic)
     return n;
 }
 
-static int create_topic(stream *sm, rd_kafka_t *rk, const char *topic, int nparts, int compact)
+/* The changelog is compacted; suspense entries are kept until an operator deletes them (they wait
+ * for a fix and a replay, docs/suspense.md); cdr.rated keeps the broker's default retention (the
+ * ledger is its long-term copy). */
+static int create_topic(stream *sm, rd_kafka_t *rk, int t)
 {
+    const char *topic = sm->sm_topic[t];
+    int nparts = sm->sm_nparts;
     char err[512];
     rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, nparts, -1, err, sizeof err);
     if (!nt)
         return cdr_diag_set(sm->sm_dg, CDR_EINVAL, NULL, 0, 0, "kafka: %s: %s", topic, err);
-    if (compact)
+    if (t == T_COUNTERS)
         rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
+    if (t == T_SUSPENSE)
+        rd_kafka_NewTopic_set_config(nt, "retention.ms", "-1");
     rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
     rd_kafka_AdminOptions_t *ao = rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
     rd_kafka_AdminOptions_set_operation_timeout(ao, 30000, err, sizeof err);
@@ -864,7 +871,7 @@ static int setup_topics(stream *sm)
         if (n < 0)
             return sm->sm_dg->dg_code;
         if (n == 0) {
-            int rc = create_topic(sm, sm->sm_prod, sm->sm_topic[t], sm->sm_nparts, t == T_COUNTERS);
+            int rc = create_topic(sm, sm->sm_prod, t);
             if (rc)
                 return rc;
             /* until the new topic is in the metadata */
