@@ -39,23 +39,58 @@ static void ob_printf(outbuf *ob, const char *fmt, ...)
     ob->ob_left -= (size_t)n;
 }
 
-static const char *zone_name(const cdr_plan *pl, const cdr_rated *rr)
+/* Names come from the plan version pl; without it (a record read back whose plan is not at
+ * hand) from the plan id alone, with zone, bundle and bands written as "#index" when byindex is
+ * set, else as the empty string / "?" (the historical rendering of a NULL plan). */
+typedef struct names {
+    const cdr_plan *nm_pl;
+    const char *nm_plan_id;
+    int nm_byindex;
+} names;
+
+static const char *index_name(int i, char *buf, size_t n)
 {
-    if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones)
-        return "";
-    return pl->pl_zones[rr->rr_zone].zo_name;
+    snprintf(buf, n, "#%d", i);
+    return buf;
 }
 
-static const char *band_name(const cdr_plan *pl, unsigned b)
+static const char *zone_name(const names *nm, const cdr_rated *rr, char *buf, size_t n)
 {
-    return (pl && b < pl->pl_nbands) ? pl->pl_band_names[b] : "?";
+    const cdr_plan *pl = nm->nm_pl;
+    if (pl)
+        return rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones ? pl->pl_zones[rr->rr_zone].zo_name
+                                                               : "";
+    return nm->nm_byindex && rr->rr_zone >= 0 ? index_name(rr->rr_zone, buf, n) : "";
 }
 
-int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
-                         size_t bufsize)
+static const char *band_name(const names *nm, unsigned b, char *buf, size_t n)
+{
+    const cdr_plan *pl = nm->nm_pl;
+    if (pl)
+        return b < pl->pl_nbands ? pl->pl_band_names[b] : "?";
+    return nm->nm_byindex ? index_name((int)b, buf, n) : "?";
+}
+
+static const char *bundle_name(const names *nm, const cdr_rated *rr, char *buf, size_t n)
+{
+    const cdr_plan *pl = nm->nm_pl;
+    if (pl)
+        return rr->rr_bundle >= 0 && rr->rr_bundle < pl->pl_nbundles
+                   ? pl->pl_bundles[rr->rr_bundle].bu_name
+                   : "";
+    return nm->nm_byindex && rr->rr_bundle >= 0 ? index_name(rr->rr_bundle, buf, n) : "";
+}
+
+static const char *plan_name(const names *nm)
+{
+    return nm->nm_pl ? nm->nm_pl->pl_id : nm->nm_plan_id ? nm->nm_plan_id : "";
+}
+
+static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm, char *buf,
+                      size_t bufsize)
 {
     outbuf ob = {buf, bufsize, 0};
-    char ts[32], m[32];
+    char ts[32], m[32], nb[16];
     cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
     int rated = rr->rr_reason == CDR_REASON_NONE;
     ob_printf(&ob, "%s,%s,%s,%s,%s,%s,%s,", cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
@@ -66,23 +101,23 @@ int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_pl
         ob_printf(&ob, ",,,,,,,,\n");
     } else {
         ob_printf(&ob, "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,",
-                  pl ? pl->pl_id : "", rr->rr_plan_version, zone_name(pl, rr), rr->rr_cycle,
-                  rr->rr_units, rr->rr_bundle_units, rr->rr_overflow_units,
+                  plan_name(nm), rr->rr_plan_version, zone_name(nm, rr, nb, sizeof nb),
+                  rr->rr_cycle, rr->rr_units, rr->rr_bundle_units, rr->rr_overflow_units,
                   money6(rr->rr_charge, m, sizeof m));
         for (unsigned i = 0; i < rr->rr_nparts; i++)
             ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "",
-                      band_name(pl, rr->rr_parts[i].rp_band), rr->rr_parts[i].rp_units,
-                      money6(rr->rr_parts[i].rp_charge, m, sizeof m));
+                      band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
+                      rr->rr_parts[i].rp_units, money6(rr->rr_parts[i].rp_charge, m, sizeof m));
         ob_printf(&ob, "\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }
 
-int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
-                          size_t bufsize)
+static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *nm, char *buf,
+                       size_t bufsize)
 {
     outbuf ob = {buf, bufsize, 0};
-    char ts[32], m[32];
+    char ts[32], m[32], nb[16], bb[16];
     cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
     ob_printf(&ob,
               "{\"source\":\"%s\",\"origin_id\":\"%s\",\"msisdn\":\"%s\",\"service\":\"%s\","
@@ -99,18 +134,43 @@ int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_p
                   ",\"units\":%" PRIu64 ",\"bundle\":\"%s\",\"bundle_units\":%" PRIu64
                   ",\"overflow_units\":%" PRIu64 ",\"charge\":\"%s\",\"charge_micro\":%" PRId64
                   ",\"parts\":[",
-                  pl ? pl->pl_id : "", rr->rr_plan_version, zone_name(pl, rr), rr->rr_cycle,
-                  rr->rr_units,
-                  (pl && rr->rr_bundle >= 0 && rr->rr_bundle < pl->pl_nbundles)
-                      ? pl->pl_bundles[rr->rr_bundle].bu_name
-                      : "",
+                  plan_name(nm), rr->rr_plan_version, zone_name(nm, rr, nb, sizeof nb),
+                  rr->rr_cycle, rr->rr_units, bundle_name(nm, rr, bb, sizeof bb),
                   rr->rr_bundle_units, rr->rr_overflow_units, money6(rr->rr_charge, m, sizeof m),
                   rr->rr_charge);
         for (unsigned i = 0; i < rr->rr_nparts; i++)
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
-                      i ? "," : "", band_name(pl, rr->rr_parts[i].rp_band),
+                      i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
         ob_printf(&ob, "]}\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
+}
+
+int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                         size_t bufsize)
+{
+    const names nm = {pl, NULL, 0};
+    return format_csv(cr, rr, &nm, buf, bufsize);
+}
+
+int cdr_rated_format_json(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
+                          size_t bufsize)
+{
+    const names nm = {pl, NULL, 0};
+    return format_json(cr, rr, &nm, buf, bufsize);
+}
+
+int cdr_rated_format_csv_id(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                            const cdr_plan *pl, char *buf, size_t bufsize)
+{
+    const names nm = {pl, plan_id, 1};
+    return format_csv(cr, rr, &nm, buf, bufsize);
+}
+
+int cdr_rated_format_json_id(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
+                             const cdr_plan *pl, char *buf, size_t bufsize)
+{
+    const names nm = {pl, plan_id, 1};
+    return format_json(cr, rr, &nm, buf, bufsize);
 }
