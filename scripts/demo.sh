@@ -2,7 +2,9 @@
 # make demo: the main job end to end on embedded defaults, no server to start.
 # Collects spool files written by the switches (Asterisk, FreeSWITCH, 3GPP) into Kafka (the
 # embedded mock cluster), compiles the sample plans, generates and loads a directory, generates
-# about a million CDRs, rates them and prints the summary.
+# about a million CDRs, rates them and prints the summary. Then the streaming path in one process
+# (cdrate pipeline): the switches' spool files collected, rated by rate-stream and archived into
+# the ledger on the embedded cluster, with a summary that adds up.
 set -euo pipefail
 CDRATE=${1:-build-release/cdrate}
 OUT=${DEMO_OUT:-demo-out}
@@ -20,6 +22,9 @@ for fmt in asterisk freeswitch 3gpp; do
     printf '"","13800000001","010","ctx","x","c","d","Dial","","2026-02-30 10:00:00","","","1","0","ANSWERED","DOCUMENTATION"\n' \
       > "$OUT/switch-$fmt/spool/zz-broken.csv"
   fi
+  # the same files, delivered again to the streaming installation of step 5
+  mkdir -p "$OUT/stream"
+  cp -r "$OUT/switch-$fmt/spool" "$OUT/stream/spool-$fmt"
   "$CDRATE" collect --spool "$OUT/switch-$fmt/spool" --format "$fmt" --brokers embedded --once \
     --source "$fmt-01" --dedup-days 31 2>&1 | grep -v 'embedded Kafka cluster at' || true
 done
@@ -34,3 +39,13 @@ echo "== 4. rate"
 "$CDRATE" rate --store "$OUT/store" --in "$OUT/gen/cdrs.csv" --out "$OUT/rated.csv" --threads 2
 echo "== rated records: $OUT/rated.csv ($(($(wc -l < "$OUT/rated.csv") - 1)) lines); first three:"
 head -4 "$OUT/rated.csv"
+echo "== 5. streaming, in one process on the embedded Kafka cluster: the switches' spool files"
+echo "   -> collect -> cdr.raw -> rate-stream -> cdr.rated -> archive -> ledger (cdrate pipeline)"
+# the switch files were generated for the 20000-subscriber directory of step 0
+"$CDRATE" plans compile rating-rules/plans --store "$OUT/stream/store" --quiet
+"$CDRATE" directory load "$OUT/switch-asterisk/directory.dir" --store "$OUT/stream/store"
+"$CDRATE" pipeline --store "$OUT/stream/store" --ledger "$OUT/stream/ledger" --dedup-days 31 \
+  --input asterisk:"$OUT/stream/spool-asterisk" --input freeswitch:"$OUT/stream/spool-freeswitch" \
+  --input 3gpp:"$OUT/stream/spool-3gpp" 2>&1 | grep -v -e '^  cdrs-' -e '^embedded Kafka'
+echo "== the ledger ($OUT/stream/ledger): totals per billing cycle"
+"$CDRATE" ledger totals --ledger "$OUT/stream/ledger"

@@ -29,6 +29,7 @@ int cmd_archive(int argc, char **argv);
 int cmd_ledger(int argc, char **argv);
 int cmd_suspense(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
+int cmd_pipeline(int argc, char **argv);
 
 typedef enum cli_opt_kind {
     CLI_FLAG,   /* no argument; *(int *)dest = 1 */

@@ -1,25 +1,52 @@
-/* cmd_bench.c - `cdrate bench rate|compile`: one JSON object on stdout. */
+/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e`: one JSON object on stdout. */
+#include <signal.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "cdr_bench.h"
+#include "cdr_pipeline.h"
 #include "cli.h"
+
+static volatile sig_atomic_t bench_stop;
+
+static void on_signal(int sig)
+{
+    (void)sig;
+    bench_stop = 1;
+}
 
 int cmd_bench(int argc, char **argv)
 {
-    uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 65536, seed = 42,
-             prefixes = 100000, records = 1000000;
-    int quiet = 0, json = 0, fmt = -1;
+    uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 0, seed = 42, prefixes = 100000,
+             records = 1000000, raters = 1, partitions = 0, chunk = 0, timeout = 120,
+             broker_pid = 0;
+    const char *brokers = NULL, *workdir = NULL;
+    int quiet = 0, json = 0, fmt = -1, keep = 0;
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
         {"subscribers", CLI_COUNT, &subs, "N", "rate: subscribers, default 100000", 1},
         {"cdrs", CLI_COUNT, &cdrs, "M", "rate: CDRs, default 1000000"},
         {"threads", CLI_COUNT, &threads, "T", "rate: rating threads, default 1", 1, 64},
-        {"batch", CLI_COUNT, &batch, "B", "rate: records per batch, default 65536", 1},
+        {"batch", CLI_COUNT, &batch, "B",
+         "rate: records per batch (65536); e2e: rate-stream --batch (its default)", 1},
         {"seed", CLI_COUNT, &seed, "S", "generator seed, default 42"},
         {"prefixes", CLI_COUNT, &prefixes, "N", "compile: destination prefixes, default 100000", 1},
         {"format", CLI_CHOICE, &fmt, "F", "collect: input format", 0, 0, formats},
         {"records", CLI_COUNT, &records, "N", "collect: records, default 1000000", 1},
+        {"brokers", CLI_STRING, &brokers, "LIST",
+         "e2e: a real broker (host:port), or \"embedded\""},
+        {"raters", CLI_COUNT, &raters, "K", "e2e: rate-stream processes (threads if embedded), 1",
+         1, 64},
+        {"partitions", CLI_COUNT, &partitions, "P", "e2e embedded: partitions per topic (4)", 1,
+         1024},
+        {"chunk", CLI_COUNT, &chunk, "N", "e2e: records per collector transaction (50000)", 1,
+         10000000},
+        {"timeout", CLI_COUNT, &timeout, "S", "e2e: give up after S s without progress (120)", 1,
+         86400},
+        {"broker-pid", CLI_COUNT, &broker_pid, "PID", "e2e: report this process's CPU time", 1},
+        {"workdir", CLI_STRING, &workdir, "DIR",
+         "e2e: scratch directory to create and keep (default: a temporary one)"},
+        {"keep", CLI_FLAG, &keep, NULL, "e2e: keep the scratch directory and the topics"},
         {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
         {0},
@@ -27,12 +54,18 @@ int cmd_bench(int argc, char **argv)
     const cli_spec cs = {
         "bench",
         "rate [--subscribers N] [--cdrs M] [--threads T] [--batch B] [--json]\n"
-        "compile [--prefixes N] [--json]",
+        "collect --format F [--records N] [--json]\n"
+        "compile [--prefixes N] [--json]\n"
+        "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
         "         validation + normalisation on one thread\n"
         "compile  time the compilation of a plan with N destination prefixes\n"
+        "e2e      generate N CDRs as spool files (format F, default csv) and a store (not\n"
+        "         timed), start K `cdrate rate-stream` processes in one group, then time the\n"
+        "         collector publishing the spool to a fresh set of topics until the raters\n"
+        "         have committed every record (docs/benchmarks.md)\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -44,12 +77,44 @@ int cmd_bench(int argc, char **argv)
     cdr_diag_clear(&dg);
     int rc;
     if (!strcmp(argv[pos], "rate")) {
-        cdr_bench_rate_config bc = {(size_t)subs, cdrs, (unsigned)threads, (size_t)batch, seed};
+        cdr_bench_rate_config bc = {(size_t)subs, cdrs, (unsigned)threads,
+                                    batch ? (size_t)batch : 65536, seed};
         rc = cdr_bench_rate(&bc, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "collect")) {
         if (fmt < 0)
             return cli_usage_error(&cs, "collect needs --format");
         rc = cdr_bench_collect(fmt, records, seed, stdout, &dg);
+    } else if (!strcmp(argv[pos], "e2e")) {
+        if (!brokers || !*brokers)
+            return cli_usage_error(&cs, "e2e needs --brokers HOST:PORT or --brokers embedded");
+        if (batch > 100000)
+            return cli_usage_error(&cs,
+                                   "e2e: --batch must be at most 100000 (rate-stream's limit)");
+        const cdr_pipeline_bench_config pb = {
+            .pb_brokers = brokers,
+            .pb_cdrs = cdrs,
+            .pb_subscribers = (size_t)subs,
+            .pb_raters = (unsigned)raters,
+            .pb_threads = (unsigned)threads,
+            .pb_batch = (size_t)batch,
+            .pb_chunk = (uint32_t)chunk,
+            .pb_partitions = (int)partitions,
+            .pb_format = fmt < 0 ? 0 : fmt,
+            .pb_seed = seed,
+            .pb_workdir = workdir,
+            .pb_keep = keep,
+            .pb_timeout_s = (int)timeout,
+            .pb_broker_pid = (long)broker_pid,
+            .pb_progress = cli_progress_enabled(quiet) ? stderr : NULL,
+            .pb_stop = &bench_stop,
+        };
+        struct sigaction sa; /* stop the rater processes rather than orphan them */
+        memset(&sa, 0, sizeof sa);
+        sa.sa_handler = on_signal;
+        sigemptyset(&sa.sa_mask);
+        sigaction(SIGINT, &sa, NULL);
+        sigaction(SIGTERM, &sa, NULL);
+        rc = cdr_pipeline_bench(&pb, stdout, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {

@@ -17,6 +17,7 @@ static const cli_command commands[] = {
     {"ledger", cmd_ledger, "read the ledger: records, one subscriber, totals"},
     {"suspense", cmd_suspense, "list or replay the records in cdr.suspense"},
     {"counters", cmd_counters, "print bundle counters from a store or the changelog"},
+    {"pipeline", cmd_pipeline, "collect, rate and archive in one process on embedded Kafka"},
     {NULL, NULL, NULL},
 };
 

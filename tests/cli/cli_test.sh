@@ -106,5 +106,80 @@ grep -q '"decoded":2000,"rejected":0' "$T/bc" && ok || bad "bench collect output
 "$CDRATE" bench rate --subscribers 1000 --cdrs 20000 --threads 2 --json > "$T/b" 2>/dev/null
 [ "$(wc -l < "$T/b")" -eq 1 ] && grep -q '"cdrs_per_sec":' "$T/b" && grep -q '"rss_bytes":' "$T/b" && ok || bad "bench rate output"
 
+# archive and ledger: usage errors exit 2; a folder that is no ledger exits 1 and says so
+for c in archive "ledger cat" "ledger totals"; do
+  expect_rc 0 "$c --help" "$CDRATE" $c --help
+  grep -q "^usage: cdrate $c --" "$T/out" && ok || bad "$c --help prints no usage"
+done
+expect_rc 2 "archive without --ledger" "$CDRATE" archive --brokers 127.0.0.1:1
+expect_err "cdrate archive: --brokers and --ledger are required" "archive requires --ledger"
+for v in cat totals; do
+  expect_rc 2 "ledger $v without --ledger" "$CDRATE" ledger $v
+  expect_err "cdrate ledger $v: --ledger is required" "ledger $v requires --ledger"
+done
+expect_rc 2 "ledger unknown verb" "$CDRATE" ledger frob
+expect_err "unknown verb 'frob'" "ledger verb"
+expect_rc 2 "ledger totals --cycle 202613" "$CDRATE" ledger totals --ledger "$T" --cycle 202613
+expect_err "--cycle must be YYYYMM, not 202613" "ledger cycle"
+expect_rc 1 "ledger totals of a folder that is no ledger" "$CDRATE" ledger totals --ledger "$T"
+expect_err "not a ledger (no LOCK file" "no ledger"
+
+# suspense list|replay and the collector's --topic-prefix / --rating-store (no broker needed)
+expect_rc 0 "suspense --help" "$CDRATE" suspense --help
+for v in list replay; do
+  expect_rc 0 "suspense $v --help" "$CDRATE" suspense "$v" --help
+  grep -q "^usage: cdrate suspense $v --brokers" "$T/out" && ok || bad "suspense $v --help prints no usage"
+  expect_rc 2 "suspense $v without --brokers" "$CDRATE" suspense "$v"
+  expect_err "cdrate suspense $v: --brokers is required" "suspense $v brokers required"
+done
+expect_rc 2 "suspense without a verb" "$CDRATE" suspense
+expect_err "cdrate suspense: missing verb (list or replay)" "suspense verb"
+expect_rc 2 "suspense frob" "$CDRATE" suspense frob
+expect_err "cdrate suspense: unknown verb 'frob' (list or replay)" "suspense bad verb"
+expect_rc 2 "suspense replay --reason nope" "$CDRATE" suspense replay --brokers 127.0.0.1:1 --reason nope
+expect_err "--reason: unknown reason 'nope' (one of: unknown_subscriber, subscriber_inactive, no_plan, no_zone, no_rate, too_many_parts, bad_record, undecodable)" "suspense bad reason"
+expect_rc 2 "suspense replay --batch 0" "$CDRATE" suspense replay --brokers 127.0.0.1:1 --batch 0
+expect_err "--batch must be a whole number from 1 to 100000, not '0'" "suspense batch range"
+expect_rc 1 "suspense replay with a missing rating store" "$CDRATE" suspense replay --brokers 127.0.0.1:1 --rating-store "$T/nostore"
+expect_err "cdrate suspense replay: $T/nostore: open store: No such file or directory" "suspense missing store"
+mkdir "$T/spo"
+expect_rc 2 "collect --topic-prefix a/b" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --topic-prefix a/b
+expect_err "cdrate collect: --topic-prefix: topic prefix 'a/b' has '/' at 2 (letters, digits, '.', '_' and '-' only)" "collect bad prefix"
+expect_rc 1 "collect with a missing rating store" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --once --rating-store "$T/nostore"
+expect_err "cdrate collect: $T/nostore: open store: No such file or directory" "collect missing store"
+printf 'MSC1,o1,voice,mo,%s,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,\n' "$MSISDN" > "$T/spo/a.csv"
+expect_rc 0 "collect --rating-store --topic-prefix" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --once --rating-store "$T/s" --topic-prefix t.own. --source t-own
+expect_err "cdrate collect: charging owners from $T/s (" "collect reads the directory"
+expect_err "a.csv: read 1, published 1, rejected 0, duplicate 0, nonbillable 0" "collect with owners accounting"
+
+# cdrate pipeline: collect, rate-stream and archive in one process on embedded Kafka; bench e2e
+expect_rc 2 "pipeline without --input" "$CDRATE" pipeline --store "$T/s" --ledger "$T/pl"
+expect_err "cdrate pipeline: --input, --store and --ledger are required" "pipeline required options"
+expect_rc 2 "pipeline --input xml:DIR" "$CDRATE" pipeline --input "xml:$T/ps" --store "$T/s" --ledger "$T/pl"
+expect_err "--input xml:$T/ps: expected FORMAT:DIR, FORMAT one of csv, asterisk, freeswitch, 3gpp" "pipeline bad input"
+mkdir "$T/ps"
+{ # rated, malformed (rejected), unknown subscriber (suspense), the first again (duplicate)
+  echo "MSC1,1,voice,mo,$MSISDN,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
+  echo "MSC1,2,voice,mo,$MSISDN,,8613912345678,2026-02-30T10:00:00+08:00,61,0,0,,,,16,"
+  echo "MSC1,3,voice,mo,8617000000000,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
+  echo "MSC1,1,voice,mo,$MSISDN,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
+} > "$T/ps/a.csv"
+expect_rc 0 "pipeline" "$CDRATE" pipeline --input "csv:$T/ps" --store "$T/s" --ledger "$T/pl" --json
+grep -q '^{"read":4,"published":2,"rejected":1,"duplicate":1,"nonbillable":0,"files":1,"refused":0,"failed":0,"rated":1,"suspense":1,"batches":1,"archived":1,"malformed":0,' "$T/out" && ok || bad "pipeline figures: $(cat "$T/out")"
+charge=$(grep -o '"charge_total_micro":-*[0-9]*' "$T/out" | cut -d: -f2)
+grep -q "\"ledger_records\":1,\"ledger_charge_micro\":$charge," "$T/out" && ok || bad "pipeline ledger totals: $(cat "$T/out")"
+expect_err "a.csv: read 4, published 2, rejected 1, duplicate 1, nonbillable 0" "pipeline per-file line"
+[ -f "$T/ps/done/a.csv" ] && ok || bad "pipeline did not move a.csv to done/"
+expect_rc 1 "pipeline into a used ledger" "$CDRATE" pipeline --input "csv:$T/ps" --store "$T/s" --ledger "$T/pl"
+expect_err "cdrate pipeline: $T/pl: the ledger is not empty" "pipeline used ledger"
+expect_rc 2 "bench e2e without --brokers" "$CDRATE" bench e2e --cdrs 10
+expect_err "e2e needs --brokers HOST:PORT or --brokers embedded" "bench e2e brokers"
+expect_rc 0 "bench e2e embedded" "$CDRATE" bench e2e --brokers embedded --cdrs 20000 --subscribers 2000 --raters 2 --quiet
+grep -q '^{"bench":"e2e","brokers":"embedded",.*"published":20000,.*"exact":true' "$T/out" && ok || bad "bench e2e: $(cat "$T/out")"
+if [ -n "${CDR_KAFKA_BROKERS:-}" ]; then # the real broker of make test (scripts/with-services)
+  expect_rc 0 "bench e2e on the real broker" "$CDRATE" bench e2e --brokers "$CDR_KAFKA_BROKERS" --cdrs 20000 --subscribers 2000 --raters 2 --quiet
+  grep -q '^{"bench":"e2e","brokers":"real",.*"lag_at_end":0,"published":20000,.*"exact":true' "$T/out" && ok || bad "bench e2e real: $(cat "$T/out")"
+fi
+
 echo "cli: $pass passed, $fail failed"
 [ "$fail" -eq 0 ]

@@ -1,0 +1,466 @@
+/* pipeline.c - `cdrate pipeline`: collect, rate, archive on the embedded mock cluster, in one
+ * process, and check that the figures add up (cdr_pipeline.h). */
+#include <dirent.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <librdkafka/rdkafka.h>
+
+#include "cdr_archive.h"
+#include "cdr_bench.h"
+#include "cdr_collect.h"
+#include "cdr_dir.h"
+#include "cdr_kafka.h"
+#include "cdr_ledger.h"
+#include "cdr_pipeline.h"
+#include "cdr_rules.h"
+#include "cdr_stream.h"
+
+#define PIPE_PARTITIONS 8
+#define PIPE_IDLE_MS    1000
+#define PIPE_MAX_CYCLES 64
+
+typedef struct pipe_run {
+    const cdr_pipeline_config *pr_cfg;
+    cdr_pipeline_summary *pr_sum;
+    cdr_diag *pr_dg;
+    cdr_plan_set *pr_ps;
+    cdr_subtab *pr_subs;
+    cdr_kafka_mock *pr_mock;
+    const char *pr_brokers; /* the mock's bootstrap servers */
+    int pr_nparts;
+    uint32_t pr_cycles[PIPE_MAX_CYCLES]; /* billing cycles seen on cdr.rated */
+    int pr_ncycles;
+} pipe_run;
+
+static void say(const pipe_run *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void say(const pipe_run *pr, const char *fmt, ...)
+{
+    FILE *f = pr->pr_cfg->pc_log;
+    if (!f)
+        return;
+    va_list ap;
+    va_start(ap, fmt);
+    vfprintf(f, fmt, ap);
+    va_end(ap);
+    fputc('\n', f);
+    fflush(f);
+}
+
+static int stopped(const pipe_run *pr)
+{
+    return pr->pr_cfg->pc_stop && *pr->pr_cfg->pc_stop;
+}
+
+/* ---- the embedded cluster -------------------------------------------------------------------- */
+
+static const char *const pipe_topics[] = {
+    CDR_TOPIC_RAW,          CDR_TOPIC_REJECTED,        CDR_TOPIC_CHECKPOINTS,
+    CDR_STREAM_TOPIC_RATED, CDR_STREAM_TOPIC_SUSPENSE, CDR_STREAM_TOPIC_COUNTERS};
+
+/* Every topic created up front with the same partition count: rate-stream wants as many in
+ * cdr.counters as in cdr.raw, and the mock would auto-create it with 4. */
+static int start_cluster(pipe_run *pr)
+{
+    int rc = cdr_kafka_mock_create(3, &pr->pr_mock, pr->pr_dg);
+    for (size_t t = 0; t < sizeof pipe_topics / sizeof pipe_topics[0] && !rc; t++)
+        rc = cdr_kafka_mock_topic_create(
+            pr->pr_mock, pipe_topics[t],
+            !strcmp(pipe_topics[t], CDR_TOPIC_CHECKPOINTS) ? 1 : pr->pr_nparts, pr->pr_dg);
+    if (!rc)
+        pr->pr_brokers = cdr_kafka_mock_bootstraps(pr->pr_mock);
+    return rc;
+}
+
+/* The mock drops the oldest message sets of a partition beyond about 5 MB: a topic whose low
+ * watermark left 0 lost records before they were read. */
+static int check_kept(pipe_run *pr, const char *topic)
+{
+    rd_kafka_conf_t *conf = cdr_kafka_conf(pr->pr_brokers, NULL, 0, pr->pr_dg);
+    if (!conf)
+        return CDR_EINVAL;
+    char err[512];
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        return cdr_diag_set(pr->pr_dg, CDR_KAFKA, NULL, 0, 0, "kafka: %s", err);
+    }
+    int rc = 0;
+    for (int p = 0; p < pr->pr_nparts && !rc; p++) {
+        int64_t lo, hi;
+        rd_kafka_resp_err_t e = rd_kafka_query_watermark_offsets(rk, topic, p, &lo, &hi, 10000);
+        if (e)
+            rc = cdr_kafka_err(pr->pr_dg, e, topic);
+        else if (lo > 0)
+            rc = cdr_diag_set(pr->pr_dg, CDR_LIMIT, NULL, 0, 0,
+                              "the embedded cluster dropped the first %" PRId64
+                              " records of %s partition %d (it keeps about 5 MB per "
+                              "partition): run with more --partitions or less input",
+                              lo, topic, p);
+    }
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+/* ---- 1. collect ------------------------------------------------------------------------------ */
+
+static void on_report(void *arg, const cdr_collect_report *fr)
+{
+    pipe_run *pr = arg;
+    const cdr_coll_stats *cs = &fr->fr_stats;
+    if (fr->fr_status == CDR_COLLECT_DONE)
+        say(pr,
+            "  %s: read %" PRIu64 ", published %" PRIu64 ", rejected %" PRIu64
+            ", duplicate %" PRIu64 ", nonbillable %" PRIu64,
+            fr->fr_name, cs->cs_read, cs->cs_published, cs->cs_rejected, cs->cs_duplicate,
+            cs->cs_nonbillable);
+    else
+        say(pr, "  %s: %s (moved to %s)", fr->fr_name, fr->fr_msg,
+            fr->fr_moved_to ? fr->fr_moved_to : "nowhere");
+}
+
+static int collect_one(pipe_run *pr, size_t i)
+{
+    const cdr_pipeline_config *pc = pr->pr_cfg;
+    const cdr_pipeline_input *pi = &pc->pc_inputs[i];
+    cdr_pipeline_summary *sum = pr->pr_sum;
+    cdr_collect_config cl;
+    cdr_collect_config_defaults(&cl);
+    cl.cl_format = pi->pi_format;
+    int n;
+    if (pi->pi_source) {
+        n = snprintf(cl.cl_coll.cc_source, sizeof cl.cl_coll.cc_source, "%s", pi->pi_source);
+    } else { /* asterisk-1, asterisk-2, 3gpp-1, ... */
+        size_t same = 1;
+        for (size_t j = 0; j < i; j++)
+            same += pc->pc_inputs[j].pi_format == pi->pi_format && !pc->pc_inputs[j].pi_source;
+        n = snprintf(cl.cl_coll.cc_source, sizeof cl.cl_coll.cc_source, "%s-%zu",
+                     cdr_coll_format_name(pi->pi_format), same);
+    }
+    if (n < 0 || (size_t)n >= sizeof cl.cl_coll.cc_source ||
+        snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", pi->pi_spool) >= (int)sizeof cl.cl_spool ||
+        snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "%s", pr->pr_brokers) >=
+            (int)sizeof cl.cl_brokers)
+        return cdr_diag_set(pr->pr_dg, CDR_EINVAL, pi->pi_spool, 0, 0,
+                            "collect: spool path or source name too long");
+    cl.cl_owners = pr->pr_subs;
+    if (pc->pc_dedup_window > 0)
+        cl.cl_dedup_window = pc->pc_dedup_window;
+    cl.cl_quiet = 1;
+    cl.cl_log = pc->pc_log ? pc->pc_log : stderr;
+    say(pr, "collect %s (%s): %s", cl.cl_coll.cc_source, cdr_coll_format_name(pi->pi_format),
+        pi->pi_spool);
+    cdr_collect *co = NULL;
+    int rc = cdr_collect_open(&cl, on_report, pr, &co, pr->pr_dg);
+    if (!rc)
+        rc = cdr_collect_spool(co, 1, pc->pc_stop, pr->pr_dg);
+    if (co) {
+        cdr_coll_stats cs;
+        uint64_t files = 0, refused = 0, failed = 0;
+        cdr_collect_totals(co, &cs, &files, &refused, &failed);
+        sum->ps_in.cs_read += cs.cs_read;
+        sum->ps_in.cs_published += cs.cs_published;
+        sum->ps_in.cs_rejected += cs.cs_rejected;
+        sum->ps_in.cs_duplicate += cs.cs_duplicate;
+        sum->ps_in.cs_nonbillable += cs.cs_nonbillable;
+        sum->ps_files += files;
+        sum->ps_refused += refused;
+        sum->ps_failed += failed;
+    }
+    cdr_collect_close(co);
+    if (!rc && stopped(pr))
+        rc = cdr_diag_set(pr->pr_dg, CDR_EINVAL, NULL, 0, 0, "stopped");
+    return rc;
+}
+
+/* ---- 2. rate, 3. archive --------------------------------------------------------------------- */
+
+static int rate(pipe_run *pr)
+{
+    const cdr_pipeline_config *pc = pr->pr_cfg;
+    const cdr_stream_config sc = {.sc_brokers = pr->pr_brokers,
+                                  .sc_group = "cdrate-pipeline",
+                                  .sc_threads = pc->pc_threads ? pc->pc_threads : 1,
+                                  .sc_log = pc->pc_log ? pc->pc_log : stderr,
+                                  .sc_quiet = !pc->pc_verbose,
+                                  .sc_stop = pc->pc_stop,
+                                  .sc_idle_exit_ms =
+                                      pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS};
+    cdr_stream_stats ss;
+    int rc = cdr_stream_run(&sc, pr->pr_ps, pr->pr_subs, &ss, pr->pr_dg);
+    pr->pr_sum->ps_rated = ss.ss_rated;
+    pr->pr_sum->ps_suspense = ss.ss_suspense;
+    pr->pr_sum->ps_batches = ss.ss_batches;
+    if (!rc)
+        say(pr,
+            "rate-stream: %" PRIu64 " records, %" PRIu64 " rated, %" PRIu64 " to suspense, %" PRIu64
+            " transactions",
+            ss.ss_consumed, ss.ss_rated, ss.ss_suspense, ss.ss_batches);
+    return rc;
+}
+
+static int archive(pipe_run *pr)
+{
+    const cdr_pipeline_config *pc = pr->pr_cfg;
+    const cdr_archive_config ac = {.ac_brokers = pr->pr_brokers,
+                                   .ac_ledger = pc->pc_ledger,
+                                   .ac_group = "cdrate-pipeline-archive",
+                                   .ac_idle_exit_ms =
+                                       pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS,
+                                   .ac_quiet = !pc->pc_verbose,
+                                   .ac_stop = pc->pc_stop};
+    cdr_archive_stats as;
+    memset(&as, 0, sizeof as);
+    int rc = cdr_archive_run(&ac, &as, pr->pr_dg);
+    pr->pr_sum->ps_archived = as.as_archived;
+    pr->pr_sum->ps_malformed = as.as_malformed;
+    if (!rc)
+        say(pr, "archive: %" PRIu64 " records into the ledger %s", as.as_archived, pc->pc_ledger);
+    return rc;
+}
+
+/* ---- 4. read back and add up ----------------------------------------------------------------- */
+
+static int read_rated(void *arg, const cdr_kafka_msg *km)
+{
+    pipe_run *pr = arg;
+    cdr_pipeline_summary *sum = pr->pr_sum;
+    cdr_record cr;
+    cdr_rated rr;
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    if (cdr_rated_wire_decode(km->km_value, km->km_value_len, &cr, &rr, plan, &dg))
+        return 0; /* counted by the archiver as malformed */
+    sum->ps_rated_read++;
+    sum->ps_charge_rated += rr.rr_charge;
+    int c = 0;
+    while (c < pr->pr_ncycles && pr->pr_cycles[c] != rr.rr_cycle)
+        c++;
+    if (c == pr->pr_ncycles) {
+        if (c == PIPE_MAX_CYCLES)
+            return cdr_diag_set(pr->pr_dg, CDR_LIMIT, NULL, 0, 0,
+                                "cdr.rated spans more than %d billing cycles", PIPE_MAX_CYCLES);
+        pr->pr_cycles[pr->pr_ncycles++] = rr.rr_cycle;
+    }
+    const int fam = cdr_plan_set_family(pr->pr_ps, plan);
+    const char *cur =
+        fam >= 0 ? pr->pr_ps->ps_plans[pr->pr_ps->ps_family_off[fam]]->pl_currency : "?";
+    int k = 0;
+    while (k < sum->ps_ncurrencies && strcmp(sum->ps_currency[k].pc_currency, cur))
+        k++;
+    if (k == sum->ps_ncurrencies) {
+        if (k == CDR_PIPELINE_CURRENCIES)
+            return cdr_diag_set(pr->pr_dg, CDR_LIMIT, NULL, 0, 0,
+                                "cdr.rated holds more than %d currencies", CDR_PIPELINE_CURRENCIES);
+        snprintf(sum->ps_currency[k].pc_currency, sizeof sum->ps_currency[k].pc_currency, "%s",
+                 cur);
+        sum->ps_ncurrencies++;
+    }
+    sum->ps_currency[k].pc_records++;
+    sum->ps_currency[k].pc_charge += rr.rr_charge;
+    return 0;
+}
+
+static int add_up(pipe_run *pr)
+{
+    cdr_pipeline_summary *sum = pr->pr_sum;
+    int rc = cdr_kafka_read_topic(pr->pr_brokers, CDR_STREAM_TOPIC_RATED, NULL, 0, 0, read_rated,
+                                  pr, pr->pr_dg);
+    if (rc)
+        return rc;
+    cdr_ledger_opts lo = {.lo_readonly = 1};
+    cdr_ledger *lg = NULL;
+    if ((rc = cdr_ledger_open(pr->pr_cfg->pc_ledger, &lo, &lg, pr->pr_dg)) != 0)
+        return rc;
+    for (int c = 0; c < pr->pr_ncycles && !rc; c++) {
+        cdr_ledger_totals lt;
+        if ((rc = cdr_ledger_totals_get(lg, pr->pr_cycles[c], &lt, pr->pr_dg)) != 0)
+            break;
+        sum->ps_ledger_records += lt.lt_records;
+        for (int s = 0; s < CDR_SVC_COUNT; s++)
+            sum->ps_ledger_charge += lt.lt_charge_by_service[s];
+    }
+    cdr_ledger_close(lg);
+    if (rc)
+        return rc;
+    sum->ps_checked = 1;
+    const cdr_coll_stats *in = &sum->ps_in;
+    char a[64], b[64];
+    if (in->cs_read != in->cs_published + in->cs_rejected + in->cs_duplicate + in->cs_nonbillable)
+        return cdr_diag_set(pr->pr_dg, CDR_FORMAT, NULL, 0, 0,
+                            "collected: read %" PRIu64 " != published + rejected + duplicate + "
+                            "nonbillable",
+                            in->cs_read);
+    if (in->cs_published != sum->ps_rated + sum->ps_suspense)
+        return cdr_diag_set(pr->pr_dg, CDR_FORMAT, NULL, 0, 0,
+                            "published %" PRIu64 " != rated %" PRIu64 " + suspense %" PRIu64,
+                            in->cs_published, sum->ps_rated, sum->ps_suspense);
+    if (sum->ps_archived != sum->ps_rated || sum->ps_rated_read != sum->ps_rated ||
+        sum->ps_ledger_records != sum->ps_rated || sum->ps_malformed)
+        return cdr_diag_set(pr->pr_dg, CDR_FORMAT, NULL, 0, 0,
+                            "rated %" PRIu64 ", on cdr.rated %" PRIu64 ", archived %" PRIu64
+                            " (%" PRIu64 " malformed), in the ledger %" PRIu64 ": they differ",
+                            sum->ps_rated, sum->ps_rated_read, sum->ps_archived, sum->ps_malformed,
+                            sum->ps_ledger_records);
+    if (sum->ps_ledger_charge != sum->ps_charge_rated)
+        return cdr_diag_set(
+            pr->pr_dg, CDR_FORMAT, NULL, 0, 0, "charges on cdr.rated %s != in the ledger %s",
+            cdr_money_format(sum->ps_charge_rated, 6, CDR_ROUND_HALF_UP, a, sizeof a),
+            cdr_money_format(sum->ps_ledger_charge, 6, CDR_ROUND_HALF_UP, b, sizeof b));
+    return 0;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+static double now_s(void)
+{
+    return (double)cdr_bench_now_ns() / 1e9;
+}
+
+/* The ledger must start empty: the embedded cluster's offsets start at 0 every run. */
+static int check_ledger_empty(const char *dir, cdr_diag *dg)
+{
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT
+                   ? 0
+                   : cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot read: %s", strerror(errno));
+    int rc = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL && !rc;)
+        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
+            rc = cdr_diag_set(dg, CDR_EXISTS, dir, 0, 0,
+                              "the ledger is not empty (the embedded cluster starts empty on "
+                              "every run): give a new directory");
+    closedir(d);
+    return rc;
+}
+
+int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, cdr_diag *dg)
+{
+    memset(sum, 0, sizeof *sum);
+    if (!pc || !pc->pc_inputs || pc->pc_ninputs == 0 || !pc->pc_store || !pc->pc_ledger ||
+        pc->pc_partitions < 0 || pc->pc_partitions > 1024)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0,
+                            "pipeline: inputs, a store, a ledger and 1..1024 partitions are "
+                            "required");
+    for (size_t i = 0; i < pc->pc_ninputs; i++)
+        if (!pc->pc_inputs[i].pi_spool || pc->pc_inputs[i].pi_format < 0 ||
+            pc->pc_inputs[i].pi_format >= CDR_FMT_COUNT)
+            return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "pipeline: input %zu: bad format",
+                                i + 1);
+    pipe_run prv = {.pr_cfg = pc,
+                    .pr_sum = sum,
+                    .pr_dg = dg,
+                    .pr_nparts = pc->pc_partitions ? pc->pc_partitions : PIPE_PARTITIONS};
+    pipe_run *pr = &prv;
+    const double t0 = now_s();
+    cdr_store *st = NULL;
+    int rc = check_ledger_empty(pc->pc_ledger, dg);
+    if (!rc && (rc = cdr_store_open(pc->pc_store, MDB_RDONLY, &st, dg)) == 0 &&
+        (rc = cdr_plan_set_load(st, &pr->pr_ps, dg)) == 0)
+        rc = cdr_dir_rating_view(st, &pr->pr_subs, dg);
+    cdr_store_close(st);
+    if (!rc && (rc = start_cluster(pr)) == 0)
+        say(pr, "embedded Kafka cluster at %s (%d partitions per topic)", pr->pr_brokers,
+            pr->pr_nparts);
+
+    double t = now_s();
+    for (size_t i = 0; i < pc->pc_ninputs && !rc; i++)
+        rc = collect_one(pr, i);
+    sum->ps_collect_seconds = now_s() - t;
+    if (!rc)
+        rc = check_kept(pr, CDR_TOPIC_RAW);
+
+    t = now_s();
+    if (!rc)
+        rc = rate(pr);
+    sum->ps_rate_seconds = now_s() - t;
+    if (!rc)
+        rc = check_kept(pr, CDR_STREAM_TOPIC_RATED);
+
+    t = now_s();
+    if (!rc)
+        rc = archive(pr);
+    sum->ps_archive_seconds = now_s() - t;
+    if (!rc && stopped(pr))
+        rc = cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "stopped");
+    if (!rc)
+        rc = add_up(pr);
+    cdr_kafka_mock_destroy(pr->pr_mock);
+    cdr_subtab_free(pr->pr_subs);
+    cdr_plan_set_release(pr->pr_ps);
+    sum->ps_seconds = now_s() - t0;
+    return rc;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f)
+{
+    const cdr_coll_stats *in = &ps->ps_in;
+    fprintf(f,
+            "{\"read\":%" PRIu64 ",\"published\":%" PRIu64 ",\"rejected\":%" PRIu64
+            ",\"duplicate\":%" PRIu64 ",\"nonbillable\":%" PRIu64 ",\"files\":%" PRIu64
+            ",\"refused\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"rated\":%" PRIu64
+            ",\"suspense\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"archived\":%" PRIu64
+            ",\"malformed\":%" PRIu64 ",\"charge_total_micro\":%" PRId64
+            ",\"ledger_records\":%" PRIu64 ",\"ledger_charge_micro\":%" PRId64 ",\"charges\":{",
+            in->cs_read, in->cs_published, in->cs_rejected, in->cs_duplicate, in->cs_nonbillable,
+            ps->ps_files, ps->ps_refused, ps->ps_failed, ps->ps_rated, ps->ps_suspense,
+            ps->ps_batches, ps->ps_archived, ps->ps_malformed, ps->ps_charge_rated,
+            ps->ps_ledger_records, ps->ps_ledger_charge);
+    for (int k = 0; k < ps->ps_ncurrencies; k++) {
+        char m[64];
+        fprintf(f, "%s\"%s\":\"%s\"", k ? "," : "", ps->ps_currency[k].pc_currency,
+                cdr_money_format(ps->ps_currency[k].pc_charge, 6, CDR_ROUND_HALF_UP, m, sizeof m));
+    }
+    fprintf(f,
+            "},\"collect_seconds\":%.3f,\"rate_seconds\":%.3f,\"archive_seconds\":%.3f,"
+            "\"seconds\":%.3f,\"checked\":%s}\n",
+            ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds,
+            ps->ps_checked ? "true" : "false");
+}
+
+void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
+{
+    const cdr_coll_stats *in = &ps->ps_in;
+    const int in_ok =
+        in->cs_read == in->cs_published + in->cs_rejected + in->cs_duplicate + in->cs_nonbillable;
+    const int out_ok = in->cs_published == ps->ps_rated + ps->ps_suspense;
+    const int arch_ok = ps->ps_archived == ps->ps_rated && ps->ps_ledger_records == ps->ps_rated;
+    const char *charge_ok = !ps->ps_checked                               ? "not checked"
+                            : ps->ps_ledger_charge == ps->ps_charge_rated ? "yes"
+                                                                          : "NO";
+    char m[64];
+    fprintf(f,
+            "records in     %12" PRIu64 "   from %" PRIu64 " file(s); %" PRIu64
+            " more refused (content seen before), %" PRIu64 " unreadable\n",
+            in->cs_read, ps->ps_files, ps->ps_refused, ps->ps_failed);
+    fprintf(f, "  rejected     %12" PRIu64 "   to cdr.rejected with file, line and reason\n",
+            in->cs_rejected);
+    fprintf(f, "  duplicate    %12" PRIu64 "   dropped by the de-duplication\n", in->cs_duplicate);
+    fprintf(f, "  nonbillable  %12" PRIu64 "   e.g. unanswered calls\n", in->cs_nonbillable);
+    fprintf(f, "  published    %12" PRIu64 "   to cdr.raw (read = the four above: %s)\n",
+            in->cs_published, in_ok ? "yes" : "NO");
+    fprintf(f, "rated          %12" PRIu64 "   to cdr.rated in %" PRIu64 " transactions\n",
+            ps->ps_rated, ps->ps_batches);
+    fprintf(f,
+            "suspense       %12" PRIu64
+            "   to cdr.suspense, with the reason (published = rated + suspense: %s)\n",
+            ps->ps_suspense, out_ok ? "yes" : "NO");
+    fprintf(f, "archived       %12" PRIu64 "   into the ledger (= rated: %s)\n", ps->ps_archived,
+            arch_ok ? "yes" : "NO");
+    fprintf(f, "charge total   ");
+    for (int k = 0; k < ps->ps_ncurrencies; k++)
+        fprintf(f, "%s%s %s", k ? ", " : "", ps->ps_currency[k].pc_currency,
+                cdr_money_format(ps->ps_currency[k].pc_charge, 2, CDR_ROUND_HALF_UP, m, sizeof m));
+    fprintf(f, "%s   (ledger = cdr.rated to the micro-unit: %s)\n", ps->ps_ncurrencies ? "" : "0",
+            charge_ok);
+    fprintf(f, "seconds        collect %.1f, rate %.1f, archive %.1f, total %.1f\n",
+            ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds);
+}
