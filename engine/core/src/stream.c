@@ -900,6 +900,8 @@ static int setup_clients(stream *sm, const char *tid)
         {"enable.idempotence", "true"},
         {"acks", "all"},
         {"compression.type", "lz4"},
+        /* cdr.rated and cdr.suspense are keyed like cdr.raw and partitioned like it */
+        {"partitioner", "murmur2_random"},
         {"linger.ms", "5"},
         {"batch.num.messages", "10000"},
         {"batch.size", "1000000"},
@@ -939,6 +941,10 @@ static int setup_clients(stream *sm, const char *tid)
         {"session.timeout.ms", "6000"}, /* a killed member's partitions move after 6 s */
         {"heartbeat.interval.ms", "1000"},
         {"fetch.wait.max.ms", "50"},
+        /* the 1 MB default returns ~13k records per partition and fetch: the rater then waits
+         * for fetches (measured with `cdrate bench e2e`, docs/benchmarks.md) */
+        {"max.partition.fetch.bytes", "8388608"},
+        {"fetch.max.bytes", "104857600"},
         {"enable.partition.eof", "true"}, /* the end of a partition: lag, --idle-exit */
     };
     conf = make_conf(sm, ckv, sizeof ckv / sizeof ckv[0]);
