@@ -180,32 +180,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
  * stopped meanwhile. */
 static int topic_partitions(archiver *ar)
 {
-    const uint64_t t0 = now_ns();
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(ar->ar_cons, ar->ar_topic, NULL);
-    if (!rkt) {
-        cdr_kafka_err(ar->ar_dg, rd_kafka_last_error(), ar->ar_topic);
-        return -1;
-    }
-    int n = -1;
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    while (n < 0 && now_ns() - t0 < (uint64_t)ARCHIVE_TIMEOUT_MS * 1000000u && !stopping(ar)) {
-        const struct rd_kafka_metadata *md = NULL;
-        e = rd_kafka_metadata(ar->ar_cons, 0, rkt, &md, 1000);
-        if (!e && md->topic_cnt == 1) {
-            if (!md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-            else if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                n = 0;
-            else
-                e = md->topics[0].err;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    if (n < 0 && !stopping(ar))
-        cdr_kafka_err(ar->ar_dg, e, ar->ar_topic);
-    return n;
+    return cdr_kafka_topic_partitions(ar->ar_cons, ar->ar_topic, ARCHIVE_TIMEOUT_MS,
+                                      ar->ar_cfg->ac_stop, ar->ar_dg);
 }
 
 /* 0, 1 when stopped before the subscription, or an error. */

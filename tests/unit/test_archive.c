@@ -37,56 +37,11 @@
 
 /* ---- Kafka helpers -------------------------------------------------------------------------- */
 
-static void unique_name(char *buf, size_t n, const char *what)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(buf, n, "test.%s.%ld.%ld.%ld.", what, (long)getpid(), (long)ts.tv_sec,
-             (long)ts.tv_nsec);
-}
-
-static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *kv,
-                               void (*dr)(rd_kafka_t *, const rd_kafka_message_t *, void *))
-{
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    cr_assert(rd_kafka_conf_set(c, "bootstrap.servers", brokers(), err, sizeof err) == 0);
-    for (; kv && kv[0]; kv += 2)
-        cr_assert(rd_kafka_conf_set(c, kv[0], kv[1], err, sizeof err) == RD_KAFKA_CONF_OK,
-                  "%s=%s: %s", kv[0], kv[1], err);
-    if (dr)
-        rd_kafka_conf_set_dr_msg_cb(c, dr);
-    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
-    cr_assert(rk, "rd_kafka_new: %s", err);
-    return rk;
-}
-
-static void create_topic(const char *topic, int partitions)
-{
-    char err[512];
-    rd_kafka_t *rk = make_client(RD_KAFKA_PRODUCER, NULL, NULL);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    cr_assert(nt, "NewTopic: %s", err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
-    cr_assert(ev, "no CreateTopics result");
-    size_t n;
-    const rd_kafka_topic_result_t **tr =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    cr_assert(n == 1 && rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
-              rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
-}
-
 /* The group's committed offsets of the topic summed over its partitions (-1: cannot ask). */
 static int64_t group_committed(const char *topic, const char *group, int parts)
 {
     const char *const kv[] = {"group.id", group, "enable.auto.commit", "false", NULL};
-    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, kv, NULL);
+    rd_kafka_t *c = test_kafka_client(RD_KAFKA_CONSUMER, kv, NULL);
     rd_kafka_topic_partition_list_t *tpl = rd_kafka_topic_partition_list_new(parts);
     for (int p = 0; p < parts; p++)
         rd_kafka_topic_partition_list_add(tpl, topic, p);
@@ -105,7 +60,7 @@ static int64_t group_committed(const char *topic, const char *group, int parts)
 static int64_t high_watermarks(const char *topic, int parts)
 {
     rd_kafka_t *c =
-        make_client(RD_KAFKA_CONSUMER, (const char *const[]){"group.id", "wm", NULL}, NULL);
+        test_kafka_client(RD_KAFKA_CONSUMER, (const char *const[]){"group.id", "wm", NULL}, NULL);
     int64_t sum = 0;
     for (int p = 0; p < parts; p++) {
         int64_t lo, hi;
@@ -224,7 +179,7 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 static rd_kafka_t *txn_producer(const char *tid)
 {
     const char *const kv[] = {"transactional.id", tid, "acks", "all", "linger.ms", "5", NULL};
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, kv, on_delivery);
+    rd_kafka_t *p = test_kafka_client(RD_KAFKA_PRODUCER, kv, on_delivery);
     rd_kafka_error_t *e = rd_kafka_init_transactions(p, TIMEOUT_MS);
     cr_assert_null(e, "init_transactions: %s", e ? rd_kafka_error_string(e) : "");
     return p;
@@ -401,11 +356,11 @@ static int run_archive(const char *ledger, const char *prefix, const char *group
 Test(archive, exactly_once_committed_only, .timeout = 300)
 {
     char prefix[128], group[160], topic[200], dir[512];
-    unique_name(prefix, sizeof prefix, "archive");
+    test_kafka_unique(prefix, sizeof prefix, "archive");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.rated", prefix);
     test_tmpdir(dir, sizeof dir, "archive");
-    create_topic(topic, PARTS);
+    test_kafka_create_topic(topic, PARTS, 0);
     source so;
     source_open(&so);
     sent_log sl;
@@ -452,7 +407,7 @@ Test(archive, exactly_once_committed_only, .timeout = 300)
 
     /* without transactions no marker follows the last record: a restart must resume exactly
      * after it (one offset too far would lose a record per partition) */
-    rd_kafka_t *plain = make_client(
+    rd_kafka_t *plain = test_kafka_client(
         RD_KAFKA_PRODUCER, (const char *const[]){"enable.idempotence", "true", NULL}, on_delivery);
     for (int round = 0; round < 2; round++) {
         produce_txn(plain, topic, &so, 150, 0, 0, NO_TXN, &rr_part, &sl);
@@ -473,12 +428,12 @@ Test(archive, exactly_once_committed_only, .timeout = 300)
 Test(archive, ledger_not_group_offsets, .timeout = 300)
 {
     char prefix[128], group[160], topic[200], dir[512], dir2[512];
-    unique_name(prefix, sizeof prefix, "truth");
+    test_kafka_unique(prefix, sizeof prefix, "truth");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.rated", prefix);
     test_tmpdir(dir, sizeof dir, "archive");
     test_tmpdir(dir2, sizeof dir2, "archive");
-    create_topic(topic, PARTS);
+    test_kafka_create_topic(topic, PARTS, 0);
     source so;
     source_open(&so);
     sent_log sl;
@@ -523,7 +478,7 @@ Test(archive, second_archiver_refused, .timeout = 120)
 Test(archive, missing_topic, .timeout = 120)
 {
     char prefix[128], dir[512];
-    unique_name(prefix, sizeof prefix, "nothere");
+    test_kafka_unique(prefix, sizeof prefix, "nothere");
     test_tmpdir(dir, sizeof dir, "archive");
     cdr_archive_stats as;
     cdr_diag dg;
@@ -540,11 +495,11 @@ Test(archive, missing_topic, .timeout = 120)
 Test(archive, ledger_ahead_of_topic_refused, .timeout = 300)
 {
     char prefix[128], prefix2[128], group[160], topic[200], dir[512];
-    unique_name(prefix, sizeof prefix, "ahead");
+    test_kafka_unique(prefix, sizeof prefix, "ahead");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.rated", prefix);
     test_tmpdir(dir, sizeof dir, "archive");
-    create_topic(topic, PARTS);
+    test_kafka_create_topic(topic, PARTS, 0);
     source so;
     source_open(&so);
     sent_log sl;
@@ -560,10 +515,10 @@ Test(archive, ledger_ahead_of_topic_refused, .timeout = 300)
     cr_assert_eq(run_archive(dir, prefix, group, &as, &dg), 0, "%s", dg.dg_msg);
 
     /* "the same topic", recreated: fewer messages than the ledger has archived */
-    unique_name(prefix2, sizeof prefix2, "ahead2");
+    test_kafka_unique(prefix2, sizeof prefix2, "ahead2");
     snprintf(topic, sizeof topic, "%scdr.rated", prefix2);
     snprintf(tid, sizeof tid, "%sproducer", prefix2);
-    create_topic(topic, PARTS);
+    test_kafka_create_topic(topic, PARTS, 0);
     p = txn_producer(tid);
     sent_log sl2;
     log_init(&sl2);
@@ -657,13 +612,13 @@ Test(archive, killed_and_restarted_exactly_once, .timeout = 900)
 {
     char exe[4096], prefix[128], group[160], topic[200], tid[200], dir[512], logpath[600];
     cdrate_path(exe, sizeof exe);
-    unique_name(prefix, sizeof prefix, "crash");
+    test_kafka_unique(prefix, sizeof prefix, "crash");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.rated", prefix);
     snprintf(tid, sizeof tid, "%sproducer", prefix);
     test_tmpdir(dir, sizeof dir, "archive");
     snprintf(logpath, sizeof logpath, "%s.log", dir);
-    create_topic(topic, PARTS);
+    test_kafka_create_topic(topic, PARTS, 0);
     source so;
     source_open(&so);
     so.so_two_cycles = 1;
@@ -807,7 +762,7 @@ Test(archive, ledger_cat_equals_rate, .timeout = 600)
 {
     char exe[4096], prefix[128], group[160], topic[200], dir[512];
     cdrate_path(exe, sizeof exe);
-    unique_name(prefix, sizeof prefix, "cat");
+    test_kafka_unique(prefix, sizeof prefix, "cat");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.rated", prefix);
     test_tmpdir(dir, sizeof dir, "archive");
@@ -865,9 +820,9 @@ Test(archive, ledger_cat_equals_rate, .timeout = 600)
     cdr_rater *rt;
     cr_assert_eq(cdr_rater_create(2, ps, subs, &rt), 0);
     cr_assert_eq(cdr_rater_rate(rt, recs, N, out, NULL), 0);
-    create_topic(topic, PARTS);
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER,
-                                (const char *const[]){"enable.idempotence", "true", NULL}, NULL);
+    test_kafka_create_topic(topic, PARTS, 0);
+    rd_kafka_t *p = test_kafka_client(
+        RD_KAFKA_PRODUCER, (const char *const[]){"enable.idempotence", "true", NULL}, NULL);
     uint64_t rated = 0;
     cdr_money charge = 0;
     for (size_t i = 0; i < N; i++) {

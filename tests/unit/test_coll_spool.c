@@ -77,33 +77,6 @@ typedef struct kafka_env {
     char ke_topic[3][256];                  /* raw, rejected, checkpoints, with the prefix */
 } kafka_env;
 
-/* Create topic with partitions partitions on the real broker (compacted when compact). */
-static void broker_topic_create(const char *topic, int partitions, int compact)
-{
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    cr_assert(rd_kafka_conf_set(c, "bootstrap.servers", brokers(), err, sizeof err) == 0);
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, c, err, sizeof err);
-    cr_assert(rk, "rd_kafka_new: %s", err);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    cr_assert(nt, "NewTopic: %s", err);
-    if (compact)
-        rd_kafka_NewTopic_set_config(nt, "cleanup.policy", "compact");
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, 60000);
-    cr_assert(ev, "no CreateTopics result");
-    size_t n;
-    const rd_kafka_topic_result_t **tr =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    cr_assert(n == 1 && rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
-              rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
-}
-
 /* The three topics of the collector, cdr.raw with raw_partitions partitions: on a new mock
  * cluster (real == 0), or under a new prefix on the real broker. */
 static void kafka_open(kafka_env *ke, int real, int raw_partitions)
@@ -126,7 +99,7 @@ static void kafka_open(kafka_env *ke, int real, int raw_partitions)
     for (int t = 0; t < 3; t++) {
         snprintf(ke->ke_topic[t], sizeof ke->ke_topic[t], "%s%s", ke->ke_prefix, names[t]);
         if (real) {
-            broker_topic_create(ke->ke_topic[t], parts[t], t == T_CHECKPOINTS);
+            test_kafka_create_topic(ke->ke_topic[t], parts[t], t == T_CHECKPOINTS);
         } else {
             cdr_diag dg;
             cr_assert_eq(cdr_kafka_mock_topic_create(ke->ke_mock, ke->ke_topic[t], parts[t], &dg),

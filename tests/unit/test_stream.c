@@ -39,27 +39,6 @@
 #define TEST_KAFKA_NAME "test_stream"
 #include "test_kafka.h"
 
-static void unique_name(char *buf, size_t n, const char *what)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
-    snprintf(buf, n, "test.%s.%ld.%ld.%ld.", what, (long)getpid(), (long)ts.tv_sec,
-             (long)ts.tv_nsec);
-}
-
-static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *kv)
-{
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    cr_assert(rd_kafka_conf_set(c, "bootstrap.servers", brokers(), err, sizeof err) == 0);
-    for (; kv && kv[0]; kv += 2)
-        cr_assert(rd_kafka_conf_set(c, kv[0], kv[1], err, sizeof err) == RD_KAFKA_CONF_OK,
-                  "%s=%s: %s", kv[0], kv[1], err);
-    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
-    cr_assert(rk, "rd_kafka_new: %s", err);
-    return rk;
-}
-
 /* ---- fixture: a store with the sample plans and a generated directory ----------------------- */
 
 typedef struct fixture {
@@ -108,27 +87,6 @@ static void fixture_close(fixture *fx)
 
 /* ---- input: n generated CDRs to <prefix>cdr.raw, keyed by charging owner -------------------- */
 
-static void create_topic(const char *topic, int partitions)
-{
-    char err[512];
-    rd_kafka_t *rk = make_client(RD_KAFKA_PRODUCER, NULL);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    cr_assert(nt, "NewTopic: %s", err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
-    cr_assert(ev, "no CreateTopics result");
-    size_t n;
-    const rd_kafka_topic_result_t **tr =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    cr_assert(n == 1 && rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
-              rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
-}
-
 /* How the input is keyed. KEY_OWNER: as a collector with a directory does, the charging owner in
  * decimal, else the MSISDN. KEY_MSISDN: subscribers that are their own charging owner by their
  * MSISDN, as a collector without directory does (pool members stay keyed by their enterprise, so
@@ -152,7 +110,7 @@ static void produce_records(const char *prefix, const cdr_subtab *subs, const cd
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
     static const char *const kv[] = {
         "partitioner", "murmur2_random", "enable.idempotence", "true", "linger.ms", "20", NULL};
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, kv);
+    rd_kafka_t *p = test_kafka_client(RD_KAFKA_PRODUCER, kv, NULL);
     for (size_t i = 0; i < n; i++) {
         uint8_t val[CDR_WIRE_MAX];
         char key[CDR_NUMBER_MAX + 24];
@@ -184,7 +142,7 @@ static cdr_record *produce_input(fixture *fx, const char *prefix, size_t n)
 {
     char topic[256];
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
-    create_topic(topic, PARTITIONS);
+    test_kafka_create_topic(topic, PARTITIONS, 0);
     cdr_record *recs = gen_records(fx, n, NULL);
     produce_records(prefix, fx->fx_subs, recs, n, KEY_OWNER);
     return recs;
@@ -195,7 +153,7 @@ static void produce_garbage(const char *prefix, int n)
 {
     char topic[256];
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, NULL);
+    rd_kafka_t *p = test_kafka_client(RD_KAFKA_PRODUCER, NULL, NULL);
     for (int i = 0; i < n; i++) {
         char val[32];
         int len = snprintf(val, sizeof val, "\xff not a CDR %d", i);
@@ -216,7 +174,7 @@ static int64_t committed(const char *prefix, const char *group)
     char topic[256];
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
     const char *const kv[] = {"group.id", group, "enable.auto.commit", "false", NULL};
-    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, kv);
+    rd_kafka_t *c = test_kafka_client(RD_KAFKA_CONSUMER, kv, NULL);
     rd_kafka_topic_partition_list_t *tpl = rd_kafka_topic_partition_list_new(PARTITIONS);
     for (int p = 0; p < PARTITIONS; p++)
         rd_kafka_topic_partition_list_add(tpl, topic, p);
@@ -573,7 +531,7 @@ Test(stream, in_process_equals_offline, .timeout = 600)
     fixture fx;
     fixture_open(&fx);
     char prefix[128], group[160];
-    unique_name(prefix, sizeof prefix, "stream");
+    test_kafka_unique(prefix, sizeof prefix, "stream");
     snprintf(group, sizeof group, "%sgroup", prefix);
     cdr_record *recs = produce_input(&fx, prefix, n);
     produce_garbage(prefix, garbage);
@@ -621,7 +579,7 @@ Test(stream, second_member_joins, .timeout = 600)
     fixture fx;
     fixture_open(&fx);
     char prefix[128], group[160], tid[2][200];
-    unique_name(prefix, sizeof prefix, "join");
+    test_kafka_unique(prefix, sizeof prefix, "join");
     snprintf(group, sizeof group, "%sgroup", prefix);
     cdr_record *recs = produce_input(&fx, prefix, n);
     offline of;
@@ -788,7 +746,7 @@ Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
     fixture_open(&fx);
     char exe[4096], prefix[128], group[160], logpath[400];
     cdrate_path(exe, sizeof exe);
-    unique_name(prefix, sizeof prefix, "crash");
+    test_kafka_unique(prefix, sizeof prefix, "crash");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(logpath, sizeof logpath, "%s/rate-stream.log", fx.fx_dir);
     child_log = logpath;
@@ -891,10 +849,10 @@ Test(stream, rekeys_and_exits_when_idle, .timeout = 600)
     fixture fx;
     fixture_open(&fx);
     char prefix[128], group[160], topic[200];
-    unique_name(prefix, sizeof prefix, "rekey");
+    test_kafka_unique(prefix, sizeof prefix, "rekey");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
-    create_topic(topic, PARTITIONS);
+    test_kafka_create_topic(topic, PARTITIONS, 0);
     cdr_record *recs = gen_records(&fx, n, NULL);
     produce_records(prefix, fx.fx_subs, recs, n, KEY_MSISDN);
     produce_garbage(prefix, garbage);
@@ -1090,13 +1048,13 @@ Test(stream, hot_reload_plans_and_directory, .timeout = 900)
     fixture_open(&fx);
     char exe[4096], prefix[128], group[160], topic[200], logpath[400], outpath[400];
     cdrate_path(exe, sizeof exe);
-    unique_name(prefix, sizeof prefix, "reload");
+    test_kafka_unique(prefix, sizeof prefix, "reload");
     snprintf(group, sizeof group, "%sgroup", prefix);
     snprintf(topic, sizeof topic, "%scdr.raw", prefix);
     snprintf(logpath, sizeof logpath, "%s/rate-stream.log", fx.fx_dir);
     snprintf(outpath, sizeof outpath, "%s/rate-stream.out", fx.fx_dir);
     child_log = logpath;
-    create_topic(topic, PARTITIONS);
+    test_kafka_create_topic(topic, PARTITIONS, 0);
     cdr_diag dg;
 
     /* phase 1, and U: the first MSISDN of it that is not in the directory */

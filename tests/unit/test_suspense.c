@@ -52,44 +52,10 @@ static void unique_names(names *nm, const char *what)
     snprintf(nm->nm_raw, sizeof nm->nm_raw, "%scdr.raw", nm->nm_prefix);
 }
 
-static rd_kafka_t *make_client(rd_kafka_type_t type, const char *const *kv)
-{
-    char err[512];
-    rd_kafka_conf_t *c = rd_kafka_conf_new();
-    cr_assert(rd_kafka_conf_set(c, "bootstrap.servers", brokers(), err, sizeof err) == 0);
-    for (; kv && kv[0]; kv += 2)
-        cr_assert(rd_kafka_conf_set(c, kv[0], kv[1], err, sizeof err) == RD_KAFKA_CONF_OK,
-                  "%s=%s: %s", kv[0], kv[1], err);
-    rd_kafka_t *rk = rd_kafka_new(type, c, err, sizeof err);
-    cr_assert(rk, "rd_kafka_new: %s", err);
-    return rk;
-}
-
-static void create_topic(const char *topic, int partitions)
-{
-    char err[512];
-    rd_kafka_t *rk = make_client(RD_KAFKA_PRODUCER, NULL);
-    rd_kafka_NewTopic_t *nt = rd_kafka_NewTopic_new(topic, partitions, 1, err, sizeof err);
-    cr_assert(nt, "NewTopic: %s", err);
-    rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
-    rd_kafka_CreateTopics(rk, &nt, 1, NULL, q);
-    rd_kafka_event_t *ev = rd_kafka_queue_poll(q, TIMEOUT_MS);
-    cr_assert(ev, "no CreateTopics result");
-    size_t n;
-    const rd_kafka_topic_result_t **tr =
-        rd_kafka_CreateTopics_result_topics(rd_kafka_event_CreateTopics_result(ev), &n);
-    cr_assert(n == 1 && rd_kafka_topic_result_error(tr[0]) == 0, "create %s: %s", topic,
-              rd_kafka_topic_result_error_string(tr[0]));
-    rd_kafka_event_destroy(ev);
-    rd_kafka_queue_destroy(q);
-    rd_kafka_NewTopic_destroy(nt);
-    rd_kafka_destroy(rk);
-}
-
 static void create_topics(const names *nm)
 {
-    create_topic(nm->nm_raw, RAW_PARTITIONS);
-    create_topic(nm->nm_susp, SUSP_PARTITIONS);
+    test_kafka_create_topic(nm->nm_raw, RAW_PARTITIONS, 0);
+    test_kafka_create_topic(nm->nm_susp, SUSP_PARTITIONS, 0);
 }
 
 /* ---- suspense entries, as the stream rater writes them ------------------------------------------
@@ -149,7 +115,7 @@ static int entry_reason(const entry *en)
 static void produce_entries(const names *nm, const entry *ens, size_t n)
 {
     static const char *const kv[] = {"enable.idempotence", "true", "linger.ms", "20", NULL};
-    rd_kafka_t *p = make_client(RD_KAFKA_PRODUCER, kv);
+    rd_kafka_t *p = test_kafka_client(RD_KAFKA_PRODUCER, kv, NULL);
     for (size_t i = 0; i < n; i++) {
         const entry *en = &ens[i];
         uint8_t val[CDR_RATED_WIRE_MAX];
@@ -265,7 +231,7 @@ static size_t count_uncommitted(const char *topic, int partitions)
                                      "enable.auto.commit",
                                      "false",
                                      NULL};
-    rd_kafka_t *c = make_client(RD_KAFKA_CONSUMER, kv);
+    rd_kafka_t *c = test_kafka_client(RD_KAFKA_CONSUMER, kv, NULL);
     rd_kafka_topic_partition_list_t *tpl = rd_kafka_topic_partition_list_new(partitions);
     for (int p = 0; p < partitions; p++)
         rd_kafka_topic_partition_list_add(tpl, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
@@ -633,7 +599,7 @@ Test(suspense, bad_configuration_and_missing_topics, .timeout = 120)
     cr_assert_eq(cdr_suspense_replay(&sp, &ss, &dg), 0, "%s", dg.dg_msg);
     cr_assert_eq(ss.sr_read, 0);
     /* a cdr.suspense but no cdr.raw */
-    create_topic(nm.nm_susp, 1);
+    test_kafka_create_topic(nm.nm_susp, 1, 0);
     cr_assert_eq(cdr_suspense_replay(&sp, &ss, &dg), CDR_NOTFOUND);
     char want[512];
     snprintf(want, sizeof want, "kafka: no topic %s", nm.nm_raw);

@@ -7,6 +7,7 @@
 #ifndef CDR_KAFKA_H
 #define CDR_KAFKA_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -34,6 +35,13 @@ int cdr_kafka_error(cdr_diag *dg, rd_kafka_error_t *e, const char *what);
  * setting, with the reason in dg (CDR_EINVAL). */
 rd_kafka_conf_t *cdr_kafka_conf(const char *brokers, const char *const (*kv)[2], size_t n,
                                 cdr_diag *dg);
+
+/* The partition count of topic as rk's metadata shows it: > 0; 0 when the topic does not exist;
+ * -1 on error (the reason in dg: CDR_KAFKA when the brokers did not answer within timeout_ms)
+ * or when *stop (may be NULL) became non-zero meanwhile (dg untouched then). Retries every 100 ms
+ * while the brokers do not answer. */
+int cdr_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                               const volatile sig_atomic_t *stop, cdr_diag *dg);
 
 /* ---- keys and partitions ----------------------------------------------------------------------
  * cdr.raw is keyed by the charging owner in decimal, or by the MSISDN when the record has no

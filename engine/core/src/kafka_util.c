@@ -1,6 +1,8 @@
 /* kafka_util.c - librdkafka errors, configuration, keys and partitions (cdr_kafka.h). */
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "cdr_kafka.h"
 
@@ -68,6 +70,47 @@ bad:
     rd_kafka_conf_destroy(conf);
     cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "kafka: %s", err);
     return NULL;
+}
+
+static int64_t mono_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int cdr_kafka_topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms,
+                               const volatile sig_atomic_t *stop, cdr_diag *dg)
+{
+    const int64_t deadline = mono_ms() + timeout_ms;
+    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
+    if (!rkt) {
+        cdr_kafka_err(dg, rd_kafka_last_error(), topic);
+        return -1;
+    }
+    int n = -1;
+    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+    while (n < 0 && !(stop && *stop)) {
+        const struct rd_kafka_metadata *md = NULL;
+        e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
+        if (!e && md->topic_cnt == 1) {
+            if (!md->topics[0].err)
+                n = md->topics[0].partition_cnt;
+            else if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
+                n = 0;
+            else
+                e = md->topics[0].err;
+        }
+        if (md)
+            rd_kafka_metadata_destroy(md);
+        if (n >= 0 || mono_ms() >= deadline)
+            break;
+        usleep(100 * 1000);
+    }
+    rd_kafka_topic_destroy(rkt);
+    if (n < 0 && !(stop && *stop))
+        cdr_kafka_err(dg, e, topic);
+    return n;
 }
 
 size_t cdr_kafka_owner_key(uint64_t owner, char buf[CDR_KAFKA_KEY_MAX])

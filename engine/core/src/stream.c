@@ -790,28 +790,7 @@ static int apply_reload(stream *sm)
 /* Partition count of a topic: > 0, 0 when it does not exist, < 0 on error (in dg). */
 static int topic_partitions(stream *sm, rd_kafka_t *rk, const char *topic)
 {
-    const uint64_t t0 = now_ns();
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int n = -1;
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR_NO_ERROR;
-    while (n < 0 && now_ns() - t0 < (uint64_t)STREAM_TIMEOUT_MS * 1000000u && !stopping(sm)) {
-        const struct rd_kafka_metadata *md = NULL;
-        e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-        if (!e && md->topic_cnt == 1) {
-            if (!md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-            else if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                n = 0;
-            else
-                e = md->topics[0].err;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-    }
-    rd_kafka_topic_destroy(rkt);
-    if (n < 0)
-        kafka_err(sm, e, topic);
-    return n;
+    return cdr_kafka_topic_partitions(rk, topic, STREAM_TIMEOUT_MS, sm->sm_cfg->sc_stop, sm->sm_dg);
 }
 
 /* The changelog is compacted; suspense entries are kept until an operator deletes them (they wait

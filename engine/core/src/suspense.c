@@ -115,30 +115,7 @@ static void reason_group(const cdr_suspense_config *sp, int r, char *buf, size_t
 /* Partition count of topic: > 0, 0 when it does not exist, < 0 on error (in dg). */
 static int topic_partitions(rd_kafka_t *rk, const char *topic, int timeout_ms, cdr_diag *dg)
 {
-    const int64_t deadline = mono_ms() + timeout_ms;
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(rk, topic, NULL);
-    int n = -1;
-    rd_kafka_resp_err_t e = RD_KAFKA_RESP_ERR__TIMED_OUT;
-    while (n < 0 && mono_ms() < deadline) {
-        const struct rd_kafka_metadata *md = NULL;
-        e = rd_kafka_metadata(rk, 0, rkt, &md, 5000);
-        if (!e && md->topic_cnt == 1) {
-            if (!md->topics[0].err)
-                n = md->topics[0].partition_cnt;
-            else if (md->topics[0].err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART)
-                n = 0;
-            else
-                e = md->topics[0].err;
-        }
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (n < 0 && mono_ms() < deadline)
-            usleep(100 * 1000);
-    }
-    rd_kafka_topic_destroy(rkt);
-    if (n < 0)
-        cdr_kafka_err(dg, e, topic);
-    return n;
+    return cdr_kafka_topic_partitions(rk, topic, timeout_ms, NULL, dg);
 }
 
 /* The committed offsets of reason r's group on the nparts partitions of topic into next[0..nparts)
