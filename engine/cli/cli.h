@@ -7,6 +7,7 @@
 #ifndef CDR_CLI_H
 #define CDR_CLI_H
 
+#include <signal.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -30,6 +31,11 @@ int cmd_ledger(int argc, char **argv);
 int cmd_suspense(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+
+/* Set to 1 by SIGTERM or SIGINT once cli_stop_on_signals() has installed the handlers: long-running
+ * commands pass &cli_stop to the library as their stop flag (finish the batch, commit, exit 0). */
+extern volatile sig_atomic_t cli_stop;
+void cli_stop_on_signals(void);
 
 typedef enum cli_opt_kind {
     CLI_FLAG,   /* no argument; *(int *)dest = 1 */

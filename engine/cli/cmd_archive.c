@@ -8,14 +8,6 @@
 #include "cdr_archive.h"
 #include "cli.h"
 
-static volatile sig_atomic_t archive_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    archive_stop = 1;
-}
-
 int cmd_archive(int argc, char **argv)
 {
     const char *brokers = NULL, *ledger = NULL, *group = NULL, *prefix = NULL;
@@ -59,12 +51,7 @@ int cmd_archive(int argc, char **argv)
             return cli_usage_error(&cs, "unexpected argument '%s'", argv[pos]);
         return cli_usage_error(&cs, "--brokers and --ledger are required");
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    cli_stop_on_signals();
     const cdr_archive_config ac = {.ac_brokers = brokers,
                                    .ac_ledger = ledger,
                                    .ac_group = group,
@@ -74,7 +61,7 @@ int cmd_archive(int argc, char **argv)
                                    .ac_batch_wait_ms = (int)wait_ms,
                                    .ac_idle_exit_ms = (int)idle_ms,
                                    .ac_quiet = quiet,
-                                   .ac_stop = &archive_stop};
+                                   .ac_stop = &cli_stop};
     cdr_archive_stats as;
     cdr_diag dg;
     cdr_diag_clear(&dg);

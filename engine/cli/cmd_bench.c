@@ -7,14 +7,6 @@
 #include "cdr_pipeline.h"
 #include "cli.h"
 
-static volatile sig_atomic_t bench_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    bench_stop = 1;
-}
-
 int cmd_bench(int argc, char **argv)
 {
     uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 0, seed = 42, prefixes = 100000,
@@ -106,14 +98,9 @@ int cmd_bench(int argc, char **argv)
             .pb_timeout_s = (int)timeout,
             .pb_broker_pid = (long)broker_pid,
             .pb_progress = cli_progress_enabled(quiet) ? stderr : NULL,
-            .pb_stop = &bench_stop,
+            .pb_stop = &cli_stop,
         };
-        struct sigaction sa; /* stop the rater processes rather than orphan them */
-        memset(&sa, 0, sizeof sa);
-        sa.sa_handler = on_signal;
-        sigemptyset(&sa.sa_mask);
-        sigaction(SIGINT, &sa, NULL);
-        sigaction(SIGTERM, &sa, NULL);
+        cli_stop_on_signals(); /* stop the rater processes rather than orphan them */
         rc = cdr_pipeline_bench(&pb, stdout, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);

@@ -12,14 +12,6 @@
 #include "cdr_dir.h"
 #include "cli.h"
 
-static volatile sig_atomic_t collect_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    collect_stop = 1;
-}
-
 typedef struct collect_cli {
     int cc_stats;
     int cc_quiet;
@@ -176,12 +168,7 @@ int cmd_collect(int argc, char **argv)
     cl.cl_quiet = cc.cc_quiet;
     cl.cl_format = format;
 
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_stop_on_signals();
     signal(SIGPIPE, SIG_IGN);
 
     cdr_diag dg;
@@ -211,8 +198,8 @@ int cmd_collect(int argc, char **argv)
     }
     if (!cc.cc_quiet && !strcmp(cl.cl_brokers, "embedded"))
         fprintf(stderr, "cdrate collect: embedded Kafka cluster at %s\n", cdr_collect_brokers(co));
-    int rc = from_stdin ? cdr_collect_stream(co, STDIN_FILENO, "stdin", &collect_stop, &dg)
-                        : cdr_collect_spool(co, once, &collect_stop, &dg);
+    int rc = from_stdin ? cdr_collect_stream(co, STDIN_FILENO, "stdin", &cli_stop, &dg)
+                        : cdr_collect_spool(co, once, &cli_stop, &dg);
     const double secs = now_s() - t0;
     cdr_coll_stats tot;
     uint64_t files, refused, failed;

@@ -9,14 +9,6 @@
 #include "cdr_pipeline.h"
 #include "cli.h"
 
-static volatile sig_atomic_t pipeline_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    pipeline_stop = 1;
-}
-
 static const char pipeline_about[] =
     "Run the streaming path in this process, on the embedded Kafka cluster (librdkafka's mock,\n"
     "3 brokers; its data ends with the process), stage after stage:\n"
@@ -97,12 +89,7 @@ int cmd_pipeline(int argc, char **argv)
         in[i].pi_format = fmt;
         in[i].pi_spool = colon + 1;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    cli_stop_on_signals();
     signal(SIGPIPE, SIG_IGN);
     const cdr_pipeline_config pc = {.pc_inputs = in,
                                     .pc_ninputs = (size_t)inputs.li_n,
@@ -114,7 +101,7 @@ int cmd_pipeline(int argc, char **argv)
                                     .pc_idle_ms = (int)idle_ms,
                                     .pc_log = quiet ? NULL : stderr,
                                     .pc_verbose = verbose && !quiet,
-                                    .pc_stop = &pipeline_stop};
+                                    .pc_stop = &cli_stop};
     cdr_pipeline_summary sum;
     cdr_diag dg;
     cdr_diag_clear(&dg);

@@ -27,14 +27,6 @@
 #include "cdr_stream.h"
 #include "cli.h"
 
-static volatile sig_atomic_t stream_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    stream_stop = 1;
-}
-
 /* ---- hot reload ------------------------------------------------------------------------------ */
 
 typedef struct reloader {
@@ -455,12 +447,7 @@ int cmd_rate_stream(int argc, char **argv)
         cli_report("rate-stream", &dg);
         goto done;
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    cli_stop_on_signals();
     const cdr_stream_config sc = {.sc_brokers = brokers,
                                   .sc_group = group,
                                   .sc_topic_prefix = prefix,
@@ -469,7 +456,7 @@ int cmd_rate_stream(int argc, char **argv)
                                   .sc_batch = (size_t)batch,
                                   .sc_batch_wait_ms = (int)wait_ms,
                                   .sc_quiet = quiet,
-                                  .sc_stop = &stream_stop,
+                                  .sc_stop = &cli_stop,
                                   .sc_idle_exit_ms = (int)idle_ms,
                                   .sc_reload = reload_ms ? reload_store : NULL,
                                   .sc_reload_arg = &rl,

@@ -10,14 +10,6 @@
 #include "cdr_suspense.h"
 #include "cli.h"
 
-static volatile sig_atomic_t suspense_stop;
-
-static void on_signal(int sig)
-{
-    (void)sig;
-    suspense_stop = 1;
-}
-
 /* "a, b, c" of every reason into buf. */
 static const char *reason_names(char *buf, size_t n)
 {
@@ -298,12 +290,7 @@ static int suspense_replay(int argc, char **argv)
             return 1;
         }
     }
-    struct sigaction sa;
-    memset(&sa, 0, sizeof sa);
-    sa.sa_handler = on_signal;
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGTERM, &sa, NULL);
-    sigaction(SIGINT, &sa, NULL);
+    cli_stop_on_signals();
     char topic[512];
     snprintf(topic, sizeof topic, "%s%s", prefix ? prefix : "", CDR_SUSPENSE_TOPIC);
     replay_cli rcl = {.rc_quiet = quiet, .rc_topic = topic};
@@ -315,7 +302,7 @@ static int suspense_replay(int argc, char **argv)
                                     .sp_owners = owners,
                                     .sp_batch = (size_t)batch,
                                     .sp_quiet = quiet,
-                                    .sp_stop = &suspense_stop,
+                                    .sp_stop = &cli_stop,
                                     .sp_on_entry = replay_entry,
                                     .sp_arg = &rcl};
     cdr_suspense_stats ss;
