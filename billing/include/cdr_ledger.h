@@ -83,6 +83,11 @@ int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx,
 int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cdr_ledger_fn fn,
                           void *ctx, cdr_diag *dg);
 
+/* The billing cycles (YYYYMM) the ledger in directory dir holds, ascending, into *out (malloc'd:
+ * free it; NULL when none). Returns their count, or -1 with the reason in dg (CDR_EIO: the
+ * directory cannot be read; CDR_ENOMEM). Needs no handle, takes no lock. */
+int cdr_ledger_cycles(const char *dir, uint32_t **out, cdr_diag *dg);
+
 /* Totals of one cycle over all partitions (from the segment indexes plus the active segments). */
 typedef struct cdr_ledger_totals {
     uint64_t lt_records;

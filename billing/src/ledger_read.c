@@ -1,5 +1,6 @@
 /* ledger_read.c - reading the ledger: full scans, the per-segment index, subscriber lookups and
  * cycle totals (docs/ledger.md). */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -508,4 +509,49 @@ int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out
             return rc;
     }
     return 0;
+}
+
+static int cmp_u32(const void *a, const void *b)
+{
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+int cdr_ledger_cycles(const char *dir, uint32_t **out, cdr_diag *dg)
+{
+    *out = NULL;
+    DIR *d = opendir(dir);
+    if (!d) {
+        cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot read the ledger directory: %s",
+                     strerror(errno));
+        return -1;
+    }
+    size_t n = 0, cap = 0;
+    uint32_t *cy = NULL;
+    struct dirent *de;
+    while ((de = readdir(d))) {
+        const char *nm = de->d_name;
+        if (strlen(nm) != 6 || strspn(nm, "0123456789") != 6)
+            continue;
+        uint32_t c = (uint32_t)strtoul(nm, NULL, 10);
+        if (!lg_cycle_ok(c))
+            continue;
+        if (n == cap) {
+            cap = cap ? 2 * cap : 16;
+            uint32_t *p = realloc(cy, cap * sizeof *p);
+            if (!p) {
+                free(cy);
+                closedir(d);
+                cdr_diag_set(dg, CDR_ENOMEM, dir, 0, 0, "out of memory");
+                return -1;
+            }
+            cy = p;
+        }
+        cy[n++] = c;
+    }
+    closedir(d);
+    if (n > 1)
+        qsort(cy, n, sizeof *cy, cmp_u32);
+    *out = cy;
+    return (int)n;
 }

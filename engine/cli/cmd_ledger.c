@@ -18,52 +18,6 @@ static int cycle_valid(uint64_t c)
     return c >= 197001 && c <= 999912 && c % 100 >= 1 && c % 100 <= 12;
 }
 
-static int cmp_u32(const void *a, const void *b)
-{
-    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
-    return (x > y) - (x < y);
-}
-
-/* The cycles of the ledger in dir, ascending: its YYYYMM folders (docs/ledger.md, "Layout").
- * *out is malloc'd (free it). Returns the count, or -1 with the reason in dg. */
-static int ledger_cycles(const char *dir, uint32_t **out, cdr_diag *dg)
-{
-    *out = NULL;
-    DIR *d = opendir(dir);
-    if (!d) {
-        cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot read the ledger directory");
-        return -1;
-    }
-    size_t n = 0, cap = 0;
-    uint32_t *cy = NULL;
-    struct dirent *de;
-    while ((de = readdir(d))) {
-        const char *nm = de->d_name;
-        if (strlen(nm) != 6 || strspn(nm, "0123456789") != 6)
-            continue;
-        uint32_t c = (uint32_t)strtoul(nm, NULL, 10);
-        if (!cycle_valid(c))
-            continue;
-        if (n == cap) {
-            cap = cap ? 2 * cap : 16;
-            uint32_t *p = realloc(cy, cap * sizeof *p);
-            if (!p) {
-                free(cy);
-                closedir(d);
-                cdr_diag_set(dg, CDR_ENOMEM, dir, 0, 0, "out of memory");
-                return -1;
-            }
-            cy = p;
-        }
-        cy[n++] = c;
-    }
-    closedir(d);
-    if (n > 1)
-        qsort(cy, n, sizeof *cy, cmp_u32);
-    *out = cy;
-    return (int)n;
-}
-
 static int open_readonly(const char *cmd, const char *dir, cdr_ledger **lg)
 {
     cdr_diag dg;
@@ -97,7 +51,7 @@ static int cycles_to_read(const char *cmd, const char *dir, uint64_t cycle, uint
     }
     cdr_diag dg;
     cdr_diag_clear(&dg);
-    int n = ledger_cycles(dir, out, &dg);
+    int n = cdr_ledger_cycles(dir, out, &dg);
     if (n < 0)
         cli_report(cmd, &dg);
     return n;

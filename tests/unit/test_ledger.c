@@ -573,3 +573,29 @@ Test(ledger, crash_sigkill_exactly_once)
         cdr_ledger_close(lg);
     }
 }
+
+Test(ledger, cycles_lists_the_cycle_folders)
+{
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    uint32_t *cy = NULL;
+    cdr_ledger *lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_cycles(tmpdir, &cy, &dg), 0, "%s", dg.dg_msg); /* nothing yet */
+    free(cy);
+    append_range(lg, 0, 0, 120); /* cycles 202611 and 202612 (cycle_of) */
+    cdr_ledger_close(lg);
+    char junk[400];
+    snprintf(junk, sizeof junk, "%s/202613", tmpdir); /* no such month: not a cycle */
+    cr_assert_eq(mkdir(junk, 0755), 0);
+    snprintf(junk, sizeof junk, "%s/notes", tmpdir);
+    cr_assert_eq(mkdir(junk, 0755), 0);
+    cr_assert_eq(cdr_ledger_cycles(tmpdir, &cy, &dg), 2, "%s", dg.dg_msg);
+    cr_assert_eq(cy[0], 202611);
+    cr_assert_eq(cy[1], 202612);
+    free(cy);
+    snprintf(junk, sizeof junk, "%s/missing", tmpdir);
+    cr_assert_eq(cdr_ledger_cycles(junk, &cy, &dg), -1);
+    cr_assert_eq(dg.dg_code, CDR_EIO);
+    cr_assert_null(cy);
+    cr_assert(strstr(dg.dg_msg, "cannot read the ledger directory") != NULL, "%s", dg.dg_msg);
+}
