@@ -40,7 +40,7 @@ typedef struct cdr_pipeline_config {
     size_t pc_ninputs;
     const char *pc_store;    /* LMDB store with the compiled plans and the directory (read only) */
     const char *pc_ledger;   /* ledger directory; must not exist yet or be empty */
-    int pc_partitions;       /* partitions of every topic of the embedded cluster; 0 = 8 */
+    int pc_partitions;       /* partitions of every topic of the embedded cluster; 0 = 32 */
     unsigned pc_threads;     /* rating threads; 0 = 1 */
     int64_t pc_dedup_window; /* collectors: seconds of event time; 0 = their default (7 days) */
     int pc_idle_ms;          /* rater and archiver stop after this long without records; 0 = 1000 */

@@ -21,7 +21,7 @@
 #include "cdr_rules.h"
 #include "cdr_stream.h"
 
-#define PIPE_PARTITIONS 8
+#define PIPE_PARTITIONS 32
 #define PIPE_IDLE_MS    1000
 #define PIPE_MAX_CYCLES 64
 

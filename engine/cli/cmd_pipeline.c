@@ -28,14 +28,14 @@ int cmd_pipeline(int argc, char **argv)
 {
     const char *store = NULL, *ledger = NULL;
     cli_list inputs = {0};
-    uint64_t partitions = 8, threads = 1, dedup_days = 7, idle_ms = 1000;
+    uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000;
     int json = 0, quiet = 0, verbose = 0;
     cli_opt opts[] = {
         {"input", CLI_LIST, &inputs, "FORMAT:DIR",
          "a spool directory and its format (csv, asterisk, freeswitch, 3gpp); repeatable"},
         {"store", CLI_STRING, &store, "DIR", "LMDB store with the compiled plans and a directory"},
         {"ledger", CLI_STRING, &ledger, "DIR", "ledger directory (new or empty)"},
-        {"partitions", CLI_COUNT, &partitions, "N", "partitions per topic, default 8", 1, 1024},
+        {"partitions", CLI_COUNT, &partitions, "N", "partitions per topic, default 32", 1, 1024},
         {"threads", CLI_COUNT, &threads, "N", "rating threads, default 1", 1, 64},
         {"dedup-days", CLI_COUNT, &dedup_days, "N", "de-duplication window, days (7)", 1, 3650},
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
