@@ -367,7 +367,7 @@ int cmd_rate_stream(int argc, char **argv)
         {"group", CLI_STRING, &group, "G", "consumer group id"},
         {"store", CLI_STRING, &store, "DIR", "LMDB store with compiled plans and a directory"},
         {"threads", CLI_COUNT, &threads, "N", "rating threads, default 1", 1, 64},
-        {"batch", CLI_COUNT, &batch, "N", "most records per transaction, default 20000", 1,
+        {"batch", CLI_COUNT, &batch, "N", "most records per transaction, default 50000", 1,
          CDR_STREAM_BATCH_MAX},
         {"batch-wait", CLI_COUNT, &wait_ms, "MS", "longest wait to fill a batch, default 200", 1,
          60000},

@@ -72,7 +72,7 @@ int cdr_counter_change_decode(const uint8_t *key, size_t klen, const uint8_t *va
 #define CDR_STREAM_TOPIC_COUNTERS "cdr.counters"
 
 /* Defaults of cdr_stream_config (a 0 field takes them). */
-#define CDR_STREAM_BATCH_DEFAULT  20000
+#define CDR_STREAM_BATCH_DEFAULT  50000
 #define CDR_STREAM_BATCH_MAX      100000
 #define CDR_STREAM_WAIT_DEFAULT   200  /* ms */
 #define CDR_STREAM_RELOAD_DEFAULT 1000 /* ms */
