@@ -70,6 +70,16 @@ int cdr_gen_format_asterisk(const cdr_record *recs, size_t n, cdr_buf *out);   /
 int cdr_gen_format_freeswitch(const cdr_record *recs, size_t n, cdr_buf *out); /* gen_pbx.c */
 int cdr_gen_format_3gpp(const cdr_record *recs, size_t n, cdr_buf *out);       /* gen_3gpp.c */
 
+/* Write n CDRs of g into spool files of format fmt (as cdr_gen_format) in directory dir (which
+ * must exist): per_file records a file ("cdrs-00001.csv", ".dat" for 3gpp), each written under a
+ * temporary name and renamed into place when complete, as a switch delivers them. The CDRs are
+ * the next ones of g that the format carries: every one for csv; for asterisk and freeswitch
+ * (PBX formats) only MO voice; for 3gpp voice and data. progress (may be NULL) is called after
+ * each file with the count written so far. Returns 0, CDR_ENOMEM, CDR_EINVAL, CDR_EIO (with the
+ * file in dg). */
+int cdr_gen_write_spool(cdr_gen *g, const char *dir, int fmt, uint64_t n, size_t per_file,
+                        void (*progress)(void *arg, uint64_t done), void *arg, cdr_diag *dg);
+
 /* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
 uint64_t cdr_bench_peak_rss(void);
 /* Monotonic clock in nanoseconds. */

@@ -166,41 +166,8 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
 static int make_spool(e2e *e, cdr_gen *g)
 {
     const cdr_pipeline_bench_config *pb = e->e_cfg;
-    const int fmt = pb->pb_format;
-    const int pbx = fmt == CDR_FMT_ASTERISK || fmt == CDR_FMT_FREESWITCH;
-    cdr_record *recs = malloc(E2E_FILE_RECORDS * sizeof *recs);
-    cdr_buf buf = {0};
-    if (!recs)
-        return cdr_diag_set(e->e_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    int rc = 0;
-    uint64_t done = 0;
-    for (unsigned fileno = 1; done < pb->pb_cdrs && !rc; fileno++) {
-        size_t n = 0;
-        while (n < E2E_FILE_RECORDS && done + n < pb->pb_cdrs) {
-            cdr_gen_cdrs(g, &recs[n], 1);
-            const cdr_record *cr = &recs[n];
-            /* what the format carries (as `cdrate gen --format F`) */
-            if (fmt == CDR_FMT_CSV ||
-                (cr->cr_service == CDR_SVC_VOICE ? (!pbx || cr->cr_direction == CDR_DIR_MO)
-                                                 : (!pbx && cr->cr_service == CDR_SVC_DATA)))
-                n++;
-        }
-        buf.b_len = 0;
-        rc = fmt == CDR_FMT_3GPP ? cdr_gen_format_3gpp_ex(recs, n, &buf, CDR_GEN_3GPP_SKIP)
-                                 : cdr_gen_format(fmt, recs, n, &buf);
-        char path[4400], tmp[4410];
-        snprintf(path, sizeof path, "%s/cdrs-%05u.%s", e->e_spool, fileno,
-                 fmt == CDR_FMT_3GPP ? "dat" : "csv");
-        snprintf(tmp, sizeof tmp, "%s/.cdrs-%05u.tmp", e->e_spool, fileno);
-        FILE *f = rc ? NULL : fopen(tmp, "wb");
-        if (rc || !f || fwrite(buf.b_data, 1, buf.b_len, f) != buf.b_len || fclose(f) != 0 ||
-            rename(tmp, path) != 0)
-            rc = cdr_diag_set(e->e_dg, rc ? rc : CDR_EIO, path, 0, 0, "cannot write the input");
-        done += n;
-    }
-    cdr_buf_free(&buf);
-    free(recs);
-    return rc;
+    return cdr_gen_write_spool(g, e->e_spool, pb->pb_format, pb->pb_cdrs, E2E_FILE_RECORDS, NULL,
+                               NULL, e->e_dg);
 }
 
 /* The population, the sample plans and the directory in a store, the CDRs in spool files. */

@@ -62,52 +62,33 @@ static int gen_file(cdr_gen *g, const char *outdir, int wire, uint64_t ncdrs, in
     return err ? 1 : 0;
 }
 
+static void spool_progress(void *arg, uint64_t done)
+{
+    fprintf(stderr, "\rgen: %" PRIu64 "/%" PRIu64 " CDRs", done, *(const uint64_t *)arg);
+}
+
 /* Spool files of collector format cfmt (cdr_coll_format) holding n CDRs of the stream that the
  * format carries, 100,000 per file, each renamed into place when complete. */
 static int gen_spool(cdr_gen *g, const char *outdir, int cfmt, uint64_t ncdrs, int quiet)
 {
-    enum { PER_FILE = 100000 };
-    char dir[4096], path[4200], tmp[4210];
+    char dir[4096];
     snprintf(dir, sizeof dir, "%s/spool", outdir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         fprintf(stderr, "cdrate gen: cannot create %s: %s\n", dir, strerror(errno));
         return 1;
     }
-    cdr_record *recs = malloc(PER_FILE * sizeof *recs);
-    cdr_buf buf = {0};
-    int err = recs ? 0 : 1, progress = cli_progress_enabled(quiet);
-    uint64_t done = 0;
-    for (unsigned fileno = 1; done < ncdrs && !err; fileno++) {
-        size_t n = 0;
-        while (n < PER_FILE && done + n < ncdrs) {
-            cdr_gen_cdrs(g, &recs[n], 1);
-            const cdr_record *cr = &recs[n];
-            int pbx = cfmt == CDR_FMT_ASTERISK || cfmt == CDR_FMT_FREESWITCH;
-            if (cr->cr_service == CDR_SVC_VOICE ? (!pbx || cr->cr_direction == CDR_DIR_MO)
-                                                : (!pbx && cr->cr_service == CDR_SVC_DATA))
-                n++;
-        }
-        buf.b_len = 0;
-        int rc = cfmt == CDR_FMT_3GPP ? cdr_gen_format_3gpp_ex(recs, n, &buf, CDR_GEN_3GPP_SKIP)
-                                      : cdr_gen_format(cfmt, recs, n, &buf);
-        snprintf(path, sizeof path, "%s/cdrs-%05u.%s", dir, fileno,
-                 cfmt == CDR_FMT_3GPP ? "dat" : "csv");
-        snprintf(tmp, sizeof tmp, "%s.tmp", path);
-        FILE *f = rc ? NULL : fopen(tmp, "wb");
-        if (!f || fwrite(buf.b_data, 1, buf.b_len, f) != buf.b_len || fclose(f) != 0 ||
-            rename(tmp, path) != 0) {
-            fprintf(stderr, "cdrate gen: cannot write %s\n", path);
-            err = 1;
-        }
-        done += n;
-        if (progress)
-            fprintf(stderr, "\rgen: %" PRIu64 "/%" PRIu64 " CDRs", done, ncdrs);
-    }
+    const int progress = cli_progress_enabled(quiet);
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    int rc = cdr_gen_write_spool(g, dir, cfmt, ncdrs, 100000, progress ? spool_progress : NULL,
+                                 &ncdrs, &dg);
     if (progress)
         fputc('\n', stderr);
-    cdr_buf_free(&buf);
-    free(recs);
-    return err;
+    if (rc) {
+        cli_report("gen", &dg);
+        return 1;
+    }
+    return 0;
 }
 
 int cmd_gen(int argc, char **argv)
