@@ -10,11 +10,12 @@ CDRATE=${1:-build-release/cdrate}
 OUT=${DEMO_OUT:-demo-out}
 SUBS=${DEMO_SUBSCRIBERS:-100000}
 CDRS=${DEMO_CDRS:-1000000}
+SWITCH_CDRS=${DEMO_SWITCH_CDRS:-150000} # per switch; ctest runs the demo as the test "demo"
 rm -rf "$OUT"
 mkdir -p "$OUT"
 echo "== 0. collectors: spool files from an Asterisk PBX, a FreeSWITCH PBX and a 3GPP MSC/PGW"
 for fmt in asterisk freeswitch 3gpp; do
-  "$CDRATE" gen --out "$OUT/switch-$fmt" --subscribers 20000 --cdrs 150000 --format "$fmt" --quiet
+  "$CDRATE" gen --out "$OUT/switch-$fmt" --subscribers 20000 --cdrs "$SWITCH_CDRS" --format "$fmt" --quiet
   # one duplicated file and one file with a malformed line show the accounting
   first=$(ls "$OUT/switch-$fmt/spool" | head -1)
   cp "$OUT/switch-$fmt/spool/$first" "$OUT/switch-$fmt/spool/zz-resent-$first"
