@@ -23,8 +23,8 @@ static inline const char *brokers(void)
     return b;
 }
 
-/* Said before Criterion starts too: with -q (as ctest runs it) Criterion sends the runner's and
- * the tests' output to /dev/null, so the assertion's message would not be seen. */
+/* Said before Criterion starts too, so that the reason is the first line of the output (and is
+ * seen even when Criterion runs with -q, which sends the tests' output to /dev/null). */
 __attribute__((constructor)) static void say_if_no_broker(void)
 {
     const char *b = getenv("CDR_KAFKA_BROKERS");
