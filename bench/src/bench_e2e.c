@@ -277,22 +277,20 @@ static int learn_partitions(e2e *e)
 {
     char name[256];
     topic_name(e, CDR_TOPIC_RAW, name, sizeof name);
-    rd_kafka_topic_t *rkt = rd_kafka_topic_new(e->e_rk, name, NULL);
     const uint64_t t0 = now_ns();
-    while (e->e_nparts <= 0 && now_ns() - t0 < 30000000000ULL) {
-        const struct rd_kafka_metadata *md = NULL;
-        if (!rd_kafka_metadata(e->e_rk, 0, rkt, &md, 5000) && md->topic_cnt == 1 &&
-            !md->topics[0].err)
-            e->e_nparts = md->topics[0].partition_cnt;
-        if (md)
-            rd_kafka_metadata_destroy(md);
-        if (e->e_nparts <= 0)
-            usleep(100000);
+    for (;;) { /* the collector has just created it: wait until the metadata shows it */
+        const int n = cdr_kafka_topic_partitions(e->e_rk, name, 30000, NULL, e->e_dg);
+        if (n > 0) {
+            e->e_nparts = n;
+            return 0;
+        }
+        if (n < 0)
+            return e->e_dg->dg_code;
+        if (now_ns() - t0 >= 30000000000ULL)
+            return cdr_diag_set(e->e_dg, CDR_KAFKA, NULL, 0, 0,
+                                "kafka: %s: no partitions after 30 s", name);
+        usleep(100000);
     }
-    rd_kafka_topic_destroy(rkt);
-    return e->e_nparts > 0 ? 0
-                           : cdr_diag_set(e->e_dg, CDR_KAFKA, NULL, 0, 0,
-                                          "kafka: %s: no partitions after 30 s", name);
 }
 
 /* Real broker: records not yet committed by the group. The last entry of every non-empty

@@ -74,10 +74,11 @@ int cmd_pipeline(int argc, char **argv)
     for (int i = 0; i < inputs.li_n; i++) {
         const char *arg = inputs.li_items[i], *colon = strchr(arg, ':');
         int fmt = -1;
-        for (int f = 0; colon && f < CDR_FMT_COUNT; f++) {
-            const char *name = cdr_coll_format_name(f);
-            if (strlen(name) == (size_t)(colon - arg) && !strncmp(arg, name, strlen(name)))
-                fmt = f;
+        char fname[16];
+        if (colon && (size_t)(colon - arg) < sizeof fname) {
+            memcpy(fname, arg, (size_t)(colon - arg));
+            fname[colon - arg] = '\0';
+            fmt = cdr_coll_format_parse(fname);
         }
         if (fmt < 0 || !colon[1]) {
             cli_usage_error(&cs,

@@ -215,3 +215,45 @@ Test(rater, plan_swap_between_batches_and_unknown_subscriber)
     cdr_rater_destroy(rt);
     cdr_subtab_free(tab);
 }
+
+/* A caller that looked the subscribers up (rate-stream) gets the same results as one that did not.
+ */
+Test(rater, resolved_indexes_rate_like_a_lookup)
+{
+    cdr_plan_set *ps;
+    cdr_diag dg;
+    cr_assert_eq(cdr_bench_embedded_plan_set(&ps, &dg), 0, "%s", dg.dg_msg);
+    cdr_gen_config gc;
+    cdr_gen_defaults(&gc);
+    gc.gc_subscribers = 5000;
+    cdr_gen *g;
+    cr_assert_eq(cdr_gen_create(&gc, &g), 0);
+    enum { N = 20000 };
+    cdr_record *recs = malloc(N * sizeof *recs);
+    cdr_rated *a = malloc(N * sizeof *a), *b = malloc(N * sizeof *b);
+    int32_t *ix = malloc(N * sizeof *ix);
+    cdr_gen_cdrs(g, recs, N);
+    strcpy(recs[7].cr_msisdn, "8617000000000"); /* one unknown subscriber */
+    const cdr_subtab *tab = cdr_gen_subscribers(g);
+    cdr_subtab_find_records(tab, recs, N, ix);
+    cr_assert_eq(ix[7], -1);
+    cdr_rater *r1, *r2;
+    cr_assert_eq(cdr_rater_create(2, ps, tab, &r1), 0);
+    cr_assert_eq(cdr_rater_create(2, ps, tab, &r2), 0);
+    cdr_rate_stats s1 = {0}, s2 = {0};
+    cr_assert_eq(cdr_rater_rate(r1, recs, N, a, &s1), 0);
+    cr_assert_eq(cdr_rater_rate_resolved(r2, recs, ix, N, b, &s2), 0);
+    cr_assert_eq(memcmp(a, b, N * sizeof *a), 0);
+    cr_assert_eq(memcmp(&s1, &s2, sizeof s1), 0);
+    cr_assert_eq(a[7].rr_reason, CDR_REASON_UNKNOWN_SUBSCRIBER);
+    for (size_t i = 0; i < N; i += 997)
+        cr_assert_eq(cdr_rater_batch_plan(r1, i), cdr_rater_batch_plan(r2, i));
+    cdr_rater_destroy(r1);
+    cdr_rater_destroy(r2);
+    cdr_plan_set_release(ps);
+    cdr_gen_destroy(g);
+    free(recs);
+    free(a);
+    free(b);
+    free(ix);
+}

@@ -82,6 +82,11 @@ int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps)
  * counters do not depend on the thread count. Not re-entrant: one batch at a time per rater. */
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats);
+/* The same for a caller that has already looked the subscribers up: subix[i] is what
+ * cdr_subtab_find_records gives for recs[i] on the rater's current table (-1: unknown). The
+ * rater then skips its own lookup. */
+int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t *subix, size_t n,
+                            cdr_rated *out, cdr_rate_stats *stats);
 
 /* The plan version that rated record i of the last batch (for rendering), or NULL when the
  * record found no plan. Valid until the next cdr_rater_rate or cdr_rater_destroy: the rater keeps

@@ -23,10 +23,11 @@
 #include "cdr_error.h"
 #include "cdr_rate.h"
 #include "cdr_record.h"
+#include "cdr_stream.h"
 
-#define CDR_SUSPENSE_TOPIC           "cdr.suspense" /* without the prefix */
-#define CDR_SUSPENSE_HDR_REASON      "cdr.reason"   /* header of an undecodable entry ... */
-#define CDR_SUSPENSE_HDR_UNDECODABLE "undecodable"  /* ... with this value */
+#define CDR_SUSPENSE_TOPIC           CDR_STREAM_TOPIC_SUSPENSE /* without the prefix */
+#define CDR_SUSPENSE_HDR_REASON      "cdr.reason"  /* header of an undecodable entry ... */
+#define CDR_SUSPENSE_HDR_UNDECODABLE "undecodable" /* ... with this value */
 #define CDR_SUSPENSE_GROUP_DEFAULT   "cdrate-suspense"
 #define CDR_SUSPENSE_BATCH_DEFAULT   1000 /* entries per replay transaction */
 #define CDR_SUSPENSE_BATCH_MAX       100000

@@ -198,6 +198,7 @@ struct cdr_rater {
     cdr_rated *rt_out;
     size_t rt_n;
     int32_t *rt_subix;        /* [n] subscriber index or -1 */
+    const int32_t *rt_given;  /* the batch's subscriber indexes from the caller, or NULL */
     uint8_t *rt_shard;        /* [n] */
     const cdr_plan **rt_plan; /* [n] the plan version that rated each record (of rt_bsnap) */
     size_t rt_cap;
@@ -337,7 +338,10 @@ static void phase_resolve(cdr_rater *rt, unsigned ix, size_t lo, size_t hi)
 {
     size_t n = hi - lo;
     size_t a = lo + n * ix / rt->rt_threads, b = lo + n * (ix + 1) / rt->rt_threads;
-    cdr_subtab_find_records(rt->rt_subs, rt->rt_recs + a, b - a, rt->rt_subix + a);
+    if (rt->rt_given)
+        memcpy(rt->rt_subix + a, rt->rt_given + a, (b - a) * sizeof *rt->rt_subix);
+    else
+        cdr_subtab_find_records(rt->rt_subs, rt->rt_recs + a, b - a, rt->rt_subix + a);
     for (size_t i = a; i < b; i++) {
         int32_t si = rt->rt_subix[i];
         rt->rt_shard[i] = (uint8_t)(si >= 0 ? shard_of(rt->rt_sub0[si].su_owner, rt->rt_threads)
@@ -527,6 +531,12 @@ int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps)
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats)
 {
+    return cdr_rater_rate_resolved(rt, recs, NULL, n, out, stats);
+}
+
+int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t *subix, size_t n,
+                            cdr_rated *out, cdr_rate_stats *stats)
+{
     if (n == 0)
         return 0;
     if (n > rt->rt_cap) {
@@ -546,6 +556,7 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
     snap_release(rt->rt_bsnap); /* the previous batch's plans are no longer needed */
     rt->rt_bsnap = snap_acquire(rt);
     rt->rt_recs = recs;
+    rt->rt_given = subix;
     rt->rt_out = out;
     rt->rt_n = n;
     for (unsigned i = 0; i < rt->rt_threads; i++)

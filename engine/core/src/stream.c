@@ -26,6 +26,7 @@
 #include "cdr_bytes.h"
 #include "cdr_kafka.h"
 #include "cdr_stream.h"
+#include "cdr_suspense.h"
 
 #define STREAM_TIMEOUT_MS 120000 /* metadata, restore, transaction calls */
 #define LAT_BUCKETS       976    /* 16 per power of two of nanoseconds (lat_bucket) */
@@ -1000,7 +1001,7 @@ static int produce(stream *sm, int t, int32_t part, const void *key, size_t klen
             e = rd_kafka_producev(sm->sm_prod, RD_KAFKA_V_RKT(sm->sm_rkt[t]),
                                   RD_KAFKA_V_PARTITION(part), RD_KAFKA_V_KEY(key, klen),
                                   RD_KAFKA_V_VALUE((void *)val, vlen),
-                                  RD_KAFKA_V_HEADER("cdr.reason", reason, -1),
+                                  RD_KAFKA_V_HEADER(CDR_SUSPENSE_HDR_REASON, reason, -1),
                                   RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         else
             e = rd_kafka_producev(sm->sm_prod, RD_KAFKA_V_RKT(sm->sm_rkt[t]),
@@ -1161,7 +1162,7 @@ static int batch(stream *sm)
                 bad_off = m->offset;
             }
             rc = produce(sm, T_SUSPENSE, RD_KAFKA_PARTITION_UA, m->key, m->key_len, m->payload,
-                         m->len, "undecodable");
+                         m->len, CDR_SUSPENSE_HDR_UNDECODABLE);
             continue;
         }
         const int32_t si = sm->sm_six[i];
@@ -1182,11 +1183,16 @@ static int batch(stream *sm)
                 continue;
             }
         }
-        if (k != i)
+        if (k != i) {
             sm->sm_recs[k] = sm->sm_recs[i];
+            sm->sm_six[k] = si;
+        }
         sm->sm_map[k++] = (uint32_t)i;
     }
-    if (!rc && k && (rc = cdr_rater_rate(sm->sm_rt, sm->sm_recs, k, sm->sm_out, NULL)) != 0)
+    /* the subscribers are looked up once, above: the rater takes the indexes */
+    if (!rc && k &&
+        (rc = cdr_rater_rate_resolved(sm->sm_rt, sm->sm_recs, sm->sm_six, k, sm->sm_out, NULL)) !=
+            0)
         cdr_diag_set(sm->sm_dg, rc, NULL, 0, 0, "rating failed");
     for (size_t j = 0; j < k && !rc; j++) {
         const rd_kafka_message_t *m = sm->sm_msgs[sm->sm_map[j]];

@@ -20,6 +20,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cdr_kafka.h"
+#include "cdr_stream.h"
 #include "cdr_suspense.h"
 
 /* ---- reasons and entries -----------------------------------------------------------------------
@@ -699,7 +700,7 @@ int cdr_suspense_replay(const cdr_suspense_config *sp, cdr_suspense_stats *stats
         rp->rp_dg = &ldg;
     cdr_diag_clear(rp->rp_dg);
     topic_name(sp, CDR_SUSPENSE_TOPIC, rp->rp_susp, sizeof rp->rp_susp);
-    topic_name(sp, "cdr.raw", rp->rp_raw, sizeof rp->rp_raw);
+    topic_name(sp, CDR_STREAM_TOPIC_RAW, rp->rp_raw, sizeof rp->rp_raw);
     char tid[512];
     if (sp->sp_transactional_id && *sp->sp_transactional_id)
         snprintf(tid, sizeof tid, "%s", sp->sp_transactional_id);
