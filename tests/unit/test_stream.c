@@ -739,6 +739,31 @@ static pid_t spawn(const char *exe, const fixture *fx, const char *prefix, const
     return spawn_args(exe, fx, prefix, group, args, logpath, NULL);
 }
 
+static int count_in_file(const char *path, const char *needle)
+{
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return 0;
+    char line[4096];
+    int c = 0;
+    while (fgets(line, sizeof line, f))
+        c += strstr(line, needle) != NULL;
+    fclose(f);
+    return c;
+}
+
+static void wait_lines(const char *path, const char *needle, int want, pid_t child)
+{
+    while (count_in_file(path, needle) < want) {
+        int status = 0;
+        if (waitpid(child, &status, WNOHANG) != 0) {
+            show_child_log();
+            cr_assert_fail("rate-stream exited (status %d) waiting for %s", status, needle);
+        }
+        usleep(100 * 1000);
+    }
+}
+
 Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
 {
     const size_t n = 60000;
@@ -758,8 +783,12 @@ Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
 
     /* kill after each further sixth of the input has been committed */
     for (int k = 1; k <= 4; k++) {
-        const int64_t before = committed(prefix, group), want = (int64_t)(n * (size_t)k / 6);
         pid_t pid = spawn(exe, &fx, prefix, group, logpath);
+        /* read what is committed once this run has started: its init_transactions has settled
+         * the killed predecessor's last transaction, which could otherwise still commit and be
+         * taken for this run's first batch */
+        wait_lines(logpath, "msg=\"rate-stream started\"", k, pid);
+        const int64_t before = committed(prefix, group), want = (int64_t)(n * (size_t)k / 6);
         /* this run commits at least one batch of its own first */
         wait_committed(prefix, group, want > before ? want : before + 1, pid);
         usleep((useconds_t)(rand() % 300) * 1000); /* somewhere inside a later batch */
@@ -926,31 +955,7 @@ Test(stream, rekeys_and_exits_when_idle, .timeout = 600)
  * unknown) is loaded: phase 3 rates U. The whole output equals offline rating with the same
  * changes between the same records. Also: the metrics endpoint, --stats-interval, the logs. */
 
-static int count_in_file(const char *path, const char *needle)
-{
-    FILE *f = fopen(path, "r");
-    if (!f)
-        return 0;
-    char line[4096];
-    int c = 0;
-    while (fgets(line, sizeof line, f))
-        c += strstr(line, needle) != NULL;
-    fclose(f);
-    return c;
-}
-
 /* Wait until path holds want lines with needle; fail when the child exits. */
-static void wait_lines(const char *path, const char *needle, int want, pid_t child)
-{
-    while (count_in_file(path, needle) < want) {
-        int status = 0;
-        if (waitpid(child, &status, WNOHANG) != 0) {
-            show_child_log();
-            cr_assert_fail("rate-stream exited (status %d) waiting for %s", status, needle);
-        }
-        usleep(100 * 1000);
-    }
-}
 
 /* GET path from 127.0.0.1:port; returns the status code, the response in buf. */
 static int http_get(int port, const char *path, char *buf, size_t bufsize)
