@@ -11,13 +11,27 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#define CLI_VERSION "0.1.0"
+
 typedef struct cli_command {
     const char *name;
     int (*fn)(int argc, char **argv);
     const char *summary;
 } cli_command;
 
-/* Each returns the process exit code: 0 ok, 1 failure, 2 usage error, 3 done with rejects. */
+/* The exit codes of every command (docs/operations.md, "Exit codes"). When several apply, the
+ * first of FAIL, REFUSED, UNRATED, REJECTS wins. */
+enum {
+    CLI_EXIT_OK = 0,      /* success */
+    CLI_EXIT_FAIL = 1,    /* the environment failed: I/O, disk, store, broker; figures not adding up */
+    CLI_EXIT_USAGE = 2,   /* bad command line: usage printed */
+    CLI_EXIT_REJECTS = 3, /* ran to the end, but input records were rejected or files refused */
+    CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
+                             no store at the path, content already rated, not confirmed */
+    CLI_EXIT_UNRATED = 5  /* rate: no record could be rated, or more than --max-unratable */
+};
+
+/* Each returns the process exit code, one of CLI_EXIT_*. */
 int cmd_plans(int argc, char **argv);
 int cmd_directory(int argc, char **argv);
 int cmd_cat(int argc, char **argv);
@@ -31,6 +45,11 @@ int cmd_ledger(int argc, char **argv);
 int cmd_suspense(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+
+/* Non-zero once the command line holds --json (or its alias --stats): cli_report, cli_error and
+ * cli_usage_error then write errors as one JSON object per line on stderr:
+ * {"error":{"code":"CDR_FORMAT","file":"x.csv","line":2,"column":5,"message":"..."}}. */
+extern int cli_json;
 
 /* Set to 1 by SIGTERM or SIGINT once cli_stop_on_signals() has installed the handlers: long-running
  * commands pass &cli_stop to the library as their stop flag (finish the batch, commit, exit 0). */
@@ -83,9 +102,43 @@ void cli_spec_free(const cli_spec *cs);
 /* Parse a whole non-negative decimal number (suffixes k, M for 10^3, 10^6 accepted); 0 on
  * success. */
 int cli_parse_count(const char *s, uint64_t *out);
-/* Print "cdrate CMD: message" for a cdr_diag to stderr. */
+/* Print "cdrate CMD: file:line:column: message" for a cdr_diag on stderr (a JSON error object
+ * under --json). */
 struct cdr_diag;
 void cli_report(const char *cmd, const struct cdr_diag *dg);
+/* The same for a message with no position; code is a cdr_err (its name goes into the JSON). */
+void cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* s as a JSON string (with its quotes) on f: control characters escaped, invalid UTF-8 bytes
+ * written as U+FFFD, so that any byte sequence gives valid JSON. */
+void cli_json_str(FILE *f, const char *s);
+
+/* Open the store at path for a command. mode CLI_STORE_READ (read-only), CLI_STORE_WRITE (must
+ * exist) or CLI_STORE_CREATE (plans compile, directory load: created when absent). A path that
+ * holds no store is refused with "no cdrate store at PATH" (reported). Returns CLI_EXIT_OK with
+ * *out set, or the exit code to return (CLI_EXIT_REFUSED, CLI_EXIT_FAIL) after reporting. */
+struct cdr_store;
+enum { CLI_STORE_READ, CLI_STORE_WRITE, CLI_STORE_CREATE };
+int cli_store_open(const char *cmd, const char *path, int mode, struct cdr_store **out);
+
+/* "-" means standard input / output for --in and --out. cli_fopen_out opens path for writing
+ * ("w"), cli_fopen_in for reading; cli_fclose closes what they opened (not stdin or stdout, which
+ * it only flushes) and returns 0, or EOF when a write failed. */
+FILE *cli_fopen_in(const char *path);
+FILE *cli_fopen_out(const char *path);
+int cli_fclose(FILE *f);
+
+/* Progress on a terminal: "\rLABEL: done / total (pct%, ETA 12 s)" when total is known (> 0),
+ * "\rLABEL: done" otherwise, at most every 200 ms; cli_progress_end ends the line. Does nothing
+ * unless cli_progress_enabled(quiet). */
+typedef struct cli_progress {
+    int pg_on;
+    const char *pg_label;
+    const char *pg_unit;
+    uint64_t pg_t0_ns, pg_last_ns;
+} cli_progress;
+void cli_progress_start(cli_progress *pg, int quiet, const char *label, const char *unit);
+void cli_progress_update(cli_progress *pg, uint64_t done, uint64_t total);
+void cli_progress_end(cli_progress *pg);
 /* Non-zero when progress lines should be drawn (stderr is a terminal and not --quiet). */
 int cli_progress_enabled(int quiet);
 

@@ -1,14 +1,27 @@
 /* cli_util.c - the option table parser and helpers shared by the subcommands. */
+#include <errno.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "cdr_error.h"
+#include "cdr_store.h"
 #include "cli.h"
+
+int cli_json;
+
+static uint64_t cli_now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+}
 
 int cli_parse_count(const char *s, uint64_t *out)
 {
@@ -31,6 +44,14 @@ int cli_parse_count(const char *s, uint64_t *out)
     if (*p || v > UINT64_MAX / mul)
         return -1;
     *out = v * mul;
+    return 0;
+}
+
+static int cli_has_opt(const cli_spec *cs, const char *name)
+{
+    for (const cli_opt *co = cs->cs_opts; co && co->co_name; co++)
+        if (!strcmp(co->co_name, name))
+            return 1;
     return 0;
 }
 
@@ -61,18 +82,43 @@ void cli_usage(const cli_spec *cs, FILE *f)
         fputc('\n', f);
     }
     fprintf(f, "  %-24s %s\n", "--help", "print this help and exit");
+    if (!cli_has_opt(cs, "version"))
+        fprintf(f, "  %-24s %s\n", "--version", "print the version and exit");
+    fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
+               "5 unratable records (rate); docs/operations.md\n");
+}
+
+static void json_error(const char *code, const cdr_diag *dg, const char *msg)
+{
+    fputs("{\"error\":{\"code\":", stderr);
+    cli_json_str(stderr, code);
+    if (dg && dg->dg_file[0]) {
+        fputs(",\"file\":", stderr);
+        cli_json_str(stderr, dg->dg_file);
+    }
+    if (dg && dg->dg_line > 0)
+        fprintf(stderr, ",\"line\":%d", dg->dg_line);
+    if (dg && dg->dg_column > 0)
+        fprintf(stderr, ",\"column\":%d", dg->dg_column);
+    fputs(",\"message\":", stderr);
+    cli_json_str(stderr, msg);
+    fputs("}}\n", stderr);
 }
 
 int cli_usage_error(const cli_spec *cs, const char *fmt, ...)
 {
+    char msg[1024];
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "cdrate %s: ", cs->cs_cmd);
-    vfprintf(stderr, fmt, ap);
-    fputc('\n', stderr);
+    vsnprintf(msg, sizeof msg, fmt, ap);
     va_end(ap);
+    if (cli_json) {
+        json_error(cdr_err_name(CDR_USAGE), NULL, msg);
+        return CLI_EXIT_USAGE;
+    }
+    fprintf(stderr, "cdrate %s: %s\n", cs->cs_cmd, msg);
     cli_usage(cs, stderr);
-    return 2;
+    return CLI_EXIT_USAGE;
 }
 
 int cli_parse(const cli_spec *cs, int argc, char **argv)
@@ -90,12 +136,27 @@ int cli_parse(const cli_spec *cs, int argc, char **argv)
     }
     lo[n].name = "help";
     lo[n].val = (int)n + 1;
+    lo[n + 1].name = "version";
+    lo[n + 1].val = (int)n + 2;
+    /* --json (or --stats) decides the form of every error, including those of the parse itself */
+    for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
+        for (size_t k = 0; k < n; k++)
+            if (cs->cs_opts[k].co_kind == CLI_FLAG &&
+                (!strcmp(cs->cs_opts[k].co_name, "json") ||
+                 !strcmp(cs->cs_opts[k].co_name, "stats")) &&
+                argv[i][0] == '-' && argv[i][1] == '-' && !strcmp(argv[i] + 2, cs->cs_opts[k].co_name))
+                cli_json = 1;
     int rc = 0, c;
     optind = 1;
     opterr = 0;
     while (rc == 0 && (c = getopt_long(argc, argv, ":", lo, NULL)) != -1) {
         if (c == (int)n + 1) {
             cli_usage(cs, stdout);
+            rc = CLI_HELP;
+            break;
+        }
+        if (c == (int)n + 2) {
+            printf("cdrate %s\n", CLI_VERSION);
             rc = CLI_HELP;
             break;
         }
@@ -173,8 +234,155 @@ void cli_spec_free(const cli_spec *cs)
 
 void cli_report(const char *cmd, const cdr_diag *dg)
 {
+    if (cli_json) {
+        json_error(cdr_err_name(dg->dg_code ? dg->dg_code : CDR_EINVAL), dg, dg->dg_msg);
+        return;
+    }
     char buf[1024];
     fprintf(stderr, "cdrate %s: %s\n", cmd, cdr_diag_format(dg, buf, sizeof buf));
+}
+
+void cli_error(const char *cmd, int code, const char *fmt, ...)
+{
+    char msg[1024];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (cli_json)
+        json_error(cdr_err_name(code), NULL, msg);
+    else
+        fprintf(stderr, "cdrate %s: %s\n", cmd, msg);
+}
+
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one. */
+static int utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    int n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    unsigned cp = c & (0x3F >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+void cli_json_str(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    fputc('"', f);
+    while (*p) {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', f);
+            fputc(*p++, f);
+        } else if (*p < 0x20 || *p == 0x7F) {
+            fprintf(f, "\\u%04x", *p++);
+        } else {
+            int n = utf8_len(p);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+                p++;
+            } else {
+                fwrite(p, 1, (size_t)n, f);
+                p += n;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
+int cli_store_open(const char *cmd, const char *path, int mode, cdr_store **out)
+{
+    *out = NULL;
+    char data[4200];
+    struct stat sb;
+    snprintf(data, sizeof data, "%s/data.mdb", path);
+    if (mode != CLI_STORE_CREATE && (stat(data, &sb) != 0 || !S_ISREG(sb.st_mode))) {
+        cli_error(cmd, CDR_NOTFOUND,
+                  "no cdrate store at %s (cdrate plans compile and cdrate directory load create "
+                  "one)",
+                  path);
+        return CLI_EXIT_REFUSED;
+    }
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    if (cdr_store_open(path, mode == CLI_STORE_READ ? MDB_RDONLY : 0, out, &dg) != 0) {
+        cli_report(cmd, &dg);
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
+FILE *cli_fopen_in(const char *path)
+{
+    return strcmp(path, "-") ? fopen(path, "r") : stdin;
+}
+
+FILE *cli_fopen_out(const char *path)
+{
+    return strcmp(path, "-") ? fopen(path, "w") : stdout;
+}
+
+int cli_fclose(FILE *f)
+{
+    if (!f)
+        return 0;
+    int bad = fflush(f) != 0 || ferror(f);
+    if (f != stdout && f != stdin && fclose(f) != 0)
+        bad = 1;
+    return bad ? EOF : 0;
+}
+
+void cli_progress_start(cli_progress *pg, int quiet, const char *label, const char *unit)
+{
+    memset(pg, 0, sizeof *pg);
+    pg->pg_on = cli_progress_enabled(quiet);
+    pg->pg_label = label;
+    pg->pg_unit = unit ? unit : "";
+    pg->pg_t0_ns = cli_now_ns();
+}
+
+void cli_progress_update(cli_progress *pg, uint64_t done, uint64_t total)
+{
+    if (!pg->pg_on)
+        return;
+    uint64_t now = cli_now_ns();
+    if (pg->pg_last_ns && now - pg->pg_last_ns < 200000000ull && !(total && done >= total))
+        return;
+    pg->pg_last_ns = now;
+    if (total == 0) {
+        fprintf(stderr, "\r%s: %llu %s\033[K", pg->pg_label, (unsigned long long)done, pg->pg_unit);
+        return;
+    }
+    double frac = done >= total ? 1.0 : (double)done / (double)total;
+    double secs = (double)(now - pg->pg_t0_ns) / 1e9;
+    fprintf(stderr, "\r%s: %llu / %llu %s (%.0f%%", pg->pg_label, (unsigned long long)done,
+            (unsigned long long)total, pg->pg_unit, frac * 100.0);
+    if (frac > 0.0 && frac < 1.0 && secs > 0.5)
+        fprintf(stderr, ", ETA %.0f s", secs / frac - secs);
+    fputs(")\033[K", stderr);
+}
+
+void cli_progress_end(cli_progress *pg)
+{
+    if (pg->pg_on && pg->pg_last_ns)
+        fputc('\n', stderr);
+    pg->pg_last_ns = 0;
 }
 
 int cli_progress_enabled(int quiet)

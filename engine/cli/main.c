@@ -23,9 +23,12 @@ static const cli_command commands[] = {
 
 static void usage(FILE *f)
 {
-    fprintf(f, "usage: cdrate COMMAND [ARGS]   (cdrate COMMAND --help for details)\n\ncommands:\n");
+    fprintf(f, "usage: cdrate COMMAND [ARGS]   (cdrate COMMAND --help for details)\n"
+               "       cdrate --version\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
+    fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
+               "5 unratable records (rate); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)
@@ -39,7 +42,7 @@ int main(int argc, char **argv)
         return 0;
     }
     if (!strcmp(argv[1], "--version")) {
-        printf("cdrate 0.1.0\n");
+        printf("cdrate %s\n", CLI_VERSION);
         return 0;
     }
     for (const cli_command *c = commands; c->name; c++)

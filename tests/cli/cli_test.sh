@@ -1,23 +1,7 @@
 #!/usr/bin/env bash
 # End-to-end tests of the cdrate command: exit codes, --help, plans/directory/rate through the
 # store, and that a failed load leaves the previous version active. Usage: cli_test.sh CDRATE SRC
-set -u
-CDRATE=$1
-SRC=$2
-T=$(mktemp -d)
-trap 'rm -rf "$T"' EXIT
-pass=0
-fail=0
-ok() { pass=$((pass + 1)); }
-bad() { fail=$((fail + 1)); echo "FAIL: $*"; }
-expect_rc() { # expect_rc WANT DESCRIPTION CMD...
-  local want=$1 what=$2; shift 2
-  "$@" >"$T/out" 2>"$T/err"; local rc=$?
-  if [ "$rc" -eq "$want" ]; then ok; else bad "$what: exit $rc, want $want"; cat "$T/err"; fi
-}
-expect_err() { # expect_err SUBSTRING DESCRIPTION  (on the last command's stderr)
-  if grep -qF -- "$1" "$T/err"; then ok; else bad "$2: stderr lacks '$1'"; cat "$T/err"; fi
-}
+source "$(dirname "$0")/lib.bash"
 
 # --help everywhere, usage errors exit 2
 for c in plans directory cat rate gen bench; do
@@ -181,5 +165,4 @@ if [ -n "${CDR_KAFKA_BROKERS:-}" ]; then # the real broker of make test (scripts
   grep -q '^{"bench":"e2e","brokers":"real",.*"lag_at_end":0,"published":20000,.*"exact":true' "$T/out" && ok || bad "bench e2e real: $(cat "$T/out")"
 fi
 
-echo "cli: $pass passed, $fail failed"
-[ "$fail" -eq 0 ]
+cli_done cli
