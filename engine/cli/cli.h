@@ -22,8 +22,8 @@ typedef struct cli_command {
 /* The exit codes of every command (docs/operations.md, "Exit codes"). When several apply, the
  * first of FAIL, REFUSED, UNRATED, REJECTS wins. */
 enum {
-    CLI_EXIT_OK = 0,      /* success */
-    CLI_EXIT_FAIL = 1,    /* the environment failed: I/O, disk, store, broker; figures not adding up */
+    CLI_EXIT_OK = 0,   /* success */
+    CLI_EXIT_FAIL = 1, /* the environment failed: I/O, disk, store, broker; figures not adding up */
     CLI_EXIT_USAGE = 2,   /* bad command line: usage printed */
     CLI_EXIT_REJECTS = 3, /* ran to the end, but input records were rejected or files refused */
     CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
@@ -107,7 +107,8 @@ int cli_parse_count(const char *s, uint64_t *out);
 struct cdr_diag;
 void cli_report(const char *cmd, const struct cdr_diag *dg);
 /* The same for a message with no position; code is a cdr_err (its name goes into the JSON). */
-void cli_error(const char *cmd, int code, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void cli_error(const char *cmd, int code, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 /* s as a JSON string (with its quotes) on f: control characters escaped, invalid UTF-8 bytes
  * written as U+FFFD, so that any byte sequence gives valid JSON. */
 void cli_json_str(FILE *f, const char *s);

@@ -144,7 +144,8 @@ int cli_parse(const cli_spec *cs, int argc, char **argv)
             if (cs->cs_opts[k].co_kind == CLI_FLAG &&
                 (!strcmp(cs->cs_opts[k].co_name, "json") ||
                  !strcmp(cs->cs_opts[k].co_name, "stats")) &&
-                argv[i][0] == '-' && argv[i][1] == '-' && !strcmp(argv[i] + 2, cs->cs_opts[k].co_name))
+                argv[i][0] == '-' && argv[i][1] == '-' &&
+                !strcmp(argv[i] + 2, cs->cs_opts[k].co_name))
                 cli_json = 1;
     int rc = 0, c;
     optind = 1;
