@@ -342,39 +342,81 @@ static int cc_bool(plan_cc *cc, const yaml_node_t *n, const char *what, int *out
 
 /* ---- quantities with units ------------------------------------------------------------------ */
 
+/* The unit suffixes of each service (docs/tariff-plans.md, "Units"). Data units are binary:
+ * 1 KB = 1024 bytes, as in the customer directory. sms and mms are counts: "100sms" or "100". */
 typedef struct unit_suffix {
     const char *us_name;
     uint64_t us_mult;
 } unit_suffix;
 
 static const unit_suffix time_units[] = {{"s", 1}, {"min", 60}, {"h", 3600}, {NULL, 0}};
-static const unit_suffix data_units[] = {
-    {"KB", 1024}, {"MB", 1048576}, {"GB", 1073741824}, {NULL, 0}};
+static const unit_suffix data_units[] = {{"B", 1},           {"KB", 1ull << 10}, {"MB", 1ull << 20},
+                                         {"GB", 1ull << 30}, {"TB", 1ull << 40}, {NULL, 0}};
+static const unit_suffix sms_units[] = {{"sms", 1}, {NULL, 0}};
+static const unit_suffix mms_units[] = {{"mms", 1}, {NULL, 0}};
 
 static const unit_suffix *svc_units(int svc)
 {
-    if (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO)
+    switch (svc) {
+    case CDR_SVC_VOICE:
+    case CDR_SVC_VIDEO:
         return time_units;
-    if (svc == CDR_SVC_DATA)
+    case CDR_SVC_DATA:
         return data_units;
-    return NULL;
+    case CDR_SVC_SMS:
+        return sms_units;
+    case CDR_SVC_MMS:
+        return mms_units;
+    default:
+        return NULL;
+    }
 }
 
-static const char *svc_unit_hint(int svc)
+/* 1 for services whose quantities are counts (a bare number is always a count of messages). */
+static int svc_counts(int svc)
 {
-    if (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO)
-        return "use s, min or h, or plain seconds";
-    if (svc == CDR_SVC_DATA)
-        return "use KB, MB or GB, or plain bytes";
-    return "messages are counted: use a plain number";
+    return svc == CDR_SVC_SMS || svc == CDR_SVC_MMS;
 }
 
-/* Parse s[0..len) as digits followed by an optional unit of service svc, in base units. */
+static const char *svc_base_name(int svc)
+{
+    return svc == CDR_SVC_DATA ? "bytes" : svc_counts(svc) ? "messages" : "seconds";
+}
+
+/* Which units service svc takes; bare_ok adds what a number without a unit means. */
+static const char *svc_unit_hint(int svc, int bare_ok)
+{
+    switch (svc) {
+    case CDR_SVC_VOICE:
+    case CDR_SVC_VIDEO:
+        return bare_ok ? "use s, min or h, or plain seconds" : "use s, min or h";
+    case CDR_SVC_DATA:
+        return bare_ok ? "use B, KB, MB, GB or TB, where 1 KB = 1024 bytes, or plain bytes"
+                       : "use B, KB, MB, GB or TB, where 1 KB = 1024 bytes";
+    case CDR_SVC_SMS:
+        return "use sms, or a plain count of messages";
+    default:
+        return "use mms, or a plain count of messages";
+    }
+}
+
+/* 1 when s[0..len) is a number without a unit: digits, optionally '.' and digits. */
+static int qty_bare(const char *s, size_t len)
+{
+    size_t i = 0, dots = 0;
+    while (i < len && ((s[i] >= '0' && s[i] <= '9') || (s[i] == '.' && !dots++)))
+        i++;
+    return len > 0 && i == len && s[0] != '.' && s[len - 1] != '.';
+}
+
+/* Parse s[0..len) as a decimal number (digits, optionally '.' and 1-6 digits) followed by an
+ * optional unit of service svc, into base units. A fraction must come out as a whole number of
+ * base units (1.5GB is fine, 1.5s is not). No floating point. */
 static int cc_qty_text(plan_cc *cc, const yaml_node_t *n, const char *what, const char *s,
-                       size_t len, int svc, uint64_t *out)
+                       size_t len, int svc, int bare_ok, uint64_t *out)
 {
     size_t i = 0;
-    uint64_t v = 0;
+    uint64_t v = 0, frac = 0, scale = 1;
     int big = 0;
     for (; i < len && s[i] >= '0' && s[i] <= '9'; i++) {
         if (v > (UINT64_MAX - 9) / 10)
@@ -382,10 +424,21 @@ static int cc_qty_text(plan_cc *cc, const yaml_node_t *n, const char *what, cons
         else
             v = v * 10 + (uint64_t)(s[i] - '0');
     }
-    if (i == 0)
-        return cc_err(cc, CDR_FORMAT, n,
-                      "%s '%.*s' is not a quantity (a whole number with an optional unit; %s)",
-                      what, (int)len, s, svc_unit_hint(svc));
+    const size_t nint = i;
+    size_t nfrac = 0;
+    if (nint > 0 && i < len && s[i] == '.') {
+        for (i++; i < len && s[i] >= '0' && s[i] <= '9'; i++, nfrac++)
+            if (nfrac < 6) {
+                frac = frac * 10 + (uint64_t)(s[i] - '0');
+                scale *= 10;
+            }
+    }
+    if (nint == 0 || (nint < len && s[nint] == '.' && nfrac == 0))
+        return cc_err(cc, CDR_FORMAT, n, "%s '%.*s' is not a quantity (a number with %s unit; %s)",
+                      what, (int)len, s, bare_ok ? "an optional" : "a",
+                      svc_unit_hint(svc, bare_ok));
+    if (nfrac > 6)
+        return cc_err(cc, CDR_RANGE, n, "%s '%.*s' has more than six decimals", what, (int)len, s);
     uint64_t mult = 1;
     if (i < len) {
         const unit_suffix *us = svc_units(svc);
@@ -393,25 +446,66 @@ static int cc_qty_text(plan_cc *cc, const yaml_node_t *n, const char *what, cons
         while (us && us->us_name &&
                !(strlen(us->us_name) == slen && memcmp(us->us_name, s + i, slen) == 0))
             us++;
+        if (s[i] == ' ' || s[i] == '\t')
+            return cc_err(cc, CDR_FORMAT, n,
+                          "%s '%.*s': write the unit right after the number, without a blank "
+                          "(such as %.*s%.*s)",
+                          what, (int)len, s, (int)i, s, (int)(slen - 1), s + i + 1);
         if (!us || !us->us_name)
             return cc_err(cc, CDR_FORMAT, n, "%s '%.*s': unit '%.*s' does not apply to %s (%s)",
                           what, (int)len, s, (int)slen, s + i, cdr_service_name(svc),
-                          svc_unit_hint(svc));
+                          svc_unit_hint(svc, bare_ok));
         mult = us->us_mult;
     }
     if (big || v > UINT64_MAX / mult)
         return cc_err(cc, CDR_RANGE, n, "%s '%.*s' is too large", what, (int)len, s);
-    *out = v * mult;
+    /* frac < 10^6 and mult <= 2^40: the product fits in 64 bits. */
+    const uint64_t part = frac * mult;
+    if (part % scale != 0)
+        return cc_err(cc, CDR_RANGE, n, "%s '%.*s' is not a whole number of %s", what, (int)len, s,
+                      svc_base_name(svc));
+    if (v * mult > UINT64_MAX - part / scale)
+        return cc_err(cc, CDR_RANGE, n, "%s '%.*s' is too large", what, (int)len, s);
+    *out = v * mult + part / scale;
     return 0;
 }
 
-static int cc_qty(plan_cc *cc, const yaml_node_t *n, const char *what, int svc, uint64_t min,
-                  uint64_t *out)
+const char *cdr_plan_units_format(int svc, uint64_t units, char *buf, size_t bufsize)
+{
+    const unit_suffix *us = svc_units(svc);
+    const unit_suffix *best = NULL;
+    for (; us && us->us_name; us++)
+        if (units % us->us_mult == 0 && (!best || us->us_mult > best->us_mult) &&
+            us->us_mult != 3600) /* time in minutes, as tariffs quote it: 300min, not 5h */
+            best = us;
+    if (!best) {
+        snprintf(buf, bufsize, "%llu", (unsigned long long)units);
+        return buf;
+    }
+    /* the largest unit that divides: 90 -> "90s", 30000 -> "500min", 10737418240 -> "10GB" */
+    if (units == 0)
+        best = svc_units(svc);
+    snprintf(buf, bufsize, "%llu%s", (unsigned long long)(units / best->us_mult), best->us_name);
+    return buf;
+}
+
+const char *cdr_plan_zone_kind_name(int kind)
+{
+    return kind >= 0 && kind < CDR_ZONE_KIND_COUNT ? zone_kind_names[kind] : "?";
+}
+
+const char *cdr_plan_daytype_name(int daytype)
+{
+    return daytype >= 0 && daytype < CDR_DAYTYPES ? cdr_plan_daytype_names[daytype] : "?";
+}
+
+static int cc_qty(plan_cc *cc, const yaml_node_t *n, const char *what, int svc, int bare_ok,
+                  uint64_t min, uint64_t *out)
 {
     const char *s = NULL;
     int rc = cc_scalar(cc, n, what, &s);
     if (!rc)
-        rc = cc_qty_text(cc, n, what, s, strlen(s), svc, out);
+        rc = cc_qty_text(cc, n, what, s, strlen(s), svc, bare_ok, out);
     if (!rc && *out < min)
         return cc_err(cc, CDR_RANGE, n, "%s must be at least %llu base unit%s, not '%s'", what,
                       (unsigned long long)min, min == 1 ? "" : "s", s);
@@ -1293,8 +1387,8 @@ static int cc_rate(plan_cc *cc, yaml_node_t *rn, rate_sel *sel, cdr_rate *ra)
     ra->ra_ntiers = 1;
     if ((rc = cc_money(cc, v[R_PRICE], "price", &ra->ra_tiers[0].ti_price)))
         return rc;
-    ra->ra_unit = svc == CDR_SVC_DATA ? 1048576 : (svc_units(svc) ? 60 : 1);
-    if (v[R_PER] && (rc = cc_qty(cc, v[R_PER], "per", svc, 1, &ra->ra_unit)))
+    ra->ra_unit = svc == CDR_SVC_DATA ? 1048576 : (svc_counts(svc) ? 1 : 60);
+    if (v[R_PER] && (rc = cc_qty(cc, v[R_PER], "per", svc, 1, 1, &ra->ra_unit)))
         return rc;
     ra->ra_first = ra->ra_next = 1;
     if (v[R_INCREMENTS]) {
@@ -1302,10 +1396,10 @@ static int cc_rate(plan_cc *cc, yaml_node_t *rn, rate_sel *sel, cdr_rate *ra)
             return rc;
         const char *slash = strchr(s, '/');
         const size_t flen = slash ? (size_t)(slash - s) : strlen(s);
-        rc = cc_qty_text(cc, v[R_INCREMENTS], "increments", s, flen, svc, &ra->ra_first);
+        rc = cc_qty_text(cc, v[R_INCREMENTS], "increments", s, flen, svc, 1, &ra->ra_first);
         if (!rc && slash)
             rc = cc_qty_text(cc, v[R_INCREMENTS], "increments", slash + 1, strlen(slash + 1), svc,
-                             &ra->ra_next);
+                             1, &ra->ra_next);
         else if (!rc)
             ra->ra_next = ra->ra_first;
         if (rc)
@@ -1331,7 +1425,7 @@ static int cc_rate(plan_cc *cc, yaml_node_t *rn, rate_sel *sel, cdr_rate *ra)
                 return cc_err(cc, CDR_FORMAT, tn, "tier: missing required key '%s'",
                               tv[T_FROM] ? "price" : "from");
             cdr_tier *ti = &ra->ra_tiers[ra->ra_ntiers];
-            if ((rc = cc_qty(cc, tv[T_FROM], "tier from", svc, 1, &ti->ti_from)))
+            if ((rc = cc_qty(cc, tv[T_FROM], "tier from", svc, 1, 1, &ti->ti_from)))
                 return rc;
             const cdr_tier *prev = &ra->ra_tiers[ra->ra_ntiers - 1];
             if (ti->ti_from <= prev->ti_from)
@@ -1536,7 +1630,20 @@ static int cc_bundles(plan_cc *cc)
                           bu->bu_name);
         if (!pool && !v[U_UNITS])
             return cc_err(cc, CDR_FORMAT, un, "bundle: missing required key 'units'");
-        if (!pool && (rc = cc_qty(cc, v[U_UNITS], "units", svc, 1, &bu->bu_units)))
+        if (pool)
+            continue;
+        /* A bare number is ambiguous for time and volume (500 seconds or 500 minutes?): the unit
+         * is required there. Messages are counts, so "100" stays valid for sms and mms. */
+        if ((rc = cc_scalar(cc, v[U_UNITS], "units", &s)))
+            return rc;
+        if (!svc_counts(svc) && qty_bare(s, strlen(s)))
+            return cc_err(cc, CDR_FORMAT, v[U_UNITS],
+                          "bundle '%s': units '%s' has no unit: bundle units for %s need one, "
+                          "such as %s%s or %s%s (%s)",
+                          bu->bu_name, s, cdr_service_name(svc), s,
+                          svc == CDR_SVC_DATA ? "GB" : "min", s, svc == CDR_SVC_DATA ? "MB" : "s",
+                          svc == CDR_SVC_DATA ? "B, KB, MB, GB, TB; 1 GB = 1024 MB" : "s, min, h");
+        if ((rc = cc_qty(cc, v[U_UNITS], "units", svc, svc_counts(svc), 1, &bu->bu_units)))
             return rc;
     }
     return 0;
@@ -1595,21 +1702,123 @@ static void text_position(const char *text, size_t len, size_t off, int *line, i
     }
 }
 
+/* The byte at 0-based (line, column) of text, columns counted in characters as libyaml does;
+ * 0 when the position is past the end. */
+static unsigned char text_char_at(const char *text, size_t len, size_t line, size_t col)
+{
+    size_t i = 0;
+    for (size_t l = 0; l < line && i < len; i++)
+        if (text[i] == '\n')
+            l++;
+    for (size_t c = 0; c < col && i < len; c++) {
+        i++;
+        while (i < len && ((unsigned char)text[i] & 0xC0) == 0x80)
+            i++; /* continuation bytes of a UTF-8 character */
+    }
+    return i < len ? (unsigned char)text[i] : 0;
+}
+
+/* libyaml's errors in plain language: what to change in the file. Returns NULL when there is no
+ * better advice than libyaml's own text. *use_context is set when the context mark (where the
+ * offending construct starts, e.g. the '*') is the better position to report. */
+static const char *yaml_advice(const yaml_parser_t *yp, const char *text, size_t len,
+                               int *use_context)
+{
+    const char *pr = yp->problem ? yp->problem : "";
+    const char *cx = yp->context ? yp->context : "";
+    const unsigned char at =
+        text_char_at(text, len, yp->problem_mark.line, yp->problem_mark.column);
+    *use_context = 0;
+    if (yp->error == YAML_READER_ERROR)
+        return "the file is not plain UTF-8 text: save it as UTF-8, without control characters";
+    if (!strcmp(cx, "while scanning an alias") || !strcmp(pr, "found undefined alias")) {
+        *use_context = yp->context != NULL;
+        return "quote values that start with * (write '*' or \"*\"); an unquoted * starts a YAML "
+               "alias, which names an anchor (&name) defined earlier";
+    }
+    if (!strcmp(cx, "while scanning an anchor")) {
+        *use_context = 1;
+        return "quote values that start with & (write \"&...\"); an unquoted & starts a YAML "
+               "anchor";
+    }
+    if (strstr(pr, "tab character") || at == '\t')
+        return "YAML does not allow tabs for indentation: indent with spaces";
+    if (!strcmp(pr, "found character that cannot start any token")) {
+        if (at == '@' || at == '`')
+            return "quote values that start with @ or ` (write \"@...\"): YAML reserves these "
+                   "characters";
+        if (at == '%')
+            return "quote values that start with % (write \"%...\")";
+        return "quote this value (write it in \"double\" or 'single' quotes)";
+    }
+    if (!strcmp(pr, "mapping values are not allowed in this context"))
+        return "a ':' followed by a blank inside an unquoted value, or a key indented under a "
+               "value: quote the value (write \"a: b\"), or align the key with the keys above it";
+    if (!strcmp(pr, "could not find expected ':'")) {
+        *use_context = 1;
+        return "this line is neither 'key: value' nor a list entry: add the ': ' after the key, "
+               "or quote a value that continues over several lines";
+    }
+    if (!strcmp(pr, "did not find expected key")) {
+        if (at == '-')
+            return "a '- ' list entry where a key was expected: indent the list under its key, "
+                   "or align it with the entries above it";
+        return "check the indentation: the keys of one mapping must start in the same column; "
+               "or text follows a closing quote, ']' or '}' on the same line (quote the whole "
+               "value)";
+    }
+    if (!strcmp(pr, "did not find expected '-' indicator"))
+        return "check the indentation: every entry of a list starts with '- ' in the same column";
+    if (!strcmp(pr, "did not find expected ',' or ']'"))
+        return "a [ list ] is not closed: add the ']', or the ',' between two items";
+    if (!strcmp(pr, "did not find expected ',' or '}'"))
+        return "a { mapping } is not closed: add the '}', or the ',' between two entries";
+    if (!strcmp(pr, "did not find expected node content"))
+        return "an empty item in a [ ] or { } list (two commas in a row?), or an item that needs "
+               "quotes";
+    if (!strcmp(cx, "while scanning a quoted scalar") && strstr(pr, "end of stream")) {
+        *use_context = 1;
+        return "this quoted value is not closed: add the closing quote";
+    }
+    if (!strcmp(pr, "found unknown escape character"))
+        return "a backslash inside \"double quotes\" starts an escape: use 'single quotes', or "
+               "write \\\\ for a backslash";
+    if (!strcmp(pr, "block sequence entries are not allowed in this context"))
+        return "a '- ' list entry where a value was expected: start the list on the next line, "
+               "indented under its key";
+    if (!strcmp(cx, "while scanning a block scalar"))
+        return "quote values that start with | or > (write \"|...\")";
+    return NULL;
+}
+
 static int yaml_failure(const yaml_parser_t *yp, const char *text, size_t len, const char *name,
                         cdr_diag *dg)
 {
+    if (yp->error == YAML_MEMORY_ERROR)
+        return cdr_diag_set(dg, CDR_ENOMEM, name, 0, 0, "out of memory while parsing YAML");
+    int use_context = 0;
+    const char *advice = yaml_advice(yp, text ? text : "", text ? len : 0, &use_context);
     int line, col;
     if (yp->error == YAML_READER_ERROR) {
         text_position(text, len, yp->problem_offset, &line, &col);
+    } else if (use_context) {
+        line = (int)yp->context_mark.line + 1;
+        col = (int)yp->context_mark.column + 1;
     } else {
         line = (int)yp->problem_mark.line + 1;
         col = (int)yp->problem_mark.column + 1;
     }
-    if (yp->error == YAML_MEMORY_ERROR)
-        return cdr_diag_set(dg, CDR_ENOMEM, name, 0, 0, "out of memory while parsing YAML");
-    return cdr_diag_set(dg, CDR_PARSE, name, line, col, "YAML syntax: %s%s%s",
-                        yp->problem ? yp->problem : "error", yp->context ? " " : "",
-                        yp->context ? yp->context : "");
+    const char *pr = yp->problem ? yp->problem : "error";
+    if (!advice)
+        return cdr_diag_set(dg, CDR_PARSE, name, line, col, "YAML syntax: %s%s%s", pr,
+                            yp->context ? " " : "", yp->context ? yp->context : "");
+    /* Name where the construct started when it is not the reported position. */
+    char from[64] = "";
+    if (yp->context && (int)yp->context_mark.line + 1 != line)
+        snprintf(from, sizeof from, " at line %d, column %d", (int)yp->context_mark.line + 1,
+                 (int)yp->context_mark.column + 1);
+    return cdr_diag_set(dg, CDR_PARSE, name, line, col, "YAML syntax: %s (libyaml: %s%s%s%s)",
+                        advice, yp->context ? yp->context : "", from, yp->context ? ": " : "", pr);
 }
 
 int cdr_plan_compile_text(const char *text, size_t len, const char *name, cdr_plan **out,

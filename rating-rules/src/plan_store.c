@@ -155,8 +155,8 @@ static void dir_plans_free(dir_plan *dp, size_t n)
     free(dp);
 }
 
-/* Every version of family `id`: those in the store and those in dp[from..to). Versions must take
- * effect in the order of their numbers, strictly. */
+/* Every version of family `id`: those in the store (none when txn is NULL) and those in
+ * dp[from..to). Versions must take effect in the order of their numbers, strictly. */
 static int check_family(MDB_txn *txn, MDB_dbi dbi, const dir_plan *dp, size_t from, size_t to,
                         cdr_diag *dg)
 {
@@ -168,15 +168,15 @@ static int check_family(MDB_txn *txn, MDB_dbi dbi, const dir_plan *dp, size_t fr
     for (size_t i = from; i < to; i++)
         fv[n++] = (fam_version){dp[i].dp_plan->pl_version, dp[i].dp_plan->pl_effective_from,
                                 dp[i].dp_path};
-    MDB_cursor *cur;
-    int rc = cdr_store_err(mdb_cursor_open(txn, dbi, &cur), "open cursor", dg);
+    MDB_cursor *cur = NULL;
+    int rc = txn ? cdr_store_err(mdb_cursor_open(txn, dbi, &cur), "open cursor", dg) : 0;
     if (rc) {
         free(fv);
         return rc;
     }
     uint8_t kb[PLAN_KEY_MAX];
     MDB_val k = {plan_key(id, 0, kb), kb}, v;
-    int mrc = mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE);
+    int mrc = cur ? mdb_cursor_get(cur, &k, &v, MDB_SET_RANGE) : MDB_NOTFOUND;
     for (; mrc == 0; mrc = mdb_cursor_get(cur, &k, &v, MDB_NEXT)) {
         char kid[CDR_NAME_MAX];
         uint32_t kver;
@@ -210,7 +210,8 @@ static int check_family(MDB_txn *txn, MDB_dbi dbi, const dir_plan *dp, size_t fr
     }
     if (!rc && mrc != 0 && mrc != MDB_NOTFOUND)
         rc = cdr_store_err(mrc, "read plans", dg);
-    mdb_cursor_close(cur);
+    if (cur)
+        mdb_cursor_close(cur);
     if (!rc) {
         qsort(fv, n, sizeof *fv, fam_cmp);
         for (size_t i = 1; i < n; i++) {
@@ -231,13 +232,19 @@ static int check_family(MDB_txn *txn, MDB_dbi dbi, const dir_plan *dp, size_t fr
     return rc;
 }
 
-/* Write the compiled plans dp[0..n) (sorted by id, version) in one transaction. */
+/* Write the compiled plans dp[0..n) (sorted by id, version) in one transaction. The progress
+ * lines ("stored", "unchanged") are printed only once the transaction has committed. */
 static int store_plans(cdr_store *st, const dir_plan *dp, size_t n, FILE *progress, cdr_diag *dg)
 {
+    uint8_t *unchanged = calloc(n ? n : 1, 1);
+    if (!unchanged)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     MDB_txn *txn;
     int rc = cdr_store_err(mdb_txn_begin(st->st_env, NULL, 0, &txn), "begin write", dg);
-    if (rc)
+    if (rc) {
+        free(unchanged);
         return rc;
+    }
     MDB_dbi plans, meta;
     rc = cdr_store_dbi(txn, CDR_DB_PLANS, MDB_CREATE, &plans, dg);
     if (!rc)
@@ -258,9 +265,7 @@ static int store_plans(cdr_store *st, const dir_plan *dp, size_t n, FILE *progre
         const int mrc = mdb_get(txn, plans, &k, &v);
         if (mrc == 0) {
             if (v.mv_size == dp[i].dp_len && memcmp(v.mv_data, dp[i].dp_blob, v.mv_size) == 0) {
-                if (progress)
-                    fprintf(progress, "%s: plan %s version %u unchanged\n", dp[i].dp_path,
-                            pl->pl_id, pl->pl_version);
+                unchanged[i] = 1;
                 continue;
             }
             rc = cdr_diag_set(dg, CDR_EXISTS, dp[i].dp_path, 0, 0,
@@ -276,9 +281,6 @@ static int store_plans(cdr_store *st, const dir_plan *dp, size_t n, FILE *progre
         v.mv_size = dp[i].dp_len;
         v.mv_data = dp[i].dp_blob;
         rc = cdr_store_err(mdb_put(txn, plans, &k, &v, 0), "write plan", dg);
-        if (!rc && progress)
-            fprintf(progress, "%s: plan %s version %u stored\n", dp[i].dp_path, pl->pl_id,
-                    pl->pl_version);
         added++;
     }
     if (!rc && added) {
@@ -300,21 +302,30 @@ static int store_plans(cdr_store *st, const dir_plan *dp, size_t n, FILE *progre
         if (!rc)
             rc = cdr_store_err(mdb_put(txn, meta, &k, &v, 0), "write plan generation", dg);
     }
-    if (rc) {
+    if (rc)
         mdb_txn_abort(txn);
-        return rc;
-    }
-    return cdr_store_err(mdb_txn_commit(txn), "commit plans", dg);
+    else
+        rc = cdr_store_err(mdb_txn_commit(txn), "commit plans", dg);
+    for (size_t i = 0; !rc && progress && i < n; i++)
+        fprintf(progress, "%s: plan %s version %u %s\n", dp[i].dp_path, dp[i].dp_plan->pl_id,
+                dp[i].dp_plan->pl_version, unchanged[i] ? "unchanged" : "stored");
+    free(unchanged);
+    return rc;
 }
 
-int cdr_plan_store_compile_dir(cdr_store *st, const char *dir, FILE *progress, int *ncompiled,
-                               cdr_diag *dg)
+/* List, compile and serialise every plan file of dir, sorted by (id, version), and check what
+ * can be checked without a store: no (id, version) twice, versions of a family in the order of
+ * their effective_from. On success *out (n entries) belongs to the caller (dir_plans_free). */
+static int compile_dir(const char *dir, FILE *progress, int *ncompiled, dir_plan **out,
+                       size_t *nout, cdr_diag *dg)
 {
     cdr_diag_clear(dg);
+    *out = NULL;
+    *nout = 0;
     if (ncompiled)
         *ncompiled = 0;
-    if (!st || !dir)
-        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "no store or directory");
+    if (!dir)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "no directory");
     char **paths;
     size_t n;
     int rc = list_plan_files(dir, &paths, &n, dg);
@@ -352,9 +363,46 @@ int cdr_plan_store_compile_dir(cdr_store *st, const char *dir, FILE *progress, i
                 rc = cdr_diag_set(dg, CDR_EXISTS, dp[i].dp_path, 0, 0,
                                   "plan %s version %u is also defined in %s", dp[i].dp_plan->pl_id,
                                   dp[i].dp_plan->pl_version, dp[i - 1].dp_path);
-        if (!rc)
-            rc = store_plans(st, dp, n, progress, dg);
+        for (size_t i = 0, e; !rc && i < n; i = e) {
+            for (e = i + 1; e < n && !strcmp(dp[e].dp_plan->pl_id, dp[i].dp_plan->pl_id); e++)
+                ;
+            rc = check_family(NULL, 0, dp, i, e, dg);
+        }
     }
+    if (rc) {
+        dir_plans_free(dp, n);
+        return rc;
+    }
+    *out = dp;
+    *nout = n;
+    return 0;
+}
+
+int cdr_plan_check_dir(const char *dir, int *ncompiled, cdr_diag *dg)
+{
+    dir_plan *dp;
+    size_t n;
+    const int rc = compile_dir(dir, NULL, ncompiled, &dp, &n, dg);
+    if (!rc)
+        dir_plans_free(dp, n);
+    return rc;
+}
+
+int cdr_plan_store_compile_dir(cdr_store *st, const char *dir, FILE *progress, int *ncompiled,
+                               cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (ncompiled)
+        *ncompiled = 0;
+    if (!st || !dir)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "no store or directory");
+    dir_plan *dp;
+    size_t n;
+    int rc = compile_dir(dir, progress, ncompiled, &dp, &n, dg);
+    if (rc)
+        return rc;
+    if (n)
+        rc = store_plans(st, dp, n, progress, dg);
     dir_plans_free(dp, n);
     return rc;
 }

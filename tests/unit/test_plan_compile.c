@@ -361,7 +361,10 @@ Test(plan_compile, hundred_thousand_prefixes)
 
 Test(plan_bad, yaml_syntax)
 {
-    EXPECT_ERROR("plan: t\nversion: 1\nzones: [a, b\nbands: x\n", CDR_PARSE, 4, 6, "YAML syntax");
+    EXPECT_ERROR("plan: t\nversion: 1\nzones: [a, b\nbands: x\n", CDR_PARSE, 4, 6,
+                 "YAML syntax: a [ list ] is not closed: add the ']', or the ',' between two items "
+                 "(libyaml: while parsing a flow sequence at line 3, column 8: did not find "
+                 "expected ',' or ']')");
 }
 
 Test(plan_bad, not_a_mapping)
@@ -751,4 +754,278 @@ Test(plan_bad, too_many_bundles)
         n += (size_t)snprintf(text + n, sizeof text - n,
                               "  - {name: b%d, service: voice, zone: dom, units: 10min}\n", i);
     EXPECT_ERROR(text, CDR_LIMIT, 36, 5, "too many bundles (at most 16)");
+}
+
+/* ---- bundle units --------------------------------------------------------------------------- */
+
+/* A plan offering every service, with one bundle of service svc and units `units` at line 19;
+ * the units value starts at column 44 + strlen(svc). */
+static int compile_bundle(const char *svc, const char *units, cdr_plan **pl, cdr_diag *dg)
+{
+    char text[2048];
+    snprintf(text, sizeof text,
+             "plan: u\nversion: 1\neffective_from: 2026-01-01T00:00:00Z\ncurrency: EUR\n"
+             "timezone: UTC\nservices: [voice, sms, mms, data, video]\nhome_zone: dom\n"
+             "zones:\n  - {name: dom, prefixes: [\"49\"]}\n"
+             "bands:\n  - {name: all, days: \"*\"}\n"
+             "rates:\n"
+             "  - {service: voice, zones: \"*\", price: 0.10}\n"
+             "  - {service: sms, zones: \"*\", price: 0.10}\n"
+             "  - {service: mms, zones: \"*\", price: 0.10}\n"
+             "  - {service: data, zones: \"*\", price: 0.10}\n"
+             "  - {service: video, zones: \"*\", price: 0.10}\n"
+             "bundles:\n"
+             "  - {name: b, service: %s, zone: dom, units: %s}\n",
+             svc, units);
+    return cdr_plan_compile_text(text, strlen(text), "bad.yaml", pl, dg);
+}
+
+Test(plan_units, accepted_forms)
+{
+    static const struct {
+        const char *svc, *units;
+        uint64_t base;
+    } cases[] = {
+        {"voice", "500min", 30000},
+        {"voice", "90s", 90},
+        {"voice", "2h", 7200},
+        {"voice", "1.5min", 90},
+        {"voice", "0.5h", 1800},
+        {"video", "30min", 1800},
+        {"data", "10GB", 10737418240ull},
+        {"data", "500MB", 524288000},
+        {"data", "1.5GB", 1610612736},
+        {"data", "512KB", 524288},
+        {"data", "100B", 100},
+        {"data", "1TB", 1099511627776ull},
+        {"data", "0.25MB", 262144},
+        {"sms", "100sms", 100},
+        {"sms", "100", 100},
+        {"mms", "20mms", 20},
+        {"mms", "20", 20},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cdr_plan *pl = NULL;
+        cdr_diag dg;
+        char b[1024];
+        const int rc = compile_bundle(cases[i].svc, cases[i].units, &pl, &dg);
+        cr_assert_eq(rc, 0, "%s %s: %s", cases[i].svc, cases[i].units,
+                     cdr_diag_format(&dg, b, sizeof b));
+        cr_assert_eq(pl->pl_bundles[0].bu_units, cases[i].base, "%s %s: %llu", cases[i].svc,
+                     cases[i].units, (unsigned long long)pl->pl_bundles[0].bu_units);
+        cdr_plan_free(pl);
+    }
+}
+
+Test(plan_units, refused_forms)
+{
+    static const struct {
+        const char *svc, *units;
+        int code;
+        const char *msg;
+    } cases[] = {
+        {"voice", "500", CDR_FORMAT,
+         "bundle 'b': units '500' has no unit: bundle units for voice need one, such as 500min "
+         "or 500s (s, min, h)"},
+        {"video", "30", CDR_FORMAT,
+         "bundle 'b': units '30' has no unit: bundle units for video need one, such as 30min or "
+         "30s (s, min, h)"},
+        {"data", "10", CDR_FORMAT,
+         "bundle 'b': units '10' has no unit: bundle units for data need one, such as 10GB or "
+         "10MB (B, KB, MB, GB, TB; 1 GB = 1024 MB)"},
+        {"data", "1.5", CDR_FORMAT,
+         "bundle 'b': units '1.5' has no unit: bundle units for data need one, such as 1.5GB or "
+         "1.5MB (B, KB, MB, GB, TB; 1 GB = 1024 MB)"},
+        {"voice", "10GB", CDR_FORMAT,
+         "units '10GB': unit 'GB' does not apply to voice (use s, min or h)"},
+        {"data", "500min", CDR_FORMAT,
+         "units '500min': unit 'min' does not apply to data (use B, KB, MB, GB or TB, where 1 KB "
+         "= 1024 bytes)"},
+        {"sms", "100mms", CDR_FORMAT,
+         "units '100mms': unit 'mms' does not apply to sms (use sms, or a plain count of "
+         "messages)"},
+        {"mms", "5min", CDR_FORMAT,
+         "units '5min': unit 'min' does not apply to mms (use mms, or a plain count of "
+         "messages)"},
+        {"voice", "500 min", CDR_FORMAT,
+         "units '500 min': write the unit right after the number, without a blank (such as "
+         "500min)"},
+        {"voice", "min", CDR_FORMAT,
+         "units 'min' is not a quantity (a number with a unit; use s, min or h)"},
+        {"voice", "5.min", CDR_FORMAT,
+         "units '5.min' is not a quantity (a number with a unit; use s, min or h)"},
+        {"voice", "1.3s", CDR_RANGE, "units '1.3s' is not a whole number of seconds"},
+        {"data", "0.1GB", CDR_RANGE, "units '0.1GB' is not a whole number of bytes"},
+        {"sms", "1.5", CDR_RANGE, "units '1.5' is not a whole number of messages"},
+        {"data", "1.1234567GB", CDR_RANGE, "units '1.1234567GB' has more than six decimals"},
+        {"voice", "0min", CDR_RANGE, "units must be at least 1 base unit, not '0min'"},
+        {"data", "20000000TB", CDR_RANGE, "units '20000000TB' is too large"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cdr_plan *pl = (cdr_plan *)&pl;
+        cdr_diag dg;
+        const int rc = compile_bundle(cases[i].svc, cases[i].units, &pl, &dg);
+        cr_assert_eq(rc, cases[i].code, "%s %s: %s %s", cases[i].svc, cases[i].units,
+                     cdr_err_name(rc), dg.dg_msg);
+        cr_assert_null(pl);
+        cr_assert_str_eq(dg.dg_file, "bad.yaml");
+        cr_assert_eq(dg.dg_line, 19, "%s %s", cases[i].svc, cases[i].units);
+        cr_assert_eq(dg.dg_column, 44 + (int)strlen(cases[i].svc), "%s %s: column %d", cases[i].svc,
+                     cases[i].units, dg.dg_column);
+        cr_assert_str_eq(dg.dg_msg, cases[i].msg);
+    }
+}
+
+Test(plan_units, rates_keep_bare_base_units)
+{
+    /* per, increments and tier "from" still take a bare number of base units (60/6 is the usual
+     * way to write increments), and decimals with a unit. */
+    cdr_plan *pl =
+        compile_ok(HEAD ZONES BANDS "rates:\n"
+                                    "  - {service: voice, zones: \"*\", price: 0.10, per: 60,"
+                                    " increments: 30/6, tiers: [{from: 1.5min, price: 0.05}]}\n"
+                                    "  - {service: data, zones: \"*\", price: 1.00, per: 0.5MB,"
+                                    " increments: 1024/512B}\n");
+    cr_assert_eq(pl->pl_rates[0].ra_unit, 60);
+    cr_assert_eq(pl->pl_rates[0].ra_first, 30);
+    cr_assert_eq(pl->pl_rates[0].ra_next, 6);
+    cr_assert_eq(pl->pl_rates[0].ra_tiers[1].ti_from, 90);
+    cr_assert_eq(pl->pl_rates[1].ra_unit, 524288);
+    cr_assert_eq(pl->pl_rates[1].ra_first, 1024);
+    cr_assert_eq(pl->pl_rates[1].ra_next, 512);
+    cdr_plan_free(pl);
+}
+
+Test(plan_units, format_reads_back)
+{
+    static const struct {
+        int svc;
+        uint64_t units;
+        const char *text;
+    } cases[] = {
+        {CDR_SVC_VOICE, 30000, "500min"},
+        {CDR_SVC_VOICE, 90, "90s"},
+        {CDR_SVC_VOICE, 18000, "300min"},
+        {CDR_SVC_VIDEO, 60, "1min"},
+        {CDR_SVC_DATA, 10737418240ull, "10GB"},
+        {CDR_SVC_DATA, 1610612736, "1536MB"},
+        {CDR_SVC_DATA, 7, "7B"},
+        {CDR_SVC_DATA, 1099511627776ull, "1TB"},
+        {CDR_SVC_SMS, 100, "100sms"},
+        {CDR_SVC_MMS, 20, "20mms"},
+        {CDR_SVC_VOICE, 0, "0s"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char buf[32];
+        cr_assert_str_eq(cdr_plan_units_format(cases[i].svc, cases[i].units, buf, sizeof buf),
+                         cases[i].text);
+        if (cases[i].units == 0)
+            continue;
+        cdr_plan *pl = NULL;
+        cdr_diag dg;
+        cr_assert_eq(compile_bundle(cdr_service_name(cases[i].svc), buf, &pl, &dg), 0, "%s",
+                     dg.dg_msg);
+        cr_assert_eq(pl->pl_bundles[0].bu_units, cases[i].units);
+        cdr_plan_free(pl);
+    }
+    cr_assert_str_eq(cdr_plan_zone_kind_name(CDR_ZONE_ROAMING), "roaming");
+    cr_assert_str_eq(cdr_plan_zone_kind_name(99), "?");
+    cr_assert_str_eq(cdr_plan_daytype_name(CDR_DAYTYPE_HOLIDAY), "holiday");
+    cr_assert_str_eq(cdr_plan_daytype_name(-1), "?");
+}
+
+/* ---- YAML errors in plain language ---------------------------------------------------------- */
+
+/* Each: the advice and libyaml's own text, at the position of the offending character. */
+Test(plan_yaml_advice, unquoted_star)
+{
+    EXPECT_ERROR("plan: t\nversion: 1\nzones: *\n", CDR_PARSE, 3, 8,
+                 "YAML syntax: quote values that start with * (write '*' or \"*\"); an unquoted "
+                 "* starts a YAML alias, which names an anchor (&name) defined earlier (libyaml: "
+                 "while scanning an alias: did not find expected alphabetic or numeric "
+                 "character)");
+    EXPECT_ERROR(HEAD ZONES BANDS "rates:\n  - {service: voice, zones: *, price: 0.10}\n",
+                 CDR_PARSE, 17, 29, "quote values that start with * (write '*' or \"*\")");
+    EXPECT_ERROR(HEAD ZONES BANDS "rates:\n  - {service: voice, zones: [*], price: 0.10}\n",
+                 CDR_PARSE, 17, 30, "while scanning an alias");
+}
+
+Test(plan_yaml_advice, undefined_alias)
+{
+    EXPECT_ERROR("plan: t\nzones: *dom\n", CDR_PARSE, 2, 8,
+                 "YAML syntax: quote values that start with * (write '*' or \"*\"); an unquoted "
+                 "* starts a YAML alias, which names an anchor (&name) defined earlier (libyaml: "
+                 "found undefined alias)");
+}
+
+Test(plan_yaml_advice, unquoted_ampersand)
+{
+    EXPECT_ERROR("plan: t\ndescription: &\n", CDR_PARSE, 2, 14,
+                 "YAML syntax: quote values that start with & (write \"&...\"); an unquoted & "
+                 "starts a YAML anchor (libyaml: while scanning an anchor: did not find expected "
+                 "alphabetic or numeric character)");
+}
+
+Test(plan_yaml_advice, tabs)
+{
+    EXPECT_ERROR("plan: t\nzones:\n\t- {name: dom}\n", CDR_PARSE, 3, 1,
+                 "YAML syntax: YAML does not allow tabs for indentation: indent with spaces "
+                 "(libyaml: while scanning for the next token: found character that cannot "
+                 "start any token)");
+    EXPECT_ERROR("plan: t\n\tversion: 1\n", CDR_PARSE, 2, 1,
+                 "YAML does not allow tabs for indentation: indent with spaces (libyaml: while "
+                 "scanning a plain scalar at line 1, column 7: found a tab character that "
+                 "violates indentation)");
+}
+
+Test(plan_yaml_advice, reserved_characters)
+{
+    EXPECT_ERROR("plan: t\ndescription: @home\n", CDR_PARSE, 2, 14,
+                 "YAML syntax: quote values that start with @ or ` (write \"@...\"): YAML "
+                 "reserves these characters (libyaml: while scanning for the next token: found "
+                 "character that cannot start any token)");
+    EXPECT_ERROR("plan: t\ndescription: `x`\n", CDR_PARSE, 2, 14,
+                 "quote values that start with @ or `");
+    EXPECT_ERROR("plan: t\ndescription: %x\n", CDR_PARSE, 2, 14,
+                 "quote values that start with % (write \"%...\")");
+    EXPECT_ERROR("plan: t\ndescription: |x\n", CDR_PARSE, 2, 15,
+                 "quote values that start with | or > (write \"|...\")");
+}
+
+Test(plan_yaml_advice, colon_in_value)
+{
+    EXPECT_ERROR("plan: t\ndescription: price: 1.00\n", CDR_PARSE, 2, 19,
+                 "YAML syntax: a ':' followed by a blank inside an unquoted value, or a key "
+                 "indented under a value: quote the value (write \"a: b\"), or align the key with "
+                 "the keys above it (libyaml: mapping values are not allowed in this context)");
+}
+
+Test(plan_yaml_advice, structure)
+{
+    EXPECT_ERROR("plan: t\nversion\ncurrency: EUR\n", CDR_PARSE, 2, 1,
+                 "this line is neither 'key: value' nor a list entry: add the ': ' after the key");
+    EXPECT_ERROR("plan: t\nzones:\n  - a\n - b\n", CDR_PARSE, 4, 2,
+                 "a '- ' list entry where a key was expected");
+    EXPECT_ERROR("plan: t\nzones:\n  a: 1\n b: 2\n", CDR_PARSE, 4, 2,
+                 "check the indentation: the keys of one mapping must start in the same column");
+    EXPECT_ERROR("plan: t\ncurrency: {a: 1\nx: 2\n", CDR_PARSE, 3, 2,
+                 "a { mapping } is not closed: add the '}'");
+    EXPECT_ERROR("plan: t\nservices: [voice, , sms]\n", CDR_PARSE, 2, 19,
+                 "an empty item in a [ ] or { } list (two commas in a row?)");
+    EXPECT_ERROR("plan: t\ndescription: \"open\n", CDR_PARSE, 2, 14,
+                 "this quoted value is not closed: add the closing quote (libyaml: while scanning "
+                 "a quoted scalar: found unexpected end of stream)");
+    EXPECT_ERROR("plan: t\ndescription: \"a\\qb\"\n", CDR_PARSE, 2, 16,
+                 "a backslash inside \"double quotes\" starts an escape");
+    EXPECT_ERROR("plan: t\ncurrency: EUR\n- x\n", CDR_PARSE, 3, 1,
+                 "a '- ' list entry where a key was expected");
+    EXPECT_ERROR("plan: t\ncurrency: - EUR\n", CDR_PARSE, 2, 11,
+                 "a '- ' list entry where a value was expected");
+}
+
+Test(plan_yaml_advice, not_utf8)
+{
+    EXPECT_ERROR("plan: t\ndescription: \xff\n", CDR_PARSE, 2, 14,
+                 "YAML syntax: the file is not plain UTF-8 text: save it as UTF-8, without control "
+                 "characters (libyaml: invalid leading UTF-8 octet)");
 }

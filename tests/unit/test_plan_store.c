@@ -545,7 +545,16 @@ Test(plan_store, changed_content_same_version_exists)
 
     copy_sample(d2, "cn-payg.yaml", NULL, "    price: 0.15\n", "    price: 0.14\n");
     copy_sample(d2, "cn-iot-data.yaml", NULL, NULL, NULL);
-    cr_assert_eq(cdr_plan_store_compile_dir(st, d2, NULL, NULL, &dg), CDR_EXISTS);
+    /* cn-iot-data sorts first and is written before cn-payg is refused: the transaction is
+     * aborted, so no "stored" line may be printed (they are printed after the commit). */
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *progress = open_memstream(&log, &loglen);
+    cr_assert_eq(cdr_plan_store_compile_dir(st, d2, progress, NULL, &dg), CDR_EXISTS);
+    fclose(progress);
+    cr_assert(strstr(log, "compiled plan cn-iot-data version 1") != NULL, "%s", log);
+    cr_assert(strstr(log, "stored") == NULL, "%s", log);
+    free(log);
     cr_assert(strstr(dg.dg_file, "cn-payg.yaml") != NULL, "%s", dg.dg_file);
     cr_assert(strstr(dg.dg_msg, "cn-payg version 1 is already stored with different content") !=
                   NULL,
@@ -593,4 +602,67 @@ Test(plan_store, version_conflicts_in_one_directory)
     remove_tree(sdir);
     remove_tree(d1);
     remove_tree(d2);
+}
+
+Test(plan_store, stored_lines_follow_the_commit)
+{
+    char *sdir = temp_dir(), *d1 = temp_dir();
+    cdr_store *st;
+    cdr_diag dg;
+    cr_assert_eq(cdr_store_open(sdir, 0, &st, &dg), 0, "%s", dg.dg_msg);
+    copy_sample(d1, "cn-payg.yaml", NULL, NULL, NULL);
+    copy_sample(d1, "cn-iot-data.yaml", NULL, NULL, NULL);
+    char *log = NULL;
+    size_t loglen = 0;
+    FILE *progress = open_memstream(&log, &loglen);
+    cr_assert_eq(cdr_plan_store_compile_dir(st, d1, progress, NULL, &dg), 0, "%s", dg.dg_msg);
+    fclose(progress);
+    /* every "compiled" line first, then the "stored" lines, in (id, version) order */
+    const char *c2 = strstr(log, "compiled plan cn-payg version 1");
+    const char *s1 = strstr(log, "cn-iot-data.yaml: plan cn-iot-data version 1 stored");
+    const char *s2 = strstr(log, "cn-payg.yaml: plan cn-payg version 1 stored");
+    cr_assert(c2 && s1 && s2 && c2 < s1 && s1 < s2, "%s", log);
+    free(log);
+    cdr_store_close(st);
+    remove_tree(sdir);
+    remove_tree(d1);
+}
+
+Test(plan_check, check_dir_writes_nothing)
+{
+    char *d1 = temp_dir(), *d2 = temp_dir(), *d3 = temp_dir();
+    cdr_diag dg;
+    char buf[1024];
+    int n = -1;
+    cr_assert_eq(cdr_plan_check_dir(PLANS, &n, &dg), 0, "%s",
+                 cdr_diag_format(&dg, buf, sizeof buf));
+    cr_assert_eq(n, (int)NSAMPLES);
+
+    /* a bad file: the same error as compiling into a store */
+    copy_sample(d1, "cn-payg.yaml", NULL, NULL, NULL);
+    copy_sample(d1, "cn-iot-data.yaml", "zz-broken.yaml", "price: 0.10", "price: 0.1O");
+    cr_assert_eq(cdr_plan_check_dir(d1, &n, &dg), CDR_FORMAT);
+    cr_assert_eq(n, 1);
+    cr_assert(strstr(dg.dg_file, "zz-broken.yaml") != NULL, "%s", dg.dg_file);
+    cr_assert_eq(dg.dg_line, 21);
+    cr_assert_eq(dg.dg_column, 44);
+
+    /* the checks between files need no store either */
+    copy_sample(d2, "cn-payg.yaml", NULL, NULL, NULL);
+    copy_sample(d2, "cn-payg.yaml", "copy-of-payg.yaml", NULL, NULL);
+    cr_assert_eq(cdr_plan_check_dir(d2, NULL, &dg), CDR_EXISTS);
+    cr_assert(strstr(dg.dg_msg, "is also defined in") != NULL, "%s", dg.dg_msg);
+    copy_sample(d3, "cn-payg.yaml", NULL, NULL, NULL);
+    copy_sample(d3, "cn-payg-v2.yaml", NULL, "2026-07-01T00:00:00+08:00",
+                "2025-07-01T00:00:00+08:00");
+    cr_assert_eq(cdr_plan_check_dir(d3, NULL, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "version 2 takes effect at 2025-06-30T16:00:00Z, not after "
+                                "version 1") != NULL,
+              "%s", dg.dg_msg);
+
+    cr_assert_eq(cdr_plan_check_dir("/nonexistent/plans", NULL, &dg), CDR_NOTFOUND);
+    cr_assert_eq(dg.dg_line, 0);
+    remove_tree(d1);
+    remove_tree(d2);
+    remove_tree(d3);
 }
