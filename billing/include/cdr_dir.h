@@ -265,4 +265,34 @@ size_t cdr_dir_rules_for(const cdr_dir *dir, const cdr_dir_subscriber *sb,
  * Returns 0 with *out filled, CDR_NOTFOUND (unknown number or no directory), CDR_STORE. */
 int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber *out, cdr_diag *dg);
 
+/* ---- plans named by subscribers ----------------------------------------------------------------
+ * cdr_dir_load_file and cdr_dir_write do not look at the plan store (a library caller may load
+ * the directory first); `cdrate directory load` refuses plan names with no compiled version
+ * (cdr_dir_missing_plans) unless --allow-missing-plans. */
+
+typedef struct cdr_dir_plan_use {
+    char pu_plan[CDR_NAME_MAX];
+    size_t pu_subscribers; /* how many subscribers name it */
+    uint32_t pu_line;      /* the first subscriber that names it: its line in the file */
+    uint32_t pu_column;    /* ... and the column of the plan name (the value of plan=) */
+} cdr_dir_plan_use;
+
+/* Every distinct plan name of dir's subscribers, once each, valid until cdr_dir_free: in the order
+ * of first use in the file for a directory from cdr_dir_parse_file; in subscriber id order, with
+ * pu_line and pu_column 0, for one from cdr_dir_read. */
+const cdr_dir_plan_use *cdr_dir_plan_uses(const cdr_dir *dir, size_t *n);
+
+/* The plan uses of dir whose plan has no version at all in ps (cdr_plan_set_family() < 0), in the
+ * order of cdr_dir_plan_uses, into out[0..max). Returns how many there are (may exceed max). */
+size_t cdr_dir_missing_plans(const cdr_dir *dir, const cdr_plan_set *ps,
+                             const cdr_dir_plan_use **out, size_t max);
+
+/* ---- quantities ------------------------------------------------------------------------------ */
+
+/* units of service svc (base units: seconds, bytes, messages) for people: voice and video as
+ * "45s", "120min", "120min 30s"; data as "512B", "500GB" when exact, else with one decimal
+ * ("1.2GB"; 1 KB = 1024 B, as in the file); SMS and MMS as "35sms", "3mms". Needs 32 bytes.
+ * Returns buf. */
+const char *cdr_dir_format_qty(int svc, uint64_t units, char *buf, size_t bufsize);
+
 #endif

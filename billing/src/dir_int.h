@@ -69,6 +69,7 @@ struct cdr_dir {
     size_t dr_hint[CDR_DIR_KIND_END];    /* index after the last id found (parsing) */
     dir_pos *dr_pos[CDR_DIR_KIND_END];   /* while parsing only; capacity = dr_vec[k].dv_cap */
     struct dir_ruleref *dr_rules; /* payment rules by (scope, target, id); built by dir_finish */
+    dir_vec dr_plans;             /* cdr_dir_plan_use, one per distinct plan; built by dir_finish */
     size_t dr_lines;
 };
 
@@ -109,9 +110,10 @@ size_t dir_strmap_find(const dir_strmap *sm, const dir_vec *dv, size_t off, cons
 size_t dir_strmap_put(dir_strmap *sm, const dir_vec *dv, size_t off, size_t ix);
 void dir_strmap_free(dir_strmap *sm);
 
-/* Sort every kind's array by id (a no-op for arrays already sorted), (re)build the MSISDN index
- * and the payment-rule index, and drop what only parsing needed (dr_pos, dr_ids, dr_imsis).
- * Returns 0 or CDR_ENOMEM. */
+/* Collect the plan uses (dr_plans: first use by file position when dr_pos is there, the plan
+ * value's column being dp_col[1] + 5), sort every kind's array by id (a no-op for arrays already
+ * sorted), (re)build the MSISDN index and the payment-rule index, and drop what only parsing
+ * needed (dr_pos, dr_ids, dr_imsis). Returns 0 or CDR_ENOMEM. */
 int dir_finish(cdr_dir *dir);
 
 /* Values in the store: the record's struct with every run of zero bytes (1..255 long) written as

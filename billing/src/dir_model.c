@@ -1,4 +1,5 @@
 /* dir_model.c - the in-memory directory: arrays, hash indexes, lookups (see cdr_dir.h). */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -70,6 +71,7 @@ cdr_dir *dir_new(void)
         return NULL;
     for (int k = 1; k < CDR_DIR_KIND_END; k++)
         dir->dr_vec[k].dv_size = dir_kind_size[k];
+    dir->dr_plans.dv_size = sizeof(cdr_dir_plan_use);
     return dir;
 }
 
@@ -431,8 +433,57 @@ static int strmap_reserve(dir_strmap *sm, size_t n)
     return strmap_resize(sm, nslots);
 }
 
+/* One cdr_dir_plan_use per distinct plan name of the subscribers, in array order (file order
+ * while parsing), with the position of the first use when the parser's dr_pos is there. */
+static int collect_plans(cdr_dir *dir)
+{
+    dir_vec *pv = &dir->dr_plans;
+    pv->dv_n = 0;
+    const dir_vec *sv = &dir->dr_vec[CDR_DIR_SUBSCRIBER];
+    const dir_pos *pos = dir->dr_pos[CDR_DIR_SUBSCRIBER];
+    const size_t off = offsetof(cdr_dir_plan_use, pu_plan);
+    dir_strmap names = {0};
+    size_t last = SIZE_MAX; /* index of the previous subscriber's plan: runs are common */
+    int rc = 0;
+    for (size_t i = 0; i < sv->dv_n && !rc; i++) {
+        const cdr_dir_subscriber *sb = DIR_AT(dir, CDR_DIR_SUBSCRIBER, const cdr_dir_subscriber, i);
+        const cdr_dir_plan_use *pus = pv->dv_base;
+        size_t ix1 = last != SIZE_MAX && strcmp(pus[last].pu_plan, sb->sb_plan) == 0
+                         ? last + 1
+                         : dir_strmap_find(&names, pv, off, sb->sb_plan);
+        if (!ix1) {
+            if (pv->dv_n == pv->dv_cap) {
+                size_t ncap = pv->dv_cap ? 2 * pv->dv_cap : 16;
+                void *nb = realloc(pv->dv_base, ncap * pv->dv_size);
+                if (!nb) {
+                    rc = CDR_ENOMEM;
+                    break;
+                }
+                pv->dv_base = nb;
+                pv->dv_cap = ncap;
+            }
+            cdr_dir_plan_use *pu = (cdr_dir_plan_use *)pv->dv_base + pv->dv_n;
+            memset(pu, 0, sizeof *pu);
+            memcpy(pu->pu_plan, sb->sb_plan, sizeof pu->pu_plan);
+            if (pos) {
+                pu->pu_line = pos[i].dp_line;
+                pu->pu_column = pos[i].dp_col[1] ? pos[i].dp_col[1] + 5 : 0; /* after "plan=" */
+            }
+            ix1 = ++pv->dv_n;
+            if (dir_strmap_put(&names, pv, off, ix1 - 1) == SIZE_MAX)
+                rc = CDR_ENOMEM;
+        }
+        ((cdr_dir_plan_use *)pv->dv_base)[ix1 - 1].pu_subscribers++;
+        last = ix1 - 1;
+    }
+    dir_strmap_free(&names);
+    return rc;
+}
+
 int dir_finish(cdr_dir *dir)
 {
+    if (collect_plans(dir) != 0)
+        return CDR_ENOMEM;
     for (int k = 1; k < CDR_DIR_KIND_END; k++) {
         free(dir->dr_pos[k]);
         dir->dr_pos[k] = NULL;
@@ -490,6 +541,7 @@ void cdr_dir_free(cdr_dir *dir)
     dir_strmap_free(&dir->dr_msisdns);
     dir_strmap_free(&dir->dr_imsis);
     free(dir->dr_rules);
+    free(dir->dr_plans.dv_base);
     free(dir);
 }
 
@@ -600,4 +652,59 @@ size_t cdr_dir_rules_for(const cdr_dir *dir, const cdr_dir_subscriber *sb,
             return n;
     }
     return 0;
+}
+
+/* ---- plans named by subscribers -------------------------------------------------------------- */
+
+const cdr_dir_plan_use *cdr_dir_plan_uses(const cdr_dir *dir, size_t *n)
+{
+    *n = dir->dr_plans.dv_n;
+    return (const cdr_dir_plan_use *)dir->dr_plans.dv_base;
+}
+
+size_t cdr_dir_missing_plans(const cdr_dir *dir, const cdr_plan_set *ps,
+                             const cdr_dir_plan_use **out, size_t max)
+{
+    size_t n, missing = 0;
+    const cdr_dir_plan_use *pu = cdr_dir_plan_uses(dir, &n);
+    for (size_t i = 0; i < n; i++)
+        if (!ps || cdr_plan_set_family(ps, pu[i].pu_plan) < 0) {
+            if (missing < max)
+                out[missing] = &pu[i];
+            missing++;
+        }
+    return missing;
+}
+
+/* ---- quantities ------------------------------------------------------------------------------ */
+
+const char *cdr_dir_format_qty(int svc, uint64_t units, char *buf, size_t bufsize)
+{
+    unsigned long long u = units;
+    if (svc == CDR_SVC_VOICE || svc == CDR_SVC_VIDEO) {
+        if (u < 60 || u % 60 == 0)
+            snprintf(buf, bufsize, u < 60 ? "%llus" : "%llumin", u < 60 ? u : u / 60);
+        else
+            snprintf(buf, bufsize, "%llumin %llus", u / 60, u % 60);
+    } else if (svc == CDR_SVC_DATA) {
+        static const char *const names[] = {"B", "KB", "MB", "GB", "TB"};
+        int k = 0;
+        while (k < 4 && u >= (1ULL << (10 * (k + 1))))
+            k++;
+        unsigned long long unit = 1ULL << (10 * k), whole = u / unit, rest = u % unit;
+        if (rest == 0) {
+            snprintf(buf, bufsize, "%llu%s", whole, names[k]);
+        } else {
+            /* one decimal, rounded half up; rest * 10 cannot overflow (rest < 2^40) */
+            unsigned long long tenths = (rest * 10 + unit / 2) / unit;
+            if (tenths == 10)
+                whole++, tenths = 0;
+            snprintf(buf, bufsize, "%llu.%llu%s", whole, tenths, names[k]);
+        }
+    } else if (svc == CDR_SVC_SMS || svc == CDR_SVC_MMS) {
+        snprintf(buf, bufsize, "%llu%s", u, svc == CDR_SVC_SMS ? "sms" : "mms");
+    } else {
+        snprintf(buf, bufsize, "%llu", u);
+    }
+    return buf;
 }

@@ -118,7 +118,7 @@ static const dir_field fields_subscriber[] = {
     F("account", FT_REF, FD_REQ | FD_POS0, 0, cdr_dir_subscriber, sb_account),
     F("msisdn", FT_MSISDN, FD_REQ, 0, cdr_dir_subscriber, sb_msisdn),
     F("imsi", FT_IMSI, 0, 0, cdr_dir_subscriber, sb_imsi),
-    F("plan", FT_NAME, FD_REQ, 0, cdr_dir_subscriber, sb_plan),
+    F("plan", FT_NAME, FD_REQ | FD_POS1, 0, cdr_dir_subscriber, sb_plan),
     F("status", FT_STATUS, 0, 0, cdr_dir_subscriber, sb_status),
     F("active_from", FT_TIME, FD_REQ, 0, cdr_dir_subscriber, sb_active_from),
     F("active_to", FT_TIME, 0, 0, cdr_dir_subscriber, sb_active_to),
@@ -854,10 +854,10 @@ static int parse_line(dir_parser *ps, char *s, size_t len)
     size_t next = 0; /* fields usually come in table order: try the one after the last first */
     for (size_t t = 0; t < ntok; t++) {
         const dir_tok *tk = &toks[t];
-        size_t f = next < kd->kd_nfields && same(kd->kd_fields[next].fd_key, tk->tk_key) ? next : 0;
-        if (f != next)
-            while (f < kd->kd_nfields && !same(kd->kd_fields[f].fd_key, tk->tk_key))
-                f++;
+        size_t f = next;
+        if (f >= kd->kd_nfields || !same(kd->kd_fields[f].fd_key, tk->tk_key))
+            for (f = 0; f < kd->kd_nfields && !same(kd->kd_fields[f].fd_key, tk->tk_key); f++)
+                ;
         next = f + 1;
         if (f == kd->kd_nfields)
             return perr(ps, CDR_FORMAT, tk->tk_col, "unknown field '%s' in a %s record", tk->tk_key,

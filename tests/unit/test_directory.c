@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cdr_dir.h"
+#include "cdr_stream.h"
 
 static char g_dir[256];
 static cdr_store *g_st;
@@ -809,4 +810,207 @@ Test(dir, names_and_enums)
     cr_expect_null(cdr_dir_charge_name(CDR_CHARGE_COUNT));
     cr_expect_eq(cdr_dir_charge_parse("roaming", 7), CDR_CHARGE_ROAMING);
     cr_expect_eq(cdr_dir_charge_parse("roam", 4), -1);
+}
+
+/* ---- plans named by subscribers (`cdrate directory load` refuses the missing ones) ------------
+ */
+
+/* A plan set holding only the sample plan cn-enterprise. */
+static cdr_plan_set *one_plan_set(void)
+{
+    cdr_plan **plans = malloc(sizeof *plans);
+    cdr_diag dg;
+    cr_assert_eq(cdr_plan_compile_file(CDR_SOURCE_DIR "/rating-rules/plans/cn-enterprise.yaml",
+                                       &plans[0], &dg),
+                 0, "%s", dg.dg_msg);
+    cdr_plan_set *ps;
+    cr_assert_eq(cdr_plan_set_from(plans, 1, &ps, &dg), 0, "%s", dg.dg_msg);
+    return ps;
+}
+
+Test(dir_good, plan_uses_in_file_order_with_the_value_column)
+{
+    cdr_dir *dir;
+    cdr_diag dg;
+    const char *path =
+        put_file("plans.dir", PRE
+                 "subscriber id=9 account=2 msisdn=4901 plan=zeta active_from=2026-01-01\n"
+                 "subscriber id=5 account=2 msisdn=4902 plan=alpha active_from=2026-01-01\n"
+                 "subscriber id=7 account=2 msisdn=4903 plan=zeta active_from=2026-01-01\n"
+                 "subscriber\tplan=\"alpha\" id=6 account=2 msisdn=4904 active_from=2026-01-01\n"
+                 "subscriber id=8 account=2 msisdn=4905 active_from=2026-01-01  plan=mu\n");
+    int first = 0; /* the line of the first subscriber: after PRE */
+    for (const char *p = PRE; *p; p++)
+        first += *p == '\n';
+    first++;
+    cr_assert_eq(cdr_dir_parse_file(path, NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    size_t n;
+    const cdr_dir_plan_use *pu = cdr_dir_plan_uses(dir, &n);
+    cr_assert_eq(n, 3);
+    cr_expect_str_eq(pu[0].pu_plan, "zeta");
+    cr_expect_eq(pu[0].pu_line, (uint32_t)first);
+    cr_expect_eq(pu[0].pu_column, 44); /* after "subscriber id=9 account=2 msisdn=4901 plan=" */
+    cr_expect_eq(pu[0].pu_subscribers, 2);
+    cr_expect_str_eq(pu[1].pu_plan, "alpha");
+    cr_expect_eq(pu[1].pu_line, (uint32_t)first + 1);
+    cr_expect_eq(pu[1].pu_column, 44);
+    cr_expect_eq(pu[1].pu_subscribers, 2);
+    cr_expect_str_eq(pu[2].pu_plan, "mu");
+    cr_expect_eq(pu[2].pu_line, (uint32_t)first + 4);
+    cr_expect_eq(pu[2].pu_column, 68); /* after two spaces */
+    cr_expect_eq(pu[2].pu_subscribers, 1);
+
+    cdr_plan_set *ps = one_plan_set();
+    const cdr_dir_plan_use *missing[2];
+    cr_expect_eq(cdr_dir_missing_plans(dir, ps, missing, 2), 3); /* more than max */
+    cr_expect_str_eq(missing[0]->pu_plan, "zeta");
+    cr_expect_str_eq(missing[1]->pu_plan, "alpha");
+    cr_expect_eq(cdr_dir_missing_plans(dir, NULL, missing, 0), 3, "no plan set: all missing");
+    cdr_plan_set_release(ps);
+    cdr_dir_free(dir);
+}
+
+Test(dir_good, quoted_plan_value_column)
+{
+    cdr_dir *dir;
+    cdr_diag dg;
+    const char *path =
+        put_file("q.dir", PRE
+                 "subscriber\tplan=\"x-1\" id=6 account=2 msisdn=4904 active_from=2026-01-01\n");
+    cr_assert_eq(cdr_dir_parse_file(path, NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    size_t n;
+    const cdr_dir_plan_use *pu = cdr_dir_plan_uses(dir, &n);
+    cr_assert_eq(n, 1);
+    cr_expect_str_eq(pu[0].pu_plan, "x-1");
+    cr_expect_eq(pu[0].pu_column, 17); /* the opening quote: "subscriber\tplan=" is 16 bytes */
+    cdr_dir_free(dir);
+}
+
+Test(dir_good, missing_plans_of_the_good_file)
+{
+    /* GOOD names cn-enterprise (line 10) and cn-personal-128 (line 12, column 56). */
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_parse_file(put_file("g.dir", GOOD), NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    cdr_plan_set *ps = one_plan_set();
+    const cdr_dir_plan_use *missing[4];
+    cr_assert_eq(cdr_dir_missing_plans(dir, ps, missing, 4), 1);
+    cr_expect_str_eq(missing[0]->pu_plan, "cn-personal-128");
+    cr_expect_eq(missing[0]->pu_line, 12);
+    cr_expect_eq(missing[0]->pu_column, 56);
+    cr_expect_eq(missing[0]->pu_subscribers, 1);
+    cdr_plan_set_release(ps);
+    cdr_dir_free(dir);
+}
+
+Test(dir_good, plan_uses_from_the_store_have_no_position)
+{
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    size_t n;
+    const cdr_dir_plan_use *pu = cdr_dir_plan_uses(dir, &n);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(pu[0].pu_plan, "cn-enterprise"); /* subscriber 100 */
+    cr_expect_str_eq(pu[1].pu_plan, "cn-personal-128");
+    cr_expect_eq(pu[0].pu_line, 0);
+    cr_expect_eq(pu[0].pu_column, 0);
+    cdr_dir_free(dir);
+}
+
+Test(dir, format_quantities)
+{
+    char b[32];
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_VOICE, 0, b, sizeof b), "0s");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_VOICE, 59, b, sizeof b), "59s");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_VOICE, 7200, b, sizeof b), "120min");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_VOICE, 7230, b, sizeof b), "120min 30s");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_VIDEO, 61, b, sizeof b), "1min 1s");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 1023, b, sizeof b), "1023B");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 1024, b, sizeof b), "1KB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 500ULL << 30, b, sizeof b), "500GB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 1288490189, b, sizeof b), "1.2GB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, (1ULL << 20) - 1, b, sizeof b), "1024.0KB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 3ULL << 40, b, sizeof b), "3TB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_DATA, 5ULL << 50, b, sizeof b), "5120TB");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_SMS, 35, b, sizeof b), "35sms");
+    cr_expect_str_eq(cdr_dir_format_qty(CDR_SVC_MMS, 3, b, sizeof b), "3mms");
+}
+
+/* `cdrate counters` names a counter by its tag (engine/core/src/counters.c): the tags must be
+ * the ones the rater keys its counters by. */
+Test(dir, counter_tags_match_the_rater)
+{
+    cdr_plan_set *ps;
+    cdr_subtab *tab;
+    cdr_rater *rt;
+    cdr_diag dg;
+    cr_assert_eq(cdr_plan_set_from(NULL, 0, &ps, &dg), 0);
+    cr_assert_eq(cdr_subtab_create(1, &tab), 0);
+    cr_assert_eq(cdr_rater_create(2, ps, tab, &rt), 0);
+    const cdr_counter_change own = {.cc_holder = 42,
+                                    .cc_tag = cdr_counter_bundle_tag("minutes500"),
+                                    .cc_used = 1234,
+                                    .cc_owner = 42,
+                                    .cc_cycle = 202611};
+    const cdr_counter_change pool = {.cc_holder = 7,
+                                     .cc_tag = (2ULL << 62) | CDR_SVC_DATA,
+                                     .cc_used = 99,
+                                     .cc_owner = cdr_dir_enterprise_owner(7),
+                                     .cc_cycle = 202611};
+    cr_assert_eq(cdr_rater_counter_import(rt, &own), 0);
+    cr_assert_eq(cdr_rater_counter_import(rt, &pool), 0);
+    cr_expect_eq(cdr_rater_counter_get(rt, 42, 202611, "minutes500", CDR_SVC_VOICE, 0), 1234);
+    cr_expect_eq(cdr_rater_counter_get(rt, 7, 202611, NULL, CDR_SVC_DATA, 1), 99);
+    cr_expect_eq(cdr_counter_tag_kind(own.cc_tag), CDR_COUNTER_OWN);
+    cr_expect_eq(cdr_counter_tag_service(own.cc_tag), -1);
+    cr_expect_eq(cdr_counter_tag_kind(pool.cc_tag), CDR_COUNTER_POOL);
+    cr_expect_eq(cdr_counter_tag_service(pool.cc_tag), CDR_SVC_DATA);
+    cr_expect_eq(cdr_counter_tag_kind((3ULL << 62) | CDR_SVC_VOICE), CDR_COUNTER_MEMBER);
+    cr_expect_eq(cdr_counter_tag_service((3ULL << 62) | CDR_SVC_VOICE), CDR_SVC_VOICE);
+    cdr_rater_destroy(rt);
+    cdr_subtab_free(tab);
+    cdr_plan_set_release(ps);
+}
+
+/* cdr_counters_delete: a dry run counts, a real one deletes exactly the selected counters. */
+static int match_holder_42(void *arg, const cdr_counter_change *cc)
+{
+    (void)arg;
+    return cc->cc_holder == 42;
+}
+
+Test(dir, counters_delete)
+{
+    uint64_t n = 9;
+    cdr_diag dg;
+    cr_assert_eq(cdr_counters_delete(g_st, NULL, NULL, 1, &n, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(n, 0, "a store never rated has no counters");
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_txn_begin(g_st->st_env, NULL, 0, &txn), 0);
+    cr_assert_eq(cdr_store_dbi(txn, CDR_DB_COUNTERS, MDB_CREATE, &dbi, &dg), 0);
+    const uint64_t holders[] = {41, 42, 42, 43};
+    for (int i = 0; i < 4; i++) {
+        cdr_counter_change cc = {.cc_holder = holders[i],
+                                 .cc_tag = cdr_counter_bundle_tag(i == 2 ? "b" : "a"),
+                                 .cc_used = 10,
+                                 .cc_owner = holders[i],
+                                 .cc_cycle = 202611};
+        uint8_t kb[CDR_COUNTER_KEY_LEN], vb[CDR_COUNTER_VAL_LEN];
+        cdr_counter_change_encode(&cc, kb, vb);
+        MDB_val k = {sizeof kb, kb}, v = {sizeof vb, vb};
+        cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    }
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    cr_assert_eq(cdr_counters_delete(g_st, match_holder_42, NULL, 1, &n, &dg), 0);
+    cr_expect_eq(n, 2);
+    cr_assert_eq(cdr_counters_delete(g_st, NULL, NULL, 1, &n, &dg), 0);
+    cr_expect_eq(n, 4, "the dry run deleted");
+    cr_assert_eq(cdr_counters_delete(g_st, match_holder_42, NULL, 0, &n, &dg), 0);
+    cr_expect_eq(n, 2);
+    cr_assert_eq(cdr_counters_delete(g_st, match_holder_42, NULL, 1, &n, &dg), 0);
+    cr_expect_eq(n, 0);
+    cr_assert_eq(cdr_counters_delete(g_st, NULL, NULL, 0, &n, &dg), 0);
+    cr_expect_eq(n, 2, "41 and 43 were left");
 }

@@ -176,4 +176,28 @@ const char *cdr_stream_log_quote(const char *s, char *buf, size_t bufsize);
 int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subtab *tab,
                    cdr_stream_stats *stats, cdr_diag *dg);
 
+/* ---- bundle counters seen from outside the rater (counters.c) -----------------------------------
+ * A counter's tag says what it counts, in its top two bits: a subscriber's own bundle (the rest is
+ * a hash of the bundle's name, cdr_counter_bundle_tag; holder = the subscriber id), an enterprise
+ * pool of one service (holder = the enterprise id) or one member's draw on its enterprise's pool
+ * of one service (holder = the subscriber id); the service is then in the low bits. */
+enum { CDR_COUNTER_OWN = 1, CDR_COUNTER_POOL = 2, CDR_COUNTER_MEMBER = 3 };
+/* CDR_COUNTER_OWN, _POOL or _MEMBER; 0 for a tag of none of them. */
+int cdr_counter_tag_kind(uint64_t tag);
+/* The service (cdr_service) of a pool or member tag; -1 for an own bundle's tag. */
+int cdr_counter_tag_service(uint64_t tag);
+/* The tag of a subscriber's own bundle called name, as the rater keys it (bundles of the same
+ * name share one counter, whatever the plan). */
+uint64_t cdr_counter_bundle_tag(const char *name);
+
+/* Return non-zero to select the counter cc. */
+typedef int (*cdr_counter_match_fn)(void *arg, const cdr_counter_change *cc);
+/* Delete from the store's counters database, in one write transaction, every counter that match
+ * selects (match NULL: every counter); *n gets how many. With dry_run non-zero nothing is deleted
+ * (a read transaction) and *n is how many would be. A store that has no counters database has
+ * none: 0. Returns 0, or CDR_FORMAT (a malformed entry) / CDR_STORE / CDR_LIMIT with the reason in
+ * dg; nothing is deleted then. Not while another process rates into the same store. */
+int cdr_counters_delete(cdr_store *st, cdr_counter_match_fn match, void *arg, int dry_run,
+                        uint64_t *n, cdr_diag *dg);
+
 #endif
