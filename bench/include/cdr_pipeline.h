@@ -52,6 +52,16 @@ typedef struct cdr_pipeline_config {
 
 #define CDR_PIPELINE_CURRENCIES 8
 
+/* The money of one currency, as read back from cdr.rated and from the ledger's totals. Money of
+ * different currencies is never added together. */
+typedef struct cdr_pipeline_currency {
+    char pc_currency[4];        /* ISO 4217 of the rating plan; "???" when unknown */
+    uint64_t pc_records;        /* records of cdr.rated in this currency */
+    cdr_money pc_charge;        /* the sum of their charges (micro-units) */
+    uint64_t pc_ledger_records; /* the ledger's records in this currency */
+    cdr_money pc_ledger_charge; /* the sum of their charges (micro-units) */
+} cdr_pipeline_currency;
+
 /* What went where. The run checks that it adds up (cdr_pipeline_run). */
 typedef struct cdr_pipeline_summary {
     cdr_coll_stats ps_in;       /* every input record: cs_read = cs_published + cs_rejected +
@@ -65,15 +75,9 @@ typedef struct cdr_pipeline_summary {
     uint64_t ps_archived;       /* archiver: records appended to the ledger */
     uint64_t ps_malformed;      /* archiver: values of cdr.rated that were no rated record */
     uint64_t ps_rated_read;     /* records read back from cdr.rated */
-    cdr_money ps_charge_rated;  /* sum of their charges, every currency together (micro-units) */
     uint64_t ps_ledger_records; /* records in the ledger (its totals, over the cycles seen) */
-    cdr_money ps_ledger_charge; /* their charges (micro-units) */
-    int ps_ncurrencies;         /* the charges of cdr.rated by the currency of the rating plan */
-    struct {
-        char pc_currency[4];
-        uint64_t pc_records;
-        cdr_money pc_charge;
-    } ps_currency[CDR_PIPELINE_CURRENCIES];
+    int ps_ncurrencies;         /* the charges of cdr.rated and of the ledger per currency, */
+    cdr_pipeline_currency ps_currency[CDR_PIPELINE_CURRENCIES]; /* sorted by currency code */
     double ps_collect_seconds, ps_rate_seconds, ps_archive_seconds, ps_seconds;
     int ps_checked; /* the run got to the read-back and the checks (the ps_ledger_* are known) */
 } cdr_pipeline_summary;
@@ -86,8 +90,8 @@ typedef struct cdr_pipeline_summary {
  *   3. rate cdr.raw (cdr_stream_run) until it is idle for pc_idle_ms;
  *   4. archive cdr.rated into the ledger (cdr_archive_run) until idle;
  *   5. read cdr.rated back and the ledger's totals, and check that everything adds up: published
- *      = rated + suspense, archived = rated = records read back = the ledger's records, and the
- *      charges of cdr.rated = the ledger's.
+ *      = rated + suspense, archived = rated = records read back = the ledger's records, and in
+ *      every currency the records and charges of cdr.rated = the ledger's.
  * The mock keeps about 5 MB per partition (older data is dropped): a run that outgrows it fails
  * with CDR_LIMIT, naming the topic (use more partitions). sum (required) is filled as far as the
  * run got. Returns 0; CDR_EINVAL (config), CDR_EXISTS (the ledger is not empty), CDR_FORMAT (the
@@ -98,9 +102,10 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
 /* The summary as one JSON object and a newline:
  * {"read":..,"published":..,"rejected":..,"duplicate":..,"nonbillable":..,"files":..,
  *  "refused":..,"failed":..,"rated":..,"suspense":..,"batches":..,"archived":..,"malformed":..,
- *  "charge_total_micro":..,"ledger_records":..,"ledger_charge_micro":..,
- *  "charges":{"CNY":"123.450000",...},"collect_seconds":..,"rate_seconds":..,
- *  "archive_seconds":..,"seconds":..,"checked":true|false} */
+ *  "ledger_records":..,"charges":{"CNY":"123.450000",...},"charges_micro":{"CNY":123450000,...},
+ *  "ledger_charges":{...},"ledger_charges_micro":{...},"collect_seconds":..,"rate_seconds":..,
+ *  "archive_seconds":..,"seconds":..,"checked":true|false}
+ * Money only per currency (cdr.rated's, then the ledger's), never added across currencies. */
 void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f);
 /* The summary as aligned text lines (README.md, "The demo"). */
 void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f);

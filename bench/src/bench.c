@@ -65,18 +65,23 @@ int cdr_bench_rate(const cdr_bench_rate_config *bc, FILE *out, FILE *progress, c
     if (progress)
         fputc('\n', progress);
     double secs = (double)rate_ns / 1e9;
-    cdr_money total = 0;
-    for (int s = 0; s < CDR_SVC_COUNT; s++)
-        total += rs.rs_charge[s];
     fprintf(out,
             "{\"bench\":\"rate\",\"cdrs\":%" PRIu64 ",\"subscribers\":%zu,\"threads\":%u,"
             "\"batch\":%zu,\"seconds\":%.6f,\"cdrs_per_sec\":%.0f,\"ns_per_cdr\":%.1f,"
             "\"rss_bytes\":%" PRIu64 ",\"rated\":%" PRIu64 ",\"unratable\":%" PRIu64
-            ",\"charge_total_micro\":%" PRId64 ",\"counters\":%zu,\"digest\":\"%016" PRIx64 "\"}\n",
+            ",\"charges_micro\":{",
             bc->br_cdrs, bc->br_subscribers, bc->br_threads, batch, secs,
             secs > 0 ? (double)bc->br_cdrs / secs : 0.0,
             bc->br_cdrs ? (double)rate_ns / (double)bc->br_cdrs : 0.0, cdr_bench_peak_rss(),
-            rs.rs_rated, rs.rs_records - rs.rs_rated, total, cdr_rater_counter_count(rt), digest);
+            rs.rs_rated, rs.rs_records - rs.rs_rated);
+    for (int k = 0; k < rs.rs_ncurrencies; k++) { /* per currency, never added together */
+        cdr_money total = 0;
+        for (int s = 0; s < CDR_SVC_COUNT; s++)
+            total += rs.rs_currency[k].rc_charge[s];
+        fprintf(out, "%s\"%s\":%" PRId64, k ? "," : "", rs.rs_currency[k].rc_currency, total);
+    }
+    fprintf(out, "},\"counters\":%zu,\"digest\":\"%016" PRIx64 "\"}\n", cdr_rater_counter_count(rt),
+            digest);
     rc = 0;
 done:
     free(recs);

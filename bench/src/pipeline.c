@@ -226,6 +226,45 @@ static int archive(pipe_run *pr)
 
 /* ---- 4. read back and add up ----------------------------------------------------------------- */
 
+/* The currency of plan (id, version) in plan set ctx, for a record that carries none. */
+static void resolve_currency(const char *plan_id, uint32_t version, char *cur, void *ctx)
+{
+    const cdr_plan_set *ps = ctx;
+    const int f = cdr_plan_set_family(ps, plan_id);
+    for (uint32_t i = f >= 0 ? ps->ps_family_off[f] : 0; f >= 0 && i < ps->ps_family_off[f + 1];
+         i++)
+        if (ps->ps_plans[i]->pl_version == version) {
+            memcpy(cur, ps->ps_plans[i]->pl_currency, 4);
+            return;
+        }
+}
+
+/* The summary's entry of currency cur ("" = unknown, shown as "???"), inserted in code order
+ * when new; NULL with CDR_LIMIT in the run's diagnostic when there is no room. */
+static cdr_pipeline_currency *currency_of(pipe_run *pr, const char *cur)
+{
+    cdr_pipeline_summary *sum = pr->pr_sum;
+    char code[4] = "???";
+    if (cur[0])
+        snprintf(code, sizeof code, "%s", cur);
+    int k = 0, c = 1;
+    while (k < sum->ps_ncurrencies && (c = strcmp(sum->ps_currency[k].pc_currency, code)) < 0)
+        k++;
+    if (k < sum->ps_ncurrencies && c == 0)
+        return &sum->ps_currency[k];
+    if (sum->ps_ncurrencies == CDR_PIPELINE_CURRENCIES) {
+        cdr_diag_set(pr->pr_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
+                     CDR_PIPELINE_CURRENCIES);
+        return NULL;
+    }
+    memmove(&sum->ps_currency[k + 1], &sum->ps_currency[k],
+            (size_t)(sum->ps_ncurrencies - k) * sizeof sum->ps_currency[0]);
+    memset(&sum->ps_currency[k], 0, sizeof sum->ps_currency[k]);
+    memcpy(sum->ps_currency[k].pc_currency, code, 4);
+    sum->ps_ncurrencies++;
+    return &sum->ps_currency[k];
+}
+
 static int read_rated(void *arg, const cdr_kafka_msg *km)
 {
     pipe_run *pr = arg;
@@ -237,7 +276,6 @@ static int read_rated(void *arg, const cdr_kafka_msg *km)
     if (cdr_rated_wire_decode(km->km_value, km->km_value_len, &cr, &rr, plan, &dg))
         return 0; /* counted by the archiver as malformed */
     sum->ps_rated_read++;
-    sum->ps_charge_rated += rr.rr_charge;
     int c = 0;
     while (c < pr->pr_ncycles && pr->pr_cycles[c] != rr.rr_cycle)
         c++;
@@ -247,22 +285,15 @@ static int read_rated(void *arg, const cdr_kafka_msg *km)
                                 "cdr.rated spans more than %d billing cycles", PIPE_MAX_CYCLES);
         pr->pr_cycles[pr->pr_ncycles++] = rr.rr_cycle;
     }
-    const int fam = cdr_plan_set_family(pr->pr_ps, plan);
-    const char *cur =
-        fam >= 0 ? pr->pr_ps->ps_plans[pr->pr_ps->ps_family_off[fam]]->pl_currency : "?";
-    int k = 0;
-    while (k < sum->ps_ncurrencies && strcmp(sum->ps_currency[k].pc_currency, cur))
-        k++;
-    if (k == sum->ps_ncurrencies) {
-        if (k == CDR_PIPELINE_CURRENCIES)
-            return cdr_diag_set(pr->pr_dg, CDR_LIMIT, NULL, 0, 0,
-                                "cdr.rated holds more than %d currencies", CDR_PIPELINE_CURRENCIES);
-        snprintf(sum->ps_currency[k].pc_currency, sizeof sum->ps_currency[k].pc_currency, "%s",
-                 cur);
-        sum->ps_ncurrencies++;
-    }
-    sum->ps_currency[k].pc_records++;
-    sum->ps_currency[k].pc_charge += rr.rr_charge;
+    char cur[4] = "";
+    memcpy(cur, rr.rr_currency, 4);
+    if (!cur[0])
+        resolve_currency(plan, rr.rr_plan_version, cur, pr->pr_ps);
+    cdr_pipeline_currency *pc = currency_of(pr, cur);
+    if (!pc)
+        return pr->pr_dg->dg_code;
+    pc->pc_records++;
+    pc->pc_charge += rr.rr_charge;
     return 0;
 }
 
@@ -279,11 +310,21 @@ static int add_up(pipe_run *pr)
         return rc;
     for (int c = 0; c < pr->pr_ncycles && !rc; c++) {
         cdr_ledger_totals lt;
-        if ((rc = cdr_ledger_totals_get(lg, pr->pr_cycles[c], &lt, pr->pr_dg)) != 0)
+        if ((rc = cdr_ledger_totals_get(lg, pr->pr_cycles[c], resolve_currency, pr->pr_ps, &lt,
+                                        pr->pr_dg)) != 0)
             break;
         sum->ps_ledger_records += lt.lt_records;
-        for (int s = 0; s < CDR_SVC_COUNT; s++)
-            sum->ps_ledger_charge += lt.lt_charge_by_service[s];
+        for (int k = 0; k < lt.lt_ncurrencies && !rc; k++) {
+            const cdr_ledger_money *lm = &lt.lt_currency[k];
+            cdr_pipeline_currency *pc = currency_of(pr, lm->lm_currency);
+            if (!pc) {
+                rc = CDR_LIMIT;
+                break;
+            }
+            pc->pc_ledger_records += lm->lm_records;
+            for (int s = 0; s < CDR_SVC_COUNT; s++)
+                pc->pc_ledger_charge += lm->lm_charge_by_service[s];
+        }
     }
     cdr_ledger_close(lg);
     if (rc)
@@ -307,11 +348,18 @@ static int add_up(pipe_run *pr)
                             " (%" PRIu64 " malformed), in the ledger %" PRIu64 ": they differ",
                             sum->ps_rated, sum->ps_rated_read, sum->ps_archived, sum->ps_malformed,
                             sum->ps_ledger_records);
-    if (sum->ps_ledger_charge != sum->ps_charge_rated)
-        return cdr_diag_set(
-            pr->pr_dg, CDR_FORMAT, NULL, 0, 0, "charges on cdr.rated %s != in the ledger %s",
-            cdr_money_format(sum->ps_charge_rated, 6, CDR_ROUND_HALF_UP, a, sizeof a),
-            cdr_money_format(sum->ps_ledger_charge, 6, CDR_ROUND_HALF_UP, b, sizeof b));
+    for (int k = 0; k < sum->ps_ncurrencies; k++) {
+        const cdr_pipeline_currency *pc = &sum->ps_currency[k];
+        if (pc->pc_ledger_records != pc->pc_records || pc->pc_ledger_charge != pc->pc_charge)
+            return cdr_diag_set(
+                pr->pr_dg, CDR_FORMAT, NULL, 0, 0,
+                "%s: on cdr.rated %" PRIu64 " records charging %s, in the ledger %" PRIu64
+                " records charging %s",
+                pc->pc_currency, pc->pc_records,
+                cdr_money_format(pc->pc_charge, 6, CDR_ROUND_HALF_UP, a, sizeof a),
+                pc->pc_ledger_records,
+                cdr_money_format(pc->pc_ledger_charge, 6, CDR_ROUND_HALF_UP, b, sizeof b));
+    }
     return 0;
 }
 
@@ -400,6 +448,24 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
 
 /* ---- output ---------------------------------------------------------------------------------- */
 
+/* "NAME":{"CUR":value,...} with the money of the given field of every currency. */
+static void json_money(FILE *f, const cdr_pipeline_summary *ps, const char *name, int ledger,
+                       int micro)
+{
+    fprintf(f, ",\"%s\":{", name);
+    for (int k = 0; k < ps->ps_ncurrencies; k++) {
+        const cdr_pipeline_currency *pc = &ps->ps_currency[k];
+        const cdr_money v = ledger ? pc->pc_ledger_charge : pc->pc_charge;
+        char m[64];
+        if (micro)
+            fprintf(f, "%s\"%s\":%" PRId64, k ? "," : "", pc->pc_currency, v);
+        else
+            fprintf(f, "%s\"%s\":\"%s\"", k ? "," : "", pc->pc_currency,
+                    cdr_money_format(v, 6, CDR_ROUND_HALF_UP, m, sizeof m));
+    }
+    fputc('}', f);
+}
+
 void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f)
 {
     const cdr_coll_stats *in = &ps->ps_in;
@@ -408,19 +474,16 @@ void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f)
             ",\"duplicate\":%" PRIu64 ",\"nonbillable\":%" PRIu64 ",\"files\":%" PRIu64
             ",\"refused\":%" PRIu64 ",\"failed\":%" PRIu64 ",\"rated\":%" PRIu64
             ",\"suspense\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"archived\":%" PRIu64
-            ",\"malformed\":%" PRIu64 ",\"charge_total_micro\":%" PRId64
-            ",\"ledger_records\":%" PRIu64 ",\"ledger_charge_micro\":%" PRId64 ",\"charges\":{",
+            ",\"malformed\":%" PRIu64 ",\"ledger_records\":%" PRIu64,
             in->cs_read, in->cs_published, in->cs_rejected, in->cs_duplicate, in->cs_nonbillable,
             ps->ps_files, ps->ps_refused, ps->ps_failed, ps->ps_rated, ps->ps_suspense,
-            ps->ps_batches, ps->ps_archived, ps->ps_malformed, ps->ps_charge_rated,
-            ps->ps_ledger_records, ps->ps_ledger_charge);
-    for (int k = 0; k < ps->ps_ncurrencies; k++) {
-        char m[64];
-        fprintf(f, "%s\"%s\":\"%s\"", k ? "," : "", ps->ps_currency[k].pc_currency,
-                cdr_money_format(ps->ps_currency[k].pc_charge, 6, CDR_ROUND_HALF_UP, m, sizeof m));
-    }
+            ps->ps_batches, ps->ps_archived, ps->ps_malformed, ps->ps_ledger_records);
+    json_money(f, ps, "charges", 0, 0);
+    json_money(f, ps, "charges_micro", 0, 1);
+    json_money(f, ps, "ledger_charges", 1, 0);
+    json_money(f, ps, "ledger_charges_micro", 1, 1);
     fprintf(f,
-            "},\"collect_seconds\":%.3f,\"rate_seconds\":%.3f,\"archive_seconds\":%.3f,"
+            ",\"collect_seconds\":%.3f,\"rate_seconds\":%.3f,\"archive_seconds\":%.3f,"
             "\"seconds\":%.3f,\"checked\":%s}\n",
             ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds,
             ps->ps_checked ? "true" : "false");
@@ -433,9 +496,11 @@ void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
         in->cs_read == in->cs_published + in->cs_rejected + in->cs_duplicate + in->cs_nonbillable;
     const int out_ok = in->cs_published == ps->ps_rated + ps->ps_suspense;
     const int arch_ok = ps->ps_archived == ps->ps_rated && ps->ps_ledger_records == ps->ps_rated;
-    const char *charge_ok = !ps->ps_checked                               ? "not checked"
-                            : ps->ps_ledger_charge == ps->ps_charge_rated ? "yes"
-                                                                          : "NO";
+    int same = 1;
+    for (int k = 0; k < ps->ps_ncurrencies; k++)
+        same &= ps->ps_currency[k].pc_ledger_charge == ps->ps_currency[k].pc_charge &&
+                ps->ps_currency[k].pc_ledger_records == ps->ps_currency[k].pc_records;
+    const char *charge_ok = !ps->ps_checked ? "not checked" : same ? "yes" : "NO";
     char m[64];
     fprintf(f,
             "records in     %12" PRIu64 "   from %" PRIu64 " file(s); %" PRIu64

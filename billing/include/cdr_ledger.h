@@ -88,13 +88,40 @@ int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cd
  * directory cannot be read; CDR_ENOMEM). Needs no handle, takes no lock. */
 int cdr_ledger_cycles(const char *dir, uint32_t **out, cdr_diag *dg);
 
-/* Totals of one cycle over all partitions (from the segment indexes plus the active segments). */
+/* The records of one currency in a cycle's totals. */
+#define CDR_LEDGER_MAX_CURRENCIES 16
+typedef struct cdr_ledger_money {
+    char lm_currency[4]; /* ISO 4217; "" = unknown (a rated wire version 1 record whose plan
+                            currency was not resolved, docs/ledger.md) */
+    uint64_t lm_records;
+    uint64_t lm_records_by_service[CDR_SVC_COUNT];
+    cdr_money lm_charge_by_service[CDR_SVC_COUNT]; /* sum of rr_charge, micro-units */
+    uint64_t lm_units_by_service[CDR_SVC_COUNT];   /* sum of rr_units */
+} cdr_ledger_money;
+
+/* Totals of one cycle over all partitions (from the segment indexes plus the active segments).
+ * Counts and units over every currency; money only per currency: lt_currency[0..lt_ncurrencies)
+ * sorted by code ("" first). */
 typedef struct cdr_ledger_totals {
     uint64_t lt_records;
     uint64_t lt_records_by_service[CDR_SVC_COUNT];
-    cdr_money lt_charge_by_service[CDR_SVC_COUNT]; /* sum of rr_charge, micro-units */
-    uint64_t lt_units_by_service[CDR_SVC_COUNT];   /* sum of rr_units */
+    uint64_t lt_units_by_service[CDR_SVC_COUNT];
+    int lt_ncurrencies;
+    cdr_ledger_money lt_currency[CDR_LEDGER_MAX_CURRENCIES];
 } cdr_ledger_totals;
-int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out, cdr_diag *dg);
+
+/* Resolves the currency of a record that carries none (rated wire version 1): writes the ISO 4217
+ * code of plan plan_id version `version` into cur (4 bytes), or leaves cur "" when unknown. */
+typedef void (*cdr_ledger_currency_fn)(const char *plan_id, uint32_t version, char *cur, void *ctx);
+
+/* The totals of cycle `cycle`. Records without a currency count as currency "" unless resolve
+ * (may be NULL) names it; then a sealed segment that holds such records is read in full rather
+ * than through its index. Errors as for cdr_ledger_scan, and CDR_LIMIT when the cycle holds more
+ * than CDR_LEDGER_MAX_CURRENCIES currencies. */
+int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_currency_fn resolve,
+                          void *resolve_ctx, cdr_ledger_totals *out, cdr_diag *dg);
+/* Add t into sum (per currency; for totals over several cycles). Returns 0, or CDR_LIMIT when
+ * sum would hold more than CDR_LEDGER_MAX_CURRENCIES currencies (sum is then partly added). */
+int cdr_ledger_totals_add(cdr_ledger_totals *sum, const cdr_ledger_totals *t);
 
 #endif

@@ -94,6 +94,61 @@ static int seg_walk(cdr_ledger *lg, const lg_stream *st, uint32_t seq, lg_frame_
     return rc;
 }
 
+/* ---- totals per currency -------------------------------------------------------------------- */
+
+/* The entry of currency cur in t (inserted in code order when new), or NULL when t is full. */
+static cdr_ledger_money *tot_currency(cdr_ledger_totals *t, const char *cur)
+{
+    char code[4] = {0};
+    memcpy(code, cur, strnlen(cur, 3));
+    int k = 0, c = 1;
+    while (k < t->lt_ncurrencies && (c = memcmp(t->lt_currency[k].lm_currency, code, 4)) < 0)
+        k++;
+    if (k < t->lt_ncurrencies && c == 0)
+        return &t->lt_currency[k];
+    if (t->lt_ncurrencies == CDR_LEDGER_MAX_CURRENCIES)
+        return NULL;
+    memmove(&t->lt_currency[k + 1], &t->lt_currency[k],
+            (size_t)(t->lt_ncurrencies - k) * sizeof t->lt_currency[0]);
+    memset(&t->lt_currency[k], 0, sizeof t->lt_currency[k]);
+    memcpy(t->lt_currency[k].lm_currency, code, 4);
+    t->lt_ncurrencies++;
+    return &t->lt_currency[k];
+}
+
+/* Add `records` records of service svc in currency cur to t. CDR_LIMIT when t is full. */
+static int tot_add(cdr_ledger_totals *t, const char *cur, unsigned svc, uint64_t records,
+                   cdr_money charge, uint64_t units)
+{
+    cdr_ledger_money *lm = tot_currency(t, cur);
+    if (!lm)
+        return CDR_LIMIT;
+    t->lt_records += records;
+    t->lt_records_by_service[svc] += records;
+    t->lt_units_by_service[svc] += units;
+    lm->lm_records += records;
+    lm->lm_records_by_service[svc] += records;
+    lm->lm_charge_by_service[svc] += charge;
+    lm->lm_units_by_service[svc] += units;
+    return 0;
+}
+
+int cdr_ledger_totals_add(cdr_ledger_totals *sum, const cdr_ledger_totals *t)
+{
+    for (int k = 0; k < t->lt_ncurrencies; k++) {
+        const cdr_ledger_money *lm = &t->lt_currency[k];
+        for (unsigned s = 0; s < CDR_SVC_COUNT; s++) {
+            if (!lm->lm_records_by_service[s])
+                continue;
+            int rc = tot_add(sum, lm->lm_currency, s, lm->lm_records_by_service[s],
+                             lm->lm_charge_by_service[s], lm->lm_units_by_service[s]);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- full scan ------------------------------------------------------------------------------ */
 
 typedef struct scan_ctx {
@@ -102,6 +157,8 @@ typedef struct scan_ctx {
     uint32_t sc_partition;
     const char *sc_msisdn; /* filter, or NULL */
     cdr_ledger_totals *sc_totals;
+    cdr_ledger_currency_fn sc_resolve; /* totals: names the currency of records without one */
+    void *sc_resolve_ctx;
 } scan_ctx;
 
 static int scan_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
@@ -111,12 +168,16 @@ static int scan_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
     if (sc->sc_msisdn && strcmp(rec->lr_cdr.cr_msisdn, sc->sc_msisdn) != 0)
         return 0;
     if (sc->sc_totals) {
-        unsigned svc = rec->lr_rated.rr_service; /* < CDR_SVC_COUNT: checked by the decoder */
-        sc->sc_totals->lt_records++;
-        sc->sc_totals->lt_records_by_service[svc]++;
-        sc->sc_totals->lt_charge_by_service[svc] += rec->lr_rated.rr_charge;
-        sc->sc_totals->lt_units_by_service[svc] += rec->lr_rated.rr_units;
-        return 0;
+        const cdr_rated *rr = &rec->lr_rated;
+        char cur[4] = {0};
+        memcpy(cur, rr->rr_currency, 4);
+        cur[3] = '\0';
+        if (!cur[0] && sc->sc_resolve) {
+            sc->sc_resolve(rec->lr_plan, rr->rr_plan_version, cur, sc->sc_resolve_ctx);
+            cur[3] = '\0';
+        }
+        /* rr_service < CDR_SVC_COUNT: checked by the decoder */
+        return tot_add(sc->sc_totals, cur, rr->rr_service, 1, rr->rr_charge, rr->rr_units);
     }
     return sc->sc_fn(rec, sc->sc_partition, sc->sc_ctx);
 }
@@ -136,7 +197,7 @@ int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx,
         const lg_stream *st = &lg->lg_streams[i];
         if (st->ls_cycle != cycle)
             continue;
-        scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL};
+        scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL, NULL, NULL};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
             int rc = seg_walk(lg, st, seq, scan_frame, &sc, dg);
             if (rc)
@@ -147,17 +208,21 @@ int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx,
 }
 
 /* ---- the index ------------------------------------------------------------------------------
- * seg-N.idx: header (48 bytes), totals (CDR_SVC_COUNT x 24), frames (nframes x 16: position u64,
- * count u32, 0 u32), keys sorted by MSISDN (nkeys x 32: MSISDN NUL-padded to 24 bytes, first
- * position u32, number of positions u32), positions (nrecords x 8: frame u32, index u32), then the
- * FNV-1a 64 of everything before it. Little-endian. */
+ * seg-N.idx, version 2: header (48 bytes; u32 ntotals at 28), totals (ntotals x 32: currency
+ * NUL-padded to 4 bytes, service u32, records u64, charge i64, units u64; sorted by currency then
+ * service, only the pairs that occur), frames (nframes x 16: position u64, count u32, 0 u32), keys
+ * sorted by MSISDN (nkeys x 32: MSISDN NUL-padded to 24 bytes, first position u32, number of
+ * positions u32), positions (nrecords x 8: frame u32, index u32), then the FNV-1a 64 of
+ * everything before it. Little-endian. A version-1 index (totals per service only) is stale and
+ * rebuilt. */
 
-#define IX_HDR    48u
-#define IX_TOT    24u
-#define IX_FRAME  16u
-#define IX_KEY    32u
-#define IX_POS    8u
-#define IX_MSISDN 24u
+#define IX_VERSION 2u
+#define IX_HDR     48u
+#define IX_TOT     32u
+#define IX_FRAME   16u
+#define IX_KEY     32u
+#define IX_POS     8u
+#define IX_MSISDN  24u
 
 typedef struct ix_ent {
     char ie_msisdn[IX_MSISDN];
@@ -165,14 +230,31 @@ typedef struct ix_ent {
     uint32_t ie_index;
 } ix_ent;
 
+/* One (currency, service) total of a segment. */
+typedef struct ix_tot {
+    char it_currency[4];
+    uint32_t it_service;
+    uint64_t it_records;
+    cdr_money it_charge;
+    uint64_t it_units;
+} ix_tot;
+
 typedef struct ix_build {
     ix_ent *ib_ents;
     size_t ib_n, ib_cap;
     uint8_t *ib_frames; /* IX_FRAME each */
     size_t ib_nframes, ib_fcap;
     uint32_t ib_fno;
-    cdr_ledger_totals ib_tot;
+    ix_tot *ib_tot; /* unsorted; sorted when written */
+    size_t ib_ntot, ib_totcap, ib_last;
 } ix_build;
+
+static int ix_tot_cmp(const void *a, const void *b)
+{
+    const ix_tot *x = a, *y = b;
+    int c = memcmp(x->it_currency, y->it_currency, 4);
+    return c ? c : (x->it_service > y->it_service) - (x->it_service < y->it_service);
+}
 
 static int ix_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
 {
@@ -190,11 +272,31 @@ static int ix_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
     memcpy(ie->ie_msisdn, rec->lr_cdr.cr_msisdn, strlen(rec->lr_cdr.cr_msisdn));
     ie->ie_frame = ib->ib_fno;
     ie->ie_index = k;
-    unsigned svc = rec->lr_rated.rr_service;
-    ib->ib_tot.lt_records++;
-    ib->ib_tot.lt_records_by_service[svc]++;
-    ib->ib_tot.lt_charge_by_service[svc] += rec->lr_rated.rr_charge;
-    ib->ib_tot.lt_units_by_service[svc] += rec->lr_rated.rr_units;
+    const cdr_rated *rr = &rec->lr_rated;
+    ix_tot key = {.it_service = rr->rr_service};
+    memcpy(key.it_currency, rr->rr_currency, 3);
+    ix_tot *it = ib->ib_ntot ? &ib->ib_tot[ib->ib_last] : NULL;
+    if (!it || ix_tot_cmp(it, &key)) {
+        size_t j = 0;
+        while (j < ib->ib_ntot && ix_tot_cmp(&ib->ib_tot[j], &key))
+            j++;
+        if (j == ib->ib_ntot) {
+            if (ib->ib_ntot == ib->ib_totcap) {
+                size_t n = ib->ib_totcap ? 2 * ib->ib_totcap : 16;
+                ix_tot *p = realloc(ib->ib_tot, n * sizeof *p);
+                if (!p)
+                    return CDR_ENOMEM;
+                ib->ib_tot = p;
+                ib->ib_totcap = n;
+            }
+            ib->ib_tot[ib->ib_ntot++] = key;
+        }
+        ib->ib_last = j;
+        it = &ib->ib_tot[j];
+    }
+    it->it_records++;
+    it->it_charge += rr->rr_charge;
+    it->it_units += rr->rr_units;
     return 0;
 }
 
@@ -241,11 +343,13 @@ int lg_index_build(cdr_ledger *lg, const lg_stream *st, uint32_t seq, cdr_diag *
     if (rc)
         goto done;
     qsort(ib.ib_ents, ib.ib_n, sizeof *ib.ib_ents, ix_cmp);
+    if (ib.ib_ntot > 1)
+        qsort(ib.ib_tot, ib.ib_ntot, sizeof *ib.ib_tot, ix_tot_cmp);
     size_t nkeys = 0;
     for (size_t i = 0; i < ib.ib_n; i++)
         if (i == 0 || memcmp(ib.ib_ents[i].ie_msisdn, ib.ib_ents[i - 1].ie_msisdn, IX_MSISDN))
             nkeys++;
-    size_t len = IX_HDR + CDR_SVC_COUNT * IX_TOT + ib.ib_nframes * IX_FRAME + nkeys * IX_KEY +
+    size_t len = IX_HDR + ib.ib_ntot * IX_TOT + ib.ib_nframes * IX_FRAME + nkeys * IX_KEY +
                  ib.ib_n * IX_POS + 8;
     buf = calloc(1, len);
     if (!buf) {
@@ -253,16 +357,20 @@ int lg_index_build(cdr_ledger *lg, const lg_stream *st, uint32_t seq, cdr_diag *
         goto done;
     }
     memcpy(buf, "CDRX", 4);
-    lg_put16(buf + 4, 1);
+    lg_put16(buf + 4, IX_VERSION);
     lg_put64(buf + 8, (uint64_t)sb.st_size);
     lg_put32(buf + 16, (uint32_t)ib.ib_nframes);
     lg_put32(buf + 20, (uint32_t)ib.ib_n);
     lg_put32(buf + 24, (uint32_t)nkeys);
+    lg_put32(buf + 28, (uint32_t)ib.ib_ntot);
     uint8_t *p = buf + IX_HDR;
-    for (int s = 0; s < CDR_SVC_COUNT; s++, p += IX_TOT) {
-        lg_put64(p, ib.ib_tot.lt_records_by_service[s]);
-        lg_put64(p + 8, (uint64_t)ib.ib_tot.lt_charge_by_service[s]);
-        lg_put64(p + 16, ib.ib_tot.lt_units_by_service[s]);
+    for (size_t t = 0; t < ib.ib_ntot; t++, p += IX_TOT) {
+        const ix_tot *it = &ib.ib_tot[t];
+        memcpy(p, it->it_currency, 4);
+        lg_put32(p + 4, it->it_service);
+        lg_put64(p + 8, it->it_records);
+        lg_put64(p + 16, (uint64_t)it->it_charge);
+        lg_put64(p + 24, it->it_units);
     }
     if (ib.ib_nframes)
         memcpy(p, ib.ib_frames, ib.ib_nframes * IX_FRAME);
@@ -312,13 +420,14 @@ done:
     free(buf);
     free(ib.ib_ents);
     free(ib.ib_frames);
+    free(ib.ib_tot);
     return rc;
 }
 
 typedef struct lg_index {
     uint8_t *ix_buf;
     size_t ix_len;
-    uint32_t ix_nframes, ix_nrecords, ix_nkeys;
+    uint32_t ix_nframes, ix_nrecords, ix_nkeys, ix_ntotals;
     const uint8_t *ix_totals, *ix_frames, *ix_keys, *ix_pos;
 } lg_index;
 
@@ -348,14 +457,16 @@ static int index_load(cdr_ledger *lg, const lg_stream *st, uint32_t seq, lg_inde
     ix->ix_nframes = lg_get32(b + 16);
     ix->ix_nrecords = lg_get32(b + 20);
     ix->ix_nkeys = lg_get32(b + 24);
-    uint64_t want = IX_HDR + CDR_SVC_COUNT * IX_TOT + (uint64_t)ix->ix_nframes * IX_FRAME +
-                    (uint64_t)ix->ix_nkeys * IX_KEY + (uint64_t)ix->ix_nrecords * IX_POS + 8;
-    if (memcmp(b, "CDRX", 4) || lg_get16(b + 4) != 1 || want != ix->ix_len ||
+    ix->ix_ntotals = lg_get32(b + 28);
+    uint64_t want = IX_HDR + (uint64_t)ix->ix_ntotals * IX_TOT +
+                    (uint64_t)ix->ix_nframes * IX_FRAME + (uint64_t)ix->ix_nkeys * IX_KEY +
+                    (uint64_t)ix->ix_nrecords * IX_POS + 8;
+    if (memcmp(b, "CDRX", 4) || lg_get16(b + 4) != IX_VERSION || want != ix->ix_len ||
         lg_get64(b + 8) != (uint64_t)ss.st_size ||
         lg_get64(b + ix->ix_len - 8) != lg_fnv1a64(b, ix->ix_len - 8, LG_FNV_SEED))
         return 1;
     ix->ix_totals = b + IX_HDR;
-    ix->ix_frames = ix->ix_totals + CDR_SVC_COUNT * IX_TOT;
+    ix->ix_frames = ix->ix_totals + (size_t)ix->ix_ntotals * IX_TOT;
     ix->ix_keys = ix->ix_frames + (size_t)ix->ix_nframes * IX_FRAME;
     ix->ix_pos = ix->ix_keys + (size_t)ix->ix_nkeys * IX_KEY;
     return 0;
@@ -444,7 +555,7 @@ int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cd
         const lg_stream *st = &lg->lg_streams[i];
         if (st->ls_cycle != cycle)
             continue;
-        sub_ctx su = {{fn, ctx, st->ls_partition, msisdn, NULL}, NULL, 0};
+        sub_ctx su = {{fn, ctx, st->ls_partition, msisdn, NULL, NULL, NULL}, NULL, 0};
         int rc = 0;
         for (uint32_t seq = 0; !rc && seq < st->ls_seq; seq++) {
             lg_index ix;
@@ -480,7 +591,36 @@ int cdr_ledger_subscriber(cdr_ledger *lg, uint32_t cycle, const char *msisdn, cd
 
 /* ---- totals --------------------------------------------------------------------------------- */
 
-int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out, cdr_diag *dg)
+/* Add the totals of index ix to out. *unresolved is set when it holds records without a
+ * currency. CDR_FORMAT for a damaged entry, CDR_LIMIT. */
+static int index_totals(const lg_index *ix, cdr_ledger_totals *out, int *unresolved)
+{
+    for (uint32_t i = 0; i < ix->ix_ntotals; i++) {
+        const uint8_t *t = ix->ix_totals + (size_t)i * IX_TOT;
+        char cur[4];
+        memcpy(cur, t, 4);
+        const uint32_t svc = lg_get32(t + 4);
+        if (cur[3] != '\0' || svc >= CDR_SVC_COUNT)
+            return CDR_FORMAT;
+        if (!cur[0])
+            *unresolved = 1;
+        int rc =
+            tot_add(out, cur, svc, lg_get64(t + 8), (cdr_money)lg_get64(t + 16), lg_get64(t + 24));
+        if (rc)
+            return rc;
+    }
+    return 0;
+}
+
+static int totals_limit(cdr_diag *dg, uint32_t cycle)
+{
+    return cdr_diag_set(dg, CDR_LIMIT, NULL, 0, 0,
+                        "cycle %" PRIu32 " holds more than %d currencies", cycle,
+                        CDR_LEDGER_MAX_CURRENCIES);
+}
+
+int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_currency_fn resolve,
+                          void *resolve_ctx, cdr_ledger_totals *out, cdr_diag *dg)
 {
     if (!lg || !out)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger totals arguments");
@@ -489,22 +629,36 @@ int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_totals *out
         const lg_stream *st = &lg->lg_streams[i];
         if (st->ls_cycle != cycle)
             continue;
+        scan_ctx sc = {NULL, NULL, st->ls_partition, NULL, out, resolve, resolve_ctx};
         for (uint32_t seq = 0; seq < st->ls_seq; seq++) {
             lg_index ix;
             int rc = index_get(lg, st, seq, &ix, dg);
             if (rc)
                 return rc;
-            for (int s = 0; s < CDR_SVC_COUNT; s++) {
-                const uint8_t *t = ix.ix_totals + s * IX_TOT;
-                out->lt_records += lg_get64(t);
-                out->lt_records_by_service[s] += lg_get64(t);
-                out->lt_charge_by_service[s] += (cdr_money)lg_get64(t + 8);
-                out->lt_units_by_service[s] += lg_get64(t + 16);
-            }
+            /* the index's totals, unless records without a currency are to be resolved: their
+             * plans are not in the index, so the segment is read */
+            cdr_ledger_totals seg;
+            memset(&seg, 0, sizeof seg);
+            int unresolved = 0;
+            rc = index_totals(&ix, &seg, &unresolved);
             free(ix.ix_buf);
+            if (rc == CDR_FORMAT) {
+                char path[LG_PATH_MAX];
+                lg_seg_path(lg, st, seq, "idx", path, sizeof path);
+                return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0, "bad totals entry in the index");
+            }
+            if (!rc && unresolved && resolve)
+                rc = seg_walk(lg, st, seq, scan_frame, &sc, dg);
+            else if (!rc)
+                rc = cdr_ledger_totals_add(out, &seg);
+            if (rc == CDR_LIMIT)
+                return totals_limit(dg, cycle);
+            if (rc)
+                return rc;
         }
-        scan_ctx sc = {NULL, NULL, st->ls_partition, NULL, out};
         int rc = seg_walk(lg, st, st->ls_seq, scan_frame, &sc, dg);
+        if (rc == CDR_LIMIT)
+            return totals_limit(dg, cycle);
         if (rc)
             return rc;
     }

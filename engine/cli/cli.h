@@ -45,6 +45,7 @@ int cmd_ledger(int argc, char **argv);
 int cmd_suspense(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
+int cmd_decode(int argc, char **argv);
 
 /* Non-zero once the command line holds --json (or its alias --stats): cli_report, cli_error and
  * cli_usage_error then write errors as one JSON object per line on stderr:
@@ -109,6 +110,10 @@ void cli_report(const char *cmd, const struct cdr_diag *dg);
 /* The same for a message with no position; code is a cdr_err (its name goes into the JSON). */
 void cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
+/* The same for a position in a binary input: "cdrate CMD: file: byte OFFSET: message", or under
+ * --json {"error":{"code":...,"file":...,"offset":OFFSET,"message":...}} (dg's line and column are
+ * not used). */
+void cli_report_offset(const char *cmd, const struct cdr_diag *dg, uint64_t offset);
 /* s as a JSON string (with its quotes) on f: control characters escaped, invalid UTF-8 bytes
  * written as U+FFFD, so that any byte sequence gives valid JSON. */
 void cli_json_str(FILE *f, const char *s);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cdr_error.h"
+#include "cdr_record.h"
 #include "cdr_store.h"
 #include "cli.h"
 
@@ -256,55 +257,27 @@ void cli_error(const char *cmd, int code, const char *fmt, ...)
         fprintf(stderr, "cdrate %s: %s\n", cmd, msg);
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one. */
-static int utf8_len(const unsigned char *p)
+void cli_report_offset(const char *cmd, const cdr_diag *dg, uint64_t offset)
 {
-    unsigned c = p[0];
-    int n;
-    unsigned min;
-    if (c < 0x80)
-        return 1;
-    if (c >= 0xC2 && c <= 0xDF)
-        n = 2, min = 0x80;
-    else if (c >= 0xE0 && c <= 0xEF)
-        n = 3, min = 0x800;
-    else if (c >= 0xF0 && c <= 0xF4)
-        n = 4, min = 0x10000;
-    else
-        return 0;
-    unsigned cp = c & (0x3F >> (n - 1));
-    for (int i = 1; i < n; i++) {
-        if ((p[i] & 0xC0) != 0x80)
-            return 0;
-        cp = (cp << 6) | (p[i] & 0x3F);
+    if (!cli_json) {
+        fprintf(stderr, "cdrate %s: %s%sbyte %llu: %s\n", cmd, dg->dg_file,
+                dg->dg_file[0] ? ": " : "", (unsigned long long)offset, dg->dg_msg);
+        return;
     }
-    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
-        return 0;
-    return n;
+    fputs("{\"error\":{\"code\":", stderr);
+    cli_json_str(stderr, cdr_err_name(dg->dg_code ? dg->dg_code : CDR_EINVAL));
+    if (dg->dg_file[0]) {
+        fputs(",\"file\":", stderr);
+        cli_json_str(stderr, dg->dg_file);
+    }
+    fprintf(stderr, ",\"offset\":%llu,\"message\":", (unsigned long long)offset);
+    cli_json_str(stderr, dg->dg_msg);
+    fputs("}}\n", stderr);
 }
 
 void cli_json_str(FILE *f, const char *s)
 {
-    const unsigned char *p = (const unsigned char *)(s ? s : "");
-    fputc('"', f);
-    while (*p) {
-        if (*p == '"' || *p == '\\') {
-            fputc('\\', f);
-            fputc(*p++, f);
-        } else if (*p < 0x20 || *p == 0x7F) {
-            fprintf(f, "\\u%04x", *p++);
-        } else {
-            int n = utf8_len(p);
-            if (n == 0) {
-                fputs("\\ufffd", f);
-                p++;
-            } else {
-                fwrite(p, 1, (size_t)n, f);
-                p += n;
-            }
-        }
-    }
-    fputc('"', f);
+    cdr_json_write_str(f, s);
 }
 
 int cli_store_open(const char *cmd, const char *path, int mode, cdr_store **out)

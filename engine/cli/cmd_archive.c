@@ -26,7 +26,8 @@ int cmd_archive(int argc, char **argv)
         {"batch", CLI_COUNT, &batch, "N", "most messages per batch, default 10000", 1, 100000},
         {"batch-wait", CLI_COUNT, &wait_ms, "MS", "longest wait to fill a batch, default 200", 1,
          60000},
-        {"stats", CLI_FLAG, &stats, NULL, "print one JSON line of metrics on stdout at exit"},
+        {"json", CLI_FLAG, &stats, NULL, "print one JSON line of metrics on stdout at exit"},
+        {"stats", CLI_FLAG, &stats, NULL, "the same as --json"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no information lines on stderr"},
         {0},
     };

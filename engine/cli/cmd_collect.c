@@ -76,7 +76,7 @@ static const char collect_about[] =
     "--brokers embedded starts librdkafka's in-process mock cluster (3 brokers; its data ends\n"
     "with the process). --source also names the Kafka transactional id: run one collector per\n"
     "source. Exit status: 0 all published; 3 done, but records were rejected or files refused\n"
-    "or failed; 1 error (Kafka, store); 2 bad command line.";
+    "or failed; 1 error (Kafka, store); 2 bad command line; 4 --rating-store is no store.";
 
 int cmd_collect(int argc, char **argv)
 {
@@ -100,7 +100,8 @@ int cmd_collect(int argc, char **argv)
         {"timezone", CLI_STRING, &tz, "TZ", "IANA zone of element-local times (Asia/Shanghai)"},
         {"once", CLI_FLAG, &once, NULL, "process what is in the spool, then exit"},
         {"stdin", CLI_FLAG, &from_stdin, NULL, "publish lines from standard input (text formats)"},
-        {"stats", CLI_FLAG, &cc.cc_stats, NULL, "JSON on stdout: one object per file, the totals"},
+        {"json", CLI_FLAG, &cc.cc_stats, NULL, "JSON on stdout: one object per file, the totals"},
+        {"stats", CLI_FLAG, &cc.cc_stats, NULL, "the same as --json"},
         {"quiet", CLI_FLAG, &cc.cc_quiet, NULL, "only errors on stderr"},
         {"chunk", CLI_COUNT, &chunk, "N", "records per Kafka transaction, default 50000", 1,
          10000000},
@@ -115,7 +116,7 @@ int cmd_collect(int argc, char **argv)
                          collect_about, opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
-        return pos == CLI_HELP ? 0 : 2;
+        return pos == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     cdr_collect_config cl;
     cdr_collect_config_defaults(&cl);
     if (pos != argc)
@@ -177,13 +178,14 @@ int cmd_collect(int argc, char **argv)
     cdr_subtab *owners = NULL;
     if (rating_store) { /* the rating view is a copy: the store is not kept open */
         cdr_store *rst = NULL;
-        int rrc = cdr_store_open(rating_store, MDB_RDONLY, &rst, &dg);
-        if (!rrc)
-            rrc = cdr_dir_rating_view(rst, &owners, &dg);
+        int xrc = cli_store_open("collect", rating_store, CLI_STORE_READ, &rst);
+        if (xrc != CLI_EXIT_OK)
+            return xrc;
+        int rrc = cdr_dir_rating_view(rst, &owners, &dg);
         cdr_store_close(rst);
         if (rrc) {
             cli_report("collect", &dg);
-            return 1;
+            return CLI_EXIT_FAIL;
         }
         cl.cl_owners = owners;
         if (!cc.cc_quiet)
@@ -194,7 +196,7 @@ int cmd_collect(int argc, char **argv)
     if (cdr_collect_open(&cl, on_report, &cc, &co, &dg) != 0) {
         cli_report("collect", &dg);
         cdr_subtab_free(owners);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     if (!cc.cc_quiet && !strcmp(cl.cl_brokers, "embedded"))
         fprintf(stderr, "cdrate collect: embedded Kafka cluster at %s\n", cdr_collect_brokers(co));
@@ -223,6 +225,6 @@ int cmd_collect(int argc, char **argv)
                 tot.cs_read, tot.cs_published, tot.cs_rejected, tot.cs_duplicate,
                 tot.cs_nonbillable, files, refused, failed);
     if (rc)
-        return 1;
-    return cc.cc_bad ? 3 : 0;
+        return CLI_EXIT_FAIL;
+    return cc.cc_bad ? CLI_EXIT_REJECTS : CLI_EXIT_OK;
 }

@@ -58,7 +58,7 @@ static int gen_file(cdr_gen *g, const char *outdir, int wire, uint64_t ncdrs, in
     if (f && (fclose(f) != 0))
         err = 1;
     if (err)
-        fprintf(stderr, "cdrate gen: write error on %s\n", path);
+        cli_error("gen", CDR_EIO, "write error on %s", path);
     return err ? 1 : 0;
 }
 
@@ -74,7 +74,7 @@ static int gen_spool(cdr_gen *g, const char *outdir, int cfmt, uint64_t ncdrs, i
     char dir[4096];
     snprintf(dir, sizeof dir, "%s/spool", outdir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cdrate gen: cannot create %s: %s\n", dir, strerror(errno));
+        cli_error("gen", CDR_EIO, "cannot create %s: %s", dir, strerror(errno));
         return 1;
     }
     const int progress = cli_progress_enabled(quiet);
@@ -122,7 +122,7 @@ int cmd_gen(int argc, char **argv)
     if (!outdir || pos != argc)
         return cli_usage_error(&cs, "--out is required");
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
-        fprintf(stderr, "cdrate gen: cannot create %s: %s\n", outdir, strerror(errno));
+        cli_error("gen", CDR_EIO, "cannot create %s: %s", outdir, strerror(errno));
         return 1;
     }
     cdr_diag dg;
@@ -139,7 +139,7 @@ int cmd_gen(int argc, char **argv)
     gc.gc_subscribers = (size_t)nsubs;
     cdr_gen *g;
     if (cdr_gen_create(&gc, &g)) {
-        fprintf(stderr, "cdrate gen: cannot create the population\n");
+        cli_error("gen", CDR_ENOMEM, "cannot create the population");
         return 1;
     }
     snprintf(path, sizeof path, "%s/directory.dir", outdir);

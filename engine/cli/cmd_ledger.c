@@ -27,8 +27,8 @@ static int open_readonly(const char *cmd, const char *dir, cdr_ledger **lg)
     struct stat sb;
     snprintf(lock, sizeof lock, "%s/LOCK", dir);
     if (stat(dir, &sb) == 0 && S_ISDIR(sb.st_mode) && stat(lock, &sb) != 0) {
-        fprintf(stderr, "cdrate %s: %s: not a ledger (no LOCK file; cdrate archive creates it)\n",
-                cmd, dir);
+        cli_error(cmd, CDR_NOTFOUND, "%s: not a ledger (no LOCK file; cdrate archive creates it)",
+                  dir);
         return 1;
     }
     const cdr_ledger_opts lo = {.lo_readonly = 1};
@@ -55,6 +55,26 @@ static int cycles_to_read(const char *cmd, const char *dir, uint64_t cycle, uint
     if (n < 0)
         cli_report(cmd, &dg);
     return n;
+}
+
+/* The plans of --store (if given) into *ps. Returns CLI_EXIT_OK or the exit code (reported). */
+static int load_plans(const char *cmd, const char *store, cdr_plan_set **ps)
+{
+    *ps = NULL;
+    if (!store)
+        return CLI_EXIT_OK;
+    cdr_store *st = NULL;
+    int rc = cli_store_open(cmd, store, CLI_STORE_READ, &st);
+    if (rc != CLI_EXIT_OK)
+        return rc;
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    if (cdr_plan_set_load(st, ps, &dg)) {
+        cli_report(cmd, &dg);
+        rc = CLI_EXIT_FAIL;
+    }
+    cdr_store_close(st);
+    return rc;
 }
 
 /* ---- cat ------------------------------------------------------------------------------------ */
@@ -150,15 +170,13 @@ static int ledger_cat(int argc, char **argv)
         return cli_usage_error(&cs, "--msisdn must have 1 to %d characters", CDR_NUMBER_MAX - 1);
     cdr_diag dg;
     cdr_diag_clear(&dg);
-    cdr_store *st = NULL;
     cdr_plan_set *ps = NULL;
     cdr_ledger *lg = NULL;
     uint32_t *cycles = NULL;
-    int status = 1;
-    if (store && (cdr_store_open(store, MDB_RDONLY, &st, &dg) || cdr_plan_set_load(st, &ps, &dg))) {
-        cli_report("ledger cat", &dg);
-        goto done;
-    }
+    int status = load_plans("ledger cat", store, &ps);
+    if (status != CLI_EXIT_OK)
+        return status;
+    status = CLI_EXIT_FAIL;
     if (open_readonly("ledger cat", dir, &lg))
         goto done;
     int ncyc = cycles_to_read("ledger cat", dir, cycle, &cycles);
@@ -179,7 +197,7 @@ static int ledger_cat(int argc, char **argv)
     if (ct.ct_progress && ct.ct_n >= 65536)
         fputc('\n', stderr);
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "cdrate ledger cat: write error on the standard output\n");
+        cli_error("ledger cat", CDR_EIO, "write error on the standard output");
         goto done;
     }
     if (rc) {
@@ -191,27 +209,34 @@ done:
     free(cycles);
     cdr_ledger_close(lg);
     cdr_plan_set_release(ps);
-    cdr_store_close(st);
     return status;
 }
 
-/* ---- totals --------------------------------------------------------------------------------- */
+/* ---- totals ---------------------------------------------------------------------------------
+ * Money is never added across currencies: every figure of money is per currency. Records whose
+ * currency is unknown (rated wire version 1, no --store or a plan the store lacks) are shown
+ * under "???". */
 
-static void totals_add(cdr_ledger_totals *sum, const cdr_ledger_totals *t)
+#define UNKNOWN_CURRENCY "???"
+
+static const char *currency_label(const cdr_ledger_money *lm)
 {
-    sum->lt_records += t->lt_records;
-    for (int s = 0; s < CDR_SVC_COUNT; s++) {
-        sum->lt_records_by_service[s] += t->lt_records_by_service[s];
-        sum->lt_charge_by_service[s] += t->lt_charge_by_service[s];
-        sum->lt_units_by_service[s] += t->lt_units_by_service[s];
-    }
+    return lm->lm_currency[0] ? lm->lm_currency : UNKNOWN_CURRENCY;
 }
 
-static cdr_money totals_charge(const cdr_ledger_totals *t)
+/* The currency of plan (id, version) from the plans of --store (ctx), for records without one. */
+static void resolve_currency(const char *plan_id, uint32_t version, char *cur, void *ctx)
+{
+    const cdr_plan *pl = plan_version(ctx, plan_id, version);
+    if (pl)
+        memcpy(cur, pl->pl_currency, 4);
+}
+
+static cdr_money money_total(const cdr_ledger_money *lm)
 {
     cdr_money c = 0;
     for (int s = 0; s < CDR_SVC_COUNT; s++)
-        c += t->lt_charge_by_service[s];
+        c += lm->lm_charge_by_service[s];
     return c;
 }
 
@@ -223,46 +248,76 @@ static const char *money6(cdr_money v, char *buf, size_t n)
 static void totals_text(const char *label, const cdr_ledger_totals *t)
 {
     char m[32];
-    for (int s = 0; s < CDR_SVC_COUNT; s++)
-        printf("%-7s %-7s %14" PRIu64 " %20" PRIu64 " %22s\n", label, cdr_service_name(s),
-               t->lt_records_by_service[s], t->lt_units_by_service[s],
-               money6(t->lt_charge_by_service[s], m, sizeof m));
-    printf("%-7s %-7s %14" PRIu64 " %20s %22s\n", label, "total", t->lt_records, "",
-           money6(totals_charge(t), m, sizeof m));
+    if (t->lt_ncurrencies == 0)
+        printf("%-7s %-8s %-7s %14" PRIu64 " %20s %22s\n", label, "-", "total", t->lt_records, "",
+               "-");
+    for (int k = 0; k < t->lt_ncurrencies; k++) {
+        const cdr_ledger_money *lm = &t->lt_currency[k];
+        for (int s = 0; s < CDR_SVC_COUNT; s++)
+            printf("%-7s %-8s %-7s %14" PRIu64 " %20" PRIu64 " %22s\n", label, currency_label(lm),
+                   cdr_service_name(s), lm->lm_records_by_service[s], lm->lm_units_by_service[s],
+                   money6(lm->lm_charge_by_service[s], m, sizeof m));
+        printf("%-7s %-8s %-7s %14" PRIu64 " %20s %22s\n", label, currency_label(lm), "total",
+               lm->lm_records, "", money6(money_total(lm), m, sizeof m));
+    }
 }
 
-/* "records":..,"charge":"..","charge_micro":..,"services":[...] (no braces) */
+/* "records":..,"services":[...],"charges":{..},"charges_micro":{..},"currencies":[...] (no
+ * braces) */
 static void totals_json(const cdr_ledger_totals *t)
 {
     char m[32];
-    cdr_money c = totals_charge(t);
-    printf("\"records\":%" PRIu64 ",\"charge\":\"%s\",\"charge_micro\":%" PRId64 ",\"services\":[",
-           t->lt_records, money6(c, m, sizeof m), c);
+    printf("\"records\":%" PRIu64 ",\"services\":[", t->lt_records);
     for (int s = 0; s < CDR_SVC_COUNT; s++)
-        printf("%s{\"service\":\"%s\",\"records\":%" PRIu64 ",\"units\":%" PRIu64
-               ",\"charge\":\"%s\",\"charge_micro\":%" PRId64 "}",
-               s ? "," : "", cdr_service_name(s), t->lt_records_by_service[s],
-               t->lt_units_by_service[s], money6(t->lt_charge_by_service[s], m, sizeof m),
-               t->lt_charge_by_service[s]);
+        printf("%s{\"service\":\"%s\",\"records\":%" PRIu64 ",\"units\":%" PRIu64 "}", s ? "," : "",
+               cdr_service_name(s), t->lt_records_by_service[s], t->lt_units_by_service[s]);
+    printf("],\"charges\":{");
+    for (int k = 0; k < t->lt_ncurrencies; k++)
+        printf("%s\"%s\":\"%s\"", k ? "," : "", currency_label(&t->lt_currency[k]),
+               money6(money_total(&t->lt_currency[k]), m, sizeof m));
+    printf("},\"charges_micro\":{");
+    for (int k = 0; k < t->lt_ncurrencies; k++)
+        printf("%s\"%s\":%" PRId64, k ? "," : "", currency_label(&t->lt_currency[k]),
+               money_total(&t->lt_currency[k]));
+    printf("},\"currencies\":[");
+    for (int k = 0; k < t->lt_ncurrencies; k++) {
+        const cdr_ledger_money *lm = &t->lt_currency[k];
+        const cdr_money c = money_total(lm);
+        printf("%s{\"currency\":\"%s\",\"records\":%" PRIu64
+               ",\"charge\":\"%s\",\"charge_micro\":%" PRId64 ",\"services\":[",
+               k ? "," : "", currency_label(lm), lm->lm_records, money6(c, m, sizeof m), c);
+        for (int s = 0; s < CDR_SVC_COUNT; s++)
+            printf("%s{\"service\":\"%s\",\"records\":%" PRIu64 ",\"units\":%" PRIu64
+                   ",\"charge\":\"%s\",\"charge_micro\":%" PRId64 "}",
+                   s ? "," : "", cdr_service_name(s), lm->lm_records_by_service[s],
+                   lm->lm_units_by_service[s], money6(lm->lm_charge_by_service[s], m, sizeof m),
+                   lm->lm_charge_by_service[s]);
+        printf("]}");
+    }
     printf("]");
 }
 
 static int ledger_totals(int argc, char **argv)
 {
-    const char *dir = NULL;
+    const char *dir = NULL, *store = NULL;
     uint64_t cycle = 0;
     int json = 0;
     cli_opt opts[] = {
         {"ledger", CLI_STRING, &dir, "DIR", "the ledger directory"},
         {"cycle", CLI_COUNT, &cycle, "YYYYMM", "only this billing cycle (default all)", 197001,
          999912},
+        {"store", CLI_STRING, &store, "DIR",
+         "LMDB store with the plans: the currency of records written before it was recorded"},
         {"json", CLI_FLAG, &json, NULL, "one JSON object on one line"},
         {0},
     };
     const cli_spec cs = {
-        "ledger totals", "--ledger DIR [--cycle YYYYMM] [--json]",
-        "Records, units and charges per service and in total, per cycle (and over all cycles\n"
-        "when there are several). Charges are exact: 6 decimals, and micro-units in JSON.",
+        "ledger totals", "--ledger DIR [--cycle YYYYMM] [--store STORE] [--json]",
+        "Records, units and charges per cycle, currency and service, and per currency over\n"
+        "all cycles when there are several. Currencies are never added together. Charges are\n"
+        "exact: 6 decimals, and micro-units in JSON. Records archived before the rated format\n"
+        "carried the currency (version 1) take it from their plan in --store, else count\n"
+        "under \"???\".",
         opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
@@ -275,10 +330,14 @@ static int ledger_totals(int argc, char **argv)
         return cli_usage_error(&cs, "--cycle must be YYYYMM, not %" PRIu64, cycle);
     cdr_diag dg;
     cdr_diag_clear(&dg);
+    cdr_plan_set *ps = NULL;
     cdr_ledger *lg = NULL;
     uint32_t *cycles = NULL;
     cdr_ledger_totals *tot = NULL;
-    int status = 1;
+    int status = load_plans("ledger totals", store, &ps);
+    if (status != CLI_EXIT_OK)
+        return status;
+    status = CLI_EXIT_FAIL;
     if (open_readonly("ledger totals", dir, &lg))
         goto done;
     int ncyc = cycles_to_read("ledger totals", dir, cycle, &cycles);
@@ -286,17 +345,20 @@ static int ledger_totals(int argc, char **argv)
         goto done;
     tot = calloc((size_t)ncyc + 1, sizeof *tot);
     if (!tot) {
-        fprintf(stderr, "cdrate ledger totals: out of memory\n");
+        cli_error("ledger totals", CDR_ENOMEM, "out of memory");
         goto done;
     }
-    cdr_ledger_totals all;
-    memset(&all, 0, sizeof all);
+    cdr_ledger_totals *all = &tot[ncyc];
     for (int i = 0; i < ncyc; i++) {
-        if (cdr_ledger_totals_get(lg, cycles[i], &tot[i], &dg)) {
+        if (cdr_ledger_totals_get(lg, cycles[i], ps ? resolve_currency : NULL, ps, &tot[i], &dg)) {
             cli_report("ledger totals", &dg);
             goto done;
         }
-        totals_add(&all, &tot[i]);
+        if (cdr_ledger_totals_add(all, &tot[i])) {
+            cli_error("ledger totals", CDR_LIMIT, "the ledger holds more than %d currencies",
+                      CDR_LEDGER_MAX_CURRENCIES);
+            goto done;
+        }
     }
     if (json) {
         printf("{\"cycles\":[");
@@ -306,20 +368,21 @@ static int ledger_totals(int argc, char **argv)
             printf("}");
         }
         printf("],");
-        totals_json(&all);
+        totals_json(all);
         printf("}\n");
     } else {
-        printf("%-7s %-7s %14s %20s %22s\n", "cycle", "service", "records", "units", "charge");
+        printf("%-7s %-8s %-7s %14s %20s %22s\n", "cycle", "currency", "service", "records",
+               "units", "charge");
         for (int i = 0; i < ncyc; i++) {
             char label[16];
             snprintf(label, sizeof label, "%" PRIu32, cycles[i]);
             totals_text(label, &tot[i]);
         }
         if (ncyc > 1)
-            totals_text("all", &all);
+            totals_text("all", all);
     }
     if (fflush(stdout) != 0 || ferror(stdout)) {
-        fprintf(stderr, "cdrate ledger totals: write error on the standard output\n");
+        cli_error("ledger totals", CDR_EIO, "write error on the standard output");
         goto done;
     }
     status = 0;
@@ -327,6 +390,7 @@ done:
     free(tot);
     free(cycles);
     cdr_ledger_close(lg);
+    cdr_plan_set_release(ps);
     return status;
 }
 
@@ -334,12 +398,14 @@ done:
 
 static void ledger_usage(FILE *f)
 {
-    fprintf(f, "usage: cdrate ledger cat --ledger DIR [--cycle YYYYMM] [--msisdn N] [--store "
-               "STORE] [--format csv|json]\n"
-               "       cdrate ledger totals --ledger DIR [--cycle YYYYMM] [--json]\n"
-               "\n"
-               "cat      print the records (cdrate ledger cat --help)\n"
-               "totals   records, units and charges per service (cdrate ledger totals --help)\n");
+    fprintf(f,
+            "usage: cdrate ledger cat --ledger DIR [--cycle YYYYMM] [--msisdn N] [--store "
+            "STORE] [--format csv|json]\n"
+            "       cdrate ledger totals --ledger DIR [--cycle YYYYMM] [--store STORE] [--json]\n"
+            "\n"
+            "cat      print the records (cdrate ledger cat --help)\n"
+            "totals   records, units and charges per currency and service (cdrate ledger "
+            "totals --help)\n");
 }
 
 int cmd_ledger(int argc, char **argv)
@@ -353,9 +419,9 @@ int cmd_ledger(int argc, char **argv)
         return 0;
     }
     if (argc < 2)
-        fprintf(stderr, "cdrate ledger: missing verb\n");
+        cli_error("ledger", CDR_USAGE, "missing verb");
     else
-        fprintf(stderr, "cdrate ledger: unknown verb '%s'\n", argv[1]);
+        cli_error("ledger", CDR_USAGE, "unknown verb '%s'", argv[1]);
     ledger_usage(stderr);
     return 2;
 }

@@ -7,6 +7,7 @@
 
 #include "cdr_coll.h"
 #include "cdr_pipeline.h"
+#include "cdr_store.h"
 #include "cli.h"
 
 static const char pipeline_about[] =
@@ -21,8 +22,9 @@ static const char pipeline_about[] =
     "Prints one line per input file and per stage on stderr, then the summary on stdout:\n"
     "records in, rejected, duplicate, nonbillable, published, rated, suspense, archived and the\n"
     "charge total per currency. The embedded cluster keeps about 5 MB per partition: more input\n"
-    "needs more --partitions. Exit status: 0 every stage ran and the figures add up; 1 an error\n"
-    "or figures that do not add up (the reason on stderr); 2 bad command line.";
+    "needs more --partitions. Exit status: 0 every stage ran and the figures add up; 3 the\n"
+    "same, but input records were rejected or files refused or failed; 1 an error or figures\n"
+    "that do not add up (the reason on stderr); 2 bad command line; 4 --store is no store.";
 
 int cmd_pipeline(int argc, char **argv)
 {
@@ -40,7 +42,8 @@ int cmd_pipeline(int argc, char **argv)
         {"dedup-days", CLI_COUNT, &dedup_days, "N", "de-duplication window, days (7)", 1, 3650},
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
          "rating and archiving end after MS without records, default 1000", 1, 600000},
-        {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object"},
+        {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object (alias --stats)"},
+        {"stats", CLI_FLAG, &json, NULL, "the same as --json"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no per-file and per-stage lines"},
         {"verbose", CLI_FLAG, &verbose, NULL, "the rater's and the archiver's log lines too"},
         {0},
@@ -53,9 +56,9 @@ int cmd_pipeline(int argc, char **argv)
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0) {
         cli_spec_free(&cs);
-        return pos == CLI_HELP ? 0 : 2;
+        return pos == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     }
-    int status = 2;
+    int status = CLI_EXIT_USAGE;
     cdr_pipeline_input *in = NULL;
     if (pos != argc) {
         cli_usage_error(&cs, "unexpected argument '%s'", argv[pos]);
@@ -67,8 +70,8 @@ int cmd_pipeline(int argc, char **argv)
     }
     in = calloc((size_t)inputs.li_n, sizeof *in);
     if (!in) {
-        fprintf(stderr, "cdrate pipeline: out of memory\n");
-        status = 1;
+        cli_error("pipeline", CDR_ENOMEM, "out of memory");
+        status = CLI_EXIT_FAIL;
         goto done;
     }
     for (int i = 0; i < inputs.li_n; i++) {
@@ -90,6 +93,10 @@ int cmd_pipeline(int argc, char **argv)
         in[i].pi_format = fmt;
         in[i].pi_spool = colon + 1;
     }
+    cdr_store *st = NULL; /* refuse a path that holds no store before any input is touched */
+    if ((status = cli_store_open("pipeline", store, CLI_STORE_READ, &st)) != CLI_EXIT_OK)
+        goto done;
+    cdr_store_close(st);
     cli_stop_on_signals();
     signal(SIGPIPE, SIG_IGN);
     const cdr_pipeline_config pc = {.pc_inputs = in,
@@ -117,7 +124,11 @@ int cmd_pipeline(int argc, char **argv)
     }
     if (rc)
         cli_report("pipeline", &dg);
-    status = rc ? 1 : 0;
+    if (rc)
+        status = CLI_EXIT_FAIL;
+    else
+        status = sum.ps_in.cs_rejected || sum.ps_refused || sum.ps_failed ? CLI_EXIT_REJECTS
+                                                                          : CLI_EXIT_OK;
 done:
     free(in);
     cli_spec_free(&cs);

@@ -380,7 +380,8 @@ int cmd_rate_stream(int argc, char **argv)
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
          "exit 0 once every assigned partition is read to its end and nothing came for MS ms", 0,
          86400000},
-        {"stats", CLI_FLAG, &stats, NULL, "print one JSON line of metrics on stdout at exit"},
+        {"json", CLI_FLAG, &stats, NULL, "print one JSON line of metrics on stdout at exit"},
+        {"stats", CLI_FLAG, &stats, NULL, "the same as --json"},
         {"stats-interval", CLI_COUNT, &interval_s, "S",
          "print a JSON line of metrics on stdout every S seconds", 0, 86400},
         {"metrics-listen", CLI_STRING, &listen_on, "ADDR",
@@ -437,10 +438,9 @@ int cmd_rate_stream(int argc, char **argv)
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
     pthread_cond_init(&mt.mt_cond, &ca);
     pthread_condattr_destroy(&ca);
-    if (cdr_store_open(store, MDB_RDONLY, &st, &dg) != 0) {
-        cli_report("rate-stream", &dg);
+    if ((status = cli_store_open("rate-stream", store, CLI_STORE_READ, &st)) != CLI_EXIT_OK)
         goto done;
-    }
+    status = CLI_EXIT_FAIL;
     rl.rl_st = st;
     rl.rl_txnid = store_txnid(st); /* before the loads: a write meanwhile is seen as a change */
     if (cdr_plan_set_load(st, &ps, &dg) || cdr_dir_rating_view(st, &subs, &dg)) {

@@ -249,7 +249,8 @@ static int suspense_replay(int argc, char **argv)
          CDR_SUSPENSE_BATCH_MAX},
         {"transactional-id", CLI_STRING, &tid, "ID",
          "producer transactional id (default G.replay)"},
-        {"stats", CLI_FLAG, &stats, NULL, "print one JSON line of counts on stdout at exit"},
+        {"json", CLI_FLAG, &stats, NULL, "print one JSON line of counts on stdout at exit"},
+        {"stats", CLI_FLAG, &stats, NULL, "the same as --json"},
         {"quiet", CLI_FLAG, &quiet, NULL, "only errors on stderr"},
         {0},
     };
@@ -281,13 +282,14 @@ static int suspense_replay(int argc, char **argv)
     cdr_subtab *owners = NULL;
     if (store) { /* the rating view is a copy: the store is not kept open */
         cdr_store *st = NULL;
-        int src = cdr_store_open(store, MDB_RDONLY, &st, &dg);
-        if (!src)
-            src = cdr_dir_rating_view(st, &owners, &dg);
+        int xrc = cli_store_open("suspense replay", store, CLI_STORE_READ, &st);
+        if (xrc != CLI_EXIT_OK)
+            return xrc;
+        int src = cdr_dir_rating_view(st, &owners, &dg);
         cdr_store_close(st);
         if (src) {
             cli_report("suspense replay", &dg);
-            return 1;
+            return CLI_EXIT_FAIL;
         }
     }
     cli_stop_on_signals();
@@ -345,7 +347,7 @@ static void usage(FILE *f)
 int cmd_suspense(int argc, char **argv)
 {
     if (argc < 2) {
-        fprintf(stderr, "cdrate suspense: missing verb (list or replay)\n");
+        cli_error("suspense", CDR_USAGE, "missing verb (list or replay)");
         usage(stderr);
         return 2;
     }
@@ -357,7 +359,7 @@ int cmd_suspense(int argc, char **argv)
         return suspense_list(argc - 1, argv + 1);
     if (!strcmp(argv[1], "replay"))
         return suspense_replay(argc - 1, argv + 1);
-    fprintf(stderr, "cdrate suspense: unknown verb '%s' (list or replay)\n", argv[1]);
+    cli_error("suspense", CDR_USAGE, "unknown verb '%s' (list or replay)", argv[1]);
     usage(stderr);
     return 2;
 }

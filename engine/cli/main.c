@@ -6,8 +6,9 @@
 
 static const cli_command commands[] = {
     {"plans", cmd_plans, "compile tariff plans into the store"},
-    {"directory", cmd_directory, "load the customer directory into the store"},
+    {"directory", cmd_directory, "load or show the customer directory"},
     {"cat", cmd_cat, "print CDR files (wire or CSV) as JSON lines"},
+    {"decode", cmd_decode, "decode switch files (csv, Asterisk, FreeSWITCH, 3GPP); list rejects"},
     {"rate", cmd_rate, "rate CDR files offline"},
     {"gen", cmd_gen, "generate a synthetic directory, plans and CDRs"},
     {"bench", cmd_bench, "run a benchmark and print one JSON object"},
@@ -16,7 +17,7 @@ static const cli_command commands[] = {
     {"archive", cmd_archive, "write cdr.rated into the ledger, exactly once"},
     {"ledger", cmd_ledger, "read the ledger: records, one subscriber, totals"},
     {"suspense", cmd_suspense, "list or replay the records in cdr.suspense"},
-    {"counters", cmd_counters, "print bundle counters from a store or the changelog"},
+    {"counters", cmd_counters, "print or reset bundle counters (store or changelog)"},
     {"pipeline", cmd_pipeline, "collect, rate and archive in one process on embedded Kafka"},
     {NULL, NULL, NULL},
 };

@@ -116,8 +116,13 @@ int cdr_reader_open(const char *path, cdr_reader **out, cdr_diag *dg);
 int cdr_reader_next(cdr_reader *rd, cdr_record *cr, cdr_diag *dg);
 /* Position of the last record read: line number (CSV) or byte offset (wire). */
 uint64_t cdr_reader_position(const cdr_reader *rd);
+/* Bytes of the file read so far (for progress against the file's size). */
+uint64_t cdr_reader_bytes(const cdr_reader *rd);
 void cdr_reader_close(cdr_reader *rd);
 
+/* s as a JSON string, with its quotes, on f: '"', '\\' and control characters escaped, invalid
+ * UTF-8 bytes written as U+FFFD, so that any byte sequence gives valid JSON. */
+void cdr_json_write_str(FILE *f, const char *s);
 /* Write cr as one JSON object (no newline) to f. */
 void cdr_record_json(const cdr_record *cr, FILE *f);
 

@@ -17,6 +17,9 @@
 #define CDR_DB_PLAN_META                                                                           \
     "plan_meta"                    /* key "generation" -> be64 generation of the active plan set */
 #define CDR_DB_COUNTERS "counters" /* bundle counters, see engine/core */
+/* `cdrate rate`: SHA-256 of an input's content -> when and as what it was rated
+ * (engine/cli/cmd_rate.c, docs/operations.md "Rating offline safely") */
+#define CDR_DB_RATED_INPUTS "rated_inputs"
 
 typedef struct cdr_store {
     MDB_env *st_env;

@@ -459,33 +459,78 @@ int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize)
     return n;
 }
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one. */
+static int utf8_len(const unsigned char *p)
+{
+    unsigned c = p[0];
+    int n;
+    unsigned min;
+    if (c < 0x80)
+        return 1;
+    if (c >= 0xC2 && c <= 0xDF)
+        n = 2, min = 0x80;
+    else if (c >= 0xE0 && c <= 0xEF)
+        n = 3, min = 0x800;
+    else if (c >= 0xF0 && c <= 0xF4)
+        n = 4, min = 0x10000;
+    else
+        return 0;
+    unsigned cp = c & (0x3F >> (n - 1));
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xC0) != 0x80)
+            return 0;
+        cp = (cp << 6) | (p[i] & 0x3F);
+    }
+    if (cp < min || cp > 0x10FFFF || (cp >= 0xD800 && cp <= 0xDFFF))
+        return 0;
+    return n;
+}
+
+void cdr_json_write_str(FILE *f, const char *s)
+{
+    const unsigned char *p = (const unsigned char *)(s ? s : "");
+    fputc('"', f);
+    while (*p) {
+        if (*p == '"' || *p == '\\') {
+            fputc('\\', f);
+            fputc(*p++, f);
+        } else if (*p < 0x20 || *p == 0x7F) {
+            fprintf(f, "\\u%04x", *p++);
+        } else {
+            int n = utf8_len(p);
+            if (n == 0) {
+                fputs("\\ufffd", f);
+                p++;
+            } else {
+                fwrite(p, 1, (size_t)n, f);
+                p += n;
+            }
+        }
+    }
+    fputc('"', f);
+}
+
 void cdr_record_json(const cdr_record *cr, FILE *f)
 {
     char ts[32];
     cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
-    /* Every string field is digits or checked identifiers, but escape defensively. */
-    const char *strs[3] = {cr->cr_source, cr->cr_origin_id, NULL};
-    fputs("{\"source\":\"", f);
-    for (int k = 0; strs[k]; k++) {
-        for (const char *s = strs[k]; *s; s++) {
-            unsigned char c = (unsigned char)*s;
-            if (c == '"' || c == '\\')
-                fprintf(f, "\\%c", c);
-            else if (c < 0x20)
-                fprintf(f, "\\u%04x", c);
-            else
-                fputc(c, f);
-        }
-        fputs(k == 0 ? "\",\"origin_id\":\"" : "\"", f);
-    }
+    fputs("{\"source\":", f);
+    cdr_json_write_str(f, cr->cr_source);
+    fputs(",\"origin_id\":", f);
+    cdr_json_write_str(f, cr->cr_origin_id);
+    fprintf(f, ",\"service\":\"%s\",\"direction\":\"%s\",\"msisdn\":",
+            cdr_service_name(cr->cr_service), cdr_direction_name(cr->cr_direction));
+    cdr_json_write_str(f, cr->cr_msisdn);
+    fputs(",\"imsi\":", f);
+    cdr_json_write_str(f, cr->cr_imsi);
+    fputs(",\"other\":", f);
+    cdr_json_write_str(f, cr->cr_other);
     fprintf(f,
-            ",\"service\":\"%s\",\"direction\":\"%s\",\"msisdn\":\"%s\",\"imsi\":\"%s\","
-            "\"other\":\"%s\",\"start\":\"%s\",\"duration\":%" PRIu32 ",\"bytes_up\":%" PRIu64
+            ",\"start\":\"%s\",\"duration\":%" PRIu32 ",\"bytes_up\":%" PRIu64
             ",\"bytes_down\":%" PRIu64 ",\"mcc\":%u,\"mnc\":%u,\"cell\":%" PRIu32
             ",\"cause\":%u,\"owner\":%" PRIu64 "}",
-            cdr_service_name(cr->cr_service), cdr_direction_name(cr->cr_direction), cr->cr_msisdn,
-            cr->cr_imsi, cr->cr_other, ts, cr->cr_duration, cr->cr_bytes_up, cr->cr_bytes_down,
-            cr->cr_mcc, cr->cr_mnc, cr->cr_cell, cr->cr_cause, cr->cr_owner);
+            ts, cr->cr_duration, cr->cr_bytes_up, cr->cr_bytes_down, cr->cr_mcc, cr->cr_mnc,
+            cr->cr_cell, cr->cr_cause, cr->cr_owner);
 }
 
 /* ---- reading CDR files ------------------------------------------------------------------------
@@ -570,6 +615,14 @@ int cdr_reader_next(cdr_reader *rd, cdr_record *cr, cdr_diag *dg)
 uint64_t cdr_reader_position(const cdr_reader *rd)
 {
     return rd->rd_lineno;
+}
+
+uint64_t cdr_reader_bytes(const cdr_reader *rd)
+{
+    if (rd->rd_wire)
+        return rd->rd_lineno; /* the wire reader's byte offset */
+    off_t off = ftello(rd->rd_f);
+    return off > 0 ? (uint64_t)off : 0;
 }
 
 void cdr_reader_close(cdr_reader *rd)

@@ -204,6 +204,10 @@ typedef struct cdr_rated_part {
         rp_charge; /* usage charge of this part (overflow units only), before event rounding */
 } cdr_rated_part;
 
+/* The result of rating one record. For a rated record the units split exactly:
+ * rr_units = rr_bundle_units + rr_overflow_units + rr_free_units, where an event is either free
+ * (all of its units are free units) or chargeable (bundle and overflow units only); see
+ * docs/rating.md section 5. */
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */
     uint8_t rr_service;
@@ -212,10 +216,14 @@ typedef struct cdr_rated {
     uint8_t rr_nparts;
     uint32_t rr_plan_version;
     uint32_t rr_cycle;          /* YYYYMM in the plan's time zone */
+    char rr_currency[4];        /* ISO 4217 code of the rating plan (pl_currency); "" when
+                                   unratable, or read from a version-1 rated record */
     cdr_money rr_charge;        /* total event charge: connect fee + usage, min/max, rounded */
     uint64_t rr_units;          /* charged base units after increments */
-    uint64_t rr_bundle_units;   /* of rr_units, covered by the bundle */
-    uint64_t rr_overflow_units; /* of rr_units, priced */
+    uint64_t rr_bundle_units;   /* of rr_units, chargeable units covered by the bundle */
+    uint64_t rr_overflow_units; /* of rr_units, chargeable units no bundle covered (priced) */
+    uint64_t rr_free_units;     /* of rr_units, free usage: a free zone, or a rate that charges
+                                   nothing (such as incoming calls at price 0); consumes no bundle */
     cdr_rated_part rr_parts[CDR_RATED_MAX_PARTS];
 } cdr_rated;
 
@@ -242,5 +250,24 @@ uint32_t cdr_rules_cycle(const cdr_plan *pl, cdr_time t);
  * bundles) and writes rr. Returns 0 when rated, or a cdr_reason > 0 when unratable (rr->rr_reason
  * holds it too; bc is then unchanged). Never allocates; thread-safe for distinct rr/bc. */
 int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, cdr_rated *rr);
+
+/* ---- checking and showing plans -------------------------------------------------------------- */
+
+/* Compile every plan file under dir and run every check of cdr_plan_store_compile_dir that needs
+ * no store (duplicate versions in the directory, version order), writing nothing anywhere: for a
+ * command that must refuse an invalid directory before it creates a store. Same errors and dg as
+ * cdr_plan_store_compile_dir; *ncompiled (may be NULL) counts the files compiled. */
+int cdr_plan_check_dir(const char *dir, int *ncompiled, cdr_diag *dg);
+
+/* A quantity of service svc in the largest unit of the plan language that gives a whole number,
+ * time in minutes or seconds (never hours, as tariffs are quoted): "500min", "90s", "10GB",
+ * "1536MB", "7B", "100sms", "20mms" (data units are binary: 1 KB = 1024 bytes). The compiler
+ * reads the result back to the same number. Returns buf. */
+const char *cdr_plan_units_format(int svc, uint64_t units, char *buf, size_t bufsize);
+
+/* "normal", "onnet", "free", "premium", "roaming"; "?" out of range. */
+const char *cdr_plan_zone_kind_name(int kind);
+/* "mon" .. "sun", "holiday" for day types 0..7; "?" out of range. */
+const char *cdr_plan_daytype_name(int daytype);
 
 #endif

@@ -265,10 +265,26 @@ static int unratable(cdr_rated *rr, int reason)
 {
     rr->rr_reason = (uint8_t)reason;
     rr->rr_charge = 0;
-    rr->rr_units = rr->rr_bundle_units = rr->rr_overflow_units = 0;
+    rr->rr_units = rr->rr_bundle_units = rr->rr_overflow_units = rr->rr_free_units = 0;
+    rr->rr_currency[0] = '\0';
     rr->rr_nparts = 0;
     rr->rr_bundle = -1;
     return reason;
+}
+
+/* 1 when rate ra charges nothing whatever the usage: no connect fee, no minimum charge, every
+ * tier priced 0. Usage at such a rate is free usage (docs/rating.md section 5). */
+static int rate_is_free(const cdr_rate *ra)
+{
+    if (ra->ra_connect_fee != 0 || ra->ra_min_charge > 0)
+        return 0;
+    const unsigned nt = ra->ra_ntiers < 1                    ? 1
+                        : ra->ra_ntiers > CDR_PLAN_MAX_TIERS ? CDR_PLAN_MAX_TIERS
+                                                             : ra->ra_ntiers;
+    for (unsigned i = 0; i < nt; i++)
+        if (ra->ra_tiers[i].ti_price != 0)
+            return 0;
+    return 1;
 }
 
 /* Choose the bundle that covers the event's first units (docs/rating.md section 5) and return the
@@ -311,6 +327,8 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
     rr->rr_zone = CDR_NO_ZONE;
     rr->rr_bundle = -1;
     rr->rr_plan_version = pl->pl_version;
+    memcpy(rr->rr_currency, pl->pl_currency, sizeof rr->rr_currency);
+    rr->rr_currency[3] = '\0';
     const unsigned svc = cr->cr_service;
     const unsigned dir = cr->cr_direction;
     if (svc >= CDR_SVC_COUNT || dir >= CDR_DIR_COUNT || cr->cr_start < RATE_TIME_MIN ||
@@ -341,12 +359,12 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
         raw = 1;
     }
 
-    /* A free zone: charge 0, no bundle, no rate; one part holding the raw usage. */
+    /* A free zone: charge 0, no bundle, no rate; one part holding the raw usage, all free. */
     if (pl->pl_zones[zone].zo_kind == CDR_ZONE_FREE) {
         rr->rr_nparts = 1;
         rr->rr_parts[0].rp_band = (uint8_t)band0;
         rr->rr_parts[0].rp_units = raw;
-        rr->rr_units = rr->rr_overflow_units = raw;
+        rr->rr_units = rr->rr_free_units = raw;
         return 0;
     }
 
@@ -377,13 +395,17 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
         }
     }
 
-    /* Every part needs a rate; the first part's rate rules the event. */
+    /* Every part needs a rate; the first part's rate rules the event. The event is free when
+     * every part's rate charges nothing. */
     const cdr_rate *pra[CDR_RATED_MAX_PARTS];
+    int free_event = 1;
     for (unsigned k = 0; k < np; k++) {
         const unsigned ri = rate_index(pl, svc, dir, (unsigned)zone, pband[k]);
         if (ri == CDR_NO_RATE)
             return unratable(rr, CDR_REASON_NO_RATE);
         pra[k] = &pl->pl_rates[ri];
+        if (free_event && !rate_is_free(pra[k]))
+            free_event = 0;
     }
     const cdr_rate *ra = pra[0];
     const cdr_rounding rule =
@@ -392,9 +414,10 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
     const uint64_t units = charged_units(raw, ra->ra_first, ra->ra_next);
     punits[np - 1] += units - raw; /* increment rounding goes to the last part */
 
-    /* Bundle (MO only): covers the event's first units. */
+    /* Bundle (chargeable MO events only): covers the event's first units. */
     int bix = -1;
-    const uint64_t bunits = dir == CDR_DIR_MO ? pick_bundle(pl, bc, svc, zone, units, &bix) : 0;
+    const uint64_t bunits =
+        dir == CDR_DIR_MO && !free_event ? pick_bundle(pl, bc, svc, zone, units, &bix) : 0;
     if (bunits == 0)
         bix = -1;
 
@@ -441,6 +464,9 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
     rr->rr_units = units;
     rr->rr_bundle = (int16_t)bix;
     rr->rr_bundle_units = bunits;
-    rr->rr_overflow_units = overflow;
+    if (free_event)
+        rr->rr_free_units = units; /* bunits is 0 */
+    else
+        rr->rr_overflow_units = overflow;
     return 0;
 }

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "cdr_bench.h"
 #include "cdr_ledger.h"
 
 /* ---- fixtures ------------------------------------------------------------------------------- */
@@ -50,6 +51,8 @@ static cdr_ledger_rec rec_for(uint32_t partition, int64_t off)
     r.lr_rated.rr_cycle = cycle_of(off);
     r.lr_rated.rr_charge = off * 1000 + partition;
     r.lr_rated.rr_units = r.lr_rated.rr_overflow_units = (uint64_t)(off % 300);
+    /* two currencies, and records without one (as read from rated wire version 1) */
+    strcpy(r.lr_rated.rr_currency, off % 13 == 7 ? "" : off % 4 == 1 ? "EUR" : "CNY");
     r.lr_rated.rr_nparts = 1;
     r.lr_rated.rr_parts[0].rp_units = r.lr_rated.rr_units;
     r.lr_rated.rr_parts[0].rp_charge = r.lr_rated.rr_charge;
@@ -151,8 +154,17 @@ static void assert_same_rec(const cdr_ledger_rec *a, const cdr_ledger_rec *b)
     cr_assert_eq(a->lr_rated.rr_cycle, b->lr_rated.rr_cycle);
     cr_assert_eq(a->lr_rated.rr_charge, b->lr_rated.rr_charge);
     cr_assert_eq(a->lr_rated.rr_units, b->lr_rated.rr_units);
+    cr_assert_str_eq(a->lr_rated.rr_currency, b->lr_rated.rr_currency);
     cr_assert_eq(a->lr_rated.rr_nparts, b->lr_rated.rr_nparts);
     cr_assert_str_eq(a->lr_plan, b->lr_plan);
+}
+
+/* Names the currency of the records without one: CNY for plan cn-personal-128 version 2. */
+static void resolve_cny(const char *plan_id, uint32_t version, char *cur, void *ctx)
+{
+    (void)ctx;
+    if (!strcmp(plan_id, "cn-personal-128") && version == 2)
+        strcpy(cur, "CNY");
 }
 
 /* The scan of `cycle` holds exactly the records of offsets [0, upto[p]) of each partition p <
@@ -475,20 +487,49 @@ Test(ledger, segment_roll_and_index)
             cr_assert_gt(k, 0);
             got_free(&one);
         }
-        /* Totals from the indexes and the active segments equal a full scan's sums. */
-        cdr_ledger_totals t;
-        cdr_diag dg;
-        cr_assert_eq(cdr_ledger_totals_get(lg, cycle, &t, &dg), 0, "%s", dg.dg_msg);
-        cr_assert_eq(t.lt_records, all.g_n);
-        cdr_money charge[CDR_SVC_COUNT] = {0};
-        uint64_t units[CDR_SVC_COUNT] = {0};
-        for (size_t i = 0; i < all.g_n; i++) {
-            charge[all.g_recs[i].lr_rated.rr_service] += all.g_recs[i].lr_rated.rr_charge;
-            units[all.g_recs[i].lr_rated.rr_service] += all.g_recs[i].lr_rated.rr_units;
-        }
-        for (int s = 0; s < CDR_SVC_COUNT; s++) {
-            cr_assert_eq(t.lt_charge_by_service[s], charge[s]);
-            cr_assert_eq(t.lt_units_by_service[s], units[s]);
+        /* Totals from the indexes and the active segments equal a full scan's sums, per
+         * currency; records without a currency count as "" unless resolved (then from a full
+         * read of the segments that hold them). */
+        for (int resolved = 0; resolved <= 1; resolved++) {
+            cdr_ledger_totals t;
+            cdr_diag dg;
+            cr_assert_eq(
+                cdr_ledger_totals_get(lg, cycle, resolved ? resolve_cny : NULL, NULL, &t, &dg), 0,
+                "%s", dg.dg_msg);
+            cr_assert_eq(t.lt_records, all.g_n);
+            static const char *const curs[] = {"", "CNY", "EUR"};
+            cr_assert_eq(t.lt_ncurrencies, resolved ? 2 : 3);
+            for (int k = resolved; k < 3; k++) {
+                cdr_money charge[CDR_SVC_COUNT] = {0};
+                uint64_t units[CDR_SVC_COUNT] = {0}, n = 0;
+                for (size_t i = 0; i < all.g_n; i++) {
+                    const cdr_rated *rr = &all.g_recs[i].lr_rated;
+                    const char *cur = rr->rr_currency[0] || !resolved ? rr->rr_currency : "CNY";
+                    if (strcmp(cur, curs[k]))
+                        continue;
+                    charge[rr->rr_service] += rr->rr_charge;
+                    units[rr->rr_service] += rr->rr_units;
+                    n++;
+                }
+                const cdr_ledger_money *lm = &t.lt_currency[k - resolved];
+                cr_assert_str_eq(lm->lm_currency, curs[k]);
+                cr_assert_eq(lm->lm_records, n);
+                cr_assert_gt(n, 0);
+                for (int s = 0; s < CDR_SVC_COUNT; s++) {
+                    cr_assert_eq(lm->lm_charge_by_service[s], charge[s], "%s %d", curs[k], s);
+                    cr_assert_eq(lm->lm_units_by_service[s], units[s]);
+                }
+            }
+            /* the sum over cycles adds per currency */
+            cdr_ledger_totals sum;
+            memset(&sum, 0, sizeof sum);
+            cr_assert_eq(cdr_ledger_totals_add(&sum, &t), 0);
+            cr_assert_eq(cdr_ledger_totals_add(&sum, &t), 0);
+            cr_assert_eq(sum.lt_ncurrencies, t.lt_ncurrencies);
+            cr_assert_eq(sum.lt_records, 2 * t.lt_records);
+            for (int k = 0; k < t.lt_ncurrencies; k++)
+                cr_assert_eq(sum.lt_currency[k].lm_charge_by_service[CDR_SVC_VOICE],
+                             2 * t.lt_currency[k].lm_charge_by_service[CDR_SVC_VOICE]);
         }
         got_free(&all);
     }
@@ -598,4 +639,131 @@ Test(ledger, cycles_lists_the_cycle_folders)
     cr_assert_eq(dg.dg_code, CDR_EIO);
     cr_assert_null(cy);
     cr_assert(strstr(dg.dg_msg, "cannot read the ledger directory") != NULL, "%s", dg.dg_msg);
+}
+
+/* ---- `cdrate ledger totals`: money per currency --------------------------------------------- */
+
+/* The standard output of shell command cmd (malloc'd) and its exit status in *status. */
+static char *run_out(const char *cmd, int *status)
+{
+    FILE *p = popen(cmd, "r");
+    cr_assert_not_null(p, "%s", cmd);
+    size_t cap = 1 << 16, n = 0;
+    char *out = malloc(cap);
+    size_t k;
+    while ((k = fread(out + n, 1, cap - n - 1, p)) > 0) {
+        n += k;
+        if (cap - n < 1024)
+            out = realloc(out, cap *= 2);
+    }
+    out[n] = '\0';
+    int st = pclose(p);
+    *status = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+    return out;
+}
+
+/* Records in CNY and EUR, and records without a currency (rated wire version 1): totals keep
+ * every currency apart, the unknown one as "???" unless --store names it from the plan. */
+Test(ledger, totals_command_per_currency, .timeout = 120)
+{
+    char exe[600], store[300], plans[400], cmd[2048];
+    snprintf(exe, sizeof exe, "%s/cdrate", CDR_BINARY_DIR);
+    cr_assert(access(exe, X_OK) == 0, "%s not found: build the cdrate target", exe);
+    snprintf(store, sizeof store, "%s.store", tmpdir);
+    snprintf(plans, sizeof plans, "%s.plans", tmpdir);
+    cdr_diag dg;
+    cdr_store *st;
+    cr_assert_eq(cdr_bench_write_embedded_plans(plans, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_store_open(store, 0, &st, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_plan_store_compile_dir(st, plans, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_store_close(st);
+
+    /* offsets 0..119 of partition 0, cycles 202611 and 202612; the records without a currency
+     * name de-comfort version 1 (EUR), offset 7 a plan the store does not hold */
+    enum { N = 120 };
+    cdr_ledger_rec recs[N];
+    cdr_money want[3] = {0}, want_st[3] = {0}; /* ???, CNY, EUR */
+    uint64_t nrec[3] = {0};
+    for (int i = 0; i < N; i++) {
+        recs[i] = rec_for(0, i);
+        recs[i].lr_rated.rr_plan_version = 1; /* the version the store holds */
+        int k = !strcmp(recs[i].lr_rated.rr_currency, "CNY")   ? 1
+                : !strcmp(recs[i].lr_rated.rr_currency, "EUR") ? 2
+                                                               : 0;
+        if (k == 0) {
+            strcpy(recs[i].lr_plan, i == 7 ? "nope" : "de-comfort");
+            recs[i].lr_rated.rr_plan_version = 1;
+        }
+        want[k] += recs[i].lr_rated.rr_charge;
+        want_st[k == 0 && i != 7 ? 2 : k] += recs[i].lr_rated.rr_charge;
+        nrec[k]++;
+    }
+    cr_assert(nrec[0] > 1 && nrec[1] && nrec[2]);
+    cdr_ledger *lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, N, N - 1, &dg), 0, "%s", dg.dg_msg);
+    cdr_ledger_close(lg);
+
+    for (int with_store = 0; with_store <= 1; with_store++) {
+        const cdr_money *w = with_store ? want_st : want;
+        char opt[400] = "";
+        if (with_store)
+            snprintf(opt, sizeof opt, " --store '%s'", store);
+        int status;
+        snprintf(cmd, sizeof cmd, "'%s' ledger totals --ledger '%s'%s --json", exe, tmpdir, opt);
+        char *out = run_out(cmd, &status);
+        cr_assert_eq(status, 0, "%s", out);
+        const char *all = strstr(out, "],\"records\":120,");
+        cr_assert_not_null(all, "%s", out);
+        char exp[256];
+        snprintf(exp, sizeof exp,
+                 "\"charges_micro\":{\"???\":%" PRId64 ",\"CNY\":%" PRId64 ",\"EUR\":%" PRId64 "}",
+                 w[0], w[1], w[2]);
+        cr_assert_not_null(strstr(all, exp), "%s: want %s", all, exp);
+        cr_assert_null(strstr(out, "\"charge_micro\":"
+                                   "0,\"services\""),
+                       "no mixed total");
+        free(out);
+        /* text: a block per cycle and currency; the totals over the cycles per currency */
+        snprintf(cmd, sizeof cmd, "'%s' ledger totals --ledger '%s'%s", exe, tmpdir, opt);
+        out = run_out(cmd, &status);
+        cr_assert_eq(status, 0, "%s", out);
+        char money[32], line[160];
+        static const char *const label[3] = {"???", "CNY", "EUR"};
+        for (int k = 0; k < 3; k++) {
+            snprintf(line, sizeof line, "\nall     %-8s total   ", label[k]);
+            const char *l = strstr(out, line);
+            cr_assert_not_null(l, "%s: want %s", out, line);
+            const char *eol = strchr(l + 1, '\n');
+            cdr_money_format(w[k], 6, CDR_ROUND_HALF_UP, money, sizeof money);
+            cr_assert(eol && eol - strlen(money) > l &&
+                          !strncmp(eol - strlen(money), money, strlen(money)),
+                      "%.*s: want %s", (int)(eol - l), l, money);
+        }
+        for (const char *l = out; (l = strstr(l, " total ")) != NULL; l++) {
+            const char *bol = l;
+            while (bol > out && bol[-1] != '\n')
+                bol--;
+            cr_assert(l - bol >= 16, "a total row without a currency: %.40s", bol);
+        }
+        free(out);
+        /* cat: the record without a currency (offset 20, the only one of its subscriber in
+         * 202611) shows its plan's with --store, else none */
+        snprintf(cmd, sizeof cmd,
+                 "'%s' ledger cat --ledger '%s'%s --cycle 202611 --msisdn 8613800000020 | "
+                 "grep '^MSC00,p0-o20,' | cut -d, -f18",
+                 exe, tmpdir, opt);
+        out = run_out(cmd, &status);
+        cr_assert_str_eq(out, with_store ? "EUR\n" : "\n");
+        free(out);
+    }
+    /* --store that is no store: refused as a whole (exit 4) */
+    int status;
+    snprintf(cmd, sizeof cmd, "'%s' ledger totals --ledger '%s' --store '%s/none' 2>&1", exe,
+             tmpdir, tmpdir);
+    char *out = run_out(cmd, &status);
+    cr_assert_eq(status, 4, "%s", out);
+    cr_assert_not_null(strstr(out, "no cdrate store at"), "%s", out);
+    free(out);
+    snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", store, plans);
+    cr_assert_eq(system(cmd), 0);
 }

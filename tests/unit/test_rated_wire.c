@@ -36,7 +36,9 @@ static cdr_rated sample_rated(void)
     rr.rr_charge = -1234567; /* a credit: negative charges must survive */
     rr.rr_units = 120;
     rr.rr_bundle_units = 60;
-    rr.rr_overflow_units = 60;
+    rr.rr_overflow_units = 40;
+    rr.rr_free_units = 20;
+    strcpy(rr.rr_currency, "CNY");
     rr.rr_nparts = 2;
     rr.rr_parts[0] = (cdr_rated_part){.rp_band = 0, .rp_units = 60, .rp_charge = 0};
     rr.rr_parts[1] = (cdr_rated_part){.rp_band = 15, .rp_units = 60, .rp_charge = INT64_MIN};
@@ -56,6 +58,8 @@ static void assert_rated_eq(const cdr_rated *a, const cdr_rated *b)
     cr_assert_eq(a->rr_units, b->rr_units);
     cr_assert_eq(a->rr_bundle_units, b->rr_bundle_units);
     cr_assert_eq(a->rr_overflow_units, b->rr_overflow_units);
+    cr_assert_eq(a->rr_free_units, b->rr_free_units);
+    cr_assert_str_eq(a->rr_currency, b->rr_currency);
     for (unsigned i = 0; i < a->rr_nparts; i++) {
         cr_assert_eq(a->rr_parts[i].rp_band, b->rr_parts[i].rp_band);
         cr_assert_eq(a->rr_parts[i].rp_units, b->rr_parts[i].rp_units);
@@ -82,6 +86,55 @@ Test(rated_wire, round_trip_rated)
     cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
     assert_rated_eq(&rr, &rr2);
     cr_assert_str_eq(plan, "cn-personal-128");
+    cr_assert_eq(buf[0], 2, "version 2 is written");
+}
+
+/* A record written by the version-1 encoder (before the currency and the free units): as read
+ * back from an old ledger segment or cdr.rated topic. */
+static const uint8_t v1_record[] = {
+    0x01, 0x4c, 0x01, 0x00, 0x00, 0x05, 0x4d, 0x53, 0x43, 0x30, 0x31, 0x07, 0x31, 0x32, 0x33, 0x34,
+    0x35, 0x36, 0x37, 0x0d, 0x38, 0x36, 0x31, 0x33, 0x38, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30, 0x30,
+    0x31, 0x0f, 0x34, 0x36, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36, 0x37, 0x38, 0x39,
+    0x30, 0x07, 0x38, 0x36, 0x31, 0x30, 0x30, 0x38, 0x36, 0x80, 0xee, 0x89, 0xab, 0x0d, 0x80, 0xc2,
+    0x03, 0x3d, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x4d, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x06, 0x02, 0x07, 0xf3, 0xae, 0x0c, 0x8d, 0xda, 0x96, 0x01, 0x78, 0x3c, 0x3c, 0x02, 0x00, 0x3c,
+    0x00, 0x0f, 0x3c, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0x0f, 0x63, 0x6e,
+    0x2d, 0x70, 0x65, 0x72, 0x73, 0x6f, 0x6e, 0x61, 0x6c, 0x2d, 0x31, 0x32, 0x38,
+};
+
+Test(rated_wire, version_1_still_decodes)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated want = sample_rated(), rr2;
+    /* what version 1 held: no currency, no free units (overflow was units - bundle units) */
+    want.rr_overflow_units = 60;
+    want.rr_free_units = 0;
+    want.rr_currency[0] = '\0';
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(v1_record, sizeof v1_record, &cr2, &rr2, plan, &dg), 0, "%s",
+                 dg.dg_msg);
+    cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
+    assert_rated_eq(&want, &rr2);
+    cr_assert_str_eq(rr2.rr_currency, "", "a version-1 record has no currency");
+    cr_assert_eq(rr2.rr_free_units, 0);
+    cr_assert_str_eq(plan, "cn-personal-128");
+    /* re-encoded it is a version-2 record with an empty currency, which reads back the same */
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    cdr_rated rr3;
+    size_t n = encode(&cr2, &rr2, plan, buf);
+    cr_assert_eq(buf[0], 2);
+    cr_assert_eq(n, sizeof v1_record + 2, "one byte of free units, one of currency length");
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr3, plan, &dg), 0, "%s", dg.dg_msg);
+    assert_rated_eq(&rr2, &rr3);
+    /* every truncation of the version-1 record is refused */
+    for (size_t len = 0; len < sizeof v1_record; len++) {
+        uint8_t *cut = malloc(len ? len : 1);
+        memcpy(cut, v1_record, len);
+        cr_assert_eq(cdr_rated_wire_decode(cut, len, &cr2, &rr2, plan, NULL), CDR_FORMAT,
+                     "length %zu", len);
+        free(cut);
+    }
 }
 
 Test(rated_wire, round_trip_unratable)
@@ -123,7 +176,8 @@ Test(rated_wire, maximum_size)
     cdr_rated rr = sample_rated(), rr2;
     rr.rr_plan_version = rr.rr_cycle = 999912;
     rr.rr_charge = INT64_MIN;
-    rr.rr_units = rr.rr_bundle_units = rr.rr_overflow_units = UINT64_MAX;
+    rr.rr_units = rr.rr_bundle_units = rr.rr_overflow_units = rr.rr_free_units = UINT64_MAX;
+    strcpy(rr.rr_currency, "XAU");
     rr.rr_zone = CDR_PLAN_MAX_ZONES - 1;
     rr.rr_bundle = CDR_PLAN_MAX_BUNDLES - 1;
     rr.rr_nparts = CDR_RATED_MAX_PARTS;
@@ -185,7 +239,7 @@ Test(rated_wire, bad_values_rejected)
     uint8_t buf[CDR_RATED_WIRE_MAX];
     cdr_diag dg;
     /* Each mutation makes the encoder write a value the decoder must refuse. */
-    for (int k = 0; k < 7; k++) {
+    for (int k = 0; k < 8; k++) {
         cdr_rated rr = sample_rated();
         const char *field = NULL;
         switch (k) {
@@ -217,24 +271,51 @@ Test(rated_wire, bad_values_rejected)
             rr.rr_parts[1].rp_band = CDR_PLAN_MAX_BANDS;
             field = "part_band";
             break;
+        case 7:
+            rr.rr_free_units = rr.rr_units + 1;
+            field = "free_units";
+            break;
         }
         size_t n = encode(&cr, &rr, "p", buf);
         cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT, "case %d",
                      k);
         cr_assert(strstr(dg.dg_msg, field), "case %d: %s", k, dg.dg_msg);
     }
-    /* Version, nparts and a NUL in the plan id, patched into the bytes. */
+    /* Version, nparts, a NUL in the plan id and a bad currency, patched into the bytes (the
+     * record ends with the plan id and then the currency: length 3, "CNY"). */
     cdr_rated rr = sample_rated();
     size_t n = encode(&cr, &rr, "p", buf);
-    buf[0] = 2;
-    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
+    for (unsigned v = 0; v < 256; v++) {
+        buf[0] = (uint8_t)v;
+        const int rc = cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg);
+        if (v == 2)
+            cr_assert_eq(rc, 0, "%s", dg.dg_msg);
+        else if (v != 1) /* a version-1 reading of version-2 bytes is refused in some other way */
+            cr_assert_eq(rc, CDR_VERSION, "version %u", v);
+        else
+            cr_assert_eq(rc, CDR_FORMAT);
+    }
     buf[0] = CDR_RATED_WIRE_VERSION;
-    buf[n - 1] = 0;
+    buf[n - 5] = 0;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "NUL"));
+    buf[n - 5] = 'p';
+    buf[n - 2] = 'n'; /* "CnY" */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
+    buf[n - 2] = 'N';
+    buf[n - 4] = 2; /* length 2 */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n - 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
+    buf[n - 4] = 4; /* longer than a code */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
+    buf[n - 4] = 3;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
     rr.rr_nparts = 0;
+    rr.rr_currency[0] = '\0';
     n = encode(&cr, &rr, "", buf);
-    buf[n - 2] = CDR_RATED_MAX_PARTS + 1; /* nparts is the byte before the plan id length */
+    buf[n - 3] = CDR_RATED_MAX_PARTS + 1; /* nparts, then the plan id length and currency length */
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "nparts"));
     /* A broken embedded CDR is reported at its position in the rated record. */

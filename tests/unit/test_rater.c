@@ -257,3 +257,292 @@ Test(rater, resolved_indexes_rate_like_a_lookup)
     free(b);
     free(ix);
 }
+
+/* ---- money per currency --------------------------------------------------------------------- */
+
+/* plan_v1 as plan `id` in currency `cur` (both 1-3 characters long). */
+static cdr_plan *plan_in(const char *id, const char *cur)
+{
+    char text[sizeof plan_v1 + 16];
+    snprintf(text, sizeof text, "%s", plan_v1);
+    char *p = strstr(text, "plan: t\n");
+    memmove(p + 6 + strlen(id), p + 7, strlen(p + 7) + 1);
+    memcpy(p + 6, id, strlen(id));
+    p = strstr(text, "currency: EUR");
+    memcpy(p + 10, cur, 3);
+    cdr_plan *pl;
+    cdr_diag dg;
+    cr_assert_eq(cdr_plan_compile_text(text, strlen(text), "c.yaml", &pl, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_str_eq(pl->pl_currency, cur);
+    return pl;
+}
+
+/* nsubs subscribers 4915100000000 + i on plan ids[i % nids], each its own charging owner. */
+static cdr_subtab *subs_on(size_t nsubs, const char *const *ids, size_t nids)
+{
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_subtab_create(nsubs, &tab), 0);
+    for (size_t i = 0; i < nsubs; i++) {
+        cdr_sub su;
+        memset(&su, 0, sizeof su);
+        snprintf(su.su_msisdn, sizeof su.su_msisdn, "49151%08u", (unsigned)(i % 100000000));
+        snprintf(su.su_plan, sizeof su.su_plan, "%s", ids[i % nids]);
+        su.su_id = su.su_owner = 100 + i;
+        su.su_active_to = INT64_MAX;
+        su.su_family = -1;
+        cr_assert_eq(cdr_subtab_add(tab, &su), 0);
+    }
+    return tab;
+}
+
+/* Two plans, CNY and EUR, in one batch: the money is kept per currency, sorted by code, equal to
+ * the sums of the rated records, and the same with 1 and 2 threads. */
+Test(rater, two_currencies_are_never_mixed)
+{
+    static const char *const ids[] = {"e", "c"}; /* EUR first in the directory */
+    enum { NSUBS = 200, N = 5000 };
+    cdr_subtab *tab = subs_on(NSUBS, ids, 2);
+    cdr_record *recs = malloc(N * sizeof *recs);
+    for (size_t i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "r%zu", i);
+        recs[i] = call(id, 1793520000 + (cdr_time)i * 60, (uint32_t)(1 + i * 7 % 300));
+        snprintf(recs[i].cr_msisdn, sizeof recs[i].cr_msisdn, "49151%08u",
+                 (unsigned)(i * 13 % NSUBS));
+    }
+    strcpy(recs[3].cr_msisdn, "4915199999999"); /* unratable: no currency */
+    cdr_rate_stats st[2];
+    cdr_rated *out[2];
+    for (unsigned t = 0; t < 2; t++) {
+        cdr_plan **plans = calloc(2, sizeof *plans);
+        plans[0] = plan_in("c", "CNY");
+        plans[1] = plan_in("e", "EUR");
+        cdr_plan_set *ps;
+        cdr_diag dg;
+        cr_assert_eq(cdr_plan_set_from(plans, 2, &ps, &dg), 0, "%s", dg.dg_msg);
+        cdr_rater *rt;
+        cr_assert_eq(cdr_rater_create(t + 1, ps, tab, &rt), 0);
+        cdr_plan_set_release(ps);
+        out[t] = malloc(N * sizeof *out[t]);
+        memset(&st[t], 0, sizeof st[t]);
+        /* two batches: the second adds to the currencies of the first */
+        cr_assert_eq(cdr_rater_rate(rt, recs, N / 2, out[t], &st[t]), 0);
+        cr_assert_eq(cdr_rater_rate(rt, recs + N / 2, N - N / 2, out[t] + N / 2, &st[t]), 0);
+        cdr_rater_destroy(rt);
+    }
+    cr_assert_eq(memcmp(out[0], out[1], N * sizeof *out[0]), 0, "1 and 2 threads rate alike");
+    cr_assert_eq(memcmp(&st[0], &st[1], sizeof st[0]), 0, "1 and 2 threads give equal stats");
+    const cdr_rate_stats *rs = &st[0];
+    cr_assert_eq(rs->rs_records, N);
+    cr_assert_eq(rs->rs_rated, N - 1);
+    cr_assert_eq(rs->rs_ncurrencies, 2);
+    cr_assert_str_eq(rs->rs_currency[0].rc_currency, "CNY");
+    cr_assert_str_eq(rs->rs_currency[1].rc_currency, "EUR");
+    cr_assert_str_eq(out[0][3].rr_currency, "");
+    cdr_money want[2] = {0, 0};
+    uint64_t nwant[2] = {0, 0}, units = 0;
+    for (size_t i = 0; i < N; i++) {
+        const cdr_rated *rr = &out[0][i];
+        if (rr->rr_reason)
+            continue;
+        const int k = !strcmp(rr->rr_currency, "EUR");
+        cr_assert(k || !strcmp(rr->rr_currency, "CNY"), "record %zu: '%s'", i, rr->rr_currency);
+        want[k] += rr->rr_charge;
+        nwant[k]++;
+        units += rr->rr_units;
+    }
+    for (int k = 0; k < 2; k++) {
+        const cdr_rate_currency *rc = &rs->rs_currency[k];
+        cr_assert_gt(nwant[k], 0);
+        cr_assert_eq(rc->rc_rated, nwant[k]);
+        cr_assert_eq(rc->rc_by_service[CDR_SVC_VOICE], nwant[k]);
+        cr_assert_eq(rc->rc_charge[CDR_SVC_VOICE], want[k], "%s", rc->rc_currency);
+        for (int s = 0; s < CDR_SVC_COUNT; s++)
+            if (s != CDR_SVC_VOICE)
+                cr_assert_eq(rc->rc_charge[s], 0);
+    }
+    cr_assert_eq(rs->rs_currency[0].rc_rated + rs->rs_currency[1].rc_rated, rs->rs_rated);
+    cr_assert_eq(rs->rs_bundle_units[CDR_SVC_VOICE] + rs->rs_overflow_units[CDR_SVC_VOICE] +
+                     rs->rs_free_units[CDR_SVC_VOICE],
+                 units);
+    cr_assert_gt(rs->rs_bundle_units[CDR_SVC_VOICE], 0);
+    cr_assert_gt(rs->rs_overflow_units[CDR_SVC_VOICE], 0);
+    free(out[0]);
+    free(out[1]);
+    free(recs);
+    cdr_subtab_free(tab);
+}
+
+/* A ninth currency is an error (CDR_LIMIT), never added to another one; without stats there is
+ * nothing to mix and no error. */
+Test(rater, a_ninth_currency_is_refused)
+{
+    static const char *const ids[] = {"a", "b", "c", "d", "e", "f", "g", "h", "i"};
+    enum { NC = 9 };
+    cdr_plan **plans = calloc(NC, sizeof *plans);
+    for (int k = 0; k < NC; k++) {
+        const char cur[4] = {'A', 'A', (char)('A' + k), '\0'};
+        plans[k] = plan_in(ids[k], cur);
+    }
+    cdr_plan_set *ps;
+    cdr_diag dg;
+    cr_assert_eq(cdr_plan_set_from(plans, NC, &ps, &dg), 0, "%s", dg.dg_msg);
+    cdr_subtab *tab = subs_on(NC, ids, NC);
+    cdr_record recs[NC];
+    for (int i = 0; i < NC; i++) {
+        recs[i] = call("x", 1793520000, 30);
+        snprintf(recs[i].cr_msisdn, sizeof recs[i].cr_msisdn, "49151%08d", i);
+    }
+    cdr_rated rr[NC];
+    for (unsigned t = 1; t <= 2; t++) {
+        cdr_rater *rt;
+        cr_assert_eq(cdr_rater_create(t, ps, tab, &rt), 0);
+        cdr_rate_stats rs;
+        memset(&rs, 0, sizeof rs);
+        cr_assert_eq(cdr_rater_rate(rt, recs, NC - 1, rr, &rs), 0, "eight currencies fit");
+        cr_assert_eq(rs.rs_ncurrencies, NC - 1);
+        cr_assert_eq(cdr_rater_rate(rt, recs, NC, rr, &rs), CDR_LIMIT, "%u threads", t);
+        cr_assert_eq(rs.rs_ncurrencies, CDR_RATE_MAX_CURRENCIES);
+        for (int k = 0; k < CDR_RATE_MAX_CURRENCIES; k++) {
+            cr_assert_eq(rs.rs_currency[k].rc_currency[2], 'A' + k, "sorted by code");
+            cr_assert_eq(rs.rs_currency[k].rc_rated, 2, "nothing of AAI added to another");
+        }
+        cr_assert_str_eq(rr[NC - 1].rr_currency, "AAI");
+        cr_assert_eq(cdr_rater_rate(rt, recs, NC, rr, NULL), 0);
+        cdr_rater_destroy(rt);
+    }
+    cdr_plan_set_release(ps);
+    cdr_subtab_free(tab);
+}
+
+/* ---- the rated CSV and JSON carry the same fields ------------------------------------------- */
+
+/* The value of the JSON field at *p (a string without escapes, a number, or the parts array
+ * rendered as CSV's band:units:charge;...) into out; *p moves past it. */
+static void json_value(const char **p, char *out, size_t n)
+{
+    const char *s = *p;
+    if (*s == '"') {
+        const char *e = strchr(s + 1, '"');
+        cr_assert_not_null(e);
+        snprintf(out, n, "%.*s", (int)(e - s - 1), s + 1);
+        *p = e + 1;
+    } else if (*s == '[') {
+        size_t used = 0;
+        out[0] = '\0';
+        s++;
+        while (*s == '{' || *s == ',') {
+            char band[64], money[32];
+            unsigned long long units;
+            long long micro;
+            int len = 0;
+            s += *s == ',';
+            cr_assert_eq(sscanf(s, "{\"band\":\"%63[^\"]\",\"units\":%llu,\"charge_micro\":%lld}%n",
+                                band, &units, &micro, &len),
+                         3, "%s", s);
+            used += (size_t)snprintf(
+                out + used, n - used, "%s%s:%llu:%s", used ? ";" : "", band, units,
+                cdr_money_format(micro, 6, CDR_ROUND_HALF_UP, money, sizeof money));
+            s += len;
+        }
+        cr_assert_eq(*s, ']');
+        *p = s + 1;
+    } else {
+        size_t k = strspn(s, "-0123456789");
+        snprintf(out, n, "%.*s", (int)k, s);
+        *p = s + k;
+    }
+}
+
+/* Every rated record: its JSON object holds the CSV header's fields, in the same order and with
+ * the same values (JSON adds charge_micro only); and read back from the wire (as the ledger and
+ * cdr.rated consumers do), both lines are byte-identical to the direct ones. */
+Test(rater, csv_and_json_carry_the_same_fields)
+{
+    cdr_plan_set *ps;
+    cdr_diag dg;
+    cr_assert_eq(cdr_bench_embedded_plan_set(&ps, &dg), 0, "%s", dg.dg_msg);
+    cdr_gen_config gc;
+    cdr_gen_defaults(&gc);
+    gc.gc_subscribers = 3000;
+    cdr_gen *g;
+    cr_assert_eq(cdr_gen_create(&gc, &g), 0);
+    enum { N = 20000 };
+    cdr_record *recs = malloc(N * sizeof *recs);
+    cdr_rated *out = malloc(N * sizeof *out);
+    cdr_gen_cdrs(g, recs, N);
+    cdr_rater *rt;
+    cr_assert_eq(cdr_rater_create(1, ps, cdr_gen_subscribers(g), &rt), 0);
+    cr_assert_eq(cdr_rater_rate(rt, recs, N, out, NULL), 0);
+    /* the header's fields */
+    char hdr[512];
+    snprintf(hdr, sizeof hdr, "%s", cdr_rated_csv_header);
+    const char *names[32];
+    int nn = 0;
+    for (char *save = NULL, *t = strtok_r(hdr, ",", &save); t; t = strtok_r(NULL, ",", &save))
+        names[nn++] = t;
+    cr_assert_eq(nn, 19);
+    uint64_t seen_free = 0, seen_bundle = 0, seen_eur = 0;
+    for (size_t i = 0; i < N; i++) {
+        const cdr_plan *pl = out[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);
+        char csv[2048], json[2048], csv2[2048], json2[2048];
+        const int lc = cdr_rated_format_csv(&recs[i], &out[i], pl, csv, sizeof csv);
+        const int lj = cdr_rated_format_json(&recs[i], &out[i], pl, json, sizeof json);
+        cr_assert(lc > 0 && lj > 0);
+        /* read back from the wire: the same bytes */
+        uint8_t w[CDR_RATED_WIRE_MAX];
+        cdr_record cr2;
+        cdr_rated rr2;
+        char plan[CDR_NAME_MAX];
+        size_t wn = cdr_rated_wire_encode(&recs[i], &out[i], pl ? pl->pl_id : NULL, w);
+        cr_assert_eq(cdr_rated_wire_decode(w, wn, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+        cr_assert_eq(cdr_rated_format_csv_id(&cr2, &rr2, plan, pl, csv2, sizeof csv2), lc);
+        cr_assert_eq(cdr_rated_format_json_id(&cr2, &rr2, plan, pl, json2, sizeof json2), lj);
+        cr_assert_eq(memcmp(csv, csv2, (size_t)lc), 0, "%s%s", csv, csv2);
+        cr_assert_eq(memcmp(json, json2, (size_t)lj), 0, "%s%s", json, json2);
+        if (out[i].rr_reason)
+            continue;
+        seen_free += out[i].rr_free_units > 0;
+        seen_bundle += out[i].rr_bundle >= 0;
+        seen_eur += !strcmp(out[i].rr_currency, "EUR");
+        /* field by field */
+        csv[lc - 1] = '\0';
+        char *save = NULL, *cv = strtok_r(csv, ",", &save);
+        const char *jp = json + 1;
+        for (int f = 0; f < nn; f++) {
+            char key[64], val[1024];
+            int len = 0;
+            cr_assert_eq(sscanf(jp, "\"%63[^\"]\":%n", key, &len), 1, "%s", jp);
+            jp += len;
+            cr_assert_str_eq(key, names[f], "record %zu: JSON field %d", i, f);
+            json_value(&jp, val, sizeof val);
+            /* an empty CSV field (no bundle) is skipped by strtok_r: compare with "" then */
+            const char *c = "";
+            if (val[0]) {
+                cr_assert_not_null(cv, "record %zu: CSV ends before %s", i, names[f]);
+                c = cv;
+                cv = strtok_r(NULL, ",", &save);
+            }
+            cr_assert_str_eq(val, c, "record %zu: field %s", i, names[f]);
+            if (!strcmp(key, "charge")) { /* JSON only: the charge in micro-units */
+                cr_assert_eq(sscanf(jp, ",\"charge_micro\":%n", &len), 0);
+                cr_assert_gt(len, 0);
+                jp += len;
+                json_value(&jp, val, sizeof val);
+                cr_assert_eq(strtoll(val, NULL, 10), out[i].rr_charge);
+            }
+            cr_assert_eq(*jp, f + 1 < nn ? ',' : '}', "record %zu after %s", i, names[f]);
+            jp++;
+        }
+        cr_assert_null(cv, "record %zu: CSV has more fields", i);
+    }
+    /* the stream exercised what the fields are about */
+    cr_assert_gt(seen_free, 0);
+    cr_assert_gt(seen_bundle, 0);
+    cr_assert_gt(seen_eur, 0);
+    cdr_rater_destroy(rt);
+    cdr_plan_set_release(ps);
+    cdr_gen_destroy(g);
+    free(recs);
+    free(out);
+}

@@ -353,7 +353,12 @@ static cdr_rated rate_ok(const cdr_record *cr, cdr_counters *bc)
     cr_assert_eq(rc, 0, "unratable: %s", cdr_reason_name(rc));
     cr_assert_eq(rr.rr_reason, CDR_REASON_NONE);
     cr_assert_eq(rr.rr_plan_version, P->pl_version);
-    cr_assert_eq(rr.rr_units, rr.rr_bundle_units + rr.rr_overflow_units);
+    cr_assert_str_eq(rr.rr_currency, P->pl_currency);
+    /* the units split exactly, and an event is either free or chargeable */
+    cr_assert_eq(rr.rr_units, rr.rr_bundle_units + rr.rr_overflow_units + rr.rr_free_units);
+    cr_assert(rr.rr_free_units == 0 || rr.rr_bundle_units + rr.rr_overflow_units == 0);
+    if (rr.rr_free_units)
+        cr_assert_eq(rr.rr_charge, 0);
     uint64_t sum = 0;
     for (unsigned k = 0; k < rr.rr_nparts; k++)
         sum += rr.rr_parts[k].rp_units;
@@ -372,6 +377,8 @@ static void rate_refused(const cdr_record *cr, cdr_counters *bc, int reason)
     cr_assert_eq(cdr_rules_rate(P, cr, bc, &rr), reason, "expected %s", cdr_reason_name(reason));
     cr_assert_eq(rr.rr_reason, reason);
     cr_assert_eq(rr.rr_charge, 0);
+    cr_assert_eq(rr.rr_units + rr.rr_bundle_units + rr.rr_overflow_units + rr.rr_free_units, 0);
+    cr_assert_str_eq(rr.rr_currency, "", "an unratable record has no currency");
     if (bc)
         cr_assert_eq(memcmp(&before, bc, sizeof before), 0, "counters changed");
 }
@@ -877,6 +884,90 @@ Test(rating, bundle_zone_must_match)
     cr_assert_eq(rr.rr_charge, 500000);
 }
 
+/* ---- free units and overflow units (docs/rating.md section 5) ------------------------------ */
+
+Test(rating, free_number_with_bundle_left_is_free_usage)
+{
+    /* the bundle has units left, yet a call to a free number uses none of them */
+    cdr_counters bc = counters();
+    bc.bc_used[BU_VOICE] = 100;
+    const cdr_counters before = bc;
+    cdr_record cr = call(WED("10:00:00"), 300, "498001234567");
+    cdr_rated rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_zone, Z_FREE);
+    cr_assert_eq(rr.rr_bundle, -1);
+    cr_assert_eq(rr.rr_units, 300);
+    cr_assert_eq(rr.rr_free_units, 300);
+    cr_assert_eq(rr.rr_bundle_units + rr.rr_overflow_units, 0);
+    cr_assert_eq(rr.rr_charge, 0);
+    cr_assert_eq(memcmp(&bc, &before, sizeof bc), 0, "the bundle is untouched");
+}
+
+Test(rating, incoming_call_not_charged_is_free_usage)
+{
+    /* an MT rate of 0 at home (1/1): 120 s incoming -> 120 free units, the bundle untouched */
+    rate_add(P, CDR_SVC_VOICE, CDR_DIR_MT, Z_DOM, ALL_BANDS, 0, 0, 60, 1, 1, CDR_ROUND_HALF_UP, 1);
+    cdr_counters bc = counters();
+    const cdr_counters before = bc;
+    cdr_record cr = rec(CDR_SVC_VOICE, CDR_DIR_MT, WED("10:00:00"), 120, "4930123456");
+    cdr_rated rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_zone, Z_DOM);
+    cr_assert_eq(rr.rr_bundle, -1);
+    cr_assert_eq(rr.rr_units, 120);
+    cr_assert_eq(rr.rr_free_units, 120);
+    cr_assert_eq(rr.rr_overflow_units, 0, "incoming usage that is not charged is no overflow");
+    cr_assert_eq(rr.rr_bundle_units, 0);
+    cr_assert_eq(rr.rr_charge, 0);
+    cr_assert_eq(memcmp(&bc, &before, sizeof bc), 0, "the bundle is untouched");
+}
+
+Test(rating, originated_call_at_price_zero_does_not_spend_the_bundle)
+{
+    /* domestic peak made free (no connect fee, price 0): a 100 s call (60/6 -> 102 units) is
+     * free usage even though voice_dom covers domestic and has units left */
+    cdr_rate *ra = rate_at(P, CDR_SVC_VOICE, CDR_DIR_MO, Z_DOM, B_PEAK);
+    ra->ra_connect_fee = 0;
+    ra->ra_tiers[0].ti_price = 0;
+    cdr_counters bc = counters();
+    cdr_record cr = call(WED("10:00:00"), 100, "4930123456");
+    cdr_rated rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_units, 102);
+    cr_assert_eq(rr.rr_free_units, 102);
+    cr_assert_eq(rr.rr_bundle, -1);
+    cr_assert_eq(bc.bc_used[BU_VOICE], 0);
+    cr_assert_eq(bc.bc_used[BU_EXTRA], 0);
+    /* a minimum charge makes the same rate chargeable again: the bundle covers it */
+    ra->ra_min_charge = 10000;
+    rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_free_units, 0);
+    cr_assert_eq(rr.rr_bundle, BU_VOICE);
+    cr_assert_eq(rr.rr_bundle_units, 102);
+    cr_assert_eq(bc.bc_used[BU_VOICE], 102);
+}
+
+Test(rating, billable_usage_beyond_the_bundle_is_overflow)
+{
+    /* voice_dom has 40 s left and voice_extra none: 125 s (60/6 -> 126) -> 40 bundle units,
+     * 86 overflow units priced: 86 x 150000/60 = 215000 + connect 100000 = 315000 -> 0.32 */
+    cdr_counters bc = counters();
+    bc.bc_used[BU_VOICE] = 3560;
+    bc.bc_used[BU_EXTRA] = 600;
+    cdr_record cr = call(WED("10:00:00"), 125, "4930123456");
+    cdr_rated rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_units, 126);
+    cr_assert_eq(rr.rr_bundle, BU_VOICE);
+    cr_assert_eq(rr.rr_bundle_units, 40);
+    cr_assert_eq(rr.rr_overflow_units, 86);
+    cr_assert_eq(rr.rr_free_units, 0);
+    cr_assert_eq(rr.rr_charge, 320000);
+    cr_assert_eq(bc.bc_used[BU_VOICE], 3600);
+    /* the bundle spent: the next call is overflow from its first unit */
+    rr = rate_ok(&cr, &bc);
+    cr_assert_eq(rr.rr_bundle, -1);
+    cr_assert_eq(rr.rr_overflow_units, 126);
+    cr_assert_eq(rr.rr_bundle_units + rr.rr_free_units, 0);
+}
+
 Test(rating, bundle_only_for_originated)
 {
     /* roaming MT in roam_eu (roam_pack covers roam_eu voice) is not covered: 90 s x 100000/60 =
@@ -889,6 +980,8 @@ Test(rating, bundle_only_for_originated)
     cr_assert_eq(rr.rr_zone, Z_ROAM_EU);
     cr_assert_eq(rr.rr_bundle, -1);
     cr_assert_eq(rr.rr_charge, 150000);
+    cr_assert_eq(rr.rr_overflow_units, 90, "charged incoming usage is overflow, not free");
+    cr_assert_eq(rr.rr_free_units, 0);
     cr_assert_eq(bc.bc_used[BU_ROAM], 0);
     cr.cr_direction = CDR_DIR_MO;
     cr.cr_duration = 10;
@@ -1083,6 +1176,8 @@ Test(rating, free_special_number)
     cr_assert_eq(rr.rr_bundle, -1);
     cr_assert_eq(rr.rr_bundle_units, 0);
     cr_assert_eq(rr.rr_units, 185);
+    cr_assert_eq(rr.rr_free_units, 185, "free-zone usage is free units");
+    cr_assert_eq(rr.rr_overflow_units, 0, "free-zone usage is not overflow");
     cr_assert_eq(bc.bc_used[BU_VOICE], 0);
     /* the free prefix 49800 beats domestic 49 */
     cr = call(WED("10:00:00"), 600, "498001234567");

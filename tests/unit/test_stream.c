@@ -400,6 +400,7 @@ static int check_rated(void *arg, const cdr_kafka_msg *km)
     if (er->rr_reason != rr.rr_reason || er->rr_charge != rr.rr_charge ||
         er->rr_units != rr.rr_units || er->rr_bundle_units != rr.rr_bundle_units ||
         er->rr_bundle != rr.rr_bundle || er->rr_cycle != rr.rr_cycle ||
+        er->rr_free_units != rr.rr_free_units || strcmp(er->rr_currency, rr.rr_currency) ||
         (rb->rb_suspense != (rr.rr_reason != 0)))
         rb->rb_mismatch++;
     return 0;

@@ -50,14 +50,29 @@ void cdr_subtab_free(cdr_subtab *tab);
 
 typedef struct cdr_rater cdr_rater;
 
-/* Totals of one or more batches. Money in micro-units. */
+/* Money of the records rated in one currency (never added to another currency's). */
+#define CDR_RATE_MAX_CURRENCIES 8
+typedef struct cdr_rate_currency {
+    char rc_currency[4];                   /* ISO 4217 */
+    uint64_t rc_rated;                     /* rated records in this currency */
+    uint64_t rc_by_service[CDR_SVC_COUNT]; /* of them, per service */
+    cdr_money rc_charge[CDR_SVC_COUNT];    /* sum of rr_charge per service */
+} cdr_rate_currency;
+
+/* Totals of one or more batches (zero it before the first). Money in micro-units, per currency
+ * only: rs_currency[0..rs_ncurrencies) sorted by currency code (so the same whatever the thread
+ * count). Units per service: rs_bundle_units + rs_overflow_units + rs_free_units = the units of
+ * the rated records. */
 typedef struct cdr_rate_stats {
     uint64_t rs_records;
     uint64_t rs_rated;
     uint64_t rs_unratable[CDR_REASON_COUNT]; /* [CDR_REASON_NONE] unused */
-    uint64_t rs_by_service[CDR_SVC_COUNT];   /* rated records per service */
-    cdr_money rs_charge[CDR_SVC_COUNT];      /* sum of rr_charge per service */
+    uint64_t rs_by_service[CDR_SVC_COUNT];   /* rated records per service, every currency */
     uint64_t rs_bundle_units[CDR_SVC_COUNT];
+    uint64_t rs_overflow_units[CDR_SVC_COUNT];
+    uint64_t rs_free_units[CDR_SVC_COUNT];
+    int rs_ncurrencies;
+    cdr_rate_currency rs_currency[CDR_RATE_MAX_CURRENCIES];
 } cdr_rate_stats;
 
 /* Create a rater with `threads` workers (>= 1; the calling thread is one of them) over plan set ps
@@ -79,7 +94,10 @@ int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps)
 
 /* Rate n records into out[0..n) (one cdr_rated per record, same order) and add to stats (may be
  * NULL). Records of one charging owner are rated in batch order by one worker, so results and
- * counters do not depend on the thread count. Not re-entrant: one batch at a time per rater. */
+ * counters do not depend on the thread count. Not re-entrant: one batch at a time per rater.
+ * Returns 0, CDR_ENOMEM, or CDR_LIMIT when stats would need more than CDR_RATE_MAX_CURRENCIES
+ * currencies (the batch is rated and the counters updated, but the money of the currencies that
+ * found no room is missing from stats: the caller must treat the run as failed). */
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats);
 /* The same for a caller that has already looked the subscribers up: subix[i] is what
@@ -97,6 +115,12 @@ const cdr_plan *cdr_rater_batch_plan(const cdr_rater *rt, size_t i);
  * transaction each. Save writes only counters that changed since the last load or save. */
 int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
 int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
+/* The save in two steps, for a caller that commits more in the same transaction: write the
+ * changed counters into txn (a write transaction of the store; not committed, and left open on
+ * error for the caller to abort), then, once txn has committed, cdr_rater_counters_saved marks
+ * them saved. */
+int cdr_rater_counters_save_txn(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg);
+void cdr_rater_counters_saved(cdr_rater *rt);
 /* Number of counters held, and the value of one (0 if absent): holder is a subscriber id for a
  * subscriber's own bundle or an enterprise id for a pool. */
 size_t cdr_rater_counter_count(const cdr_rater *rt);
@@ -104,21 +128,24 @@ uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cy
                                const char *bundle_name, int service, int pool);
 
 /* ---- rated records on the wire (Kafka cdr.rated / cdr.suspense values, ledger segments) -------
- * Version 1: docs/rated-format.md. A rated record carries the whole CDR (its wire form), the
- * rating result and the plan id, so that a consumer needs no plan store to read it. */
-#define CDR_RATED_WIRE_VERSION 1
+ * docs/rated-format.md. A rated record carries the whole CDR (its wire form), the rating result,
+ * the plan id and (from version 2) the currency and the free units, so that a consumer needs no
+ * plan store to read it. The encoder writes version 2; the decoder reads versions 1 and 2 (a
+ * version-1 record decodes with rr_currency "" and rr_free_units 0). */
+#define CDR_RATED_WIRE_VERSION 2
 #define CDR_RATED_WIRE_MAX     512 /* no encoded rated record is longer */
 /* Encode into buf (>= CDR_RATED_WIRE_MAX bytes); plan_id may be NULL or "" for unratable
  * records. Returns the length. */
 size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
                              uint8_t *buf);
-/* Decode exactly len bytes. plan_id (>= CDR_NAME_MAX bytes) receives the plan id. Returns 0, or
- * CDR_VERSION / CDR_FORMAT with the reason and byte position in dg. */
+/* Decode exactly len bytes (version 1 or 2). plan_id (>= CDR_NAME_MAX bytes) receives the plan
+ * id. Returns 0, or CDR_VERSION / CDR_FORMAT with the reason and byte position in dg. */
 int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_rated *rr,
                           char *plan_id, cdr_diag *dg);
 
 /* One rated record as a CSV line / JSON object (with '\n'); see docs/rated-format.md.
- * pl may be NULL for unratable records. Returns the length, or -1 if bufsize (>= 1024) is short. */
+ * pl may be NULL for unratable records. Returns the length, or -1 if bufsize is short (2048 bytes
+ * always suffice). */
 extern const char cdr_rated_csv_header[];
 int cdr_rated_format_csv(const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl, char *buf,
                          size_t bufsize);

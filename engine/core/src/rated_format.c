@@ -7,7 +7,7 @@
 
 const char cdr_rated_csv_header[] =
     "source,origin_id,msisdn,service,direction,start,status,plan,version,zone,cycle,units,"
-    "bundle_units,overflow_units,charge,parts";
+    "bundle,bundle_units,overflow_units,free_units,charge,currency,parts";
 
 /* Exact decimal with six fractional digits. */
 static const char *money6(cdr_money v, char *buf, size_t n)
@@ -86,11 +86,20 @@ static const char *plan_name(const names *nm)
     return nm->nm_pl ? nm->nm_pl->pl_id : nm->nm_plan_id ? nm->nm_plan_id : "";
 }
 
+/* The record's currency; a record without one (rated wire version 1) takes that of the plan
+ * version that rated it when it is at hand, else "". */
+static const char *currency_name(const names *nm, const cdr_rated *rr)
+{
+    if (rr->rr_currency[0])
+        return rr->rr_currency;
+    return nm->nm_pl ? nm->nm_pl->pl_currency : "";
+}
+
 static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm, char *buf,
                       size_t bufsize)
 {
     outbuf ob = {buf, bufsize, 0};
-    char ts[32], m[32], nb[16];
+    char ts[32], m[32], nb[16], bb[16];
     cdr_time_format(cr->cr_start, cr->cr_utc_offset, 0, ts, sizeof ts);
     int rated = rr->rr_reason == CDR_REASON_NONE;
     ob_printf(&ob, "%s,%s,%s,%s,%s,%s,%s,", cr->cr_source, cr->cr_origin_id, cr->cr_msisdn,
@@ -98,12 +107,15 @@ static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm
               cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?", ts,
               cdr_reason_name(rr->rr_reason));
     if (!rated) {
-        ob_printf(&ob, ",,,,,,,,\n");
+        ob_printf(&ob, ",,,,,,,,,,,\n"); /* the 12 rating fields, empty */
     } else {
-        ob_printf(&ob, "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%" PRIu64 ",%" PRIu64 ",%s,",
+        ob_printf(&ob,
+                  "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64
+                  ",%s,%s,",
                   plan_name(nm), rr->rr_plan_version, zone_name(nm, rr, nb, sizeof nb),
-                  rr->rr_cycle, rr->rr_units, rr->rr_bundle_units, rr->rr_overflow_units,
-                  money6(rr->rr_charge, m, sizeof m));
+                  rr->rr_cycle, rr->rr_units, bundle_name(nm, rr, bb, sizeof bb),
+                  rr->rr_bundle_units, rr->rr_overflow_units, rr->rr_free_units,
+                  money6(rr->rr_charge, m, sizeof m), currency_name(nm, rr));
         for (unsigned i = 0; i < rr->rr_nparts; i++)
             ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "",
                       band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
@@ -132,12 +144,12 @@ static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *n
         ob_printf(&ob,
                   ",\"plan\":\"%s\",\"version\":%" PRIu32 ",\"zone\":\"%s\",\"cycle\":%" PRIu32
                   ",\"units\":%" PRIu64 ",\"bundle\":\"%s\",\"bundle_units\":%" PRIu64
-                  ",\"overflow_units\":%" PRIu64 ",\"charge\":\"%s\",\"charge_micro\":%" PRId64
-                  ",\"parts\":[",
+                  ",\"overflow_units\":%" PRIu64 ",\"free_units\":%" PRIu64
+                  ",\"charge\":\"%s\",\"charge_micro\":%" PRId64 ",\"currency\":\"%s\",\"parts\":[",
                   plan_name(nm), rr->rr_plan_version, zone_name(nm, rr, nb, sizeof nb),
                   rr->rr_cycle, rr->rr_units, bundle_name(nm, rr, bb, sizeof bb),
-                  rr->rr_bundle_units, rr->rr_overflow_units, money6(rr->rr_charge, m, sizeof m),
-                  rr->rr_charge);
+                  rr->rr_bundle_units, rr->rr_overflow_units, rr->rr_free_units,
+                  money6(rr->rr_charge, m, sizeof m), rr->rr_charge, currency_name(nm, rr));
         for (unsigned i = 0; i < rr->rr_nparts; i++)
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
                       i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),

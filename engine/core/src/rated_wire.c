@@ -1,4 +1,5 @@
-/* rated_wire.c - rated records on the wire, version 1 (docs/rated-format.md, "Wire format").
+/* rated_wire.c - rated records on the wire: version 2 is written, versions 1 and 2 are read
+ * (docs/rated-format.md, "Wire format").
  *
  * Same conventions as the CDR wire format (engine/src/record.c): unsigned LEB128 varints, zigzag
  * for signed values, strings as one length byte then the bytes. The helpers are static there, so
@@ -8,6 +9,15 @@
 
 #include "cdr_bytes.h"
 #include "cdr_rate.h"
+
+/* 1 when cur is an ISO 4217 code: three capital letters then NUL. */
+static int currency_ok(const char *cur)
+{
+    for (int i = 0; i < 3; i++)
+        if (cur[i] < 'A' || cur[i] > 'Z')
+            return 0;
+    return cur[3] == '\0';
+}
 
 size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
                              uint8_t *buf)
@@ -29,6 +39,7 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
     p = cdr_put_varint(p, rr->rr_units);
     p = cdr_put_varint(p, rr->rr_bundle_units);
     p = cdr_put_varint(p, rr->rr_overflow_units);
+    p = cdr_put_varint(p, rr->rr_free_units);
     unsigned nparts = rr->rr_nparts <= CDR_RATED_MAX_PARTS ? rr->rr_nparts : CDR_RATED_MAX_PARTS;
     *p++ = (uint8_t)nparts;
     for (unsigned i = 0; i < nparts; i++) {
@@ -41,6 +52,10 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
     if (pn)
         memcpy(p, plan_id, pn);
     p += pn;
+    const size_t cn = currency_ok(rr->rr_currency) ? 3 : 0;
+    *p++ = (uint8_t)cn;
+    memcpy(p, rr->rr_currency, cn);
+    p += cn;
     return (size_t)(p - buf);
 }
 
@@ -127,9 +142,10 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     plan_id[0] = '\0';
     if (len < 1)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 1, "empty rated record");
-    if (buf[0] != CDR_RATED_WIRE_VERSION)
+    const unsigned version = buf[0];
+    if (version != 1 && version != 2)
         return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown rated wire format version %u",
-                            buf[0]);
+                            version);
     rw_cur rc = {buf + 1, buf + len, buf, dg};
     uint64_t u[8] = {0};
     int64_t s[3] = {0};
@@ -160,6 +176,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
         (err = rw_uint(&rc, UINT64_MAX, &u[3], "units")) ||
         (err = rw_uint(&rc, u[3], &u[4], "bundle_units")) ||
         (err = rw_uint(&rc, u[3], &u[5], "overflow_units")) ||
+        (version >= 2 && (err = rw_uint(&rc, u[3], &u[7], "free_units"))) ||
         (err = rw_byte(&rc, CDR_RATED_MAX_PARTS, &nparts, "nparts")))
         return err;
     rr->rr_reason = reason;
@@ -172,6 +189,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     rr->rr_units = u[3];
     rr->rr_bundle_units = u[4];
     rr->rr_overflow_units = u[5];
+    rr->rr_free_units = u[7]; /* 0 in version 1 */
     rr->rr_nparts = nparts;
     for (unsigned i = 0; i < nparts; i++) {
         cdr_rated_part *rp = &rr->rr_parts[i];
@@ -192,6 +210,22 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     memcpy(plan_id, rc.rc_p, pn);
     plan_id[pn] = '\0';
     rc.rc_p += pn;
+    if (version >= 2) { /* version 1 has no currency: it stays "" */
+        uint8_t cn = 0;
+        if ((err = rw_byte(&rc, 3, &cn, "currency")))
+            return err;
+        if (cn != 0 && cn != 3)
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
+                                "field currency out of range (length %u)", cn);
+        if ((size_t)(rc.rc_end - rc.rc_p) < cn)
+            return rw_truncated(&rc, "currency");
+        memcpy(rr->rr_currency, rc.rc_p, cn);
+        rr->rr_currency[cn] = '\0';
+        if (cn && !currency_ok(rr->rr_currency))
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
+                                "field currency is not an ISO 4217 code");
+        rc.rc_p += cn;
+    }
     if (rc.rc_p != rc.rc_end)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
                             "%zu trailing bytes after rated record", (size_t)(rc.rc_end - rc.rc_p));

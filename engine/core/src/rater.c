@@ -180,6 +180,9 @@ typedef struct worker {
     pthread_t wk_thread;
     ctr_tab wk_ctr;
     cdr_rate_stats wk_stats;
+    uint32_t wk_cur_code; /* the currency of wk_stats.rs_currency[wk_cur_ix], if >= 0 */
+    int wk_cur_ix;
+    int wk_cur_over; /* a rated record found no room in wk_stats.rs_currency */
     int wk_err;
 } worker;
 
@@ -247,6 +250,58 @@ static int snap_build(const cdr_subtab *tab, cdr_plan_set *ps, rating_snap **out
     return 0;
 }
 
+/* The entry of currency cur (4 bytes, NUL-terminated) in the worker's batch stats, added when
+ * new; NULL (and wk_cur_over set) when there is no room. Records come in runs of one currency:
+ * the last one is remembered. */
+static cdr_rate_currency *worker_currency(worker *wk, const char *cur)
+{
+    uint32_t code;
+    memcpy(&code, cur, sizeof code);
+    cdr_rate_stats *ws = &wk->wk_stats;
+    if (wk->wk_cur_ix >= 0 && code == wk->wk_cur_code)
+        return &ws->rs_currency[wk->wk_cur_ix];
+    int k = 0;
+    while (k < ws->rs_ncurrencies && memcmp(ws->rs_currency[k].rc_currency, cur, 4) != 0)
+        k++;
+    if (k == ws->rs_ncurrencies) {
+        if (k == CDR_RATE_MAX_CURRENCIES) {
+            wk->wk_cur_over = 1;
+            return NULL;
+        }
+        memcpy(ws->rs_currency[k].rc_currency, cur, 4);
+        ws->rs_ncurrencies++;
+    }
+    wk->wk_cur_code = code;
+    wk->wk_cur_ix = k;
+    return &ws->rs_currency[k];
+}
+
+/* Add the money of one currency to stats, keeping rs_currency sorted by code. CDR_LIMIT when
+ * the currency is new and there is no room. */
+static int stats_add_currency(cdr_rate_stats *stats, const cdr_rate_currency *src)
+{
+    int k = 0, c = 1;
+    while (k < stats->rs_ncurrencies &&
+           (c = memcmp(stats->rs_currency[k].rc_currency, src->rc_currency, 4)) < 0)
+        k++;
+    if (k == stats->rs_ncurrencies || c != 0) {
+        if (stats->rs_ncurrencies == CDR_RATE_MAX_CURRENCIES)
+            return CDR_LIMIT;
+        memmove(&stats->rs_currency[k + 1], &stats->rs_currency[k],
+                (size_t)(stats->rs_ncurrencies - k) * sizeof stats->rs_currency[0]);
+        memset(&stats->rs_currency[k], 0, sizeof stats->rs_currency[k]);
+        memcpy(stats->rs_currency[k].rc_currency, src->rc_currency, 4);
+        stats->rs_ncurrencies++;
+    }
+    cdr_rate_currency *dst = &stats->rs_currency[k];
+    dst->rc_rated += src->rc_rated;
+    for (int s = 0; s < CDR_SVC_COUNT; s++) {
+        dst->rc_by_service[s] += src->rc_by_service[s];
+        dst->rc_charge[s] += src->rc_charge[s];
+    }
+    return 0;
+}
+
 static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t subix,
                      const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
@@ -306,10 +361,18 @@ static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t su
         wk->wk_stats.rs_unratable[reason < CDR_REASON_COUNT ? reason : CDR_REASON_BAD_RECORD]++;
         return;
     }
+    const unsigned svc = cr->cr_service;
     wk->wk_stats.rs_rated++;
-    wk->wk_stats.rs_by_service[cr->cr_service]++;
-    wk->wk_stats.rs_charge[cr->cr_service] += rr->rr_charge;
-    wk->wk_stats.rs_bundle_units[cr->cr_service] += rr->rr_bundle_units;
+    wk->wk_stats.rs_by_service[svc]++;
+    wk->wk_stats.rs_bundle_units[svc] += rr->rr_bundle_units;
+    wk->wk_stats.rs_overflow_units[svc] += rr->rr_overflow_units;
+    wk->wk_stats.rs_free_units[svc] += rr->rr_free_units;
+    cdr_rate_currency *cur = worker_currency(wk, rr->rr_currency);
+    if (cur) {
+        cur->rc_rated++;
+        cur->rc_by_service[svc]++;
+        cur->rc_charge[svc] += rr->rr_charge;
+    }
     if (!any || rr->rr_bundle < 0)
         return;
     unsigned b = (unsigned)rr->rr_bundle;
@@ -559,8 +622,12 @@ int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t
     rt->rt_given = subix;
     rt->rt_out = out;
     rt->rt_n = n;
-    for (unsigned i = 0; i < rt->rt_threads; i++)
-        memset(&rt->rt_workers[i].wk_stats, 0, sizeof rt->rt_workers[i].wk_stats);
+    for (unsigned i = 0; i < rt->rt_threads; i++) {
+        worker *wk = &rt->rt_workers[i];
+        memset(&wk->wk_stats, 0, sizeof wk->wk_stats);
+        wk->wk_cur_ix = -1;
+        wk->wk_cur_over = 0;
+    }
     if (rt->rt_threads > 1)
         pthread_barrier_wait(&rt->rt_bar);
     run_batch(rt, &rt->rt_workers[0]);
@@ -579,9 +646,17 @@ int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t
             stats->rs_unratable[r] += wk->wk_stats.rs_unratable[r];
         for (int s = 0; s < CDR_SVC_COUNT; s++) {
             stats->rs_by_service[s] += wk->wk_stats.rs_by_service[s];
-            stats->rs_charge[s] += wk->wk_stats.rs_charge[s];
             stats->rs_bundle_units[s] += wk->wk_stats.rs_bundle_units[s];
+            stats->rs_overflow_units[s] += wk->wk_stats.rs_overflow_units[s];
+            stats->rs_free_units[s] += wk->wk_stats.rs_free_units[s];
         }
+        for (int k = 0; k < wk->wk_stats.rs_ncurrencies; k++) {
+            int rc = stats_add_currency(stats, &wk->wk_stats.rs_currency[k]);
+            if (rc && !err)
+                err = rc;
+        }
+        if (wk->wk_cur_over && !err)
+            err = CDR_LIMIT;
     }
     return err;
 }
@@ -636,14 +711,10 @@ int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
     return rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read counters", dg);
 }
 
-int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+int cdr_rater_counters_save_txn(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg)
 {
-    MDB_txn *txn;
     MDB_dbi dbi;
-    int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
-    if (rc)
-        return cdr_store_err(rc, "begin counters write", dg);
-    rc = cdr_store_dbi(txn, CDR_DB_COUNTERS, MDB_CREATE, &dbi, dg);
+    int rc = cdr_store_dbi(txn, CDR_DB_COUNTERS, MDB_CREATE, &dbi, dg);
     for (unsigned w = 0; w < rt->rt_threads && !rc; w++) {
         ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
         for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask && !rc; i++) {
@@ -662,17 +733,32 @@ int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
                 rc = cdr_store_err(rc, "write counter", dg);
         }
     }
-    if (!rc && (rc = mdb_txn_commit(txn)) != 0)
-        return cdr_store_err(rc, "commit counters", dg);
-    if (rc) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
+    return rc;
+}
+
+void cdr_rater_counters_saved(cdr_rater *rt)
+{
     for (unsigned w = 0; w < rt->rt_threads; w++) {
         ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
         for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++)
             ct->ct_ents[i].ce_flags &= ~2u;
     }
+}
+
+int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+{
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
+    if (rc)
+        return cdr_store_err(rc, "begin counters write", dg);
+    rc = cdr_rater_counters_save_txn(rt, txn, dg);
+    if (rc) {
+        mdb_txn_abort(txn);
+        return rc;
+    }
+    if ((rc = mdb_txn_commit(txn)) != 0)
+        return cdr_store_err(rc, "commit counters", dg);
+    cdr_rater_counters_saved(rt);
     return 0;
 }
 

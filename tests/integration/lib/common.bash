@@ -276,7 +276,7 @@ it_reference() {
     REF_SUSPENSE=$(wc -l <"$S/ref/suspense.txt")
     REF_CHARGE=$(it_charge_sum <"$S/ref/rated.txt")
     [ "$REF_RECORDS" -eq "$cdrs" ] || fail "offline rating wrote $REF_RECORDS records, not $cdrs"
-    "$CDRATE" counters --store "$S/store-off" --quiet >"$S/ref/counters.txt" ||
+    "$CDRATE" counters --store "$S/store-off" --raw --quiet >"$S/ref/counters.txt" ||
         fail "counters --store failed"
     # The reference must exercise what the test claims: bundles, enterprise pools, suspense.
     grep -q ' 8[0-9a-f]\{15\} ' "$S/ref/counters.txt" || fail "no enterprise pool counter in the reference"
@@ -293,10 +293,12 @@ it_reference() {
     IT_PARTS=$parts
 }
 
-# Sum of the charge column (15th, 6 decimals) in micro-units. awk's doubles are exact below 2^53.
+# Sums of the charge column (17th, 6 decimals) in micro-units per currency (18th), as
+# "CNY:123,EUR:45" in code order: currencies are never added together (docs/rated-format.md).
+# awk's doubles are exact below 2^53.
 it_charge_sum() {
-    awk -F, '{ c = $15; neg = sub(/^-/, "", c); sub(/\./, "", c); s += (neg ? -c : c) }
-             END { printf "%.0f\n", s }'
+    awk -F, '{ c = $17; neg = sub(/^-/, "", c); sub(/\./, "", c); s[$18] += (neg ? -c : c) }
+             END { for (k in s) printf "%s:%.0f\n", k, s[k] }' | LC_ALL=C sort | paste -sd, -
 }
 
 # ---- the streaming path -----------------------------------------------------------------------
@@ -361,17 +363,17 @@ it_start_archiver() {
         --group "${PREFIX}archive" --topic-prefix "$PREFIX" --stats
 }
 
-# Ledger totals over every cycle: "RECORDS CHARGE_MICRO" (`ledger totals --json` ends with the
-# totals of all cycles after the "cycles" array).
+# Ledger totals over every cycle: "RECORDS CUR:MICRO,CUR:MICRO" (`ledger totals --json` ends
+# with the totals of all cycles after the "cycles" array; charges_micro is per currency).
 it_ledger_totals() {
     [ -d "$S/ledger" ] || {
-        echo "0 0"
+        echo "0 -"
         return 0
     }
     local j t
     j=$("$CDRATE" ledger totals --ledger "$S/ledger" --json 2>>"$S/log/poll.err") || return 1
-    t=$(sed -n 's/.*\],"records":\([0-9]*\),"charge":"[^"]*","charge_micro":\(-\{0,1\}[0-9]*\),.*/\1 \2/p' <<<"$j")
-    [[ $t =~ ^[0-9]+\ -?[0-9]+$ ]] || {
+    t=$(sed -n 's/.*\],"records":\([0-9]*\),.*,"charges_micro":{\([^}]*\)},"currencies":.*/\1 \2/p' <<<"$j" | tr -d '"')
+    [[ $t =~ ^[0-9]+\ ([A-Z?]{3}:-?[0-9]+(,[A-Z?]{3}:-?[0-9]+)*)?$ ]] || {
         echo "unreadable ledger totals: $j" >>"$S/log/poll.err"
         return 1
     }
@@ -455,7 +457,7 @@ it_compare() {
     t=$(it_ledger_totals) || fail "cannot read the ledger totals (see $S/log/poll.err)"
     read -r r c <<<"$t"
     [ "$r" -eq "$REF_RATED" ] || fail "ledger totals: $r records, offline $REF_RATED"
-    [ "$c" -eq "$REF_CHARGE" ] || fail "ledger totals: charge $c micro-units, offline $REF_CHARGE"
+    [ "$c" = "$REF_CHARGE" ] || fail "ledger totals: charges $c micro-units, offline $REF_CHARGE"
     # with --store the lines are those of cdrate rate, byte for byte; the header line goes
     "$CDRATE" ledger cat --ledger "$S/ledger" --store "$S/store" --quiet 2>"$S/log/ledger-cat.err" |
         tail -n +2 | LC_ALL=C sort >"$S/got/rated.txt" || fail "ledger cat failed"
