@@ -17,6 +17,7 @@
 #include <stdio.h>
 
 #include "cdr_money.h"
+#include "cdr_progress.h"
 #include "cdr_rate.h"
 #include "cdr_store.h"
 
@@ -38,12 +39,12 @@ typedef struct cdr_dir_stats {
  * NULL.
  * (Details, see docs/directory.md: also CDR_VERSION for another format version, CDR_EIO for an
  * unreadable file, CDR_LIMIT for an over-long line, CDR_STORE / CDR_LIMIT / CDR_ENOMEM when the
- * store cannot be written. progress gets "directory: N lines" every 100,000 lines and, after the
- * commit, one final line with the line count and the number of records of each kind. stats is
- * written only on success. The store's previous directory is replaced as a whole; it is never
- * merged. Not to be called concurrently with other cdr_dir_* store calls on the same store.) */
-int cdr_dir_load_file(cdr_store *st, const char *path, FILE *progress, cdr_dir_stats *stats,
-                      cdr_diag *dg);
+ * store cannot be written. progress gets the bytes parsed and the file's size every 16,384
+ * lines and once at the end of the file. stats is written only on success. The store's previous
+ * directory is replaced as a whole; it is never merged. Not to be called concurrently with other
+ * cdr_dir_* store calls on the same store.) */
+int cdr_dir_load_file(cdr_store *st, const char *path, const cdr_progress *progress,
+                      cdr_dir_stats *stats, cdr_diag *dg);
 
 /* Build the rating view (one cdr_sub per subscriber) from the directory in the store.
  * The table is owned by the caller (cdr_subtab_free). CDR_NOTFOUND when no directory is loaded. */
@@ -217,9 +218,10 @@ typedef struct cdr_dir_payment_rule {
 typedef struct cdr_dir cdr_dir;
 
 /* Parse and validate a directory file without touching any store (same errors as
- * cdr_dir_load_file). progress gets the "directory: N lines" lines (no final line). On success
- * *out is owned by the caller (cdr_dir_free); on error *out is NULL. */
-int cdr_dir_parse_file(const char *path, FILE *progress, cdr_dir **out, cdr_diag *dg);
+ * cdr_dir_load_file). progress (may be NULL) gets the bytes parsed and the file's size, as in
+ * cdr_dir_load_file. On success *out is owned by the caller (cdr_dir_free); on error *out is
+ * NULL. */
+int cdr_dir_parse_file(const char *path, const cdr_progress *progress, cdr_dir **out, cdr_diag *dg);
 
 /* Replace the store's directory with dir, in one write transaction (all or nothing).
  * Returns 0, or CDR_STORE / CDR_LIMIT / CDR_ENOMEM with LMDB's message in dg. */

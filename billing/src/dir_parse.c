@@ -12,13 +12,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "dir_int.h"
 
-#define DIR_LINE_MAX       8192   /* bytes per line, without the line end */
-#define DIR_MAX_FIELDS     32     /* fields per line */
-#define DIR_PROGRESS_EVERY 100000 /* lines between progress reports */
-#define DIR_TERM_DAYS_MAX  3650   /* payment term */
+#define DIR_LINE_MAX       8192  /* bytes per line, without the line end */
+#define DIR_MAX_FIELDS     32    /* fields per line */
+#define DIR_PROGRESS_EVERY 16384 /* lines between progress reports */
+#define DIR_TERM_DAYS_MAX  3650  /* payment term */
 
 /* ---- field tables ---------------------------------------------------------------------------- */
 
@@ -1202,7 +1203,7 @@ static int resolve(dir_parser *ps)
 
 /* ---- the file -------------------------------------------------------------------------------- */
 
-int cdr_dir_parse_file(const char *path, FILE *progress, cdr_dir **out, cdr_diag *dg)
+int cdr_dir_parse_file(const char *path, const cdr_progress *progress, cdr_dir **out, cdr_diag *dg)
 {
     cdr_diag_clear(dg);
     if (!out)
@@ -1215,6 +1216,9 @@ int cdr_dir_parse_file(const char *path, FILE *progress, cdr_dir **out, cdr_diag
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open directory file: %s",
                             strerror(errno));
     setvbuf(f, NULL, _IOFBF, 1 << 20);
+    struct stat sb;
+    const uint64_t fsize =
+        fstat(fileno(f), &sb) == 0 && S_ISREG(sb.st_mode) ? (uint64_t)sb.st_size : 0;
     dir_parser ps = {.ps_path = path, .ps_dg = dg};
     ps.ps_dir = dir_new();
     int rc = ps.ps_dir ? 0 : cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory");
@@ -1239,9 +1243,13 @@ int cdr_dir_parse_file(const char *path, FILE *progress, cdr_dir **out, cdr_diag
         else
             rc = parse_line(&ps, s, len);
         if (progress && ps.ps_line % DIR_PROGRESS_EVERY == 0) {
-            fprintf(progress, "directory: %lu lines\n", (unsigned long)ps.ps_line);
-            fflush(progress);
+            off_t off = ftello(f);
+            cdr_progress_report(progress, off > 0 ? (uint64_t)off : 0, fsize);
         }
+    }
+    if (rc == 0 && progress) {
+        off_t off = ftello(f);
+        cdr_progress_report(progress, off > 0 ? (uint64_t)off : 0, fsize);
     }
     if (rc == 0 && ferror(f))
         rc = cdr_diag_set(dg, CDR_EIO, path, (int)ps.ps_line, 0, "read error: %s", strerror(errno));

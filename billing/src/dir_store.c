@@ -414,8 +414,8 @@ int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber 
 
 /* ---- load ------------------------------------------------------------------------------------ */
 
-int cdr_dir_load_file(cdr_store *st, const char *path, FILE *progress, cdr_dir_stats *stats,
-                      cdr_diag *dg)
+int cdr_dir_load_file(cdr_store *st, const char *path, const cdr_progress *progress,
+                      cdr_dir_stats *stats, cdr_diag *dg)
 {
     cdr_diag_clear(dg);
     if (!st || !path)
@@ -435,16 +435,6 @@ int cdr_dir_load_file(cdr_store *st, const char *path, FILE *progress, cdr_dir_s
     cdr_dir_get_stats(dir, &ds);
     if (stats)
         *stats = ds;
-    if (progress) {
-        fprintf(progress,
-                "directory: %zu lines, loaded %zu credit classes, %zu customers, %zu accounts, "
-                "%zu enterprises, %zu products, %zu subscribers, %zu memberships, %zu payment "
-                "rules\n",
-                dir->dr_lines, ds.ds_credit_classes, ds.ds_customers, ds.ds_accounts,
-                ds.ds_enterprises, ds.ds_products, ds.ds_subscribers, ds.ds_memberships,
-                ds.ds_payment_rules);
-        fflush(progress);
-    }
     cdr_dir_free(dir);
     return 0;
 }

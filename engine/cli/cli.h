@@ -100,6 +100,12 @@ int cli_usage_error(const cli_spec *cs, const char *fmt, ...) __attribute__((for
 /* Free what cli_parse allocated for CLI_LIST options. */
 void cli_spec_free(const cli_spec *cs);
 
+/* --source and --timezone of collect and decode into cc (validated; usage error reported and
+ * CLI_EXIT_USAGE returned when malformed). Either may be NULL (not given). */
+struct cdr_coll_config;
+int cli_coll_source_tz(const cli_spec *cs, const char *source, const char *tz,
+                       struct cdr_coll_config *cc);
+
 /* Parse a whole non-negative decimal number (suffixes k, M for 10^3, 10^6 accepted); 0 on
  * success. */
 int cli_parse_count(const char *s, uint64_t *out);
@@ -145,6 +151,8 @@ typedef struct cli_progress {
 void cli_progress_start(cli_progress *pg, int quiet, const char *label, const char *unit);
 void cli_progress_update(cli_progress *pg, uint64_t done, uint64_t total);
 void cli_progress_end(cli_progress *pg);
+/* cli_progress_update as a cdr_progress callback (cdr_progress.h): arg is the cli_progress. */
+void cli_progress_cb(void *arg, uint64_t done, uint64_t total);
 /* Non-zero when progress lines should be drawn (stderr is a terminal and not --quiet). */
 int cli_progress_enabled(int quiet);
 

@@ -352,6 +352,11 @@ void cli_progress_update(cli_progress *pg, uint64_t done, uint64_t total)
     fputs(")\033[K", stderr);
 }
 
+void cli_progress_cb(void *arg, uint64_t done, uint64_t total)
+{
+    cli_progress_update(arg, done, total);
+}
+
 void cli_progress_end(cli_progress *pg)
 {
     if (pg->pg_on && pg->pg_last_ns)

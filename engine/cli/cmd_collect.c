@@ -33,8 +33,14 @@ static void on_report(void *arg, const cdr_collect_report *fr)
                     cs->cs_nonbillable);
     } else {
         cc->cc_bad++;
-        fprintf(stderr, "%s: %s (moved to %s)\n", fr->fr_name, fr->fr_msg,
-                fr->fr_moved_to ? fr->fr_moved_to : "nowhere");
+        cdr_diag dg;
+        cdr_diag_set(&dg, fr->fr_status == CDR_COLLECT_REFUSED ? CDR_EXISTS : CDR_EIO, fr->fr_name,
+                     0, 0, "%s (moved to %s)", fr->fr_msg,
+                     fr->fr_moved_to ? fr->fr_moved_to : "nowhere");
+        if (cli_json)
+            cli_report("collect", &dg);
+        else
+            fprintf(stderr, "%s: %s\n", fr->fr_name, dg.dg_msg);
     }
     if (cc->cc_stats) {
         printf("{\"file\":\"");
@@ -77,6 +83,27 @@ static const char collect_about[] =
     "with the process). --source also names the Kafka transactional id: run one collector per\n"
     "source. Exit status: 0 all published; 3 done, but records were rejected or files refused\n"
     "or failed; 1 error (Kafka, store); 2 bad command line; 4 --rating-store is no store.";
+
+int cli_coll_source_tz(const cli_spec *cs, const char *source, const char *tz, cdr_coll_config *cc)
+{
+    if (source) {
+        int bad = !*source || strlen(source) >= sizeof cc->cc_source;
+        for (const char *p = source; *p && !bad; p++)
+            bad = *p <= ' ' || *p == ',' || *p == '"' || *p > '~';
+        if (bad)
+            return cli_usage_error(cs,
+                                   "--source must be 1..%d printable characters without "
+                                   "spaces, commas or quotes",
+                                   (int)sizeof cc->cc_source - 1);
+        snprintf(cc->cc_source, sizeof cc->cc_source, "%s", source);
+    }
+    if (tz) {
+        if (!*tz || strlen(tz) >= sizeof cc->cc_timezone)
+            return cli_usage_error(cs, "bad --timezone '%s'", tz);
+        snprintf(cc->cc_timezone, sizeof cc->cc_timezone, "%s", tz);
+    }
+    return CLI_EXIT_OK;
+}
 
 int cmd_collect(int argc, char **argv)
 {
@@ -142,22 +169,8 @@ int cmd_collect(int argc, char **argv)
             return cli_usage_error(&cs, "--topic-prefix: %s", pdg.dg_msg);
         snprintf(cl.cl_topic_prefix, sizeof cl.cl_topic_prefix, "%s", prefix);
     }
-    if (source) {
-        int bad = !*source || strlen(source) >= sizeof cl.cl_coll.cc_source;
-        for (const char *p = source; *p && !bad; p++)
-            bad = *p <= ' ' || *p == ',' || *p == '"' || *p > '~';
-        if (bad)
-            return cli_usage_error(&cs,
-                                   "--source must be 1..%d printable characters without "
-                                   "spaces, commas or quotes",
-                                   (int)sizeof cl.cl_coll.cc_source - 1);
-        snprintf(cl.cl_coll.cc_source, sizeof cl.cl_coll.cc_source, "%s", source);
-    }
-    if (tz) {
-        if (!*tz || strlen(tz) >= sizeof cl.cl_coll.cc_timezone)
-            return cli_usage_error(&cs, "bad --timezone '%s'", tz);
-        snprintf(cl.cl_coll.cc_timezone, sizeof cl.cl_coll.cc_timezone, "%s", tz);
-    }
+    if (cli_coll_source_tz(&cs, source, tz, &cl.cl_coll) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "%s", brokers);
     if (spool)
         snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", spool);

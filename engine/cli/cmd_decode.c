@@ -267,22 +267,8 @@ int cmd_decode(int argc, char **argv)
 
     cdr_coll_config cc;
     cdr_coll_config_defaults(&cc);
-    if (source) {
-        int bad = !*source || strlen(source) >= sizeof cc.cc_source;
-        for (const char *p = source; *p && !bad; p++)
-            bad = *p <= ' ' || *p == ',' || *p == '"' || *p > '~';
-        if (bad)
-            return cli_usage_error(&cs,
-                                   "--source must be 1..%d printable characters without "
-                                   "spaces, commas or quotes",
-                                   (int)sizeof cc.cc_source - 1);
-        snprintf(cc.cc_source, sizeof cc.cc_source, "%s", source);
-    }
-    if (tz) {
-        if (!*tz || strlen(tz) >= sizeof cc.cc_timezone)
-            return cli_usage_error(&cs, "bad --timezone '%s'", tz);
-        snprintf(cc.cc_timezone, sizeof cc.cc_timezone, "%s", tz);
-    }
+    if (cli_coll_source_tz(&cs, source, tz, &cc) != CLI_EXIT_OK)
+        return CLI_EXIT_USAGE;
     if (fs_columns) {
         if (format != CDR_FMT_FREESWITCH)
             return cli_usage_error(&cs, "--fs-columns applies to --format freeswitch only");

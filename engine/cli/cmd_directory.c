@@ -30,7 +30,11 @@ static int load(const char *path, const char *store, int allow_missing, int quie
     cdr_diag_clear(&dg);
     cdr_dir *dir = NULL;
     /* Parse first: an invalid file neither creates nor opens the store. */
-    int rc = cdr_dir_parse_file(path, cli_progress_enabled(quiet) ? stderr : NULL, &dir, &dg);
+    cli_progress pg;
+    cli_progress_start(&pg, quiet || json, "directory", "bytes");
+    const cdr_progress pr = {cli_progress_cb, &pg};
+    int rc = cdr_dir_parse_file(path, &pr, &dir, &dg);
+    cli_progress_end(&pg);
     if (rc) {
         cli_report("directory", &dg);
         if (!json)

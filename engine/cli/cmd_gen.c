@@ -24,7 +24,7 @@ static int gen_file(cdr_gen *g, const char *outdir, int wire, uint64_t ncdrs, in
         if (!wire)
             cdr_diag_set(&dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
         cli_report("gen", &dg);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     if (f) {
         setvbuf(f, NULL, _IOFBF, 1 << 20);
@@ -75,7 +75,7 @@ static int gen_spool(cdr_gen *g, const char *outdir, int cfmt, uint64_t ncdrs, i
     snprintf(dir, sizeof dir, "%s/spool", outdir);
     if (mkdir(dir, 0755) != 0 && errno != EEXIST) {
         cli_error("gen", CDR_EIO, "cannot create %s: %s", dir, strerror(errno));
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     const int progress = cli_progress_enabled(quiet);
     cdr_diag dg;
@@ -86,7 +86,7 @@ static int gen_spool(cdr_gen *g, const char *outdir, int cfmt, uint64_t ncdrs, i
         fputc('\n', stderr);
     if (rc) {
         cli_report("gen", &dg);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     return 0;
 }
@@ -95,7 +95,7 @@ int cmd_gen(int argc, char **argv)
 {
     const char *outdir = NULL;
     uint64_t nsubs = 1000, ncdrs = 10000, seed = 42;
-    int fmt = 0, quiet = 0;
+    int fmt = 0, quiet = 0, json = 0;
     static const char *const formats[] = {"csv", "wire", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
         {"out", CLI_STRING, &outdir, "DIR", "output directory (created if missing)"},
@@ -103,6 +103,7 @@ int cmd_gen(int argc, char **argv)
         {"cdrs", CLI_COUNT, &ncdrs, "M", "CDRs, default 10000"},
         {"seed", CLI_COUNT, &seed, "S", "default 42; the same seed gives the same files"},
         {"format", CLI_CHOICE, &fmt, "F", "CDR file format, default csv", 0, 0, formats},
+        {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object on stdout"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress, no summary"},
         {0},
     };
@@ -118,12 +119,12 @@ int cmd_gen(int argc, char **argv)
         opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
-        return pos == CLI_HELP ? 0 : 2;
+        return pos == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (!outdir || pos != argc)
         return cli_usage_error(&cs, "--out is required");
     if (mkdir(outdir, 0755) != 0 && errno != EEXIST) {
         cli_error("gen", CDR_EIO, "cannot create %s: %s", outdir, strerror(errno));
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     cdr_diag dg;
     cdr_diag_clear(&dg);
@@ -131,7 +132,7 @@ int cmd_gen(int argc, char **argv)
     snprintf(path, sizeof path, "%s/plans", outdir);
     if (cdr_bench_write_embedded_plans(path, &dg)) {
         cli_report("gen", &dg);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     cdr_gen_config gc;
     cdr_gen_defaults(&gc);
@@ -140,20 +141,25 @@ int cmd_gen(int argc, char **argv)
     cdr_gen *g;
     if (cdr_gen_create(&gc, &g)) {
         cli_error("gen", CDR_ENOMEM, "cannot create the population");
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     snprintf(path, sizeof path, "%s/directory.dir", outdir);
     if (cdr_gen_write_directory(g, path, &dg)) {
         cli_report("gen", &dg);
         cdr_gen_destroy(g);
-        return 1;
+        return CLI_EXIT_FAIL;
     }
     int rc = fmt >= 2 ? gen_spool(g, outdir, fmt - 1, ncdrs, quiet)
                       : gen_file(g, outdir, fmt == 1, ncdrs, quiet);
     cdr_gen_destroy(g);
     if (rc)
-        return 1;
-    if (!quiet)
+        return CLI_EXIT_FAIL;
+    if (json) {
+        printf("{\"subscribers\":%" PRIu64 ",\"cdrs\":%" PRIu64 ",\"format\":\"%s\",\"out\":",
+               nsubs, ncdrs, formats[fmt]);
+        cli_json_str(stdout, outdir);
+        printf("}\n");
+    } else if (!quiet)
         fprintf(stderr, "cdrate gen: %" PRIu64 " subscribers, %" PRIu64 " CDRs in %s\n", nsubs,
                 ncdrs, outdir);
     return 0;

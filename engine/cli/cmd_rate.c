@@ -247,21 +247,15 @@ static int inputs_record(MDB_txn *txn, const rate_input *ris, int n, cdr_diag *d
 }
 
 /* Counters and the inputs' hashes in one transaction: both or neither. */
-static int save_run(cdr_rater *rt, cdr_store *st, const rate_input *ris, int n, cdr_diag *dg)
+typedef struct save_arg {
+    const rate_input *sa_inputs;
+    int sa_n;
+} save_arg;
+
+static int save_inputs(MDB_txn *txn, void *arg, cdr_diag *dg)
 {
-    MDB_txn *txn;
-    int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
-    if (rc)
-        return cdr_store_err(rc, "begin counters write", dg);
-    if ((rc = cdr_rater_counters_save_txn(rt, txn, dg)) != 0 ||
-        (rc = inputs_record(txn, ris, n, dg)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    if ((rc = mdb_txn_commit(txn)) != 0)
-        return cdr_store_err(rc, "commit counters", dg);
-    cdr_rater_counters_saved(rt);
-    return 0;
+    const save_arg *sa = arg;
+    return inputs_record(txn, sa->sa_inputs, sa->sa_n, dg);
 }
 
 /* "12.5" -> 1250 (hundredths of a percent, 0..10000); -1 when malformed. */
@@ -519,7 +513,8 @@ int cmd_rate(int argc, char **argv)
         unrated = 1;
     else if (maxun_bp >= 0 && unratable * 10000 > (uint64_t)maxun_bp * rs.rs_records)
         unrated = 1;
-    if (!dry && !unrated && save_run(rt, st, ris, ins.li_n, &dg)) {
+    save_arg sa = {ris, ins.li_n};
+    if (!dry && !unrated && cdr_rater_counters_save_with(rt, st, save_inputs, &sa, &dg)) {
         cli_report("rate", &dg);
         goto done;
     }

@@ -115,12 +115,13 @@ const cdr_plan *cdr_rater_batch_plan(const cdr_rater *rt, size_t i);
  * transaction each. Save writes only counters that changed since the last load or save. */
 int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
 int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg);
-/* The save in two steps, for a caller that commits more in the same transaction: write the
- * changed counters into txn (a write transaction of the store; not committed, and left open on
- * error for the caller to abort), then, once txn has committed, cdr_rater_counters_saved marks
- * them saved. */
-int cdr_rater_counters_save_txn(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg);
-void cdr_rater_counters_saved(cdr_rater *rt);
+/* The same save, with more written in the same transaction: also(txn, arg, dg) runs after the
+ * counters are written and before the commit; a non-zero return (a cdr_err, dg filled) aborts
+ * the whole transaction and is returned. Counters and the caller's writes land together or not
+ * at all (`cdrate rate` records its inputs' hashes this way). */
+typedef int (*cdr_rater_save_fn)(MDB_txn *txn, void *arg, cdr_diag *dg);
+int cdr_rater_counters_save_with(cdr_rater *rt, cdr_store *st, cdr_rater_save_fn also, void *arg,
+                                 cdr_diag *dg);
 /* Number of counters held, and the value of one (0 if absent): holder is a subscriber id for a
  * subscriber's own bundle or an enterprise id for a pool. */
 size_t cdr_rater_counter_count(const cdr_rater *rt);

@@ -35,7 +35,8 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
-/* Must stay equal to rater.c's name_tag (tests/unit/test_directory.c checks it on a rated run). */
+/* The one definition: the rater tags own bundles with it (tests/unit/test_directory.c checks a
+ * rated run's counters against it). */
 uint64_t cdr_counter_bundle_tag(const char *name)
 {
     uint64_t h = 1469598103934665603ULL;

@@ -63,14 +63,10 @@ static uint64_t mix64(uint64_t x)
     return x;
 }
 
+/* The counter tag of a subscriber's own bundle: one definition, cdr_stream.h. */
 static uint64_t name_tag(const char *name)
 {
-    uint64_t h = 1469598103934665603ULL;
-    for (; *name; name++) {
-        h ^= (unsigned char)*name;
-        h *= 1099511628211ULL;
-    }
-    return CTR_OWN | (mix64(h) & CTR_TAGMASK);
+    return cdr_counter_bundle_tag(name);
 }
 
 /* The slot depends on (holder, cycle) only: the few counters of one holder and cycle (its
@@ -711,7 +707,7 @@ int cdr_rater_counters_load(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
     return rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read counters", dg);
 }
 
-int cdr_rater_counters_save_txn(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg)
+static int counters_put(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg)
 {
     MDB_dbi dbi;
     int rc = cdr_store_dbi(txn, CDR_DB_COUNTERS, MDB_CREATE, &dbi, dg);
@@ -736,30 +732,30 @@ int cdr_rater_counters_save_txn(cdr_rater *rt, MDB_txn *txn, cdr_diag *dg)
     return rc;
 }
 
-void cdr_rater_counters_saved(cdr_rater *rt)
-{
-    for (unsigned w = 0; w < rt->rt_threads; w++) {
-        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
-        for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++)
-            ct->ct_ents[i].ce_flags &= ~2u;
-    }
-}
-
-int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+int cdr_rater_counters_save_with(cdr_rater *rt, cdr_store *st, cdr_rater_save_fn also, void *arg,
+                                 cdr_diag *dg)
 {
     MDB_txn *txn;
     int rc = mdb_txn_begin(st->st_env, NULL, 0, &txn);
     if (rc)
         return cdr_store_err(rc, "begin counters write", dg);
-    rc = cdr_rater_counters_save_txn(rt, txn, dg);
-    if (rc) {
+    if ((rc = counters_put(rt, txn, dg)) != 0 || (also && (rc = also(txn, arg, dg)) != 0)) {
         mdb_txn_abort(txn);
         return rc;
     }
     if ((rc = mdb_txn_commit(txn)) != 0)
         return cdr_store_err(rc, "commit counters", dg);
-    cdr_rater_counters_saved(rt);
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        ctr_tab *ct = &rt->rt_workers[w].wk_ctr;
+        for (size_t i = 0; ct->ct_ents && i <= ct->ct_mask; i++)
+            ct->ct_ents[i].ce_flags &= ~2u;
+    }
     return 0;
+}
+
+int cdr_rater_counters_save(cdr_rater *rt, cdr_store *st, cdr_diag *dg)
+{
+    return cdr_rater_counters_save_with(rt, st, NULL, NULL, dg);
 }
 
 size_t cdr_rater_counter_count(const cdr_rater *rt)
