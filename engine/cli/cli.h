@@ -13,6 +13,12 @@
 
 #define CLI_VERSION "0.1.0"
 
+/* Files that hold customer data are private: main() sets CLI_UMASK (0600 files in 0700
+ * folders, whatever the caller's umask); --group-readable, known to every command, sets
+ * CLI_UMASK_GROUP (0640 in 0750). */
+#define CLI_UMASK       0077
+#define CLI_UMASK_GROUP 0027
+
 typedef struct cli_command {
     const char *name;
     int (*fn)(int argc, char **argv);

@@ -85,6 +85,8 @@ void cli_usage(const cli_spec *cs, FILE *f)
     fprintf(f, "  %-24s %s\n", "--help", "print this help and exit");
     if (!cli_has_opt(cs, "version"))
         fprintf(f, "  %-24s %s\n", "--version", "print the version and exit");
+    fprintf(f, "  %-24s %s\n", "--group-readable",
+            "files this command creates: 0640 in 0750 folders (default 0600 in 0700)");
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
                "5 unratable records (rate); docs/operations.md\n");
 }
@@ -127,7 +129,7 @@ int cli_parse(const cli_spec *cs, int argc, char **argv)
     size_t n = 0;
     while (cs->cs_opts && cs->cs_opts[n].co_name)
         n++;
-    struct option *lo = calloc(n + 2, sizeof *lo);
+    struct option *lo = calloc(n + 4, sizeof *lo);
     if (!lo)
         return CLI_USAGE;
     for (size_t i = 0; i < n; i++) {
@@ -139,6 +141,8 @@ int cli_parse(const cli_spec *cs, int argc, char **argv)
     lo[n].val = (int)n + 1;
     lo[n + 1].name = "version";
     lo[n + 1].val = (int)n + 2;
+    lo[n + 2].name = "group-readable";
+    lo[n + 2].val = (int)n + 3;
     /* --json (or --stats) decides the form of every error, including those of the parse itself */
     for (int i = 1; i < argc && strcmp(argv[i], "--"); i++)
         for (size_t k = 0; k < n; k++)
@@ -161,6 +165,10 @@ int cli_parse(const cli_spec *cs, int argc, char **argv)
             printf("cdrate %s\n", CLI_VERSION);
             rc = CLI_HELP;
             break;
+        }
+        if (c == (int)n + 3) {
+            umask(CLI_UMASK_GROUP);
+            continue;
         }
         if (c <= 0 || c > (int)n) {
             const char *bad = argv[optind - 1] ? argv[optind - 1] : "?";

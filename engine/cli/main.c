@@ -1,6 +1,7 @@
 /* main.c - the cdrate command: dispatch to subcommands. */
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 
 #include "cli.h"
 
@@ -34,6 +35,7 @@ static void usage(FILE *f)
 
 int main(int argc, char **argv)
 {
+    umask(CLI_UMASK); /* private by default: docs/operations.md, "Private files" */
     if (argc < 2) {
         usage(stderr);
         return 2;
