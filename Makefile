@@ -1,6 +1,6 @@
 # Thin wrapper: the build is CMake (CMakePresets.json); see README.md.
 .PHONY: all setup build release debug demo test test-release test-asan format format-check bench clean \
-        kafka-up kafka-down kafka-status
+        fuzz kafka-up kafka-down kafka-status
 
 all: build
 
@@ -51,6 +51,13 @@ format:
 
 format-check: setup
 	@git ls-files '*.c' '*.h' | xargs clang-format --dry-run --Werror
+
+# Each fuzz harness (tests/fuzz/fuzz_*.c) for SECONDS seconds, in a clang build (build-fuzz/);
+# FUZZ="csv plan" runs only those. One line per harness: exec/s, corpus, coverage. Logs in
+# build-fuzz/logs/. See docs/testing.md, "Fuzzing".
+SECONDS ?= 60
+fuzz: setup
+	@tests/fuzz/run.sh $(SECONDS) $(FUZZ)
 
 bench: release
 	@build-release/cdrate bench rate --subscribers 1000000 --cdrs 10000000 --threads 1 --json

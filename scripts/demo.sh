@@ -26,8 +26,10 @@ for fmt in asterisk freeswitch 3gpp; do
   # the same files, delivered again to the streaming installation of step 5
   mkdir -p "$OUT/stream"
   cp -r "$OUT/switch-$fmt/spool" "$OUT/stream/spool-$fmt"
+  # --settle 0: the files are complete (written above); a switch that writes in place needs the
+  # default settle time
   "$CDRATE" collect --spool "$OUT/switch-$fmt/spool" --format "$fmt" --brokers embedded --once \
-    --source "$fmt-01" --dedup-days 31 2>&1 | grep -v 'embedded Kafka cluster at' || true
+    --settle 0 --source "$fmt-01" --dedup-days 31 2>&1 | grep -v 'embedded Kafka cluster at' || true
 done
 echo "== 1. compile the sample tariff plans (rating-rules/plans) into $OUT/store"
 "$CDRATE" plans compile rating-rules/plans --store "$OUT/store"
@@ -47,7 +49,7 @@ echo "   -> collect -> cdr.raw -> rate-stream -> cdr.rated -> archive -> ledger 
 "$CDRATE" directory load "$OUT/switch-asterisk/directory.dir" --store "$OUT/stream/store"
 # exit 3: done, but records were rejected (the malformed lines put into the spools above)
 set +e
-"$CDRATE" pipeline --store "$OUT/stream/store" --ledger "$OUT/stream/ledger" --dedup-days 31 \
+"$CDRATE" pipeline --store "$OUT/stream/store" --ledger "$OUT/stream/ledger" --dedup-days 31 --settle 0 \
   --input asterisk:"$OUT/stream/spool-asterisk" --input freeswitch:"$OUT/stream/spool-freeswitch" \
   --input 3gpp:"$OUT/stream/spool-3gpp" 2>&1 | grep -v -e '^  cdrs-' -e '^embedded Kafka'
 rc=${PIPESTATUS[0]}

@@ -4,7 +4,8 @@
 set -euo pipefail
 
 PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
-      librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev)
+      librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev
+      clang libclang-rt-dev) # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
 
 # The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any
 # installed Java 11+ and Maven will do, so these are asked for only when the commands are missing.

@@ -29,8 +29,9 @@
 /* One spool directory to collect. */
 typedef struct cdr_pipeline_input {
     int pi_format;         /* cdr_coll_format */
-    const char *pi_spool;  /* spool directory: its files go to done/ or failed/, its de-duplication
-                              store is <spool>/.store (as for `cdrate collect`) */
+    const char *pi_spool;  /* spool directory: its files go to done/ at the commit (or failed/),
+                              its de-duplication store is <spool>/.store (as for `cdrate
+                              collect`) */
     const char *pi_source; /* collector name (--source); NULL = "<format>-<n>", n = 1, 2, ... per
                               format */
 } cdr_pipeline_input;
@@ -44,11 +45,17 @@ typedef struct cdr_pipeline_config {
     unsigned pc_threads;     /* rating threads; 0 = 1 */
     int64_t pc_dedup_window; /* collectors: seconds of event time; 0 = their default (7 days) */
     int pc_idle_ms;          /* rater and archiver stop after this long without records; 0 = 1000 */
-    FILE *pc_log;            /* one line per input file and per stage; NULL = none (the rater's
-                                warnings and errors then go to stderr) */
-    int pc_verbose;          /* the rater's and the archiver's information lines too */
+    /* Complete files only: an input file is taken once its size and mtime have not changed for
+     * this many ms (as `cdrate collect --settle`); 0 = the default, 5000; CDR_PIPELINE_SETTLE_NONE
+     * = at once (for files written before the run starts). */
+    int pc_settle_ms;
+    FILE *pc_log;   /* one line per input file and per stage; NULL = none (the rater's
+                       warnings and errors then go to stderr) */
+    int pc_verbose; /* the rater's and the archiver's information lines too */
     volatile sig_atomic_t *pc_stop; /* may be NULL; non-zero stops every stage (an error) */
 } cdr_pipeline_config;
+
+#define CDR_PIPELINE_SETTLE_NONE (-1)
 
 #define CDR_PIPELINE_CURRENCIES 8
 
@@ -85,16 +92,26 @@ typedef struct cdr_pipeline_summary {
 /* Run every stage on librdkafka's embedded mock cluster, one after the other:
  *   1. start the cluster (3 brokers) and create the topics, each with pc_partitions partitions
  *      (cdr.collect.checkpoints: 1);
- *   2. collect each input (cdr_collect_spool, --once), keying cdr.raw by the charging owner of
- *      the store's directory;
+ *   2. collect each input (cdr_collect_spool, --once, holding its files: cl_hold), keying
+ *      cdr.raw by the charging owner of the store's directory; files are taken once settled
+ *      (pc_settle_ms);
  *   3. rate cdr.raw (cdr_stream_run) until it is idle for pc_idle_ms;
  *   4. archive cdr.rated into the ledger (cdr_archive_run) until idle;
  *   5. read cdr.rated back and the ledger's totals, and check that everything adds up: published
  *      = rated + suspense, archived = rated = records read back = the ledger's records, and in
- *      every currency the records and charges of cdr.rated = the ledger's.
+ *      every currency the records and charges of cdr.rated = the ledger's;
+ *   6. commit: the collectors move their files to done/ and store their de-duplication state
+ *      (cdr_collect_commit), after a marker file in the ledger (LEDGER/.pipeline-incomplete,
+ *      written before the first record) is removed.
+ * Any failure before the commit rolls the collectors back (files stay in their spools, the stores
+ * as before the run) and empties the ledger again (cdr_ledger_clear): a re-run starts over. A
+ * ledger that holds the marker was left by a run killed before its commit: it is emptied at the
+ * start. A failure inside the commit after an input was committed cannot be undone: dg names the
+ * spool whose files stay there.
  * The mock keeps about 5 MB per partition (older data is dropped): a run that outgrows it fails
  * with CDR_LIMIT, naming the topic (use more partitions). sum (required) is filled as far as the
- * run got. Returns 0; CDR_EINVAL (config), CDR_EXISTS (the ledger is not empty), CDR_FORMAT (the
+ * run got (ps_archived is 0 after the ledger was emptied). Returns 0; CDR_EINVAL (config, two
+ * inputs on one spool), CDR_EXISTS (the ledger is not empty and has no marker), CDR_FORMAT (the
  * figures do not add up, which ones in dg), CDR_LIMIT, or the error of the stage that failed
  * (collector, rater, archiver, store, ledger), with the stage named in dg. */
 int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, cdr_diag *dg);

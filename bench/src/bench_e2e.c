@@ -761,6 +761,7 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
         if (pb->pb_chunk)
             cl.cl_chunk = pb->pb_chunk;
         cl.cl_quiet = 1;
+        cl.cl_settle_ms = 0; /* the spool files are generated before: take them at once */
         say(e, "opening the collector on %s",
             e->e_embedded ? "the embedded cluster" : e->e_brokers);
         if (!rc)

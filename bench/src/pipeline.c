@@ -1,13 +1,25 @@
 /* pipeline.c - `cdrate pipeline`: collect, rate, archive on the embedded mock cluster, in one
- * process, and check that the figures add up (cdr_pipeline.h). */
+ * process, and check that the figures add up (cdr_pipeline.h).
+ *
+ * Nothing is lost in a failure: the collectors hold their files (cl_hold: published, left in the
+ * spool, de-duplication state in a pending LMDB transaction) until every stage has made the
+ * records durable in the ledger and the figures add up; only then are the files moved to done/
+ * and their hashes and identities stored. A failed run rolls the collectors back and empties the
+ * ledger (it was empty before the run), so that a re-run starts over with the same inputs. A
+ * marker file in the ledger says that the ledger holds a run not committed yet: a run killed
+ * before its commit leaves it, and the next run empties that ledger too. */
 #include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
 
@@ -24,6 +36,7 @@
 #define PIPE_PARTITIONS 32
 #define PIPE_IDLE_MS    1000
 #define PIPE_MAX_CYCLES 64
+#define PIPE_MARKER     ".pipeline-incomplete" /* in the ledger: a run not committed yet */
 
 typedef struct pipe_run {
     const cdr_pipeline_config *pr_cfg;
@@ -36,6 +49,7 @@ typedef struct pipe_run {
     int pr_nparts;
     uint32_t pr_cycles[PIPE_MAX_CYCLES]; /* billing cycles seen on cdr.rated */
     int pr_ncycles;
+    cdr_collect **pr_co; /* [pc_ninputs]: the collectors, holding their files until the commit */
 } pipe_run;
 
 static void say(const pipe_run *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -113,7 +127,14 @@ static void on_report(void *arg, const cdr_collect_report *fr)
 {
     pipe_run *pr = arg;
     const cdr_coll_stats *cs = &fr->fr_stats;
-    if (fr->fr_status == CDR_COLLECT_DONE)
+    if (fr->fr_status == CDR_COLLECT_DONE && fr->fr_moved_to)
+        return; /* moved to done/ at the commit: said when it was held */
+    if (fr->fr_status == CDR_COLLECT_DONE && fr->fr_msg[0]) /* at the commit, not moved */
+        say(pr,
+            "  %s: %s (its records are in the ledger; the next run reads it again, and what "
+            "was read now is then duplicates)",
+            fr->fr_name, fr->fr_msg);
+    else if (fr->fr_status == CDR_COLLECT_DONE || fr->fr_status == CDR_COLLECT_HELD)
         say(pr,
             "  %s: read %" PRIu64 ", published %" PRIu64 ", rejected %" PRIu64
             ", duplicate %" PRIu64 ", nonbillable %" PRIu64,
@@ -153,6 +174,10 @@ static int collect_one(pipe_run *pr, size_t i)
         cl.cl_dedup_window = pc->pc_dedup_window;
     cl.cl_quiet = 1;
     cl.cl_log = pc->pc_log ? pc->pc_log : stderr;
+    cl.cl_hold = 1;
+    cl.cl_settle_ms = pc->pc_settle_ms < 0    ? 0
+                      : pc->pc_settle_ms == 0 ? CDR_COLLECT_SETTLE_DEFAULT_MS
+                                              : pc->pc_settle_ms;
     say(pr, "collect %s (%s): %s", cl.cl_coll.cc_source, cdr_coll_format_name(pi->pi_format),
         pi->pi_spool);
     cdr_collect *co = NULL;
@@ -172,7 +197,7 @@ static int collect_one(pipe_run *pr, size_t i)
         sum->ps_refused += refused;
         sum->ps_failed += failed;
     }
-    cdr_collect_close(co);
+    pr->pr_co[i] = co; /* closed at the end of the run, after its commit or rollback */
     if (!rc && stopped(pr))
         rc = cdr_diag_set(pr->pr_dg, CDR_EINVAL, NULL, 0, 0, "stopped");
     return rc;
@@ -363,29 +388,174 @@ static int add_up(pipe_run *pr)
     return 0;
 }
 
+/* ---- the ledger: empty at the start, emptied again after a failure --------------------------- */
+
+static int fsync_path(const char *dir)
+{
+    int fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* Count the names in dir other than the marker; *marker = whether it is there. -1 with errno on
+ * error; 0 names and no marker when dir does not exist. */
+static long ledger_names(const char *dir, int *marker)
+{
+    *marker = 0;
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    long n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        if (!strcmp(de->d_name, PIPE_MARKER))
+            *marker = 1;
+        else
+            n++;
+    }
+    closedir(d);
+    return n;
+}
+
+/* Empty the ledger (what this run, or an interrupted one, wrote), then drop the marker. */
+static int ledger_discard(const char *dir, cdr_diag *dg)
+{
+    int rc = cdr_ledger_clear(dir, dg);
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, PIPE_MARKER);
+    if (!rc && unlink(path) != 0 && errno != ENOENT)
+        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot remove: %s", strerror(errno));
+    if (!rc && fsync_path(dir) != 0 && errno != ENOENT)
+        rc = cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "fsync: %s", strerror(errno));
+    return rc;
+}
+
+/* The ledger must start empty (the embedded cluster's offsets start at 0 every run). One that
+ * holds a marker was left by a run that did not commit its inputs (killed): it is emptied. */
+static int ledger_check(pipe_run *pr)
+{
+    const char *dir = pr->pr_cfg->pc_ledger;
+    int marker;
+    long n = ledger_names(dir, &marker);
+    if (n < 0)
+        return cdr_diag_set(pr->pr_dg, CDR_EIO, dir, 0, 0, "cannot read: %s", strerror(errno));
+    if (marker) {
+        if (ledger_discard(dir, pr->pr_dg))
+            return pr->pr_dg->dg_code;
+        say(pr,
+            "ledger %s: emptied of the records of an interrupted run (its inputs were not "
+            "committed: they are collected again)",
+            dir);
+        n = ledger_names(dir, &marker);
+    }
+    if (n != 0)
+        return cdr_diag_set(pr->pr_dg, CDR_EXISTS, dir, 0, 0,
+                            "the ledger is not empty (the embedded cluster starts empty on every "
+                            "run): give a new directory");
+    return 0;
+}
+
+/* The marker, durable before any record goes into the ledger. */
+static int ledger_mark(pipe_run *pr)
+{
+    const char *dir = pr->pr_cfg->pc_ledger;
+    if (mkdir(dir, 0755) != 0 && errno != EEXIST)
+        return cdr_diag_set(pr->pr_dg, CDR_EIO, dir, 0, 0, "cannot create: %s", strerror(errno));
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", dir, PIPE_MARKER);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    static const char text[] = "cdrate pipeline: this ledger holds a run whose inputs are not "
+                               "committed yet; the next run empties it and starts over\n";
+    int bad =
+        fd < 0 || write(fd, text, sizeof text - 1) != (ssize_t)(sizeof text - 1) || fsync(fd) != 0;
+    int e = errno;
+    if (fd >= 0)
+        close(fd);
+    if (bad || fsync_path(dir) != 0)
+        return cdr_diag_set(pr->pr_dg, CDR_EIO, path, 0, 0, "cannot write: %s",
+                            strerror(bad ? e : errno));
+    return 0;
+}
+
+/* Two inputs on one spool would share its store (and take each other's files). */
+static int check_spools(const cdr_pipeline_config *pc, cdr_diag *dg)
+{
+    for (size_t i = 0; i < pc->pc_ninputs; i++) {
+        char a[PATH_MAX], b[PATH_MAX];
+        if (!realpath(pc->pc_inputs[i].pi_spool, a))
+            continue; /* the collector says what is wrong with it */
+        for (size_t j = 0; j < i; j++)
+            if (realpath(pc->pc_inputs[j].pi_spool, b) && !strcmp(a, b))
+                return cdr_diag_set(dg, CDR_EINVAL, pc->pc_inputs[i].pi_spool, 0, 0,
+                                    "pipeline: inputs %zu and %zu are the same spool directory",
+                                    j + 1, i + 1);
+    }
+    return 0;
+}
+
+/* ---- commit or roll back --------------------------------------------------------------------- */
+
+static void rollback(pipe_run *pr, size_t from)
+{
+    for (size_t i = from; i < pr->pr_cfg->pc_ninputs; i++)
+        if (pr->pr_co[i])
+            cdr_collect_rollback(pr->pr_co[i]);
+}
+
+/* Every stage succeeded: the ledger is durable (each frame synced by the archiver). The marker
+ * goes first (a crash after it leaves a complete ledger and uncommitted inputs: the next run
+ * refuses the non-empty ledger rather than count anything twice), then each collector commits:
+ * its files' state becomes durable and they move to done/. *partial: some input was committed
+ * (the run can no longer be undone). */
+static int commit(pipe_run *pr, int *partial)
+{
+    const cdr_pipeline_config *pc = pr->pr_cfg;
+    *partial = 0;
+    char path[4200];
+    snprintf(path, sizeof path, "%s/%s", pc->pc_ledger, PIPE_MARKER);
+    if (unlink(path) != 0 || fsync_path(pc->pc_ledger) != 0)
+        return cdr_diag_set(pr->pr_dg, CDR_EIO, path, 0, 0, "cannot remove: %s", strerror(errno));
+    size_t files = 0;
+    for (size_t i = 0; i < pc->pc_ninputs; i++) {
+        const size_t held = cdr_collect_held(pr->pr_co[i]);
+        cdr_diag cdg;
+        cdr_diag_clear(&cdg);
+        int rc = cdr_collect_commit(pr->pr_co[i], &cdg);
+        if (rc == CDR_COLLECT_UNMOVED) {
+            say(pr, "  %s (the next run moves it to done/ without collecting it again)",
+                cdg.dg_msg);
+            rc = 0;
+        }
+        if (rc && !*partial) { /* nothing is committed anywhere: the caller undoes the run */
+            *pr->pr_dg = cdg;
+            rollback(pr, i + 1);
+            return rc;
+        }
+        if (rc) {
+            rollback(pr, i + 1);
+            return cdr_diag_set(
+                pr->pr_dg, rc, pc->pc_inputs[i].pi_spool, 0, 0,
+                "committing the inputs: %s; the ledger holds the records of every input, but "
+                "the files left in this spool%s are not marked as collected: remove them from "
+                "the spool before the next run, or they are counted again",
+                cdg.dg_msg, i + 1 < pc->pc_ninputs ? " and in the spools after it" : "");
+        }
+        files += held;
+        *partial |= held > 0;
+    }
+    say(pr, "committed: %zu file(s) moved to done/", files);
+    return 0;
+}
+
 /* ---- the run --------------------------------------------------------------------------------- */
 
 static double now_s(void)
 {
     return (double)cdr_bench_now_ns() / 1e9;
-}
-
-/* The ledger must start empty: the embedded cluster's offsets start at 0 every run. */
-static int check_ledger_empty(const char *dir, cdr_diag *dg)
-{
-    DIR *d = opendir(dir);
-    if (!d)
-        return errno == ENOENT
-                   ? 0
-                   : cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot read: %s", strerror(errno));
-    int rc = 0;
-    for (struct dirent *de; (de = readdir(d)) != NULL && !rc;)
-        if (strcmp(de->d_name, ".") && strcmp(de->d_name, ".."))
-            rc = cdr_diag_set(dg, CDR_EXISTS, dir, 0, 0,
-                              "the ledger is not empty (the embedded cluster starts empty on "
-                              "every run): give a new directory");
-    closedir(d);
-    return rc;
 }
 
 int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, cdr_diag *dg)
@@ -401,18 +571,28 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
             pc->pc_inputs[i].pi_format >= CDR_FMT_COUNT)
             return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "pipeline: input %zu: bad format",
                                 i + 1);
+    if (strlen(pc->pc_ledger) > 4000)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "pipeline: ledger path too long");
+    int rc = check_spools(pc, dg);
+    if (rc)
+        return rc;
     pipe_run prv = {.pr_cfg = pc,
                     .pr_sum = sum,
                     .pr_dg = dg,
                     .pr_nparts = pc->pc_partitions ? pc->pc_partitions : PIPE_PARTITIONS};
     pipe_run *pr = &prv;
+    if (!(pr->pr_co = calloc(pc->pc_ninputs, sizeof *pr->pr_co)))
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     const double t0 = now_s();
     cdr_store *st = NULL;
-    int rc = check_ledger_empty(pc->pc_ledger, dg);
+    rc = ledger_check(pr);
     if (!rc && (rc = cdr_store_open(pc->pc_store, MDB_RDONLY, &st, dg)) == 0 &&
         (rc = cdr_plan_set_load(st, &pr->pr_ps, dg)) == 0)
         rc = cdr_dir_rating_view(st, &pr->pr_subs, dg);
     cdr_store_close(st);
+    const int touched = !rc; /* from here on the ledger may hold records of this run */
+    if (!rc)
+        rc = ledger_mark(pr);
     if (!rc && (rc = start_cluster(pr)) == 0)
         say(pr, "embedded Kafka cluster at %s (%d partitions per topic)", pr->pr_brokers,
             pr->pr_nparts);
@@ -439,6 +619,29 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
         rc = cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "stopped");
     if (!rc)
         rc = add_up(pr);
+    int partial = 0;
+    if (!rc && (rc = commit(pr, &partial)) != 0 && !partial)
+        (void)ledger_mark(pr); /* undone below: the marker again, should emptying it fail */
+    if (rc && touched && !partial) {
+        /* nothing of this run is committed: inputs back, ledger empty, a re-run starts over */
+        rollback(pr, 0);
+        cdr_diag ldg;
+        cdr_diag_clear(&ldg);
+        if (ledger_discard(pc->pc_ledger, &ldg) == 0) {
+            say(pr,
+                "failed: every input is left in its spool and the ledger is empty again (%" PRIu64
+                " records archived by this run removed); a re-run collects them anew",
+                sum->ps_archived);
+            sum->ps_archived = 0; /* what the ledger holds of this run */
+        } else
+            say(pr,
+                "failed: every input is left in its spool; the ledger could not be emptied (%s): "
+                "the next run empties it",
+                ldg.dg_msg);
+    }
+    for (size_t i = 0; i < pc->pc_ninputs; i++)
+        cdr_collect_close(pr->pr_co[i]);
+    free(pr->pr_co);
     cdr_kafka_mock_destroy(pr->pr_mock);
     cdr_subtab_free(pr->pr_subs);
     cdr_plan_set_release(pr->pr_ps);

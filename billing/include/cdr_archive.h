@@ -39,7 +39,10 @@ typedef struct cdr_archive_config {
 
 typedef struct cdr_archive_stats {
     uint64_t as_consumed;   /* messages appended (in a batch): archived + malformed */
-    uint64_t as_archived;   /* rated records appended to the ledger (durable) */
+    uint64_t as_archived;   /* rated records the ledger stored durably (new ones: a record it
+                               held already is not counted again), also those of a batch whose
+                               append failed after some of its frames: always what the ledger
+                               gained */
     uint64_t as_malformed;  /* values that are not a rated record: skipped, reported on stderr */
     uint64_t as_batches;    /* batches appended */
     int64_t as_lag;         /* at exit: sum over the assigned partitions of high watermark minus

@@ -67,6 +67,24 @@ int64_t cdr_ledger_next_offset(const cdr_ledger *lg, uint32_t partition);
 /* Bytes dropped as a torn tail when the handle was opened (0 after a clean shutdown). */
 uint64_t cdr_ledger_dropped_bytes(const cdr_ledger *lg);
 
+/* Records this handle has stored durably: those of every frame it wrote and synced, also of a
+ * cdr_ledger_append that failed after some of its frames (those stay in the ledger, and a
+ * re-delivery skips them). The archiver's count, so that it always equals what the ledger holds
+ * of its work. */
+uint64_t cdr_ledger_appended(const cdr_ledger *lg);
+
+/* Remove every record of the ledger in directory dir: its cycle folders (YYYYMM/pNNNN/ with the
+ * segments and indexes) and its LOCK file, after taking the writer's lock. dir itself and other
+ * names in it stay. Returns 0 (also when dir does not exist), CDR_EXISTS (a writer holds the
+ * lock), CDR_EIO (with the path; e.g. a folder that holds something else), CDR_EINVAL. For a
+ * ledger whose content is written again from scratch (`cdrate pipeline` after a failed run). */
+int cdr_ledger_clear(const char *dir, cdr_diag *dg);
+
+/* Test hook, read by a writer's cdr_ledger_open from the environment variable
+ * CDR_LEDGER_FAIL_AFTER=BYTES: once the handle has written BYTES bytes, a write fails as on a full
+ * disk (ENOSPC), after writing the part of the frame that fits (a torn tail). */
+#define CDR_LEDGER_FAIL_ENV "CDR_LEDGER_FAIL_AFTER"
+
 /* Called for every record found; rec (and everything in it) is valid during the call only.
  * Return 0 to go on, anything else to stop (that value is then returned by the scan). */
 typedef int (*cdr_ledger_fn)(const cdr_ledger_rec *rec, uint32_t partition, void *ctx);
@@ -123,5 +141,15 @@ int cdr_ledger_totals_get(cdr_ledger *lg, uint32_t cycle, cdr_ledger_currency_fn
 /* Add t into sum (per currency; for totals over several cycles). Returns 0, or CDR_LIMIT when
  * sum would hold more than CDR_LEDGER_MAX_CURRENCIES currencies (sum is then partly added). */
 int cdr_ledger_totals_add(cdr_ledger_totals *sum, const cdr_ledger_totals *t);
+
+/* ---- one segment file on its own (the fuzz harness, tools) ----------------------------------- */
+
+/* Read every frame of one segment file, given as an open descriptor fd (a plain file or a memfd;
+ * name for messages), with the checks of cdr_ledger_scan: frame header and its checksum,
+ * decompression, body checksum, record framing and each rated record. fn gets every record,
+ * with the partition of its frame. No ledger folder, lock or index is involved. Returns 0,
+ * CDR_FORMAT / CDR_VERSION (with the byte offset of the frame), CDR_EIO, CDR_ENOMEM, or what fn
+ * returned. */
+int cdr_ledger_read_segment(int fd, const char *name, cdr_ledger_fn fn, void *ctx, cdr_diag *dg);
 
 #endif

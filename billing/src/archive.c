@@ -327,8 +327,10 @@ static int decode(archiver *ar, const rd_kafka_message_t *m, cdr_ledger_rec *rec
     return 1;
 }
 
-/* Append the polled messages to the ledger, one call per partition. The totals count each
- * partition once its append has returned (the records are then durable). */
+/* Append the polled messages to the ledger, one call per partition. as_archived counts the
+ * records the ledger stored durably (cdr_ledger_appended), so that it equals the ledger's count
+ * also when an append fails half-way; the other figures count a partition once its append has
+ * returned. */
 static int batch(archiver *ar)
 {
     const uint64_t t0 = now_ns();
@@ -350,10 +352,12 @@ static int batch(archiver *ar)
             else
                 malformed++;
         }
+        const uint64_t before = cdr_ledger_appended(ar->ar_lg);
         rc = cdr_ledger_append(ar->ar_lg, (uint32_t)p, ar->ar_recs, n, last, ar->ar_dg);
+        /* what the ledger stored, also of a failed append (its first frames stay durable) */
+        ar->ar_stats.as_archived += cdr_ledger_appended(ar->ar_lg) - before;
         if (!rc) {
             ar->ar_stats.as_consumed += consumed;
-            ar->ar_stats.as_archived += n;
             ar->ar_stats.as_malformed += malformed;
             if (last + 1 > ar->ar_parts[p].ap_pos)
                 ar->ar_parts[p].ap_pos = last + 1;

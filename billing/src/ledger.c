@@ -549,6 +549,9 @@ int cdr_ledger_open(const char *dir, const cdr_ledger_opts *opts, cdr_ledger **o
     }
     if ((rc = scan_dir(lg, dg)))
         goto fail;
+    const char *fa = lg->lg_readonly ? NULL : getenv(CDR_LEDGER_FAIL_ENV);
+    if (fa && *fa)
+        lg->lg_fail_after = strtoull(fa, NULL, 10);
     *out = lg;
     return 0;
 fail:
@@ -588,6 +591,82 @@ int64_t cdr_ledger_next_offset(const cdr_ledger *lg, uint32_t partition)
 uint64_t cdr_ledger_dropped_bytes(const cdr_ledger *lg)
 {
     return lg->lg_dropped;
+}
+
+uint64_t cdr_ledger_appended(const cdr_ledger *lg)
+{
+    return lg->lg_appended;
+}
+
+/* ---- clear ---------------------------------------------------------------------------------- */
+
+/* Remove the files of folder path whose names start with prefix, then the folder. */
+static int clear_folder(const char *path, const char *prefix, cdr_diag *dg)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot read: %s", strerror(errno));
+    int rc = 0;
+    char f[2 * LG_PATH_MAX + 256];
+    for (struct dirent *de; !rc && (de = readdir(d)) != NULL;) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)))
+            continue;
+        snprintf(f, sizeof f, "%s/%s", path, de->d_name);
+        if (unlink(f) != 0)
+            rc = cdr_diag_set(dg, CDR_EIO, f, 0, 0, "cannot remove: %s", strerror(errno));
+    }
+    closedir(d);
+    if (!rc && rmdir(path) != 0)
+        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot remove: %s", strerror(errno));
+    return rc;
+}
+
+int cdr_ledger_clear(const char *dir, cdr_diag *dg)
+{
+    if (!dir || strlen(dir) >= LG_DIR_MAX)
+        return cdr_diag_set(dg, CDR_EINVAL, dir, 0, 0, "bad ledger directory argument");
+    DIR *d = opendir(dir);
+    if (!d)
+        return errno == ENOENT
+                   ? 0
+                   : cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot read: %s", strerror(errno));
+    char lock[LG_DIR_MAX + 8];
+    snprintf(lock, sizeof lock, "%s/LOCK", dir);
+    int lfd = open(lock, O_RDWR | O_CLOEXEC);
+    int rc = 0;
+    if (lfd < 0 && errno != ENOENT)
+        rc = cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot open: %s", strerror(errno));
+    else if (lfd >= 0 && flock(lfd, LOCK_EX | LOCK_NB) != 0)
+        rc = cdr_diag_set(dg, errno == EWOULDBLOCK ? CDR_EXISTS : CDR_EIO, lock, 0, 0,
+                          "ledger is locked by another writer: %s", strerror(errno));
+    char cdir[LG_PATH_MAX], pdir[2 * LG_PATH_MAX];
+    for (struct dirent *de; !rc && (de = readdir(d)) != NULL;) {
+        if (!all_digits(de->d_name, 6))
+            continue;
+        snprintf(cdir, sizeof cdir, "%s/%s", dir, de->d_name);
+        DIR *cd = opendir(cdir);
+        if (!cd) {
+            rc = cdr_diag_set(dg, CDR_EIO, cdir, 0, 0, "cannot read: %s", strerror(errno));
+            break;
+        }
+        for (struct dirent *pe; !rc && (pe = readdir(cd)) != NULL;) {
+            if (pe->d_name[0] != 'p' || !all_digits(pe->d_name + 1, strlen(pe->d_name + 1)))
+                continue;
+            snprintf(pdir, sizeof pdir, "%s/%s", cdir, pe->d_name);
+            rc = clear_folder(pdir, "seg-", dg);
+        }
+        closedir(cd);
+        if (!rc && rmdir(cdir) != 0)
+            rc = cdr_diag_set(dg, CDR_EIO, cdir, 0, 0, "cannot remove: %s", strerror(errno));
+    }
+    closedir(d);
+    if (!rc && lfd >= 0 && unlink(lock) != 0)
+        rc = cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot remove: %s", strerror(errno));
+    if (!rc && fsync_dir(dir) != 0)
+        rc = cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "fsync: %s", strerror(errno));
+    if (lfd >= 0)
+        close(lfd);
+    return rc;
 }
 
 /* ---- append --------------------------------------------------------------------------------- */
@@ -663,14 +742,27 @@ static int frame_write(cdr_ledger *lg, lg_stream *st, const lg_hdr *tmpl, size_t
     fh.fh_zsize = (uint32_t)z;
     fh.fh_sum = lg_fnv1a64(lg->lg_body, len, LG_FNV_SEED);
     lg_hdr_encode(&fh, lg->lg_out);
-    if (pwrite_full(st->ls_fd, lg->lg_out, LG_FRAME_HDR + z, st->ls_size) != 0 ||
-        fdatasync(st->ls_fd) != 0) {
+    size_t n = LG_FRAME_HDR + z;
+    if (lg->lg_fail_after && lg->lg_written + n > lg->lg_fail_after) {
+        /* the test hook: the disk is full after lg_fail_after bytes; what fits is written */
+        size_t room = lg->lg_fail_after > lg->lg_written ? lg->lg_fail_after - lg->lg_written : 0;
+        if (room)
+            (void)pwrite_full(st->ls_fd, lg->lg_out, room, st->ls_size);
+        lg->lg_written += room;
+        char path[LG_PATH_MAX];
+        lg_seg_path(lg, st, st->ls_seq, "zst", path, sizeof path);
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "byte offset %" PRIu64 ": write: %s",
+                            st->ls_size, strerror(ENOSPC));
+    }
+    if (pwrite_full(st->ls_fd, lg->lg_out, n, st->ls_size) != 0 || fdatasync(st->ls_fd) != 0) {
         char path[LG_PATH_MAX];
         lg_seg_path(lg, st, st->ls_seq, "zst", path, sizeof path);
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "byte offset %" PRIu64 ": write: %s",
                             st->ls_size, strerror(errno));
     }
-    st->ls_size += LG_FRAME_HDR + z;
+    st->ls_size += n;
+    lg->lg_written += n;
+    lg->lg_appended += fh.fh_count;
     st->ls_nframes++;
     st->ls_max_offset = fh.fh_last;
     st->ls_committed = fh.fh_committed;

@@ -55,7 +55,10 @@ struct cdr_ledger {
     int lg_level;
     uint64_t lg_seg_bytes;
     uint64_t lg_dropped;
-    lg_stream *lg_streams; /* sorted by (cycle, partition) */
+    uint64_t lg_appended;   /* records in the frames this handle wrote and synced */
+    uint64_t lg_written;    /* bytes this handle wrote */
+    uint64_t lg_fail_after; /* test hook CDR_LEDGER_FAIL_AFTER (bytes; 0 = off) */
+    lg_stream *lg_streams;  /* sorted by (cycle, partition) */
     size_t lg_nstreams, lg_capstreams;
     lg_part *lg_parts;
     size_t lg_nparts, lg_capparts;

@@ -26,6 +26,11 @@ static int body_each(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_
     const uint8_t *p = lg->lg_raw, *end = lg->lg_raw + fh->fh_raw;
     int64_t off = fh->fh_first;
     cdr_ledger_rec rec;
+    if (fh->fh_count && (off < 0 || fh->fh_last < off)) /* Kafka offsets are >= 0 */
+        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                            "byte offset %" PRIu64 ": frame header: record offsets %" PRId64
+                            "..%" PRId64 " out of range",
+                            pos, off, fh->fh_last);
     for (uint32_t k = 0; k < fh->fh_count; k++) {
         uint64_t delta, len;
         if (cdr_get_varint(&p, end, &delta) || cdr_get_varint(&p, end, &len) ||
@@ -708,4 +713,45 @@ int cdr_ledger_cycles(const char *dir, uint32_t **out, cdr_diag *dg)
         qsort(cy, n, sizeof *cy, cmp_u32);
     *out = cy;
     return (int)n;
+}
+
+/* ---- one segment file on its own ------------------------------------------------------------ */
+
+typedef struct lg_seg_ctx {
+    cdr_ledger_fn sc_fn;
+    void *sc_ctx;
+    uint32_t sc_partition;
+} lg_seg_ctx;
+
+static int seg_rec(const cdr_ledger_rec *rec, uint32_t k, void *ctx)
+{
+    (void)k;
+    const lg_seg_ctx *sc = ctx;
+    return sc->sc_fn(rec, sc->sc_partition, sc->sc_ctx);
+}
+
+int cdr_ledger_read_segment(int fd, const char *name, cdr_ledger_fn fn, void *ctx, cdr_diag *dg)
+{
+    struct stat sb;
+    if (fstat(fd, &sb) != 0)
+        return cdr_diag_set(dg, CDR_EIO, name, 0, 0, "cannot stat: %s", strerror(errno));
+    cdr_ledger *lg = calloc(1, sizeof *lg);
+    if (!lg)
+        return cdr_diag_set(dg, CDR_ENOMEM, name, 0, 0, "out of memory");
+    lg->lg_lockfd = -1;
+    lg->lg_readonly = 1;
+    int rc = 0;
+    if (!(lg->lg_dctx = ZSTD_createDCtx()))
+        rc = cdr_diag_set(dg, CDR_ENOMEM, name, 0, 0, "out of memory");
+    uint64_t size = (uint64_t)sb.st_size, pos = 0;
+    while (!rc && pos < size) {
+        lg_hdr fh;
+        if ((rc = lg_frame_read(lg, fd, name, pos, size, &fh, dg)))
+            break;
+        lg_seg_ctx sc = {fn, ctx, fh.fh_partition};
+        rc = body_each(lg, &fh, name, pos, seg_rec, &sc, dg);
+        pos += LG_FRAME_HDR + fh.fh_zsize;
+    }
+    cdr_ledger_close(lg);
+    return rc;
 }

@@ -87,6 +87,18 @@ void cdr_dedup_abort(cdr_dedup *dd);
  * transaction (the collector's checkpoints). Valid until commit or abort. */
 MDB_txn *cdr_dedup_txn(cdr_dedup *dd);
 
+/* A hold defers durability: from cdr_dedup_hold_begin on, the transactions above are nested in
+ * one outer LMDB transaction (cdr_dedup_commit merges into it, cdr_dedup_abort forgets the nested
+ * one only), and nothing reaches the store until cdr_dedup_hold_commit makes all of it durable at
+ * once; cdr_dedup_hold_abort (and cdr_dedup_close) forget all of it. The store's write lock is
+ * held meanwhile (another writer of the same store waits). hold_begin: 0 (also when holding
+ * already), CDR_EINVAL with a transaction open, or a store error; hold_commit: 0 or a store error
+ * (the hold is then forgotten). */
+int cdr_dedup_hold_begin(cdr_dedup *dd, cdr_diag *dg);
+int cdr_dedup_hold_commit(cdr_dedup *dd, cdr_diag *dg);
+void cdr_dedup_hold_abort(cdr_dedup *dd);
+int cdr_dedup_holding(const cdr_dedup *dd);
+
 /* Check n records of the input file_id in order, as if one at a time: the first occurrence of an
  * identity is recorded (file_id, index, line, event start) and is new; any later occurrence, in
  * this batch, an earlier one or another input, is a duplicate of the first. Exact (full
@@ -239,12 +251,32 @@ typedef struct cdr_collect_config {
     uint32_t cl_chunk;         /* records per Kafka transaction (default 50000) */
     int cl_partitions;         /* embedded: partitions of cdr.raw (default 6) */
     int cl_connect_timeout_ms; /* give up reaching the brokers at start after this (60000) */
-    int cl_quiet;              /* no progress or warnings on cl_log, errors only */
-    FILE *cl_log;              /* summaries, warnings (default stderr) */
+    /* Complete files only: a spool file is taken once its size and modification time have not
+     * changed for this many milliseconds (its mtime is that old, or the collector saw them
+     * unchanged that long); 0 = at once. In watch mode a file renamed into the spool (inotify
+     * IN_MOVED_TO, the documented convention) is taken at once. Default 5000. */
+    int cl_settle_ms;
+    /* Hold (cdr_collect_spool --once only, e.g. the pipeline): a file whose records are all on
+     * Kafka stays in the spool and its de-duplication state (content hash, identities, reports)
+     * stays in a pending LMDB transaction until cdr_collect_commit moves it to done/ and makes
+     * that state durable, or cdr_collect_rollback (or cdr_collect_close) forgets it: the file is
+     * then taken again by the next run. Reported as CDR_COLLECT_HELD. For a Kafka cluster whose
+     * data goes with the run (the pipeline's embedded one): on a cluster that outlives a rolled
+     * back run, the next collector's recovery would complete the last held file from its
+     * checkpoint on Kafka and publish the other held files again. */
+    int cl_hold;
+    /* Test hook (may be NULL): called with the path of a spool file just read, before the
+     * collector checks that it did not change meanwhile. */
+    void (*cl_read_hook)(void *arg, const char *path);
+    void *cl_read_hook_arg;
+    int cl_quiet; /* no progress or warnings on cl_log, errors only */
+    FILE *cl_log; /* summaries, warnings (default stderr) */
 } cdr_collect_config;
 
+#define CDR_COLLECT_SETTLE_DEFAULT_MS 5000
+
 /* Defaults: cdr_coll_config_defaults, csv, empty spool/store/brokers, 7-day window, 50000 records
- * per transaction, 6 partitions, 60 s, stderr. */
+ * per transaction, 6 partitions, 60 s, a settle time of 5 s, no hold, stderr. */
 void cdr_collect_config_defaults(cdr_collect_config *cl);
 
 /* Check a topic prefix (cl_topic_prefix): at most CDR_COLLECT_PREFIX_MAX - 1 letters, digits,
@@ -255,7 +287,8 @@ int cdr_collect_prefix_check(const char *prefix, cdr_diag *dg);
 typedef enum cdr_collect_status {
     CDR_COLLECT_DONE = 0, /* every record accounted for, committed; moved to done/ */
     CDR_COLLECT_REFUSED,  /* the same content was ingested before; moved to failed/ */
-    CDR_COLLECT_FAILED    /* could not be read; moved to failed/ with NAME.error */
+    CDR_COLLECT_FAILED,   /* could not be read; moved to failed/ with NAME.error */
+    CDR_COLLECT_HELD      /* cl_hold: every record on Kafka; left in the spool until commit */
 } cdr_collect_status;
 
 /* What happened to one input. */
@@ -288,13 +321,34 @@ void cdr_collect_close(cdr_collect *co);
 const char *cdr_collect_brokers(const cdr_collect *co);
 
 /* Process the spool directory: first the input that was in progress when the last run stopped,
- * then the complete files present (names not starting with '.' nor ending in ".tmp"), in name
- * order; each goes to done/ once Kafka acknowledged every one of its records, or to failed/.
- * once != 0: return when the spool is empty. Otherwise keep watching it (inotify IN_MOVED_TO and
- * IN_CLOSE_WRITE) until *stop becomes non-zero (checked between transactions: a file interrupted
- * that way resumes on the next run). Returns 0, or an error that stops the collector (Kafka fatal,
- * store, I/O on the spool itself); a bad file is not an error. */
+ * then the files present (names not starting with '.' nor ending in ".tmp"), in name order; each
+ * goes to done/ once Kafka acknowledged every one of its records, or to failed/. A file is taken
+ * only when complete (cl_settle_ms); one that changes while it is read (size or mtime differ
+ * before and after) is put back untouched and read again once it has settled; one that changed
+ * after it was read stays in the spool and is read again (its records published already are then
+ * duplicates). once != 0: take the files present at the start, wait for those not settled yet
+ * (bounded by their settling; *stop ends the wait) and return; files that arrive meanwhile are
+ * left for the next run. Otherwise keep watching the spool (inotify) until *stop becomes non-zero
+ * (checked between transactions: a file interrupted that way resumes on the next run). Returns 0,
+ * or an error that stops the collector (Kafka fatal, store, I/O on the spool itself); a bad file
+ * is not an error. */
 int cdr_collect_spool(cdr_collect *co, int once, volatile sig_atomic_t *stop, cdr_diag *dg);
+
+/* cl_hold: files held (published, not yet committed). */
+size_t cdr_collect_held(const cdr_collect *co);
+/* cl_hold: make the held files' de-duplication state durable (one LMDB commit), then move each to
+ * done/ (with its NAME.duplicates) and report it (CDR_COLLECT_DONE with fr_moved_to; the totals
+ * counted it when it was held). A file changed since it was read stays in the spool (read again
+ * by the next run). Returns 0; CDR_COLLECT_UNMOVED when the state is committed but a file could
+ * not be moved (the first reason in dg): it stays in the spool marked done, and the next run (any
+ * collector on the spool) completes the move without publishing it again; or the store's error
+ * when nothing was committed (every held file stays in the spool, unknown to the store, as after
+ * cdr_collect_rollback). Afterwards the handle is good for cdr_collect_close only. */
+#define CDR_COLLECT_UNMOVED 1
+int cdr_collect_commit(cdr_collect *co, cdr_diag *dg);
+/* cl_hold: forget the held files' de-duplication state; the files stay in the spool, where the
+ * next run takes them again. Afterwards the handle is good for cdr_collect_close only. */
+void cdr_collect_rollback(cdr_collect *co);
 
 /* Publish a live stream of text lines read from fd (e.g. stdin) until end of input or *stop: a
  * transaction per cl_chunk records or after 200 ms without input. name is used for positions and

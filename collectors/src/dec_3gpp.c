@@ -619,6 +619,8 @@ static int g3_decode(cdr_coll_decoder *d, const char *name, const uint8_t *buf, 
     size_t pos = 0, end = len;
     uint64_t index = 0;
     item_reset(&ci, &d->cd_cfg);
+    if (len == 0) /* an empty file holds no CDR: read 0, like an empty file of any format */
+        return 0;
     if (parse_file_header(&bc, buf, len, &fh))
         goto final;
     if (fh.fh_file_len < end)

@@ -30,6 +30,7 @@ struct cdr_dedup {
     cdr_store *dd_st;
     int64_t dd_window;
     MDB_txn *dd_txn;
+    MDB_txn *dd_hold; /* the outer transaction of a hold (cdr_dedup_hold_begin), or NULL */
     MDB_dbi dd_dbi_ids, dd_dbi_files, dd_dbi_meta;
     cdr_time dd_hwm;      /* newest start, as of the open transaction */
     int dd_hwm_dirty;     /* dd_hwm changed in the open transaction */
@@ -128,7 +129,7 @@ void cdr_dedup_close(cdr_dedup *dd)
 {
     if (!dd)
         return;
-    cdr_dedup_abort(dd);
+    cdr_dedup_hold_abort(dd);
     free(dd->dd_sort);
     free(dd->dd_keys);
     free(dd);
@@ -138,8 +139,8 @@ int cdr_dedup_begin(cdr_dedup *dd, cdr_diag *dg)
 {
     if (dd->dd_txn)
         return 0;
-    int rc =
-        cdr_store_err(mdb_txn_begin(dd->dd_st->st_env, NULL, 0, &dd->dd_txn), "dedup: begin", dg);
+    int rc = cdr_store_err(mdb_txn_begin(dd->dd_st->st_env, dd->dd_hold, 0, &dd->dd_txn),
+                           "dedup: begin", dg);
     if (rc) {
         dd->dd_txn = NULL;
         return rc;
@@ -182,6 +183,45 @@ int cdr_dedup_commit(cdr_dedup *dd, cdr_diag *dg)
     rc = mdb_txn_commit(dd->dd_txn);
     dd->dd_txn = NULL;
     return cdr_store_err(rc, "dedup: commit", dg);
+}
+
+/* A hold is an LMDB transaction with the handle's transactions nested in it: a nested commit
+ * only merges into it, nothing reaches the disk before cdr_dedup_hold_commit. */
+int cdr_dedup_hold_begin(cdr_dedup *dd, cdr_diag *dg)
+{
+    if (dd->dd_hold)
+        return 0;
+    if (dd->dd_txn)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "dedup: hold with a transaction open");
+    return cdr_store_err(mdb_txn_begin(dd->dd_st->st_env, NULL, 0, &dd->dd_hold),
+                         "dedup: begin hold", dg);
+}
+
+int cdr_dedup_holding(const cdr_dedup *dd)
+{
+    return dd->dd_hold != NULL;
+}
+
+int cdr_dedup_hold_commit(cdr_dedup *dd, cdr_diag *dg)
+{
+    if (!dd->dd_hold)
+        return 0;
+    int rc = cdr_dedup_commit(dd, dg);
+    if (rc) {
+        cdr_dedup_hold_abort(dd);
+        return rc;
+    }
+    rc = mdb_txn_commit(dd->dd_hold);
+    dd->dd_hold = NULL;
+    return cdr_store_err(rc, "dedup: commit hold", dg);
+}
+
+void cdr_dedup_hold_abort(cdr_dedup *dd)
+{
+    cdr_dedup_abort(dd);
+    if (dd->dd_hold)
+        mdb_txn_abort(dd->dd_hold);
+    dd->dd_hold = NULL;
 }
 
 /* ---- records --------------------------------------------------------------------------------- */

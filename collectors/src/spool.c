@@ -17,7 +17,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/inotify.h>
-#include <sys/mman.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
@@ -26,7 +25,10 @@
 #include "cdr_collect.h"
 #include "publish.h"
 
-enum { COLL_REDO = PUB_REDO, COLL_STOPPED = 2, COLL_REPLAY_END = 3 };
+/* COLL_NOT_READY: a spool file not settled yet, or changed while read: left where it is and
+ * tried again later (co_wait_ms says when). COLL_CHANGED: load_file saw the file change. */
+enum { COLL_REDO = PUB_REDO, COLL_STOPPED = 2, COLL_REPLAY_END = 3, COLL_NOT_READY = 4 };
+enum { COLL_CHANGED = 5 };
 enum { BATCH_MAX = 4096 };
 enum { CRASH_NONE = 0, CRASH_RECORD, CRASH_PRECOMMIT, CRASH_COMMIT, CRASH_LMDB, CRASH_MOVE };
 
@@ -297,6 +299,30 @@ static int rejset_has(const coll_rejset *rs, uint64_t index)
 
 /* ---- the collector --------------------------------------------------------------------------- */
 
+/* A spool file seen not settled yet: when its size, mtime and inode were first seen as they are
+ * (monotonic ms), so that a file whose mtime lies in the future settles too. */
+typedef struct coll_seen {
+    char *se_name;
+    off_t se_size;
+    struct timespec se_mtime;
+    ino_t se_ino;
+    uint64_t se_since_ms;
+} coll_seen;
+
+/* Files to try again (not settled, or changed while read), each with the monotonic ms after which
+ * it may be ready. */
+typedef struct coll_pending {
+    char *pd_name;
+    uint64_t pd_due_ms;
+} coll_pending;
+
+/* cl_hold: a file published and kept in the spool until cdr_collect_commit. */
+typedef struct coll_held {
+    char hd_name[256];
+    cdr_dedup_file hd_df;
+    struct stat hd_st; /* as read */
+} coll_held;
+
 /* One item kept in a batch until it is de-duplicated and published. */
 typedef struct coll_ent {
     uint8_t en_kind;
@@ -354,6 +380,16 @@ struct cdr_collect {
     coll_rejset co_found_rej;
     int co_resume; /* co_cp names an input in progress: process it first */
     volatile sig_atomic_t *co_stop;
+    /* complete files only */
+    coll_seen *co_seen;
+    size_t co_nseen, co_capseen;
+    coll_pending *co_pend;
+    size_t co_npend, co_cappend;
+    uint64_t co_wait_ms; /* set with COLL_NOT_READY: try again after this many ms */
+    /* cl_hold */
+    coll_held *co_held;
+    size_t co_nheld, co_capheld;
+    int co_finished; /* committed or rolled back: only close is left */
     /* totals */
     cdr_coll_stats co_totals;
     uint64_t co_files, co_refused, co_failed;
@@ -439,6 +475,7 @@ void cdr_collect_config_defaults(cdr_collect_config *cl)
     cl->cl_chunk = 50000;
     cl->cl_partitions = 6;
     cl->cl_connect_timeout_ms = 60000;
+    cl->cl_settle_ms = CDR_COLLECT_SETTLE_DEFAULT_MS;
     cl->cl_log = stderr;
 }
 
@@ -899,55 +936,86 @@ static int gap_scan(cdr_collect *co, const char *hex, cdr_diag *dg)
     return 0;
 }
 
-/* Map a spool file; returns 0, CDR_NOTFOUND (gone), or CDR_EIO with the reason. *map may stay
- * NULL for an empty file. */
+/* A spool file read into memory: what is hashed is what is decoded and published, whatever the
+ * file does afterwards. */
 typedef struct coll_map {
-    int mp_fd;
-    uint8_t *mp_buf;
+    uint8_t *mp_buf; /* NULL for an empty file */
     size_t mp_len;
-    struct stat mp_st;
+    struct stat mp_st; /* before the read (equal to after it) */
 } coll_map;
 
-static int map_file(const char *path, coll_map *mp, cdr_diag *dg)
+static int same_stat(const struct stat *a, const struct stat *b)
+{
+    return a->st_ino == b->st_ino && a->st_dev == b->st_dev && a->st_size == b->st_size &&
+           a->st_mtim.tv_sec == b->st_mtim.tv_sec && a->st_mtim.tv_nsec == b->st_mtim.tv_nsec;
+}
+
+/* Read a spool file whole. Returns 0; CDR_NOTFOUND (gone, or not a regular file); COLL_CHANGED
+ * (its size or mtime differ after the read from before it, or it grew: a writer is at work,
+ * nothing was kept); CDR_EIO or CDR_ENOMEM with the reason. */
+static int load_file(const cdr_collect *co, const char *path, coll_map *mp, cdr_diag *dg)
 {
     memset(mp, 0, sizeof *mp);
-    mp->mp_fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
-    if (mp->mp_fd < 0) {
+    int fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+    if (fd < 0) {
         if (errno == ENOENT)
             return CDR_NOTFOUND;
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
     }
-    if (fstat(mp->mp_fd, &mp->mp_st) != 0) {
+    struct stat after;
+    if (fstat(fd, &mp->mp_st) != 0) {
         int e = errno;
-        close(mp->mp_fd);
+        close(fd);
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot stat: %s", strerror(e));
     }
     if (!S_ISREG(mp->mp_st.st_mode)) {
-        close(mp->mp_fd);
+        close(fd);
         return CDR_NOTFOUND; /* directories (done/, failed/, .store) and the like */
     }
-    mp->mp_len = (size_t)mp->mp_st.st_size;
-    if (mp->mp_len) {
-        void *p = mmap(NULL, mp->mp_len, PROT_READ, MAP_PRIVATE, mp->mp_fd, 0);
-        if (p == MAP_FAILED) {
-            int e = errno;
-            close(mp->mp_fd);
-            return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot map: %s", strerror(e));
-        }
-        madvise(p, mp->mp_len, MADV_SEQUENTIAL);
-        mp->mp_buf = p;
+    const size_t len = (size_t)mp->mp_st.st_size;
+    uint8_t *buf = len ? malloc(len) : NULL;
+    if (len && !buf) {
+        close(fd);
+        return cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory (%zu bytes)", len);
     }
+    size_t got = 0;
+    int e = 0;
+    while (got < len) {
+        ssize_t r = read(fd, buf + got, len - got);
+        if (r < 0 && errno == EINTR)
+            continue;
+        if (r < 0) {
+            e = errno;
+            break;
+        }
+        if (r == 0)
+            break;
+        got += (size_t)r;
+    }
+    if (co && co->co_cfg.cl_read_hook)
+        co->co_cfg.cl_read_hook(co->co_cfg.cl_read_hook_arg, path);
+    uint8_t more;
+    ssize_t grew = e || got < len ? 0 : read(fd, &more, 1);
+    int changed = got < len || grew > 0 || fstat(fd, &after) != 0 || !same_stat(&mp->mp_st, &after);
+    close(fd);
+    if (e) {
+        free(buf);
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot read: %s", strerror(e));
+    }
+    if (changed) {
+        free(buf);
+        return COLL_CHANGED;
+    }
+    mp->mp_buf = buf;
+    mp->mp_len = len;
     return 0;
 }
 
 static void unmap_file(coll_map *mp)
 {
-    if (mp->mp_buf)
-        munmap(mp->mp_buf, mp->mp_len);
-    if (mp->mp_fd >= 0)
-        close(mp->mp_fd);
+    free(mp->mp_buf);
     mp->mp_buf = NULL;
-    mp->mp_fd = -1;
+    mp->mp_len = 0;
 }
 
 static void spool_path(const cdr_collect *co, const char *sub, const char *name, char *buf,
@@ -999,7 +1067,7 @@ static int replay_ahead(cdr_collect *co, const coll_cp *kcp, cdr_diag *dg)
         char path[8192];
         spool_path(co, NULL, kcp->cp_name, path, sizeof path);
         coll_map mp;
-        int mrc = map_file(path, &mp, dg);
+        int mrc = load_file(NULL, path, &mp, dg);
         uint8_t h[CDR_SHA256_LEN];
         if (mrc == 0)
             cdr_coll_sha256(mp.mp_buf, mp.mp_len, h);
@@ -1128,6 +1196,9 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: topic prefix not terminated");
     if (cdr_collect_prefix_check(cl->cl_topic_prefix, dg))
         return CDR_EINVAL;
+    if (cl->cl_settle_ms < 0 || (cl->cl_hold && !cl->cl_spool[0]))
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0,
+                            "collect: a negative settle time, or hold without a spool");
     cdr_collect *co = calloc(1, sizeof *co);
     if (!co)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
@@ -1196,6 +1267,8 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
     }
     if (!rc)
         rc = recover(co, embedded, dg);
+    if (!rc && cl->cl_hold)
+        rc = cdr_dedup_hold_begin(co->co_dd, dg);
     if (rc) {
         cdr_collect_close(co);
         return rc;
@@ -1203,6 +1276,8 @@ int cdr_collect_open(const cdr_collect_config *cl, cdr_collect_report_fn report,
     *out = co;
     return 0;
 }
+
+static void pend_clear(cdr_collect *co);
 
 void cdr_collect_close(cdr_collect *co)
 {
@@ -1218,6 +1293,10 @@ void cdr_collect_close(cdr_collect *co)
     free(co->co_found_rej.rs_index);
     batch_free(&co->co_bt);
     free(co->co_owner_ix);
+    pend_clear(co);
+    free(co->co_seen);
+    free(co->co_pend);
+    free(co->co_held);
     free(co);
 }
 
@@ -1266,15 +1345,17 @@ static int move_into(cdr_collect *co, const char *sub, const char *name, char *d
     return 0;
 }
 
-static void put_report(cdr_collect *co, const char *name, int status, const cdr_coll_stats *cs,
-                       const char *moved, const char *msg)
+/* Report an input and count it in the totals (count == 0: counted before, when it was held). */
+static void report_input(cdr_collect *co, const char *name, int status, const cdr_coll_stats *cs,
+                         const char *moved, const char *msg, int count)
 {
     cdr_collect_report fr = {.fr_name = name, .fr_status = status, .fr_moved_to = moved};
     if (cs)
         fr.fr_stats = *cs;
     if (msg)
         snprintf(fr.fr_msg, sizeof fr.fr_msg, "%s", msg);
-    if (status == CDR_COLLECT_DONE) {
+    if (!count) {
+    } else if (status == CDR_COLLECT_DONE || status == CDR_COLLECT_HELD) {
         co->co_files++;
         co->co_totals.cs_read += fr.fr_stats.cs_read;
         co->co_totals.cs_published += fr.fr_stats.cs_published;
@@ -1288,6 +1369,12 @@ static void put_report(cdr_collect *co, const char *name, int status, const cdr_
     }
     if (co->co_report)
         co->co_report(co->co_report_arg, &fr);
+}
+
+static void put_report(cdr_collect *co, const char *name, int status, const cdr_coll_stats *cs,
+                       const char *moved, const char *msg)
+{
+    report_input(co, name, status, cs, moved, msg, 1);
 }
 
 /* Move a file that cannot be published to failed/ with NAME.error. */
@@ -1322,11 +1409,44 @@ static void fmt_time(int64_t t, char *buf, size_t n)
     strftime(buf, n, "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/* The file in the spool is no longer the one read (snap): it changed after it was read. */
+static int changed_since(cdr_collect *co, const char *name, const struct stat *snap)
+{
+    char src[8192];
+    struct stat now;
+    spool_path(co, NULL, name, src, sizeof src);
+    return snap && stat(src, &now) == 0 && !same_stat(snap, &now);
+}
+
 /* An input whose every record is committed: write its duplicate report, move it to done/, mark
- * it moved (then a file with the same content is refused) and report it. */
-static int finish_file(cdr_collect *co, cdr_dedup_file *df, const char *name, cdr_diag *dg)
+ * it moved (then a file with the same content is refused) and report it (counted in the totals
+ * unless it was when held). snap (may be NULL): the file as it was read; when the spool's file
+ * is no longer that, it is left in the spool, reported without a move, and COLL_NOT_READY is
+ * returned: its new content is read again once settled (what was published is then found to
+ * be duplicates). */
+static int finish_file(cdr_collect *co, cdr_dedup_file *df, const char *name,
+                       const struct stat *snap, int count, cdr_diag *dg)
 {
     crash_point(co, CRASH_MOVE, &co->co_n_move);
+    if (changed_since(co, name, snap)) {
+        co_warn(co,
+                "%s changed after it was read (%lld bytes then): its records are published; it "
+                "stays in the spool and is read again once settled",
+                name, (long long)snap->st_size);
+        df->df_state = CDR_FILE_MOVED; /* the content read is ingested: refused if sent again */
+        int64_t nd;
+        int rc = 0;
+        if ((nd = dup_report(co, df->df_hash, NULL, 1, dg)) < 0 ||
+            (rc = cdr_dedup_file_put(co->co_dd, df, dg)) ||
+            (rc = cdr_dedup_commit(co->co_dd, dg))) {
+            cdr_dedup_abort(co->co_dd);
+            return rc ? rc : (int)nd;
+        }
+        report_input(co, name, CDR_COLLECT_DONE, &df->df_stats, NULL,
+                     "changed after it was read: left in the spool", count);
+        co->co_wait_ms = (uint64_t)co->co_cfg.cl_settle_ms;
+        return COLL_NOT_READY;
+    }
     char rpath[8192], dest[8192];
     spool_path(co, "done", name, rpath, sizeof rpath);
     strncat(rpath, ".duplicates", sizeof rpath - strlen(rpath) - 1);
@@ -1351,7 +1471,7 @@ static int finish_file(cdr_collect *co, cdr_dedup_file *df, const char *name, cd
         cdr_dedup_abort(co->co_dd);
         return rc ? rc : (int)ndup;
     }
-    put_report(co, name, CDR_COLLECT_DONE, &df->df_stats, dest, NULL);
+    report_input(co, name, CDR_COLLECT_DONE, &df->df_stats, dest, NULL, count);
     return 0;
 }
 
@@ -1373,7 +1493,7 @@ static int done_has_copy(cdr_collect *co, const char *name, const coll_map *mp)
         if ((size_t)st.st_size != mp->mp_len)
             continue;
         coll_map other;
-        if (map_file(path, &other, NULL) != 0)
+        if (load_file(NULL, path, &other, NULL) != 0)
             continue;
         int same = other.mp_len == mp->mp_len &&
                    (mp->mp_len == 0 || !memcmp(other.mp_buf, mp->mp_buf, mp->mp_len));
@@ -1449,22 +1569,235 @@ static int start_input(cdr_collect *co, coll_input *in, cdr_diag *dg)
     return 0;
 }
 
-static int process_file(cdr_collect *co, const char *name, cdr_diag *dg)
+/* ---- complete files only -----------------------------------------------------------------------
+ */
+
+static uint64_t mono_ms(void)
 {
-    if (!eligible(name))
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+static void seen_forget(cdr_collect *co, const char *name)
+{
+    for (size_t i = 0; i < co->co_nseen; i++)
+        if (!strcmp(co->co_seen[i].se_name, name)) {
+            free(co->co_seen[i].se_name);
+            co->co_seen[i] = co->co_seen[--co->co_nseen];
+            return;
+        }
+}
+
+/* Has spool/name settled: size and mtime unchanged for cl_settle_ms? Its mtime that old says so at
+ * once; otherwise the collector's own observation does (a clock ahead of ours, a file system with
+ * odd times). 1 = settled (or gone, or not a regular file: process_file sorts that out), 0 = not
+ * yet, with co_wait_ms set to when it may be. */
+static int settled(cdr_collect *co, const char *name)
+{
+    const int64_t settle = co->co_cfg.cl_settle_ms;
+    if (settle <= 0)
+        return 1;
+    char path[8192];
+    spool_path(co, NULL, name, path, sizeof path);
+    struct stat st;
+    if (stat(path, &st) != 0 || !S_ISREG(st.st_mode)) {
+        seen_forget(co, name);
+        return 1;
+    }
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME, &now);
+    const int64_t age = ((int64_t)now.tv_sec - (int64_t)st.st_mtim.tv_sec) * 1000 +
+                        ((int64_t)now.tv_nsec - (int64_t)st.st_mtim.tv_nsec) / 1000000;
+    if (age >= settle) {
+        seen_forget(co, name);
+        return 1;
+    }
+    const uint64_t t = mono_ms();
+    coll_seen *se = NULL;
+    for (size_t i = 0; i < co->co_nseen && !se; i++)
+        if (!strcmp(co->co_seen[i].se_name, name))
+            se = &co->co_seen[i];
+    if (se && se->se_size == st.st_size && se->se_ino == st.st_ino &&
+        se->se_mtime.tv_sec == st.st_mtim.tv_sec && se->se_mtime.tv_nsec == st.st_mtim.tv_nsec) {
+        if (t - se->se_since_ms >= (uint64_t)settle) {
+            seen_forget(co, name);
+            return 1;
+        }
+    } else {
+        if (!se && co->co_nseen == co->co_capseen) {
+            size_t cap = co->co_capseen ? 2 * co->co_capseen : 16;
+            coll_seen *p = realloc(co->co_seen, cap * sizeof *p);
+            if (!p) { /* no room to remember it: its mtime alone decides */
+                co->co_wait_ms = (uint64_t)(age < 0 ? settle : settle - age);
+                return 0;
+            }
+            co->co_seen = p;
+            co->co_capseen = cap;
+        }
+        if (!se) {
+            se = &co->co_seen[co->co_nseen];
+            if (!(se->se_name = strdup(name))) {
+                co->co_wait_ms = (uint64_t)(age < 0 ? settle : settle - age);
+                return 0;
+            }
+            co->co_nseen++;
+        }
+        se->se_size = st.st_size;
+        se->se_ino = st.st_ino;
+        se->se_mtime = st.st_mtim;
+        se->se_since_ms = t;
+    }
+    uint64_t by_seen = se->se_since_ms + (uint64_t)settle - t;
+    uint64_t by_mtime = age < 0 ? by_seen : (uint64_t)(settle - age);
+    co->co_wait_ms = (by_mtime < by_seen ? by_mtime : by_seen) + 1;
+    return 0;
+}
+
+/* Remember name to try again after co_wait_ms (a later due time replaces an earlier one). */
+static int pend_add(cdr_collect *co, const char *name, cdr_diag *dg)
+{
+    const uint64_t due = mono_ms() + co->co_wait_ms;
+    for (size_t i = 0; i < co->co_npend; i++)
+        if (!strcmp(co->co_pend[i].pd_name, name)) {
+            co->co_pend[i].pd_due_ms = due;
+            return 0;
+        }
+    if (co->co_npend == co->co_cappend) {
+        size_t cap = co->co_cappend ? 2 * co->co_cappend : 16;
+        coll_pending *p = realloc(co->co_pend, cap * sizeof *p);
+        if (!p)
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        co->co_pend = p;
+        co->co_cappend = cap;
+    }
+    if (!(co->co_pend[co->co_npend].pd_name = strdup(name)))
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    co->co_pend[co->co_npend++].pd_due_ms = due;
+    return 0;
+}
+
+static void pend_clear(cdr_collect *co)
+{
+    for (size_t i = 0; i < co->co_npend; i++)
+        free(co->co_pend[i].pd_name);
+    co->co_npend = 0;
+    for (size_t i = 0; i < co->co_nseen; i++)
+        free(co->co_seen[i].se_name);
+    co->co_nseen = 0;
+}
+
+/* Milliseconds until the first pending file is due (0 = one is due now), or -1 when none. */
+static int64_t pend_next(const cdr_collect *co)
+{
+    if (!co->co_npend)
+        return -1;
+    const uint64_t t = mono_ms();
+    uint64_t first = UINT64_MAX;
+    for (size_t i = 0; i < co->co_npend; i++)
+        if (co->co_pend[i].pd_due_ms < first)
+            first = co->co_pend[i].pd_due_ms;
+    return first <= t ? 0 : (int64_t)(first - t);
+}
+
+static int process_file(cdr_collect *co, const char *name, int at_once, cdr_diag *dg);
+
+/* Try the pending files that are due, in name order. */
+static int pend_run(cdr_collect *co, cdr_diag *dg)
+{
+    const uint64_t t = mono_ms();
+    char **due = NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < co->co_npend;) {
+        if (co->co_pend[i].pd_due_ms > t) {
+            i++;
+            continue;
+        }
+        char **p = realloc(due, (n + 1) * sizeof *p);
+        if (!p) {
+            for (size_t k = 0; k < n; k++)
+                free(due[k]);
+            free(due);
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        due = p;
+        due[n++] = co->co_pend[i].pd_name;
+        co->co_pend[i] = co->co_pend[--co->co_npend];
+    }
+    int rc = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!rc && !is_stopped(co)) {
+            rc = process_file(co, due[i], 0, dg);
+            if (rc == COLL_NOT_READY)
+                rc = pend_add(co, due[i], dg);
+        }
+        free(due[i]);
+    }
+    free(due);
+    return rc;
+}
+
+static int is_held(const cdr_collect *co, const char *name)
+{
+    for (size_t i = 0; i < co->co_nheld; i++)
+        if (!strcmp(co->co_held[i].hd_name, name))
+            return 1;
+    return 0;
+}
+
+static int hold_file(cdr_collect *co, const coll_input *in, const char *name, const struct stat *st,
+                     cdr_diag *dg)
+{
+    if (co->co_nheld == co->co_capheld) {
+        size_t cap = co->co_capheld ? 2 * co->co_capheld : 16;
+        coll_held *p = realloc(co->co_held, cap * sizeof *p);
+        if (!p)
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        co->co_held = p;
+        co->co_capheld = cap;
+    }
+    coll_held *hd = &co->co_held[co->co_nheld++];
+    snprintf(hd->hd_name, sizeof hd->hd_name, "%s", name);
+    hd->hd_df = in->in_df;
+    hd->hd_st = *st;
+    put_report(co, name, CDR_COLLECT_HELD, &in->in_df.df_stats, NULL, NULL);
+    return 0;
+}
+
+/* Take one spool file. at_once: it was renamed into the spool (no settle time). Returns 0 (done,
+ * refused, failed, held, or nothing to take), COLL_NOT_READY (not settled, changed while read or
+ * since: try again after co_wait_ms), or an error that stops the collector. */
+static int process_file(cdr_collect *co, const char *name, int at_once, cdr_diag *dg)
+{
+    if (!eligible(name) || is_held(co, name))
         return 0;
+    if (!at_once && !settled(co, name))
+        return COLL_NOT_READY;
     char path[8192];
     spool_path(co, NULL, name, path, sizeof path);
     coll_map mp;
     cdr_diag fdg;
     cdr_diag_clear(&fdg);
-    int rc = map_file(path, &mp, &fdg);
+    int rc = load_file(co, path, &mp, &fdg);
     if (rc == CDR_NOTFOUND)
         return 0;
+    if (rc == COLL_CHANGED) {
+        co_warn(co, "%s changed while it was read: put back, read again once settled", name);
+        co->co_wait_ms = co->co_cfg.cl_settle_ms > 0 ? (uint64_t)co->co_cfg.cl_settle_ms : 100;
+        return COLL_NOT_READY;
+    }
     if (rc)
         return fail_file(co, name, CDR_COLLECT_FAILED, fdg.dg_msg, dg);
     coll_input in = {.in_name = name};
-    cdr_coll_sha256(mp.mp_buf, mp.mp_len, in.in_df.df_hash);
+    if (mp.mp_len == 0) { /* empty: nothing to publish twice, never "the same content" again */
+        char seed[512];
+        int sl = snprintf(seed, sizeof seed, "empty|%s|%llu|%lld.%09ld", name,
+                          (unsigned long long)mp.mp_st.st_ino, (long long)mp.mp_st.st_mtim.tv_sec,
+                          mp.mp_st.st_mtim.tv_nsec);
+        cdr_coll_sha256(seed, (size_t)sl, in.in_df.df_hash);
+    } else {
+        cdr_coll_sha256(mp.mp_buf, mp.mp_len, in.in_df.df_hash);
+    }
     cdr_coll_hex(in.in_df.df_hash, CDR_SHA256_LEN, in.in_hex);
     cdr_dedup_file df;
     rc = cdr_dedup_file_get(co->co_dd, in.in_df.df_hash, &df, dg);
@@ -1473,8 +1806,9 @@ static int process_file(cdr_collect *co, const char *name, cdr_diag *dg)
         char msg[1024], when[32];
         cdr_dedup_abort(co->co_dd);
         if (copy == 2 || (df.df_state == CDR_FILE_DONE && !copy && !strcmp(df.df_name, name))) {
+            struct stat st = mp.mp_st;
             unmap_file(&mp);
-            return finish_file(co, &df, name, dg); /* an interrupted move */
+            return finish_file(co, &df, name, &st, 1, dg); /* an interrupted move */
         }
         fmt_time(df.df_finished ? df.df_finished : df.df_first_seen, when, sizeof when);
         snprintf(msg, sizeof msg,
@@ -1510,12 +1844,15 @@ static int process_file(cdr_collect *co, const char *name, cdr_diag *dg)
     in.in_recovering = 0;
     idset_clear(&co->co_found_raw);
     co->co_found_rej.rs_n = 0;
+    const struct stat st = mp.mp_st;
     unmap_file(&mp);
     if (rc == COLL_STOPPED)
         return 0;
     if (rc)
         return rc;
-    return finish_file(co, &in.in_df, name, dg);
+    if (co->co_cfg.cl_hold)
+        return hold_file(co, &in, name, &st, dg);
+    return finish_file(co, &in.in_df, name, &st, 1, dg);
 out:
     cdr_dedup_abort(co->co_dd);
     unmap_file(&mp);
@@ -1529,6 +1866,7 @@ static int name_cmp(const void *a, const void *b)
     return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
+/* Take the eligible files of the spool in name order; those not ready are pending. */
 static int process_listing(cdr_collect *co, cdr_diag *dg)
 {
     DIR *d = opendir(co->co_cfg.cl_spool);
@@ -1562,11 +1900,38 @@ static int process_listing(cdr_collect *co, cdr_diag *dg)
         cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory");
     else
         qsort(names, n, sizeof *names, name_cmp);
-    for (size_t i = 0; i < n && !rc && !is_stopped(co); i++)
-        rc = process_file(co, names[i], dg);
+    for (size_t i = 0; i < n && !rc && !is_stopped(co); i++) {
+        rc = process_file(co, names[i], 0, dg);
+        if (rc == COLL_NOT_READY)
+            rc = pend_add(co, names[i], dg);
+    }
     for (size_t i = 0; i < n; i++)
         free(names[i]);
     free(names);
+    return rc;
+}
+
+/* --once: wait for the pending files, taking each once it has settled. */
+static int wait_pending(cdr_collect *co, cdr_diag *dg)
+{
+    int rc = 0;
+    if (co->co_npend) {
+        const coll_pending *first = &co->co_pend[0];
+        for (size_t i = 1; i < co->co_npend; i++)
+            if (strcmp(co->co_pend[i].pd_name, first->pd_name) < 0)
+                first = &co->co_pend[i];
+        co_warn(co, "waiting for %zu file(s) to settle (unchanged for %g s), %s first",
+                co->co_npend, co->co_cfg.cl_settle_ms / 1000.0, first->pd_name);
+    }
+    while (!rc && co->co_npend && !is_stopped(co)) {
+        int64_t ms = pend_next(co);
+        if (ms > 0) {
+            struct timespec ts = {0, (long)(ms < 200 ? ms : 200) * 1000000L};
+            nanosleep(&ts, NULL);
+            continue;
+        }
+        rc = pend_run(co, dg);
+    }
     return rc;
 }
 
@@ -1574,13 +1939,17 @@ int cdr_collect_spool(cdr_collect *co, int once, volatile sig_atomic_t *stop, cd
 {
     if (!co->co_cfg.cl_spool[0])
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: no spool directory");
+    if (co->co_finished)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: committed or rolled back");
+    if (co->co_cfg.cl_hold && !once)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: hold is for --once only");
     co->co_stop = stop;
     int ifd = -1, rc = 0;
     if (!once) {
         /* watch before listing: a file renamed in meanwhile is seen by one or the other */
         ifd = inotify_init1(IN_NONBLOCK | IN_CLOEXEC);
-        if (ifd < 0 ||
-            inotify_add_watch(ifd, co->co_cfg.cl_spool, IN_MOVED_TO | IN_CLOSE_WRITE) < 0) {
+        if (ifd < 0 || inotify_add_watch(ifd, co->co_cfg.cl_spool,
+                                         IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE) < 0) {
             rc = cdr_diag_set(dg, CDR_EIO, co->co_cfg.cl_spool, 0, 0, "cannot watch: %s",
                               strerror(errno));
             if (ifd >= 0)
@@ -1597,41 +1966,94 @@ int cdr_collect_spool(cdr_collect *co, int once, volatile sig_atomic_t *stop, cd
                     "%s was in progress (%" PRIu64 " records committed) and is no longer in the "
                     "spool; delivered again (any name), it resumes there",
                     name, co->co_cp.cp_next);
-        rc = process_file(co, name, dg);
+        /* taken before: no settle time (a change is caught by the read) */
+        rc = process_file(co, name, 1, dg);
+        if (rc == COLL_NOT_READY)
+            rc = pend_add(co, name, dg);
         co->co_resume = 0;
     }
     if (!rc)
         rc = process_listing(co, dg);
+    if (once && !rc)
+        rc = wait_pending(co, dg);
     while (!once && !rc && !is_stopped(co)) {
+        int64_t due = pend_next(co);
         struct pollfd pfd = {.fd = ifd, .events = POLLIN};
-        int pr = poll(&pfd, 1, 500);
+        int pr = poll(&pfd, 1, due >= 0 && due < 500 ? (int)due : 500);
         if (pr < 0 && errno != EINTR) {
             rc = cdr_diag_set(dg, CDR_EIO, co->co_cfg.cl_spool, 0, 0, "poll: %s", strerror(errno));
             break;
         }
-        if (pr <= 0)
-            continue;
-        char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
-        ssize_t len = read(ifd, buf, sizeof buf);
-        int rescan = 0;
-        for (char *p = buf; len > 0 && p < buf + len && !rc;) {
-            const struct inotify_event *ev = (const struct inotify_event *)p;
-            if (ev->mask & IN_Q_OVERFLOW)
-                rescan = 1;
-            else if (ev->len && (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE)))
-                rc = process_file(co, ev->name, dg);
-            p += sizeof *ev + ev->len;
+        if (pr > 0) {
+            char buf[65536] __attribute__((aligned(__alignof__(struct inotify_event))));
+            ssize_t len = read(ifd, buf, sizeof buf);
+            int rescan = 0;
+            for (char *p = buf; len > 0 && p < buf + len && !rc;) {
+                const struct inotify_event *ev = (const struct inotify_event *)p;
+                if (ev->mask & IN_Q_OVERFLOW) {
+                    rescan = 1;
+                } else if (ev->len && (ev->mask & (IN_MOVED_TO | IN_CLOSE_WRITE | IN_CREATE))) {
+                    /* renamed in: complete by the convention; written in place: once settled */
+                    rc = process_file(co, ev->name, (ev->mask & IN_MOVED_TO) != 0, dg);
+                    if (rc == COLL_NOT_READY)
+                        rc = pend_add(co, ev->name, dg);
+                }
+                p += sizeof *ev + ev->len;
+            }
+            if (rescan && !rc)
+                rc = process_listing(co, dg);
         }
-        if (rescan && !rc)
-            rc = process_listing(co, dg);
+        if (!rc && pend_next(co) == 0)
+            rc = pend_run(co, dg);
     }
     if (ifd >= 0)
         close(ifd);
+    pend_clear(co);
     if (rc && is_stopped(co)) { /* interrupted while waiting: the input resumes next time */
         co_warn(co, "stopped: %s", dg ? dg->dg_msg : "");
         rc = 0;
     }
     return rc;
+}
+
+/* ---- hold: commit or roll back ------------------------------------------------------------- */
+
+size_t cdr_collect_held(const cdr_collect *co)
+{
+    return co->co_nheld;
+}
+
+int cdr_collect_commit(cdr_collect *co, cdr_diag *dg)
+{
+    if (co->co_finished)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: committed or rolled back");
+    co->co_finished = 1;
+    int rc = cdr_dedup_hold_commit(co->co_dd, dg);
+    if (rc) {
+        co->co_nheld = 0;
+        return rc;
+    }
+    int unmoved = 0;
+    for (size_t i = 0; i < co->co_nheld; i++) {
+        coll_held *hd = &co->co_held[i];
+        cdr_diag fdg;
+        cdr_diag_clear(&fdg);
+        rc = finish_file(co, &hd->hd_df, hd->hd_name, &hd->hd_st, 0, &fdg);
+        if (rc && rc != COLL_NOT_READY && !unmoved) {
+            unmoved = 1;
+            if (dg)
+                *dg = fdg;
+        }
+    }
+    co->co_nheld = 0;
+    return unmoved ? CDR_COLLECT_UNMOVED : 0;
+}
+
+void cdr_collect_rollback(cdr_collect *co)
+{
+    cdr_dedup_hold_abort(co->co_dd);
+    co->co_nheld = 0;
+    co->co_finished = 1;
 }
 
 /* ---- a live stream --------------------------------------------------------------------------- */
@@ -1644,6 +2066,8 @@ int cdr_collect_stream(cdr_collect *co, int fd, const char *name, volatile sig_a
 {
     if (co->co_cfg.cl_format == CDR_FMT_3GPP)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "--stdin takes text formats only");
+    if (co->co_cfg.cl_hold || co->co_finished)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "collect: a stream cannot be held");
     co->co_stop = stop;
     coll_input in = {.in_name = name, .in_stream = 1};
     /* a stream has no content to hash: its key is unique per run */

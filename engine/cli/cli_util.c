@@ -307,6 +307,11 @@ int cli_store_open(const char *cmd, const char *path, int mode, cdr_store **out)
         cli_report(cmd, &dg);
         return CLI_EXIT_FAIL;
     }
+    if ((*out)->st_lockless && !cli_json) /* the store of another user: a writer may be running */
+        fprintf(stderr,
+                "cdrate %s: note: %s is not writable by this user and is read without its lock "
+                "file; a command writing to it at the same time can make this read inconsistent\n",
+                cmd, path);
     return CLI_EXIT_OK;
 }
 

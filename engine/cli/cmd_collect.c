@@ -22,7 +22,7 @@ static void on_report(void *arg, const cdr_collect_report *fr)
 {
     collect_cli *cc = arg;
     const cdr_coll_stats *cs = &fr->fr_stats;
-    static const char *const status[] = {"done", "refused", "failed"};
+    static const char *const status[] = {"done", "refused", "failed", "held"};
     if (fr->fr_status == CDR_COLLECT_DONE) {
         cc->cc_bad += cs->cs_rejected;
         if (!cc->cc_quiet)
@@ -52,7 +52,7 @@ static void on_report(void *arg, const cdr_collect_report *fr)
             else
                 putchar(*p);
         }
-        printf("\",\"status\":\"%s\",\"stats\":", status[fr->fr_status % 3]);
+        printf("\",\"status\":\"%s\",\"stats\":", status[fr->fr_status & 3]);
         cdr_coll_stats_json(cs, stdout);
         printf("}\n");
         fflush(stdout);
@@ -77,7 +77,11 @@ static const char collect_about[] =
     "A file goes to DIR/done/ once Kafka acknowledged every record (its duplicates are\n"
     "listed in NAME.duplicates), or to DIR/failed/ with NAME.error (unreadable, or the same\n"
     "content ingested before). Exactly once across crashes: an interrupted file resumes where\n"
-    "its last transaction ended. One line per file on stderr:\n"
+    "its last transaction ended. Complete files only: a file is taken once its size and\n"
+    "modification time have not changed for --settle seconds (default 5; watching, a file\n"
+    "renamed into DIR is taken at once); one that changes while it is read is put back and\n"
+    "read again once settled. --once takes the files present when it starts, waits for those\n"
+    "not settled yet, and exits. One line per file on stderr:\n"
     "  NAME: read N, published N, rejected N, duplicate N, nonbillable N\n"
     "--brokers embedded starts librdkafka's in-process mock cluster (3 brokers; its data ends\n"
     "with the process). --source also names the Kafka transactional id: run one collector per\n"
@@ -110,7 +114,7 @@ int cmd_collect(int argc, char **argv)
     const char *spool = NULL, *brokers = NULL, *store = NULL, *source = NULL, *tz = NULL;
     const char *rating_store = NULL, *prefix = NULL;
     int format = -1, once = 0, from_stdin = 0;
-    uint64_t chunk = 50000, dedup_days = 7, partitions = 6;
+    uint64_t chunk = 50000, dedup_days = 7, partitions = 6, settle = 5;
     collect_cli cc = {0};
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
@@ -126,6 +130,8 @@ int cmd_collect(int argc, char **argv)
         {"source", CLI_STRING, &source, "NAME", "network element / collector name (\"element\")"},
         {"timezone", CLI_STRING, &tz, "TZ", "IANA zone of element-local times (Asia/Shanghai)"},
         {"once", CLI_FLAG, &once, NULL, "process what is in the spool, then exit"},
+        {"settle", CLI_COUNT, &settle, "S",
+         "take a file once unchanged for S seconds, default 5 (0: at once)", 0, 86400},
         {"stdin", CLI_FLAG, &from_stdin, NULL, "publish lines from standard input (text formats)"},
         {"json", CLI_FLAG, &cc.cc_stats, NULL, "JSON on stdout: one object per file, the totals"},
         {"stats", CLI_FLAG, &cc.cc_stats, NULL, "the same as --json"},
@@ -177,6 +183,7 @@ int cmd_collect(int argc, char **argv)
     if (store)
         snprintf(cl.cl_store, sizeof cl.cl_store, "%s", store);
     cl.cl_chunk = (uint32_t)chunk;
+    cl.cl_settle_ms = (int)settle * 1000;
     cl.cl_dedup_window = (int64_t)dedup_days * 86400;
     cl.cl_partitions = (int)partitions;
     cl.cl_quiet = cc.cc_quiet;

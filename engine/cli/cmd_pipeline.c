@@ -13,12 +13,16 @@
 static const char pipeline_about[] =
     "Run the streaming path in this process, on the embedded Kafka cluster (librdkafka's mock,\n"
     "3 brokers; its data ends with the process), stage after stage:\n"
-    "  1. collect: each --input spool directory, as `cdrate collect --once` (files to done/ or\n"
-    "     failed/, de-duplication store DIR/.store), cdr.raw keyed by the charging owner of the\n"
-    "     store's directory;\n"
+    "  1. collect: each --input spool directory, as `cdrate collect --once` (de-duplication\n"
+    "     store DIR/.store, files taken once unchanged for --settle seconds), cdr.raw keyed by\n"
+    "     the charging owner of the store's directory;\n"
     "  2. rate: `cdrate rate-stream` on cdr.raw until it is idle (--idle-exit);\n"
     "  3. archive: `cdrate archive` of cdr.rated into the ledger until idle;\n"
-    "  4. read cdr.rated back and the ledger's totals, and check that the figures add up.\n"
+    "  4. read cdr.rated back and the ledger's totals, and check that the figures add up;\n"
+    "  5. commit: only now do the input files go to done/ (refused or unreadable ones went to\n"
+    "     failed/) and their hashes and records into the de-duplication store.\n"
+    "A run that fails leaves every input in its spool and the ledger empty again: a re-run\n"
+    "starts over and gives the totals of an uninterrupted run.\n"
     "Prints one line per input file and per stage on stderr, then the summary on stdout:\n"
     "records in, rejected, duplicate, nonbillable, published, rated, suspense, archived and the\n"
     "charge total per currency. The embedded cluster keeps about 5 MB per partition: more input\n"
@@ -30,7 +34,7 @@ int cmd_pipeline(int argc, char **argv)
 {
     const char *store = NULL, *ledger = NULL;
     cli_list inputs = {0};
-    uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000;
+    uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000, settle = 5;
     int json = 0, quiet = 0, verbose = 0;
     cli_opt opts[] = {
         {"input", CLI_LIST, &inputs, "FORMAT:DIR",
@@ -42,6 +46,8 @@ int cmd_pipeline(int argc, char **argv)
         {"dedup-days", CLI_COUNT, &dedup_days, "N", "de-duplication window, days (7)", 1, 3650},
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
          "rating and archiving end after MS without records, default 1000", 1, 600000},
+        {"settle", CLI_COUNT, &settle, "S",
+         "take an input file once unchanged for S seconds, default 5 (0: at once)", 0, 86400},
         {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object (alias --stats)"},
         {"stats", CLI_FLAG, &json, NULL, "the same as --json"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no per-file and per-stage lines"},
@@ -50,8 +56,8 @@ int cmd_pipeline(int argc, char **argv)
     };
     const cli_spec cs = {"pipeline",
                          "--input FORMAT:DIR [--input FORMAT:DIR ...] --store DIR --ledger DIR\n"
-                         "[--partitions N] [--threads N] [--dedup-days N] [--idle-exit MS] "
-                         "[--json]",
+                         "[--partitions N] [--threads N] [--dedup-days N] [--idle-exit MS]\n"
+                         "[--settle S] [--json] [--quiet] [--verbose]",
                          pipeline_about, opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0) {
@@ -107,6 +113,8 @@ int cmd_pipeline(int argc, char **argv)
                                     .pc_threads = (unsigned)threads,
                                     .pc_dedup_window = (int64_t)dedup_days * 86400,
                                     .pc_idle_ms = (int)idle_ms,
+                                    .pc_settle_ms =
+                                        settle ? (int)settle * 1000 : CDR_PIPELINE_SETTLE_NONE,
                                     .pc_log = quiet ? NULL : stderr,
                                     .pc_verbose = verbose && !quiet,
                                     .pc_stop = &cli_stop};

@@ -8,6 +8,7 @@
  */
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <netdb.h>
 #include <netinet/in.h>
@@ -67,6 +68,8 @@ typedef struct metrics {
     cdr_stream_stats mt_ss; /* the last snapshot of the stream */
     unsigned mt_interval_s; /* --stats-interval */
     int mt_fd;              /* --metrics-listen socket, -1 = none */
+    unsigned
+        mt_timeout_ms; /* --metrics-timeout: per client, to send its request, to take the answer */
 } metrics;
 
 static void on_stats(void *arg, const cdr_stream_stats *ss)
@@ -201,24 +204,36 @@ static size_t prometheus_text(const cdr_stream_stats *ss, char *buf, size_t bufs
     return k < bufsize ? k : bufsize - 1;
 }
 
-/* One HTTP/1.0 exchange on c: GET /metrics gets the text, anything else 404 or 405. */
-static void serve(metrics *mt, int c)
+/* The --metrics-listen server: one thread, a poll() loop over the listening socket and up to
+ * HTTP_CONN_MAX clients at a time, each with its own deadline: --metrics-timeout to send its
+ * request (else "408 Request Timeout" and closed), as long again to take the answer (else
+ * closed). A client that connects and sends nothing, or sends slowly, holds one slot and no one
+ * else; with every slot taken, new clients wait in the listen backlog until a slot frees. */
+#define HTTP_CONN_MAX   32
+#define HTTP_TIMEOUT_MS 5000 /* --metrics-timeout's default */
+#define HTTP_REQ_MAX    2048
+#define HTTP_OUT_MAX    (16384 + 256)
+
+typedef struct http_conn {
+    int hc_fd;             /* -1: free slot */
+    uint64_t hc_deadline;  /* CLOCK_MONOTONIC ms */
+    size_t hc_n;           /* request bytes read */
+    char *hc_out;          /* the answer once the request is read (malloc), NULL while reading */
+    size_t hc_len, hc_off; /* answer length, bytes sent */
+    char hc_req[HTTP_REQ_MAX];
+} http_conn;
+
+static uint64_t http_now_ms(void)
 {
-    const struct timeval tv = {2, 0};
-    setsockopt(c, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(c, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    char req[2048];
-    size_t n = 0;
-    while (n < sizeof req - 1) { /* the request line and headers, up to the blank line */
-        ssize_t r = recv(c, req + n, sizeof req - 1 - n, 0);
-        if (r <= 0)
-            break;
-        n += (size_t)r;
-        req[n] = '\0';
-        if (strstr(req, "\r\n\r\n") || strstr(req, "\n\n"))
-            break;
-    }
-    req[n] = '\0';
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (uint64_t)ts.tv_sec * 1000u + (uint64_t)ts.tv_nsec / 1000000u;
+}
+
+/* The answer to req (NUL-terminated, maybe partial) into out: GET /metrics gets the text,
+ * anything else 404 or 405. Returns its length. */
+static size_t http_answer(metrics *mt, const char *req, char *out, size_t outsize)
+{
     char body[16384];
     const char *status = "200 OK";
     size_t blen;
@@ -236,38 +251,135 @@ static void serve(metrics *mt, int c)
         pthread_mutex_unlock(&mt->mt_lock);
         blen = prometheus_text(&ss, body, sizeof body);
     }
-    char hdr[256];
-    int hlen = snprintf(hdr, sizeof hdr,
+    int hlen = snprintf(out, outsize,
                         "HTTP/1.0 %s\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\n"
                         "Content-Length: %zu\r\nConnection: close\r\n\r\n",
                         status, blen);
-    if (send(c, hdr, (size_t)hlen, MSG_NOSIGNAL) == hlen && !head)
-        for (size_t off = 0; off < blen;) {
-            ssize_t w = send(c, body + off, blen - off, MSG_NOSIGNAL);
-            if (w <= 0)
-                break;
-            off += (size_t)w;
-        }
+    size_t n = hlen > 0 && (size_t)hlen < outsize ? (size_t)hlen : 0;
+    if (!head && n + blen <= outsize) {
+        memcpy(out + n, body, blen);
+        n += blen;
+    }
+    return n;
+}
+
+static void http_close(http_conn *hc)
+{
+    close(hc->hc_fd);
+    free(hc->hc_out);
+    hc->hc_fd = -1;
+    hc->hc_out = NULL;
+}
+
+/* Read what c has; once the headers are in (or the client closed its side, or the buffer is
+ * full) the answer is ready to send. Returns -1 when the connection is to be closed. */
+static int http_read(metrics *mt, http_conn *hc, uint64_t now)
+{
+    ssize_t r = recv(hc->hc_fd, hc->hc_req + hc->hc_n, sizeof hc->hc_req - 1 - hc->hc_n, 0);
+    if (r < 0)
+        return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+    hc->hc_n += (size_t)r;
+    hc->hc_req[hc->hc_n] = '\0';
+    if (r > 0 && hc->hc_n < sizeof hc->hc_req - 1 && !strstr(hc->hc_req, "\r\n\r\n") &&
+        !strstr(hc->hc_req, "\n\n"))
+        return 0;
+    if (r == 0 && hc->hc_n == 0)
+        return -1; /* connected and closed without a word */
+    if (!(hc->hc_out = malloc(HTTP_OUT_MAX)))
+        return -1;
+    hc->hc_len = http_answer(mt, hc->hc_req, hc->hc_out, HTTP_OUT_MAX);
+    hc->hc_off = 0;
+    hc->hc_deadline = now + mt->mt_timeout_ms;
+    return 0;
+}
+
+/* Send what the client takes now. Returns 1 when all is sent, -1 on error, 0 to wait. */
+static int http_write(http_conn *hc)
+{
+    while (hc->hc_off < hc->hc_len) {
+        ssize_t w = send(hc->hc_fd, hc->hc_out + hc->hc_off, hc->hc_len - hc->hc_off,
+                         MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (w < 0)
+            return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR ? 0 : -1;
+        hc->hc_off += (size_t)w;
+    }
+    return 1;
 }
 
 static void *http_main(void *arg)
 {
     metrics *mt = arg;
+    http_conn *hcs = calloc(HTTP_CONN_MAX, sizeof *hcs);
+    if (!hcs)
+        return NULL;
+    for (int i = 0; i < HTTP_CONN_MAX; i++)
+        hcs[i].hc_fd = -1;
+    struct pollfd pfd[HTTP_CONN_MAX + 1];
+    int slot[HTTP_CONN_MAX + 1];
     for (;;) {
         pthread_mutex_lock(&mt->mt_lock);
         const int quit = mt->mt_quit;
         pthread_mutex_unlock(&mt->mt_lock);
         if (quit)
             break;
-        struct pollfd pfd = {.fd = mt->mt_fd, .events = POLLIN};
-        if (poll(&pfd, 1, 200) <= 0)
+        uint64_t now = http_now_ms();
+        int wait_ms = 200, np = 0, used = 0;
+        for (int i = 0; i < HTTP_CONN_MAX; i++) {
+            http_conn *hc = &hcs[i];
+            if (hc->hc_fd < 0)
+                continue;
+            if (now >= hc->hc_deadline) { /* stalled: a 408 if it never finished its request */
+                if (!hc->hc_out) {
+                    static const char t[] = "HTTP/1.0 408 Request Timeout\r\nContent-Length: 0\r\n"
+                                            "Connection: close\r\n\r\n";
+                    (void)!send(hc->hc_fd, t, sizeof t - 1, MSG_NOSIGNAL | MSG_DONTWAIT);
+                }
+                http_close(hc);
+                continue;
+            }
+            used++;
+            if (hc->hc_deadline - now < (uint64_t)wait_ms)
+                wait_ms = (int)(hc->hc_deadline - now);
+            pfd[np] = (struct pollfd){.fd = hc->hc_fd, .events = hc->hc_out ? POLLOUT : POLLIN};
+            slot[np++] = i;
+        }
+        if (used < HTTP_CONN_MAX) {
+            pfd[np] = (struct pollfd){.fd = mt->mt_fd, .events = POLLIN};
+            slot[np++] = -1;
+        }
+        if (poll(pfd, (nfds_t)np, wait_ms) <= 0)
             continue;
-        int c = accept(mt->mt_fd, NULL, NULL);
-        if (c < 0)
-            continue;
-        serve(mt, c);
-        close(c);
+        now = http_now_ms();
+        for (int k = 0; k < np; k++) {
+            if (!pfd[k].revents)
+                continue;
+            if (slot[k] < 0) { /* accept as many as there are free slots */
+                for (int i = 0; i < HTTP_CONN_MAX; i++) {
+                    if (hcs[i].hc_fd >= 0)
+                        continue;
+                    int c = accept(mt->mt_fd, NULL, NULL);
+                    if (c < 0)
+                        break;
+                    if (fcntl(c, F_SETFL, O_NONBLOCK) != 0 || fcntl(c, F_SETFD, FD_CLOEXEC) != 0) {
+                        close(c);
+                        continue;
+                    }
+                    hcs[i] = (http_conn){.hc_fd = c, .hc_deadline = now + mt->mt_timeout_ms};
+                }
+                continue;
+            }
+            http_conn *hc = &hcs[slot[k]];
+            int rc = hc->hc_out ? 0 : http_read(mt, hc, now);
+            if (rc == 0 && hc->hc_out)
+                rc = http_write(hc);
+            if (rc != 0)
+                http_close(hc);
+        }
     }
+    for (int i = 0; i < HTTP_CONN_MAX; i++)
+        if (hcs[i].hc_fd >= 0)
+            http_close(&hcs[i]);
+    free(hcs);
     return NULL;
 }
 
@@ -335,7 +447,8 @@ static int metrics_listen(const char *spec, char *bound, size_t boundsize, int *
     const int one = 1;
     if (fd >= 0)
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 16) != 0) {
+    if (fd < 0 || bind(fd, ai->ai_addr, ai->ai_addrlen) != 0 || listen(fd, 64) != 0 ||
+        fcntl(fd, F_SETFL, O_NONBLOCK) != 0) { /* http_main accepts until EAGAIN */
         snprintf(err, errsize, "--metrics-listen %s: %s", spec, strerror(errno));
         if (fd >= 0)
             close(fd);
@@ -361,6 +474,7 @@ int cmd_rate_stream(int argc, char **argv)
     const char *listen_on = NULL;
     uint64_t threads = 1, batch = CDR_STREAM_BATCH_DEFAULT, wait_ms = CDR_STREAM_WAIT_DEFAULT;
     uint64_t reload_ms = CDR_STREAM_RELOAD_DEFAULT, idle_ms = 0, interval_s = 0;
+    uint64_t http_timeout_ms = HTTP_TIMEOUT_MS;
     int stats = 0, quiet = 0;
     cli_opt opts[] = {
         {"brokers", CLI_STRING, &brokers, "LIST", "Kafka bootstrap servers (host:port,...)"},
@@ -387,14 +501,18 @@ int cmd_rate_stream(int argc, char **argv)
         {"metrics-listen", CLI_STRING, &listen_on, "ADDR",
          "serve Prometheus metrics at http://ADDR/metrics (PORT or HOST:PORT; loopback unless "
          "an address is given)"},
+        {"metrics-timeout", CLI_COUNT, &http_timeout_ms, "MS",
+         "a metrics client has MS ms to send its request and as long to take the answer, else it "
+         "is dropped; default 5000 (clients are served at the same time, up to 32)",
+         1, 600000},
         {"quiet", CLI_FLAG, &quiet, NULL, "only warnings and errors on stderr"},
         {0},
     };
     const cli_spec cs = {
         "rate-stream",
         "--brokers LIST --group G --store DIR [--threads N] [--batch N] [--stats]\n"
-        "       [--stats-interval S] [--metrics-listen ADDR] [--idle-exit MS] "
-        "[--reload-interval MS]",
+        "       [--stats-interval S] [--metrics-listen ADDR] [--metrics-timeout MS] "
+        "[--idle-exit MS] [--reload-interval MS]",
         "Rate the records of cdr.raw as a member of consumer group G, exactly once: per batch\n"
         "one Kafka transaction carries the rated records (cdr.rated), the unratable ones\n"
         "(cdr.suspense), records whose charging owner belongs to another partition (back to\n"
@@ -414,7 +532,9 @@ int cmd_rate_stream(int argc, char **argv)
         cli_spec_free(&cs);
         return cli_usage_error(&cs, "--brokers, --group and --store are required");
     }
-    metrics mt = {.mt_interval_s = (unsigned)interval_s, .mt_fd = -1};
+    metrics mt = {.mt_interval_s = (unsigned)interval_s,
+                  .mt_fd = -1,
+                  .mt_timeout_ms = (unsigned)http_timeout_ms};
     mt.mt_ss.ss_lag = -1;
     char bound[96] = "", lerr[256];
     int loopback = 1;

@@ -78,7 +78,7 @@ expect_err "nope.csv: cannot open" "cat missing file message"
 # switch spool files through the collector (embedded Kafka): accounting per file and in total
 for fmt in asterisk 3gpp; do
   expect_rc 0 "gen $fmt spool" "$CDRATE" gen --out "$T/sw-$fmt" --subscribers 100 --cdrs 300 --format "$fmt" --quiet
-  expect_rc 0 "collect $fmt" "$CDRATE" collect --spool "$T/sw-$fmt/spool" --format "$fmt" --brokers embedded --once --source "t-$fmt" --dedup-days 31
+  expect_rc 0 "collect $fmt" "$CDRATE" collect --spool "$T/sw-$fmt/spool" --format "$fmt" --brokers embedded --once --settle 0 --source "t-$fmt" --dedup-days 31
   ext=csv; [ "$fmt" = 3gpp ] && ext=dat
   expect_err "cdrs-00001.$ext: read 300, published 300, rejected 0, duplicate 0, nonbillable 0" "collect $fmt accounting"
   [ -z "$(ls "$T/sw-$fmt/spool" | grep -v -e '^done$' -e '^failed$')" ] && ok || bad "collect $fmt left files in the spool"
@@ -132,7 +132,7 @@ expect_err "cdrate collect: --topic-prefix: topic prefix 'a/b' has '/' at 2 (let
 expect_rc 4 "collect with a missing rating store" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --once --rating-store "$T/nostore"
 expect_err "cdrate collect: no cdrate store at $T/nostore" "collect missing store"
 printf 'MSC1,o1,voice,mo,%s,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,\n' "$MSISDN" > "$T/spo/a.csv"
-expect_rc 0 "collect --rating-store --topic-prefix" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --once --rating-store "$T/s" --topic-prefix t.own. --source t-own
+expect_rc 0 "collect --rating-store --topic-prefix" "$CDRATE" collect --spool "$T/spo" --format csv --brokers embedded --once --settle 0 --rating-store "$T/s" --topic-prefix t.own. --source t-own
 expect_err "cdrate collect: charging owners from $T/s (" "collect reads the directory"
 expect_err "a.csv: read 1, published 1, rejected 0, duplicate 0, nonbillable 0" "collect with owners accounting"
 
@@ -148,7 +148,7 @@ mkdir "$T/ps"
   echo "MSC1,3,voice,mo,8617000000000,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
   echo "MSC1,1,voice,mo,$MSISDN,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16,"
 } > "$T/ps/a.csv"
-expect_rc 3 "pipeline (a malformed record: exit 3)" "$CDRATE" pipeline --input "csv:$T/ps" --store "$T/s" --ledger "$T/pl" --json
+expect_rc 3 "pipeline (a malformed record: exit 3)" "$CDRATE" pipeline --input "csv:$T/ps" --store "$T/s" --ledger "$T/pl" --settle 0 --json
 grep -q '^{"read":4,"published":2,"rejected":1,"duplicate":1,"nonbillable":0,"files":1,"refused":0,"failed":0,"rated":1,"suspense":1,"batches":[0-9]*,"archived":1,"malformed":0,' "$T/out" && ok || bad "pipeline figures: $(cat "$T/out")"
 charges=$(grep -o '"charges_micro":{[^}]*}' "$T/out" | cut -d: -f2-)
 grep -q '"ledger_records":1,' "$T/out" && [ -n "$charges" ] &&

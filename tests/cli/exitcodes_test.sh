@@ -118,9 +118,9 @@ expect_rc 3 "decode: malformed record" "$CDRATE" decode --format csv "$T/bad.csv
 expect_err "$pos" "decode malformed position"
 mkdir -p "$T/spool" "$T/pspool"
 cp "$T/bad.csv" "$T/spool/a.csv"
-expect_rc 3 "collect: malformed record" "$CDRATE" collect --spool "$T/spool" --format csv --brokers embedded --once --quiet
+expect_rc 3 "collect: malformed record" "$CDRATE" collect --spool "$T/spool" --format csv --brokers embedded --once --settle 0 --quiet
 cp "$T/bad.csv" "$T/pspool/a.csv"
-expect_rc 3 "pipeline: malformed record" "$CDRATE" pipeline --input "csv:$T/pspool" --store "$T/s" --ledger "$T/pl" --quiet --idle-exit 300
+expect_rc 3 "pipeline: malformed record" "$CDRATE" pipeline --input "csv:$T/pspool" --store "$T/s" --ledger "$T/pl" --settle 0 --quiet --idle-exit 300
 expect_rc 3 "rate: malformed record --json" "$CDRATE" rate --store "$T/s" --in "$T/bad.csv" --out "$T/r2.csv" --json --again
 json_err CDR_RANGE "rate malformed --json"
 

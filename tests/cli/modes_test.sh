@@ -33,7 +33,7 @@ mkdir -m 755 "$T/spool"
 head -50 "$T/g/cdrs.csv" > "$T/spool/a.csv"
 { head -50 "$T/g/cdrs.csv"; head -3 "$T/g/cdrs.csv"; } > "$T/spool/b.csv"   # duplicates
 cp "$T/spool/a.csv" "$T/spool/c.csv"                                      # refused: seen before
-"$CDRATE" collect --spool "$T/spool" --format csv --brokers embedded --once --quiet
+"$CDRATE" collect --spool "$T/spool" --format csv --brokers embedded --once --settle 0 --quiet
 [ -f "$T/spool/done/b.csv.duplicates" ] && [ -f "$T/spool/failed/c.csv.error" ] && ok ||
   bad "collect: no .duplicates or .error file to check: $(ls -R "$T/spool")"
 modes_are 600 700 "collect (outputs, store)" "$T/spool/done/b.csv.duplicates" "$T/spool/failed/c.csv.error" "$T/spool/.store"
@@ -42,7 +42,7 @@ find "$T/spool/done" "$T/spool/failed" -maxdepth 0 -perm 700 | wc -l | grep -qx 
 # the pipeline's ledger
 mkdir -m 755 "$T/pspool"
 head -50 "$T/g/cdrs.csv" > "$T/pspool/a.csv"
-"$CDRATE" pipeline --input "csv:$T/pspool" --store "$T/s" --ledger "$T/ledger" --quiet --idle-exit 300 > /dev/null
+"$CDRATE" pipeline --input "csv:$T/pspool" --store "$T/s" --ledger "$T/ledger" --settle 0 --quiet --idle-exit 300 > /dev/null
 modes_are 600 700 "pipeline (ledger)" "$T/ledger"
 
 # --group-readable, on any command

@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Chaos on the broker: in the middle of a run the broker is restarted (scripts/kafka restart),
 # later stopped for a few seconds and started again, while the collector, two raters and the
-# archiver run. A process that gives up with an error during an outage (exit status 1) is
-# started again, as a supervisor would; the test prints what exited and why. The result still
-# equals offline rating exactly.
+# archiver run. The outages must have hit the raters in the middle of their work: at least one
+# transaction aborted because of them ("transaction aborted" in a rater's log, "aborts" in its
+# --stats). Whether an outage aborts a transaction depends on where the raters are when it comes
+# (a batch whose offsets reach the group after the group was rebuilt), so while none has, the
+# test goes on with more outages, each one when the raters have a whole part to rate, up to the
+# number of parts; then it fails if none aborted. A process that gives up with an error during
+# an outage (exit status 1) is started again, as a supervisor would; the test prints what exited
+# and why. The result still equals offline rating exactly.
 # Needs CDR_KAFKA_STATE naming the broker of CDR_KAFKA_BROKERS (scripts/with-services sets both).
 # Usage: chaos_broker.sh CDRATE SOURCE_DIR release|asan (docs/testing.md)
 source "$(dirname "$0")/lib/common.bash"
@@ -21,7 +26,22 @@ kafka_do() {
         fail "scripts/kafka $2 failed (log: $S/log/kafka-$1-$2.err)"
 }
 
-it_reference "$(it_scale 1000000)" "$(it_scale 100000)" 4
+# outage N SECONDS: stop the broker, SECONDS down, start it again
+outage() {
+    say "outage $1: scripts/kafka stop, $2 s down, start"
+    kafka_do "$1" stop
+    sleep "$2"
+    kafka_do "$1" start
+    say "outage $1: the broker is back"
+}
+
+# Transactions the raters aborted so far (all their runs, the killed or failed ones too).
+aborted() {
+    echo $(($(it_log_count r1 'msg="transaction aborted"') + $(it_log_count r2 'msg="transaction aborted"')))
+}
+
+PARTS=8
+it_reference "$(it_scale 1000000)" "$(it_scale 100000)" "$PARTS"
 it_start_collector
 it_feed 1
 it_wait_collected
@@ -39,15 +59,27 @@ kafka_do 1 restart
 say "outage 1: the broker is back"
 it_feed 3
 it_sleep_random_ms 1500
-say "outage 2: scripts/kafka stop, 5 s down, start"
-kafka_do 2 stop
-sleep 5
-kafka_do 2 start
-say "outage 2: the broker is back"
+outage 2 5
+n=2
+# More outages while no transaction was aborted (an abort shows within seconds of the broker's
+# return, while the next part is published). Each comes once the raters have a whole part to
+# rate (it is on cdr.raw) and both hold partitions again, and lasts longer than their session
+# timeout (6 s): a rater in a transaction at that moment (or one it begins from records it has
+# fetched) cannot answer the rebalance that follows, and its offsets reach a rebuilt group.
+both_hold() { [ "$(it_live_stat r1 partitions)" -gt 0 ] && [ "$(it_live_stat r2 partitions)" -gt 0 ]; }
+while [ "$(aborted)" -eq 0 ] && [ "$IT_FED" -lt "$PARTS" ]; do
+    it_feed $((IT_FED + 1))
+    it_wait_collected
+    it_wait "both raters to hold partitions" both_hold
+    n=$((n + 1))
+    outage "$n" 10
+done
 it_wait_done
 it_stop_all
 it_compare
-say "what the outages did: transactions aborted and redone by r1 $(it_stat r1 aborts), by r2 $(it_stat r2 aborts); archiver partitions lost $(cat "$S"/log/archiver.*.err | grep -c '(lost)' || true) times; collector waits for acknowledgements $(cat "$S"/log/collector.*.err | grep -c 'waiting for the brokers' || true)"
+a=$(aborted)
+say "what the $n outages did: transactions aborted and redone: $a (r1 $(it_stat r1 aborts), r2 $(it_stat r2 aborts) in their --stats); archiver partitions lost $(it_log_count archiver '\(lost\)') times; collector waits for acknowledgements $(it_log_count collector 'waiting for the brokers')"
 say "processes restarted after an error: $IT_RESTARTS"
 printf '%s' "$IT_EXITS" | sed 's/^/    /'
+[ "$a" -ge 1 ] || fail "none of the $n outages aborted a transaction of the raters: the test proved nothing about them"
 it_pass

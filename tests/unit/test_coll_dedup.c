@@ -333,7 +333,8 @@ static void run_spool(const char *spool, reports *rs)
     snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", spool);
     snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "embedded");
     cl.cl_quiet = 1;
-    cl.cl_chunk = 3; /* several transactions per file */
+    cl.cl_chunk = 3;      /* several transactions per file */
+    cl.cl_settle_ms = 0; /* the files are written before the run */
     cdr_collect *co;
     cdr_diag dg;
     cr_assert_eq(cdr_collect_open(&cl, on_report, rs, &co, &dg), 0, "%s", dg.dg_msg);

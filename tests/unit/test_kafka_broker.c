@@ -352,6 +352,7 @@ Test(kafka_broker, transactions_read_committed)
     rd_kafka_destroy(p);
 
     seen_t s;
+    test_kafka_wait_readable(topic, TIMEOUT_MS); /* the commit returns before its markers land */
     read_all(topic, "read_committed", &s);
     cr_assert_eq(s.aborted_seen, 0, "read_committed saw %d aborted records", s.aborted_seen);
     cr_assert_eq(s.committed_seen, C1 + C2);
@@ -474,6 +475,7 @@ Test(kafka_broker, consumer_offsets_in_transaction)
     rd_kafka_destroy(c);
 
     seen_t s;
+    test_kafka_wait_readable(out, TIMEOUT_MS);
     read_all(out, "read_committed", &s);
     cr_assert_eq(s.aborted_seen, 0);
     cr_assert_eq(s.committed_seen, N);

@@ -2,6 +2,7 @@
  * cycle/partition separation and exactly-once after a crash (docs/ledger.md). */
 #define _XOPEN_SOURCE 700
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <ftw.h>
 #include <inttypes.h>
@@ -766,4 +767,107 @@ Test(ledger, totals_command_per_currency, .timeout = 120)
     free(out);
     snprintf(cmd, sizeof cmd, "rm -rf '%s' '%s'", store, plans);
     cr_assert_eq(system(cmd), 0);
+}
+
+/* ---- a full disk, and emptying a ledger ------------------------------------------------------ */
+
+static size_t count_recs(int64_t from, int64_t to, uint32_t cycle)
+{
+    size_t n = 0;
+    for (int64_t o = from; o < to; o++)
+        n += !skipped(o) && cycle_of(o) == cycle;
+    return n;
+}
+
+/* The disk fills up in the middle of a batch of two cycles (the CDR_LEDGER_FAIL_AFTER hook): the
+ * first cycle's frame is durable and counted by cdr_ledger_appended, the second is not; reopened,
+ * the ledger holds exactly what was counted, and the batch delivered again stores the rest. */
+Test(ledger, full_disk_mid_batch_counts_what_is_durable)
+{
+    cdr_ledger_rec recs[BATCH * 4];
+    size_t n = batch_recs(0, 40, 60, recs); /* offsets 40..49 in 202611, 50..59 in 202612 */
+    cdr_diag dg;
+    /* the size of the batch's first frame, from the same appends in a scratch ledger */
+    char scratch[300], path[512];
+    snprintf(scratch, sizeof scratch, "%s/scratch", tmpdir);
+    cdr_ledger *lg;
+    cr_assert_eq(cdr_ledger_open(scratch, NULL, &lg, &dg), 0, "%s", dg.dg_msg);
+    append_range(lg, 0, 0, 40);
+    snprintf(path, sizeof path, "%s/202611/p0000/seg-000000000000.zst", scratch);
+    const off_t before = file_size(path);
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, n, 59, &dg), 0, "%s", dg.dg_msg);
+    const off_t frame = file_size(path) - before;
+    cdr_ledger_close(lg);
+
+    lg = open_ok(NULL);
+    append_range(lg, 0, 0, 40);
+    cr_assert_eq(cdr_ledger_appended(lg), count_recs(0, 40, 202611));
+    cdr_ledger_close(lg);
+    char room[32];
+    snprintf(room, sizeof room, "%lld", (long long)frame + 5);
+    setenv(CDR_LEDGER_FAIL_ENV, room, 1);
+    lg = open_ok(NULL);
+    unsetenv(CDR_LEDGER_FAIL_ENV);
+    cdr_diag_clear(&dg);
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, n, 59, &dg), CDR_EIO);
+    cr_assert(strstr(dg.dg_msg, "No space left on device") != NULL, "%s", dg.dg_msg);
+    cr_assert(strstr(dg.dg_file, "202612") != NULL, "%s", dg.dg_file);
+    const uint64_t stored = cdr_ledger_appended(lg);
+    cr_assert_eq(stored, count_recs(40, 50, 202611), "appended %" PRIu64, stored);
+    cdr_ledger_close(lg);
+
+    lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_dropped_bytes(lg), 5); /* the torn start of the second frame */
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 40);
+    cdr_ledger_totals lt;
+    cr_assert_eq(cdr_ledger_totals_get(lg, 202611, resolve_cny, NULL, &lt, &dg), 0);
+    cr_assert_eq(lt.lt_records, count_recs(0, 50, 202611), "what was counted is held");
+    cr_assert_eq(cdr_ledger_totals_get(lg, 202612, resolve_cny, NULL, &lt, &dg), 0);
+    cr_assert_eq(lt.lt_records, 0);
+    cr_assert_eq(cdr_ledger_append(lg, 0, recs, n, 59, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_ledger_appended(lg), count_recs(50, 60, 202612), "only the rest is new");
+    int64_t upto[1] = {60};
+    assert_exact(lg, 202611, 1, upto);
+    assert_exact(lg, 202612, 1, upto);
+    cdr_ledger_close(lg);
+}
+
+static int count_names(const char *dir)
+{
+    DIR *d = opendir(dir);
+    cr_assert_not_null(d, "%s", dir);
+    int n = 0;
+    for (struct dirent *de; (de = readdir(d)) != NULL;)
+        n += strcmp(de->d_name, ".") && strcmp(de->d_name, "..");
+    closedir(d);
+    return n;
+}
+
+Test(ledger, clear_empties_the_ledger_and_nothing_else)
+{
+    const cdr_ledger_opts o = {.lo_segment_bytes = 2048}; /* sealed segments with indexes */
+    cdr_ledger *lg = open_ok(&o);
+    append_range(lg, 0, 0, 300);
+    append_range(lg, 3, 0, 120);
+    cdr_diag dg;
+    cr_assert_eq(cdr_ledger_clear(tmpdir, &dg), CDR_EXISTS, "a writer holds it");
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 300);
+    got g = scan(lg, 202611); /* builds the indexes of the sealed segments */
+    got_free(&g);
+    cdr_ledger_close(lg);
+    cr_assert_eq(access(seg_path(202611, 0, 0, "idx"), F_OK), 0);
+    char other[300];
+    snprintf(other, sizeof other, "%s/notes.txt", tmpdir);
+    spit(other, (const uint8_t *)"x", 1);
+    cr_assert_eq(cdr_ledger_clear(tmpdir, &dg), 0, "%s: %s", dg.dg_file, dg.dg_msg);
+    cr_assert_eq(count_names(tmpdir), 1, "only notes.txt is left");
+    cr_assert_eq(access(other, F_OK), 0);
+    lg = open_ok(NULL);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 0), 0);
+    cr_assert_eq(cdr_ledger_next_offset(lg, 3), 0);
+    cdr_ledger_close(lg);
+    uint32_t *cycles = NULL;
+    cr_assert_eq(cdr_ledger_cycles(tmpdir, &cycles, &dg), 0);
+    free(cycles);
+    cr_assert_eq(cdr_ledger_clear("/nonexistent/cdr-ledger", &dg), 0, "nothing to clear");
 }

@@ -194,10 +194,13 @@ static int on_raw(void *arg, const cdr_kafka_msg *km)
     return 0;
 }
 
+/* Read the prefixed cdr.raw as a read_committed consumer sees it once the last replay's commit
+ * markers are written (the replay returns when its commit is decided, before they are). */
 static void read_raw(const names *nm, raw_seen *rs)
 {
     memset(rs->rs_count, 0, rs->rs_n * sizeof *rs->rs_count);
     rs->rs_total = 0;
+    test_kafka_wait_readable(nm->nm_raw, TIMEOUT_MS);
     cdr_diag dg;
     cr_assert_eq(cdr_kafka_read_topic(brokers(), nm->nm_raw, NULL, 0, 120000, on_raw, rs, &dg), 0,
                  "%s", dg.dg_msg);
@@ -210,9 +213,11 @@ static int count_msg(void *arg, const cdr_kafka_msg *km)
     return 0;
 }
 
+/* Messages of topic as a read_committed consumer sees them once every commit is readable. */
 static size_t count_topic(const char *topic)
 {
     size_t n = 0;
+    test_kafka_wait_readable(topic, TIMEOUT_MS);
     cdr_diag dg;
     cr_assert_eq(cdr_kafka_read_topic(brokers(), topic, NULL, 0, 120000, count_msg, &n, &dg), 0,
                  "%s", dg.dg_msg);
@@ -512,26 +517,26 @@ Test(suspense, a_killed_replay_run_again_replays_each_entry_once, .timeout = 300
 
     killed_replay(&nm, 700);  /* several batches committed, the next one open */
     killed_replay(&nm, 1100); /* again, from where the first one committed */
-    read_raw(&nm, &rs);
-    const size_t committed = rs.rs_total;
-    cr_assert(committed > 0 && committed < N, "%zu committed before the last run", committed);
-    for (int i = 0; i < N; i++)
-        cr_assert_leq(count[i], 1, "entry %d twice on cdr.raw", i);
-    /* the killed runs' open transactions reached the broker: read_committed hides them */
-    const size_t uncommitted = count_uncommitted(nm.nm_raw, RAW_PARTITIONS);
-    cr_assert_gt(uncommitted, committed, "no aborted records on cdr.raw (%zu)", uncommitted);
-
+    /* cdr.raw is not read here: the second run's open transaction holds its end back until the
+     * next replay fences it (or the transaction times out), so what a read sees now depends on
+     * how far the broker got with the earlier commits' markers. The run again tells how much the
+     * killed runs committed: what it does not read again. */
     seen_disp sd = {0};
     cdr_suspense_config sp;
     config(&sp, &nm, &sd);
     cdr_suspense_stats ss;
     replay_ok(&sp, &ss);
-    cr_assert_eq(ss.sr_replayed, N - committed);
-    cr_assert_eq(ss.sr_read, N - committed);
+    cr_assert_eq(ss.sr_replayed, ss.sr_read);
+    const size_t committed = N - (size_t)ss.sr_read;
+    cr_assert(committed > 0 && committed < N, "%zu committed by the killed runs", committed);
     read_raw(&nm, &rs);
-    cr_assert_eq(rs.rs_total, N);
+    cr_assert_eq(rs.rs_total, N, "%zu of %d entries on cdr.raw, %zu committed by the killed runs",
+                 rs.rs_total, N, committed);
     for (int i = 0; i < N; i++)
         cr_assert_eq(count[i], 1, "entry %d on cdr.raw %d times", i, count[i]);
+    /* the killed runs' open transactions reached the broker: read_committed hides them */
+    const size_t uncommitted = count_uncommitted(nm.nm_raw, RAW_PARTITIONS);
+    cr_assert_gt(uncommitted, N, "no aborted records on cdr.raw (%zu)", uncommitted);
     replay_ok(&sp, &ss);
     cr_assert_eq(ss.sr_read, 0);
     free(count);

@@ -89,6 +89,8 @@ typedef struct stream {
     int32_t *sm_six;  /* [i] subscriber index in sm_tab or -1 */
     uint32_t *sm_map; /* [j] message index of the j-th rated record */
     int sm_err;       /* error raised in a callback */
+    /* init_transactions waited for an open transaction a predecessor left (prod_log_cb) */
+    volatile int sm_prev_open;
     cdr_stream_stats sm_stats;
     uint64_t sm_t0;          /* start of the run */
     uint64_t sm_fill_t0;     /* when the first record of the batch in hand came */
@@ -871,6 +873,19 @@ static int setup_topics(stream *sm)
     return 0;
 }
 
+/* The producer's librdkafka log: errors as cdr_kafka_conf prints them; and whether
+ * init_transactions had to wait (CONCURRENT_TRANSACTIONS) for a transaction of this id that a
+ * previous instance, killed in the middle of it, left open. */
+static void prod_log_cb(const rd_kafka_t *rk, int level, const char *fac, const char *buf)
+{
+    stream *sm = rd_kafka_opaque(rk);
+    if (sm && !strcmp(fac, "GETPID") &&
+        strstr(buf, rd_kafka_err2str(RD_KAFKA_RESP_ERR_CONCURRENT_TRANSACTIONS)))
+        sm->sm_prev_open = 1;
+    if (level <= 3)
+        fprintf(stderr, "cdrate: kafka %s: %s\n", fac, buf);
+}
+
 static int setup_clients(stream *sm, const char *tid)
 {
     char err[512];
@@ -891,6 +906,8 @@ static int setup_clients(stream *sm, const char *tid)
     rd_kafka_conf_t *conf = make_conf(sm, pkv, sizeof pkv / sizeof pkv[0]);
     if (!conf)
         return CDR_EINVAL;
+    rd_kafka_conf_set_opaque(conf, sm);
+    rd_kafka_conf_set_log_cb(conf, prod_log_cb);
     sm->sm_prod = rd_kafka_new(RD_KAFKA_PRODUCER, conf, err, sizeof err);
     if (!sm->sm_prod) {
         rd_kafka_conf_destroy(conf);
@@ -907,6 +924,9 @@ static int setup_clients(stream *sm, const char *tid)
             return kafka_error(sm, e, "init_transactions");
         rd_kafka_error_destroy(e);
     }
+    if (sm->sm_prev_open) /* aborted (or, when it was being committed, completed) */
+        say(sm, CDR_STREAM_INFO, "fenced an open transaction of a previous instance",
+            "transactional_id=%s", tid);
     int rc = setup_topics(sm);
     if (rc)
         return rc;

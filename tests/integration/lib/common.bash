@@ -158,6 +158,45 @@ it_kill_restart() {
     it_respawn "$1"
 }
 
+# The numbers of the system calls that write a file to disk, pwrite64 and fdatasync (the ledger's
+# appends), on this machine's architecture.
+it_write_syscalls() {
+    case "$(uname -m)" in
+    x86_64) echo "18 75" ;;
+    aarch64) echo "68 83" ;;
+    *) fail "no system call numbers for $(uname -m) in it_write_syscalls" ;;
+    esac
+}
+
+# it_kill_in_write NAME SECONDS: SIGKILL NAME at the first moment, within SECONDS, that its main
+# thread is inside pwrite64 or fdatasync (/proc/PID/syscall), that is in the middle of a ledger
+# append; after SECONDS without one, at that moment. Sets IT_IN_WRITE to 1 when the kill landed in
+# a write, else 0. Watching is a busy loop of bash builtins (no process per look): a write lasts
+# milliseconds.
+it_kill_in_write() {
+    local name=$1 limit=$2 pid=${IT_PID[$1]} nr rest want t_end
+    want=" $(it_write_syscalls) "
+    [ -n "$pid" ] || fail "$name is not running"
+    read -r nr rest <"/proc/$pid/syscall" ||
+        fail "cannot read /proc/$pid/syscall: the test needs it to kill $name in the middle of a write"
+    IT_IN_WRITE=0
+    t_end=$((SECONDS + limit))
+    while [ "$SECONDS" -lt "$t_end" ]; do
+        read -r nr rest <"/proc/$pid/syscall" 2>/dev/null || break # it is gone: it_signal says how
+        if [[ $want == *" $nr "* ]]; then
+            kill -KILL "$pid" 2>/dev/null || true
+            IT_IN_WRITE=1
+            break
+        fi
+    done
+    it_signal "$name" KILL 137
+}
+
+# it_log_count NAME ERE: the number of lines matching ERE in the stderr of all of NAME's runs.
+it_log_count() {
+    cat "$S/log/$1".*.err 2>/dev/null | grep -cE -- "$2" || true
+}
+
 # it_stat NAME FIELD: the sum of a numeric field over the --stats lines that NAME's runs printed
 # at exit (the lines with "ok"; a killed run printed none).
 it_stat() {
@@ -419,23 +458,39 @@ it_wait_done() {
     for k in $(seq $((IT_FED + 1)) "$IT_PARTS"); do it_feed "$k"; done
     it_wait_collected
     it_signal collector TERM 0
-    local tot
-    tot=$(grep '"total"' "$S/log/collector.${IT_RUNS[collector]}.out" || true)
-    [ -n "$tot" ] || fail "the collector printed no totals"
     it_check_collect_totals
     it_wait "the ledger and cdr.suspense to hold every record" it_all_there
     say "all records arrived: $IT_WAIT_STATE"
 }
 
-# The collector's runs together published every record, and rejected none.
+# it_collect_sum KIND FIELD: the sum of a numeric field over the collector's --stats lines of one
+# kind, "file" (one per file) or "total" (one per run, at its exit), of all its runs.
+it_collect_sum() {
+    cat "$S"/log/collector.*.out | grep "^{\"$1\":" | grep -o "\"$2\":[0-9]*" |
+        cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }'
+}
+
+# The collector's runs together read and published every record, and rejected none: per file,
+# and in the totals each run printed at its exit, which must say the same (every part a file in
+# done/, nothing rejected, duplicate, non-billable, refused or failed).
 it_check_collect_totals() {
-    local read pub
-    read=$(cat "$S"/log/collector.*.out | grep '"file"' | grep -o '"read":[0-9]*' |
-        cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
-    pub=$(cat "$S"/log/collector.*.out | grep '"file"' | grep -o '"published":[0-9]*' |
-        cut -d: -f2 | awk '{ s += $1 } END { print s + 0 }')
+    local read pub runs tread tpub tfiles f v
+    read=$(it_collect_sum file read)
+    pub=$(it_collect_sum file published)
     [ "$read" -eq "$REF_RECORDS" ] && [ "$pub" -eq "$REF_RECORDS" ] ||
-        fail "the collector read $read and published $pub records, want $REF_RECORDS each"
+        fail "the collector read $read and published $pub records in its files, want $REF_RECORDS each"
+    runs=$(cat "$S"/log/collector.*.out | grep -c '^{"total":' || true)
+    [ "$runs" -eq "${IT_RUNS[collector]}" ] ||
+        fail "$runs of the collector's ${IT_RUNS[collector]} runs printed their totals"
+    tread=$(it_collect_sum total read)
+    tpub=$(it_collect_sum total published)
+    tfiles=$(it_collect_sum total files)
+    [ "$tread" -eq "$REF_RECORDS" ] && [ "$tpub" -eq "$REF_RECORDS" ] && [ "$tfiles" -eq "$IT_PARTS" ] ||
+        fail "the collector's totals: read $tread, published $tpub, $tfiles files; want $REF_RECORDS, $REF_RECORDS and $IT_PARTS files"
+    for f in rejected duplicate nonbillable refused failed; do
+        v=$(it_collect_sum total "$f")
+        [ "$v" -eq 0 ] || fail "the collector's totals: $f $v, want 0"
+    done
 }
 
 # ---- the comparison ---------------------------------------------------------------------------
