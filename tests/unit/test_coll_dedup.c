@@ -333,7 +333,7 @@ static void run_spool(const char *spool, reports *rs)
     snprintf(cl.cl_spool, sizeof cl.cl_spool, "%s", spool);
     snprintf(cl.cl_brokers, sizeof cl.cl_brokers, "embedded");
     cl.cl_quiet = 1;
-    cl.cl_chunk = 3;      /* several transactions per file */
+    cl.cl_chunk = 3;     /* several transactions per file */
     cl.cl_settle_ms = 0; /* the files are written before the run */
     cdr_collect *co;
     cdr_diag dg;

@@ -359,6 +359,23 @@ static int restore(stream *sm, const int32_t *parts, int n, uint64_t *count)
         rd_kafka_conf_destroy(conf);
         return cdr_diag_set(sm->sm_dg, CDR_KAFKA, NULL, 0, 0, "kafka: restore: %s", err);
     }
+    /* The high watermarks come from a read_uncommitted client: a read_committed one is answered
+     * the last stable offset, which stays short of a transaction the previous owner committed a
+     * moment ago until its markers are written, and the counters would miss its changes. */
+    const char *const wkv[][2] = {{"group.id", "cdrate-rate-stream-restore"},
+                                  {"client.id", "cdrate-rate-stream-restore"},
+                                  {"isolation.level", "read_uncommitted"}};
+    rd_kafka_conf_t *wconf = make_conf(sm, wkv, sizeof wkv / sizeof wkv[0]);
+    if (!wconf) {
+        rd_kafka_destroy(rk);
+        return CDR_EINVAL;
+    }
+    rd_kafka_t *wk = rd_kafka_new(RD_KAFKA_CONSUMER, wconf, err, sizeof err);
+    if (!wk) {
+        rd_kafka_conf_destroy(wconf);
+        rd_kafka_destroy(rk);
+        return cdr_diag_set(sm->sm_dg, CDR_KAFKA, NULL, 0, 0, "kafka: restore: %s", err);
+    }
     const char *topic = sm->sm_topic[T_COUNTERS];
     int64_t *hi = calloc((size_t)sm->sm_nparts, sizeof *hi);
     uint8_t *done = calloc((size_t)sm->sm_nparts, 1);
@@ -368,10 +385,10 @@ static int restore(stream *sm, const int32_t *parts, int n, uint64_t *count)
     for (int i = 0; i < n && !rc; i++) {
         int64_t lo;
         rd_kafka_resp_err_t e;
-        while ((e = rd_kafka_query_watermark_offsets(rk, topic, parts[i], &lo, &hi[parts[i]],
+        while ((e = rd_kafka_query_watermark_offsets(wk, topic, parts[i], &lo, &hi[parts[i]],
                                                      5000)) != 0 &&
                now_ns() - t0 < (uint64_t)STREAM_TIMEOUT_MS * 1000000u)
-            rd_kafka_poll(rk, 100); /* a new topic's leader may not be known yet */
+            rd_kafka_poll(wk, 100); /* a new topic's leader may not be known yet */
         if (e) {
             rc = kafka_err(sm, e, "changelog watermarks");
             break;
@@ -383,6 +400,7 @@ static int restore(stream *sm, const int32_t *parts, int n, uint64_t *count)
         rd_kafka_topic_partition_list_add(tpl, topic, parts[i])->offset = RD_KAFKA_OFFSET_BEGINNING;
         left++;
     }
+    rd_kafka_destroy(wk);
     if (!rc && left) {
         rd_kafka_resp_err_t e = rd_kafka_assign(rk, tpl);
         if (e)
