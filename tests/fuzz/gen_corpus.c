@@ -48,9 +48,9 @@ static cdr_record sample_record(unsigned i)
     memset(&cr, 0, sizeof cr);
     snprintf(cr.cr_source, sizeof cr.cr_source, i % 2 ? "MSC-HZ-01" : "PGW-BJ-02");
     snprintf(cr.cr_origin_id, sizeof cr.cr_origin_id, "20261101-%06u", 100 + i);
-    snprintf(cr.cr_msisdn, sizeof cr.cr_msisdn, "861391234%04u", i);
+    snprintf(cr.cr_msisdn, sizeof cr.cr_msisdn, "861391234%04u", i % 10000u);
     if (i % 3)
-        snprintf(cr.cr_imsi, sizeof cr.cr_imsi, "46000123456%04u", i);
+        snprintf(cr.cr_imsi, sizeof cr.cr_imsi, "46000123456%04u", i % 10000u);
     cr.cr_service = (uint8_t)(i % CDR_SVC_COUNT);
     cr.cr_direction = (uint8_t)(i % 4 == 3 ? CDR_DIR_MT : CDR_DIR_MO);
     if (cr.cr_service != CDR_SVC_DATA)
