@@ -42,6 +42,16 @@ echo "== 4. rate"
 "$CDRATE" rate --store "$OUT/store" --in "$OUT/gen/cdrs.csv" --out "$OUT/rated.csv" --threads 2
 echo "== rated records: $OUT/rated.csv ($(($(wc -l < "$OUT/rated.csv") - 1)) lines); first three:"
 head -4 "$OUT/rated.csv"
+# the live state (docs/live-state.md): what the hotline and the IVR see of one enterprise member
+# (the member of the enterprise plan with the most rated records)
+MEMBER=$(awk -F, 'NR > 1 && $8 == "cn-enterprise" && $7 == "none" {n[$3]++}
+  END {for (m in n) if (n[m] > best || (n[m] == best && m < pick)) {best = n[m]; pick = m}; print pick}' \
+  "$OUT/rated.csv")
+echo "== the live state of enterprise member $MEMBER after rating: owner, balance, usage, bill to date"
+"$CDRATE" query owner --msisdn "$MEMBER" --store "$OUT/store"
+"$CDRATE" query balance --msisdn "$MEMBER" --store "$OUT/store"
+"$CDRATE" query usage --msisdn "$MEMBER" --store "$OUT/store"
+"$CDRATE" query bill-to-date --msisdn "$MEMBER" --store "$OUT/store"
 echo "== 5. streaming, in one process on the embedded Kafka cluster: the switches' spool files"
 echo "   -> collect -> cdr.raw -> rate-stream -> cdr.rated -> archive -> ledger (cdrate pipeline)"
 # the switch files were generated for the 20000-subscriber directory of step 0

@@ -5,6 +5,7 @@ set -euo pipefail
 
 PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
       librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev
+      redis-server redis-tools # the tests' Redis (scripts/redis: redis-server, redis-cli)
       clang libclang-rt-dev) # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
 
 # The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any

@@ -20,14 +20,38 @@
 
 #define CDR_ARCHIVE_GROUP_DEFAULT "cdrate-archive"
 
+struct cdr_ledger_rec;
+
+/* Where the archiver's loop puts what it reads from cdr.rated: the ledger (the default), or
+ * another output that keeps its own offsets, such as the live state's projection (cdr_live.h).
+ * The output is the truth, as the ledger is: per partition it says where to resume, and it applies
+ * a partition's batch durably, skipping offsets it holds already. */
+typedef struct cdr_archive_sink {
+    const char *sk_what;  /* for messages: "ledger", "live state" */
+    const char *sk_where; /* its location, for messages */
+    void *sk_arg;
+    /* The offset to resume partition p from: the last applied + 1, 0 for the beginning. */
+    int64_t (*sk_next_offset)(void *arg, uint32_t partition);
+    /* Apply recs[0..n) of partition p (ascending offsets) durably; last is the batch's last
+     * offset (after records that were malformed and skipped, when there were some): the next
+     * offset becomes last + 1. 0, or an error with dg filled (the sink then refuses more). */
+    int (*sk_append)(void *arg, uint32_t partition, const struct cdr_ledger_rec *recs, size_t n,
+                     int64_t last, cdr_diag *dg);
+    /* Records stored so far, also those of an append that failed half-way. */
+    uint64_t (*sk_stored)(void *arg);
+} cdr_archive_sink;
+
 typedef struct cdr_archive_config {
-    const char *ac_brokers;      /* bootstrap servers, required */
-    const char *ac_ledger;       /* ledger directory, required (created when missing) */
-    const char *ac_group;        /* consumer group id; NULL or "" = CDR_ARCHIVE_GROUP_DEFAULT */
-    const char *ac_topic_prefix; /* prepended to "cdr.rated"; NULL or "" = none */
-    uint64_t ac_segment_bytes;   /* the ledger's segment size (lo_segment_bytes); 0 = its default */
-    size_t ac_batch;             /* most messages per batch, default 10000, at most 100000 */
-    int ac_batch_wait_ms;        /* longest wait to fill a batch, default 200 */
+    const char *ac_brokers;          /* bootstrap servers, required */
+    const char *ac_ledger;           /* ledger directory, required (created when missing) unless
+                                        ac_sink is given */
+    const cdr_archive_sink *ac_sink; /* NULL: the ledger in ac_ledger */
+    const char *ac_name;             /* the command in messages; NULL or "" = "archive" */
+    const char *ac_group;            /* consumer group id; NULL or "" = CDR_ARCHIVE_GROUP_DEFAULT */
+    const char *ac_topic_prefix;     /* prepended to "cdr.rated"; NULL or "" = none */
+    uint64_t ac_segment_bytes; /* the ledger's segment size (lo_segment_bytes); 0 = its default */
+    size_t ac_batch;           /* most messages per batch, default 10000, at most 100000 */
+    int ac_batch_wait_ms;      /* longest wait to fill a batch, default 200 */
     /* > 0: return 0 once at least one partition is assigned, every assigned partition's
      * position has reached its high watermark and no message arrived for this many ms. */
     int ac_idle_exit_ms;

@@ -267,6 +267,15 @@ size_t cdr_dir_rules_for(const cdr_dir *dir, const cdr_dir_subscriber *sb,
  * Returns 0 with *out filled, CDR_NOTFOUND (unknown number or no directory), CDR_STORE. */
 int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber *out, cdr_diag *dg);
 
+/* Read only the part of the store's directory behind one line, in a few point reads whatever the
+ * directory's size (hotline and IVR queries): its subscriber, account and customer; for a member
+ * also its membership, product and enterprise, the enterprise's customer and account, and the
+ * enterprise's payment rules; and the credit classes these name. *out is an ordinary cdr_dir
+ * (cdr_dir_free), on which the lookups and cdr_dir_rules_for answer as on the whole directory for
+ * that line. CDR_NOTFOUND "msisdn N is not in the directory" (or "no directory in the store"),
+ * CDR_VERSION, CDR_STORE, CDR_ENOMEM. */
+int cdr_dir_read_line(cdr_store *st, const char *msisdn, cdr_dir **out, cdr_diag *dg);
+
 /* ---- plans named by subscribers ----------------------------------------------------------------
  * cdr_dir_load_file and cdr_dir_write do not look at the plan store (a library caller may load
  * the directory first); `cdrate directory load` refuses plan names with no compiled version

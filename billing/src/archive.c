@@ -37,7 +37,9 @@ typedef struct archiver {
     const cdr_archive_config *ar_cfg;
     cdr_diag *ar_dg;
     char ar_topic[256];
-    cdr_ledger *ar_lg;
+    cdr_ledger *ar_lg;          /* the ledger, unless the caller gave a sink */
+    cdr_archive_sink ar_ledger; /* the ledger as a sink */
+    const cdr_archive_sink *ar_sink;
     rd_kafka_t *ar_cons;
     ar_part *ar_parts; /* [ar_nparts], grown when partitions appear */
     int ar_nparts;
@@ -56,6 +58,11 @@ static uint64_t now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
+static const char *ar_name(const archiver *ar)
+{
+    return ar->ar_cfg->ac_name && *ar->ar_cfg->ac_name ? ar->ar_cfg->ac_name : "archive";
+}
+
 static void say(const archiver *ar, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void say(const archiver *ar, const char *fmt, ...)
 {
@@ -63,10 +70,27 @@ static void say(const archiver *ar, const char *fmt, ...)
         return;
     va_list ap;
     va_start(ap, fmt);
-    fputs("cdrate archive: ", stderr);
+    fprintf(stderr, "cdrate %s: ", ar_name(ar));
     vfprintf(stderr, fmt, ap);
     fputc('\n', stderr);
     va_end(ap);
+}
+
+/* The ledger as the archiver's sink. */
+static int64_t ledger_next(void *arg, uint32_t partition)
+{
+    return cdr_ledger_next_offset(arg, partition);
+}
+
+static int ledger_append(void *arg, uint32_t partition, const cdr_ledger_rec *recs, size_t n,
+                         int64_t last, cdr_diag *dg)
+{
+    return cdr_ledger_append(arg, partition, recs, n, last, dg);
+}
+
+static uint64_t ledger_stored(void *arg)
+{
+    return cdr_ledger_appended(arg);
 }
 
 static int stopping(const archiver *ar)
@@ -122,7 +146,7 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     const int coop = !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
     ar->ar_idle = now_ns();
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        /* The ledger is the truth: each partition starts after its last archived batch. */
+        /* The sink is the truth: each partition starts after its last applied batch. */
         for (int i = 0; i < parts->cnt; i++) {
             rd_kafka_topic_partition_t *tp = &parts->elems[i];
             ar_part *ap = part_at(ar, tp->partition);
@@ -131,7 +155,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                     ar->ar_err = cdr_diag_set(ar->ar_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
                 continue;
             }
-            int64_t next = cdr_ledger_next_offset(ar->ar_lg, (uint32_t)tp->partition);
+            int64_t next =
+                ar->ar_sink->sk_next_offset(ar->ar_sink->sk_arg, (uint32_t)tp->partition);
             tp->offset = next > 0 ? next : RD_KAFKA_OFFSET_BEGINNING;
             ap->ap_assigned = 1;
             ap->ap_pos = next;
@@ -225,8 +250,8 @@ static int setup_consumer(archiver *ar, const char *group)
                             "kafka: no topic %s (cdrate rate-stream creates it)", ar->ar_topic);
     if (!part_at(ar, n - 1))
         return cdr_diag_set(ar->ar_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    say(ar, "group %s on %s (%d partitions), ledger %s", group, ar->ar_topic, n,
-        ar->ar_cfg->ac_ledger);
+    say(ar, "group %s on %s (%d partitions), %s %s", group, ar->ar_topic, n, ar->ar_sink->sk_what,
+        ar->ar_sink->sk_where);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, ar->ar_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t e = rd_kafka_subscribe(ar->ar_cons, sub);
@@ -240,14 +265,16 @@ static int setup_consumer(archiver *ar, const char *group)
 /* An offset the partition does not hold: say which, with the partition's range. */
 static int offset_reset_error(archiver *ar, const rd_kafka_message_t *m)
 {
-    int64_t lo = -1, hi = -1, next = cdr_ledger_next_offset(ar->ar_lg, (uint32_t)m->partition);
+    int64_t lo = -1, hi = -1,
+            next = ar->ar_sink->sk_next_offset(ar->ar_sink->sk_arg, (uint32_t)m->partition);
     rd_kafka_query_watermark_offsets(ar->ar_cons, ar->ar_topic, m->partition, &lo, &hi, 5000);
     return cdr_diag_set(ar->ar_dg, CDR_RANGE, NULL, 0, 0,
-                        "kafka: %s partition %" PRId32 ": the ledger resumes at offset %" PRId64
+                        "kafka: %s partition %" PRId32 ": the %s resumes at offset %" PRId64
                         ", which the partition does not hold (it has %" PRId64 "..%" PRId64
                         "): records were deleted before they were archived, or the topic was "
                         "recreated; refusing to skip them (%s)",
-                        ar->ar_topic, m->partition, next, lo, hi, rd_kafka_message_errstr(m));
+                        ar->ar_topic, m->partition, ar->ar_sink->sk_what, next, lo, hi,
+                        rd_kafka_message_errstr(m));
 }
 
 static int collect(archiver *ar, size_t max)
@@ -276,7 +303,8 @@ static int collect(archiver *ar, size_t max)
                 ar->ar_err = cdr_diag_set(ar->ar_dg, CDR_KAFKA_FATAL, NULL, 0, 0,
                                           "kafka: consumer: %s (fatal)", es);
         } else if (assigned(ar, m->partition) &&
-                   m->offset >= cdr_ledger_next_offset(ar->ar_lg, (uint32_t)m->partition)) {
+                   m->offset >=
+                       ar->ar_sink->sk_next_offset(ar->ar_sink->sk_arg, (uint32_t)m->partition)) {
             ar->ar_msgs[ar->ar_nmsgs++] = m;
             ar->ar_idle = now_ns();
             continue; /* kept */
@@ -316,14 +344,14 @@ static int decode(archiver *ar, const rd_kafka_message_t *m, cdr_ledger_rec *rec
     /* One line, whatever ac_quiet says: a data problem the operator must see. */
     if (dg.dg_column > 0)
         fprintf(stderr,
-                "cdrate archive: %s partition %" PRId32 " offset %" PRId64
+                "cdrate %s: %s partition %" PRId32 " offset %" PRId64
                 ": malformed rated record, skipped (it stays in the topic): byte %d: %s\n",
-                ar->ar_topic, m->partition, m->offset, dg.dg_column, dg.dg_msg);
+                ar_name(ar), ar->ar_topic, m->partition, m->offset, dg.dg_column, dg.dg_msg);
     else
         fprintf(stderr,
-                "cdrate archive: %s partition %" PRId32 " offset %" PRId64
+                "cdrate %s: %s partition %" PRId32 " offset %" PRId64
                 ": malformed rated record, skipped (it stays in the topic): %s\n",
-                ar->ar_topic, m->partition, m->offset, dg.dg_msg);
+                ar_name(ar), ar->ar_topic, m->partition, m->offset, dg.dg_msg);
     return 1;
 }
 
@@ -352,10 +380,11 @@ static int batch(archiver *ar)
             else
                 malformed++;
         }
-        const uint64_t before = cdr_ledger_appended(ar->ar_lg);
-        rc = cdr_ledger_append(ar->ar_lg, (uint32_t)p, ar->ar_recs, n, last, ar->ar_dg);
-        /* what the ledger stored, also of a failed append (its first frames stay durable) */
-        ar->ar_stats.as_archived += cdr_ledger_appended(ar->ar_lg) - before;
+        const cdr_archive_sink *sk = ar->ar_sink;
+        const uint64_t before = sk->sk_stored(sk->sk_arg);
+        rc = sk->sk_append(sk->sk_arg, (uint32_t)p, ar->ar_recs, n, last, ar->ar_dg);
+        /* what the sink stored, also of a failed append (the ledger's first frames stay) */
+        ar->ar_stats.as_archived += sk->sk_stored(sk->sk_arg) - before;
         if (!rc) {
             ar->ar_stats.as_consumed += consumed;
             ar->ar_stats.as_malformed += malformed;
@@ -424,7 +453,8 @@ int cdr_archive_run(const cdr_archive_config *ac, cdr_archive_stats *stats, cdr_
         memset(stats, 0, sizeof *stats);
         stats->as_lag = -1;
     }
-    if (!ac || !ac->ac_brokers || !*ac->ac_brokers || !ac->ac_ledger || !*ac->ac_ledger)
+    if (!ac || !ac->ac_brokers || !*ac->ac_brokers ||
+        (!ac->ac_sink && (!ac->ac_ledger || !*ac->ac_ledger)))
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0,
                             "archive: brokers and a ledger directory are required");
     const size_t bmax = ac->ac_batch ? ac->ac_batch : ARCHIVE_BATCH_DEFAULT;
@@ -444,13 +474,20 @@ int cdr_archive_run(const cdr_archive_config *ac, cdr_archive_stats *stats, cdr_
         rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
-    /* The ledger first: a second archiver on the same ledger stops here, before it joins. */
-    const cdr_ledger_opts lo = {.lo_segment_bytes = ac->ac_segment_bytes};
-    if ((rc = cdr_ledger_open(ac->ac_ledger, &lo, &ar->ar_lg, dg)) != 0)
-        goto done;
-    if (cdr_ledger_dropped_bytes(ar->ar_lg))
-        say(ar, "ledger recovered: dropped a torn tail of %" PRIu64 " bytes",
-            cdr_ledger_dropped_bytes(ar->ar_lg));
+    if (ac->ac_sink) {
+        ar->ar_sink = ac->ac_sink;
+    } else {
+        /* The ledger first: a second archiver on the same ledger stops here, before it joins. */
+        const cdr_ledger_opts lo = {.lo_segment_bytes = ac->ac_segment_bytes};
+        if ((rc = cdr_ledger_open(ac->ac_ledger, &lo, &ar->ar_lg, dg)) != 0)
+            goto done;
+        if (cdr_ledger_dropped_bytes(ar->ar_lg))
+            say(ar, "ledger recovered: dropped a torn tail of %" PRIu64 " bytes",
+                cdr_ledger_dropped_bytes(ar->ar_lg));
+        ar->ar_ledger = (cdr_archive_sink){"ledger",    ac->ac_ledger, ar->ar_lg,
+                                           ledger_next, ledger_append, ledger_stored};
+        ar->ar_sink = &ar->ar_ledger;
+    }
     if ((rc = setup_consumer(ar, group)) != 0) {
         if (rc == 1)
             rc = 0; /* stopped before it joined */

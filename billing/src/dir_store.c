@@ -267,6 +267,165 @@ done:
     return 0;
 }
 
+/* ---- one line's part of the directory ------------------------------------------------------ */
+
+/* Append the record (kind, id) (a credit class: name) to dir unless it is there already or the
+ * id is 0 / the name empty. Returns 0 (also when the store lacks it: the caller checks what it
+ * needs), or an error. */
+static int read_one(MDB_txn *txn, const dir_dbs *dbs, int kind, uint64_t id, const char *name,
+                    cdr_dir *dir, cdr_diag *dg)
+{
+    unsigned char kb[DIR_KEY_MAX];
+    size_t klen;
+    kb[0] = (unsigned char)kind;
+    if (kind == CDR_DIR_CREDIT_CLASS) {
+        size_t n = strlen(name);
+        if (n == 0 || n >= CDR_NAME_MAX)
+            return 0;
+        for (size_t i = 0; i < dir->dr_vec[kind].dv_n; i++)
+            if (!strcmp(DIR_AT(dir, kind, cdr_dir_credit_class, i)->cc_id, name))
+                return 0;
+        memcpy(kb + 1, name, n);
+        klen = 1 + n;
+    } else {
+        if (id == 0)
+            return 0;
+        for (size_t i = 0; i < dir->dr_vec[kind].dv_n; i++)
+            if (dir_id_at(dir, kind, i) == id)
+                return 0;
+        dir_put_be64(kb + 1, id);
+        klen = 9;
+    }
+    MDB_val key = {klen, kb}, val;
+    int rc = mdb_get(txn, dbs->db_records, &key, &val);
+    if (rc == MDB_NOTFOUND)
+        return 0;
+    if (rc)
+        return cdr_store_err(rc, "read directory", dg);
+    dir_anyrec rec;
+    int k = unpack_record(&key, &val, &rec, dg);
+    if (k < 0)
+        return k;
+    long ix = dir_append(dir, k, 0);
+    if (ix < 0)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    memcpy((char *)dir->dr_vec[k].dv_base + (size_t)ix * dir->dr_vec[k].dv_size, &rec,
+           dir->dr_vec[k].dv_size);
+    return 0;
+}
+
+/* The payment rules of enterprise en (one pass over the rules' key range). */
+static int read_rules(MDB_txn *txn, const dir_dbs *dbs, uint64_t en, cdr_dir *dir, cdr_diag *dg)
+{
+    MDB_cursor *cur;
+    int rc = mdb_cursor_open(txn, dbs->db_records, &cur);
+    if (rc)
+        return cdr_store_err(rc, "read directory", dg);
+    unsigned char kb[1] = {CDR_DIR_PAYMENT_RULE};
+    MDB_val key = {1, kb}, val;
+    for (rc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); rc == 0;
+         rc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
+        if (((const unsigned char *)key.mv_data)[0] != CDR_DIR_PAYMENT_RULE)
+            break;
+        dir_anyrec rec;
+        int k = unpack_record(&key, &val, &rec, dg);
+        if (k < 0) {
+            mdb_cursor_close(cur);
+            return k;
+        }
+        if (rec.ar_payment_rule.pr_enterprise != en)
+            continue;
+        long ix = dir_append(dir, k, 0);
+        if (ix < 0) {
+            mdb_cursor_close(cur);
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        *DIR_AT(dir, k, cdr_dir_payment_rule, (size_t)ix) = rec.ar_payment_rule;
+    }
+    mdb_cursor_close(cur);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read directory", dg);
+}
+
+int cdr_dir_read_line(cdr_store *st, const char *msisdn, cdr_dir **out, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !msisdn || !out)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_read_line: NULL argument");
+    *out = NULL;
+    MDB_txn *txn;
+    dir_dbs dbs;
+    cdr_dir_stats ds;
+    int rc = begin_read(st, &txn, &dbs, &ds, dg);
+    if (rc)
+        return rc;
+    cdr_dir *dir = dir_new();
+    if (!dir) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    MDB_val key = {strlen(msisdn), (void *)msisdn}, val;
+    rc = mdb_get(txn, dbs.db_msisdn, &key, &val);
+    if (rc == MDB_NOTFOUND) {
+        rc =
+            cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0, "msisdn %s is not in the directory", msisdn);
+        goto done;
+    }
+    if (rc || val.mv_size != 8) {
+        rc = rc ? cdr_store_err(rc, "read directory", dg)
+                : cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "damaged directory msisdn index");
+        goto done;
+    }
+    uint64_t sid = dir_get_be64(val.mv_data);
+    if ((rc = read_one(txn, &dbs, CDR_DIR_SUBSCRIBER, sid, NULL, dir, dg)) != 0)
+        goto done;
+    if (dir->dr_vec[CDR_DIR_SUBSCRIBER].dv_n != 1) {
+        rc = cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "damaged directory msisdn index");
+        goto done;
+    }
+    /* Copies, not pointers: the arrays grow as records are appended. */
+    cdr_dir_subscriber sb = *DIR_AT(dir, CDR_DIR_SUBSCRIBER, cdr_dir_subscriber, 0);
+    uint64_t accounts[2] = {sb.sb_account, 0};
+    if ((rc = read_one(txn, &dbs, CDR_DIR_MEMBERSHIP, sb.sb_id, NULL, dir, dg)) != 0 ||
+        (rc = read_one(txn, &dbs, CDR_DIR_PRODUCT, sb.sb_product, NULL, dir, dg)) != 0 ||
+        (rc = read_one(txn, &dbs, CDR_DIR_ENTERPRISE, sb.sb_enterprise, NULL, dir, dg)) != 0)
+        goto done;
+    if (sb.sb_enterprise) {
+        if (dir->dr_vec[CDR_DIR_ENTERPRISE].dv_n == 1) {
+            cdr_dir_enterprise en = *DIR_AT(dir, CDR_DIR_ENTERPRISE, cdr_dir_enterprise, 0);
+            accounts[1] = en.en_account;
+            if ((rc = read_one(txn, &dbs, CDR_DIR_CUSTOMER, en.en_customer, NULL, dir, dg)) != 0)
+                goto done;
+        }
+        if ((rc = read_rules(txn, &dbs, sb.sb_enterprise, dir, dg)) != 0)
+            goto done;
+    }
+    for (int a = 0; a < 2; a++) {
+        if ((rc = read_one(txn, &dbs, CDR_DIR_ACCOUNT, accounts[a], NULL, dir, dg)) != 0)
+            goto done;
+    }
+    for (size_t i = 0; i < dir->dr_vec[CDR_DIR_ACCOUNT].dv_n; i++) {
+        cdr_dir_account ac = *DIR_AT(dir, CDR_DIR_ACCOUNT, cdr_dir_account, i);
+        if ((rc = read_one(txn, &dbs, CDR_DIR_CUSTOMER, ac.ac_customer, NULL, dir, dg)) != 0 ||
+            (rc = read_one(txn, &dbs, CDR_DIR_CREDIT_CLASS, 0, ac.ac_credit_class, dir, dg)) != 0)
+            goto done;
+    }
+    for (size_t i = 0; i < dir->dr_vec[CDR_DIR_CUSTOMER].dv_n; i++) {
+        cdr_dir_customer cu = *DIR_AT(dir, CDR_DIR_CUSTOMER, cdr_dir_customer, i);
+        if ((rc = read_one(txn, &dbs, CDR_DIR_CREDIT_CLASS, 0, cu.cu_credit_class, dir, dg)) != 0)
+            goto done;
+    }
+    if (dir_finish(dir) != 0)
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+done:
+    mdb_txn_abort(txn);
+    if (rc) {
+        cdr_dir_free(dir);
+        return rc;
+    }
+    *out = dir;
+    return 0;
+}
+
 /* ---- the rating view ------------------------------------------------------------------------- */
 
 static const cdr_dir_product *find_product(const cdr_dir_product *pds, size_t n, uint64_t id)
@@ -291,6 +450,7 @@ static void make_sub(const cdr_dir_subscriber *sb, const cdr_dir_product *pd, cd
     memcpy(su->su_plan, sb->sb_plan, sizeof su->su_plan);
     su->su_id = sb->sb_id;
     su->su_enterprise = sb->sb_enterprise;
+    su->su_account = sb->sb_account;
     su->su_owner = sb->sb_id;
     su->su_active_from = sb->sb_active_from;
     su->su_active_to = sb->sb_active_to;

@@ -34,7 +34,8 @@ enum {
     CLI_EXIT_REJECTS = 3, /* ran to the end, but input records were rejected or files refused */
     CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
                              no store at the path, content already rated, not confirmed */
-    CLI_EXIT_UNRATED = 5  /* rate: no record could be rated, or more than --max-unratable */
+    CLI_EXIT_UNRATED = 5, /* rate: no record could be rated, or more than --max-unratable */
+    CLI_EXIT_NOTFOUND = 6 /* query: the MSISDN asked for is not in the directory */
 };
 
 /* Each returns the process exit code, one of CLI_EXIT_*. */
@@ -52,6 +53,8 @@ int cmd_suspense(int argc, char **argv);
 int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
+int cmd_query(int argc, char **argv);
+int cmd_project(int argc, char **argv);
 
 /* Non-zero once the command line holds --json (or its alias --stats): cli_report, cli_error and
  * cli_usage_error then write errors as one JSON object per line on stderr:
@@ -99,6 +102,16 @@ typedef struct cli_spec {
 #define CLI_HELP  (-1)
 #define CLI_USAGE (-2)
 int cli_parse(const cli_spec *cs, int argc, char **argv);
+/* An amount in micro-units with at least two decimals and no trailing zeros beyond them
+ * ("58.34", "0.000125"). Returns buf (32 bytes suffice). */
+const char *cli_money(int64_t v, char *buf, size_t n);
+/* The six-account view of one line (`directory show --msisdn`, `query owner`), text or one JSON
+ * object on stdout. dir holds at least the line's part (cdr_dir_read_line); ps (may be NULL)
+ * marks plans missing from the store. Returns CLI_EXIT_OK, or CLI_EXIT_NOTFOUND (reported). */
+struct cdr_dir;
+struct cdr_plan_set;
+int cli_show_line(const char *cmd, const struct cdr_dir *dir, const struct cdr_plan_set *ps,
+                  const char *msisdn, int json);
 /* Print the usage of cs. */
 void cli_usage(const cli_spec *cs, FILE *f);
 /* Print "cdrate CMD: message" and the usage on stderr; returns 2 (the usage exit code). */

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "cdr_error.h"
+#include "cdr_money.h"
 #include "cdr_record.h"
 #include "cdr_store.h"
 #include "cli.h"
@@ -88,7 +89,7 @@ void cli_usage(const cli_spec *cs, FILE *f)
     fprintf(f, "  %-24s %s\n", "--group-readable",
             "files this command creates: 0640 in 0750 folders (default 0600 in 0700)");
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-               "5 unratable records (rate); docs/operations.md\n");
+               "5 unratable records (rate), 6 not found (query); docs/operations.md\n");
 }
 
 static void json_error(const char *code, const cdr_diag *dg, const char *msg)
@@ -398,4 +399,16 @@ void cli_stop_on_signals(void)
     sigemptyset(&sa.sa_mask);
     sigaction(SIGTERM, &sa, NULL);
     sigaction(SIGINT, &sa, NULL);
+}
+
+const char *cli_money(int64_t v, char *buf, size_t n)
+{
+    cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, n);
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        char *end = buf + strlen(buf);
+        while (end > dot + 3 && end[-1] == '0')
+            *--end = '\0';
+    }
+    return buf;
 }

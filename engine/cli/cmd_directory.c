@@ -137,17 +137,9 @@ done:
 
 /* ---- show: text and JSON pieces -------------------------------------------------------------- */
 
-/* A money amount with at least two decimals and no trailing zeros beyond them. */
 static const char *money(cdr_money v, char *buf, size_t n)
 {
-    cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, n);
-    char *dot = strchr(buf, '.');
-    if (dot) {
-        char *end = buf + strlen(buf);
-        while (end > dot + 3 && end[-1] == '0')
-            *--end = '\0';
-    }
-    return buf;
+    return cli_money(v, buf, n);
 }
 
 static const char *when(cdr_time t, char *buf, size_t n)
@@ -529,6 +521,18 @@ static int show_line(const show_ctx *sx, const cdr_dir_subscriber *sb)
     return CLI_EXIT_OK;
 }
 
+int cli_show_line(const char *cmd, const cdr_dir *dir, const cdr_plan_set *ps, const char *msisdn,
+                  int json)
+{
+    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(dir, msisdn);
+    if (!sb) {
+        cli_error(cmd, CDR_NOTFOUND, "msisdn %s is not in the directory", msisdn);
+        return CLI_EXIT_NOTFOUND;
+    }
+    show_ctx sx = {dir, ps, json};
+    return show_line(&sx, sb);
+}
+
 /* ---- show --enterprise ----------------------------------------------------------------------- */
 
 static int show_enterprise(const show_ctx *sx, const cdr_dir_enterprise *en)
@@ -768,7 +772,8 @@ static int show(const cli_spec *cs, const char *store, const char *msisdn, const
     cdr_diag dg;
     cdr_diag_clear(&dg);
     cdr_dir *dir = NULL;
-    int rc = cdr_dir_read(st, &dir, &dg);
+    /* a line: only its part of the directory, a few point reads whatever the directory's size */
+    int rc = msisdn ? cdr_dir_read_line(st, msisdn, &dir, &dg) : cdr_dir_read(st, &dir, &dg);
     if (rc) {
         cdr_store_close(st);
         cli_report("directory", &dg);
@@ -782,11 +787,9 @@ static int show(const cli_spec *cs, const char *store, const char *msisdn, const
     show_ctx sx = {dir, ps, json};
     ec = CLI_EXIT_REFUSED;
     if (msisdn) {
-        const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(dir, msisdn);
-        if (sb)
-            ec = show_line(&sx, sb);
-        else
-            cli_error("directory", CDR_NOTFOUND, "msisdn %s is not in the directory", msisdn);
+        ec = cli_show_line("directory", dir, ps, msisdn, json);
+        if (ec == CLI_EXIT_NOTFOUND)
+            ec = CLI_EXIT_REFUSED;
     } else if (enterprise) {
         const cdr_dir_enterprise *en = cdr_dir_find_enterprise(dir, id);
         if (en)

@@ -14,6 +14,7 @@
 #include "cdr_bytes.h"
 #include "cdr_collect.h"
 #include "cdr_dir.h"
+#include "cdr_live.h"
 #include "cdr_rate.h"
 #include "cdr_store.h"
 #include "cli.h"
@@ -246,16 +247,33 @@ static int inputs_record(MDB_txn *txn, const rate_input *ris, int n, cdr_diag *d
     return rc;
 }
 
-/* Counters and the inputs' hashes in one transaction: both or neither. */
+/* Counters, the live state and the inputs' hashes in one transaction: all or nothing. */
 typedef struct save_arg {
     const rate_input *sa_inputs;
     int sa_n;
+    cdr_live_acc *sa_live;
 } save_arg;
 
 static int save_inputs(MDB_txn *txn, void *arg, cdr_diag *dg)
 {
     const save_arg *sa = arg;
-    return inputs_record(txn, sa->sa_inputs, sa->sa_n, dg);
+    int rc = cdr_live_acc_write(sa->sa_live, txn, dg);
+    return rc ? rc : inputs_record(txn, sa->sa_inputs, sa->sa_n, dg);
+}
+
+/* Add a batch's rated records to the live state (the subscribers as the rater found them). */
+static int live_add(cdr_live_acc *live, const cdr_rater *rt, const cdr_subtab *subs,
+                    const int32_t *subix, const cdr_record *recs, const cdr_rated *rated, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        if (rated[i].rr_reason || subix[i] < 0)
+            continue;
+        int rc = cdr_live_acc_add(live, cdr_subtab_at(subs, (size_t)subix[i]), &recs[i], &rated[i],
+                                  cdr_rater_batch_plan(rt, i));
+        if (rc)
+            return rc;
+    }
+    return 0;
 }
 
 /* "12.5" -> 1250 (hundredths of a percent, 0..10000); -1 when malformed. */
@@ -348,6 +366,8 @@ int cmd_rate(int argc, char **argv)
     FILE *out = NULL;
     cdr_record *recs = NULL;
     cdr_rated *rated = NULL;
+    int32_t *subix = NULL;
+    cdr_live_acc *live = NULL;
     rate_input *ris = calloc((size_t)ins.li_n, sizeof *ris);
     int status = CLI_EXIT_FAIL;
     if (!ris) {
@@ -433,7 +453,8 @@ int cmd_rate(int argc, char **argv)
     }
     recs = malloc(RATE_BATCH * sizeof *recs);
     rated = malloc(RATE_BATCH * sizeof *rated);
-    if (!recs || !rated) {
+    subix = malloc(RATE_BATCH * sizeof *subix);
+    if (!recs || !rated || !subix || cdr_live_acc_create(&live) != 0) {
         cli_error("rate", CDR_ENOMEM, "out of memory");
         goto done;
     }
@@ -479,8 +500,20 @@ int cmd_rate(int argc, char **argv)
             }
             if (n == 0)
                 continue;
-            if ((rc = cdr_rater_rate(rt, recs, n, rated, &rs)) != 0) {
+            cdr_subtab_find_records(subs, recs, n, subix);
+            if ((rc = cdr_rater_rate_resolved(rt, recs, subix, n, rated, &rs)) != 0) {
                 cli_error("rate", rc, "%s", cdr_strerror(rc));
+                fatal = 1;
+                break;
+            }
+            if ((rc = live_add(live, rt, subs, subix, recs, rated, n)) != 0) {
+                if (rc == CDR_LIMIT)
+                    cli_error("rate", rc,
+                              "a line or account was charged in more than %d currencies, or a "
+                              "line drew on more than %d bundles, in one cycle: nothing saved",
+                              CDR_LIVE_MAX_CURRENCIES, CDR_PLAN_MAX_BUNDLES);
+                else
+                    cli_error("rate", rc, "%s", cdr_strerror(rc));
                 fatal = 1;
                 break;
             }
@@ -513,7 +546,7 @@ int cmd_rate(int argc, char **argv)
         unrated = 1;
     else if (maxun_bp >= 0 && unratable * 10000 > (uint64_t)maxun_bp * rs.rs_records)
         unrated = 1;
-    save_arg sa = {ris, ins.li_n};
+    save_arg sa = {ris, ins.li_n, live};
     if (!dry && !unrated && cdr_rater_counters_save_with(rt, st, save_inputs, &sa, &dg)) {
         cli_report("rate", &dg);
         goto done;
@@ -551,6 +584,8 @@ done:
     free(ris);
     free(recs);
     free(rated);
+    free(subix);
+    cdr_live_acc_free(live);
     cdr_rater_destroy(rt);
     cdr_subtab_free(subs);
     cdr_plan_set_release(ps);

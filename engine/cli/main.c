@@ -20,6 +20,8 @@ static const cli_command commands[] = {
     {"suspense", cmd_suspense, "list or replay the records in cdr.suspense"},
     {"counters", cmd_counters, "print or reset bundle counters (store or changelog)"},
     {"pipeline", cmd_pipeline, "collect, rate and archive in one process on embedded Kafka"},
+    {"project", cmd_project, "keep the live state of lines and accounts from cdr.rated"},
+    {"query", cmd_query, "balance, usage, bill to date or owner of one line (live state)"},
     {NULL, NULL, NULL},
 };
 
@@ -30,7 +32,7 @@ static void usage(FILE *f)
     for (const cli_command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-               "5 unratable records (rate); docs/operations.md\n");
+               "5 unratable records (rate), 6 not found (query); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)

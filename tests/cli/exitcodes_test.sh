@@ -65,6 +65,7 @@ suspense replay
 counters
 counters reset
 pipeline
+query
 CMDS
 expect_rc 0 "cdrate --version" "$CDRATE" --version
 expect_rc 0 "cdrate --help" "$CDRATE" --help
@@ -74,6 +75,7 @@ json_err CDR_USAGE "rate bad flag --json"
 
 # 4: a --store path that holds no store, for every command that reads one; nothing created
 for c in "plans list" "plans show cn-payg" "directory show --msisdn $MSISDN" "counters" \
+         "query balance --msisdn $MSISDN" "query owner --msisdn $MSISDN" \
          "rate --in $T/good.csv --out $T/o.csv" "rate --in $T/good.csv --dry-run" \
          "ledger totals --ledger $T/nol" "pipeline --input csv:$T/sp --ledger $T/pl"; do
   verb=${c%% -*}
@@ -141,5 +143,12 @@ json_err CDR_EXISTS "rate repeated --json"
 echo "MSC1,9,voice,mo,8617000000000,,8613912345678,2026-11-02T10:00:00+08:00,61,0,0,,,,16," > "$T/unknown.csv"
 expect_rc 5 "rate: nothing ratable" "$CDRATE" rate --store "$T/s" --in "$T/unknown.csv" --out "$T/r5.csv"
 expect_err "no record could be rated (1 unratable): nothing saved" "rate nothing ratable"
+
+# 6: query about a number the directory does not hold
+expect_rc 6 "query: unknown msisdn" "$CDRATE" query balance --msisdn 8617000000000 --store "$T/s"
+expect_err "msisdn 8617000000000 is not in the directory" "query unknown msisdn"
+expect_rc 6 "query: unknown msisdn --json" "$CDRATE" query usage --msisdn 8617000000000 --store "$T/s" --json
+json_err CDR_NOTFOUND "query unknown msisdn --json"
+expect_rc 0 "query: a known msisdn" "$CDRATE" query bill-to-date --msisdn "$MSISDN" --store "$T/s"
 
 cli_done exitcodes

@@ -1031,3 +1031,84 @@ Test(dir, counters_delete)
     cr_assert_eq(cdr_counters_delete(g_st, NULL, NULL, 0, &n, &dg), 0);
     cr_expect_eq(n, 2, "41 and 43 were left");
 }
+
+/* cdr_dir_read_line gives, for every line, what the whole directory gives for it. */
+static void expect_same_record(const void *a, const void *b, size_t n, const char *what,
+                               const char *msisdn)
+{
+    cr_assert((a == NULL) == (b == NULL), "%s of %s: present in only one view", what, msisdn);
+    if (a)
+        cr_expect(memcmp(a, b, n) == 0, "%s of %s differs", what, msisdn);
+}
+
+Test(dir, read_line_equals_the_whole_directory)
+{
+    load_ok(CDR_SOURCE_DIR "/billing/samples/demo.dir", NULL);
+    cdr_dir *all;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_read(g_st, &all, &dg), 0, "%s", dg.dg_msg);
+    size_t n;
+    const cdr_dir_subscriber *sbs = cdr_dir_subscribers(all, &n);
+    cr_assert_eq(n, 36);
+    for (size_t i = 0; i < n; i++) {
+        const char *m = sbs[i].sb_msisdn;
+        cdr_dir *one;
+        cr_assert_eq(cdr_dir_read_line(g_st, m, &one, &dg), 0, "%s: %s", m, dg.dg_msg);
+        const cdr_dir_subscriber *a = &sbs[i], *b = cdr_dir_find_msisdn(one, m);
+        expect_same_record(a, b, sizeof *a, "subscriber", m);
+        const cdr_dir_account *aa = cdr_dir_find_account(all, a->sb_account);
+        expect_same_record(aa, cdr_dir_find_account(one, a->sb_account), sizeof *aa, "account", m);
+        const cdr_dir_customer *ac = cdr_dir_find_customer(all, a->sb_customer);
+        expect_same_record(ac, cdr_dir_find_customer(one, a->sb_customer), sizeof *ac, "customer",
+                           m);
+        expect_same_record(cdr_dir_find_credit_class(all, ac->cu_credit_class),
+                           cdr_dir_find_credit_class(one, ac->cu_credit_class),
+                           sizeof(cdr_dir_credit_class), "credit class", m);
+        if (a->sb_enterprise) {
+            const cdr_dir_enterprise *ae = cdr_dir_find_enterprise(all, a->sb_enterprise);
+            expect_same_record(ae, cdr_dir_find_enterprise(one, a->sb_enterprise), sizeof *ae,
+                               "enterprise", m);
+            expect_same_record(cdr_dir_find_customer(all, ae->en_customer),
+                               cdr_dir_find_customer(one, ae->en_customer),
+                               sizeof(cdr_dir_customer), "enterprise customer", m);
+            expect_same_record(cdr_dir_find_account(all, ae->en_account),
+                               cdr_dir_find_account(one, ae->en_account), sizeof(cdr_dir_account),
+                               "enterprise account", m);
+            expect_same_record(cdr_dir_find_product(all, a->sb_product),
+                               cdr_dir_find_product(one, a->sb_product), sizeof(cdr_dir_product),
+                               "product", m);
+        } else {
+            size_t ne;
+            cdr_dir_enterprises(one, &ne);
+            cr_expect_eq(ne, 0, "%s: an individual line read %zu enterprises", m, ne);
+        }
+        const cdr_dir_payment_rule *ra[8], *rb[8];
+        size_t nra = cdr_dir_rules_for(all, a, ra, 8), nrb = cdr_dir_rules_for(one, b, rb, 8);
+        cr_expect_eq(nra, nrb, "%s: %zu rules, want %zu", m, nrb, nra);
+        for (size_t r = 0; r < nra && r < nrb && r < 8; r++)
+            cr_expect_eq(ra[r]->pr_id, rb[r]->pr_id, "%s: rule %zu", m, r);
+        size_t ns;
+        cdr_dir_subscribers(one, &ns);
+        cr_expect_eq(ns, 1, "%s: read %zu subscribers", m, ns);
+        cdr_dir_free(one);
+    }
+    cdr_dir *none = (cdr_dir *)1;
+    cr_expect_eq(cdr_dir_read_line(g_st, "999", &none, &dg), CDR_NOTFOUND);
+    cr_expect_str_eq(dg.dg_msg, "msisdn 999 is not in the directory");
+    cr_expect(none == NULL);
+    /* the rating view carries each line's member account (the live state's account) */
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    for (size_t i = 0; i < n; i++)
+        cr_expect_eq(cdr_subtab_find(tab, sbs[i].sb_msisdn)->su_account, sbs[i].sb_account);
+    cdr_subtab_free(tab);
+    cdr_dir_free(all);
+}
+
+Test(dir, read_line_without_directory)
+{
+    cdr_dir *none;
+    cdr_diag dg;
+    cr_expect_eq(cdr_dir_read_line(g_st, "8613800000001", &none, &dg), CDR_NOTFOUND);
+    cr_expect(strstr(dg.dg_msg, "no directory in the store") != NULL, "%s", dg.dg_msg);
+}

@@ -28,6 +28,7 @@ typedef struct cdr_sub {
     char su_plan[CDR_NAME_MAX]; /* plan id */
     uint64_t su_pool_units[CDR_SVC_COUNT]; /* enterprise pool size per service, base units */
     uint64_t su_member_cap[CDR_SVC_COUNT]; /* this member's cap on the pool, 0 = none */
+    uint64_t su_account; /* the member account (live state, cdr_live.h); 0 when not known */
 } cdr_sub;
 
 typedef struct cdr_subtab cdr_subtab;
