@@ -20,6 +20,7 @@
 
 #include "cdr_dir.h"
 #include "cdr_rate.h"
+#include "cdr_redis.h"
 #include "cdr_store.h"
 
 #define CDR_LIVE_MAX_CURRENCIES 4 /* currencies per line or account and cycle */
@@ -131,6 +132,17 @@ void cdr_live_sink_close(cdr_live_sink *ls);
 const struct cdr_archive_sink *cdr_live_sink_archive(cdr_live_sink *ls);
 void cdr_live_sink_stats_get(const cdr_live_sink *ls, cdr_live_sink_stats *out);
 
+/* The same projection into Redis (live_redis.c, docs/live-state.md "Redis"): every rated record
+ * becomes idempotent ops under its account's hash tag (cdr_redis_apply: applied once per tag and
+ * partition), flushed pipelined per batch; then the partition's resume point for group. r and st
+ * are borrowed (st for the directory and plans). */
+typedef struct cdr_live_rsink cdr_live_rsink;
+int cdr_live_rsink_open(cdr_redis *r, cdr_store *st, const char *group, cdr_live_rsink **out,
+                        cdr_diag *dg);
+void cdr_live_rsink_close(cdr_live_rsink *rs);
+const struct cdr_archive_sink *cdr_live_rsink_archive(cdr_live_rsink *rs);
+void cdr_live_rsink_stats_get(const cdr_live_rsink *rs, cdr_live_sink_stats *out);
+
 /* ---- queries --------------------------------------------------------------------------------- */
 
 /* What a query answers, for one MSISDN. */
@@ -160,11 +172,12 @@ typedef struct cdr_live_view {
 } cdr_live_view;
 
 /* Fill v for msisdn in cycle (YYYYMM), or in the latest cycle with state for the line when cycle is
- * 0 (the current month, in UTC, when it has none). ps (may be NULL) gives the line's plan for its
- * bundles and currency. Returns 0, CDR_NOTFOUND ("msisdn N is not in the directory"), CDR_STORE,
- * CDR_VERSION. Free with cdr_live_view_free. */
-int cdr_live_query(cdr_store *st, const cdr_plan_set *ps, const char *msisdn, uint32_t cycle,
-                   cdr_live_view *v, cdr_diag *dg);
+ * 0 (the current month, in UTC, when it has none). The directory comes from st; the state from
+ * Redis when rd is given, else from st. ps (may be NULL) gives the line's plan for its bundles and
+ * currency. Returns 0, CDR_NOTFOUND ("msisdn N is not in the directory"), CDR_STORE, CDR_VERSION,
+ * CDR_REDIS (naming the server). Free with cdr_live_view_free. */
+int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const char *msisdn,
+                   uint32_t cycle, cdr_live_view *v, cdr_diag *dg);
 void cdr_live_view_free(cdr_live_view *v);
 
 /* Every line and then every account of the state (of cycle, or of every cycle when 0), in key

@@ -13,6 +13,7 @@
 #include "cdr_bytes.h"
 #include "cdr_live.h"
 #include "cdr_stream.h"
+#include "live_int.h"
 
 #define KEY_LEN 12
 
@@ -23,7 +24,7 @@ static void live_key(uint8_t *kb, uint64_t id, uint32_t cycle)
 }
 
 /* The money of currency cur in m[0..*n) (sorted), added when absent and room is left. */
-static cdr_live_money *money_slot(cdr_live_money *m, uint32_t *n, const char *cur)
+cdr_live_money *live_money_slot(cdr_live_money *m, uint32_t *n, const char *cur)
 {
     uint32_t i = 0;
     for (; i < *n; i++) {
@@ -49,7 +50,7 @@ static int money_merge(cdr_live_money *dst, uint32_t *nd, const cdr_live_money *
     uint32_t n = *nd;
     memcpy(tmp, dst, sizeof tmp);
     for (uint32_t i = 0; i < ns; i++) {
-        cdr_live_money *m = money_slot(tmp, &n, src[i].lm_currency);
+        cdr_live_money *m = live_money_slot(tmp, &n, src[i].lm_currency);
         if (!m)
             return CDR_LIMIT;
         m->lm_records += src[i].lm_records;
@@ -507,7 +508,7 @@ static int get_value(MDB_txn *txn, MDB_dbi dbi, uint64_t id, uint32_t cycle, voi
     return 0;
 }
 
-static uint32_t current_cycle(void)
+uint32_t live_current_cycle(void)
 {
     time_t now = time(NULL);
     struct tm tm;
@@ -560,8 +561,8 @@ static void fill_bundles(cdr_live_view *v, const cdr_plan_set *ps, const cdr_liv
     }
 }
 
-int cdr_live_query(cdr_store *st, const cdr_plan_set *ps, const char *msisdn, uint32_t cycle,
-                   cdr_live_view *v, cdr_diag *dg)
+int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const char *msisdn,
+                   uint32_t cycle, cdr_live_view *v, cdr_diag *dg)
 {
     memset(v, 0, sizeof *v);
     int rc = cdr_dir_read_line(st, msisdn, &v->lv_dir, dg);
@@ -582,6 +583,16 @@ int cdr_live_query(cdr_store *st, const cdr_plan_set *ps, const char *msisdn, ui
         }
         v->lv_credit = cc[0] ? cdr_dir_find_credit_class(v->lv_dir, cc) : NULL;
     }
+    int have_pool = 0;
+    cdr_live_pool pool;
+    if (rd) { /* the state from Redis (live_redis.c), the directory and plans from the store */
+        rc = live_redis_fetch(rd, v, cycle, &pool, &have_pool, dg);
+        if (!rc)
+            fill_bundles(v, ps, have_pool ? &pool : NULL);
+        else
+            cdr_live_view_free(v);
+        return rc;
+    }
     MDB_txn *txn;
     if ((rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, &txn)) != 0) {
         cdr_live_view_free(v);
@@ -589,13 +600,12 @@ int cdr_live_query(cdr_store *st, const cdr_plan_set *ps, const char *msisdn, ui
     }
     MDB_dbi dl, da, dp;
     rc = open_live(txn, 0, &dl, &da, &dp, dg);
-    int have_state = rc == 0, have_pool = 0;
-    cdr_live_pool pool;
+    int have_state = rc == 0;
     if (rc == CDR_NOTFOUND) /* nothing rated into this store yet */
         rc = 0;
     if (!rc && have_state && !cycle)
         rc = latest_cycle(txn, dl, v->lv_sub->sb_id, &cycle, dg);
-    v->lv_cycle = cycle ? cycle : current_cycle();
+    v->lv_cycle = cycle ? cycle : live_current_cycle();
     if (!rc && have_state)
         rc = get_value(txn, dl, v->lv_sub->sb_id, v->lv_cycle, &v->lv_line, sizeof v->lv_line,
                        CDR_DB_LIVE_LINES, &v->lv_has_line, dg);

@@ -7,6 +7,7 @@
 
 #include "cdr_dir.h"
 #include "cdr_live.h"
+#include "cdr_redis.h"
 #include "cdr_store.h"
 #include "cli.h"
 
@@ -27,6 +28,8 @@ static const char about[] =
     "                rules, credit class, account manager, status, roaming without deposit\n"
     "  export        (no --msisdn) the whole state of the cycle (--cycle, else every cycle) as\n"
     "                JSON lines: every line, then every account, in id order\n"
+    "With --redis the state comes from Redis (kept by cdrate project --redis), the directory\n"
+    "and plans still from STORE.\n"
     "The cycle is --cycle, else the latest cycle with state for the line. Text by default, one\n"
     "JSON object with --json. Exit status: 0 answered, 1 the store could not be read, 2 bad\n"
     "command line, 4 no store (or no directory) at STORE, 6 the MSISDN is not in the directory.";
@@ -312,19 +315,21 @@ static int export_account(void *arg, const cdr_live_account *a)
 
 int cmd_query(int argc, char **argv)
 {
-    const char *store = NULL, *msisdn = NULL, *cycle_s = NULL;
+    const char *store = NULL, *msisdn = NULL, *cycle_s = NULL, *redis = NULL;
     int json = 0;
     cli_opt opts[] = {
         {"store", CLI_STRING, &store, "STORE", "the LMDB store"},
         {"msisdn", CLI_STRING, &msisdn, "N", "the line asked about (E.164 digits, no '+')"},
         {"cycle", CLI_STRING, &cycle_s, "YYYY-MM",
          "the billing cycle (default: the latest with state for the line)"},
+        {"redis", CLI_STRING, &redis, "HOST:PORT",
+         "answer from the live state in this Redis (cdrate project --redis); default: the store"},
         {"json", CLI_FLAG, &json, NULL, "one JSON object on stdout"},
         {0},
     };
     const cli_spec cs = {"query",
                          "balance|usage|bill-to-date|owner --msisdn N --store STORE "
-                         "[--cycle YYYY-MM] [--json]\n"
+                         "[--cycle YYYY-MM] [--redis HOST:PORT] [--json]\n"
                          "export --store STORE [--cycle YYYY-MM]",
                          about, opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -358,6 +363,8 @@ int cmd_query(int argc, char **argv)
         return cli_usage_error(&cs, "--cycle must be YYYY-MM, not '%s'", cycle_s);
     if (verb == Q_OWNER && cycle_s)
         return cli_usage_error(&cs, "--cycle goes with balance, usage and bill-to-date");
+    if ((verb == Q_OWNER || verb == Q_EXPORT) && redis)
+        return cli_usage_error(&cs, "--redis goes with balance, usage and bill-to-date");
 
     cdr_store *st;
     int ec = cli_store_open("query", store, CLI_STORE_READ, &st);
@@ -385,13 +392,20 @@ int cmd_query(int argc, char **argv)
         ps = NULL; /* answered without the plan: no bundles, no fee */
     cdr_live_view v;
     int rc;
+    cdr_redis *rd = NULL;
+    if (redis && (rc = cdr_redis_open(redis, 2000, &rd, &dg)) != 0) {
+        cli_report("query", &dg);
+        cdr_plan_set_release(ps);
+        cdr_store_close(st);
+        return rc == CDR_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
+    }
     if (verb == Q_OWNER) {
         cdr_dir *dir = NULL;
         rc = cdr_dir_read_line(st, msisdn, &dir, &dg);
         if (!rc)
             ec = cli_show_line("query", dir, ps, msisdn, json);
         cdr_dir_free(dir);
-    } else if ((rc = cdr_live_query(st, ps, msisdn, cycle, &v, &dg)) == 0) {
+    } else if ((rc = cdr_live_query(st, rd, ps, msisdn, cycle, &v, &dg)) == 0) {
         if (verb == Q_BALANCE)
             balance(&v, json);
         else if (verb == Q_USAGE)
@@ -411,6 +425,7 @@ int cmd_query(int argc, char **argv)
         cli_error("query", CDR_EIO, "write error on standard output");
         ec = CLI_EXIT_FAIL;
     }
+    cdr_redis_close(rd);
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     return ec;

@@ -66,6 +66,7 @@ counters
 counters reset
 pipeline
 query
+project
 CMDS
 expect_rc 0 "cdrate --version" "$CDRATE" --version
 expect_rc 0 "cdrate --help" "$CDRATE" --help

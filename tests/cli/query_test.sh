@@ -210,6 +210,24 @@ expect_rc 2 "no question" "$CDRATE" query --msisdn "$M1" --store "$T/s"
 expect_rc 2 "owner with --cycle" "$CDRATE" query owner --msisdn "$M1" --store "$T/s" --cycle 2026-10
 expect_rc 2 "missing --msisdn" "$CDRATE" query balance --store "$T/s"
 expect_err "--msisdn is required" "missing msisdn message"
+expect_rc 2 "malformed --redis" "$CDRATE" query balance --msisdn "$M1" --store "$T/s" --redis localhost
+expect_err "redis address 'localhost': expected HOST:PORT" "malformed --redis message"
+expect_rc 1 "unreachable Redis" "$CDRATE" query balance --msisdn "$M1" --store "$T/s" --redis 127.0.0.1:9
+expect_err "redis 127.0.0.1:9: " "unreachable Redis names the address"
+expect_rc 2 "--redis with owner" "$CDRATE" query owner --msisdn "$M1" --store "$T/s" --redis 127.0.0.1:9
+# cdrate project's own mistakes (the runs on the broker are the integration tests live_projection
+# and live_redis)
+expect_rc 2 "project without --brokers" "$CDRATE" project --store "$T/s"
+expect_err "--brokers and --store are required" "project usage message"
+expect_rc 4 "project: no store" "$CDRATE" project --brokers 127.0.0.1:9 --store "$T/nostore"
+expect_err "no cdrate store at $T/nostore" "project no store message"
+expect_rc 4 "project: no directory" "$CDRATE" project --brokers 127.0.0.1:9 --store "$T/p"
+expect_err "no directory in the store" "project no directory message"
+expect_rc 2 "project: malformed --redis" "$CDRATE" project --brokers 127.0.0.1:9 --store "$T/s" --redis 127.0.0.1:0
+expect_err "redis address '127.0.0.1:0': expected HOST:PORT" "project malformed --redis message"
+expect_rc 1 "project: unreachable Redis" "$CDRATE" project --brokers 127.0.0.1:9 --store "$T/s" --redis 127.0.0.1:9
+expect_err "redis 127.0.0.1:9: " "project unreachable Redis names the address"
+expect_rc 0 "project --help" "$CDRATE" project --help
 expect_rc 0 "help" "$CDRATE" query --help
 expect_out "bill-to-date" "help lists the questions"
 

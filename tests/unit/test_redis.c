@@ -318,6 +318,26 @@ Test(redis, hsetnx_keeps_first)
     cdr_redis_close(r);
 }
 
+Test(redis, hmax_keeps_the_largest)
+{
+    cdr_redis *r = open_redis();
+    char tag[128];
+    unique_tag(tag, sizeof tag, "hmax");
+    const cdr_redis_op ops[] = {op(1, CDR_REDIS_HMAX, "k", "last", 1796054365),
+                                op(2, CDR_REDIS_HMAX, "k", "last", 1796000000),
+                                op(3, CDR_REDIS_HMAX, "k", "neg", -5),
+                                op(4, CDR_REDIS_HMAX, "k", "neg", -7)};
+    apply(r, tag, 0, ops, 4);
+    flush(r);
+    assert_field(r, tag, "k", "last", "1796054365");
+    assert_field(r, tag, "k", "neg", "-5");
+    const cdr_redis_op later[] = {op(5, CDR_REDIS_HMAX, "k", "last", 1796054366)};
+    apply(r, tag, 0, later, 1);
+    flush(r);
+    assert_field(r, tag, "k", "last", "1796054366");
+    cdr_redis_close(r);
+}
+
 Test(redis, partitions_independent)
 {
     cdr_redis *r = open_redis();

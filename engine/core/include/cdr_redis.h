@@ -55,12 +55,13 @@ const char *cdr_redis_addr(const cdr_redis *r);
 enum {
     CDR_REDIS_HINCRBY = 1, /* add value to the field (an integer; absent counts as 0) */
     CDR_REDIS_HSET = 2,    /* set the field to value */
-    CDR_REDIS_HSETNX = 3   /* set the field to value unless it is already set */
+    CDR_REDIS_HSETNX = 3,  /* set the field to value unless it is already set */
+    CDR_REDIS_HMAX = 4     /* set the field to value when absent or smaller (|values| < 2^53) */
 };
 
 typedef struct cdr_redis_op {
     int64_t offset;
-    uint8_t kind;   /* CDR_REDIS_HINCRBY, CDR_REDIS_HSET or CDR_REDIS_HSETNX */
+    uint8_t kind;   /* CDR_REDIS_HINCRBY, CDR_REDIS_HSET, CDR_REDIS_HSETNX or CDR_REDIS_HMAX */
     char key[96];   /* after the "cdr:{TAG}:" prefix */
     char field[64]; /* the hash field */
     int64_t value;  /* HINCRBY delta or HSET/HSETNX value */

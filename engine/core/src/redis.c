@@ -16,11 +16,12 @@
 #include "cdr_redis.h"
 
 /* One group: KEYS[1] = cdr:{TAG}:applied, KEYS[2..] = the data keys; ARGV[1] = the partition,
- * then 5 per op: offset, kind (1 HINCRBY, 2 HSET, 3 HSETNX), KEYS index, field, value. Offsets
- * are decimal without leading zeros, so that comparing them as strings (length first) is exact
- * where Lua's numbers (doubles) would not be. The ops are in offset order: the ones to apply are
- * the ones after the last op not newer than the applied offset. The types of the keys are checked
- * before the first write, so that a key of another type makes the group fail without a change. */
+ * then 5 per op: offset, kind (1 HINCRBY, 2 HSET, 3 HSETNX, 4 HMAX), KEYS index, field, value.
+ * Offsets are decimal without leading zeros, so that comparing them as strings (length first) is
+ * exact where Lua's numbers (doubles) would not be. The ops are in offset order: the ones to apply
+ * are the ones after the last op not newer than the applied offset. The types of the keys are
+ * checked before the first write, so that a key of another type makes the group fail without a
+ * change. */
 static const char APPLY_LUA[] =
     "local applied = redis.call('HGET', KEYS[1], ARGV[1])\n"
     "local function newer(off)\n"
@@ -44,7 +45,13 @@ static const char APPLY_LUA[] =
     "  local key, kind = KEYS[tonumber(ARGV[i + 2])], ARGV[i + 1]\n"
     "  if kind == '1' then redis.call('HINCRBY', key, ARGV[i + 3], ARGV[i + 4])\n"
     "  elseif kind == '2' then redis.call('HSET', key, ARGV[i + 3], ARGV[i + 4])\n"
-    "  else redis.call('HSETNX', key, ARGV[i + 3], ARGV[i + 4]) end\n"
+    "  elseif kind == '3' then redis.call('HSETNX', key, ARGV[i + 3], ARGV[i + 4])\n"
+    "  else\n"
+    "    local c = redis.call('HGET', key, ARGV[i + 3])\n"
+    "    if not c or tonumber(c) < tonumber(ARGV[i + 4]) then\n"
+    "      redis.call('HSET', key, ARGV[i + 3], ARGV[i + 4])\n"
+    "    end\n"
+    "  end\n"
     "end\n"
     "redis.call('HSET', KEYS[1], ARGV[1], ARGV[#ARGV - 4])\n"
     "return (#ARGV + 1 - first) / 5\n";
@@ -482,7 +489,7 @@ static int check_ops(const cdr_redis_op *ops, size_t n, cdr_diag *dg)
         const cdr_redis_op *op = &ops[i];
         size_t kl = strnlen(op->key, sizeof op->key), fl = strnlen(op->field, sizeof op->field);
         const char *why = NULL;
-        if (op->kind < CDR_REDIS_HINCRBY || op->kind > CDR_REDIS_HSETNX)
+        if (op->kind < CDR_REDIS_HINCRBY || op->kind > CDR_REDIS_HMAX)
             why = "unknown kind";
         else if (op->offset < 0)
             why = "negative offset";

@@ -1,0 +1,18 @@
+/* live_int.h - internals shared by the live state's files (billing/src/live*.c); not public. */
+#ifndef LIVE_INT_H
+#define LIVE_INT_H
+
+#include "cdr_live.h"
+#include "cdr_redis.h"
+
+/* The money of currency cur in m[0..*n) (sorted by currency), added when absent and room is
+ * left; NULL when all CDR_LIVE_MAX_CURRENCIES slots hold other currencies. */
+cdr_live_money *live_money_slot(cdr_live_money *m, uint32_t *n, const char *cur);
+/* The current month (UTC) as YYYYMM. */
+uint32_t live_current_cycle(void);
+/* Fill v's cycle (cycle, else the line's latest, else the current month), line and account
+ * state, and the enterprise's pool (*have_pool) from Redis (live_redis.c). */
+int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, cdr_live_pool *pool,
+                     int *have_pool, cdr_diag *dg);
+
+#endif
