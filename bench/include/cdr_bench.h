@@ -108,4 +108,19 @@ int cdr_bench_collect(int fmt, uint64_t records, uint64_t seed, FILE *out, cdr_d
 /* Compile a generated plan with `prefixes` destination prefixes and print
  * {"bench":"compile","prefixes":..,"seconds":..,...}. */
 int cdr_bench_compile(size_t prefixes, FILE *out, cdr_diag *dg);
+/* `cdrate bench query` (bench_query.c, docs/benchmarks.md): balance queries against the live state
+ * in Redis (bq_redis "HOST:PORT") or in the store (bq_redis NULL: --embedded), and a plain GET
+ * (point read) loop with the same clients and connections. One JSON object on out. The Redis run
+ * writes the state of its generated accounts into that Redis (cdr:{a:ID}:... keys): give it a
+ * Redis of its own. */
+typedef struct cdr_bench_query_config {
+    const char *bq_redis;  /* NULL = the store */
+    size_t bq_subscribers; /* 0 = 100000 */
+    uint64_t bq_cdrs;      /* rated into the state before the timing */
+    uint64_t bq_queries;   /* 0 = 200000 */
+    unsigned bq_clients;   /* threads, one connection each; 0 = 4 */
+    uint64_t bq_seed;
+} cdr_bench_query_config;
+int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress, cdr_diag *dg);
+
 #endif

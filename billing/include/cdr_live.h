@@ -171,13 +171,18 @@ typedef struct cdr_live_view {
     cdr_live_bundle lv_bundles[CDR_PLAN_MAX_BUNDLES];
 } cdr_live_view;
 
+/* What a query reads: everything, or only what a balance needs (the account's state; the line
+ * and the pool are left empty: one read in Redis). */
+enum { CDR_LIVE_Q_ALL = 0, CDR_LIVE_Q_BALANCE = 1 };
+
 /* Fill v for msisdn in cycle (YYYYMM), or in the latest cycle with state for the line when cycle is
  * 0 (the current month, in UTC, when it has none). The directory comes from st; the state from
  * Redis when rd is given, else from st. ps (may be NULL) gives the line's plan for its bundles and
- * currency. Returns 0, CDR_NOTFOUND ("msisdn N is not in the directory"), CDR_STORE, CDR_VERSION,
- * CDR_REDIS (naming the server). Free with cdr_live_view_free. */
+ * currency. what: CDR_LIVE_Q_ALL or CDR_LIVE_Q_BALANCE. Returns 0, CDR_NOTFOUND ("msisdn N is not
+ * in the directory"), CDR_STORE, CDR_VERSION, CDR_REDIS (naming the server). Free with
+ * cdr_live_view_free. Thread-safe for distinct views (one cdr_redis per thread). */
 int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const char *msisdn,
-                   uint32_t cycle, cdr_live_view *v, cdr_diag *dg);
+                   uint32_t cycle, int what, cdr_live_view *v, cdr_diag *dg);
 void cdr_live_view_free(cdr_live_view *v);
 
 /* Every line and then every account of the state (of cycle, or of every cycle when 0), in key

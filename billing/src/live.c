@@ -562,8 +562,9 @@ static void fill_bundles(cdr_live_view *v, const cdr_plan_set *ps, const cdr_liv
 }
 
 int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const char *msisdn,
-                   uint32_t cycle, cdr_live_view *v, cdr_diag *dg)
+                   uint32_t cycle, int what, cdr_live_view *v, cdr_diag *dg)
 {
+    const int all = what != CDR_LIVE_Q_BALANCE;
     memset(v, 0, sizeof *v);
     int rc = cdr_dir_read_line(st, msisdn, &v->lv_dir, dg);
     if (rc)
@@ -586,7 +587,7 @@ int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const c
     int have_pool = 0;
     cdr_live_pool pool;
     if (rd) { /* the state from Redis (live_redis.c), the directory and plans from the store */
-        rc = live_redis_fetch(rd, v, cycle, &pool, &have_pool, dg);
+        rc = live_redis_fetch(rd, v, cycle, all, &pool, &have_pool, dg);
         if (!rc)
             fill_bundles(v, ps, have_pool ? &pool : NULL);
         else
@@ -606,13 +607,13 @@ int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const c
     if (!rc && have_state && !cycle)
         rc = latest_cycle(txn, dl, v->lv_sub->sb_id, &cycle, dg);
     v->lv_cycle = cycle ? cycle : live_current_cycle();
-    if (!rc && have_state)
+    if (!rc && have_state && all)
         rc = get_value(txn, dl, v->lv_sub->sb_id, v->lv_cycle, &v->lv_line, sizeof v->lv_line,
                        CDR_DB_LIVE_LINES, &v->lv_has_line, dg);
     if (!rc && have_state)
         rc = get_value(txn, da, v->lv_sub->sb_account, v->lv_cycle, &v->lv_acct, sizeof v->lv_acct,
                        CDR_DB_LIVE_ACCOUNTS, &v->lv_has_account, dg);
-    if (!rc && have_state && v->lv_sub->sb_enterprise)
+    if (!rc && have_state && all && v->lv_sub->sb_enterprise)
         rc = get_value(txn, dp, v->lv_sub->sb_enterprise, v->lv_cycle, &pool, sizeof pool,
                        CDR_DB_LIVE_POOLS, &have_pool, dg);
     if (!rc)

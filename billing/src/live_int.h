@@ -10,9 +10,10 @@
 cdr_live_money *live_money_slot(cdr_live_money *m, uint32_t *n, const char *cur);
 /* The current month (UTC) as YYYYMM. */
 uint32_t live_current_cycle(void);
-/* Fill v's cycle (cycle, else the line's latest, else the current month), line and account
- * state, and the enterprise's pool (*have_pool) from Redis (live_redis.c). */
-int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, cdr_live_pool *pool,
+/* Fill v's cycle (cycle, else the line's latest, else the current month), account state, and
+ * with all also the line's state and the enterprise's pool (*have_pool) from Redis
+ * (live_redis.c). */
+int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, int all, cdr_live_pool *pool,
                      int *have_pool, cdr_diag *dg);
 
 #endif

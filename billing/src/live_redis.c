@@ -366,7 +366,7 @@ static int hgetall(cdr_redis *r, const char *tag, const char *key, cdr_redis_kv 
     return cdr_redis_hgetall(r, tag, key, kv, n, dg);
 }
 
-int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, cdr_live_pool *pool,
+int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, int all, cdr_live_pool *pool,
                      int *have_pool, cdr_diag *dg)
 {
     const cdr_dir_subscriber *sb = v->lv_sub;
@@ -388,11 +388,13 @@ int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, cdr_live_po
     }
     v->lv_cycle = cycle ? cycle : live_current_cycle();
     /* the line */
-    snprintf(key, sizeof key, "line:%" PRIu64 ":%u", sb->sb_id, (unsigned)v->lv_cycle);
-    if ((rc = hgetall(r, tag, key, &kv, &n, dg)) != 0)
-        return rc;
     cdr_live_line *l = &v->lv_line;
     memset(l, 0, sizeof *l);
+    n = 0;
+    kv = NULL;
+    snprintf(key, sizeof key, "line:%" PRIu64 ":%u", sb->sb_id, (unsigned)v->lv_cycle);
+    if (all && (rc = hgetall(r, tag, key, &kv, &n, dg)) != 0)
+        return rc;
     l->ll_subscriber = sb->sb_id;
     l->ll_cycle = v->lv_cycle;
     v->lv_has_line = n > 0;
@@ -468,7 +470,7 @@ int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, cdr_live_po
     }
     /* the enterprise's pool */
     *have_pool = 0;
-    if (sb->sb_enterprise) {
+    if (all && sb->sb_enterprise) {
         char ptag[TAG_LEN];
         snprintf(ptag, sizeof ptag, "e:%" PRIu64, sb->sb_enterprise);
         snprintf(key, sizeof key, "pool:%u", (unsigned)v->lv_cycle);

@@ -1,4 +1,4 @@
-/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e`: one JSON object on stdout. */
+/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query`: one JSON object on stdout. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -12,8 +12,9 @@ int cmd_bench(int argc, char **argv)
     uint64_t subs = 100000, cdrs = 1000000, threads = 1, batch = 0, seed = 42, prefixes = 100000,
              records = 1000000, raters = 1, partitions = 0, chunk = 0, timeout = 120,
              broker_pid = 0;
-    const char *brokers = NULL, *workdir = NULL;
-    int quiet = 0, json = 0, fmt = -1, keep = 0;
+    const char *brokers = NULL, *workdir = NULL, *redis = NULL;
+    uint64_t queries = 200000, clients = 4;
+    int quiet = 0, json = 0, fmt = -1, keep = 0, embedded = 0;
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     cli_opt opts[] = {
         {"subscribers", CLI_COUNT, &subs, "N", "rate: subscribers, default 100000", 1},
@@ -39,6 +40,12 @@ int cmd_bench(int argc, char **argv)
         {"workdir", CLI_STRING, &workdir, "DIR",
          "e2e: scratch directory to create and keep (default: a temporary one)"},
         {"keep", CLI_FLAG, &keep, NULL, "e2e: keep the scratch directory and the topics"},
+        {"redis", CLI_STRING, &redis, "HOST:PORT",
+         "query: the live state in this Redis (it writes test accounts into it)"},
+        {"embedded", CLI_FLAG, &embedded, NULL, "query: the live state in the store (LMDB)"},
+        {"queries", CLI_COUNT, &queries, "Q", "query: balance queries, default 200000", 1},
+        {"clients", CLI_COUNT, &clients, "C", "query: client threads, one connection each (4)", 1,
+         256},
         {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
         {0},
@@ -48,7 +55,9 @@ int cmd_bench(int argc, char **argv)
         "rate [--subscribers N] [--cdrs M] [--threads T] [--batch B] [--json]\n"
         "collect --format F [--records N] [--json]\n"
         "compile [--prefixes N] [--json]\n"
-        "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M] [--json]",
+        "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M] [--json]\n"
+        "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
+        "      [--clients C] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
@@ -58,6 +67,11 @@ int cmd_bench(int argc, char **argv)
         "         timed), start K `cdrate rate-stream` processes in one group, then time the\n"
         "         collector publishing the spool to a fresh set of topics until the raters\n"
         "         have committed every record (docs/benchmarks.md)\n"
+        "query    generate N subscribers and rate M CDRs into the live state (Redis, or the store\n"
+        "         with --embedded; not timed), then time Q balance queries (cdrate query "
+        "balance's\n"
+        "         path) on C clients, and as many plain GETs (point reads) on the same clients\n"
+        "         and connections: queries_per_sec, p50_ms, p99_ms, get_per_sec, ratio\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -102,6 +116,12 @@ int cmd_bench(int argc, char **argv)
         };
         cli_stop_on_signals(); /* stop the rater processes rather than orphan them */
         rc = cdr_pipeline_bench(&pb, stdout, &dg);
+    } else if (!strcmp(argv[pos], "query")) {
+        if (!!redis == !!embedded)
+            return cli_usage_error(&cs, "query needs --redis HOST:PORT or --embedded");
+        const cdr_bench_query_config bq = {redis,   (size_t)subs,      cdrs,
+                                           queries, (unsigned)clients, seed};
+        rc = cdr_bench_query(&bq, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {

@@ -405,7 +405,9 @@ int cmd_query(int argc, char **argv)
         if (!rc)
             ec = cli_show_line("query", dir, ps, msisdn, json);
         cdr_dir_free(dir);
-    } else if ((rc = cdr_live_query(st, rd, ps, msisdn, cycle, &v, &dg)) == 0) {
+    } else if ((rc = cdr_live_query(st, rd, ps, msisdn, cycle,
+                                    verb == Q_BALANCE ? CDR_LIVE_Q_BALANCE : CDR_LIVE_Q_ALL, &v,
+                                    &dg)) == 0) {
         if (verb == Q_BALANCE)
             balance(&v, json);
         else if (verb == Q_USAGE)

@@ -228,6 +228,14 @@ expect_err "redis address '127.0.0.1:0': expected HOST:PORT" "project malformed 
 expect_rc 1 "project: unreachable Redis" "$CDRATE" project --brokers 127.0.0.1:9 --store "$T/s" --redis 127.0.0.1:9
 expect_err "redis 127.0.0.1:9: " "project unreachable Redis names the address"
 expect_rc 0 "project --help" "$CDRATE" project --help
+# bench query --embedded: one JSON object with the figures it names (not their values: timing is
+# for benchmarks, not tests); --redis is run by the integration test live_redis
+expect_rc 0 "bench query --embedded" "$CDRATE" bench query --embedded --subscribers 2000 --cdrs 20000 --queries 4000 --clients 2 --json
+[ "$(wc -l <"$T/out")" -eq 1 ] && grep -qE '^\{"bench":"query","backend":"embedded",.*"queries":4000,"queries_per_sec":[0-9]+,"p50_ms":[0-9.]+,"p99_ms":[0-9.]+,"get_per_sec":[0-9]+,.*"ratio":[0-9.]+\}$' "$T/out" && ok || bad "bench query output: $(cat "$T/out")"
+expect_rc 2 "bench query without a backend" "$CDRATE" bench query --queries 10
+expect_err "query needs --redis HOST:PORT or --embedded" "bench query usage message"
+expect_rc 1 "bench query, unreachable Redis" "$CDRATE" bench query --redis 127.0.0.1:9 --subscribers 100 --cdrs 100
+expect_err "redis 127.0.0.1:9: " "bench query names the Redis"
 expect_rc 0 "help" "$CDRATE" query --help
 expect_out "bill-to-date" "help lists the questions"
 

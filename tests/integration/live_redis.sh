@@ -69,4 +69,12 @@ say "$(wc -l <"$S/answers.jsonl") answers from Redis equal offline rating's"
 answers "$S/store" --redis "$REDIS" >"$S/answers2.jsonl" || fail "queries on Redis failed"
 cmp -s "$S/answers2.jsonl" "$S/ref/answers.jsonl" || fail "applying every batch again changed the answers"
 say "every batch applied again: the answers are unchanged"
+
+# the query benchmark runs on this Redis (a smoke run: its figures are not checked, only that it
+# measured what it says)
+"$CDRATE" bench query --redis "$REDIS" --subscribers 2000 --cdrs 20000 --queries 4000 --clients 2 \
+    --json >"$S/log/bench-query.out" 2>"$S/log/bench-query.err" || fail "bench query --redis failed"
+grep -qE '^\{"bench":"query","backend":"redis",.*"queries":4000,"queries_per_sec":[0-9]+,"p50_ms":[0-9.]+,"p99_ms":[0-9.]+,"get_per_sec":[0-9]+,.*"ratio":[0-9.]+\}$' \
+    "$S/log/bench-query.out" || fail "bench query --redis printed: $(cat "$S/log/bench-query.out")"
+say "bench query: $(cat "$S/log/bench-query.out")"
 it_pass

@@ -122,7 +122,8 @@ static void write_acc(cdr_live_acc *acc)
 static void query(const char *msisdn, uint32_t cycle, cdr_live_view *v)
 {
     cdr_diag dg;
-    cr_assert_eq(cdr_live_query(g_st, NULL, NULL, msisdn, cycle, v, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_live_query(g_st, NULL, NULL, msisdn, cycle, CDR_LIVE_Q_ALL, v, &dg), 0, "%s",
+                 dg.dg_msg);
 }
 
 static const cdr_live_money *line_money(const cdr_live_view *v, const char *cur)
@@ -251,7 +252,7 @@ Test(live, a_line_without_state_and_an_unknown_msisdn)
     cr_expect_str_eq(v.lv_sub->sb_plan, "q");
     cdr_live_view_free(&v);
     cdr_diag dg;
-    cr_expect_eq(cdr_live_query(g_st, NULL, NULL, "999", 0, &v, &dg), CDR_NOTFOUND);
+    cr_expect_eq(cdr_live_query(g_st, NULL, NULL, "999", 0, CDR_LIVE_Q_ALL, &v, &dg), CDR_NOTFOUND);
     cr_expect_str_eq(dg.dg_msg, "msisdn 999 is not in the directory");
     cr_expect(v.lv_dir == NULL);
 }
