@@ -95,8 +95,8 @@ void cdr_wire_reader_close(cdr_wire_reader *wr);
 /* The header line, without newline. */
 extern const char cdr_csv_header[];
 /* Parse one CSV line (without its line end; a trailing '\r' is accepted) into cr. Returns 0, or
- * CDR_FORMAT / CDR_RANGE with the column (1-based) and reason in dg (dg_line left to the caller).
- */
+ * CDR_PARSE (a malformed time or amount) / CDR_FORMAT / CDR_RANGE with the column (1-based) and
+ * reason in dg (dg_line left to the caller). */
 int cdr_csv_parse(const char *line, size_t len, cdr_record *cr, cdr_diag *dg);
 /* Write cr as one CSV line with '\n'. Returns bytes written, or -1 when bufsize is too small
  * (512 bytes always suffice). */
@@ -110,9 +110,9 @@ int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize);
 #define CDR_CSV_LINE_MAX 4096
 typedef struct cdr_reader cdr_reader;
 int cdr_reader_open(const char *path, cdr_reader **out, cdr_diag *dg);
-/* 1 = a record, 0 = end of file; CDR_FORMAT / CDR_RANGE / CDR_VERSION = this record is rejected
- * (dg names file, line and column, or the byte offset for wire files) and reading may go on;
- * CDR_EIO = the file cannot be read further. */
+/* 1 = a record, 0 = end of file; CDR_PARSE / CDR_FORMAT / CDR_RANGE / CDR_VERSION = this record
+ * is rejected (dg names file, line and column, or the byte offset for wire files) and reading may
+ * go on; CDR_EIO = the file cannot be read further. */
 int cdr_reader_next(cdr_reader *rd, cdr_record *cr, cdr_diag *dg);
 /* Position of the last record read: line number (CSV) or byte offset (wire). */
 uint64_t cdr_reader_position(const cdr_reader *rd);
