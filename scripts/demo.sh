@@ -70,3 +70,9 @@ if [ "$rc" -ne 0 ] && [ "$rc" -ne 3 ]; then
 fi
 echo "== the ledger ($OUT/stream/ledger): totals per billing cycle"
 "$CDRATE" ledger totals --ledger "$OUT/stream/ledger"
+# the live state the pipeline kept in its store (docs/live-state.md): the busiest enterprise member
+SMEMBER=$("$CDRATE" ledger cat --ledger "$OUT/stream/ledger" | awk -F, 'NR > 1 && $8 == "cn-enterprise" {n[$3]++}
+  END {for (m in n) if (n[m] > best || (n[m] == best && m < pick)) {best = n[m]; pick = m}; print pick}')
+echo "== the live state after the streaming step: enterprise member $SMEMBER"
+"$CDRATE" query balance --msisdn "$SMEMBER" --store "$OUT/stream/store"
+"$CDRATE" query usage --msisdn "$SMEMBER" --store "$OUT/stream/store"

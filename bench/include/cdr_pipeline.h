@@ -39,7 +39,8 @@ typedef struct cdr_pipeline_input {
 typedef struct cdr_pipeline_config {
     const cdr_pipeline_input *pc_inputs; /* at least one */
     size_t pc_ninputs;
-    const char *pc_store;    /* LMDB store with the compiled plans and the directory (read only) */
+    const char *pc_store;    /* LMDB store with the compiled plans and the directory; the run's
+                                live state is added to it at the end (cdr_live.h) */
     const char *pc_ledger;   /* ledger directory; must not exist yet or be empty */
     int pc_partitions;       /* partitions of every topic of the embedded cluster; 0 = 32 */
     unsigned pc_threads;     /* rating threads; 0 = 1 */
@@ -87,6 +88,7 @@ typedef struct cdr_pipeline_summary {
     cdr_pipeline_currency ps_currency[CDR_PIPELINE_CURRENCIES]; /* sorted by currency code */
     double ps_collect_seconds, ps_rate_seconds, ps_archive_seconds, ps_seconds;
     int ps_checked; /* the run got to the read-back and the checks (the ps_ledger_* are known) */
+    size_t ps_live_lines; /* line-cycles of the live state updated in the store at the end */
 } cdr_pipeline_summary;
 
 /* Run every stage on librdkafka's embedded mock cluster, one after the other:

@@ -24,6 +24,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cdr_archive.h"
+#include "cdr_live.h"
 #include "cdr_bench.h"
 #include "cdr_collect.h"
 #include "cdr_dir.h"
@@ -49,7 +50,8 @@ typedef struct pipe_run {
     int pr_nparts;
     uint32_t pr_cycles[PIPE_MAX_CYCLES]; /* billing cycles seen on cdr.rated */
     int pr_ncycles;
-    cdr_collect **pr_co; /* [pc_ninputs]: the collectors, holding their files until the commit */
+    cdr_collect **pr_co;   /* [pc_ninputs]: the collectors, holding their files until the commit */
+    cdr_live_acc *pr_live; /* the live state of cdr.rated, written into the store at the commit */
 } pipe_run;
 
 static void say(const pipe_run *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -319,6 +321,15 @@ static int read_rated(void *arg, const cdr_kafka_msg *km)
         return pr->pr_dg->dg_code;
     pc->pc_records++;
     pc->pc_charge += rr.rr_charge;
+    /* the live state (cdr_live.h): the line as the rater saw it, the version that rated it */
+    const int f = cdr_plan_set_family(pr->pr_ps, plan);
+    const cdr_plan *pl = f >= 0 ? cdr_plan_set_at(pr->pr_ps, f, cr.cr_start) : NULL;
+    int rc = cdr_live_acc_add(pr->pr_live, cdr_subtab_find(pr->pr_subs, cr.cr_msisdn), &cr, &rr,
+                              pl && pl->pl_version == rr.rr_plan_version ? pl : NULL);
+    if (rc)
+        return cdr_diag_set(pr->pr_dg, rc, NULL, 0, 0, "live state: msisdn %s: %s", cr.cr_msisdn,
+                            rc == CDR_LIMIT ? "too many currencies or bundles in one cycle"
+                                            : cdr_strerror(rc));
     return 0;
 }
 
@@ -551,6 +562,38 @@ static int commit(pipe_run *pr, int *partial)
     return 0;
 }
 
+/* After the commit: the live state of the run's records into the store, in one transaction
+ * (docs/live-state.md). The inputs are committed by then, so a re-run never adds them twice; a
+ * failure here leaves the ledger complete and the live state without this run. */
+static int live_write(pipe_run *pr)
+{
+    cdr_store *st = NULL;
+    MDB_txn *txn = NULL;
+    cdr_diag ldg;
+    cdr_diag_clear(&ldg);
+    int rc = cdr_store_open(pr->pr_cfg->pc_store, 0, &st, &ldg);
+    if (!rc && (rc = mdb_txn_begin(st->st_env, NULL, 0, &txn)) != 0)
+        rc = cdr_store_err(rc, "begin live state write", &ldg);
+    if (!rc && (rc = cdr_live_acc_write(pr->pr_live, txn, &ldg)) == 0) {
+        rc = mdb_txn_commit(txn);
+        txn = NULL;
+        if (rc)
+            rc = cdr_store_err(rc, "commit live state", &ldg);
+    }
+    if (txn)
+        mdb_txn_abort(txn);
+    cdr_store_close(st);
+    if (rc)
+        return cdr_diag_set(pr->pr_dg, rc, pr->pr_cfg->pc_store, 0, 0,
+                            "the inputs are committed and the ledger is complete, but the live "
+                            "state of this run could not be written into the store: %s",
+                            ldg.dg_msg);
+    pr->pr_sum->ps_live_lines = cdr_live_acc_lines(pr->pr_live);
+    say(pr, "live state: %zu line-cycles updated in %s", pr->pr_sum->ps_live_lines,
+        pr->pr_cfg->pc_store);
+    return 0;
+}
+
 /* ---- the run --------------------------------------------------------------------------------- */
 
 static double now_s(void)
@@ -581,8 +624,11 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
                     .pr_dg = dg,
                     .pr_nparts = pc->pc_partitions ? pc->pc_partitions : PIPE_PARTITIONS};
     pipe_run *pr = &prv;
-    if (!(pr->pr_co = calloc(pc->pc_ninputs, sizeof *pr->pr_co)))
+    if (!(pr->pr_co = calloc(pc->pc_ninputs, sizeof *pr->pr_co)) ||
+        cdr_live_acc_create(&pr->pr_live) != 0) {
+        free(pr->pr_co);
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    }
     const double t0 = now_s();
     cdr_store *st = NULL;
     rc = ledger_check(pr);
@@ -622,6 +668,8 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     int partial = 0;
     if (!rc && (rc = commit(pr, &partial)) != 0 && !partial)
         (void)ledger_mark(pr); /* undone below: the marker again, should emptying it fail */
+    if (!rc && (rc = live_write(pr)) != 0)
+        partial = 1; /* the inputs are committed and the ledger complete: nothing to undo */
     if (rc && touched && !partial) {
         /* nothing of this run is committed: inputs back, ledger empty, a re-run starts over */
         rollback(pr, 0);
@@ -642,6 +690,7 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     for (size_t i = 0; i < pc->pc_ninputs; i++)
         cdr_collect_close(pr->pr_co[i]);
     free(pr->pr_co);
+    cdr_live_acc_free(pr->pr_live);
     cdr_kafka_mock_destroy(pr->pr_mock);
     cdr_subtab_free(pr->pr_subs);
     cdr_plan_set_release(pr->pr_ps);
@@ -687,9 +736,9 @@ void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f)
     json_money(f, ps, "ledger_charges_micro", 1, 1);
     fprintf(f,
             ",\"collect_seconds\":%.3f,\"rate_seconds\":%.3f,\"archive_seconds\":%.3f,"
-            "\"seconds\":%.3f,\"checked\":%s}\n",
+            "\"seconds\":%.3f,\"checked\":%s,\"live_lines\":%zu}\n",
             ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds,
-            ps->ps_checked ? "true" : "false");
+            ps->ps_checked ? "true" : "false", ps->ps_live_lines);
 }
 
 void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
@@ -729,6 +778,8 @@ void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
                 cdr_money_format(ps->ps_currency[k].pc_charge, 2, CDR_ROUND_HALF_UP, m, sizeof m));
     fprintf(f, "%s   (ledger = cdr.rated to the micro-unit: %s)\n", ps->ps_ncurrencies ? "" : "0",
             charge_ok);
+    fprintf(f, "live state     %12zu   line-cycles updated in the store (cdrate query)\n",
+            ps->ps_live_lines);
     fprintf(f, "seconds        collect %.1f, rate %.1f, archive %.1f, total %.1f\n",
             ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds);
 }

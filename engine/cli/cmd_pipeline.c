@@ -100,7 +100,7 @@ int cmd_pipeline(int argc, char **argv)
         in[i].pi_spool = colon + 1;
     }
     cdr_store *st = NULL; /* refuse a path that holds no store before any input is touched */
-    if ((status = cli_store_open("pipeline", store, CLI_STORE_READ, &st)) != CLI_EXIT_OK)
+    if ((status = cli_store_open("pipeline", store, CLI_STORE_WRITE, &st)) != CLI_EXIT_OK)
         goto done;
     cdr_store_close(st);
     cli_stop_on_signals();

@@ -44,7 +44,22 @@ PIPE=(pipeline --store "$T/s" --partitions 2 --idle-exit 300 --settle 0 --json)
 
 # ---- 1. an uninterrupted run: the reference -------------------------------------------------------
 expect_rc 0 "clean run" "$CDRATE" "${PIPE[@]}" --input "asterisk:$T/clean" --ledger "$T/L-clean"
-grep -q '^{"read":6000,.*"ledger_records":[1-9].*"checked":true}' "$T/out" && ok || bad "clean run figures: $(cat "$T/out")"
+grep -q '^{"read":6000,.*"ledger_records":[1-9].*"checked":true,"live_lines":[1-9][0-9]*}' "$T/out" && ok || bad "clean run figures: $(cat "$T/out")"
+# the live state the store gained (docs/live-state.md): the charges of its lines, per currency
+live_total() { "$CDRATE" query export --store "$T/s" | python3 -c '
+import json, sys
+from decimal import Decimal
+t = {}
+for l in sys.stdin:
+    o = json.loads(l)
+    for c, v in o.get("charges", {}).items():
+        t[c] = t.get(c, Decimal(0)) + Decimal(v["total"])
+print(",".join(f"{c}:{t[c]}" for c in sorted(t)))'; }
+live_times() { # live_times K: the clean run's live state times K
+  python3 -c 'import sys; from decimal import Decimal
+print(",".join(f"{c}:{Decimal(v) * int(sys.argv[2])}" for c, v in (x.split(":") for x in sys.argv[1].split(","))))' "$LIVE1" "$1"; }
+LIVE1=$(live_total)
+[ -n "$LIVE1" ] && ok || bad "the clean run left no live state"
 figures "$T/out" > "$T/clean.fig"
 "$CDRATE" ledger totals --ledger "$T/L-clean" --json > "$T/clean.tot" 2>/dev/null && ok || bad "clean ledger totals"
 
@@ -66,6 +81,7 @@ grep -q '"read":6000,.*"archived":0,.*"checked":false' "$T/out" && ok || bad "di
 [ -f "$T/full/$INPUT" ] && ok || bad "the input left the spool"
 [ -z "$(ls -A "$T/full/done")" ] && ok || bad "done/ is not empty: $(ls "$T/full/done")"
 [ -d "$LEDGER" ] && [ -z "$(ls -A "$LEDGER")" ] && ok || bad "the ledger is not empty: $(ls -A "$LEDGER")"
+[ "$(live_total)" = "$LIVE1" ] && ok || bad "the failed run changed the live state: $(live_total), was $LIVE1"
 
 # ---- 3. the re-run on free space: the figures of the uninterrupted run ----------------------------
 [ "$MOUNTED" = 1 ] && { mount -o remount,size=64m "$MNT" && ok || bad "remount"; }
@@ -76,6 +92,7 @@ cmp -s "$T/clean.fig" "$T/rerun.fig" && ok || bad "re-run figures differ: $(diff
 cmp -s "$T/clean.tot" "$T/rerun.tot" && ok || bad "ledger totals differ"
 [ -f "$T/full/done/$INPUT" ] && [ ! -f "$T/full/$INPUT" ] && ok || bad "the input is not in done/ after the re-run"
 [ ! -e "$LEDGER/.pipeline-incomplete" ] && ok || bad "the marker stayed"
+[ "$(live_total)" = "$(live_times 2)" ] && ok || bad "after the re-run the live state is $(live_total), want twice $LIVE1"
 # committed now: the spool's store knows the content, a copy sent again is refused
 cp "$T/g/spool/$INPUT" "$T/full/again-$INPUT"
 expect_rc 3 "the same content again" "$CDRATE" collect --spool "$T/full" --format asterisk --brokers embedded --once --settle 0 --source asterisk-1 --json
@@ -93,12 +110,14 @@ kill -9 "$pid" 2>/dev/null
 wait "$pid" 2>/dev/null
 [ -e "$T/L-kill/.pipeline-incomplete" ] && ok || bad "the kill did not land before the commit"
 [ -f "$T/kill/$INPUT" ] && ok || bad "killed run: the input left the spool"
+[ "$(live_total)" = "$(live_times 2)" ] && ok || bad "the killed run changed the live state"
 expect_rc 0 "the run after the kill" "$CDRATE" "${PIPE[@]}" --input "asterisk:$T/kill" --ledger "$T/L-kill"
 expect_err "emptied of the records of an interrupted run" "the run after the kill says so"
 figures "$T/out" > "$T/kill.fig"
 cmp -s "$T/clean.fig" "$T/kill.fig" && ok || bad "after the kill, figures differ: $(diff "$T/clean.fig" "$T/kill.fig")"
 "$CDRATE" ledger totals --ledger "$T/L-kill" --json > "$T/kill.tot" 2>/dev/null
 cmp -s "$T/clean.tot" "$T/kill.tot" && ok || bad "after the kill, ledger totals differ"
+[ "$(live_total)" = "$(live_times 3)" ] && ok || bad "after the run after the kill the live state is $(live_total), want 3 x $LIVE1"
 # a ledger with records and no marker is someone's: refused, nothing touched
 cp "$T/g/spool/$INPUT" "$T/kill/other.csv"
 expect_rc 1 "a used ledger" "$CDRATE" "${PIPE[@]}" --input "asterisk:$T/kill" --ledger "$T/L-kill"

@@ -103,6 +103,8 @@ if mount -t tmpfs -o size=8m tmpfs "$T/ro" 2>/dev/null; then
     expect_rc 0 "directory show on a read-only mount" "$CDRATE" directory show --msisdn 8613800000002 --store "$S"
     expect_out "subscriber 30002" "directory shown"
     expect_rc 0 "counters on a read-only mount" "$CDRATE" counters --store "$S"
+    expect_rc 0 "query on a read-only mount" "$CDRATE" query balance --msisdn 8613800000002 --store "$S"
+    expect_out "unbilled         none" "query answered on a read-only mount"
     expect_rc 0 "rate --dry-run on a read-only mount" "$CDRATE" rate --store "$S" --in "$T/small/cdrs.csv" --dry-run --quiet
     expect_rc 1 "rate (writing) on a read-only mount" "$CDRATE" rate --store "$S" --in "$T/small/cdrs.csv" --out "$T/r.csv" --quiet
     expect_err "cdrate rate: $S: cannot open the store for writing: Read-only file system (commands that only read it, such as plans list or rate --dry-run, still can)" "write refused with the reason"
