@@ -84,6 +84,11 @@ int cdr_ledger_clear(const char *dir, cdr_diag *dg);
  * CDR_LEDGER_FAIL_AFTER=BYTES: once the handle has written BYTES bytes, a write fails as on a full
  * disk (ENOSPC), after writing the part of the frame that fits (a torn tail). */
 #define CDR_LEDGER_FAIL_ENV "CDR_LEDGER_FAIL_AFTER"
+/* Test hook CDR_LEDGER_HOLD_MS=MS: the first frame a writer's handle appends is written in two
+ * halves, with "cdrate ledger: test hook: holding a half-written frame" on stderr and a pause of
+ * MS ms between them, so that a test can kill the writer while its segment ends in a torn frame
+ * (tests/integration/chaos_archiver.sh). */
+#define CDR_LEDGER_HOLD_ENV "CDR_LEDGER_HOLD_MS"
 
 /* Called for every record found; rec (and everything in it) is valid during the call only.
  * Return 0 to go on, anything else to stop (that value is then returned by the scan). */

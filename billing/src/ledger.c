@@ -552,6 +552,9 @@ int cdr_ledger_open(const char *dir, const cdr_ledger_opts *opts, cdr_ledger **o
     const char *fa = lg->lg_readonly ? NULL : getenv(CDR_LEDGER_FAIL_ENV);
     if (fa && *fa)
         lg->lg_fail_after = strtoull(fa, NULL, 10);
+    const char *hold = lg->lg_readonly ? NULL : getenv(CDR_LEDGER_HOLD_ENV);
+    if (hold && *hold)
+        lg->lg_hold_ms = (unsigned)strtoul(hold, NULL, 10);
     *out = lg;
     return 0;
 fail:
@@ -753,6 +756,17 @@ static int frame_write(cdr_ledger *lg, lg_stream *st, const lg_hdr *tmpl, size_t
         lg_seg_path(lg, st, st->ls_seq, "zst", path, sizeof path);
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "byte offset %" PRIu64 ": write: %s",
                             st->ls_size, strerror(ENOSPC));
+    }
+    if (lg->lg_hold_ms && !lg->lg_held) { /* the test hook: a torn first frame for a while */
+        lg->lg_held = 1;
+        const size_t half = n / 2;
+        if (pwrite_full(st->ls_fd, lg->lg_out, half, st->ls_size) == 0) {
+            fprintf(stderr,
+                    "cdrate ledger: test hook: holding a half-written frame (%zu of %zu "
+                    "bytes) for %u ms\n",
+                    half, n, lg->lg_hold_ms);
+            usleep((useconds_t)lg->lg_hold_ms * 1000);
+        }
     }
     if (pwrite_full(st->ls_fd, lg->lg_out, n, st->ls_size) != 0 || fdatasync(st->ls_fd) != 0) {
         char path[LG_PATH_MAX];

@@ -58,6 +58,8 @@ struct cdr_ledger {
     uint64_t lg_appended;   /* records in the frames this handle wrote and synced */
     uint64_t lg_written;    /* bytes this handle wrote */
     uint64_t lg_fail_after; /* test hook CDR_LEDGER_FAIL_AFTER (bytes; 0 = off) */
+    unsigned lg_hold_ms;    /* test hook CDR_LEDGER_HOLD_MS (0 = off) */
+    int lg_held;            /* ... done: the hook holds the handle's first frame only */
     lg_stream *lg_streams;  /* sorted by (cycle, partition) */
     size_t lg_nstreams, lg_capstreams;
     lg_part *lg_parts;

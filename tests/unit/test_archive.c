@@ -17,6 +17,7 @@
 #include <string.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
@@ -652,6 +653,33 @@ static void show_log(const char *logpath)
         fprintf(stderr, "no log\n");
 }
 
+/* Wait (at most 120 s) until the log, after byte off, holds text; fail if pid exits first. */
+static void wait_log_after(const char *logpath, off_t off, const char *text, pid_t pid)
+{
+    for (int i = 0; i < 600; i++) {
+        FILE *f = fopen(logpath, "r");
+        if (f && fseeko(f, off, SEEK_SET) == 0) {
+            char line[1024];
+            while (fgets(line, sizeof line, f))
+                if (strstr(line, text)) {
+                    fclose(f);
+                    return;
+                }
+        }
+        if (f)
+            fclose(f);
+        int status;
+        if (waitpid(pid, &status, WNOHANG) != 0) {
+            show_log(logpath);
+            cr_assert_fail("cdrate archive exited (status %d) before '%s' in its log", status,
+                           text);
+        }
+        usleep(200 * 1000);
+    }
+    show_log(logpath);
+    cr_assert_fail("no '%s' in the log of cdrate archive within 120 s", text);
+}
+
 typedef struct feeder {
     const char *fd_topic;
     const char *fd_tid;
@@ -741,7 +769,13 @@ Test(archive, killed_and_restarted_exactly_once, .timeout = 900)
     char *const drain[] = {exe,       "archive", "--brokers", (char *)brokers(), "--ledger",
                            dir,       "--group", group,       "--topic-prefix",  prefix,
                            "--stats", NULL};
+    struct stat lst;
+    const off_t logoff = stat(logpath, &lst) == 0 ? lst.st_size : 0;
     pid_t pid = spawn(drain, statspath, logpath);
+    /* the run has partitions (and its signal handlers) before the group's offsets are looked at:
+     * the killed runs may have committed them to the end already, and a SIGTERM before the
+     * handlers are in place would end it as a signal does, exit 143 */
+    wait_log_after(logpath, logoff, "assigned ", pid);
     while (group_committed(topic, group, PARTS) < high_watermarks(topic, PARTS)) {
         int status;
         if (waitpid(pid, &status, WNOHANG) != 0) {

@@ -173,6 +173,12 @@ const char *cdr_stream_log_quote(const char *s, char *buf, size_t bufsize);
  * timeouts: retriable, restart), CDR_EXISTS (fenced by another instance with the same
  * transactional id), CDR_FORMAT (the changelog does not match cdr.raw), CDR_ENOMEM, with the
  * reason in dg (also logged as a level=error line). */
+/* Test hook CDR_STREAM_HOLD_MS=MS: after producing a batch with rated records, and before
+ * committing its transaction, rate-stream logs "test hook: holding the transaction open" and
+ * pauses MS ms, so that a test can kill it in the middle of a transaction
+ * (tests/integration/chaos_rater.sh). */
+#define CDR_STREAM_HOLD_ENV "CDR_STREAM_HOLD_MS"
+
 int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subtab *tab,
                    cdr_stream_stats *stats, cdr_diag *dg);
 

@@ -18,6 +18,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 #include <string.h>
 #include <time.h>
 
@@ -65,6 +66,7 @@ typedef struct reloader {
 
 typedef struct stream {
     const cdr_stream_config *sm_cfg;
+    unsigned sm_hold_ms; /* test hook CDR_STREAM_HOLD_MS: pause inside each transaction */
     cdr_diag *sm_dg;
     char sm_topic[4][256]; /* raw, rated, suspense, counters */
     rd_kafka_t *sm_cons;
@@ -1253,6 +1255,11 @@ static int batch(stream *sm)
             rd_kafka_error_destroy(e);
         return rc;
     }
+    if (sm->sm_hold_ms && k) { /* the test hook: the transaction stays open for a while */
+        say(sm, CDR_STREAM_INFO, "test hook: holding the transaction open", "records=%zu ms=%u", k,
+            sm->sm_hold_ms);
+        usleep((useconds_t)sm->sm_hold_ms * 1000);
+    }
     rd_kafka_topic_partition_list_t *offs = rd_kafka_topic_partition_list_new(sm->sm_nparts);
     for (int p = 0; p < sm->sm_nparts; p++)
         if (sm->sm_next[p] >= 0)
@@ -1323,6 +1330,8 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
     if (!sm)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     sm->sm_cfg = sc;
+    const char *hold = getenv(CDR_STREAM_HOLD_ENV);
+    sm->sm_hold_ms = hold && *hold ? (unsigned)strtoul(hold, NULL, 10) : 0;
     sm->sm_dg = dg;
     sm->sm_t0 = sm->sm_last_msg_ns = now_ns();
     sm->sm_tab = tab;
