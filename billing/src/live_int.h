@@ -16,4 +16,13 @@ uint32_t live_current_cycle(void);
 int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, int all, cdr_live_pool *pool,
                      int *have_pool, cdr_diag *dg);
 
+/* The projection sinks' view of the store: (re)read the rating view of the directory and the
+ * plans into *subs and *ps (the previous ones freed on success; *ps NULL when the plans cannot be
+ * read). Returns 0 or cdr_dir_rating_view's error (live_project.c). */
+int live_view_load(cdr_store *st, cdr_subtab **subs, cdr_plan_set **ps, cdr_diag *dg);
+/* The plan version that rated a record read back from cdr.rated, or NULL when ps no longer
+ * holds it. */
+struct cdr_ledger_rec;
+const cdr_plan *live_rating_plan(const cdr_plan_set *ps, const struct cdr_ledger_rec *r);
+
 #endif

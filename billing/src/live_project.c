@@ -11,6 +11,7 @@
 #include "cdr_bytes.h"
 #include "cdr_ledger.h"
 #include "cdr_live.h"
+#include "live_int.h"
 
 #define APPLIED_KEY_MAX 300
 
@@ -91,22 +92,28 @@ static int load_applied(cdr_live_sink *ls, cdr_diag *dg)
     return rc == 0 || rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read live state offsets", dg);
 }
 
-/* (Re)read the rating view and the plans. */
-static int load_view(cdr_live_sink *ls, cdr_diag *dg)
+int live_view_load(cdr_store *st, cdr_subtab **subs, cdr_plan_set **ps, cdr_diag *dg)
 {
-    cdr_subtab *subs;
-    int rc = cdr_dir_rating_view(ls->ls_st, &subs, dg);
+    cdr_subtab *ns;
+    int rc = cdr_dir_rating_view(st, &ns, dg);
     if (rc)
         return rc;
-    cdr_plan_set *ps = NULL;
+    cdr_plan_set *nps = NULL;
     cdr_diag pdg;
-    if (cdr_plan_set_load(ls->ls_st, &ps, &pdg) != 0)
-        ps = NULL; /* roaming is then not told apart; the money is the same */
-    cdr_subtab_free(ls->ls_subs);
-    cdr_plan_set_release(ls->ls_ps);
-    ls->ls_subs = subs;
-    ls->ls_ps = ps;
+    if (cdr_plan_set_load(st, &nps, &pdg) != 0)
+        nps = NULL; /* roaming and bundles are then not told apart; the money is the same */
+    cdr_subtab_free(*subs);
+    cdr_plan_set_release(*ps);
+    *subs = ns;
+    *ps = nps;
     return 0;
+}
+
+const cdr_plan *live_rating_plan(const cdr_plan_set *ps, const cdr_ledger_rec *r)
+{
+    int fam = ps ? cdr_plan_set_family(ps, r->lr_plan) : -1;
+    const cdr_plan *pl = fam >= 0 ? cdr_plan_set_at(ps, fam, r->lr_cdr.cr_start) : NULL;
+    return pl && pl->pl_version == r->lr_rated.rr_plan_version ? pl : NULL;
 }
 
 static int64_t sink_next(void *arg, uint32_t partition)
@@ -118,14 +125,6 @@ static int64_t sink_next(void *arg, uint32_t partition)
 static uint64_t sink_stored(void *arg)
 {
     return ((const cdr_live_sink *)arg)->ls_stats.ls_applied;
-}
-
-/* The plan version that rated r, or NULL when the store no longer holds it. */
-static const cdr_plan *rating_plan(const cdr_live_sink *ls, const cdr_ledger_rec *r)
-{
-    int fam = ls->ls_ps ? cdr_plan_set_family(ls->ls_ps, r->lr_plan) : -1;
-    const cdr_plan *pl = fam >= 0 ? cdr_plan_set_at(ls->ls_ps, fam, r->lr_cdr.cr_start) : NULL;
-    return pl && pl->pl_version == r->lr_rated.rr_plan_version ? pl : NULL;
 }
 
 static int sink_append(void *arg, uint32_t partition, const cdr_ledger_rec *recs, size_t n,
@@ -151,7 +150,7 @@ static int sink_append(void *arg, uint32_t partition, const cdr_ledger_rec *recs
         const cdr_sub *su = cdr_subtab_find(ls->ls_subs, r->lr_cdr.cr_msisdn);
         if (!su && !reloaded) { /* the directory may have been reloaded since: read it again */
             reloaded = 1;
-            if ((rc = load_view(ls, dg)) != 0)
+            if ((rc = live_view_load(ls->ls_st, &ls->ls_subs, &ls->ls_ps, dg)) != 0)
                 break;
             su = cdr_subtab_find(ls->ls_subs, r->lr_cdr.cr_msisdn);
         }
@@ -164,7 +163,7 @@ static int sink_append(void *arg, uint32_t partition, const cdr_ledger_rec *recs
                     ls->ls_topic, partition, r->lr_offset, r->lr_cdr.cr_msisdn);
             continue;
         }
-        rc = cdr_live_acc_add(acc, su, &r->lr_cdr, &r->lr_rated, rating_plan(ls, r));
+        rc = cdr_live_acc_add(acc, su, &r->lr_cdr, &r->lr_rated, live_rating_plan(ls->ls_ps, r));
         if (rc == CDR_LIMIT)
             rc = cdr_diag_set(
                 dg, CDR_LIMIT, NULL, 0, 0,
@@ -219,7 +218,7 @@ int cdr_live_sink_open(cdr_store *st, const char *topic, cdr_live_sink **out, cd
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     ls->ls_st = st;
     snprintf(ls->ls_topic, sizeof ls->ls_topic, "%s", topic);
-    int rc = load_view(ls, dg);
+    int rc = live_view_load(ls->ls_st, &ls->ls_subs, &ls->ls_ps, dg);
     if (!rc)
         rc = load_applied(ls, dg);
     if (rc) {

@@ -189,30 +189,6 @@ static int cmp_tag_op(const void *a, const void *b)
     return (x->to_seq > y->to_seq) - (x->to_seq < y->to_seq);
 }
 
-static const cdr_plan *rating_plan(const cdr_plan_set *ps, const cdr_ledger_rec *r)
-{
-    int fam = ps ? cdr_plan_set_family(ps, r->lr_plan) : -1;
-    const cdr_plan *pl = fam >= 0 ? cdr_plan_set_at(ps, fam, r->lr_cdr.cr_start) : NULL;
-    return pl && pl->pl_version == r->lr_rated.rr_plan_version ? pl : NULL;
-}
-
-static int load_view(cdr_live_rsink *rs, cdr_diag *dg)
-{
-    cdr_subtab *subs;
-    int rc = cdr_dir_rating_view(rs->rs_st, &subs, dg);
-    if (rc)
-        return rc;
-    cdr_plan_set *ps = NULL;
-    cdr_diag pdg;
-    if (cdr_plan_set_load(rs->rs_st, &ps, &pdg) != 0)
-        ps = NULL;
-    cdr_subtab_free(rs->rs_subs);
-    cdr_plan_set_release(rs->rs_ps);
-    rs->rs_subs = subs;
-    rs->rs_ps = ps;
-    return 0;
-}
-
 static int rsink_append(void *arg, uint32_t partition, const cdr_ledger_rec *recs, size_t n,
                         int64_t last, cdr_diag *dg)
 {
@@ -232,7 +208,7 @@ static int rsink_append(void *arg, uint32_t partition, const cdr_ledger_rec *rec
         const cdr_sub *su = cdr_subtab_find(rs->rs_subs, r->lr_cdr.cr_msisdn);
         if (!su && !reloaded) {
             reloaded = 1;
-            if ((rc = load_view(rs, dg)) != 0)
+            if ((rc = live_view_load(rs->rs_st, &rs->rs_subs, &rs->rs_ps, dg)) != 0)
                 break;
             su = cdr_subtab_find(rs->rs_subs, r->lr_cdr.cr_msisdn);
         }
@@ -245,7 +221,7 @@ static int rsink_append(void *arg, uint32_t partition, const cdr_ledger_rec *rec
                     partition, r->lr_offset, r->lr_cdr.cr_msisdn);
             continue;
         }
-        if (record_ops(rs, su, r, rating_plan(rs->rs_ps, r)) != 0)
+        if (record_ops(rs, su, r, live_rating_plan(rs->rs_ps, r)) != 0)
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     }
     /* one group per tag, its ops in offset order */
@@ -287,7 +263,7 @@ int cdr_live_rsink_open(cdr_redis *r, cdr_store *st, const char *group, cdr_live
     rs->rs_r = r;
     rs->rs_st = st;
     snprintf(rs->rs_group, sizeof rs->rs_group, "%s", group);
-    int rc = load_view(rs, dg);
+    int rc = live_view_load(rs->rs_st, &rs->rs_subs, &rs->rs_ps, dg);
     if (rc) {
         cdr_live_rsink_close(rs);
         return rc;
