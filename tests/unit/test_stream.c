@@ -804,7 +804,11 @@ Test(stream, killed_and_restarted_equals_offline, .timeout = 900)
         cr_assert_eq(waitpid(pid, &status, 0), pid);
         cr_assert(WIFSIGNALED(status));
     }
+    const int assigned = count_in_file(logpath, "msg=\"partitions assigned\"");
     pid_t pid = spawn(exe, &fx, prefix, group, logpath);
+    /* the run has partitions (and its signal handlers) before the SIGTERM: the killed runs may
+     * have committed everything already, and an early SIGTERM would end it as a signal does */
+    wait_lines(logpath, "msg=\"partitions assigned\"", assigned + 1, pid);
     wait_committed(prefix, group, (int64_t)n, pid);
     cr_assert_eq(kill(pid, SIGTERM), 0);
     int status;
