@@ -7,8 +7,9 @@
  *
  * Ids. Every record except a credit class has a numeric id in 1 .. 2^63-1; each kind has its own
  * id space (customer 7 and account 7 are different records). Credit classes are named ("A").
- * Charging owners (cdr_sub.su_owner) share one 64-bit space: a subscriber's own id, or its
- * enterprise's id with the top bit set (CDR_DIR_OWNER_ENTERPRISE), so the two never collide.
+ * Charging owners (cdr_sub.su_owner) share one 64-bit space: an individual line's account id, or
+ * its enterprise's id with the top bit set (CDR_DIR_OWNER_ENTERPRISE) for a member, so the two
+ * never collide (cdr_dir_line_owner).
  */
 #ifndef CDR_DIR_H
 #define CDR_DIR_H
@@ -65,6 +66,9 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg);
 #define CDR_DB_DIR_RECORDS "dir_records" /* kind u8 + be64 id (credit class: + name) -> record */
 #define CDR_DB_DIR_MSISDN  "dir_msisdn"  /* MSISDN digits -> be64 subscriber id */
 
+/* A credit class with a payment term longer than this has extended terms: credit control warns
+ * its lines but never moves them to warned or suspended (docs/credit-control.md). */
+#define CDR_DIR_STANDARD_TERM_DAYS 30
 /* The charging owner id of an enterprise's pool: its id with the top bit set. */
 static inline uint64_t cdr_dir_enterprise_owner(uint64_t en_id)
 {
@@ -209,6 +213,11 @@ typedef struct cdr_dir_payment_rule {
     uint32_t pr_classes;    /* bit (1u << cdr_dir_charge) per class paid */
     uint8_t pr_scope;       /* cdr_dir_scope */
 } cdr_dir_payment_rule;
+
+/* The charging owner of a line: its enterprise's (cdr_dir_enterprise_owner) for a member of an
+ * enterprise, else its account's id. So every line of an account, and every member and pool of
+ * an enterprise, is rated by one shard: the account's credit state and the pool stay exact. */
+uint64_t cdr_dir_line_owner(const cdr_dir_subscriber *sb);
 
 /* ---- the in-memory directory (for the bill run and tools) --------------------------------------
  * A cdr_dir holds one whole, validated directory: every kind in an array sorted by id (credit

@@ -428,22 +428,71 @@ done:
 
 /* ---- the rating view ------------------------------------------------------------------------- */
 
-static const cdr_dir_product *find_product(const cdr_dir_product *pds, size_t n, uint64_t id)
+/* What the rating view needs of the other kinds, kept small (a directory may hold millions of
+ * customers and accounts). */
+typedef struct rv_customer {
+    uint64_t rc_id;
+    int32_t rc_class; /* index in the credit classes, -1 = none */
+    char rc_manager[CDR_NAME_MAX];
+} rv_customer;
+
+typedef struct rv_account {
+    uint64_t ra_id;
+    uint64_t ra_customer;
+    int32_t ra_class;    /* the account's credit class (as written or the customer's) */
+    uint8_t ra_explicit; /* the account names a class other than its customer's */
+} rv_account;
+
+typedef struct rv_enterprise {
+    uint64_t re_id;
+    uint64_t re_customer;
+} rv_enterprise;
+
+typedef struct rv_tables {
+    cdr_dir_credit_class *rv_cc;
+    size_t rv_ncc;
+    rv_customer *rv_cu;
+    size_t rv_ncu;
+    rv_account *rv_ac;
+    size_t rv_nac;
+    rv_enterprise *rv_en;
+    size_t rv_nen;
+    cdr_dir_product *rv_pd;
+    size_t rv_npd;
+} rv_tables;
+
+/* Binary search by the leading uint64_t id of records of size sz sorted by it. */
+static const void *find_by_id(const void *base, size_t n, size_t sz, uint64_t id)
 {
     size_t lo = 0, hi = n;
     while (lo < hi) {
         size_t mid = lo + (hi - lo) / 2;
-        if (pds[mid].pd_id < id)
+        uint64_t v;
+        memcpy(&v, (const char *)base + mid * sz, sizeof v);
+        if (v < id)
             lo = mid + 1;
         else
             hi = mid;
     }
-    return lo < n && pds[lo].pd_id == id ? &pds[lo] : NULL;
+    if (lo == n)
+        return NULL;
+    uint64_t v;
+    memcpy(&v, (const char *)base + lo * sz, sizeof v);
+    return v == id ? (const char *)base + lo * sz : NULL;
 }
 
-/* Fill su from a subscriber and its product (NULL for an individual or a member of a product
- * without a pool). */
-static void make_sub(const cdr_dir_subscriber *sb, const cdr_dir_product *pd, cdr_sub *su)
+static int32_t class_index(const rv_tables *rv, const char *name)
+{
+    for (size_t i = 0; i < rv->rv_ncc; i++)
+        if (strcmp(rv->rv_cc[i].cc_id, name) == 0)
+            return (int32_t)i;
+    return -1;
+}
+
+_Static_assert(CDR_SUB_MAX_WARN == CDR_DIR_MAX_WARN, "credit warning thresholds");
+
+/* Fill su from a subscriber and the tables (docs/directory.md sections 5 and 6). */
+static void make_sub(const cdr_dir_subscriber *sb, const rv_tables *rv, cdr_sub *su)
 {
     memset(su, 0, sizeof *su);
     memcpy(su->su_msisdn, sb->sb_msisdn, sizeof su->su_msisdn);
@@ -451,20 +500,66 @@ static void make_sub(const cdr_dir_subscriber *sb, const cdr_dir_product *pd, cd
     su->su_id = sb->sb_id;
     su->su_enterprise = sb->sb_enterprise;
     su->su_account = sb->sb_account;
-    su->su_owner = sb->sb_id;
+    su->su_owner = cdr_dir_line_owner(sb);
     su->su_active_from = sb->sb_active_from;
     su->su_active_to = sb->sb_active_to;
     su->su_family = -1;
-    if (!pd)
-        return;
-    int pooled = 0;
-    for (int s = 0; s < CDR_SVC_COUNT; s++) {
-        su->su_pool_units[s] = pd->pd_pool[s];
-        su->su_member_cap[s] = pd->pd_member_cap[s];
-        pooled |= pd->pd_pool[s] != 0;
+    const cdr_dir_product *pd =
+        sb->sb_product ? find_by_id(rv->rv_pd, rv->rv_npd, sizeof *rv->rv_pd, sb->sb_product)
+                       : NULL;
+    if (pd)
+        for (int s = 0; s < CDR_SVC_COUNT; s++) {
+            su->su_pool_units[s] = pd->pd_pool[s];
+            su->su_member_cap[s] = pd->pd_member_cap[s];
+        }
+    /* credit: the account's class; for a member, the enterprise's unless the member's account
+     * names a class of its own. The manager: the enterprise's for a member, else the customer's. */
+    const rv_account *ac = find_by_id(rv->rv_ac, rv->rv_nac, sizeof *rv->rv_ac, sb->sb_account);
+    const rv_customer *cu =
+        ac ? find_by_id(rv->rv_cu, rv->rv_ncu, sizeof *rv->rv_cu, ac->ra_customer) : NULL;
+    int32_t cls = ac ? ac->ra_class : -1;
+    if (sb->sb_enterprise) {
+        const rv_enterprise *en =
+            find_by_id(rv->rv_en, rv->rv_nen, sizeof *rv->rv_en, sb->sb_enterprise);
+        const rv_customer *ecu =
+            en ? find_by_id(rv->rv_cu, rv->rv_ncu, sizeof *rv->rv_cu, en->re_customer) : NULL;
+        if (ecu) {
+            if (!(ac && ac->ra_explicit) && ecu->rc_class >= 0)
+                cls = ecu->rc_class;
+            cu = ecu;
+        }
     }
-    if (pooled)
-        su->su_owner = cdr_dir_enterprise_owner(sb->sb_enterprise);
+    if (cu)
+        memcpy(su->su_manager, cu->rc_manager, sizeof su->su_manager);
+    if (cls >= 0) {
+        const cdr_dir_credit_class *cc = &rv->rv_cc[cls];
+        su->su_credit_limit = cc->cc_limit;
+        su->su_credit_nwarn = cc->cc_nwarn;
+        memcpy(su->su_credit_warn, cc->cc_warn_pct, sizeof su->su_credit_warn);
+        su->su_credit_extended = cc->cc_term_days > CDR_DIR_STANDARD_TERM_DAYS;
+        su->su_roaming_no_deposit = cc->cc_roaming_no_deposit;
+    }
+}
+
+uint64_t cdr_dir_line_owner(const cdr_dir_subscriber *sb)
+{
+    return sb->sb_enterprise ? cdr_dir_enterprise_owner(sb->sb_enterprise) : sb->sb_account;
+}
+
+/* Append one record of size sz to a growing array. */
+static int rv_push(void **arr, size_t *n, size_t *cap, const void *rec, size_t sz)
+{
+    if (*n == *cap) {
+        size_t nc = *cap ? 2 * *cap : 64;
+        void *na = realloc(*arr, nc * sz);
+        if (!na)
+            return CDR_ENOMEM;
+        *arr = na;
+        *cap = nc;
+    }
+    memcpy((char *)*arr + *n * sz, rec, sz);
+    (*n)++;
+    return 0;
 }
 
 int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
@@ -481,9 +576,9 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
         return rc;
     MDB_cursor *cur = NULL;
     cdr_subtab *tab = NULL;
-    cdr_dir_product *pds = malloc((ds.ds_products ? ds.ds_products : 1) * sizeof *pds);
-    size_t npd = 0, nsb = 0;
-    if (!pds || cdr_subtab_create(ds.ds_subscribers, &tab) != 0) {
+    rv_tables rv = {0};
+    size_t capcc = 0, capcu = 0, capac = 0, capen = 0, cappd = 0;
+    if (cdr_subtab_create(ds.ds_subscribers, &tab) != 0) {
         rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
@@ -491,11 +586,12 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
         rc = cdr_store_err(rc, "read directory", dg);
         goto done;
     }
-    /* Products, then subscribers: two contiguous key ranges, in id order. */
-    unsigned char kb[1] = {CDR_DIR_PRODUCT};
+    /* Credit classes, customers, accounts, enterprises, products, then subscribers: contiguous
+     * key ranges, in id order (credit classes by name). */
+    unsigned char kb[1] = {CDR_DIR_CREDIT_CLASS};
     MDB_val key = {1, kb}, val;
     int mrc;
-    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); mrc == 0;
+    for (mrc = mdb_cursor_get(cur, &key, &val, MDB_SET_RANGE); mrc == 0 && !rc;
          mrc = mdb_cursor_get(cur, &key, &val, MDB_NEXT)) {
         if (((const unsigned char *)key.mv_data)[0] > CDR_DIR_SUBSCRIBER)
             break;
@@ -505,31 +601,64 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
             rc = k;
             goto done;
         }
-        if (k == CDR_DIR_PRODUCT) {
-            if (npd == ds.ds_products) {
-                rc = cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "directory meta does not match");
-                goto done;
-            }
-            pds[npd++] = rec.ar_product;
+        switch (k) {
+        case CDR_DIR_CREDIT_CLASS:
+            rc = rv_push((void **)&rv.rv_cc, &rv.rv_ncc, &capcc, &rec.ar_credit_class,
+                         sizeof rec.ar_credit_class);
+            continue;
+        case CDR_DIR_CUSTOMER: {
+            rv_customer c = {.rc_id = rec.ar_customer.cu_id,
+                             .rc_class = class_index(&rv, rec.ar_customer.cu_credit_class)};
+            memcpy(c.rc_manager, rec.ar_customer.cu_manager, sizeof c.rc_manager);
+            rc = rv_push((void **)&rv.rv_cu, &rv.rv_ncu, &capcu, &c, sizeof c);
+            continue;
+        }
+        case CDR_DIR_ACCOUNT: {
+            const rv_customer *c =
+                find_by_id(rv.rv_cu, rv.rv_ncu, sizeof *rv.rv_cu, rec.ar_account.ac_customer);
+            rv_account a = {.ra_id = rec.ar_account.ac_id,
+                            .ra_customer = rec.ar_account.ac_customer,
+                            .ra_class = class_index(&rv, rec.ar_account.ac_credit_class)};
+            a.ra_explicit = c && c->rc_class != a.ra_class;
+            rc = rv_push((void **)&rv.rv_ac, &rv.rv_nac, &capac, &a, sizeof a);
+            continue;
+        }
+        case CDR_DIR_ENTERPRISE: {
+            rv_enterprise e = {rec.ar_enterprise.en_id, rec.ar_enterprise.en_customer};
+            rc = rv_push((void **)&rv.rv_en, &rv.rv_nen, &capen, &e, sizeof e);
+            continue;
+        }
+        case CDR_DIR_PRODUCT:
+            rc = rv_push((void **)&rv.rv_pd, &rv.rv_npd, &cappd, &rec.ar_product,
+                         sizeof rec.ar_product);
+            continue;
+        case CDR_DIR_SUBSCRIBER:
+            break;
+        default:
             continue;
         }
         const cdr_dir_subscriber *sb = &rec.ar_subscriber;
         cdr_sub su;
-        make_sub(sb, sb->sb_product ? find_product(pds, npd, sb->sb_product) : NULL, &su);
+        make_sub(sb, &rv, &su);
         if ((rc = cdr_subtab_add(tab, &su)) != 0) {
             rc = cdr_diag_set(dg, rc == CDR_EXISTS ? CDR_STORE : rc, NULL, 0, 0,
                               "rating view: subscriber %llu (msisdn %s): %s",
                               (unsigned long long)sb->sb_id, sb->sb_msisdn, cdr_strerror(rc));
             goto done;
         }
-        nsb++;
     }
-    if (mrc != 0 && mrc != MDB_NOTFOUND)
+    if (rc)
+        rc = cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory");
+    else if (mrc != 0 && mrc != MDB_NOTFOUND)
         rc = cdr_store_err(mrc, "read directory", dg);
 done:
     mdb_cursor_close(cur);
     mdb_txn_abort(txn);
-    free(pds);
+    free(rv.rv_cc);
+    free(rv.rv_cu);
+    free(rv.rv_ac);
+    free(rv.rv_en);
+    free(rv.rv_pd);
     if (rc) {
         cdr_subtab_free(tab);
         return rc;

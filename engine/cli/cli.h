@@ -54,6 +54,7 @@ int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 
 /* Non-zero once the command line holds --json (or its alias --stats): cli_report, cli_error and

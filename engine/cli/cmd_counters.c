@@ -75,6 +75,8 @@ static void ctr_compact(ctr_list *cl)
 
 static int ctr_add(ctr_list *cl, const ctr_line *ct)
 {
+    if (cdr_counter_credit_kind(ct->ct_tag))
+        return 0; /* the credit state beside them is not a bundle counter (credit-control.md) */
     if (cl->cl_n == cl->cl_cap) {
         /* A changelog repeats keys: compact first, grow only when the distinct keys need it. */
         ctr_compact(cl);
@@ -373,7 +375,7 @@ static int cmp_u64(const void *a, const void *b)
 static int reset_match(void *arg, const cdr_counter_change *cc)
 {
     const ctr_reset *rs = arg;
-    if (cc->cc_cycle != rs->rs_cycle)
+    if (cc->cc_cycle != rs->rs_cycle || cdr_counter_credit_kind(cc->cc_tag))
         return 0;
     int pool = cdr_counter_tag_kind(cc->cc_tag) == CDR_COUNTER_POOL;
     switch (rs->rs_filter) {

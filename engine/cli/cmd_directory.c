@@ -376,11 +376,13 @@ static void account_text(const show_ctx *sx, const char *role, const cdr_dir_acc
 static const char *owner_text(const cdr_dir_subscriber *sb, const cdr_dir *dir, char *buf, size_t n)
 {
     const cdr_dir_product *pd = sb->sb_product ? cdr_dir_find_product(dir, sb->sb_product) : NULL;
-    if (pd && product_pooled(pd))
-        snprintf(buf, n, "enterprise %" PRIu64 " (shares its pool; owner id %" PRIu64 ")",
-                 sb->sb_enterprise, cdr_dir_enterprise_owner(sb->sb_enterprise));
+    if (sb->sb_enterprise)
+        snprintf(buf, n, "enterprise %" PRIu64 " (%s; owner id %" PRIu64 ")", sb->sb_enterprise,
+                 pd && product_pooled(pd) ? "shares its pool" : "its members",
+                 cdr_dir_line_owner(sb));
     else
-        snprintf(buf, n, "the subscriber itself (owner id %" PRIu64 ")", sb->sb_id);
+        snprintf(buf, n, "account %" PRIu64 " (its lines; owner id %" PRIu64 ")", sb->sb_account,
+                 cdr_dir_line_owner(sb));
     return buf;
 }
 

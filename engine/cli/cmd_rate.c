@@ -57,7 +57,7 @@ static void summary(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, double
 /* The summary as one JSON object (docs/operations.md, "cdrate rate --json"): counts, and money
  * per currency only, as decimal text (2 places, half-up) and in micro-units. */
 static void summary_json(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, double secs, int dry,
-                         int unrated)
+                         int unrated, uint64_t alerts)
 {
     char m[32];
     fprintf(f,
@@ -102,9 +102,11 @@ static void summary_json(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, d
                 "%s\"%s\":{\"bundle\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"free\":%" PRIu64 "}",
                 s ? "," : "", cdr_service_name(s), rs->rs_bundle_units[s], rs->rs_overflow_units[s],
                 rs->rs_free_units[s]);
-    fprintf(f, "},\"seconds\":%.3f,\"records_per_sec\":%.0f,\"dry_run\":%s,\"saved\":%s}\n", secs,
-            secs > 0 ? (double)(rs->rs_records + rejected) / secs : 0.0, dry ? "true" : "false",
-            dry || unrated ? "false" : "true");
+    fprintf(f,
+            "},\"alerts\":%" PRIu64
+            ",\"seconds\":%.3f,\"records_per_sec\":%.0f,\"dry_run\":%s,\"saved\":%s}\n",
+            alerts, secs, secs > 0 ? (double)(rs->rs_records + rejected) / secs : 0.0,
+            dry ? "true" : "false", dry || unrated ? "false" : "true");
 }
 
 /* ---- the inputs: content hashes, and what the store remembers of them ---------------------- */
@@ -301,7 +303,7 @@ static int parse_pct(const char *s)
 
 int cmd_rate(int argc, char **argv)
 {
-    const char *store = NULL, *outpath = NULL, *maxun = NULL;
+    const char *store = NULL, *outpath = NULL, *maxun = NULL, *alertpath = NULL;
     cli_list ins = {0};
     int format = 0, quiet = 0, again = 0, dry = 0, json = 0;
     uint64_t threads = 2;
@@ -311,6 +313,8 @@ int cmd_rate(int argc, char **argv)
         {"in", CLI_LIST, &ins, "FILE", "input CDR file, wire or CSV; - for stdin (repeatable)"},
         {"out", CLI_STRING, &outpath, "FILE", "rated records (docs/rated-format.md); - for stdout"},
         {"format", CLI_CHOICE, &format, "F", "output format, default csv", 0, 0, formats},
+        {"alerts", CLI_STRING, &alertpath, "FILE",
+         "credit and bundle alerts raised, JSON lines (docs/credit-control.md)"},
         {"threads", CLI_COUNT, &threads, "N", "rating threads, default 2", 1, 64},
         {"again", CLI_FLAG, &again, NULL, "rate content already rated into STORE once more"},
         {"dry-run", CLI_FLAG, &dry, NULL, "rate against a copy of the counters; STORE untouched"},
@@ -363,7 +367,8 @@ int cmd_rate(int argc, char **argv)
     cdr_plan_set *ps = NULL;
     cdr_subtab *subs = NULL;
     cdr_rater *rt = NULL;
-    FILE *out = NULL;
+    FILE *out = NULL, *alf = NULL;
+    uint64_t nalerts = 0;
     cdr_record *recs = NULL;
     cdr_rated *rated = NULL;
     int32_t *subix = NULL;
@@ -447,8 +452,15 @@ int cmd_rate(int argc, char **argv)
         cli_report("rate", &dg);
         goto done;
     }
+    cdr_credit_config ccfg;
+    cdr_credit_config_default(&ccfg);
+    cdr_rater_set_credit(rt, &ccfg);
     if (outpath && !(out = cli_fopen_out(outpath))) {
         cli_error("rate", CDR_EIO, "cannot create %s: %s", outpath, strerror(errno));
+        goto done;
+    }
+    if (alertpath && !(alf = cli_fopen_out(alertpath))) {
+        cli_error("rate", CDR_EIO, "cannot create %s: %s", alertpath, strerror(errno));
         goto done;
     }
     recs = malloc(RATE_BATCH * sizeof *recs);
@@ -517,6 +529,15 @@ int cmd_rate(int argc, char **argv)
                 fatal = 1;
                 break;
             }
+            size_t na;
+            const cdr_alert *als = cdr_rater_alerts(rt, &na);
+            nalerts += na;
+            for (size_t a = 0; alf && a < na; a++) {
+                char line[1024];
+                int len = cdr_alert_format_json(&als[a], line, sizeof line);
+                if (len > 0)
+                    fwrite(line, 1, (size_t)len, alf);
+            }
             for (size_t i = 0; out && i < n; i++) {
                 char line[2048];
                 const cdr_plan *pl = rated[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);
@@ -538,6 +559,12 @@ int cmd_rate(int argc, char **argv)
         goto done;
     }
     out = NULL;
+    if (alf && cli_fclose(alf) != 0) {
+        alf = NULL;
+        cli_error("rate", CDR_EIO, "write error on %s: %s", alertpath, strerror(errno));
+        goto done;
+    }
+    alf = NULL;
     if (fatal)
         goto done; /* counters of a failed run are not saved */
     uint64_t unratable = rs.rs_records - rs.rs_rated;
@@ -554,7 +581,7 @@ int cmd_rate(int argc, char **argv)
     double secs = (double)(cdr_bench_now_ns() - t0) / 1e9;
     if (json)
         summary_json(outpath && !strcmp(outpath, "-") ? stderr : stdout, &rs, rejected, secs, dry,
-                     unrated);
+                     unrated, nalerts);
     else if (!quiet)
         summary(stderr, &rs, rejected, secs);
     if (unrated) {
@@ -578,6 +605,8 @@ int cmd_rate(int argc, char **argv)
 done:
     if (out)
         cli_fclose(out);
+    if (alf)
+        cli_fclose(alf);
     for (int f = 0; ris && f < ins.li_n; f++)
         if (ris[f].ri_name && !strcmp(ris[f].ri_name, "-") && ris[f].ri_path[0])
             unlink(ris[f].ri_path);

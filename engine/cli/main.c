@@ -22,6 +22,7 @@ static const cli_command commands[] = {
     {"pipeline", cmd_pipeline, "collect, rate and archive in one process on embedded Kafka"},
     {"project", cmd_project, "keep the live state of lines and accounts from cdr.rated"},
     {"query", cmd_query, "balance, usage, bill to date or owner of one line (live state)"},
+    {"fraud", cmd_fraud, "check, compile or list fraud and abuse rules"},
     {NULL, NULL, NULL},
 };
 

@@ -208,12 +208,16 @@ typedef struct cdr_rated_part {
  * rr_units = rr_bundle_units + rr_overflow_units + rr_free_units, where an event is either free
  * (all of its units are free units) or chargeable (bundle and overflow units only); see
  * docs/rating.md section 5. */
+/* cdr_rated.rr_flags */
+#define CDR_RATED_FLAG_SUSPENDED 1 /* rated while its line was suspended by credit control */
+
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */
     uint8_t rr_service;
     int16_t rr_zone;
     int16_t rr_bundle; /* bundle index that covered units, -1 if none */
     uint8_t rr_nparts;
+    uint8_t rr_flags; /* CDR_RATED_FLAG_*: set by the rating core, not by cdr_rules_rate */
     uint32_t rr_plan_version;
     uint32_t rr_cycle;          /* YYYYMM in the plan's time zone */
     char rr_currency[4];        /* ISO 4217 code of the rating plan (pl_currency); "" when

@@ -53,7 +53,7 @@ cp "$T/out" "$T/raw.txt"
 grep -qvE '^[0-9]+ [0-9]{6} [0-9a-f]{16} [1-9][0-9]* [0-9]+$' "$T/raw.txt" && bad "a raw line is malformed" || ok
 LC_ALL=C sort -c -k1,1n -k2,2n -k3,3 "$T/raw.txt" && ok || bad "raw lines not sorted"
 grep -qx "1 202611 8000000000000003 1048576 9223372036854775809" "$T/raw.txt" && ok || bad "pool raw line"
-grep -qx "40001 202611 [0-9a-f]\{16\} 25260 40001" "$T/raw.txt" && ok || bad "minutes500 raw line (25260 s)"
+grep -qx "40001 202611 [0-9a-f]\{16\} 25260 2001" "$T/raw.txt" && ok || bad "minutes500 raw line (25260 s)"
 expect_rc 0 "counters --raw --json" "$CDRATE" counters --store "$T/s" --raw --json --quiet
 sed 's/{"holder":\([0-9]*\),"cycle":\([0-9]*\),"tag":"\([0-9a-f]*\)","used":\([0-9]*\),"owner":\([0-9]*\)}/\1 \2 \3 \4 \5/' \
   "$T/out" >"$T/rawj.txt"
@@ -61,7 +61,7 @@ cmp -s "$T/raw.txt" "$T/rawj.txt" && ok || bad "--raw --json differs from --raw"
 
 # ---- --json: ids and names
 expect_rc 0 "counters --json" "$CDRATE" counters --store "$T/s" --json --quiet
-json_ok "$T/out" "len(l) == 6 and {'holder': 40001, 'cycle': 202611, 'used': 25260, 'owner': 40001, 'kind': 'own', 'msisdn': '8613800000022', 'enterprise': None, 'bundle': 'minutes500', 'service': 'voice', 'used_text': '421min', 'holder_text': 'msisdn 8613800000022', 'bundle_text': 'minutes500'}.items() <= [c for c in l if c['bundle'] == 'minutes500' and c['cycle'] == 202611][0].items()" "own counter JSON"
+json_ok "$T/out" "len(l) == 6 and {'holder': 40001, 'cycle': 202611, 'used': 25260, 'owner': 2001, 'kind': 'own', 'msisdn': '8613800000022', 'enterprise': None, 'bundle': 'minutes500', 'service': 'voice', 'used_text': '421min', 'holder_text': 'msisdn 8613800000022', 'bundle_text': 'minutes500'}.items() <= [c for c in l if c['bundle'] == 'minutes500' and c['cycle'] == 202611][0].items()" "own counter JSON"
 json_ok "$T/out" "[c for c in l if c['kind'] == 'pool'] == [{'holder': 1, 'cycle': 202611, 'tag': '8000000000000003', 'used': 1048576, 'owner': 9223372036854775809, 'kind': 'pool', 'msisdn': None, 'enterprise': 1, 'bundle': None, 'service': 'data', 'used_text': '1MB', 'holder_text': 'enterprise 1', 'bundle_text': 'data pool'}]" "pool counter JSON"
 json_ok "$T/out" "[(c['holder'], c['cycle'], c['tag'], c['used'], c['owner']) for c in l] == [(int(a), int(b), t, int(u), int(o)) for a, b, t, u, o in (x.split() for x in open('$T/raw.txt'))]" "JSON ids equal the raw form"
 

@@ -91,7 +91,7 @@ expect_out "rule 3 (subscriber 30001): all; no cap" "most specific rules win"
 expect_rc 0 "show a terminated member" "$CDRATE" directory show --msisdn 4915100000006 --store "$T/s"
 expect_out "status:             terminated" "terminated status"
 expect_out "active:             from 2025-06-15T00:00:00Z to 2026-03-31T22:00:00Z" "active window in UTC"
-expect_out "charging owner:     the subscriber itself (owner id 30020)" "no pool: own charging owner"
+expect_out "charging owner:     enterprise 1 (its members; owner id 9223372036854775809)" "no pool: still its enterprise's owner"
 expect_out "pool:               none" "product without pool"
 
 # ---- show --msisdn: an individual

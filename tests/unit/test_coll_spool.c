@@ -494,10 +494,10 @@ static const owner_case owner_cases[] = {
     /* enterprise 2, product 21 (50 GB pool) */
     {"8613800000015", "", POOL_2, 0x8000000000000002ULL},
     {"8613800000016", "", POOL_2, 0x8000000000000002ULL},
-    /* enterprise 1, product 12 (no pool): each member is its own owner */
-    {"4915100000004", "", "30018", 30018},
-    /* an individual */
-    {"8613800000022", "", "40001", 40001},
+    /* enterprise 1, product 12 (no pool): a member is still its enterprise's */
+    {"4915100000004", "", POOL_1, 0x8000000000000001ULL},
+    /* an individual: its account's */
+    {"8613800000022", "", "2001", 2001},
     /* not in the directory: keyed by the MSISDN, owner 0 (an element's owner is not trusted) */
     {"8613899999999", "", "8613899999999", 0},
     {"8613899999998", "77", "8613899999998", 0},

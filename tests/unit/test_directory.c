@@ -451,7 +451,9 @@ Test(dir_good, rating_view_fields)
     cr_expect_str_eq(su->su_plan, "cn-personal-128");
     cr_expect_eq(su->su_id, 101);
     cr_expect_eq(su->su_enterprise, 0);
-    cr_expect_eq(su->su_owner, 101);
+    cr_expect_eq(su->su_owner, 20); /* its account (shared with line 100) */
+    cr_expect_eq(su->su_credit_limit, 1000500000LL);
+    cr_expect_str_eq(su->su_manager, "");
     cr_expect_eq(su->su_active_from, 1767225600); /* 08:00 at +08:00 */
     cr_expect_eq(su->su_active_to, 1769904000);   /* 2026-02-01: the termination */
     for (int s = 0; s < CDR_SVC_COUNT; s++) {
@@ -653,8 +655,25 @@ Test(dir, sample_directory)
     cr_assert(su != NULL);
     cr_expect_str_eq(su->su_plan, "de-comfort");
     cr_expect_eq(su->su_enterprise, 1);
-    cr_expect_eq(su->su_owner, su->su_id);
+    /* a member without pool: still its enterprise's shard (credit state of one account) */
+    cr_expect_eq(su->su_owner, cdr_dir_enterprise_owner(1));
     cr_expect_eq(su->su_pool_units[CDR_SVC_DATA], 0);
+    /* credit: the enterprise's class A (key account, 60 days: extended terms), its manager */
+    cr_expect_eq(su->su_credit_limit, 500000000000LL);
+    cr_expect_eq(su->su_credit_extended, 1);
+    cr_expect_eq(su->su_roaming_no_deposit, 1);
+    cr_expect_eq(su->su_credit_nwarn, 3);
+    cr_expect_eq(su->su_credit_warn[0], 70);
+    cr_expect_eq(su->su_credit_warn[2], 95);
+    cr_expect_str_eq(su->su_manager, "am.zhang");
+    su = cdr_subtab_find(tab, "8613800000022"); /* an individual: its account owns it */
+    cr_assert(su != NULL);
+    cr_expect_eq(su->su_owner, 2001);
+    cr_expect_eq(su->su_owner, su->su_account);
+    cr_expect_eq(su->su_credit_limit, 300000000LL); /* class C: 300.00, 15 days */
+    cr_expect_eq(su->su_credit_extended, 0);
+    cr_expect_eq(su->su_roaming_no_deposit, 0);
+    cr_expect_str_eq(su->su_manager, "");
     su = cdr_subtab_find(tab, "4915100000006"); /* terminated member */
     cr_assert(su != NULL);
     cr_expect_eq(su->su_active_to, 1774994400); /* 2026-04-01T00:00:00+02:00 */
@@ -667,10 +686,15 @@ Test(dir, sample_directory)
     cr_assert(su != NULL);
     cr_expect_str_eq(su->su_plan, "cn-iot-data");
     cr_expect_eq(su->su_enterprise, 0);
+    /* its account 300 holds three IoT lines: one owner, so one shard keeps its credit state */
+    cr_expect_eq(su->su_owner, 300);
+    cr_expect_eq(cdr_subtab_find(tab, "8613800000020")->su_owner, 300);
+    cr_expect_eq(su->su_credit_limit, 20000000000LL); /* class B of the company: 20000.00 */
+    cr_expect_str_eq(su->su_manager, "am.zhang");
     su = cdr_subtab_find(tab, "8613800000025"); /* individual */
     cr_assert(su != NULL);
     cr_expect_str_eq(su->su_plan, "cn-payg");
-    cr_expect_eq(su->su_owner, su->su_id);
+    cr_expect_eq(su->su_owner, su->su_account);
     /* Every plan id of the sample is one of the sample plans. */
     const char *plans[] = {"cn-personal-128", "cn-enterprise", "cn-iot-data", "cn-payg",
                            "de-comfort"};

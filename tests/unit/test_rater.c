@@ -7,6 +7,7 @@
 
 #include "cdr_bench.h"
 #include "cdr_rate.h"
+#include "cdr_stream.h"
 
 /* Rate the first n CDRs of a seeded stream with `threads` threads in batches of `batch`, render
  * every rated record as CSV and return the bytes (malloc'd) and their length. */
@@ -545,4 +546,233 @@ Test(rater, csv_and_json_carry_the_same_fields)
     cdr_gen_destroy(g);
     free(recs);
     free(out);
+}
+
+/* ---- credit control and usage alerts (docs/credit-control.md) -------------------------------- */
+
+#define T0 1767254400 /* 2026-01-01T08:00:00Z */
+
+/* n lines 7, 8, ... of plan t, on accounts 70 + i / per_account, with credit limit `limit`
+ * (micro-units), thresholds 50, 80, 100 %. */
+static cdr_subtab *credit_subs(int n, int per_account, cdr_money limit, int extended)
+{
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_subtab_create((size_t)n, &tab), 0);
+    for (int i = 0; i < n; i++) {
+        cdr_sub su;
+        memset(&su, 0, sizeof su);
+        snprintf(su.su_msisdn, sizeof su.su_msisdn, "49151000%05d", i + 1);
+        strcpy(su.su_plan, "t");
+        su.su_id = 7 + (uint64_t)i;
+        su.su_account = 70 + (uint64_t)(i / per_account);
+        su.su_owner = su.su_account;
+        su.su_active_to = INT64_MAX;
+        su.su_family = -1;
+        su.su_credit_limit = limit;
+        su.su_credit_nwarn = 3;
+        su.su_credit_warn[0] = 50;
+        su.su_credit_warn[1] = 80;
+        su.su_credit_warn[2] = 100;
+        su.su_credit_extended = (uint8_t)extended;
+        strcpy(su.su_manager, "am.wu");
+        cr_assert_eq(cdr_subtab_add(tab, &su), 0);
+    }
+    return tab;
+}
+
+static cdr_rater *credit_rater(unsigned threads, const cdr_subtab *tab, int64_t grace)
+{
+    cdr_plan_set *ps = set_of(plan_v1, NULL);
+    cdr_rater *rt;
+    cr_assert_eq(cdr_rater_create(threads, ps, tab, &rt), 0);
+    cdr_plan_set_release(ps);
+    cdr_credit_config cc;
+    cdr_credit_config_default(&cc);
+    cc.cc_grace = grace;
+    cr_assert_eq(cdr_rater_set_credit(rt, &cc), 0);
+    cdr_rater_track_changes(rt, 1);
+    return rt;
+}
+
+/* Rate recs[0..n) in one batch; the alerts as "index:kind:pct:status" words into buf. */
+static void rate_alerts(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out, char *buf,
+                        size_t cap)
+{
+    cr_assert_eq(cdr_rater_rate(rt, recs, n, out, NULL), 0);
+    size_t na, used = 0;
+    const cdr_alert *al = cdr_rater_alerts(rt, &na);
+    buf[0] = '\0';
+    for (size_t a = 0; a < na; a++)
+        used += (size_t)snprintf(buf + used, cap - used, "%s%u:%s:%u:%s", a ? " " : "",
+                                 al[a].al_index, cdr_alert_kind_name(al[a].al_kind), al[a].al_pct,
+                                 cdr_line_status_name(al[a].al_status));
+}
+
+Test(credit, thresholds_warning_grace_and_suspension)
+{
+    cdr_subtab *tab = credit_subs(1, 1, 10000000, 0); /* 10.00 EUR */
+    cdr_rater *rt = credit_rater(1, tab, 3600);
+    cdr_record r[6];
+    cdr_rated out[6];
+    char got[512];
+    r[0] = call("1", T0, 100);       /* the whole bundle m100: 80 and 100 % in one record */
+    r[1] = call("2", T0 + 200, 900); /* 9.00: 50 and 80 % of the credit in one record */
+    r[2] = call("3", T0 + 2000, 60); /* 9.60: nothing */
+    r[3] = call("4", T0 + 3000, 60); /* 10.20: 100 %, the line is warned */
+    for (int i = 0; i < 4; i++)
+        strcpy(r[i].cr_msisdn, "4915100000001");
+    rate_alerts(rt, r, 4, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:bundle:80:active 0:bundle:100:active 1:credit:50:active "
+                          "1:credit:80:active 3:credit:100:warned 3:warned:100:warned");
+    size_t na;
+    const cdr_alert *al = cdr_rater_alerts(rt, &na);
+    cr_assert_eq(na, 6);
+    cr_expect_eq(al[0].al_used, 100);
+    cr_expect_eq(al[0].al_limit, 100);
+    cr_expect_eq(al[0].al_threshold, 80);
+    cr_expect_str_eq(al[0].al_bundle, "m100");
+    cr_expect_eq(al[2].al_used, 9000000);
+    cr_expect_eq(al[2].al_threshold, 5000000);
+    cr_expect_eq(al[4].al_used, 10200000);
+    cr_expect_eq(al[5].al_since, T0 + 3000);
+    cr_expect_eq(al[5].al_account, 70);
+    cr_expect_str_eq(al[5].al_manager, "am.wu");
+    cr_expect_str_eq(al[5].al_currency, "EUR");
+    for (int i = 0; i < 4; i++)
+        cr_expect_eq(out[i].rr_flags, 0, "record %d flagged before the suspension", i);
+    char js[1024];
+    cr_assert_gt(cdr_alert_format_json(&al[5], js, sizeof js), 0);
+    cr_expect_str_eq(js, "{\"kind\":\"warned\",\"threshold_pct\":100,\"cycle\":202601,"
+                         "\"msisdn\":\"4915100000001\",\"subscriber\":7,\"account\":70,"
+                         "\"enterprise\":0,\"manager\":\"am.wu\",\"time\":\"2026-01-01T08:50:00Z\","
+                         "\"currency\":\"EUR\",\"charges_micro\":10200000,\"limit_micro\":10000000,"
+                         "\"threshold_micro\":10000000,\"available_micro\":-200000,"
+                         "\"status\":\"warned\",\"warned_at\":\"2026-01-01T08:50:00Z\"}\n");
+    /* within the grace period: still warned, not flagged; one second before its end too */
+    r[4] = call("5", T0 + 3000 + 3599, 1);
+    strcpy(r[4].cr_msisdn, "4915100000001");
+    rate_alerts(rt, &r[4], 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "");
+    cr_expect_eq(out[0].rr_flags, 0);
+    /* at its end: suspended, and the record is flagged but rated and charged as usual */
+    r[5] = call("6", T0 + 3000 + 3600, 60);
+    strcpy(r[5].cr_msisdn, "4915100000001");
+    rate_alerts(rt, &r[5], 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:suspended:100:suspended");
+    cr_expect_eq(out[0].rr_reason, CDR_REASON_NONE);
+    cr_expect_eq(out[0].rr_charge, 600000);
+    cr_expect_eq(out[0].rr_flags, CDR_RATED_FLAG_SUSPENDED);
+    /* later records: flagged, no alert again */
+    rate_alerts(rt, &r[5], 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "");
+    cr_expect_eq(out[0].rr_flags, CDR_RATED_FLAG_SUSPENDED);
+    cdr_rater_destroy(rt);
+    cdr_subtab_free(tab);
+}
+
+Test(credit, extended_terms_alert_but_never_suspend)
+{
+    cdr_subtab *tab = credit_subs(1, 1, 1000000, 1); /* 1.00 EUR, extended terms */
+    cdr_rater *rt = credit_rater(1, tab, 0);
+    cdr_record r[3];
+    cdr_rated out[3];
+    char got[256];
+    for (int i = 0; i < 3; i++) {
+        r[i] = call(i ? "2" : "1", T0 + i * 1000, i ? 600 : 100);
+        strcpy(r[i].cr_msisdn, "4915100000001");
+    }
+    rate_alerts(rt, r, 3, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:bundle:80:active 0:bundle:100:active 1:credit:50:active "
+                          "1:credit:80:active 1:credit:100:active");
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(out[i].rr_flags, 0);
+    cdr_rater_destroy(rt);
+    cdr_subtab_free(tab);
+}
+
+/* The state after a committed batch, carried by the counter changes as the changelog carries it,
+ * into a fresh rater: a batch redone there (an aborted transaction, a crash, a rebalance) raises
+ * exactly the alerts it raised the first time, and a batch already committed raises none again. */
+static int carry(void *arg, const cdr_counter_change *cc)
+{
+    return cdr_rater_counter_import(arg, cc);
+}
+
+Test(credit, alerts_once_across_restarts)
+{
+    cdr_subtab *tab = credit_subs(40, 3, 5000000, 0);
+    enum { N = 3000 };
+    cdr_record *r = calloc(N, sizeof *r);
+    cdr_rated *out = calloc(N, sizeof *out);
+    srand(7);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", i);
+        r[i] = call(id, T0 + i * 60, 1 + (uint32_t)(rand() % 300));
+        snprintf(r[i].cr_msisdn, sizeof r[i].cr_msisdn, "49151000%05d", 1 + rand() % 40);
+    }
+    /* the reference: one rater, one batch */
+    static char ref[1 << 16], a1[1 << 16], a2[1 << 16], again[1 << 16], t4[1 << 16];
+    cdr_rater *one = credit_rater(1, tab, 1800);
+    rate_alerts(one, r, N, out, ref, sizeof ref);
+    cr_assert(strstr(ref, "suspended") && strstr(ref, "credit:80"), "too few alerts: %s", ref);
+    cdr_rater_destroy(one);
+    /* four threads: the same alerts in the same order */
+    cdr_rater *four = credit_rater(4, tab, 1800);
+    rate_alerts(four, r, N, out, t4, sizeof t4);
+    cr_expect_str_eq(t4, ref);
+    cdr_rater_destroy(four);
+    /* the first half committed by A; B restarts from A's committed state */
+    cdr_rater *a = credit_rater(2, tab, 1800);
+    rate_alerts(a, r, N / 2, out, a1, sizeof a1);
+    cdr_rater *b = credit_rater(3, tab, 1800);
+    cr_assert_eq(cdr_rater_counters_changed(a, carry, b), 0);
+    rate_alerts(b, r + N / 2, N / 2, out, a2, sizeof a2);
+    /* B's batch aborted: C restarts from the same committed state and redoes it */
+    cdr_rater *c = credit_rater(1, tab, 1800);
+    cdr_rater *a_again = credit_rater(2, tab, 1800);
+    rate_alerts(a_again, r, N / 2, out, again, sizeof again);
+    cr_assert_eq(cdr_rater_counters_changed(a_again, carry, c), 0);
+    rate_alerts(c, r + N / 2, N / 2, out, again, sizeof again);
+    cr_expect_str_eq(again, a2, "a redone batch raised other alerts");
+    /* first half + second half, with the indexes of the second half shifted, equal the reference */
+    char joined[1 << 17];
+    size_t used = (size_t)snprintf(joined, sizeof joined, "%s", a1);
+    for (char *save = NULL, *w = strtok_r(a2, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%d%s", used ? " " : "",
+                                 atoi(w) + N / 2, strchr(w, ':'));
+    cr_expect_str_eq(joined, ref);
+    /* after everything was committed, the same records again (duplicates) raise nothing */
+    cdr_rater *e = credit_rater(1, tab, 1800);
+    rate_alerts(e, r, N, out, again, sizeof again);
+    cdr_rater *d = credit_rater(1, tab, 1800);
+    cr_assert_eq(cdr_rater_counters_changed(e, carry, d), 0);
+    cdr_rater_destroy(e);
+    rate_alerts(d, r + N / 2, N / 2, out, again, sizeof again);
+    cr_expect_str_eq(again, "");
+    cdr_rater_destroy(a);
+    cdr_rater_destroy(a_again);
+    cdr_rater_destroy(b);
+    cdr_rater_destroy(c);
+    cdr_rater_destroy(d);
+    free(r);
+    free(out);
+    cdr_subtab_free(tab);
+}
+
+Test(credit, bad_settings_are_refused)
+{
+    cdr_subtab *tab = credit_subs(1, 1, 1, 0);
+    cdr_rater *rt = credit_rater(1, tab, 0);
+    cdr_credit_config cc;
+    cdr_credit_config_default(&cc);
+    cc.cc_grace = -1;
+    cr_expect_eq(cdr_rater_set_credit(rt, &cc), CDR_EINVAL);
+    cdr_credit_config_default(&cc);
+    cc.cc_bundle_warn[1] = 80; /* not ascending */
+    cr_expect_eq(cdr_rater_set_credit(rt, &cc), CDR_EINVAL);
+    cc.cc_bundle_warn[1] = 101;
+    cr_expect_eq(cdr_rater_set_credit(rt, &cc), CDR_EINVAL);
+    cdr_rater_destroy(rt);
+    cdr_subtab_free(tab);
 }

@@ -16,6 +16,8 @@
 
 /* ---- subscribers: the rating view of the directory ------------------------------------------- */
 
+#define CDR_SUB_MAX_WARN 8 /* credit warning thresholds per subscriber (= CDR_DIR_MAX_WARN) */
+
 typedef struct cdr_sub {
     /* The first 64 bytes are what rating touches for every record: keep them together. */
     char su_msisdn[CDR_NUMBER_MAX];
@@ -29,6 +31,13 @@ typedef struct cdr_sub {
     uint64_t su_pool_units[CDR_SVC_COUNT]; /* enterprise pool size per service, base units */
     uint64_t su_member_cap[CDR_SVC_COUNT]; /* this member's cap on the pool, 0 = none */
     uint64_t su_account; /* the member account (live state, cdr_live.h); 0 when not known */
+    /* Credit control (docs/credit-control.md): the account's effective credit class. */
+    cdr_money su_credit_limit;                /* micro-units per cycle and currency, 0 = none */
+    uint8_t su_credit_nwarn;                  /* thresholds in su_credit_warn */
+    uint8_t su_credit_warn[CDR_SUB_MAX_WARN]; /* ascending percentages of the limit, 1..100 */
+    uint8_t su_credit_extended;               /* extended payment terms: never warned, suspended */
+    uint8_t su_roaming_no_deposit;            /* international roaming without a deposit */
+    char su_manager[CDR_NAME_MAX];            /* the account manager to warn ("" = none) */
 } cdr_sub;
 
 typedef struct cdr_subtab cdr_subtab;
@@ -128,6 +137,84 @@ int cdr_rater_counters_save_with(cdr_rater *rt, cdr_store *st, cdr_rater_save_fn
 size_t cdr_rater_counter_count(const cdr_rater *rt);
 uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cycle,
                                const char *bundle_name, int service, int pool);
+
+/* ---- credit control and usage alerts (docs/credit-control.md) --------------------------------
+ * The rating core keeps, as counters next to the bundle counters (so they travel on the same
+ * changelog and are restored with them), per account, cycle and currency the charges rated so
+ * far; per line and cycle its status; and which thresholds already raised an alert. Crossing a
+ * threshold while rating a record raises one alert, reported with that record's batch
+ * (cdr_rater_alerts): credit thresholds (su_credit_warn percent of su_credit_limit), bundle and
+ * pool thresholds (cdr_credit_config.cc_bundle_warn percent of the bundle or pool). A threshold
+ * raises at most one alert per holder and cycle, whatever the order of batches, crashes or
+ * rebalances (its bit is set in a counter in the same batch). Reaching 100% of the limit moves a
+ * line without extended terms from active to warned (a pre-suspension warning); a record of that
+ * line at least cc_grace seconds (event time) later moves it to suspended; records of a suspended
+ * line are rated as usual and flagged CDR_RATED_FLAG_SUSPENDED. */
+
+typedef enum cdr_line_status {
+    CDR_LINE_ACTIVE = 0,
+    CDR_LINE_WARNED,
+    CDR_LINE_SUSPENDED,
+    CDR_LINE_BARRED, /* set by an operator, never by rating */
+    CDR_LINE_STATUS_COUNT
+} cdr_line_status;
+/* "active", "warned", "suspended", "barred"; NULL when out of range. */
+const char *cdr_line_status_name(int status);
+
+typedef enum cdr_alert_kind {
+    CDR_ALERT_CREDIT = 1, /* charges of the cycle reached al_pct % of the credit limit */
+    CDR_ALERT_BUNDLE,     /* an own bundle reached al_pct % */
+    CDR_ALERT_POOL,       /* an enterprise pool reached al_pct % */
+    CDR_ALERT_WARNED,     /* the line moved to warned: the pre-suspension warning */
+    CDR_ALERT_SUSPENDED,  /* the line moved to suspended */
+    CDR_ALERT_KIND_COUNT
+} cdr_alert_kind;
+/* "credit", "bundle", "pool", "warned", "suspended"; NULL when out of range. */
+const char *cdr_alert_kind_name(int kind);
+
+#define CDR_CREDIT_MAX_BUNDLE_WARN 4
+#define CDR_CREDIT_GRACE_DEFAULT   (3 * 86400) /* seconds from warned to suspended */
+
+typedef struct cdr_credit_config {
+    int cc_on;               /* 0: no credit state, no alerts (the rater's default) */
+    int64_t cc_grace;        /* seconds, >= 0 */
+    uint8_t cc_nbundle_warn; /* thresholds of bundles and pools, 0 = none */
+    uint8_t cc_bundle_warn[CDR_CREDIT_MAX_BUNDLE_WARN]; /* ascending percentages, 1..100 */
+} cdr_credit_config;
+
+/* The defaults: on, CDR_CREDIT_GRACE_DEFAULT, bundles and pools at 80 and 100 %. */
+void cdr_credit_config_default(cdr_credit_config *cc);
+
+typedef struct cdr_alert {
+    uint32_t al_index;  /* the record of the batch that raised it */
+    uint8_t al_kind;    /* cdr_alert_kind */
+    uint8_t al_pct;     /* the threshold, percent (WARNED: 100; SUSPENDED: 100) */
+    uint8_t al_status;  /* the line's status after the record */
+    uint8_t al_service; /* BUNDLE, POOL: the bundle's service */
+    uint32_t al_cycle;  /* YYYYMM */
+    uint64_t al_subscriber;
+    uint64_t al_account;
+    uint64_t al_enterprise; /* 0 for an individual */
+    char al_msisdn[CDR_NUMBER_MAX];
+    char al_manager[CDR_NAME_MAX];
+    char al_currency[4];          /* CREDIT, WARNED, SUSPENDED: the charges' currency */
+    char al_bundle[CDR_NAME_MAX]; /* BUNDLE, POOL: the plan's bundle name */
+    int64_t al_used;              /* charges (micro-units) or units used, after the record */
+    int64_t al_limit;             /* the credit limit (micro-units) or the bundle's units */
+    int64_t al_threshold; /* the threshold in the same unit: ceil(al_limit * al_pct / 100) */
+    cdr_time al_time;     /* the record's start */
+    cdr_time al_since;    /* WARNED, SUSPENDED: when the line was warned */
+} cdr_alert;
+
+/* Switch credit control on or off and set its parameters (copied). Between batches only. Returns
+ * 0 or CDR_EINVAL (a threshold out of 1..100 or not ascending, a negative grace). */
+int cdr_rater_set_credit(cdr_rater *rt, const cdr_credit_config *cc);
+/* The alerts of the last batch, in record order (within one record in the order raised); *n gets
+ * their count. Valid until the next cdr_rater_rate or cdr_rater_destroy. */
+const cdr_alert *cdr_rater_alerts(const cdr_rater *rt, size_t *n);
+/* One alert as a JSON object with '\n' (docs/credit-control.md). Returns the length, or -1 when
+ * bufsize is short (1024 bytes always suffice). */
+int cdr_alert_format_json(const cdr_alert *al, char *buf, size_t bufsize);
 
 /* ---- rated records on the wire (Kafka cdr.rated / cdr.suspense values, ledger segments) -------
  * docs/rated-format.md. A rated record carries the whole CDR (its wire form), the rating result,

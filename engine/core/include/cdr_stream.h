@@ -4,7 +4,8 @@
  * Kafka with the cooperative-sticky protocol). Each polled batch is rated with a cdr_rater and,
  * in one Kafka transaction, the rated records go to <prefix>cdr.rated, the unratable ones to
  * <prefix>cdr.suspense, the batch's counter changes to the compacted changelog
- * <prefix>cdr.counters and the consumer offsets to the group. A failed transaction is aborted,
+ * <prefix>cdr.counters, the alerts it raised to <prefix>cdr.alerts and the consumer offsets to
+ * the group. A failed transaction is aborted,
  * the consumer rewinds to the committed offsets and the counters are restored from the
  * changelog. A partition's counters are restored from the changelog partition of the same number
  * when the partition is assigned. A record whose charging owner (from the directory) belongs to
@@ -70,6 +71,7 @@ int cdr_counter_change_decode(const uint8_t *key, size_t klen, const uint8_t *va
 #define CDR_STREAM_TOPIC_RATED    "cdr.rated"
 #define CDR_STREAM_TOPIC_SUSPENSE "cdr.suspense"
 #define CDR_STREAM_TOPIC_COUNTERS "cdr.counters"
+#define CDR_STREAM_TOPIC_ALERTS   "cdr.alerts"
 
 /* Defaults of cdr_stream_config (a 0 field takes them). */
 #define CDR_STREAM_BATCH_DEFAULT  50000
@@ -119,6 +121,11 @@ typedef struct cdr_stream_config {
     cdr_stream_reload_fn sc_reload; /* NULL: no hot reload */
     void *sc_reload_arg;
     int sc_reload_ms; /* interval of the sc_reload calls, default CDR_STREAM_RELOAD_DEFAULT */
+    /* Credit control and usage alerts (cdr_rate.h): NULL = cdr_credit_config_default (on);
+     * cc_on 0 = no credit state and no alerts. The alerts of a batch go to <prefix>cdr.alerts
+     * in its transaction, one JSON object per message (cdr_alert_format_json), keyed by the
+     * account id in decimal. */
+    const cdr_credit_config *sc_credit;
     cdr_stream_stats_fn sc_on_stats; /* NULL: none */
     void *sc_stats_arg;
 } cdr_stream_config;
@@ -136,6 +143,7 @@ struct cdr_stream_stats {
     uint64_t ss_aborts;      /* aborted transactions (batches redone) */
     uint64_t ss_reloads;     /* applied reloads of plans and / or subscribers */
     uint64_t ss_counters;    /* counter changes sent to the changelog */
+    uint64_t ss_alerts;      /* alerts sent to cdr.alerts */
     uint64_t ss_restored;    /* counters read back from the changelog */
     uint64_t ss_misrouted;   /* counter changes of an owner outside the assigned partitions
                                 (stays 0: re-keying rates every record on its owner's partition) */
@@ -190,6 +198,16 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
 enum { CDR_COUNTER_OWN = 1, CDR_COUNTER_POOL = 2, CDR_COUNTER_MEMBER = 3 };
 /* CDR_COUNTER_OWN, _POOL or _MEMBER; 0 for a tag of none of them. */
 int cdr_counter_tag_kind(uint64_t tag);
+/* Credit state kept by the rater next to the bundle counters (cdr_rate.h, "credit control"):
+ * tags of kind 0 with a sub-kind in bits 56..61. */
+enum {
+    CDR_COUNTER_SPEND = 1,        /* holder = account: charges of the cycle in one currency */
+    CDR_COUNTER_SPEND_ALERTS = 2, /* holder = account: credit thresholds raised (bit mask) */
+    CDR_COUNTER_STATUS = 3,       /* holder = subscriber: line status | warned-at << 8 */
+    CDR_COUNTER_BUNDLE_ALERTS = 4 /* holder as the bundle's: bundle thresholds raised */
+};
+/* CDR_COUNTER_SPEND .. _BUNDLE_ALERTS for a credit-state tag, 0 for any other. */
+int cdr_counter_credit_kind(uint64_t tag);
 /* The service (cdr_service) of a pool or member tag; -1 for an own bundle's tag. */
 int cdr_counter_tag_service(uint64_t tag);
 /* The tag of a subscriber's own bundle called name, as the rater keys it (bundles of the same

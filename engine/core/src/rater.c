@@ -27,6 +27,13 @@
 #define CTR_POOL    (2ULL << 62)
 #define CTR_MEMBER  (3ULL << 62)
 #define CTR_TAGMASK ((1ULL << 62) - 1)
+/* Credit state (docs/credit-control.md): kind 0, a sub-kind in bits 56..61. */
+#define CTR_SPEND       (1ULL << 56)  /* | currency (24 bits); holder = account: charges */
+#define CTR_SPEND_ALERT (2ULL << 56)  /* | currency; holder = account: bit i = threshold i raised  \
+                                       */
+#define CTR_STATUS       (3ULL << 56) /* holder = subscriber: status | since << 8 */
+#define CTR_BUNDLE_ALERT (4ULL << 56) /* | low 48 bits of the bundle's counter tag; same holder */
+#define CTR_LOW48        ((1ULL << 48) - 1)
 
 typedef struct ctr_ent {
     uint64_t ce_holder;
@@ -180,6 +187,8 @@ typedef struct worker {
     int wk_cur_ix;
     int wk_cur_over; /* a rated record found no room in wk_stats.rs_currency */
     int wk_err;
+    cdr_alert *wk_alerts; /* raised in this batch, in record order */
+    size_t wk_nalerts, wk_capalerts;
 } worker;
 
 struct cdr_rater {
@@ -201,6 +210,9 @@ struct cdr_rater {
     uint8_t *rt_shard;        /* [n] */
     const cdr_plan **rt_plan; /* [n] the plan version that rated each record (of rt_bsnap) */
     size_t rt_cap;
+    cdr_credit_config rt_credit;
+    cdr_alert *rt_alerts; /* the last batch's, merged from the workers in record order */
+    size_t rt_nalerts, rt_capalerts;
 };
 
 /* Records are resolved and rated in sub-chunks small enough that the subscriber entries that
@@ -298,6 +310,156 @@ static int stats_add_currency(cdr_rate_stats *stats, const cdr_rate_currency *sr
     return 0;
 }
 
+/* ---- credit control and usage alerts --------------------------------------------------------- */
+
+/* ceil(limit * pct / 100) without overflow. */
+static uint64_t threshold_of(uint64_t limit, unsigned pct)
+{
+    return limit / 100 * pct + (limit % 100 * pct + 99) / 100;
+}
+
+static uint64_t currency_tag(const char *cur)
+{
+    return (uint64_t)(unsigned char)cur[0] << 16 | (uint64_t)(unsigned char)cur[1] << 8 |
+           (unsigned char)cur[2];
+}
+
+/* A new alert of the record rr (of the batch) of line su; NULL (wk_err set) without memory. */
+static cdr_alert *alert_new(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
+                            const cdr_rated *rr, int kind, unsigned pct)
+{
+    if (wk->wk_nalerts == wk->wk_capalerts) {
+        size_t cap = wk->wk_capalerts ? 2 * wk->wk_capalerts : 64;
+        cdr_alert *na = realloc(wk->wk_alerts, cap * sizeof *na);
+        if (!na) {
+            wk->wk_err = CDR_ENOMEM;
+            return NULL;
+        }
+        wk->wk_alerts = na;
+        wk->wk_capalerts = cap;
+    }
+    cdr_alert *al = &wk->wk_alerts[wk->wk_nalerts++];
+    memset(al, 0, sizeof *al);
+    al->al_index = (uint32_t)(rr - rt->rt_out);
+    al->al_kind = (uint8_t)kind;
+    al->al_pct = (uint8_t)pct;
+    al->al_service = rr->rr_service;
+    al->al_cycle = rr->rr_cycle;
+    al->al_subscriber = su->su_id;
+    al->al_account = su->su_account;
+    al->al_enterprise = su->su_enterprise;
+    memcpy(al->al_msisdn, su->su_msisdn, sizeof al->al_msisdn);
+    memcpy(al->al_manager, su->su_manager, sizeof al->al_manager);
+    memcpy(al->al_currency, rr->rr_currency, sizeof al->al_currency);
+    al->al_time = cr->cr_start;
+    return al;
+}
+
+/* Raise the thresholds of pcts[0..n) of limit that used reached and the bit mask counter (holder,
+ * cycle, atag) has not seen yet. fill completes each alert. */
+static void raise_thresholds(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
+                             const cdr_rated *rr, uint64_t holder, uint64_t atag, int kind,
+                             const uint8_t *pcts, unsigned n, uint64_t limit, uint64_t used,
+                             const char *bundle, unsigned status)
+{
+    if (!n || !limit || used < threshold_of(limit, pcts[0]))
+        return;
+    const ctr_ent *ce = ctr_find(&wk->wk_ctr, holder, rr->rr_cycle, atag);
+    const uint64_t done = ce ? ce->ce_used : 0;
+    uint64_t now = done;
+    for (unsigned i = 0; i < n; i++) {
+        const uint64_t thr = threshold_of(limit, pcts[i]);
+        if (used < thr || (done >> i & 1))
+            continue;
+        now |= 1ULL << i;
+        cdr_alert *al = alert_new(rt, wk, su, cr, rr, kind, pcts[i]);
+        if (!al)
+            return;
+        al->al_used = (int64_t)used;
+        al->al_limit = (int64_t)limit;
+        al->al_threshold = (int64_t)thr;
+        al->al_status = (uint8_t)status;
+        if (bundle)
+            snprintf(al->al_bundle, sizeof al->al_bundle, "%s", bundle);
+    }
+    if (now != done) {
+        int rc = ctr_put(&wk->wk_ctr, holder, rr->rr_cycle, atag, su->su_owner, now, 1);
+        if (rc)
+            wk->wk_err = rc;
+    }
+}
+
+/* Credit control for one rated record: its account's charges in the cycle, the thresholds they
+ * reach, and the line's status. */
+static void credit_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
+                          cdr_rated *rr)
+{
+    if (su->su_credit_limit <= 0 || !su->su_account || !rr->rr_currency[0])
+        return;
+    const uint64_t ctag = currency_tag(rr->rr_currency);
+    const uint32_t cycle = rr->rr_cycle;
+    const ctr_ent *ce = ctr_find(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag);
+    uint64_t used = ce ? ce->ce_used : 0;
+    if (rr->rr_charge > 0) {
+        used += (uint64_t)rr->rr_charge;
+        int rc =
+            ctr_put(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag, su->su_owner, used, 1);
+        if (rc) {
+            wk->wk_err = rc;
+            return;
+        }
+    }
+    const uint64_t limit = (uint64_t)su->su_credit_limit;
+    /* the line's status: only a line at or over the limit can have left active in this cycle */
+    unsigned status = CDR_LINE_ACTIVE, old = CDR_LINE_ACTIVE;
+    cdr_time since = 0;
+    if (used >= limit) {
+        ce = ctr_find(&wk->wk_ctr, su->su_id, cycle, CTR_STATUS);
+        old = ce ? (unsigned)(ce->ce_used & 0xff) : CDR_LINE_ACTIVE;
+        since = ce ? (cdr_time)(ce->ce_used >> 8) : 0;
+        status = old;
+        if (!su->su_credit_extended && old == CDR_LINE_ACTIVE) {
+            status = CDR_LINE_WARNED;
+            since = cr->cr_start > 0 ? cr->cr_start : 0;
+        } else if (old == CDR_LINE_WARNED && cr->cr_start - since >= rt->rt_credit.cc_grace) {
+            status = CDR_LINE_SUSPENDED;
+        }
+        if (status != old) {
+            int rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, CTR_STATUS, su->su_owner,
+                             (uint64_t)since << 8 | status, 1);
+            if (rc) {
+                wk->wk_err = rc;
+                return;
+            }
+        }
+        if (status == CDR_LINE_SUSPENDED)
+            rr->rr_flags |= CDR_RATED_FLAG_SUSPENDED;
+    }
+    raise_thresholds(rt, wk, su, cr, rr, su->su_account, CTR_SPEND_ALERT | ctag, CDR_ALERT_CREDIT,
+                     su->su_credit_warn, su->su_credit_nwarn, limit, used, NULL, status);
+    if (status != old) {
+        cdr_alert *al =
+            alert_new(rt, wk, su, cr, rr,
+                      status == CDR_LINE_WARNED ? CDR_ALERT_WARNED : CDR_ALERT_SUSPENDED, 100);
+        if (al) {
+            al->al_status = (uint8_t)status;
+            al->al_used = (int64_t)used;
+            al->al_limit = al->al_threshold = (int64_t)limit;
+            al->al_since = since;
+        }
+    }
+}
+
+/* Bundle and pool thresholds for a counter that went to used (of limit units). */
+static void bundle_thresholds(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
+                              const cdr_rated *rr, uint64_t holder, uint64_t tag, int kind,
+                              const char *name, uint64_t limit, uint64_t used)
+{
+    const cdr_credit_config *cc = &rt->rt_credit;
+    raise_thresholds(rt, wk, su, cr, rr, holder, CTR_BUNDLE_ALERT | (tag & CTR_LOW48), kind,
+                     cc->cc_bundle_warn, cc->cc_nbundle_warn, limit, used, name, 0);
+}
+
 static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t subix,
                      const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
@@ -369,19 +531,30 @@ static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t su
         cur->rc_by_service[svc]++;
         cur->rc_charge[svc] += rr->rr_charge;
     }
+    const int credit = rt->rt_credit.cc_on;
+    if (credit)
+        credit_record(rt, wk, su, cr, rr);
     if (!any || rr->rr_bundle < 0)
         return;
     unsigned b = (unsigned)rr->rr_bundle;
+    const cdr_bundle *bu = &pl->pl_bundles[b];
     int rc = 0;
-    if (pl->pl_bundles[b].bu_pool) {
-        if (bc.bc_used[b] != before[b])
+    if (bu->bu_pool) {
+        if (bc.bc_used[b] != before[b]) {
             rc = ctr_put(&wk->wk_ctr, su->su_enterprise, cycle, tag[b], su->su_owner, bc.bc_used[b],
                          1);
+            if (credit && !rc)
+                bundle_thresholds(rt, wk, su, cr, rr, su->su_enterprise, tag[b], CDR_ALERT_POOL,
+                                  bu->bu_name, bc.bc_limit[b], bc.bc_used[b]);
+        }
         if (!rc && bc.bc_member_used[b] != mbefore[b])
             rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, CTR_MEMBER | cr->cr_service, su->su_owner,
                          bc.bc_member_used[b], 1);
     } else if (bc.bc_used[b] != before[b]) {
         rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, tag[b], su->su_owner, bc.bc_used[b], 1);
+        if (credit && !rc)
+            bundle_thresholds(rt, wk, su, cr, rr, su->su_id, tag[b], CDR_ALERT_BUNDLE, bu->bu_name,
+                              bc.bc_limit[b], bc.bc_used[b]);
     }
     if (rc)
         wk->wk_err = rc;
@@ -414,6 +587,7 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
 {
     const uint8_t me = (uint8_t)wk->wk_ix;
     const rating_snap *rs = rt->rt_bsnap;
+    const int credit = rt->rt_credit.cc_on;
     uint32_t mine[RATER_CHUNK];
     const cdr_plan *plan[RATER_CHUNK];
     uint32_t cycle[RATER_CHUNK];
@@ -445,6 +619,9 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
                     if (su->su_enterprise)
                         ctr_prefetch(&wk->wk_ctr, su->su_enterprise, cycle[j]);
                 }
+                if (pl && credit && su->su_credit_limit > 0) /* the account's charges */
+                    ctr_prefetch(&wk->wk_ctr, su->su_account,
+                                 cycle[j] ? cycle[j] : cdr_rules_cycle(pl, cr->cr_start));
             }
         }
         if (k >= RATER_AHEAD) {
@@ -532,7 +709,9 @@ void cdr_rater_destroy(cdr_rater *rt)
     for (unsigned i = 0; i < rt->rt_threads; i++) {
         free(rt->rt_workers[i].wk_ctr.ct_ents);
         free(rt->rt_workers[i].wk_ctr.ct_chg);
+        free(rt->rt_workers[i].wk_alerts);
     }
+    free(rt->rt_alerts);
     free(rt->rt_workers);
     snap_release(rt->rt_snap);
     snap_release(rt->rt_bsnap);
@@ -587,6 +766,59 @@ int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps)
     return 0;
 }
 
+/* The workers' alerts in record order: each worker's are in record order already (it rates its
+ * shard in batch order, and a record belongs to one shard). */
+static int merge_alerts(cdr_rater *rt)
+{
+    size_t total = 0;
+    for (unsigned w = 0; w < rt->rt_threads; w++)
+        total += rt->rt_workers[w].wk_nalerts;
+    if (!total)
+        return 0;
+    if (total > rt->rt_capalerts) {
+        cdr_alert *na = realloc(rt->rt_alerts, total * sizeof *na);
+        if (!na)
+            return CDR_ENOMEM;
+        rt->rt_alerts = na;
+        rt->rt_capalerts = total;
+    }
+    size_t head[256] = {0};
+    for (size_t k = 0; k < total; k++) {
+        unsigned best = 0;
+        int found = 0;
+        for (unsigned w = 0; w < rt->rt_threads; w++) {
+            const worker *wk = &rt->rt_workers[w];
+            if (head[w] < wk->wk_nalerts &&
+                (!found || wk->wk_alerts[head[w]].al_index <
+                               rt->rt_workers[best].wk_alerts[head[best]].al_index)) {
+                best = w;
+                found = 1;
+            }
+        }
+        rt->rt_alerts[k] = rt->rt_workers[best].wk_alerts[head[best]++];
+    }
+    rt->rt_nalerts = total;
+    return 0;
+}
+
+const cdr_alert *cdr_rater_alerts(const cdr_rater *rt, size_t *n)
+{
+    *n = rt->rt_nalerts;
+    return rt->rt_alerts;
+}
+
+int cdr_rater_set_credit(cdr_rater *rt, const cdr_credit_config *cc)
+{
+    if (!rt || !cc || cc->cc_grace < 0 || cc->cc_nbundle_warn > CDR_CREDIT_MAX_BUNDLE_WARN)
+        return CDR_EINVAL;
+    for (unsigned i = 0; i < cc->cc_nbundle_warn; i++)
+        if (cc->cc_bundle_warn[i] < 1 || cc->cc_bundle_warn[i] > 100 ||
+            (i && cc->cc_bundle_warn[i] <= cc->cc_bundle_warn[i - 1]))
+            return CDR_EINVAL;
+    rt->rt_credit = *cc;
+    return 0;
+}
+
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats)
 {
@@ -596,6 +828,7 @@ int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *o
 int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t *subix, size_t n,
                             cdr_rated *out, cdr_rate_stats *stats)
 {
+    rt->rt_nalerts = 0;
     if (n == 0)
         return 0;
     if (n > rt->rt_cap) {
@@ -623,7 +856,9 @@ int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t
         memset(&wk->wk_stats, 0, sizeof wk->wk_stats);
         wk->wk_cur_ix = -1;
         wk->wk_cur_over = 0;
+        wk->wk_nalerts = 0;
     }
+    rt->rt_nalerts = 0;
     if (rt->rt_threads > 1)
         pthread_barrier_wait(&rt->rt_bar);
     run_batch(rt, &rt->rt_workers[0]);
@@ -654,6 +889,8 @@ int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t
         if (wk->wk_cur_over && !err)
             err = CDR_LIMIT;
     }
+    if (!err)
+        err = merge_alerts(rt);
     return err;
 }
 

@@ -512,7 +512,7 @@ static int check_ops(const cdr_redis_op *ops, size_t n, cdr_diag *dg)
 int cdr_redis_apply(cdr_redis *rd, const char *tag, int32_t partition, const cdr_redis_op *ops,
                     size_t n, cdr_diag *dg)
 {
-    size_t tl;
+    size_t tl = 0;
     int rc;
     if (!rd || (n > 0 && !ops))
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "redis apply: no handle or no ops");
@@ -772,7 +772,7 @@ static int hget_offset(cdr_redis *rd, const char *tag, size_t tl, const char *ke
 int cdr_redis_applied(cdr_redis *rd, const char *tag, int32_t partition, int64_t *offset,
                       cdr_diag *dg)
 {
-    size_t tl;
+    size_t tl = 0;
     int rc;
     if (!rd || !offset)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "redis applied: no handle or output");
@@ -784,7 +784,7 @@ int cdr_redis_applied(cdr_redis *rd, const char *tag, int32_t partition, int64_t
 /* The tag "resume:GROUP" into buf. */
 static int resume_tag(const char *group, char buf[CDR_REDIS_TAG_MAX + 8], size_t *tl, cdr_diag *dg)
 {
-    size_t gl;
+    size_t gl = 0;
     int rc = check_tag(group, "resume group", &gl, dg);
     if (rc)
         return rc;
@@ -798,7 +798,7 @@ int cdr_redis_set_resume(cdr_redis *rd, int32_t partition, const char *group, in
                          cdr_diag *dg)
 {
     char tag[CDR_REDIS_TAG_MAX + 8];
-    size_t tl;
+    size_t tl = 0;
     int rc;
     if (!rd)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "redis resume: no handle");
@@ -832,7 +832,7 @@ int cdr_redis_get_resume(cdr_redis *rd, int32_t partition, const char *group, in
                          cdr_diag *dg)
 {
     char tag[CDR_REDIS_TAG_MAX + 8];
-    size_t tl;
+    size_t tl = 0;
     int rc;
     if (!rd || !offset)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "redis resume: no handle or output");

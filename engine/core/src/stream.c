@@ -64,14 +64,16 @@ typedef struct reloader {
     const cdr_subtab *rl_last_tab;
 } reloader;
 
+enum { T_RAW = 0, T_RATED, T_SUSPENSE, T_COUNTERS, T_ALERTS, T_NTOPICS };
+
 typedef struct stream {
     const cdr_stream_config *sm_cfg;
     unsigned sm_hold_ms; /* test hook CDR_STREAM_HOLD_MS: pause inside each transaction */
     cdr_diag *sm_dg;
-    char sm_topic[4][256]; /* raw, rated, suspense, counters */
+    char sm_topic[T_NTOPICS][256]; /* raw, rated, suspense, counters, alerts */
     rd_kafka_t *sm_cons;
     rd_kafka_t *sm_prod;
-    rd_kafka_topic_t *sm_rkt[4]; /* producer topic handles */
+    rd_kafka_topic_t *sm_rkt[T_NTOPICS]; /* producer topic handles */
     int sm_nparts;
     uint8_t *sm_assigned; /* [nparts] */
     int64_t *sm_next;     /* [nparts] next offset of the batch, -1 = none */
@@ -102,8 +104,6 @@ typedef struct stream {
     uint64_t sm_nlat;
     reloader sm_rl;
 } stream;
-
-enum { T_RAW = 0, T_RATED, T_SUSPENSE, T_COUNTERS };
 
 /* ---- errors (cdr_kafka.h translates librdkafka's codes) ------------------------------------ */
 
@@ -592,7 +592,13 @@ static int same_sub(const cdr_sub *a, const cdr_sub *b)
            a->su_active_to == b->su_active_to && !strcmp(a->su_msisdn, b->su_msisdn) &&
            !strcmp(a->su_plan, b->su_plan) &&
            !memcmp(a->su_pool_units, b->su_pool_units, sizeof a->su_pool_units) &&
-           !memcmp(a->su_member_cap, b->su_member_cap, sizeof a->su_member_cap);
+           !memcmp(a->su_member_cap, b->su_member_cap, sizeof a->su_member_cap) &&
+           a->su_account == b->su_account && a->su_credit_limit == b->su_credit_limit &&
+           a->su_credit_nwarn == b->su_credit_nwarn &&
+           !memcmp(a->su_credit_warn, b->su_credit_warn, sizeof a->su_credit_warn) &&
+           a->su_credit_extended == b->su_credit_extended &&
+           a->su_roaming_no_deposit == b->su_roaming_no_deposit &&
+           !strcmp(a->su_manager, b->su_manager);
 }
 
 /* Compare two subscriber tables by MSISDN; non-zero when they differ, with the details in rn. */
@@ -868,7 +874,7 @@ static int setup_topics(stream *sm)
         return cdr_diag_set(sm->sm_dg, CDR_NOTFOUND, NULL, 0, 0, "kafka: no topic %s",
                             sm->sm_topic[T_RAW]);
     sm->sm_rkt[T_RAW] = rd_kafka_topic_new(sm->sm_prod, sm->sm_topic[T_RAW], NULL); /* re-keying */
-    for (int t = T_RATED; t <= T_COUNTERS; t++) {
+    for (int t = T_RATED; t < T_NTOPICS; t++) {
         int n = topic_partitions(sm, sm->sm_prod, sm->sm_topic[t]);
         if (n < 0)
             return sm->sm_dg->dg_code;
@@ -1249,6 +1255,18 @@ static int batch(stream *sm)
     }
     if (!rc)
         rc = cdr_rater_counters_changed(sm->sm_rt, produce_counter, sm);
+    size_t nalerts = 0;
+    const cdr_alert *alerts = k && !rc ? cdr_rater_alerts(sm->sm_rt, &nalerts) : NULL;
+    for (size_t a = 0; a < nalerts && !rc; a++) {
+        char val[1024], key[CDR_KAFKA_KEY_MAX];
+        int vlen = cdr_alert_format_json(&alerts[a], val, sizeof val);
+        const size_t klen = cdr_kafka_owner_key(alerts[a].al_account, key);
+        if (vlen > 0)
+            vlen--; /* without the newline */
+        rc = vlen < 0
+                 ? cdr_diag_set(sm->sm_dg, CDR_LIMIT, NULL, 0, 0, "alert too long")
+                 : produce(sm, T_ALERTS, RD_KAFKA_PARTITION_UA, key, klen, val, (size_t)vlen, NULL);
+    }
     if (rc) { /* the batch cannot be produced: abort it and stop */
         e = rd_kafka_abort_transaction(sm->sm_prod, STREAM_TIMEOUT_MS);
         if (e)
@@ -1279,6 +1297,7 @@ static int batch(stream *sm)
     sm->sm_stats.ss_suspense += suspense + bad;
     sm->sm_stats.ss_undecodable += bad;
     sm->sm_stats.ss_rekeyed += rekeyed;
+    sm->sm_stats.ss_alerts += nalerts;
     sm->sm_stats.ss_batches++;
     sm->sm_lat[lat_bucket(t1 - t0)]++;
     sm->sm_nlat++;
@@ -1337,10 +1356,11 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
     sm->sm_tab = tab;
     sm->sm_plan_versions = ps->ps_nplans;
     sm->sm_stats.ss_lag = -1;
-    static const char *const names[4] = {CDR_STREAM_TOPIC_RAW, CDR_STREAM_TOPIC_RATED,
-                                         CDR_STREAM_TOPIC_SUSPENSE, CDR_STREAM_TOPIC_COUNTERS};
+    static const char *const names[T_NTOPICS] = {
+        CDR_STREAM_TOPIC_RAW, CDR_STREAM_TOPIC_RATED, CDR_STREAM_TOPIC_SUSPENSE,
+        CDR_STREAM_TOPIC_COUNTERS, CDR_STREAM_TOPIC_ALERTS};
     const char *prefix = sc->sc_topic_prefix ? sc->sc_topic_prefix : "";
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < T_NTOPICS; t++)
         snprintf(sm->sm_topic[t], sizeof sm->sm_topic[t], "%s%s", prefix, names[t]);
     char tid[512];
     snprintf(tid, sizeof tid, "%s", sc->sc_transactional_id ? sc->sc_transactional_id : "");
@@ -1360,6 +1380,14 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
         goto done;
     }
     cdr_rater_track_changes(sm->sm_rt, 1);
+    {
+        cdr_credit_config ccd;
+        cdr_credit_config_default(&ccd);
+        if ((rc = cdr_rater_set_credit(sm->sm_rt, sc->sc_credit ? sc->sc_credit : &ccd)) != 0) {
+            cdr_diag_set(dg, rc, NULL, 0, 0, "rate-stream: invalid credit control settings");
+            goto done;
+        }
+    }
     sm->sm_msgs = malloc(bmax * sizeof *sm->sm_msgs);
     sm->sm_recs = malloc(bmax * sizeof *sm->sm_recs);
     sm->sm_out = malloc(bmax * sizeof *sm->sm_out);
@@ -1435,7 +1463,7 @@ done:
     if (sm->sm_cons)
         rd_kafka_destroy(sm->sm_cons);
     sm->sm_cons = NULL;
-    for (int t = 0; t < 4; t++)
+    for (int t = 0; t < T_NTOPICS; t++)
         if (sm->sm_rkt[t])
             rd_kafka_topic_destroy(sm->sm_rkt[t]);
     if (sm->sm_prod)
