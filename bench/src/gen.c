@@ -147,12 +147,29 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
         }
         snprintf(su.su_plan, sizeof su.su_plan, "%s", gen_plan_of[k]);
         su.su_owner = su.su_id;
+        su.su_account = su.su_id;
+        /* credit as the generated directory says (gen_write_directory): persons class C (300.00,
+         * 15 days, 80/90/100 %); members their enterprise's class, A (500000.00, 60 days:
+         * extended terms, 70/85/95 %) or B (20000.00, 30 days, 80/95 %), and its manager */
+        static const uint8_t warn_c[] = {80, 90, 100}, warn_a[] = {70, 85, 95}, warn_b[] = {80, 95};
+        su.su_credit_limit = 300000000;
+        su.su_credit_nwarn = 3;
+        memcpy(su.su_credit_warn, warn_c, sizeof warn_c);
         if (k == GK_ENTERPRISE) {
             su.su_enterprise = ent_id;
             su.su_owner = cdr_dir_enterprise_owner(ent_id); /* as the directory does */
             su.su_pool_units[CDR_SVC_DATA] = 200ULL << 30;  /* 200 GB pool */
             /* every second enterprise caps each member's draw at 20 GB */
             su.su_member_cap[CDR_SVC_DATA] = (ent_id % 2) ? 20ULL << 30 : 0;
+            const int a = ent_id % 3 == 0;
+            su.su_credit_limit = a ? 500000000000LL : 20000000000LL;
+            su.su_credit_extended = (uint8_t)a;
+            su.su_roaming_no_deposit = 1;
+            su.su_credit_nwarn = a ? 3 : 2;
+            memset(su.su_credit_warn, 0, sizeof su.su_credit_warn);
+            memcpy(su.su_credit_warn, a ? warn_a : warn_b, a ? sizeof warn_a : sizeof warn_b);
+            snprintf(su.su_manager, sizeof su.su_manager, "am.%llu",
+                     (unsigned long long)(ent_id % 17));
         }
         int rc = cdr_subtab_add(g->g_subs, &su);
         if (rc) {

@@ -101,13 +101,14 @@ static void print_stats(FILE *f, const cdr_stream_stats *ss, int ok)
             "%s%s\"consumed\":%" PRIu64 ",\"rated\":%" PRIu64 ",\"suspense\":%" PRIu64
             ",\"rekeyed\":%" PRIu64 ",\"undecodable\":%" PRIu64 ",\"batches\":%" PRIu64
             ",\"aborts\":%" PRIu64 ",\"reloads\":%" PRIu64 ",\"counters\":%" PRIu64
-            ",\"restored\":%" PRIu64 ",\"misrouted\":%" PRIu64 ",\"lag\":%" PRId64
-            ",\"partitions\":%" PRIu32 ",\"p50_batch_ms\":%.3f,\"p99_batch_ms\":%.3f"
+            ",\"alerts\":%" PRIu64 ",\"restored\":%" PRIu64 ",\"misrouted\":%" PRIu64
+            ",\"lag\":%" PRId64 ",\"partitions\":%" PRIu32
+            ",\"p50_batch_ms\":%.3f,\"p99_batch_ms\":%.3f"
             ",\"seconds\":%.3f,\"busy_seconds\":%.3f,\"records_per_s\":%.0f"
             ",\"records_per_busy_s\":%.0f,\"records_per_wall_s\":%.0f",
             ts, ok < 0 ? "" : "{", ss->ss_consumed, ss->ss_rated, ss->ss_suspense, ss->ss_rekeyed,
             ss->ss_undecodable, ss->ss_batches, ss->ss_aborts, ss->ss_reloads, ss->ss_counters,
-            ss->ss_restored, ss->ss_misrouted, ss->ss_lag, ss->ss_partitions,
+            ss->ss_alerts, ss->ss_restored, ss->ss_misrouted, ss->ss_lag, ss->ss_partitions,
             (double)ss->ss_p50_ns / 1e6, (double)ss->ss_p99_ns / 1e6, ss->ss_seconds,
             ss->ss_busy_seconds, per_s(ss->ss_consumed, ss->ss_seconds),
             per_s(ss->ss_consumed, ss->ss_busy_seconds), per_s(ss->ss_consumed, ss->ss_seconds));
@@ -155,6 +156,7 @@ static size_t prometheus_text(const cdr_stream_stats *ss, char *buf, size_t bufs
         {"aborts_total", "counter", "Aborted transactions (batches redone)."},
         {"reloads_total", "counter", "Applied hot reloads of plans or directory."},
         {"counter_changes_total", "counter", "Counter changes written to cdr.counters."},
+        {"alerts_total", "counter", "Credit and usage alerts written to cdr.alerts."},
         {"counters_restored_total", "counter", "Counter records read back from cdr.counters."},
         {"misrouted_total", "counter", "Counter changes for a partition not assigned here."},
         {"lag_records", "gauge",
@@ -175,6 +177,7 @@ static size_t prometheus_text(const cdr_stream_stats *ss, char *buf, size_t bufs
         (double)ss->ss_aborts,
         (double)ss->ss_reloads,
         (double)ss->ss_counters,
+        (double)ss->ss_alerts,
         (double)ss->ss_restored,
         (double)ss->ss_misrouted,
         (double)ss->ss_lag,
@@ -475,7 +478,8 @@ int cmd_rate_stream(int argc, char **argv)
     uint64_t threads = 1, batch = CDR_STREAM_BATCH_DEFAULT, wait_ms = CDR_STREAM_WAIT_DEFAULT;
     uint64_t reload_ms = CDR_STREAM_RELOAD_DEFAULT, idle_ms = 0, interval_s = 0;
     uint64_t http_timeout_ms = HTTP_TIMEOUT_MS;
-    int stats = 0, quiet = 0;
+    uint64_t grace_h = CDR_CREDIT_GRACE_DEFAULT / 3600;
+    int stats = 0, quiet = 0, no_alerts = 0;
     cli_opt opts[] = {
         {"brokers", CLI_STRING, &brokers, "LIST", "Kafka bootstrap servers (host:port,...)"},
         {"group", CLI_STRING, &group, "G", "consumer group id"},
@@ -505,6 +509,10 @@ int cmd_rate_stream(int argc, char **argv)
          "a metrics client has MS ms to send its request and as long to take the answer, else it "
          "is dropped; default 5000 (clients are served at the same time, up to 32)",
          1, 600000},
+        {"grace", CLI_COUNT, &grace_h, "HOURS",
+         "from warned to suspended at 100% of the credit limit, default 72", 0, 8760},
+        {"no-alerts", CLI_FLAG, &no_alerts, NULL,
+         "no credit control: no credit state, no alerts to cdr.alerts (benchmarks)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "only warnings and errors on stderr"},
         {0},
     };
@@ -568,6 +576,10 @@ int cmd_rate_stream(int argc, char **argv)
         goto done;
     }
     cli_stop_on_signals();
+    cdr_credit_config credit;
+    cdr_credit_config_default(&credit);
+    credit.cc_on = !no_alerts;
+    credit.cc_grace = (int64_t)grace_h * 3600;
     const cdr_stream_config sc = {.sc_brokers = brokers,
                                   .sc_group = group,
                                   .sc_topic_prefix = prefix,
@@ -581,6 +593,7 @@ int cmd_rate_stream(int argc, char **argv)
                                   .sc_reload = reload_ms ? reload_store : NULL,
                                   .sc_reload_arg = &rl,
                                   .sc_reload_ms = (int)reload_ms,
+                                  .sc_credit = &credit,
                                   .sc_on_stats = on_stats,
                                   .sc_stats_arg = &mt};
     if (mt.mt_fd >= 0) {

@@ -89,6 +89,37 @@ Test(rated_wire, round_trip_rated)
     cr_assert_eq(buf[0], 2, "version 2 is written");
 }
 
+/* A record of a suspended line carries its flag: version 3, one byte more; without flags the
+ * bytes are version 2's. Malformed flags are refused at their position. */
+Test(rated_wire, flags_in_version_3)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX], plain[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    size_t n2 = encode(&cr, &rr, "cn-personal-128", plain);
+    rr.rr_flags = CDR_RATED_FLAG_SUSPENDED;
+    size_t n = encode(&cr, &rr, "cn-personal-128", buf);
+    cr_assert_eq(buf[0], 3);
+    cr_assert_eq(n, n2 + 1);
+    cr_assert_eq(memcmp(buf + 1, plain + 1, n2 - 1), 0, "version 3 = version 2 + the flags");
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+    assert_rated_eq(&rr, &rr2);
+    cr_assert_eq(rr2.rr_flags, CDR_RATED_FLAG_SUSPENDED);
+    cr_assert_eq(cdr_rated_wire_decode(buf, n - 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "truncated rated record in field flags");
+    buf[n - 1] = 0;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "field flags is 0 in a version 3 record");
+    cr_assert_eq(dg.dg_column, (int)n);
+    buf[n - 1] = 2;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (2)");
+    buf[0] = 4;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
+}
+
 /* A record written by the version-1 encoder (before the currency and the free units): as read
  * back from an old ledger segment or cdr.rated topic. */
 static const uint8_t v1_record[] = {
@@ -290,7 +321,8 @@ Test(rated_wire, bad_values_rejected)
         const int rc = cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg);
         if (v == 2)
             cr_assert_eq(rc, 0, "%s", dg.dg_msg);
-        else if (v != 1) /* a version-1 reading of version-2 bytes is refused in some other way */
+        else if (v != 1 && v != 3) /* version 1 or 3 readings of version-2 bytes are refused
+                                      in some other way (too short, too long) */
             cr_assert_eq(rc, CDR_VERSION, "version %u", v);
         else
             cr_assert_eq(rc, CDR_FORMAT);

@@ -288,7 +288,28 @@ typedef struct offline {
     cdr_money of_charge;
     uint64_t of_rated, of_suspense;
     counters of_ctr;
+    char **of_alerts; /* the alerts raised, as the JSON cdr.alerts carries, sorted at the end */
+    size_t of_nal, of_capal;
 } offline;
+
+static int cmp_str(const void *a, const void *b)
+{
+    return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void add_alert(char ***list, size_t *n, size_t *cap, const char *text, size_t len)
+{
+    if (*n == *cap) {
+        *cap = *cap ? 2 * *cap : 256;
+        *list = realloc(*list, *cap * sizeof **list);
+        cr_assert(*list);
+    }
+    char *c = malloc(len + 1);
+    cr_assert(c);
+    memcpy(c, text, len);
+    c[len] = '\0';
+    (*list)[(*n)++] = c;
+}
 
 /* Offline rating in steps: begin, rate batches (plans and directory may change in between, as
  * the stream's reloads do), end. */
@@ -297,6 +318,9 @@ static void offline_begin(offline *of, cdr_plan_set *ps, const cdr_subtab *subs)
     memset(of, 0, sizeof *of);
     cr_assert_eq(cdr_rater_create(1, ps, subs, &of->of_rt), 0);
     cdr_rater_track_changes(of->of_rt, 1);
+    cdr_credit_config cc; /* as rate-stream's default */
+    cdr_credit_config_default(&cc);
+    cr_assert_eq(cdr_rater_set_credit(of->of_rt, &cc), 0);
     of->of_subs = subs;
 }
 
@@ -309,6 +333,14 @@ static void offline_rate(offline *of, const cdr_record *recs, size_t n)
         of->of_cap = 2 * (of->of_n + n);
         of->of_ex = realloc(of->of_ex, of->of_cap * sizeof *of->of_ex);
         cr_assert(of->of_ex);
+    }
+    size_t na;
+    const cdr_alert *al = cdr_rater_alerts(of->of_rt, &na);
+    for (size_t a = 0; a < na; a++) {
+        char js[1024];
+        int l = cdr_alert_format_json(&al[a], js, sizeof js);
+        cr_assert_gt(l, 1);
+        add_alert(&of->of_alerts, &of->of_nal, &of->of_capal, js, (size_t)l - 1);
     }
     for (size_t i = 0; i < n; i++) {
         expect *ex = &of->of_ex[of->of_n++];
@@ -330,6 +362,8 @@ static void offline_end(offline *of)
     qsort(of->of_ex, of->of_n, sizeof *of->of_ex, cmp_expect);
     cr_assert_eq(cdr_rater_counters_changed(of->of_rt, collect_counter, &of->of_ctr), 0);
     qsort(of->of_ctr.cs_rows, of->of_ctr.cs_n, sizeof *of->of_ctr.cs_rows, cmp_row);
+    if (of->of_nal)
+        qsort(of->of_alerts, of->of_nal, sizeof *of->of_alerts, cmp_str);
     cdr_rater_destroy(of->of_rt);
     of->of_rt = NULL;
 }
@@ -345,6 +379,9 @@ static void offline_free(offline *of)
 {
     free(of->of_ex);
     free(of->of_ctr.cs_rows);
+    for (size_t i = 0; i < of->of_nal; i++)
+        free(of->of_alerts[i]);
+    free(of->of_alerts);
 }
 
 typedef struct readback {
@@ -355,7 +392,17 @@ typedef struct readback {
     uint64_t rb_mismatch, rb_dup, rb_unknown, rb_undecodable;
     uint64_t rb_owned; /* records that carry their charging owner (re-keyed ones) */
     counters rb_ctr;
+    char **rb_alerts;
+    size_t rb_nal, rb_capal;
 } readback;
+
+static int read_alert(void *arg, const cdr_kafka_msg *km)
+{
+    readback *rb = arg;
+    add_alert(&rb->rb_alerts, &rb->rb_nal, &rb->rb_capal, (const char *)km->km_value,
+              km->km_value_len);
+    return 0;
+}
 
 static int check_rated(void *arg, const cdr_kafka_msg *km)
 {
@@ -457,7 +504,8 @@ static void compare_output(const char *prefix, offline *of, uint64_t undecodable
     char topic[256];
     readback rb = {.rb_of = of};
     /* the raters have stopped: their last commits' markers may still be on the way */
-    static const char *const outputs[] = {"cdr.rated", "cdr.suspense", "cdr.counters"};
+    static const char *const outputs[] = {"cdr.rated", "cdr.suspense", "cdr.counters",
+                                          "cdr.alerts"};
     for (size_t i = 0; i < sizeof outputs / sizeof outputs[0]; i++) {
         snprintf(topic, sizeof topic, "%s%s", prefix, outputs[i]);
         test_kafka_wait_readable(topic, TIMEOUT_MS);
@@ -505,6 +553,20 @@ static void compare_output(const char *prefix, offline *of, uint64_t undecodable
                      rb.rb_ctr.cs_rows[i].cw_used, of->of_ctr.cs_rows[i].cw_used);
     }
     free(rb.rb_ctr.cs_rows);
+    /* every alert exactly once: the same multiset as offline */
+    snprintf(topic, sizeof topic, "%scdr.alerts", prefix);
+    cr_assert_eq(cdr_kafka_read_topic(brokers(), topic, NULL, 0, TIMEOUT_MS, read_alert, &rb, &dg),
+                 0, "%s", dg.dg_msg);
+    if (rb.rb_nal)
+        qsort(rb.rb_alerts, rb.rb_nal, sizeof *rb.rb_alerts, cmp_str);
+    cr_assert(of->of_nal > 0, "no alerts at all: the test proves nothing about them");
+    cr_assert_eq(rb.rb_nal, of->of_nal, "alerts: %zu on Kafka, %zu offline", rb.rb_nal, of->of_nal);
+    for (size_t i = 0; i < of->of_nal; i++)
+        cr_assert_str_eq(rb.rb_alerts[i], of->of_alerts[i], "alert %zu differs", i);
+    cr_log_info("%zu alerts: equal to offline", of->of_nal);
+    for (size_t i = 0; i < rb.rb_nal; i++)
+        free(rb.rb_alerts[i]);
+    free(rb.rb_alerts);
     if (owned)
         *owned = rb.rb_owned;
     else

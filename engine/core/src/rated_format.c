@@ -154,7 +154,10 @@ static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *n
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
                       i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
-        ob_printf(&ob, "]}\n");
+        /* only on a flagged record: the columns of the others stay as they were */
+        ob_printf(&ob, (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED)
+                           ? "],\"line_status\":\"suspended\"}\n"
+                           : "]}\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }

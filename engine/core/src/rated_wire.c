@@ -1,5 +1,5 @@
-/* rated_wire.c - rated records on the wire: version 2 is written, versions 1 and 2 are read
- * (docs/rated-format.md, "Wire format").
+/* rated_wire.c - rated records on the wire: version 2 is written (version 3, with flags, for a
+ * record that carries flags), versions 1 to 3 are read (docs/rated-format.md, "Wire format").
  *
  * Same conventions as the CDR wire format (engine/src/record.c): unsigned LEB128 varints, zigzag
  * for signed values, strings as one length byte then the bytes. The helpers are static there, so
@@ -23,7 +23,7 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
                              uint8_t *buf)
 {
     uint8_t *p = buf;
-    *p++ = CDR_RATED_WIRE_VERSION;
+    *p++ = rr->rr_flags ? 3 : CDR_RATED_WIRE_VERSION;
     uint8_t cdr[CDR_WIRE_MAX];
     size_t n = cdr_wire_encode(cr, cdr);
     p = cdr_put_varint(p, n);
@@ -56,6 +56,8 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
     *p++ = (uint8_t)cn;
     memcpy(p, rr->rr_currency, cn);
     p += cn;
+    if (rr->rr_flags)
+        *p++ = rr->rr_flags;
     return (size_t)(p - buf);
 }
 
@@ -143,7 +145,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     if (len < 1)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 1, "empty rated record");
     const unsigned version = buf[0];
-    if (version != 1 && version != 2)
+    if (version < 1 || version > 3)
         return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown rated wire format version %u",
                             version);
     rw_cur rc = {buf + 1, buf + len, buf, dg};
@@ -225,6 +227,15 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
                                 "field currency is not an ISO 4217 code");
         rc.rc_p += cn;
+    }
+    if (version >= 3) { /* flags, never 0 (a record without flags is written as version 2) */
+        uint8_t fl = 0;
+        if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED, &fl, "flags")))
+            return err;
+        if (!fl)
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
+                                "field flags is 0 in a version 3 record");
+        rr->rr_flags = fl;
     }
     if (rc.rc_p != rc.rc_end)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
