@@ -133,6 +133,10 @@ int cli_parse_count(const char *s, uint64_t *out);
  * under --json). */
 struct cdr_diag;
 void cli_report(const char *cmd, const struct cdr_diag *dg);
+/* The fraud rules compiled into st (`cdrate fraud compile`), malloc'd; NULL when there are none
+ * (*failed 0) or when they cannot be read (*failed 1, reported). */
+struct cdr_store;
+struct cdr_fraud_rules *cli_fraud_rules(const char *cmd, struct cdr_store *st, int *failed);
 /* The same for a message with no position; code is a cdr_err (its name goes into the JSON). */
 void cli_error(const char *cmd, int code, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));

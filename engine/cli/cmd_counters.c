@@ -149,6 +149,8 @@ static int on_change(void *arg, const cdr_kafka_msg *km)
 {
     ctr_list *cl = arg;
     cl->cl_records++;
+    if (cdr_fraud_change_is(km->km_key, km->km_key_len))
+        return 0; /* a line's fraud-rule state beside the counters (credit-control.md) */
     cdr_counter_change cc = {0};
     int deleted = km->km_value == NULL;
     if (deleted ? km->km_key_len != CDR_COUNTER_KEY_LEN

@@ -455,6 +455,15 @@ int cmd_rate(int argc, char **argv)
     cdr_credit_config ccfg;
     cdr_credit_config_default(&ccfg);
     cdr_rater_set_credit(rt, &ccfg);
+    int fraud_failed;
+    struct cdr_fraud_rules *fraud = cli_fraud_rules("rate", st, &fraud_failed);
+    rc = fraud_failed ? CDR_FORMAT : cdr_rater_set_fraud(rt, fraud);
+    free(fraud);
+    if (rc) {
+        if (!fraud_failed)
+            cli_error("rate", rc, "out of memory");
+        goto done;
+    }
     if (outpath && !(out = cli_fopen_out(outpath))) {
         cli_error("rate", CDR_EIO, "cannot create %s: %s", outpath, strerror(errno));
         goto done;

@@ -556,6 +556,7 @@ int cmd_rate_stream(int argc, char **argv)
     cdr_store *st = NULL;
     cdr_plan_set *ps = NULL;
     cdr_subtab *subs = NULL;
+    struct cdr_fraud_rules *fraud = NULL;
     reloader rl = {0};
     int status = 1;
     pthread_t interval_th, http_th;
@@ -575,6 +576,9 @@ int cmd_rate_stream(int argc, char **argv)
         cli_report("rate-stream", &dg);
         goto done;
     }
+    int fraud_failed;
+    if (!no_alerts && !(fraud = cli_fraud_rules("rate-stream", st, &fraud_failed)) && fraud_failed)
+        goto done;
     cli_stop_on_signals();
     cdr_credit_config credit;
     cdr_credit_config_default(&credit);
@@ -594,6 +598,7 @@ int cmd_rate_stream(int argc, char **argv)
                                   .sc_reload_arg = &rl,
                                   .sc_reload_ms = (int)reload_ms,
                                   .sc_credit = &credit,
+                                  .sc_fraud = fraud,
                                   .sc_on_stats = on_stats,
                                   .sc_stats_arg = &mt};
     if (mt.mt_fd >= 0) {
@@ -623,6 +628,7 @@ done:
     pthread_cond_destroy(&mt.mt_cond);
     pthread_mutex_destroy(&mt.mt_lock);
     cdr_subtab_free(subs);
+    free(fraud);
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     cli_spec_free(&cs);

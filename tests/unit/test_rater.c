@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include "cdr_bench.h"
+#include "cdr_fraud.h"
 #include "cdr_rate.h"
 #include "cdr_stream.h"
 
@@ -774,5 +775,71 @@ Test(credit, bad_settings_are_refused)
     cc.cc_bundle_warn[1] = 101;
     cr_expect_eq(cdr_rater_set_credit(rt, &cc), CDR_EINVAL);
     cdr_rater_destroy(rt);
+    cdr_subtab_free(tab);
+}
+
+/* Fraud rules in the rating shard: a window hand-computed, exactly at the threshold (no hit), one
+ * second past it (a hit), once per window, again after it; the state carried to a new rater (as
+ * the changelog does) decides the same. */
+static int carry_fraud(void *arg, const cdr_fraud_change *fc)
+{
+    return cdr_rater_fraud_import(arg, fc);
+}
+
+Test(credit, fraud_rule_once_per_window)
+{
+    static const char rules[] = "rules:\n"
+                                "  - name: de-minutes\n"
+                                "    kind: units\n"
+                                "    service: voice\n"
+                                "    zone: de\n"
+                                "    window: 1h\n"
+                                "    threshold: 10min\n";
+    cdr_fraud_rules *frs;
+    cdr_diag dg;
+    cr_assert_eq(cdr_fraud_parse_buf("f.yaml", rules, sizeof rules - 1, &frs, &dg), 0, "%s",
+                 dg.dg_msg);
+    cdr_subtab *tab = credit_subs(1, 1, 1000000000, 0); /* a limit far away */
+    cdr_rater *rt = credit_rater(1, tab, 0);
+    cr_assert_eq(cdr_rater_set_fraud(rt, frs), 0);
+    cdr_record r[4];
+    cdr_rated out[4];
+    char got[512];
+    r[0] = call("1", T0, 300);
+    r[1] = call("2", T0 + 600, 300); /* 600 s in the window: at the threshold, no hit */
+    for (int i = 0; i < 2; i++)
+        strcpy(r[i].cr_msisdn, "4915100000001");
+    rate_alerts(rt, r, 2, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:bundle:80:active 0:bundle:100:active");
+    /* the state now travels to another rater, as after a crash */
+    cdr_rater *b = credit_rater(2, tab, 0);
+    cr_assert_eq(cdr_rater_set_fraud(b, frs), 0);
+    cr_assert_eq(cdr_rater_counters_changed(rt, carry, b), 0);
+    cr_assert_eq(cdr_rater_fraud_changed(rt, carry_fraud, b), 0);
+    r[2] = call("3", T0 + 1200, 1);   /* 601 s: one past it */
+    r[3] = call("4", T0 + 1300, 600); /* more in the same window: no second hit */
+    for (int i = 2; i < 4; i++)
+        strcpy(r[i].cr_msisdn, "4915100000001");
+    rate_alerts(b, r + 2, 2, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:fraud:0:active");
+    size_t na;
+    const cdr_alert *al = cdr_rater_alerts(b, &na);
+    cr_assert_eq(na, 1);
+    cr_expect_str_eq(al[0].al_rule, "de-minutes");
+    cr_expect_eq(al[0].al_used, 601);
+    cr_expect_eq(al[0].al_threshold, 600);
+    char js[1024];
+    cr_assert_gt(cdr_alert_format_json(&al[0], js, sizeof js), 0);
+    cr_expect(strstr(js, "\"kind\":\"fraud\"") && strstr(js, "\"rule\":\"de-minutes\"") &&
+                  strstr(js, "\"window_units\":601,\"threshold_units\":600}"),
+              "%s", js);
+    /* the window has slid past the hit: a new burst hits again */
+    r[0] = call("5", T0 + 1200 + 3600, 700);
+    strcpy(r[0].cr_msisdn, "4915100000001");
+    rate_alerts(b, r, 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:fraud:0:active");
+    cdr_rater_destroy(rt);
+    cdr_rater_destroy(b);
+    cdr_fraud_rules_free(frs);
     cdr_subtab_free(tab);
 }

@@ -167,9 +167,10 @@ typedef enum cdr_alert_kind {
     CDR_ALERT_POOL,       /* an enterprise pool reached al_pct % */
     CDR_ALERT_WARNED,     /* the line moved to warned: the pre-suspension warning */
     CDR_ALERT_SUSPENDED,  /* the line moved to suspended */
+    CDR_ALERT_FRAUD,      /* a fraud rule hit (cdr_fraud.h): once per window and line */
     CDR_ALERT_KIND_COUNT
 } cdr_alert_kind;
-/* "credit", "bundle", "pool", "warned", "suspended"; NULL when out of range. */
+/* "credit", "bundle", "pool", "warned", "suspended", "fraud"; NULL when out of range. */
 const char *cdr_alert_kind_name(int kind);
 
 #define CDR_CREDIT_MAX_BUNDLE_WARN 4
@@ -204,6 +205,13 @@ typedef struct cdr_alert {
     int64_t al_threshold; /* the threshold in the same unit: ceil(al_limit * al_pct / 100) */
     cdr_time al_time;     /* the record's start */
     cdr_time al_since;    /* WARNED, SUSPENDED: when the line was warned */
+    /* FRAUD: the rule (al_pct 0; al_used the window's units or, for impossible travel, the
+     * seconds between the two records; al_threshold the rule's threshold or `within`) */
+    char al_rule[CDR_NAME_MAX];
+    uint8_t al_rule_kind;     /* cdr_fraud_kind */
+    cdr_time al_window_start; /* units: the window; countries: the two records' times */
+    cdr_time al_window_end;
+    uint16_t al_country[2]; /* countries: the two visited MCCs, earlier first */
 } cdr_alert;
 
 /* Switch credit control on or off and set its parameters (copied). Between batches only. Returns
@@ -212,6 +220,14 @@ int cdr_rater_set_credit(cdr_rater *rt, const cdr_credit_config *cc);
 /* The alerts of the last batch, in record order (within one record in the order raised); *n gets
  * their count. Valid until the next cdr_rater_rate or cdr_rater_destroy. */
 const cdr_alert *cdr_rater_alerts(const cdr_rater *rt, size_t *n);
+/* Fraud and abuse rules (cdr_fraud.h, docs/fraud-rules.md) evaluated on every rated record, in
+ * the shard of its charging owner, with state per line and rule kept by the rater (and carried on
+ * the changelog by rate-stream: cdr_rater_fraud_changed). A copy of rules is taken; NULL or no
+ * rule = none (the default). Fraud alerts need credit control on (cdr_rater_set_credit).
+ * Between batches only. Returns 0 or CDR_ENOMEM. */
+struct cdr_fraud_rules;
+int cdr_rater_set_fraud(cdr_rater *rt, const struct cdr_fraud_rules *rules);
+
 /* One alert as a JSON object with '\n' (docs/credit-control.md). Returns the length, or -1 when
  * bufsize is short (1024 bytes always suffice). */
 int cdr_alert_format_json(const cdr_alert *al, char *buf, size_t bufsize);

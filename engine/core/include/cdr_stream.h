@@ -54,6 +54,34 @@ int cdr_rater_counter_import(cdr_rater *rt, const cdr_counter_change *cc);
  * changes. Returns 0 or CDR_ENOMEM (the counters are then unchanged). */
 int cdr_rater_counters_drop(cdr_rater *rt, cdr_counter_keep_fn keep, void *arg);
 
+/* Fraud-rule state of one line and rule (cdr_rater_set_fraud), as it travels on the same
+ * changelog as the counters (same partition as the owner's counters). */
+struct cdr_fraud_line;
+typedef struct cdr_fraud_change {
+    uint64_t fc_subscriber;
+    uint64_t fc_owner;
+    uint32_t fc_rule; /* index in the rule set */
+    const struct cdr_fraud_line *fc_state;
+} cdr_fraud_change;
+typedef int (*cdr_fraud_change_fn)(void *arg, const cdr_fraud_change *fc);
+/* Report each fraud state changed since the last call and forget the changes (as
+ * cdr_rater_counters_changed). Returns 0 or fn's first non-zero value. */
+int cdr_rater_fraud_changed(cdr_rater *rt, cdr_fraud_change_fn fn, void *arg);
+/* Set one state (from a changelog) without marking it changed. 0 or CDR_ENOMEM. */
+int cdr_rater_fraud_import(cdr_rater *rt, const cdr_fraud_change *fc);
+/* Changelog encoding: key 'F', subscriber be64, rule u8 (10 bytes, told apart from a counter's 20
+ * by its length); value: owner le64, then cdr_fraud_line_encode. */
+#define CDR_FRAUD_KEY_LEN 10
+#define CDR_FRAUD_VAL_MAX (8 + 720)
+/* Encode; returns the value length. */
+size_t cdr_fraud_change_encode(const cdr_fraud_change *fc, uint8_t key[CDR_FRAUD_KEY_LEN],
+                               uint8_t *val);
+/* 1 when a changelog key is a fraud state's. */
+int cdr_fraud_change_is(const void *key, size_t klen);
+/* Decode into fc, the state into *st (fc->fc_state = st). Returns 0 or CDR_FORMAT. */
+int cdr_fraud_change_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                            cdr_fraud_change *fc, struct cdr_fraud_line *st);
+
 /* Changelog encoding of a counter: the key is 20 bytes (holder be64, cycle be32, tag be64, as in
  * the store's counters db), the value 16 bytes (used le64, owner le64). */
 #define CDR_COUNTER_KEY_LEN 20
@@ -126,6 +154,10 @@ typedef struct cdr_stream_config {
      * in its transaction, one JSON object per message (cdr_alert_format_json), keyed by the
      * account id in decimal. */
     const cdr_credit_config *sc_credit;
+    /* Fraud and abuse rules evaluated on every rated record (NULL = none; cdr_rater_set_fraud):
+     * their state per line travels on cdr.counters (CDR_FRAUD_KEY_LEN keys), their hits go to
+     * cdr.alerts as above. Needs credit control on. */
+    const struct cdr_fraud_rules *sc_fraud;
     cdr_stream_stats_fn sc_on_stats; /* NULL: none */
     void *sc_stats_arg;
 } cdr_stream_config;

@@ -5,6 +5,8 @@
 #include <inttypes.h>
 #include <string.h>
 
+#include "cdr_bytes.h"
+#include "cdr_fraud.h"
 #include "cdr_stream.h"
 
 /* The top two bits of a tag; rater.c's CTR_OWN, CTR_POOL, CTR_MEMBER. */
@@ -101,5 +103,36 @@ int cdr_counters_delete(cdr_store *st, cdr_counter_match_fn match, void *arg, in
     if ((rc = mdb_txn_commit(txn)) != 0)
         return cdr_store_err(rc, "commit counters", dg);
     *n = hits;
+    return 0;
+}
+
+/* ---- fraud-rule state on the changelog ------------------------------------------------------- */
+
+size_t cdr_fraud_change_encode(const cdr_fraud_change *fc, uint8_t key[CDR_FRAUD_KEY_LEN],
+                               uint8_t *val)
+{
+    key[0] = 'F';
+    cdr_put_be(key + 1, fc->fc_subscriber, 8);
+    key[9] = (uint8_t)fc->fc_rule;
+    memcpy(val, &fc->fc_owner, 8);
+    return 8 + cdr_fraud_line_encode(fc->fc_state, val + 8);
+}
+
+int cdr_fraud_change_is(const void *key, size_t klen)
+{
+    return klen == CDR_FRAUD_KEY_LEN && ((const uint8_t *)key)[0] == 'F';
+}
+
+int cdr_fraud_change_decode(const void *key, size_t klen, const void *val, size_t vlen,
+                            cdr_fraud_change *fc, cdr_fraud_line *st)
+{
+    const uint8_t *k = key, *v = val;
+    if (!cdr_fraud_change_is(key, klen) || vlen < 9 || k[9] >= CDR_FRAUD_MAX_RULES ||
+        cdr_fraud_line_decode(v + 8, vlen - 8, st) != 0)
+        return CDR_FORMAT;
+    fc->fc_subscriber = cdr_get_be(k + 1, 8);
+    fc->fc_rule = k[9];
+    memcpy(&fc->fc_owner, v, 8);
+    fc->fc_state = st;
     return 0;
 }

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "cdr_fraud.h"
 #include "cdr_rate.h"
 #include "cdr_stream.h"
 #include "cdr_time.h"
@@ -18,8 +19,8 @@ const char *cdr_line_status_name(int status)
 
 const char *cdr_alert_kind_name(int kind)
 {
-    static const char *const names[CDR_ALERT_KIND_COUNT] = {NULL,   "credit", "bundle",
-                                                            "pool", "warned", "suspended"};
+    static const char *const names[CDR_ALERT_KIND_COUNT] = {NULL,     "credit",    "bundle", "pool",
+                                                            "warned", "suspended", "fraud"};
     return kind > 0 && kind < CDR_ALERT_KIND_COUNT ? names[kind] : NULL;
 }
 
@@ -76,7 +77,26 @@ int cdr_alert_format_json(const cdr_alert *al, char *buf, size_t bufsize)
     if (n < 0 || (size_t)n >= bufsize)
         return -1;
     int m;
-    if (al->al_kind == CDR_ALERT_BUNDLE || al->al_kind == CDR_ALERT_POOL) {
+    if (al->al_kind == CDR_ALERT_FRAUD) {
+        char rule[CDR_NAME_MAX * 6 + 1], w0[40], w1[40];
+        json_text(al->al_rule, rule, sizeof rule);
+        cdr_time_format(al->al_window_start, 0, 1, w0, sizeof w0);
+        cdr_time_format(al->al_window_end, 0, 1, w1, sizeof w1);
+        const char *svc = cdr_service_name(al->al_service);
+        if (al->al_rule_kind == CDR_FRAUD_COUNTRIES)
+            m = snprintf(buf + n, bufsize - (size_t)n,
+                         ",\"rule\":\"%s\",\"rule_kind\":\"countries\",\"countries\":[%u,%u]"
+                         ",\"first_time\":\"%s\",\"second_time\":\"%s\",\"seconds_apart\":%" PRId64
+                         ",\"within_seconds\":%" PRId64 "}\n",
+                         rule, al->al_country[0], al->al_country[1], w0, w1, al->al_used,
+                         al->al_threshold);
+        else
+            m = snprintf(buf + n, bufsize - (size_t)n,
+                         ",\"rule\":\"%s\",\"rule_kind\":\"units\",\"service\":\"%s\""
+                         ",\"window_start\":\"%s\",\"window_end\":\"%s\",\"window_units\":%" PRId64
+                         ",\"threshold_units\":%" PRId64 "}\n",
+                         rule, svc ? svc : "", w0, w1, al->al_used, al->al_threshold);
+    } else if (al->al_kind == CDR_ALERT_BUNDLE || al->al_kind == CDR_ALERT_POOL) {
         const char *svc = cdr_service_name(al->al_service);
         m = snprintf(buf + n, bufsize - (size_t)n,
                      ",\"bundle\":\"%s\",\"service\":\"%s\",\"used_units\":%" PRId64

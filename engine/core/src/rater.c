@@ -10,11 +10,13 @@
  * with the batch size and counter tables grow geometrically.
  */
 #include <pthread.h>
+#include <stddef.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "cdr_bytes.h"
+#include "cdr_fraud.h"
 #include "cdr_mem.h"
 #include "cdr_rate.h"
 #include "cdr_stream.h"
@@ -27,12 +29,14 @@
 #define CTR_POOL    (2ULL << 62)
 #define CTR_MEMBER  (3ULL << 62)
 #define CTR_TAGMASK ((1ULL << 62) - 1)
-/* Credit state (docs/credit-control.md): kind 0, a sub-kind in bits 56..61. */
-#define CTR_SPEND       (1ULL << 56)  /* | currency (24 bits); holder = account: charges */
-#define CTR_SPEND_ALERT (2ULL << 56)  /* | currency; holder = account: bit i = threshold i raised  \
-                                       */
-#define CTR_STATUS       (3ULL << 56) /* holder = subscriber: status | since << 8 */
-#define CTR_BUNDLE_ALERT (4ULL << 56) /* | low 48 bits of the bundle's counter tag; same holder */
+/* Credit state (docs/credit-control.md): kind 0, a sub-kind in bits 56..61. CTR_SPEND | currency
+ * (24 bits), holder = account: the charges; CTR_SPEND_ALERT | currency, holder = account: bit i =
+ * threshold i raised; CTR_STATUS, holder = subscriber: status | since << 8; CTR_BUNDLE_ALERT |
+ * the low 48 bits of a bundle's counter tag, the bundle's holder: bit i = threshold i raised. */
+#define CTR_SPEND        (1ULL << 56)
+#define CTR_SPEND_ALERT  (2ULL << 56)
+#define CTR_STATUS       (3ULL << 56)
+#define CTR_BUNDLE_ALERT (4ULL << 56)
 #define CTR_LOW48        ((1ULL << 48) - 1)
 
 typedef struct ctr_ent {
@@ -168,6 +172,114 @@ static int ctr_put(ctr_tab *ct, uint64_t holder, uint32_t cycle, uint64_t tag, u
     return 0;
 }
 
+/* ---- fraud-rule state ------------------------------------------------------------------------
+ * Per (subscriber, rule) one cdr_fraud_line, in a dense array (entries are large: the slot array
+ * holds indexes, so growing moves no state); ft_chg lists the entries changed since the last
+ * export. */
+typedef struct fr_ent {
+    uint64_t fe_sub;
+    uint64_t fe_owner;
+    uint32_t fe_rule;
+    uint32_t fe_changed;
+    cdr_fraud_line fe_st;
+} fr_ent;
+
+typedef struct fr_tab {
+    fr_ent *ft_ents;
+    size_t ft_n, ft_cap;
+    uint32_t *ft_slots; /* entry index + 1, 0 = empty */
+    size_t ft_mask;
+    uint32_t *ft_chg;
+    size_t ft_nchg, ft_capchg;
+} fr_tab;
+
+static size_t fr_slot(uint64_t sub, uint32_t rule)
+{
+    return (size_t)mix64(sub * 0x9e3779b97f4a7c15ULL + rule + 1);
+}
+
+static fr_ent *fr_find(const fr_tab *ft, uint64_t sub, uint32_t rule)
+{
+    if (!ft->ft_slots)
+        return NULL;
+    for (size_t j = fr_slot(sub, rule) & ft->ft_mask;; j = (j + 1) & ft->ft_mask) {
+        uint32_t ix = ft->ft_slots[j];
+        if (!ix)
+            return NULL;
+        fr_ent *fe = &ft->ft_ents[ix - 1];
+        if (fe->fe_sub == sub && fe->fe_rule == rule)
+            return fe;
+    }
+}
+
+/* The entry of (sub, rule), added (state from init) when missing; NULL without memory. */
+static fr_ent *fr_get(fr_tab *ft, uint64_t sub, uint32_t rule, uint64_t owner,
+                      const cdr_fraud_line *init)
+{
+    fr_ent *fe = fr_find(ft, sub, rule);
+    if (fe)
+        return fe;
+    if (!ft->ft_slots || 2 * (ft->ft_n + 1) > ft->ft_mask + 1) {
+        size_t ns = ft->ft_slots ? 2 * (ft->ft_mask + 1) : 1024;
+        uint32_t *sl = calloc(ns, sizeof *sl);
+        if (!sl)
+            return NULL;
+        for (size_t i = 0; i < ft->ft_n; i++) {
+            size_t j = fr_slot(ft->ft_ents[i].fe_sub, ft->ft_ents[i].fe_rule) & (ns - 1);
+            while (sl[j])
+                j = (j + 1) & (ns - 1);
+            sl[j] = (uint32_t)i + 1;
+        }
+        free(ft->ft_slots);
+        ft->ft_slots = sl;
+        ft->ft_mask = ns - 1;
+    }
+    if (ft->ft_n == ft->ft_cap) {
+        size_t cap = ft->ft_cap ? 2 * ft->ft_cap : 256;
+        fr_ent *ne = realloc(ft->ft_ents, cap * sizeof *ne);
+        if (!ne)
+            return NULL;
+        ft->ft_ents = ne;
+        ft->ft_cap = cap;
+    }
+    fe = &ft->ft_ents[ft->ft_n];
+    memset(fe, 0, offsetof(fr_ent, fe_st));
+    fe->fe_sub = sub;
+    fe->fe_rule = rule;
+    fe->fe_owner = owner;
+    fe->fe_st = *init;
+    size_t j = fr_slot(sub, rule) & ft->ft_mask;
+    while (ft->ft_slots[j])
+        j = (j + 1) & ft->ft_mask;
+    ft->ft_slots[j] = (uint32_t)++ft->ft_n;
+    return fe;
+}
+
+static int fr_mark(fr_tab *ft, fr_ent *fe)
+{
+    if (fe->fe_changed)
+        return 0;
+    if (ft->ft_nchg == ft->ft_capchg) {
+        size_t cap = ft->ft_capchg ? 2 * ft->ft_capchg : 1024;
+        uint32_t *nc = realloc(ft->ft_chg, cap * sizeof *nc);
+        if (!nc)
+            return CDR_ENOMEM;
+        ft->ft_chg = nc;
+        ft->ft_capchg = cap;
+    }
+    ft->ft_chg[ft->ft_nchg++] = (uint32_t)(fe - ft->ft_ents);
+    fe->fe_changed = 1;
+    return 0;
+}
+
+static void fr_free(fr_tab *ft)
+{
+    free(ft->ft_ents);
+    free(ft->ft_slots);
+    free(ft->ft_chg);
+    memset(ft, 0, sizeof *ft);
+}
+
 /* ---- the rater ------------------------------------------------------------------------------- */
 
 /* A plan set with each subscriber's plan family resolved against it. */
@@ -189,6 +301,7 @@ typedef struct worker {
     int wk_err;
     cdr_alert *wk_alerts; /* raised in this batch, in record order */
     size_t wk_nalerts, wk_capalerts;
+    fr_tab wk_fraud;
 } worker;
 
 struct cdr_rater {
@@ -211,7 +324,8 @@ struct cdr_rater {
     const cdr_plan **rt_plan; /* [n] the plan version that rated each record (of rt_bsnap) */
     size_t rt_cap;
     cdr_credit_config rt_credit;
-    cdr_alert *rt_alerts; /* the last batch's, merged from the workers in record order */
+    cdr_fraud_rules *rt_fraud; /* NULL = no rules */
+    cdr_alert *rt_alerts;      /* the last batch's, merged from the workers in record order */
     size_t rt_nalerts, rt_capalerts;
 };
 
@@ -460,6 +574,44 @@ static void bundle_thresholds(cdr_rater *rt, worker *wk, const cdr_sub *su, cons
                      cc->cc_bundle_warn, cc->cc_nbundle_warn, limit, used, name, 0);
 }
 
+/* Fraud rules on one rated record (pl: its plan, for the zone). */
+static void fraud_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
+                         const cdr_rated *rr, const cdr_plan *pl)
+{
+    const cdr_fraud_rules *frs = rt->rt_fraud;
+    const cdr_zone *zo =
+        rr->rr_zone >= 0 && rr->rr_zone < (int)pl->pl_nzones ? &pl->pl_zones[rr->rr_zone] : NULL;
+    for (uint32_t r = 0; r < frs->frs_nrules; r++) {
+        const cdr_fraud_rule *fr = &frs->frs_rules[r];
+        if (!cdr_fraud_applies(fr, cr, rr, zo))
+            continue;
+        fr_ent *fe = fr_find(&wk->wk_fraud, su->su_id, r);
+        if (!fe) {
+            cdr_fraud_line init;
+            cdr_fraud_line_init(&init, fr);
+            fe = fr_get(&wk->wk_fraud, su->su_id, r, su->su_owner, &init);
+        }
+        if (!fe || fr_mark(&wk->wk_fraud, fe)) {
+            wk->wk_err = CDR_ENOMEM;
+            return;
+        }
+        cdr_fraud_hit hit;
+        if (cdr_fraud_eval(fr, &fe->fe_st, cr, rr, zo, &hit) != 1)
+            continue;
+        cdr_alert *al = alert_new(rt, wk, su, cr, rr, CDR_ALERT_FRAUD, 0);
+        if (!al)
+            return;
+        snprintf(al->al_rule, sizeof al->al_rule, "%s", hit.fh_name);
+        al->al_rule_kind = hit.fh_kind;
+        al->al_used = (int64_t)hit.fh_sum;
+        al->al_threshold = (int64_t)hit.fh_threshold;
+        al->al_window_start = hit.fh_window_start;
+        al->al_window_end = hit.fh_window_end;
+        al->al_country[0] = hit.fh_country[0];
+        al->al_country[1] = hit.fh_country[1];
+    }
+}
+
 static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t subix,
                      const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
@@ -534,6 +686,8 @@ static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t su
     const int credit = rt->rt_credit.cc_on;
     if (credit)
         credit_record(rt, wk, su, cr, rr);
+    if (credit && rt->rt_fraud)
+        fraud_record(rt, wk, su, cr, rr, pl);
     if (!any || rr->rr_bundle < 0)
         return;
     unsigned b = (unsigned)rr->rr_bundle;
@@ -710,8 +864,10 @@ void cdr_rater_destroy(cdr_rater *rt)
         free(rt->rt_workers[i].wk_ctr.ct_ents);
         free(rt->rt_workers[i].wk_ctr.ct_chg);
         free(rt->rt_workers[i].wk_alerts);
+        fr_free(&rt->rt_workers[i].wk_fraud);
     }
     free(rt->rt_alerts);
+    free(rt->rt_fraud);
     free(rt->rt_workers);
     snap_release(rt->rt_snap);
     snap_release(rt->rt_bsnap);
@@ -816,6 +972,19 @@ int cdr_rater_set_credit(cdr_rater *rt, const cdr_credit_config *cc)
             (i && cc->cc_bundle_warn[i] <= cc->cc_bundle_warn[i - 1]))
             return CDR_EINVAL;
     rt->rt_credit = *cc;
+    return 0;
+}
+
+int cdr_rater_set_fraud(cdr_rater *rt, const cdr_fraud_rules *rules)
+{
+    cdr_fraud_rules *copy = NULL;
+    if (rules && rules->frs_nrules) {
+        if (!(copy = malloc(sizeof *copy)))
+            return CDR_ENOMEM;
+        *copy = *rules;
+    }
+    free(rt->rt_fraud);
+    rt->rt_fraud = copy;
     return 0;
 }
 
@@ -1078,5 +1247,51 @@ int cdr_rater_counters_drop(cdr_rater *rt, cdr_counter_keep_fn keep, void *arg)
         free(ct->ct_ents);
         *ct = nt;
     }
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        fr_tab *ft = &rt->rt_workers[w].wk_fraud, nf = {0};
+        for (size_t i = 0; i < ft->ft_n; i++) {
+            const fr_ent *fe = &ft->ft_ents[i];
+            if (!keep || !keep(arg, fe->fe_owner))
+                continue;
+            if (!fr_get(&nf, fe->fe_sub, fe->fe_rule, fe->fe_owner, &fe->fe_st)) {
+                fr_free(&nf);
+                return CDR_ENOMEM;
+            }
+        }
+        fr_free(ft);
+        *ft = nf;
+    }
+    return 0;
+}
+
+int cdr_rater_fraud_changed(cdr_rater *rt, cdr_fraud_change_fn fn, void *arg)
+{
+    int rc = 0;
+    for (unsigned w = 0; w < rt->rt_threads; w++) {
+        fr_tab *ft = &rt->rt_workers[w].wk_fraud;
+        for (size_t i = 0; i < ft->ft_nchg; i++) {
+            fr_ent *fe = &ft->ft_ents[ft->ft_chg[i]];
+            fe->fe_changed = 0;
+            if (rc)
+                continue;
+            const cdr_fraud_change fc = {.fc_subscriber = fe->fe_sub,
+                                         .fc_owner = fe->fe_owner,
+                                         .fc_rule = fe->fe_rule,
+                                         .fc_state = &fe->fe_st};
+            rc = fn(arg, &fc);
+        }
+        ft->ft_nchg = 0;
+    }
+    return rc;
+}
+
+int cdr_rater_fraud_import(cdr_rater *rt, const cdr_fraud_change *fc)
+{
+    worker *wk = &rt->rt_workers[shard_of(fc->fc_owner, rt->rt_threads)];
+    fr_ent *fe = fr_get(&wk->wk_fraud, fc->fc_subscriber, fc->fc_rule, fc->fc_owner, fc->fc_state);
+    if (!fe)
+        return CDR_ENOMEM;
+    fe->fe_st = *fc->fc_state;
+    fe->fe_owner = fc->fc_owner;
     return 0;
 }

@@ -25,6 +25,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "cdr_bytes.h"
+#include "cdr_fraud.h"
 #include "cdr_kafka.h"
 #include "cdr_stream.h"
 #include "cdr_suspense.h"
@@ -430,6 +431,20 @@ static int restore(stream *sm, const int32_t *parts, int n, uint64_t *count)
                 m->err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
                 rc = cdr_diag_set(sm->sm_dg, CDR_KAFKA, NULL, 0, 0, "kafka: restore %s: %s", topic,
                                   rd_kafka_message_errstr(m));
+        } else if (cdr_fraud_change_is(m->key, m->key_len)) {
+            cdr_fraud_change fc;
+            cdr_fraud_line st;
+            if (cdr_fraud_change_decode(m->key, m->key_len, m->payload, m->len, &fc, &st))
+                rc = cdr_diag_set(sm->sm_dg, CDR_FORMAT, topic, 0, 0,
+                                  "malformed fraud state record at partition %d offset %" PRId64,
+                                  (int)m->partition, m->offset);
+            else if ((rc = cdr_rater_fraud_import(sm->sm_rt, &fc)) != 0)
+                cdr_diag_set(sm->sm_dg, rc, NULL, 0, 0, "cannot restore fraud state");
+            restored++;
+            if (!rc && m->offset + 1 >= hi[m->partition] && !done[m->partition]) {
+                done[m->partition] = 1;
+                left--;
+            }
         } else {
             cdr_counter_change cc;
             if (cdr_counter_change_decode(m->key, m->key_len, m->payload, m->len, &cc))
@@ -1172,6 +1187,16 @@ static int32_t sub_partition(stream *sm, int32_t si)
 /* Rate the batch in hand and commit it with its offsets in one transaction. A record whose
  * charging owner lives on another partition of cdr.raw is forwarded there instead (re-keying):
  * its pool's counters belong to that partition. */
+static int produce_fraud(void *arg, const cdr_fraud_change *fc)
+{
+    stream *sm = arg;
+    uint8_t key[CDR_FRAUD_KEY_LEN], val[CDR_FRAUD_VAL_MAX];
+    const size_t vlen = cdr_fraud_change_encode(fc, key, val);
+    sm->sm_stats.ss_counters++;
+    return produce(sm, T_COUNTERS, owner_partition(sm, fc->fc_owner), key, sizeof key, val, vlen,
+                   NULL);
+}
+
 static int batch(stream *sm)
 {
     const size_t n = sm->sm_nmsgs;
@@ -1255,6 +1280,8 @@ static int batch(stream *sm)
     }
     if (!rc)
         rc = cdr_rater_counters_changed(sm->sm_rt, produce_counter, sm);
+    if (!rc)
+        rc = cdr_rater_fraud_changed(sm->sm_rt, produce_fraud, sm);
     size_t nalerts = 0;
     const cdr_alert *alerts = k && !rc ? cdr_rater_alerts(sm->sm_rt, &nalerts) : NULL;
     for (size_t a = 0; a < nalerts && !rc; a++) {
@@ -1383,7 +1410,8 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
     {
         cdr_credit_config ccd;
         cdr_credit_config_default(&ccd);
-        if ((rc = cdr_rater_set_credit(sm->sm_rt, sc->sc_credit ? sc->sc_credit : &ccd)) != 0) {
+        if ((rc = cdr_rater_set_credit(sm->sm_rt, sc->sc_credit ? sc->sc_credit : &ccd)) != 0 ||
+            (rc = cdr_rater_set_fraud(sm->sm_rt, sc->sc_fraud)) != 0) {
             cdr_diag_set(dg, rc, NULL, 0, 0, "rate-stream: invalid credit control settings");
             goto done;
         }
