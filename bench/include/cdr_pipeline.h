@@ -153,7 +153,13 @@ typedef struct cdr_pipeline_bench_config {
     int pb_keep;        /* keep the scratch directory and the run's topics */
     int pb_timeout_s;   /* give up when the raters make no progress for this long; 0 = 120 */
     long pb_broker_pid; /* > 0: report the CPU time of this process (the broker) while timed */
-    FILE *pb_progress;  /* stage lines ("generating", "collecting", ...); may be NULL */
+    /* 1: the live side on, as in production: the raters keep credit control and evaluate the
+     * sample fraud rules (alerts to cdr.alerts), and on a real broker a `cdrate project` process
+     * keeps the live state of cdr.rated in the store; the end of the timed part is then also
+     * when the projection has applied every rated record. 0: rate-stream --no-alerts, no
+     * projection. */
+    int pb_live;
+    FILE *pb_progress; /* stage lines ("generating", "collecting", ...); may be NULL */
     /* May be NULL; when it becomes non-zero (a signal handler) the run stops the raters and
      * returns CDR_EINVAL ("stopped"). The raters also exit by themselves after 10 minutes
      * without records, should this process die without stopping them. */

@@ -30,6 +30,8 @@
 #include "cdr_bench.h"
 #include "cdr_collect.h"
 #include "cdr_dir.h"
+#include "cdr_fraud.h"
+#include "cdr_live.h"
 #include "cdr_gen_3gpp.h"
 #include "cdr_kafka.h"
 #include "cdr_pipeline.h"
@@ -79,7 +81,30 @@ struct e2e {
     e2e_rater e_raters[E2E_MAX_RATERS];
     volatile sig_atomic_t e_stop; /* embedded raters */
     uint64_t e_published;
+    cdr_fraud_rules *e_fraud; /* pb_live: the sample rules, for embedded raters */
+    pid_t e_project;          /* pb_live, real broker: the projection process */
+    int e_project_status;
+    char e_project_json[1024];
+    pthread_t e_poller; /* reads the projection's progress from the store */
+    int e_polling;
+    pthread_mutex_t e_proj_mu; /* guards the next three */
+    int e_proj_quit;
+    uint64_t e_proj_n;  /* rated records applied */
+    uint64_t e_proj_ns; /* when e_proj_n last grew */
 };
+
+/* The fraud rules of a live run: the example of docs/fraud-rules.md. */
+static const char e2e_fraud_rules[] = "rules:\n"
+                                      "  - {name: intl-minutes, kind: units, service: voice, "
+                                      "zones: [international, world, eu], window: 1h, "
+                                      "threshold: 300min}\n"
+                                      "  - {name: sms-burst, kind: units, service: sms, "
+                                      "window: 1min, threshold: 30}\n"
+                                      "  - {name: roaming-data, kind: units, service: data, "
+                                      "direction: any, zone_kind: roaming, window: 1h, "
+                                      "threshold: 500MB}\n"
+                                      "  - {name: impossible-travel, kind: countries, within: 2h, "
+                                      "home: \"460\"}\n";
 
 static uint64_t now_ns(void)
 {
@@ -218,6 +243,11 @@ static int prepare(e2e *e)
         (rc = cdr_dir_load_file(st, dirfile, NULL, NULL, dg)) != 0 ||
         (rc = cdr_plan_set_load(st, &e->e_ps, dg)) != 0 ||
         (rc = cdr_dir_rating_view(st, &e->e_subs, dg)) != 0)
+        goto done;
+    if (pb->pb_live &&
+        ((rc = cdr_fraud_parse_buf("e2e-fraud.yaml", e2e_fraud_rules, sizeof e2e_fraud_rules - 1,
+                                   &e->e_fraud, dg)) != 0 ||
+         (rc = cdr_fraud_store_put(st, e->e_fraud, dg)) != 0))
         goto done;
     rc = make_spool(e, g);
 done:
@@ -412,6 +442,30 @@ static int wait_group(e2e *e, int timeout_s)
 
 /* ---- raters ---------------------------------------------------------------------------------- */
 
+/* Start the running cdrate binary (or pb_cdrate) with argv, stdout to out, stderr to log. */
+static int spawn_cdrate(e2e *e, const char *const *argv, const char *out, const char *log,
+                        const char *what, pid_t *pid)
+{
+    const cdr_pipeline_bench_config *pb = e->e_cfg;
+    /* the running binary by its real name, so that the raters show as "cdrate" in ps/top */
+    char self[4096];
+    ssize_t len = pb->pb_cdrate ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
+    if (len > 0)
+        self[len] = '\0';
+    const char *exe = pb->pb_cdrate ? pb->pb_cdrate : len > 0 ? self : "/proc/self/exe";
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
+    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = posix_spawn(pid, exe, &fa, NULL, (char *const *)argv, environ);
+    posix_spawn_file_actions_destroy(&fa);
+    if (err)
+        return cdr_diag_set(e->e_dg, CDR_EIO, exe, 0, 0, "cannot start %s: %s", what,
+                            strerror(err));
+    return 0;
+}
+
 static int spawn_rater(e2e *e, unsigned i)
 {
     const cdr_pipeline_bench_config *pb = e->e_cfg;
@@ -421,12 +475,6 @@ static int spawn_rater(e2e *e, unsigned i)
     snprintf(batch, sizeof batch, "%zu", pb->pb_batch);
     snprintf(out, sizeof out, "%s/rater-%u.json", e->e_dir, i);
     snprintf(log, sizeof log, "%s/rater-%u.log", e->e_dir, i);
-    /* the running binary by its real name, so that the raters show as "cdrate" in ps/top */
-    char self[4096];
-    ssize_t len = pb->pb_cdrate ? -1 : readlink("/proc/self/exe", self, sizeof self - 1);
-    if (len > 0)
-        self[len] = '\0';
-    const char *exe = pb->pb_cdrate ? pb->pb_cdrate : len > 0 ? self : "/proc/self/exe";
     const char *argv[32];
     int a = 0;
     argv[a++] = "cdrate";
@@ -440,21 +488,148 @@ static int spawn_rater(e2e *e, unsigned i)
     if (pb->pb_batch)
         argv[a++] = "--batch", argv[a++] = batch;
     argv[a++] = "--idle-exit", argv[a++] = "600000"; /* orphans end by themselves */
+    if (!pb->pb_live)
+        argv[a++] = "--no-alerts";
     argv[a++] = "--stats";
     argv[a++] = "--quiet";
     argv[a] = NULL;
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_addopen(&fa, STDIN_FILENO, "/dev/null", O_RDONLY, 0);
-    posix_spawn_file_actions_addopen(&fa, STDOUT_FILENO, out, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    posix_spawn_file_actions_addopen(&fa, STDERR_FILENO, log, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-    pid_t pid;
-    int err = posix_spawn(&pid, exe, &fa, NULL, (char *const *)argv, environ);
-    posix_spawn_file_actions_destroy(&fa);
-    if (err)
-        return cdr_diag_set(e->e_dg, CDR_EIO, exe, 0, 0, "cannot start a rater: %s", strerror(err));
-    e->e_raters[i].er_pid = pid;
+    return spawn_cdrate(e, argv, out, log, "a rater", &e->e_raters[i].er_pid);
+}
+
+/* ---- the projection (pb_live, real broker) --------------------------------------------------- */
+
+static int spawn_project(e2e *e)
+{
+    char group[160], out[4400], log[4400];
+    snprintf(group, sizeof group, "%se2e-project", e->e_prefix);
+    snprintf(out, sizeof out, "%s/project.json", e->e_dir);
+    snprintf(log, sizeof log, "%s/project.log", e->e_dir);
+    const char *argv[] = {"cdrate",   "project", "--brokers",   e->e_brokers,     "--store",
+                          e->e_store, "--group", group,         "--topic-prefix", e->e_prefix,
+                          "--json",   "--quiet", "--idle-exit", "600000",         NULL};
+    return spawn_cdrate(e, argv, out, log, "the projection", &e->e_project);
+}
+
+static int sum_account(void *arg, const cdr_live_account *la)
+{
+    for (uint32_t k = 0; k < la->la_ncur && k < CDR_LIVE_MAX_CURRENCIES; k++)
+        *(uint64_t *)arg += la->la_money[k].lm_records;
     return 0;
+}
+
+/* Rated records the projection has applied to the store's live state so far. */
+static int projected(e2e *e, uint64_t *n)
+{
+    cdr_store *st;
+    cdr_diag dg;
+    *n = 0;
+    if (cdr_store_open(e->e_store, MDB_RDONLY, &st, &dg))
+        return -1;
+    int rc = cdr_live_each(st, 0, NULL, sum_account, n, &dg);
+    cdr_store_close(st);
+    return rc ? -1 : 0;
+}
+
+static void *poller_main(void *arg)
+{
+    e2e *e = arg;
+    for (;;) {
+        pthread_mutex_lock(&e->e_proj_mu);
+        int quit = e->e_proj_quit;
+        pthread_mutex_unlock(&e->e_proj_mu);
+        if (quit)
+            return NULL;
+        uint64_t n;
+        const uint64_t t = now_ns(); /* the count read below was reached by then */
+        if (projected(e, &n) == 0) {
+            pthread_mutex_lock(&e->e_proj_mu);
+            if (n > e->e_proj_n) {
+                e->e_proj_n = n;
+                e->e_proj_ns = t;
+            }
+            pthread_mutex_unlock(&e->e_proj_mu);
+        }
+        usleep(4 * E2E_POLL_MS * 1000); /* a scan of every account: not too often */
+    }
+}
+
+static int start_poller(e2e *e)
+{
+    pthread_mutex_init(&e->e_proj_mu, NULL);
+    e->e_proj_ns = now_ns();
+    if (pthread_create(&e->e_poller, NULL, poller_main, e))
+        return cdr_diag_set(e->e_dg, CDR_ENOMEM, NULL, 0, 0, "cannot start a thread");
+    e->e_polling = 1;
+    return 0;
+}
+
+static void stop_poller(e2e *e)
+{
+    if (!e->e_polling)
+        return;
+    pthread_mutex_lock(&e->e_proj_mu);
+    e->e_proj_quit = 1;
+    pthread_mutex_unlock(&e->e_proj_mu);
+    pthread_join(e->e_poller, NULL);
+    pthread_mutex_destroy(&e->e_proj_mu);
+    e->e_polling = 0;
+}
+
+/* Wait until the projection has applied `rated` records (or fails, or makes no progress for the
+ * timeout); *done_ns gets when the poller saw the count reach it. */
+static int wait_projected(e2e *e, uint64_t rated, uint64_t *done_ns)
+{
+    const int timeout_s = e->e_cfg->pb_timeout_s ? e->e_cfg->pb_timeout_s : 120;
+    for (;;) {
+        pthread_mutex_lock(&e->e_proj_mu);
+        const uint64_t n = e->e_proj_n, t = e->e_proj_ns;
+        pthread_mutex_unlock(&e->e_proj_mu);
+        if (n >= rated) {
+            *done_ns = t;
+            return 0;
+        }
+        int st;
+        if (waitpid(e->e_project, &st, WNOHANG) == e->e_project) {
+            e->e_project = 0;
+            return cdr_diag_set(e->e_dg, CDR_KAFKA, NULL, 0, 0,
+                                "the projection exited (status %d): see %s/project.log",
+                                WIFEXITED(st) ? WEXITSTATUS(st) : -1, e->e_dir);
+        }
+        if (stopped(e))
+            return stop_error(e);
+        if (now_ns() - t > (uint64_t)timeout_s * 1000000000ULL)
+            return cdr_diag_set(e->e_dg, CDR_KAFKA, NULL, 0, 0,
+                                "the projection applied %" PRIu64 " of %" PRIu64
+                                " rated records and made no progress for %d s: see %s/project.log",
+                                n, rated, timeout_s, e->e_dir);
+        usleep(E2E_POLL_MS * 1000);
+    }
+}
+
+static void stop_project(e2e *e)
+{
+    if (e->e_project <= 0)
+        return;
+    kill(e->e_project, SIGTERM);
+    const uint64_t t0 = now_ns();
+    for (;;) {
+        pid_t r = waitpid(e->e_project, &e->e_project_status, WNOHANG);
+        if (r == e->e_project || (r < 0 && errno != EINTR))
+            break;
+        if (now_ns() - t0 > 60000000000ULL)
+            kill(e->e_project, SIGKILL);
+        usleep(E2E_POLL_MS * 1000);
+    }
+    e->e_project = 0;
+    char path[4400];
+    snprintf(path, sizeof path, "%s/project.json", e->e_dir);
+    FILE *f = fopen(path, "r");
+    if (f) {
+        if (!fgets(e->e_project_json, sizeof e->e_project_json, f))
+            e->e_project_json[0] = '\0';
+        fclose(f);
+    }
+    e->e_project_json[strcspn(e->e_project_json, "\r\n")] = '\0';
 }
 
 static void on_stats(void *arg, const cdr_stream_stats *ss)
@@ -481,7 +656,12 @@ static void *run_rater(void *arg)
     e2e *e = er->er_e;
     char tid[160];
     snprintf(tid, sizeof tid, "%s.%u", e->e_group, er->er_index);
+    cdr_credit_config cc;
+    cdr_credit_config_default(&cc);
+    cc.cc_on = e->e_cfg->pb_live;
     const cdr_stream_config sc = {.sc_brokers = e->e_brokers,
+                                  .sc_credit = &cc,
+                                  .sc_fraud = e->e_cfg->pb_live ? e->e_fraud : NULL,
                                   .sc_group = e->e_group,
                                   .sc_topic_prefix = e->e_prefix,
                                   .sc_transactional_id = tid,
@@ -497,11 +677,11 @@ static void *run_rater(void *arg)
     snprintf(er->er_json, sizeof er->er_json,
              "{\"consumed\":%" PRIu64 ",\"rated\":%" PRIu64 ",\"suspense\":%" PRIu64
              ",\"rekeyed\":%" PRIu64 ",\"batches\":%" PRIu64 ",\"aborts\":%" PRIu64
-             ",\"p50_batch_ms\":%.3f,\"p99_batch_ms\":%.3f,\"seconds\":%.3f,"
+             ",\"alerts\":%" PRIu64 ",\"p50_batch_ms\":%.3f,\"p99_batch_ms\":%.3f,\"seconds\":%.3f,"
              "\"busy_seconds\":%.3f,\"ok\":%s}",
              ss.ss_consumed, ss.ss_rated, ss.ss_suspense, ss.ss_rekeyed, ss.ss_batches,
-             ss.ss_aborts, (double)ss.ss_p50_ns / 1e6, (double)ss.ss_p99_ns / 1e6, ss.ss_seconds,
-             ss.ss_busy_seconds, rc ? "false" : "true");
+             ss.ss_aborts, ss.ss_alerts, (double)ss.ss_p50_ns / 1e6, (double)ss.ss_p99_ns / 1e6,
+             ss.ss_seconds, ss.ss_busy_seconds, rc ? "false" : "true");
     pthread_mutex_lock(&er->er_mu);
     er->er_last = ss;
     er->er_rc = rc;
@@ -641,7 +821,8 @@ static void stop_raters(e2e *e)
 
 static const char *const e2e_topics[] = {
     CDR_TOPIC_RAW,          CDR_TOPIC_REJECTED,        CDR_TOPIC_CHECKPOINTS,
-    CDR_STREAM_TOPIC_RATED, CDR_STREAM_TOPIC_SUSPENSE, CDR_STREAM_TOPIC_COUNTERS};
+    CDR_STREAM_TOPIC_RATED, CDR_STREAM_TOPIC_SUSPENSE, CDR_STREAM_TOPIC_COUNTERS,
+    CDR_STREAM_TOPIC_ALERTS};
 #define E2E_NTOPICS (sizeof e2e_topics / sizeof e2e_topics[0])
 
 /* Embedded: every topic with the same partition count (rate-stream requires it of cdr.counters;
@@ -771,6 +952,10 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
         say(e, "starting %u rater%s on %d partitions", e->e_nraters, e->e_nraters > 1 ? "s" : "",
             e->e_nparts);
         rc = start_raters(e);
+        if (!rc && pb->pb_live && !e->e_embedded) {
+            say(e, "starting the projection");
+            rc = spawn_project(e);
+        }
     }
     const double setup_s = (double)(now_ns() - ts) / 1e9;
 
@@ -800,6 +985,8 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
     getrusage(RUSAGE_SELF, &ru1);
     const double broker1 = pb->pb_broker_pid ? proc_cpu_seconds(pb->pb_broker_pid) : -1;
 
+    if (!rc && e->e_project > 0)
+        rc = start_poller(e); /* from the end of rating on: the projection's progress */
     stop_raters(e);
     for (unsigned i = 0; i < e->e_nraters && !rc; i++) {
         const e2e_rater *er = &e->e_raters[i];
@@ -829,6 +1016,22 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
             lag_end = -1; /* a failure here does not spoil the figures */
     }
     cdr_collect_close(co);
+
+    /* the live side: when the projection had applied every rated record */
+    uint64_t t3 = t2;
+    double alerts = 0, rated_sum = 0;
+    for (unsigned i = 0; i < e->e_nraters; i++) {
+        alerts += json_num(e->e_raters[i].er_json, "alerts");
+        rated_sum += json_num(e->e_raters[i].er_json, "rated");
+    }
+    if (!rc && e->e_polling) {
+        say(e, "waiting for the projection");
+        rc = wait_projected(e, (uint64_t)rated_sum, &t3);
+        if (t3 < t2)
+            t3 = t2;
+    }
+    stop_poller(e);
+    stop_project(e);
 
     if (!rc) {
         double consumed = 0, rated = 0, suspense = 0, rekeyed = 0, batches = 0, aborts = 0, p99 = 0,
@@ -873,6 +1076,19 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
         else
             fprintf(out, "\"broker_cpu_seconds\":null,");
         fprintf(out, "\"topic_prefix\":\"%s\",\"group\":\"%s\",", e->e_prefix, e->e_group);
+        /* the live side: alerts raised; with the projection, the time until it had applied
+         * every rated record, and the end-to-end figure counting it */
+        const double lsecs = (double)(t3 - t0) / 1e9;
+        fprintf(out, "\"live\":%s,\"alerts\":%.0f,", pb->pb_live ? "true" : "false", alerts);
+        if (e->e_project_json[0])
+            fprintf(out,
+                    "\"projected\":%.0f,\"live_seconds\":%.3f,\"live_cdrs_per_sec\":%.0f,"
+                    "\"project\":%s,",
+                    json_num(e->e_project_json, "applied"), lsecs,
+                    lsecs > 0 ? (double)tot.cs_published / lsecs : 0.0, e->e_project_json);
+        else
+            fprintf(out, "\"projected\":null,\"live_seconds\":null,\"live_cdrs_per_sec\":null,"
+                         "\"project\":null,");
         fprintf(out,
                 "\"setup_seconds\":%.1f,\"rss_bytes\":%" PRIu64 ",\"exact\":%s,\"per_rater\":[",
                 setup_s, cdr_bench_peak_rss(),
@@ -899,6 +1115,7 @@ int cdr_pipeline_bench(const cdr_pipeline_bench_config *pb, FILE *out, cdr_diag 
         rd_kafka_destroy(e->e_rk);
     }
     cdr_kafka_mock_destroy(e->e_mock);
+    cdr_fraud_rules_free(e->e_fraud);
     for (unsigned i = 0; i < e->e_nraters; i++)
         if (e->e_raters[i].er_e)
             pthread_mutex_destroy(&e->e_raters[i].er_mu);

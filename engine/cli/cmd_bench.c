@@ -14,8 +14,9 @@ int cmd_bench(int argc, char **argv)
              broker_pid = 0;
     const char *brokers = NULL, *workdir = NULL, *redis = NULL;
     uint64_t queries = 200000, clients = 4;
-    int quiet = 0, json = 0, fmt = -1, keep = 0, embedded = 0;
+    int quiet = 0, json = 0, fmt = -1, keep = 0, embedded = 0, live = 1;
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
+    static const char *const onoff[] = {"off", "on", NULL};
     cli_opt opts[] = {
         {"subscribers", CLI_COUNT, &subs, "N", "rate: subscribers, default 100000", 1},
         {"cdrs", CLI_COUNT, &cdrs, "M", "rate: CDRs, default 1000000"},
@@ -40,6 +41,9 @@ int cmd_bench(int argc, char **argv)
         {"workdir", CLI_STRING, &workdir, "DIR",
          "e2e: scratch directory to create and keep (default: a temporary one)"},
         {"keep", CLI_FLAG, &keep, NULL, "e2e: keep the scratch directory and the topics"},
+        {"live", CLI_CHOICE, &live, "on|off",
+         "e2e: credit control, fraud rules and (real broker) the projection, default on", 0, 0,
+         onoff},
         {"redis", CLI_STRING, &redis, "HOST:PORT",
          "query: the live state in this Redis (it writes test accounts into it)"},
         {"embedded", CLI_FLAG, &embedded, NULL, "query: the live state in the store (LMDB)"},
@@ -55,7 +59,8 @@ int cmd_bench(int argc, char **argv)
         "rate [--subscribers N] [--cdrs M] [--threads T] [--batch B] [--json]\n"
         "collect --format F [--records N] [--json]\n"
         "compile [--prefixes N] [--json]\n"
-        "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M] [--json]\n"
+        "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M]\n"
+        "    [--live on|off] [--json]\n"
         "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
         "      [--clients C] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
@@ -111,6 +116,7 @@ int cmd_bench(int argc, char **argv)
             .pb_keep = keep,
             .pb_timeout_s = (int)timeout,
             .pb_broker_pid = (long)broker_pid,
+            .pb_live = live,
             .pb_progress = cli_progress_enabled(quiet) ? stderr : NULL,
             .pb_stop = &cli_stop,
         };
