@@ -38,8 +38,25 @@ echo "== 2. generate a directory of $SUBS subscribers and $CDRS CDRs"
 "$CDRATE" gen --out "$OUT/gen" --subscribers "$SUBS" --cdrs "$CDRS"
 echo "== 3. load the directory"
 "$CDRATE" directory load "$OUT/gen/directory.dir" --store "$OUT/store"
-echo "== 4. rate"
-"$CDRATE" rate --store "$OUT/store" --in "$OUT/gen/cdrs.csv" --out "$OUT/rated.csv" --threads 2
+echo "== 4. compile the fraud rules (rating-rules/fraud.yaml) and rate, with credit control"
+"$CDRATE" fraud compile rating-rules/fraud.yaml --store "$OUT/store"
+"$CDRATE" rate --store "$OUT/store" --in "$OUT/gen/cdrs.csv" --out "$OUT/rated.csv" --threads 2 \
+  --alerts "$OUT/alerts.jsonl"
+alerts_summary() { # the alerts of a JSON-lines file, by kind, and one of each kind
+  python3 - "$1" <<'PY'
+import collections, json, sys
+al = [json.loads(l) for l in open(sys.argv[1])]
+kinds = collections.Counter(a["kind"] for a in al)
+print("alerts: %d (%s)" % (len(al), ", ".join("%s %d" % kv for kv in sorted(kinds.items()))))
+seen = set()
+for a in al:
+    if a["kind"] not in seen:
+        seen.add(a["kind"])
+        print("  " + json.dumps(a, separators=(",", ":")))
+PY
+}
+echo "== alerts raised while rating ($OUT/alerts.jsonl; docs/credit-control.md)"
+alerts_summary "$OUT/alerts.jsonl"
 echo "== rated records: $OUT/rated.csv ($(($(wc -l < "$OUT/rated.csv") - 1)) lines); first three:"
 head -4 "$OUT/rated.csv"
 # the live state (docs/live-state.md): what the hotline and the IVR see of one enterprise member
@@ -57,9 +74,11 @@ echo "   -> collect -> cdr.raw -> rate-stream -> cdr.rated -> archive -> ledger 
 # the switch files were generated for the 20000-subscriber directory of step 0
 "$CDRATE" plans compile rating-rules/plans --store "$OUT/stream/store" --quiet
 "$CDRATE" directory load "$OUT/switch-asterisk/directory.dir" --store "$OUT/stream/store"
+"$CDRATE" fraud compile rating-rules/fraud.yaml --store "$OUT/stream/store" --quiet
 # exit 3: done, but records were rejected (the malformed lines put into the spools above)
 set +e
 "$CDRATE" pipeline --store "$OUT/stream/store" --ledger "$OUT/stream/ledger" --dedup-days 31 --settle 0 \
+  --alerts "$OUT/stream/alerts.jsonl" \
   --input asterisk:"$OUT/stream/spool-asterisk" --input freeswitch:"$OUT/stream/spool-freeswitch" \
   --input 3gpp:"$OUT/stream/spool-3gpp" 2>&1 | grep -v -e '^  cdrs-' -e '^embedded Kafka'
 rc=${PIPESTATUS[0]}
@@ -76,3 +95,5 @@ SMEMBER=$("$CDRATE" ledger cat --ledger "$OUT/stream/ledger" | awk -F, 'NR > 1 &
 echo "== the live state after the streaming step: enterprise member $SMEMBER"
 "$CDRATE" query balance --msisdn "$SMEMBER" --store "$OUT/stream/store"
 "$CDRATE" query usage --msisdn "$SMEMBER" --store "$OUT/stream/store"
+echo "== the alerts rate-stream wrote to cdr.alerts in its transactions ($OUT/stream/alerts.jsonl)"
+alerts_summary "$OUT/stream/alerts.jsonl"

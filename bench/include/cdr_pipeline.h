@@ -54,6 +54,7 @@ typedef struct cdr_pipeline_config {
                        warnings and errors then go to stderr) */
     int pc_verbose; /* the rater's and the archiver's information lines too */
     volatile sig_atomic_t *pc_stop; /* may be NULL; non-zero stops every stage (an error) */
+    const char *pc_alerts; /* NULL, or a file for cdr.alerts read back, one JSON object a line */
 } cdr_pipeline_config;
 
 #define CDR_PIPELINE_SETTLE_NONE (-1)
@@ -89,6 +90,7 @@ typedef struct cdr_pipeline_summary {
     double ps_collect_seconds, ps_rate_seconds, ps_archive_seconds, ps_seconds;
     int ps_checked; /* the run got to the read-back and the checks (the ps_ledger_* are known) */
     size_t ps_live_lines; /* line-cycles of the live state updated in the store at the end */
+    uint64_t ps_alerts;   /* rate-stream: alerts to cdr.alerts (docs/credit-control.md) */
 } cdr_pipeline_summary;
 
 /* Run every stage on librdkafka's embedded mock cluster, one after the other:

@@ -28,6 +28,7 @@
 #include "cdr_bench.h"
 #include "cdr_collect.h"
 #include "cdr_dir.h"
+#include "cdr_fraud.h"
 #include "cdr_kafka.h"
 #include "cdr_ledger.h"
 #include "cdr_pipeline.h"
@@ -52,6 +53,7 @@ typedef struct pipe_run {
     int pr_ncycles;
     cdr_collect **pr_co;   /* [pc_ninputs]: the collectors, holding their files until the commit */
     cdr_live_acc *pr_live; /* the live state of cdr.rated, written into the store at the commit */
+    cdr_fraud_rules *pr_fraud; /* the store's fraud rules, NULL = none */
 } pipe_run;
 
 static void say(const pipe_run *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -207,6 +209,31 @@ static int collect_one(pipe_run *pr, size_t i)
 
 /* ---- 2. rate, 3. archive --------------------------------------------------------------------- */
 
+static int write_alert(void *arg, const cdr_kafka_msg *km)
+{
+    FILE *f = arg;
+    fwrite(km->km_value, 1, km->km_value_len, f);
+    fputc('\n', f);
+    return 0;
+}
+
+/* cdr.alerts as read back (read_committed), one JSON object per line, into a private file. */
+static int save_alerts(pipe_run *pr, const char *path)
+{
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        if (fd >= 0)
+            close(fd);
+        return cdr_diag_set(pr->pr_dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
+    }
+    int rc = cdr_kafka_read_topic(pr->pr_brokers, CDR_STREAM_TOPIC_ALERTS, NULL, 0, 0, write_alert,
+                                  f, pr->pr_dg);
+    if (fclose(f) != 0 && !rc)
+        rc = cdr_diag_set(pr->pr_dg, CDR_EIO, path, 0, 0, "write error: %s", strerror(errno));
+    return rc;
+}
+
 static int rate(pipe_run *pr)
 {
     const cdr_pipeline_config *pc = pr->pr_cfg;
@@ -217,9 +244,13 @@ static int rate(pipe_run *pr)
                                   .sc_quiet = !pc->pc_verbose,
                                   .sc_stop = pc->pc_stop,
                                   .sc_idle_exit_ms =
-                                      pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS};
+                                      pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS,
+                                  .sc_fraud = pr->pr_fraud};
     cdr_stream_stats ss;
     int rc = cdr_stream_run(&sc, pr->pr_ps, pr->pr_subs, &ss, pr->pr_dg);
+    pr->pr_sum->ps_alerts = ss.ss_alerts;
+    if (!rc && pc->pc_alerts)
+        rc = save_alerts(pr, pc->pc_alerts);
     pr->pr_sum->ps_rated = ss.ss_rated;
     pr->pr_sum->ps_suspense = ss.ss_suspense;
     pr->pr_sum->ps_batches = ss.ss_batches;
@@ -635,6 +666,17 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     if (!rc && (rc = cdr_store_open(pc->pc_store, MDB_RDONLY, &st, dg)) == 0 &&
         (rc = cdr_plan_set_load(st, &pr->pr_ps, dg)) == 0)
         rc = cdr_dir_rating_view(st, &pr->pr_subs, dg);
+    if (!rc) { /* the fraud rules compiled into the store, if any */
+        pr->pr_fraud = malloc(sizeof *pr->pr_fraud);
+        int frc = pr->pr_fraud ? cdr_fraud_store_get(st, pr->pr_fraud, dg) : CDR_ENOMEM;
+        if (frc == CDR_NOTFOUND || (frc == 0 && !pr->pr_fraud->frs_nrules)) {
+            free(pr->pr_fraud);
+            pr->pr_fraud = NULL;
+            cdr_diag_clear(dg);
+        } else if (frc) {
+            rc = frc == CDR_ENOMEM ? cdr_diag_set(dg, frc, NULL, 0, 0, "out of memory") : frc;
+        }
+    }
     cdr_store_close(st);
     const int touched = !rc; /* from here on the ledger may hold records of this run */
     if (!rc)
@@ -694,6 +736,7 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     cdr_kafka_mock_destroy(pr->pr_mock);
     cdr_subtab_free(pr->pr_subs);
     cdr_plan_set_release(pr->pr_ps);
+    free(pr->pr_fraud);
     sum->ps_seconds = now_s() - t0;
     return rc;
 }
@@ -736,9 +779,9 @@ void cdr_pipeline_summary_json(const cdr_pipeline_summary *ps, FILE *f)
     json_money(f, ps, "ledger_charges_micro", 1, 1);
     fprintf(f,
             ",\"collect_seconds\":%.3f,\"rate_seconds\":%.3f,\"archive_seconds\":%.3f,"
-            "\"seconds\":%.3f,\"checked\":%s,\"live_lines\":%zu}\n",
+            "\"seconds\":%.3f,\"checked\":%s,\"live_lines\":%zu,\"alerts\":%" PRIu64 "}\n",
             ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds,
-            ps->ps_checked ? "true" : "false", ps->ps_live_lines);
+            ps->ps_checked ? "true" : "false", ps->ps_live_lines, ps->ps_alerts);
 }
 
 void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
@@ -780,6 +823,8 @@ void cdr_pipeline_summary_text(const cdr_pipeline_summary *ps, FILE *f)
             charge_ok);
     fprintf(f, "live state     %12zu   line-cycles updated in the store (cdrate query)\n",
             ps->ps_live_lines);
+    fprintf(f, "alerts         %12" PRIu64 "   to cdr.alerts (credit, bundle, pool, fraud)\n",
+            ps->ps_alerts);
     fprintf(f, "seconds        collect %.1f, rate %.1f, archive %.1f, total %.1f\n",
             ps->ps_collect_seconds, ps->ps_rate_seconds, ps->ps_archive_seconds, ps->ps_seconds);
 }

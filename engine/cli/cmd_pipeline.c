@@ -32,7 +32,7 @@ static const char pipeline_about[] =
 
 int cmd_pipeline(int argc, char **argv)
 {
-    const char *store = NULL, *ledger = NULL;
+    const char *store = NULL, *ledger = NULL, *alerts = NULL;
     cli_list inputs = {0};
     uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000, settle = 5;
     int json = 0, quiet = 0, verbose = 0;
@@ -41,6 +41,8 @@ int cmd_pipeline(int argc, char **argv)
          "a spool directory and its format (csv, asterisk, freeswitch, 3gpp); repeatable"},
         {"store", CLI_STRING, &store, "DIR", "LMDB store with the compiled plans and a directory"},
         {"ledger", CLI_STRING, &ledger, "DIR", "ledger directory (new or empty)"},
+        {"alerts", CLI_STRING, &alerts, "FILE",
+         "the alerts of cdr.alerts, one JSON object a line (docs/credit-control.md)"},
         {"partitions", CLI_COUNT, &partitions, "N", "partitions per topic, default 32", 1, 1024},
         {"threads", CLI_COUNT, &threads, "N", "rating threads, default 1", 1, 64},
         {"dedup-days", CLI_COUNT, &dedup_days, "N", "de-duplication window, days (7)", 1, 3650},
@@ -109,6 +111,7 @@ int cmd_pipeline(int argc, char **argv)
                                     .pc_ninputs = (size_t)inputs.li_n,
                                     .pc_store = store,
                                     .pc_ledger = ledger,
+                                    .pc_alerts = alerts,
                                     .pc_partitions = (int)partitions,
                                     .pc_threads = (unsigned)threads,
                                     .pc_dedup_window = (int64_t)dedup_days * 86400,
