@@ -24,7 +24,7 @@
 #include "cdr_store.h"
 
 #define CDR_LIVE_MAX_CURRENCIES 4 /* currencies per line or account and cycle */
-#define CDR_LIVE_LAYOUT         1 /* the layout of the values below in the store */
+#define CDR_LIVE_LAYOUT         2 /* the layout of the values below in the store */
 
 /* Named databases of the live state in the store. */
 #define CDR_DB_LIVE_LINES    "live_lines"    /* be64 subscriber + be32 cycle -> cdr_live_line */
@@ -61,6 +61,13 @@ typedef struct cdr_live_line {
         uint64_t lb_used;
     } ll_bundle[CDR_PLAN_MAX_BUNDLES];
     cdr_live_money ll_money[CDR_LIVE_MAX_CURRENCIES]; /* sorted by currency */
+    /* Credit control (docs/credit-control.md), from the flags of the line's rated records: the
+     * highest status reached in the cycle (cdr_line_status) and when it was reached: the event
+     * time of the first record rated warned / suspended, 0 = not reached. */
+    uint32_t ll_status;
+    uint32_t ll_pad2; /* zero */
+    cdr_time ll_warned_at;
+    cdr_time ll_suspended_at;
 } cdr_live_line;
 
 /* One account in one cycle: what its lines were charged, not yet billed. */

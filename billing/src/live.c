@@ -1,6 +1,6 @@
 /* live.c - the live state of lines and accounts in the store, and the queries (cdr_live.h).
  *
- * Layout (CDR_LIVE_LAYOUT 1): live_lines  be64 subscriber + be32 cycle -> cdr_live_line;
+ * Layout (CDR_LIVE_LAYOUT 2): live_lines  be64 subscriber + be32 cycle -> cdr_live_line;
  *                             live_accounts be64 account + be32 cycle -> cdr_live_account.
  * Values are the host's structs (the store is a local cache of sums that can be rebuilt from the
  * ledger), with ll_/la_ fields in the layout of this build; a value of another size is refused as
@@ -267,6 +267,35 @@ uint64_t cdr_live_pool_tag(int service)
     return ((uint64_t)CDR_COUNTER_MEMBER << 62) | (uint64_t)service;
 }
 
+/* The line's credit status from a rated record's flags at event time t. */
+static void live_status_add(cdr_live_line *l, unsigned flags, cdr_time t)
+{
+    if (t <= 0)
+        t = 1; /* 0 means "not reached" */
+    if (flags & (CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_SUSPENDED)) {
+        if (!l->ll_warned_at || t < l->ll_warned_at)
+            l->ll_warned_at = t;
+        if (l->ll_status < CDR_LINE_WARNED)
+            l->ll_status = CDR_LINE_WARNED;
+    }
+    if (flags & CDR_RATED_FLAG_SUSPENDED) {
+        if (!l->ll_suspended_at || t < l->ll_suspended_at)
+            l->ll_suspended_at = t;
+        l->ll_status = CDR_LINE_SUSPENDED;
+    }
+}
+
+/* Add d's status into cur: the higher status, the earlier times. */
+static void live_status_merge(cdr_live_line *cur, const cdr_live_line *d)
+{
+    if (d->ll_status > cur->ll_status)
+        cur->ll_status = d->ll_status;
+    if (d->ll_warned_at && (!cur->ll_warned_at || d->ll_warned_at < cur->ll_warned_at))
+        cur->ll_warned_at = d->ll_warned_at;
+    if (d->ll_suspended_at && (!cur->ll_suspended_at || d->ll_suspended_at < cur->ll_suspended_at))
+        cur->ll_suspended_at = d->ll_suspended_at;
+}
+
 int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
                      const cdr_rated *rr, const cdr_plan *pl)
 {
@@ -328,6 +357,7 @@ int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
         pool->lp_used[bu->bu_service] += rr->rr_bundle_units;
     if (cr->cr_start > l->ll_last_event)
         l->ll_last_event = cr->cr_start;
+    live_status_add(l, rr->rr_flags, cr->cr_start);
     return 0;
 }
 
@@ -406,6 +436,7 @@ int cdr_live_acc_write(cdr_live_acc *acc, MDB_txn *txn, cdr_diag *dg)
             }
             if (d->ll_last_event > cur.ll_last_event)
                 cur.ll_last_event = d->ll_last_event;
+            live_status_merge(&cur, d);
         }
         v.mv_size = sizeof cur;
         v.mv_data = &cur;

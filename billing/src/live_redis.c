@@ -6,7 +6,7 @@
  * one account's state lives in one Redis Cluster slot, and a pool its enterprise's:
  *   cdr:{a:ACCOUNT}:line:SUB:CYCLE  records:SVC units:SVC bundle_units:SVC overflow_units:SVC
  *                                   free_units:SVC roaming account last_event charge:CUR:SVC
- *                                   records:CUR bundle:TAG(16 hex)
+ *                                   records:CUR bundle:TAG(16 hex) status warned_at suspended_at
  *   cdr:{a:ACCOUNT}:acct:CYCLE      charge:CUR:SVC records:CUR line:SUB (1 per line with records)
  *   cdr:{a:ACCOUNT}:cycles:SUB      CYCLE -> 1 (the cycles with state for the line)
  *   cdr:{e:ENTERPRISE}:pool:CYCLE   used:SVC
@@ -154,6 +154,16 @@ static int record_ops(cdr_live_rsink *rs, const cdr_sub *su, const cdr_ledger_re
     OP(acct, f, CDR_REDIS_HINCRBY, 1);
     OP(line, "account", CDR_REDIS_HSETNX, (int64_t)su->su_account);
     OP(line, "last_event", CDR_REDIS_HMAX, r->lr_cdr.cr_start);
+    /* credit status from the record's flags (the line's records come in rating order: the first
+     * flagged one is the transition) */
+    if (rr->rr_flags & (CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_SUSPENDED)) {
+        const int64_t t = r->lr_cdr.cr_start > 0 ? r->lr_cdr.cr_start : 1;
+        OP(line, "status", CDR_REDIS_HMAX,
+           (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED) ? CDR_LINE_SUSPENDED : CDR_LINE_WARNED);
+        OP(line, "warned_at", CDR_REDIS_HSETNX, t);
+        if (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED)
+            OP(line, "suspended_at", CDR_REDIS_HSETNX, t);
+    }
     snprintf(f, sizeof f, "line:%" PRIu64, su->su_id);
     OP(acct, f, CDR_REDIS_HSETNX, 1);
     snprintf(f, sizeof f, "%u", (unsigned)rr->rr_cycle);
@@ -412,6 +422,12 @@ int live_redis_fetch(cdr_redis *r, cdr_live_view *v, uint32_t cycle, int all, cd
             l->ll_roaming_records = (uint64_t)val;
         } else if (field_after(&kv[i], "last_event", rest, sizeof rest) && !rest[0]) {
             l->ll_last_event = val;
+        } else if (field_after(&kv[i], "status", rest, sizeof rest) && !rest[0]) {
+            l->ll_status = val >= 0 && val < CDR_LINE_STATUS_COUNT ? (uint32_t)val : 0;
+        } else if (field_after(&kv[i], "warned_at", rest, sizeof rest) && !rest[0]) {
+            l->ll_warned_at = val;
+        } else if (field_after(&kv[i], "suspended_at", rest, sizeof rest) && !rest[0]) {
+            l->ll_suspended_at = val;
         } else if (field_after(&kv[i], "account", rest, sizeof rest) && !rest[0]) {
             l->ll_account = (uint64_t)val;
         }

@@ -111,8 +111,15 @@ const char *cli_money(int64_t v, char *buf, size_t n);
  * marks plans missing from the store. Returns CLI_EXIT_OK, or CLI_EXIT_NOTFOUND (reported). */
 struct cdr_dir;
 struct cdr_plan_set;
+/* live (may be NULL) and cycle: `query owner` adds the line's credit status of that cycle
+ * (cycle 0: `directory show`, no status). */
+struct cdr_live_line;
 int cli_show_line(const char *cmd, const struct cdr_dir *dir, const struct cdr_plan_set *ps,
-                  const char *msisdn, int json);
+                  const char *msisdn, const struct cdr_live_line *live, uint32_t cycle, int json);
+/* A line's credit status: JSON members `,"line_status":..,"warned_at":..,"suspended_at":..`
+ * (l NULL = active), or one text line "credit status: ...". */
+void cli_credit_status_json(const struct cdr_live_line *l);
+void cli_credit_status_text(const struct cdr_live_line *l);
 /* Print the usage of cs. */
 void cli_usage(const cli_spec *cs, FILE *f);
 /* Print "cdrate CMD: message" and the usage on stderr; returns 2 (the usage exit code). */

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 
 #include "cdr_dir.h"
+#include "cdr_live.h"
 #include "cli.h"
 
 #define MISSING_MAX 1000 /* missing plans reported one by one; the rest are counted */
@@ -175,7 +176,46 @@ typedef struct show_ctx {
     const cdr_dir *sx_dir;
     const cdr_plan_set *sx_ps; /* NULL when the store's plans could not be read */
     int sx_json;
+    int sx_live;                  /* show the credit status (query owner) */
+    const cdr_live_line *sx_line; /* the line's live state of sx_cycle, NULL = none */
+    uint32_t sx_cycle;
 } show_ctx;
+
+/* ---- the credit status of a line (query owner, query usage ...) ------------------------------ */
+
+void cli_credit_status_json(const cdr_live_line *l)
+{
+    char t[40];
+    printf(",\"line_status\":\"%s\",\"warned_at\":",
+           cdr_line_status_name(l ? (int)l->ll_status : CDR_LINE_ACTIVE));
+    if (l && l->ll_warned_at)
+        printf("\"%s\"", cdr_time_format(l->ll_warned_at, 0, 1, t, sizeof t));
+    else
+        fputs("null", stdout);
+    printf(",\"suspended_at\":");
+    if (l && l->ll_suspended_at)
+        printf("\"%s\"", cdr_time_format(l->ll_suspended_at, 0, 1, t, sizeof t));
+    else
+        fputs("null", stdout);
+}
+
+void cli_credit_status_text(const cdr_live_line *l)
+{
+    char t1[40], t2[40];
+    const unsigned st = l ? l->ll_status : CDR_LINE_ACTIVE;
+    if (st == CDR_LINE_ACTIVE)
+        printf("credit status:      active (the line's account is under its credit limit)\n");
+    else if (st == CDR_LINE_WARNED)
+        printf(
+            "credit status:      warned since %s (at the credit limit: suspended after the grace "
+            "period)\n",
+            cdr_time_format(l->ll_warned_at, 0, 1, t1, sizeof t1));
+    else
+        printf("credit status:      suspended since %s (warned %s; its usage is still rated, "
+               "flagged)\n",
+               cdr_time_format(l->ll_suspended_at, 0, 1, t2, sizeof t2),
+               cdr_time_format(l->ll_warned_at, 0, 1, t1, sizeof t1));
+}
 
 static const char *classes_text(uint32_t classes, char *buf, size_t n)
 {
@@ -492,10 +532,20 @@ static int show_line(const show_ctx *sx, const cdr_dir_subscriber *sb)
                 putchar(',');
             rule_json(rules[i]);
         }
-        printf("]}\n");
+        putchar(']');
+        if (sx->sx_live) {
+            char c[16];
+            snprintf(c, sizeof c, "%04u-%02u", sx->sx_cycle / 100, sx->sx_cycle % 100);
+            printf(",\"credit\":{\"cycle\":\"%s\"", c);
+            cli_credit_status_json(sx->sx_line);
+            putchar('}');
+        }
+        printf("}\n");
         return CLI_EXIT_OK;
     }
     subscriber_text(sx, sb);
+    if (sx->sx_live)
+        cli_credit_status_text(sx->sx_line);
     customer_text(sx, "member customer", cu);
     account_text(sx, "member account", ac);
     if (!en) {
@@ -524,14 +574,14 @@ static int show_line(const show_ctx *sx, const cdr_dir_subscriber *sb)
 }
 
 int cli_show_line(const char *cmd, const cdr_dir *dir, const cdr_plan_set *ps, const char *msisdn,
-                  int json)
+                  const cdr_live_line *live, uint32_t cycle, int json)
 {
     const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(dir, msisdn);
     if (!sb) {
         cli_error(cmd, CDR_NOTFOUND, "msisdn %s is not in the directory", msisdn);
         return CLI_EXIT_NOTFOUND;
     }
-    show_ctx sx = {dir, ps, json};
+    show_ctx sx = {dir, ps, json, cycle != 0, live, cycle};
     return show_line(&sx, sb);
 }
 
@@ -789,7 +839,7 @@ static int show(const cli_spec *cs, const char *store, const char *msisdn, const
     show_ctx sx = {dir, ps, json};
     ec = CLI_EXIT_REFUSED;
     if (msisdn) {
-        ec = cli_show_line("directory", dir, ps, msisdn, json);
+        ec = cli_show_line("directory", dir, ps, msisdn, NULL, 0, json);
         if (ec == CLI_EXIT_NOTFOUND)
             ec = CLI_EXIT_REFUSED;
     } else if (enterprise) {

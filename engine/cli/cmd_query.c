@@ -70,6 +70,8 @@ static void head_json(const cdr_live_view *v)
            v->lv_sub->sb_account);
     cli_json_str(stdout, v->lv_sub->sb_plan);
     printf(",\"status\":\"%s\",\"cycle\":\"%s\"", cdr_dir_status_name(v->lv_sub->sb_status), c);
+    if (v->lv_has_line)
+        cli_credit_status_json(&v->lv_line);
 }
 
 static void head_text(const cdr_live_view *v)
@@ -79,6 +81,8 @@ static void head_text(const cdr_live_view *v)
     printf("msisdn %s  subscriber %" PRIu64 "  account %" PRIu64 "  plan %s  %s  cycle %s\n",
            v->lv_sub->sb_msisdn, v->lv_sub->sb_id, v->lv_sub->sb_account, v->lv_sub->sb_plan,
            cdr_dir_status_name(v->lv_sub->sb_status), c);
+    if (v->lv_has_line && v->lv_line.ll_status != CDR_LINE_ACTIVE)
+        cli_credit_status_text(&v->lv_line);
 }
 
 static void balance(const cdr_live_view *v, int json)
@@ -391,6 +395,7 @@ int cmd_query(int argc, char **argv)
     if (cdr_plan_set_load(st, &ps, &pdg) != 0)
         ps = NULL; /* answered without the plan: no bundles, no fee */
     cdr_live_view v;
+    memset(&v, 0, sizeof v);
     int rc;
     cdr_redis *rd = NULL;
     if (redis && (rc = cdr_redis_open(redis, 2000, &rd, &dg)) != 0) {
@@ -400,10 +405,15 @@ int cmd_query(int argc, char **argv)
         return rc == CDR_EINVAL ? CLI_EXIT_USAGE : CLI_EXIT_FAIL;
     }
     if (verb == Q_OWNER) {
+        /* the six-account view, with the line's credit status of the cycle from the live state */
         cdr_dir *dir = NULL;
-        rc = cdr_dir_read_line(st, msisdn, &dir, &dg);
-        if (!rc)
-            ec = cli_show_line("query", dir, ps, msisdn, json);
+        rc = cdr_live_query(st, rd, ps, msisdn, cycle, CDR_LIVE_Q_ALL, &v, &dg);
+        if (!rc) {
+            if (!(rc = cdr_dir_read_line(st, msisdn, &dir, &dg)))
+                ec = cli_show_line("query", dir, ps, msisdn, v.lv_has_line ? &v.lv_line : NULL,
+                                   v.lv_cycle, json);
+            cdr_live_view_free(&v);
+        }
         cdr_dir_free(dir);
     } else if ((rc = cdr_live_query(st, rd, ps, msisdn, cycle,
                                     verb == Q_BALANCE ? CDR_LIVE_Q_BALANCE : CDR_LIVE_Q_ALL, &v,

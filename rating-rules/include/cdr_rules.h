@@ -210,6 +210,7 @@ typedef struct cdr_rated_part {
  * docs/rating.md section 5. */
 /* cdr_rated.rr_flags */
 #define CDR_RATED_FLAG_SUSPENDED 1 /* rated while its line was suspended by credit control */
+#define CDR_RATED_FLAG_WARNED    2 /* rated while its line was warned (pre-suspension) */
 
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */

@@ -178,7 +178,18 @@ M2=$(awk -F'msisdn=' '/^subscriber/ && /plan=cn-enterprise/ {split($2,a," ");pri
 expect_rc 0 "owner of a member" "$CDRATE" query owner --msisdn "$M2" --store "$T/s" --json
 cp "$T/out" "$T/owner.json"
 expect_rc 0 "directory show of the member" "$CDRATE" directory show --msisdn "$M2" --store "$T/s" --json
-cmp -s "$T/out" "$T/owner.json" && ok || bad "query owner differs from directory show --msisdn"
+# the same view, and the line's credit status of the cycle from the live state
+python3 - "$T/out" "$T/owner.json" <<'PY' && ok || bad "query owner is not directory show --msisdn plus the credit status"
+import json, sys
+d, o = json.load(open(sys.argv[1])), json.load(open(sys.argv[2]))
+credit = o.pop("credit")
+assert o == d, "the six-account views differ"
+assert set(credit) == {"cycle", "line_status", "warned_at", "suspended_at"}, credit
+assert credit["line_status"] in ("active", "warned", "suspended"), credit
+assert (credit["warned_at"] is None) == (credit["line_status"] == "active"), credit
+PY
+expect_rc 0 "owner text" "$CDRATE" query owner --msisdn "$M2" --store "$T/s"
+expect_out "credit status:      " "query owner shows the credit status"
 python3 - "$T/owner.json" <<'PY' && ok || bad "owner view lacks the enterprise side"
 import json, sys
 o = json.load(open(sys.argv[1]))

@@ -110,6 +110,62 @@ static void add(cdr_live_acc *acc, const cdr_sub *su, int svc, uint32_t cycle, c
     cr_assert_eq(cdr_live_acc_add(acc, su, &cr, &rr, plan()), want_rc);
 }
 
+/* A rated record of line su with credit flags at time t. */
+static void add_flagged(cdr_live_acc *acc, const cdr_sub *su, unsigned flags, cdr_time t)
+{
+    cdr_record cr;
+    cdr_rated rr;
+    memset(&cr, 0, sizeof cr);
+    memset(&rr, 0, sizeof rr);
+    cr.cr_start = t;
+    rr.rr_service = CDR_SVC_VOICE;
+    rr.rr_cycle = 202601;
+    memcpy(rr.rr_currency, "CNY", 3);
+    rr.rr_charge = 1000000;
+    rr.rr_units = rr.rr_overflow_units = 60;
+    rr.rr_zone = 0;
+    rr.rr_bundle = -1;
+    rr.rr_flags = (uint8_t)flags;
+    cr_assert_eq(cdr_live_acc_add(acc, su, &cr, &rr, plan()), 0);
+}
+
+static void write_acc(cdr_live_acc *acc);
+static void query(const char *msisdn, uint32_t cycle, cdr_live_view *v);
+
+/* The line's credit status comes from its records' flags: warned at the first record rated
+ * warned, suspended at the first rated suspended; several writes keep the earliest times and the
+ * highest status. */
+Test(live, credit_status_from_the_records_flags)
+{
+    cdr_sub su = sub(100, 10);
+    cdr_live_acc *acc;
+    cr_assert_eq(cdr_live_acc_create(&acc), 0);
+    add_flagged(acc, &su, 0, 1767254400);
+    add_flagged(acc, &su, CDR_RATED_FLAG_WARNED, 1767254500);
+    add_flagged(acc, &su, CDR_RATED_FLAG_WARNED, 1767254600);
+    write_acc(acc);
+    cdr_live_acc_free(acc);
+    cdr_live_view v;
+    query("8613800000001", 202601, &v);
+    cr_expect_eq(v.lv_line.ll_status, CDR_LINE_WARNED);
+    cr_expect_eq(v.lv_line.ll_warned_at, 1767254500);
+    cr_expect_eq(v.lv_line.ll_suspended_at, 0);
+    cdr_live_view_free(&v);
+    cr_assert_eq(cdr_live_acc_create(&acc), 0);
+    add_flagged(acc, &su, CDR_RATED_FLAG_SUSPENDED, 1767600000);
+    add_flagged(acc, &su, CDR_RATED_FLAG_SUSPENDED, 1767600100);
+    write_acc(acc);
+    cdr_live_acc_free(acc);
+    query("8613800000001", 202601, &v);
+    cr_expect_eq(v.lv_line.ll_status, CDR_LINE_SUSPENDED);
+    cr_expect_eq(v.lv_line.ll_warned_at, 1767254500);
+    cr_expect_eq(v.lv_line.ll_suspended_at, 1767600000);
+    cdr_live_view_free(&v);
+    query("8613800000002", 0, &v); /* the other line of the account: no state, active */
+    cr_expect_eq(v.lv_has_line ? v.lv_line.ll_status : CDR_LINE_ACTIVE, CDR_LINE_ACTIVE);
+    cdr_live_view_free(&v);
+}
+
 static void write_acc(cdr_live_acc *acc)
 {
     MDB_txn *txn;

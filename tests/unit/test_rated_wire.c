@@ -113,9 +113,9 @@ Test(rated_wire, flags_in_version_3)
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert_str_eq(dg.dg_msg, "field flags is 0 in a version 3 record");
     cr_assert_eq(dg.dg_column, (int)n);
-    buf[n - 1] = 2;
+    buf[n - 1] = 4;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert_str_eq(dg.dg_msg, "field flags out of range (2)");
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
     buf[0] = 4;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
 }

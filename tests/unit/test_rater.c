@@ -639,8 +639,9 @@ Test(credit, thresholds_warning_grace_and_suspension)
     cr_expect_eq(al[5].al_account, 70);
     cr_expect_str_eq(al[5].al_manager, "am.wu");
     cr_expect_str_eq(al[5].al_currency, "EUR");
-    for (int i = 0; i < 4; i++)
-        cr_expect_eq(out[i].rr_flags, 0, "record %d flagged before the suspension", i);
+    for (int i = 0; i < 3; i++)
+        cr_expect_eq(out[i].rr_flags, 0, "record %d flagged before the warning", i);
+    cr_expect_eq(out[3].rr_flags, CDR_RATED_FLAG_WARNED);
     char js[1024];
     cr_assert_gt(cdr_alert_format_json(&al[5], js, sizeof js), 0);
     cr_expect_str_eq(js, "{\"kind\":\"warned\",\"threshold_pct\":100,\"cycle\":202601,"
@@ -654,7 +655,7 @@ Test(credit, thresholds_warning_grace_and_suspension)
     strcpy(r[4].cr_msisdn, "4915100000001");
     rate_alerts(rt, &r[4], 1, out, got, sizeof got);
     cr_expect_str_eq(got, "");
-    cr_expect_eq(out[0].rr_flags, 0);
+    cr_expect_eq(out[0].rr_flags, CDR_RATED_FLAG_WARNED);
     /* at its end: suspended, and the record is flagged but rated and charged as usual */
     r[5] = call("6", T0 + 3000 + 3600, 60);
     strcpy(r[5].cr_msisdn, "4915100000001");

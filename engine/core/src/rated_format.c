@@ -155,9 +155,11 @@ static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *n
                       i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
         /* only on a flagged record: the columns of the others stay as they were */
-        ob_printf(&ob, (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED)
-                           ? "],\"line_status\":\"suspended\"}\n"
-                           : "]}\n");
+        if (rr->rr_flags & (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED))
+            ob_printf(&ob, "],\"line_status\":\"%s\"}\n",
+                      (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED) ? "suspended" : "warned");
+        else
+            ob_printf(&ob, "]}\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }

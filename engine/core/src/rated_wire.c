@@ -230,7 +230,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     }
     if (version >= 3) { /* flags, never 0 (a record without flags is written as version 2) */
         uint8_t fl = 0;
-        if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED, &fl, "flags")))
+        if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED, &fl, "flags")))
             return err;
         if (!fl)
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,

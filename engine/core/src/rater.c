@@ -548,6 +548,8 @@ static void credit_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cd
         }
         if (status == CDR_LINE_SUSPENDED)
             rr->rr_flags |= CDR_RATED_FLAG_SUSPENDED;
+        else if (status == CDR_LINE_WARNED)
+            rr->rr_flags |= CDR_RATED_FLAG_WARNED;
     }
     raise_thresholds(rt, wk, su, cr, rr, su->su_account, CTR_SPEND_ALERT | ctag, CDR_ALERT_CREDIT,
                      su->su_credit_warn, su->su_credit_nwarn, limit, used, NULL, status);
