@@ -284,6 +284,19 @@ int cdr_dir_lookup_msisdn(cdr_store *st, const char *msisdn, cdr_dir_subscriber 
  * that line. CDR_NOTFOUND "msisdn N is not in the directory" (or "no directory in the store"),
  * CDR_VERSION, CDR_STORE, CDR_ENOMEM. */
 int cdr_dir_read_line(cdr_store *st, const char *msisdn, cdr_dir **out, cdr_diag *dg);
+/* The same, or (part CDR_DIR_LINE_CREDIT) only what the line's credit needs: the subscriber, its
+ * account and customer, for a member its enterprise and the enterprise's customer, and their
+ * credit classes (no membership, product, payment rules or enterprise account): a balance query's
+ * few reads. */
+enum { CDR_DIR_LINE_ALL = 0, CDR_DIR_LINE_CREDIT = 1 };
+int cdr_dir_read_line_part(cdr_store *st, const char *msisdn, int part, cdr_dir **out,
+                           cdr_diag *dg);
+/* The credit class that applies to line sb in dir (as the rating view decides it,
+ * docs/credit-control.md): its account's, or for a member of an enterprise the enterprise
+ * customer's unless the member's account names a class other than its customer's. NULL when
+ * none is in dir. */
+const cdr_dir_credit_class *cdr_dir_line_credit_class(const cdr_dir *dir,
+                                                      const cdr_dir_subscriber *sb);
 
 /* ---- plans named by subscribers ----------------------------------------------------------------
  * cdr_dir_load_file and cdr_dir_write do not look at the plan store (a library caller may load

@@ -79,7 +79,7 @@ long dir_append(cdr_dir *dir, int kind, int with_pos)
 {
     dir_vec *dv = &dir->dr_vec[kind];
     if (dv->dv_n == dv->dv_cap) {
-        size_t ncap = dv->dv_cap ? dv->dv_cap * 2 : 64;
+        size_t ncap = dv->dv_cap ? dv->dv_cap * 2 : 4; /* small: a line read holds a few */
         if (ncap > UINT32_MAX - 1)
             return -1;
         void *nb = realloc(dv->dv_base, ncap * dv->dv_size);
@@ -707,4 +707,22 @@ const char *cdr_dir_format_qty(int svc, uint64_t units, char *buf, size_t bufsiz
         snprintf(buf, bufsize, "%llu", u);
     }
     return buf;
+}
+
+const cdr_dir_credit_class *cdr_dir_line_credit_class(const cdr_dir *dir,
+                                                      const cdr_dir_subscriber *sb)
+{
+    const cdr_dir_account *ac = cdr_dir_find_account(dir, sb->sb_account);
+    const cdr_dir_customer *cu = ac ? cdr_dir_find_customer(dir, ac->ac_customer) : NULL;
+    const char *cls = ac ? ac->ac_credit_class : "";
+    if (!cls[0] && cu)
+        cls = cu->cu_credit_class;
+    if (sb->sb_enterprise) { /* the enterprise's class, unless the account names its own */
+        const cdr_dir_enterprise *en = cdr_dir_find_enterprise(dir, sb->sb_enterprise);
+        const cdr_dir_customer *ecu = en ? cdr_dir_find_customer(dir, en->en_customer) : NULL;
+        const int explicit_class = cu && ac && strcmp(ac->ac_credit_class, cu->cu_credit_class);
+        if (ecu && ecu->cu_credit_class[0] && !explicit_class)
+            cls = ecu->cu_credit_class;
+    }
+    return cls[0] ? cdr_dir_find_credit_class(dir, cls) : NULL;
 }

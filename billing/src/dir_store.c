@@ -348,6 +348,12 @@ static int read_rules(MDB_txn *txn, const dir_dbs *dbs, uint64_t en, cdr_dir *di
 
 int cdr_dir_read_line(cdr_store *st, const char *msisdn, cdr_dir **out, cdr_diag *dg)
 {
+    return cdr_dir_read_line_part(st, msisdn, CDR_DIR_LINE_ALL, out, dg);
+}
+
+int cdr_dir_read_line_part(cdr_store *st, const char *msisdn, int part, cdr_dir **out, cdr_diag *dg)
+{
+    const int full = part == CDR_DIR_LINE_ALL;
     cdr_diag_clear(dg);
     if (!st || !msisdn || !out)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_dir_read_line: NULL argument");
@@ -385,18 +391,19 @@ int cdr_dir_read_line(cdr_store *st, const char *msisdn, cdr_dir **out, cdr_diag
     /* Copies, not pointers: the arrays grow as records are appended. */
     cdr_dir_subscriber sb = *DIR_AT(dir, CDR_DIR_SUBSCRIBER, cdr_dir_subscriber, 0);
     uint64_t accounts[2] = {sb.sb_account, 0};
-    if ((rc = read_one(txn, &dbs, CDR_DIR_MEMBERSHIP, sb.sb_id, NULL, dir, dg)) != 0 ||
-        (rc = read_one(txn, &dbs, CDR_DIR_PRODUCT, sb.sb_product, NULL, dir, dg)) != 0 ||
+    if ((full &&
+         ((rc = read_one(txn, &dbs, CDR_DIR_MEMBERSHIP, sb.sb_id, NULL, dir, dg)) != 0 ||
+          (rc = read_one(txn, &dbs, CDR_DIR_PRODUCT, sb.sb_product, NULL, dir, dg)) != 0)) ||
         (rc = read_one(txn, &dbs, CDR_DIR_ENTERPRISE, sb.sb_enterprise, NULL, dir, dg)) != 0)
         goto done;
     if (sb.sb_enterprise) {
         if (dir->dr_vec[CDR_DIR_ENTERPRISE].dv_n == 1) {
             cdr_dir_enterprise en = *DIR_AT(dir, CDR_DIR_ENTERPRISE, cdr_dir_enterprise, 0);
-            accounts[1] = en.en_account;
+            accounts[1] = full ? en.en_account : 0;
             if ((rc = read_one(txn, &dbs, CDR_DIR_CUSTOMER, en.en_customer, NULL, dir, dg)) != 0)
                 goto done;
         }
-        if ((rc = read_rules(txn, &dbs, sb.sb_enterprise, dir, dg)) != 0)
+        if (full && (rc = read_rules(txn, &dbs, sb.sb_enterprise, dir, dg)) != 0)
             goto done;
     }
     for (int a = 0; a < 2; a++) {

@@ -597,7 +597,8 @@ int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const c
 {
     const int all = what != CDR_LIVE_Q_BALANCE;
     memset(v, 0, sizeof *v);
-    int rc = cdr_dir_read_line(st, msisdn, &v->lv_dir, dg);
+    int rc = cdr_dir_read_line_part(st, msisdn, all ? CDR_DIR_LINE_ALL : CDR_DIR_LINE_CREDIT,
+                                    &v->lv_dir, dg);
     if (rc)
         return rc;
     v->lv_sub = cdr_dir_find_msisdn(v->lv_dir, msisdn);
@@ -606,15 +607,7 @@ int cdr_live_query(cdr_store *st, cdr_redis *rd, const cdr_plan_set *ps, const c
         return cdr_diag_set(dg, CDR_STORE, NULL, 0, 0, "damaged directory msisdn index");
     }
     v->lv_account = cdr_dir_find_account(v->lv_dir, v->lv_sub->sb_account);
-    if (v->lv_account) {
-        const char *cc = v->lv_account->ac_credit_class;
-        if (!cc[0]) {
-            const cdr_dir_customer *cu =
-                cdr_dir_find_customer(v->lv_dir, v->lv_account->ac_customer);
-            cc = cu ? cu->cu_credit_class : "";
-        }
-        v->lv_credit = cc[0] ? cdr_dir_find_credit_class(v->lv_dir, cc) : NULL;
-    }
+    v->lv_credit = cdr_dir_line_credit_class(v->lv_dir, v->lv_sub); /* as credit control's */
     int have_pool = 0;
     cdr_live_pool pool;
     if (rd) { /* the state from Redis (live_redis.c), the directory and plans from the store */

@@ -923,6 +923,9 @@ Test(archive, ledger_cat_equals_rate, .timeout = 600)
     /* rated as rate-stream would, to cdr.rated */
     cdr_rater *rt;
     cr_assert_eq(cdr_rater_create(2, ps, subs, &rt), 0);
+    cdr_credit_config cc; /* rate-stream's default, as `cdrate rate`'s: records flagged alike */
+    cdr_credit_config_default(&cc);
+    cr_assert_eq(cdr_rater_set_credit(rt, &cc), 0);
     cr_assert_eq(cdr_rater_rate(rt, recs, N, out, NULL), 0);
     test_kafka_create_topic(topic, PARTS, 0);
     rd_kafka_t *p = test_kafka_client(
