@@ -106,11 +106,11 @@ static void fixture_close(fixture *fx)
  * decimal, else the MSISDN. KEY_MSISDN: subscribers that are their own charging owner by their
  * MSISDN, as a collector without directory does (pool members stay keyed by their enterprise, so
  * that a pool's records keep the input order and offline rating is the reference). */
-typedef enum key_mode { KEY_OWNER, KEY_MSISDN } key_mode;
+typedef enum key_mode { KEY_OWNER, KEY_MSISDN, KEY_RAW /* every record by its MSISDN */ } key_mode;
 
 static size_t record_key(const cdr_subtab *subs, const cdr_record *cr, key_mode km, char *key)
 {
-    const cdr_sub *su = cdr_subtab_find(subs, cr->cr_msisdn);
+    const cdr_sub *su = km == KEY_RAW ? NULL : cdr_subtab_find(subs, cr->cr_msisdn);
     if (su && (km == KEY_OWNER || su->su_owner != su->su_id))
         return cdr_kafka_owner_key(su->su_owner, key);
     size_t n = strnlen(cr->cr_msisdn, CDR_NUMBER_MAX);
@@ -1432,4 +1432,191 @@ Test(stream_rater, set_subtab_between_batches)
     cdr_subtab_free(b);
     cdr_gen_destroy(g);
     cdr_plan_set_release(ps);
+}
+
+/* ---- 200 members, one pool, two raters ------------------------------------------------------ */
+
+#define POOL_MEMBERS  200
+#define POOL_SESSIONS 15           /* data sessions per member */
+#define POOL_SESSION  (5ULL << 20) /* 5 MB each: 15 GB asked of a 1 GB pool */
+#define POOL_SIZE     (1ULL << 30)
+
+typedef struct pool_sum {
+    uint64_t ps_records, ps_units, ps_bundle, ps_overflow;
+    uint64_t ps_pool_counter, ps_member_draws;
+} pool_sum;
+
+static int pool_rated(void *arg, const cdr_kafka_msg *km)
+{
+    pool_sum *ps = arg;
+    cdr_record cr;
+    cdr_rated rr;
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    cr_assert_eq(cdr_rated_wire_decode(km->km_value, km->km_value_len, &cr, &rr, plan, &dg), 0,
+                 "%s", dg.dg_msg);
+    cr_assert_eq(rr.rr_reason, CDR_REASON_NONE);
+    cr_assert_eq(rr.rr_units, rr.rr_bundle_units + rr.rr_overflow_units + rr.rr_free_units);
+    ps->ps_records++;
+    ps->ps_units += rr.rr_units;
+    ps->ps_bundle += rr.rr_bundle_units;
+    ps->ps_overflow += rr.rr_overflow_units;
+    return 0;
+}
+
+static int pool_counters(void *arg, const cdr_kafka_msg *km)
+{
+    pool_sum *ps = arg;
+    cdr_counter_change cc;
+    if (cdr_fraud_change_is(km->km_key, km->km_key_len) ||
+        cdr_counter_change_decode(km->km_key, km->km_key_len, km->km_value, km->km_value_len,
+                                  &cc) != 0)
+        return 0;
+    /* the changelog is read in order per partition and a counter lives in one partition: the
+     * last value read is the counter's */
+    if (cdr_counter_tag_kind(cc.cc_tag) == CDR_COUNTER_POOL && cc.cc_holder == 1)
+        ps->ps_pool_counter = cc.cc_used;
+    return 0;
+}
+
+/* Every member's own draw, last value per member. */
+typedef struct member_draws {
+    uint64_t md_used[POOL_MEMBERS];
+} member_draws;
+
+static int member_counters(void *arg, const cdr_kafka_msg *km)
+{
+    member_draws *md = arg;
+    cdr_counter_change cc;
+    if (!cdr_fraud_change_is(km->km_key, km->km_key_len) &&
+        cdr_counter_change_decode(km->km_key, km->km_key_len, km->km_value, km->km_value_len,
+                                  &cc) == 0 &&
+        cdr_counter_tag_kind(cc.cc_tag) == CDR_COUNTER_MEMBER && cc.cc_holder >= 20000 &&
+        cc.cc_holder < 20000 + POOL_MEMBERS)
+        md->md_used[cc.cc_holder - 20000] = cc.cc_used;
+    return 0;
+}
+
+/* 200 members of one enterprise draw on its 1 GB data pool, their records keyed by MSISDN so that
+ * both raters of the group get some and forward them to the pool's partition: the pool is used
+ * exactly to its size (never over), every record is rated once, and the members' draws add up
+ * to the pool's counter. */
+Test(stream, two_hundred_members_share_one_pool_through_two_raters, .timeout = 600)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    snprintf(fx.fx_dir, sizeof fx.fx_dir, "/tmp/test_stream.XXXXXX");
+    cr_assert(mkdtemp(fx.fx_dir));
+    char plans[300], dirfile[300];
+    snprintf(plans, sizeof plans, "%s/plans", fx.fx_dir);
+    snprintf(dirfile, sizeof dirfile, "%s/directory.txt", fx.fx_dir);
+    snprintf(fx.fx_store, sizeof fx.fx_store, "%s/store", fx.fx_dir);
+    FILE *f = fopen(dirfile, "w");
+    cr_assert(f);
+    fprintf(f, "directory version=1\n"
+               "credit_class id=B limit=20000.00 term_days=30 warn=80,95\n"
+               "customer id=1 type=company name=\"Pool Co\" credit_class=B manager=am.pool\n"
+               "account id=1 customer=1\n"
+               "enterprise id=1 customer=1 account=1\n"
+               "product id=1 enterprise=1 pool_data=1GB\n");
+    for (int i = 0; i < POOL_MEMBERS; i++)
+        fprintf(f,
+                "customer id=%d type=person name=\"M%d\" credit_class=B\n"
+                "account id=%d customer=%d\n"
+                "subscriber id=%d account=%d msisdn=86139%08d plan=cn-enterprise "
+                "active_from=2026-01-01\n"
+                "membership subscriber=%d product=1\n",
+                10000 + i, i, 10000 + i, 10000 + i, 20000 + i, 10000 + i, i, 20000 + i);
+    cr_assert_eq(fclose(f), 0);
+    cr_assert_eq(cdr_bench_write_embedded_plans(plans, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_store_open(fx.fx_store, 0, &fx.fx_st, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_plan_store_compile_dir(fx.fx_st, plans, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_dir_load_file(fx.fx_st, dirfile, NULL, NULL, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_plan_set_load(fx.fx_st, &fx.fx_ps, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_dir_rating_view(fx.fx_st, &fx.fx_subs, &dg), 0, "%s", dg.dg_msg);
+
+    /* the sessions, interleaved over the members, keyed by MSISDN (as a collector without a
+     * directory keys them): spread over every partition */
+    const size_t n = (size_t)POOL_MEMBERS * POOL_SESSIONS;
+    cdr_record *recs = calloc(n, sizeof *recs);
+    cr_assert(recs);
+    for (size_t k = 0; k < n; k++) {
+        cdr_record *cr = &recs[k];
+        const size_t m = k % POOL_MEMBERS;
+        snprintf(cr->cr_source, sizeof cr->cr_source, "PGW01");
+        snprintf(cr->cr_origin_id, sizeof cr->cr_origin_id, "%zu", k);
+        snprintf(cr->cr_msisdn, sizeof cr->cr_msisdn, "86139%08zu", m);
+        cr->cr_service = CDR_SVC_DATA;
+        cr->cr_direction = CDR_DIR_MO;
+        cr->cr_start = 1777593600 + (cdr_time)k; /* 2026-05-01 */
+        cr->cr_duration = 60;
+        cr->cr_bytes_down = POOL_SESSION;
+    }
+    char prefix[128], group[160], topic[256], tid[2][200];
+    test_kafka_unique(prefix, sizeof prefix, "pool");
+    snprintf(group, sizeof group, "%sgroup", prefix);
+    snprintf(topic, sizeof topic, "%scdr.raw", prefix);
+    test_kafka_create_topic(topic, PARTITIONS, 0);
+    produce_records(prefix, fx.fx_subs, recs, n, KEY_RAW);
+
+    run_arg ra[2];
+    pthread_t th[2];
+    for (int i = 0; i < 2; i++) {
+        snprintf(tid[i], sizeof tid[i], "%srater%d", prefix, i);
+        ra[i] = (run_arg){.ra_fx = &fx};
+        ra[i].ra_cfg = (cdr_stream_config){.sc_brokers = brokers(),
+                                           .sc_group = group,
+                                           .sc_topic_prefix = prefix,
+                                           .sc_transactional_id = tid[i],
+                                           .sc_threads = 2,
+                                           .sc_batch = 400,
+                                           .sc_quiet = 1,
+                                           .sc_idle_exit_ms = 2500};
+        cdr_diag_clear(&ra[i].ra_dg);
+        pthread_create(&th[i], NULL, run_thread, &ra[i]);
+    }
+    uint64_t rekeyed = 0;
+    for (int i = 0; i < 2; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(ra[i].ra_rc, 0, "rater %d: %s", i, ra[i].ra_dg.dg_msg);
+        rekeyed += ra[i].ra_stats.ss_rekeyed;
+    }
+    cr_log_info("suspense %" PRIu64 "/%" PRIu64 "; rater 0: consumed %" PRIu64 " rekeyed %" PRIu64
+                "; rater 1: consumed %" PRIu64 " rekeyed %" PRIu64,
+                ra[0].ra_stats.ss_suspense, ra[1].ra_stats.ss_suspense, ra[0].ra_stats.ss_consumed,
+                ra[0].ra_stats.ss_rekeyed, ra[1].ra_stats.ss_consumed, ra[1].ra_stats.ss_rekeyed);
+    cr_assert_gt(rekeyed, 0,
+                 "no record was forwarded to the pool's partition: the test proves little");
+
+    pool_sum ps = {0};
+    snprintf(topic, sizeof topic, "%scdr.rated", prefix);
+    test_kafka_wait_readable(topic, TIMEOUT_MS);
+    cr_assert_eq(cdr_kafka_read_topic(brokers(), topic, NULL, 0, TIMEOUT_MS, pool_rated, &ps, &dg),
+                 0, "%s", dg.dg_msg);
+    snprintf(topic, sizeof topic, "%scdr.counters", prefix);
+    cr_assert_eq(
+        cdr_kafka_read_topic(brokers(), topic, NULL, 0, TIMEOUT_MS, pool_counters, &ps, &dg), 0,
+        "%s", dg.dg_msg);
+    static member_draws md;
+    memset(&md, 0, sizeof md);
+    cr_assert_eq(
+        cdr_kafka_read_topic(brokers(), topic, NULL, 0, TIMEOUT_MS, member_counters, &md, &dg), 0,
+        "%s", dg.dg_msg);
+    uint64_t draws = 0;
+    for (int i = 0; i < POOL_MEMBERS; i++)
+        draws += md.md_used[i];
+    cr_assert_eq(ps.ps_records, n, "%" PRIu64 " rated records of %zu", ps.ps_records, n);
+    cr_assert_eq(ps.ps_bundle, POOL_SIZE, "the pool gave %" PRIu64 " bytes of %llu", ps.ps_bundle,
+                 (unsigned long long)POOL_SIZE);
+    cr_assert_eq(ps.ps_pool_counter, POOL_SIZE, "the pool's counter %" PRIu64, ps.ps_pool_counter);
+    cr_assert_eq(draws, POOL_SIZE, "the members' draws add up to %" PRIu64, draws);
+    cr_assert_eq(ps.ps_bundle + ps.ps_overflow, ps.ps_units);
+    cr_log_info("%zu sessions of 200 members through 2 raters (%" PRIu64
+                " forwarded to the pool's partition): pool used %" PRIu64 " of %llu bytes, "
+                "overflow %" PRIu64 " bytes",
+                n, rekeyed, ps.ps_bundle, (unsigned long long)POOL_SIZE, ps.ps_overflow);
+    free(recs);
+    fixture_close(&fx);
 }
