@@ -267,32 +267,35 @@ uint64_t cdr_live_pool_tag(int service)
     return ((uint64_t)CDR_COUNTER_MEMBER << 62) | (uint64_t)service;
 }
 
-/* The line's credit status from a rated record's flags at event time t. */
+/* The line's credit status from a rated record's flags at event time t. Records are applied in
+ * rating order (a line's records in its partition's order), so the first flagged record is the
+ * one that moved the line, whatever the event times of those that follow (switches deliver out
+ * of order): its time is kept, as Redis's HSETNX keeps it. */
 static void live_status_add(cdr_live_line *l, unsigned flags, cdr_time t)
 {
     if (t <= 0)
         t = 1; /* 0 means "not reached" */
     if (flags & (CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_SUSPENDED)) {
-        if (!l->ll_warned_at || t < l->ll_warned_at)
+        if (!l->ll_warned_at)
             l->ll_warned_at = t;
         if (l->ll_status < CDR_LINE_WARNED)
             l->ll_status = CDR_LINE_WARNED;
     }
     if (flags & CDR_RATED_FLAG_SUSPENDED) {
-        if (!l->ll_suspended_at || t < l->ll_suspended_at)
+        if (!l->ll_suspended_at)
             l->ll_suspended_at = t;
         l->ll_status = CDR_LINE_SUSPENDED;
     }
 }
 
-/* Add d's status into cur: the higher status, the earlier times. */
+/* Add d (applied after cur) into cur: the higher status, the first times. */
 static void live_status_merge(cdr_live_line *cur, const cdr_live_line *d)
 {
     if (d->ll_status > cur->ll_status)
         cur->ll_status = d->ll_status;
-    if (d->ll_warned_at && (!cur->ll_warned_at || d->ll_warned_at < cur->ll_warned_at))
+    if (!cur->ll_warned_at)
         cur->ll_warned_at = d->ll_warned_at;
-    if (d->ll_suspended_at && (!cur->ll_suspended_at || d->ll_suspended_at < cur->ll_suspended_at))
+    if (!cur->ll_suspended_at)
         cur->ll_suspended_at = d->ll_suspended_at;
 }
 

@@ -44,7 +44,7 @@ PIPE=(pipeline --store "$T/s" --partitions 2 --idle-exit 300 --settle 0 --json)
 
 # ---- 1. an uninterrupted run: the reference -------------------------------------------------------
 expect_rc 0 "clean run" "$CDRATE" "${PIPE[@]}" --input "asterisk:$T/clean" --ledger "$T/L-clean"
-grep -q '^{"read":6000,.*"ledger_records":[1-9].*"checked":true,"live_lines":[1-9][0-9]*}' "$T/out" && ok || bad "clean run figures: $(cat "$T/out")"
+grep -q '^{"read":6000,.*"ledger_records":[1-9].*"checked":true,"live_lines":[1-9][0-9]*,"alerts":[0-9]*}' "$T/out" && ok || bad "clean run figures: $(cat "$T/out")"
 # the live state the store gained (docs/live-state.md): the charges of its lines, per currency
 live_total() { "$CDRATE" query export --store "$T/s" | python3 -c '
 import json, sys

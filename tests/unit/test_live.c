@@ -133,8 +133,8 @@ static void write_acc(cdr_live_acc *acc);
 static void query(const char *msisdn, uint32_t cycle, cdr_live_view *v);
 
 /* The line's credit status comes from its records' flags: warned at the first record rated
- * warned, suspended at the first rated suspended; several writes keep the earliest times and the
- * highest status. */
+ * warned, suspended at the first rated suspended (first in rating order, whatever the event times
+ * of the later ones); several writes keep the first times and the highest status. */
 Test(live, credit_status_from_the_records_flags)
 {
     cdr_sub su = sub(100, 10);
@@ -142,7 +142,7 @@ Test(live, credit_status_from_the_records_flags)
     cr_assert_eq(cdr_live_acc_create(&acc), 0);
     add_flagged(acc, &su, 0, 1767254400);
     add_flagged(acc, &su, CDR_RATED_FLAG_WARNED, 1767254500);
-    add_flagged(acc, &su, CDR_RATED_FLAG_WARNED, 1767254600);
+    add_flagged(acc, &su, CDR_RATED_FLAG_WARNED, 1767254400); /* later, of an earlier time */
     write_acc(acc);
     cdr_live_acc_free(acc);
     cdr_live_view v;
@@ -153,7 +153,7 @@ Test(live, credit_status_from_the_records_flags)
     cdr_live_view_free(&v);
     cr_assert_eq(cdr_live_acc_create(&acc), 0);
     add_flagged(acc, &su, CDR_RATED_FLAG_SUSPENDED, 1767600000);
-    add_flagged(acc, &su, CDR_RATED_FLAG_SUSPENDED, 1767600100);
+    add_flagged(acc, &su, CDR_RATED_FLAG_SUSPENDED, 1767500000);
     write_acc(acc);
     cdr_live_acc_free(acc);
     query("8613800000001", 202601, &v);
