@@ -504,9 +504,11 @@ static int spawn_project(e2e *e)
     snprintf(group, sizeof group, "%se2e-project", e->e_prefix);
     snprintf(out, sizeof out, "%s/project.json", e->e_dir);
     snprintf(log, sizeof log, "%s/project.log", e->e_dir);
-    const char *argv[] = {"cdrate",   "project", "--brokers",   e->e_brokers,     "--store",
-                          e->e_store, "--group", group,         "--topic-prefix", e->e_prefix,
-                          "--json",   "--quiet", "--idle-exit", "600000",         NULL};
+    const char *argv[] = {"cdrate",         "project",   "--brokers", e->e_brokers,
+                          "--store",        e->e_store,  "--group",   group,
+                          "--topic-prefix", e->e_prefix, "--json",    "--quiet",
+                          "--idle-exit",    "600000",    "--batch",   "100000",
+                          "--batch-wait",   "1000",      NULL};
     return spawn_cdrate(e, argv, out, log, "the projection", &e->e_project);
 }
 
