@@ -1124,6 +1124,11 @@ static void killed_at_random(int real)
      * matter: the result must be the same) */
     srand((unsigned)time(NULL));
     int done = 0, kills = 0;
+    /* a kill can land after a run has finished the file (moved it to done/) but before it
+     * exited: the next run then finds nothing to do and exits 0, and the finished run's summary
+     * was never printed; the records on Kafka are then the whole check (it failed in a loaded CI
+     * run as "exit 0, not 3") */
+    int finished_by_killed = 0;
     for (int round = 0; round < 12 && !done; round++) {
         pid_t pid = spawn_collect(spool, &ke, NULL, out);
         struct timespec ts = {0, (long)(200 + rand() % 400 + round * 150) * 1000000L};
@@ -1133,7 +1138,9 @@ static void killed_at_random(int real)
         kill(pid, SIGKILL);
         int st = wait_child(pid);
         if (WIFEXITED(st)) {
-            cr_assert_eq(WEXITSTATUS(st), 3);
+            finished_by_killed = WEXITSTATUS(st) == 0 && kills > 0 && exists(path);
+            cr_assert(WEXITSTATUS(st) == 3 || finished_by_killed, "a run exited %d by itself",
+                      WEXITSTATUS(st));
             done = 1;
         } else {
             kills++;
@@ -1141,13 +1148,17 @@ static void killed_at_random(int real)
     }
     if (!done) {
         int st = wait_child(spawn_collect(spool, &ke, NULL, out));
-        cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 3, "status %d", st);
+        finished_by_killed = WIFEXITED(st) && WEXITSTATUS(st) == 0 && kills > 0 && exists(path);
+        cr_assert(WIFEXITED(st) && (WEXITSTATUS(st) == 3 || finished_by_killed), "status %d", st);
     }
     cr_assert(exists(path));
-    cr_log_info("killed %d times", kills);
-    cdr_coll_stats cs;
-    parse_stats(out, "big.csv", &cs);
-    assert_stats(&crash_in, &cs);
+    cr_log_info("killed %d times%s", kills,
+                finished_by_killed ? "; the last kill came after the file was finished" : "");
+    if (!finished_by_killed) {
+        cdr_coll_stats cs;
+        parse_stats(out, "big.csv", &cs);
+        assert_stats(&crash_in, &cs);
+    }
     readback rb = {.rb_file = "big.csv"};
     read_back(&ke, &rb);
     assert_exactly_once(&crash_in, "k", &rb);
