@@ -1583,10 +1583,20 @@ Test(stream, two_hundred_members_share_one_pool_through_two_raters, .timeout = 6
         cr_assert_eq(ra[i].ra_rc, 0, "rater %d: %s", i, ra[i].ra_dg.dg_msg);
         rekeyed += ra[i].ra_stats.ss_rekeyed;
     }
-    cr_log_info("suspense %" PRIu64 "/%" PRIu64 "; rater 0: consumed %" PRIu64 " rekeyed %" PRIu64
-                "; rater 1: consumed %" PRIu64 " rekeyed %" PRIu64,
-                ra[0].ra_stats.ss_suspense, ra[1].ra_stats.ss_suspense, ra[0].ra_stats.ss_consumed,
-                ra[0].ra_stats.ss_rekeyed, ra[1].ra_stats.ss_consumed, ra[1].ra_stats.ss_rekeyed);
+    /* --idle-exit ends a rater whose partitions are drained even while the other is still
+     * forwarding records to one of them (a slow transaction, a fresh broker's coordinator): such
+     * records wait in cdr.raw for the next run, as in production. That next run: */
+    run_arg last = {.ra_fx = &fx, .ra_cfg = ra[0].ra_cfg};
+    last.ra_cfg.sc_transactional_id = tid[0];
+    cdr_diag_clear(&last.ra_dg);
+    pthread_t lt;
+    pthread_create(&lt, NULL, run_thread, &last);
+    pthread_join(lt, NULL);
+    cr_assert_eq(last.ra_rc, 0, "the last run: %s", last.ra_dg.dg_msg);
+    cr_log_info("rater 0: consumed %" PRIu64 " rekeyed %" PRIu64 "; rater 1: consumed %" PRIu64
+                " rekeyed %" PRIu64 "; the last run: consumed %" PRIu64,
+                ra[0].ra_stats.ss_consumed, ra[0].ra_stats.ss_rekeyed, ra[1].ra_stats.ss_consumed,
+                ra[1].ra_stats.ss_rekeyed, last.ra_stats.ss_consumed);
     cr_assert_gt(rekeyed, 0,
                  "no record was forwarded to the pool's partition: the test proves little");
 
