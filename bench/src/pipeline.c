@@ -666,17 +666,8 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     if (!rc && (rc = cdr_store_open(pc->pc_store, MDB_RDONLY, &st, dg)) == 0 &&
         (rc = cdr_plan_set_load(st, &pr->pr_ps, dg)) == 0)
         rc = cdr_dir_rating_view(st, &pr->pr_subs, dg);
-    if (!rc) { /* the fraud rules compiled into the store, if any */
-        pr->pr_fraud = malloc(sizeof *pr->pr_fraud);
-        int frc = pr->pr_fraud ? cdr_fraud_store_get(st, pr->pr_fraud, dg) : CDR_ENOMEM;
-        if (frc == CDR_NOTFOUND || (frc == 0 && !pr->pr_fraud->frs_nrules)) {
-            free(pr->pr_fraud);
-            pr->pr_fraud = NULL;
-            cdr_diag_clear(dg);
-        } else if (frc) {
-            rc = frc == CDR_ENOMEM ? cdr_diag_set(dg, frc, NULL, 0, 0, "out of memory") : frc;
-        }
-    }
+    if (!rc) /* the fraud rules compiled into the store, if any */
+        rc = cdr_fraud_store_load(st, &pr->pr_fraud, dg);
     cdr_store_close(st);
     const int touched = !rc; /* from here on the ledger may hold records of this run */
     if (!rc)

@@ -416,22 +416,11 @@ const char *cli_money(int64_t v, char *buf, size_t n)
 
 cdr_fraud_rules *cli_fraud_rules(const char *cmd, cdr_store *st, int *failed)
 {
-    *failed = 0;
-    cdr_fraud_rules *frs = malloc(sizeof *frs);
+    cdr_fraud_rules *frs;
     cdr_diag dg;
     cdr_diag_clear(&dg);
-    if (!frs) {
-        cli_error(cmd, CDR_ENOMEM, "out of memory");
-        *failed = 1;
-        return NULL;
-    }
-    int rc = cdr_fraud_store_get(st, frs, &dg);
-    if (rc == 0 && frs->frs_nrules)
-        return frs;
-    if (rc && rc != CDR_NOTFOUND) {
+    *failed = cdr_fraud_store_load(st, &frs, &dg) != 0;
+    if (*failed)
         cli_report(cmd, &dg);
-        *failed = 1;
-    }
-    free(frs);
-    return NULL;
+    return frs;
 }

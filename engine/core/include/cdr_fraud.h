@@ -110,6 +110,10 @@ int cdr_fraud_store_put(cdr_store *st, const cdr_fraud_rules *frs, cdr_diag *dg)
  * were ever stored, CDR_FORMAT / CDR_VERSION for a damaged blob, or a store error; dg says which.
  * Works on a store opened read-only. */
 int cdr_fraud_store_get(cdr_store *st, cdr_fraud_rules *out, cdr_diag *dg);
+/* The rules a rater evaluates: *out gets the store's rule set (malloc'd, free()), or NULL when the
+ * store holds none or an empty one (returns 0 then). Otherwise as cdr_fraud_store_get, and
+ * CDR_ENOMEM. */
+int cdr_fraud_store_load(cdr_store *st, cdr_fraud_rules **out, cdr_diag *dg);
 
 /* ---- evaluation ------------------------------------------------------------------------------
  */

@@ -884,3 +884,22 @@ int cdr_fraud_store_get(cdr_store *st, cdr_fraud_rules *out, cdr_diag *dg)
     mdb_txn_abort(txn);
     return rc;
 }
+
+int cdr_fraud_store_load(cdr_store *st, cdr_fraud_rules **out, cdr_diag *dg)
+{
+    *out = NULL;
+    cdr_fraud_rules *frs = malloc(sizeof *frs);
+    if (!frs)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = cdr_fraud_store_get(st, frs, dg);
+    if (rc == 0 && frs->frs_nrules) {
+        *out = frs;
+        return 0;
+    }
+    free(frs);
+    if (rc == CDR_NOTFOUND || rc == 0) {
+        cdr_diag_clear(dg);
+        return 0;
+    }
+    return rc;
+}
