@@ -6,8 +6,8 @@
  * Redis sink with --redis, the store's accumulator with --embedded). Timed: C client threads, each
  * with its own connection, answering balance queries for random lines with cdr_live_query (the
  * path of `cdrate query balance`: the line's directory part from the store, the account's state
- * from Redis or the store); then the same threads on the same connections doing plain GETs (Redis)
- * or point reads (the store).
+ * from Redis or the store), and the same threads on the same connections doing plain GETs (Redis)
+ * or point reads (the store), the two phases alternating in rounds.
  */
 #define _GNU_SOURCE /* mkdtemp, nftw */
 #include <errno.h>
@@ -102,15 +102,21 @@ static int cmp_u32(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Run the clients (queries or gets); ops per second and the latency percentiles in ms. */
-static int run_clients(bq_client *cl, unsigned n, int get, double *per_sec, double *p50,
-                       double *p99, cdr_diag *dg)
+/* The operations of one phase (queries or gets) over all its rounds. */
+typedef struct bq_phase {
+    double bp_secs;   /* summed over the rounds */
+    uint64_t bp_ops;  /* done */
+    uint32_t *bp_lat; /* [total] latencies in us, in the order the rounds ran */
+} bq_phase;
+
+/* Run one round of the clients (queries or gets), each doing its share `per` of the phase's
+ * operations; their time and latencies into ph. */
+static int run_round(bq_client *cl, unsigned n, int get, uint64_t per, bq_phase *ph, cdr_diag *dg)
 {
-    uint64_t total = 0;
     for (unsigned i = 0; i < n; i++) {
         cl[i].bc_get = get;
         cl[i].bc_rc = 0;
-        total += cl[i].bc_n;
+        cl[i].bc_n = per;
     }
     uint64_t t0 = cdr_bench_now_ns();
     unsigned started = 0;
@@ -119,28 +125,27 @@ static int run_clients(bq_client *cl, unsigned n, int get, double *per_sec, doub
             break;
     for (unsigned i = 0; i < started; i++)
         pthread_join(cl[i].bc_thread, NULL);
-    double secs = (double)(cdr_bench_now_ns() - t0) / 1e9;
+    ph->bp_secs += (double)(cdr_bench_now_ns() - t0) / 1e9;
     if (started < n)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "cannot start the client threads");
-    for (unsigned i = 0; i < n; i++)
+    for (unsigned i = 0; i < n; i++) {
         if (cl[i].bc_rc) {
             *dg = cl[i].bc_dg;
             return cl[i].bc_rc;
         }
-    uint32_t *all = malloc(total * sizeof *all);
-    if (!all)
-        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    uint64_t k = 0;
-    for (unsigned i = 0; i < n; i++) {
-        memcpy(all + k, cl[i].bc_lat_us, cl[i].bc_n * sizeof *all);
-        k += cl[i].bc_n;
+        memcpy(ph->bp_lat + ph->bp_ops, cl[i].bc_lat_us, per * sizeof *ph->bp_lat);
+        ph->bp_ops += per;
     }
-    qsort(all, total, sizeof *all, cmp_u32);
-    *per_sec = secs > 0 ? (double)total / secs : 0;
-    *p50 = all[total / 2] / 1000.0;
-    *p99 = all[total * 99 / 100] / 1000.0;
-    free(all);
     return 0;
+}
+
+/* Ops per second and the latency percentiles in ms of a finished phase. */
+static void phase_figures(bq_phase *ph, double *per_sec, double *p50, double *p99)
+{
+    qsort(ph->bp_lat, ph->bp_ops, sizeof *ph->bp_lat, cmp_u32);
+    *per_sec = ph->bp_secs > 0 ? (double)ph->bp_ops / ph->bp_secs : 0;
+    *p50 = ph->bp_ops ? ph->bp_lat[ph->bp_ops / 2] / 1000.0 : 0;
+    *p99 = ph->bp_ops ? ph->bp_lat[ph->bp_ops * 99 / 100] / 1000.0 : 0;
 }
 
 static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
@@ -252,6 +257,7 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
     cdr_subtab *subs = NULL;
     bq_client *cl = calloc(nc, sizeof *cl);
     uint32_t cycle = 0;
+    bq_phase ph[2] = {{0, 0, NULL}, {0, 0, NULL}};
     int rc = cl ? cdr_gen_create(&gc, &g) : CDR_ENOMEM;
     if (rc) {
         cdr_diag_set(dg, rc, NULL, 0, 0, "cannot create the population");
@@ -268,14 +274,22 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
         (rc = cdr_plan_set_load(st, &ps, dg)) != 0 ||
         (rc = cdr_dir_rating_view(st, &subs, dg)) != 0)
         goto done;
+    /* The phases alternate in ROUNDS rounds (queries, gets, queries, ...), so that a change in the
+     * machine's load during the run weighs on both sides of the ratio alike. */
+    enum { ROUNDS = 5 };
+    const uint64_t per = nq / ((uint64_t)nc * ROUNDS) ? nq / ((uint64_t)nc * ROUNDS) : 1;
+    const uint64_t total = per * nc * ROUNDS; /* nq, rounded down to whole rounds */
+    ph[0].bp_lat = malloc(total * sizeof(uint32_t));
+    ph[1].bp_lat = malloc(total * sizeof(uint32_t));
+    if (!ph[0].bp_lat || !ph[1].bp_lat)
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     for (unsigned i = 0; i < nc && !rc; i++) {
         cl[i].bc_cfg = bq;
         cl[i].bc_st = st;
         cl[i].bc_ps = ps;
         cl[i].bc_subs = subs;
-        cl[i].bc_n = nq / nc + (i < nq % nc);
         cl[i].bc_seed = bq->bq_seed * 7919 + i + 1;
-        if (!(cl[i].bc_lat_us = malloc((cl[i].bc_n + 1) * sizeof *cl[i].bc_lat_us)))
+        if (!(cl[i].bc_lat_us = malloc((per + 1) * sizeof *cl[i].bc_lat_us)))
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         else if (bq->bq_redis)
             rc = cdr_redis_open(bq->bq_redis, 5000, &cl[i].bc_r, dg);
@@ -286,20 +300,24 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
         cl[i].bc_cycle = cycle;
     if (progress)
         fprintf(progress,
-                "bench query: %" PRIu64 " balance queries, then as many plain %s, on %u "
-                "clients\n",
-                nq, bq->bq_redis ? "GETs" : "point reads", nc);
-    double qps, qp50, qp99, gps, gp50, gp99;
-    if ((rc = run_clients(cl, nc, 0, &qps, &qp50, &qp99, dg)) != 0 ||
-        (rc = run_clients(cl, nc, 1, &gps, &gp50, &gp99, dg)) != 0)
+                "bench query: %" PRIu64 " balance queries and as many plain %s, in %d "
+                "alternating rounds on %u clients\n",
+                total, bq->bq_redis ? "GETs" : "point reads", ROUNDS, nc);
+    for (int r = 0; r < ROUNDS && !rc; r++)
+        if ((rc = run_round(cl, nc, 0, per, &ph[0], dg)) == 0)
+            rc = run_round(cl, nc, 1, per, &ph[1], dg);
+    if (rc)
         goto done;
+    double qps, qp50, qp99, gps, gp50, gp99;
+    phase_figures(&ph[0], &qps, &qp50, &qp99);
+    phase_figures(&ph[1], &gps, &gp50, &gp99);
     fprintf(out,
             "{\"bench\":\"query\",\"backend\":\"%s\",\"subscribers\":%zu,\"cdrs\":%" PRIu64
             ",\"clients\":%u,\"queries\":%" PRIu64 ",\"queries_per_sec\":%.0f,\"p50_ms\":%.3f,"
             "\"p99_ms\":%.3f,\"get_per_sec\":%.0f,\"get_p50_ms\":%.3f,\"get_p99_ms\":%.3f,"
             "\"ratio\":%.3f}\n",
-            bq->bq_redis ? "redis" : "embedded", gc.gc_subscribers, bq->bq_cdrs, nc, nq, qps, qp50,
-            qp99, gps, gp50, gp99, gps > 0 ? qps / gps : 0.0);
+            bq->bq_redis ? "redis" : "embedded", gc.gc_subscribers, bq->bq_cdrs, nc, total, qps,
+            qp50, qp99, gps, gp50, gp99, gps > 0 ? qps / gps : 0.0);
     fflush(out);
 done:
     for (unsigned i = 0; cl && i < nc; i++) {
@@ -307,6 +325,8 @@ done:
         free(cl[i].bc_lat_us);
     }
     free(cl);
+    free(ph[0].bp_lat);
+    free(ph[1].bp_lat);
     cdr_subtab_free(subs);
     cdr_plan_set_release(ps);
     cdr_store_close(st);

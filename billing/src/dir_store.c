@@ -154,7 +154,8 @@ fail:
     return rc;
 }
 
-/* Begin a read transaction on a loaded directory of the current layout. */
+/* Begin a read transaction on a loaded directory of the current layout; its counts into *ds
+ * unless ds is NULL. */
 static int begin_read(cdr_store *st, MDB_txn **txn, dir_dbs *dbs, cdr_dir_stats *ds, cdr_diag *dg)
 {
     int rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, txn);
@@ -179,10 +180,14 @@ static int begin_read(cdr_store *st, MDB_txn **txn, dir_dbs *dbs, cdr_dir_stats 
                           layout, CDR_DIR_LAYOUT);
         goto fail;
     }
-    MDB_val sk = {5, "stats"}, sv;
-    if (rc == 0)
-        rc = mdb_get(*txn, dbs->db_meta, &sk, &sv);
     if (rc) {
+        rc = cdr_store_err(rc, "read directory meta", dg);
+        goto fail;
+    }
+    if (!ds) /* the caller does not need the counts: one lookup less per line query */
+        return 0;
+    MDB_val sk = {5, "stats"}, sv;
+    if ((rc = mdb_get(*txn, dbs->db_meta, &sk, &sv)) != 0) {
         rc = cdr_store_err(rc, "read directory meta", dg);
         goto fail;
     }
@@ -360,8 +365,7 @@ int cdr_dir_read_line_part(cdr_store *st, const char *msisdn, int part, cdr_dir 
     *out = NULL;
     MDB_txn *txn;
     dir_dbs dbs;
-    cdr_dir_stats ds;
-    int rc = begin_read(st, &txn, &dbs, &ds, dg);
+    int rc = begin_read(st, &txn, &dbs, NULL, dg);
     if (rc)
         return rc;
     cdr_dir *dir = dir_new();

@@ -874,22 +874,23 @@ int cdr_redis_hgetall(cdr_redis *rd, const char *tag, const char *key, cdr_redis
     redisReply *rp;
     if ((rc = rd_call(rd, &rp, 0, dg)))
         return rc;
-    char what[CDR_REDIS_TAG_MAX + 128];
-    snprintf(what, sizeof what, "HGETALL cdr:{%s}:%s", tag, key);
-    if (rp->type != REDIS_REPLY_ARRAY || rp->elements % 2)
-        return rd_unexpected(rd, rp, what, dg);
-    const size_t cnt = rp->elements / 2;
+    char what[CDR_REDIS_TAG_MAX + 128]; /* formatted only for an error */
+    int bad = rp->type != REDIS_REPLY_ARRAY || rp->elements % 2;
+    const size_t cnt = bad ? 0 : rp->elements / 2;
     size_t bytes = cnt * sizeof(cdr_redis_kv);
-    for (size_t i = 0; i < rp->elements; i++) {
-        if (rp->element[i]->type != REDIS_REPLY_STRING)
-            return rd_unexpected(rd, rp, what, dg);
+    for (size_t i = 0; !bad && i < rp->elements; i++) {
+        bad = rp->element[i]->type != REDIS_REPLY_STRING;
         bytes += rp->element[i]->len + 1;
+    }
+    if (bad) {
+        snprintf(what, sizeof what, "HGETALL cdr:{%s}:%s", tag, key);
+        return rd_unexpected(rd, rp, what, dg);
     }
     cdr_redis_kv *kv = cnt ? malloc(bytes) : NULL;
     if (cnt && !kv) {
         freeReplyObject(rp);
-        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "redis %s: %s: out of memory", rd->rd_addr,
-                            what);
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0,
+                            "redis %s: HGETALL cdr:{%s}:%s: out of memory", rd->rd_addr, tag, key);
     }
     char *s = (char *)(kv + cnt);
     for (size_t i = 0; i < cnt; i++) {
