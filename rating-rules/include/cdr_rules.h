@@ -41,9 +41,47 @@ typedef enum cdr_zone_kind {
     CDR_ZONE_KIND_COUNT
 } cdr_zone_kind;
 
+/* Charge classes (docs/tariff-plans.md "Charge classes"): what an amount is for. Tax, the
+ * enterprise/member payment split and the statements all work per class. The usage classes come
+ * from rating (every rated record has one); the last three come from the bill run. X(name, label)
+ * in the order of their numbers; 0 = none (an unratable record, or one read from a rated record
+ * of wire version 1-3, whose class is derived from its plan on read: cdr_plan_charge_class). */
+#define CDR_CHARGE_CLASSES(X)                                                                      \
+    X(NONE, "none")                                                                                \
+    X(BASIC_VOICE, "basic_voice")                                                                  \
+    X(SMS_MMS, "sms_mms")                                                                          \
+    X(DATA, "data")                                                                                \
+    X(VALUE_ADDED, "value_added")                                                                  \
+    X(ROAMING, "roaming")                                                                          \
+    X(PREMIUM, "premium")                                                                          \
+    X(FREE, "free")                                                                                \
+    X(RECURRING_FEE, "recurring_fee")                                                              \
+    X(ONE_OFF, "one_off")                                                                          \
+    X(ADJUSTMENT, "adjustment")
+
+typedef enum cdr_charge_class {
+#define CDR_CLASS_ENUM(name, label) CDR_CLASS_##name,
+    CDR_CHARGE_CLASSES(CDR_CLASS_ENUM)
+#undef CDR_CLASS_ENUM
+        CDR_CLASS_COUNT
+} cdr_charge_class;
+
+/* The classes a plan may declare (`charge_class:` of a zone or a rate): basic_voice .. premium.
+ * Rating gives every rated record one of basic_voice .. free (the usage classes). */
+#define CDR_CLASS_PLAN_FIRST  CDR_CLASS_BASIC_VOICE
+#define CDR_CLASS_PLAN_LAST   CDR_CLASS_PREMIUM
+#define CDR_CLASS_USAGE_FIRST CDR_CLASS_BASIC_VOICE
+#define CDR_CLASS_USAGE_LAST  CDR_CLASS_FREE
+
+/* "basic_voice" ...; "unknown" when out of range. */
+const char *cdr_charge_class_name(int cls);
+/* The class named s, or -1. */
+int cdr_charge_class_parse(const char *s);
+
 typedef struct cdr_zone {
     char zo_name[CDR_NAME_MAX];
-    uint8_t zo_kind; /* cdr_zone_kind */
+    uint8_t zo_kind;  /* cdr_zone_kind */
+    uint8_t zo_class; /* declared cdr_charge_class (CDR_CLASS_PLAN_FIRST..LAST), 0 = none */
 } cdr_zone;
 
 /* Digit trie over destination prefixes: longest prefix wins. */
@@ -75,6 +113,7 @@ typedef struct cdr_rate {
     cdr_money ra_round_to; /* quantum of the event charge in micro-units: 1 = micro, 10000 = cent */
     uint8_t ra_rounding;   /* cdr_rounding */
     uint8_t ra_ntiers;     /* >= 1, ra_tiers[0].ti_from == 0, ascending */
+    uint8_t ra_class;      /* declared cdr_charge_class (CDR_CLASS_PLAN_FIRST..LAST), 0 = none */
     cdr_tier ra_tiers[CDR_PLAN_MAX_TIERS];
 } cdr_rate;
 
@@ -219,6 +258,9 @@ typedef struct cdr_rated {
     int16_t rr_bundle; /* bundle index that covered units, -1 if none */
     uint8_t rr_nparts;
     uint8_t rr_flags; /* CDR_RATED_FLAG_*: set by the rating core, not by cdr_rules_rate */
+    uint8_t rr_class; /* cdr_charge_class of a rated record (CDR_CLASS_USAGE_FIRST..LAST), set
+                         by cdr_rules_rate; CDR_CLASS_NONE when unratable, or read from a rated
+                         record of wire version 1-3 (cdr_plan_charge_class derives it) */
     uint32_t rr_plan_version;
     uint32_t rr_cycle;          /* YYYYMM in the plan's time zone */
     char rr_currency[4];        /* ISO 4217 code of the rating plan (pl_currency); "" when
@@ -255,6 +297,16 @@ uint32_t cdr_rules_cycle(const cdr_plan *pl, cdr_time t);
  * bundles) and writes rr. Returns 0 when rated, or a cdr_reason > 0 when unratable (rr->rr_reason
  * holds it too; bc is then unchanged). Never allocates; thread-safe for distinct rr/bc. */
 int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, cdr_rated *rr);
+
+/* The charge class of a record already rated under plan version pl (cr the CDR, rr its rating
+ * result), derived by the rule cdr_rules_rate applies (docs/tariff-plans.md "Charge classes"):
+ * free (a free zone, or every part's rate charges nothing), else the class declared by the first
+ * part's rate, else by the zone, else roaming / premium by the zone kind, else by the service.
+ * For a record read from rated wire version 1-3, which carries no class (rr_class 0); for a
+ * record rated under pl it equals rr_class. The parts' rates are looked up from the record's
+ * service, cr's direction, rr_zone and the parts' bands. Returns CDR_CLASS_NONE when rr is
+ * unratable or does not fit pl (zone, service or direction out of range). Pure; no allocation. */
+int cdr_plan_charge_class(const cdr_plan *pl, const cdr_record *cr, const cdr_rated *rr);
 
 /* ---- checking and showing plans -------------------------------------------------------------- */
 

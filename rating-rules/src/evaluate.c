@@ -27,6 +27,25 @@ static const char *const reason_messages[] = {
 #undef CDR_REASON_MSG
 };
 
+static const char *const charge_class_names[CDR_CLASS_COUNT] = {
+#define CDR_CLASS_NAME(name, label) label,
+    CDR_CHARGE_CLASSES(CDR_CLASS_NAME)
+#undef CDR_CLASS_NAME
+};
+
+const char *cdr_charge_class_name(int cls)
+{
+    return cls >= 0 && cls < CDR_CLASS_COUNT ? charge_class_names[cls] : "unknown";
+}
+
+int cdr_charge_class_parse(const char *s)
+{
+    for (int c = 0; s && c < CDR_CLASS_COUNT; c++)
+        if (!strcmp(charge_class_names[c], s))
+            return c;
+    return -1;
+}
+
 /* Lower-case symbolic name of reason ("unknown_subscriber" ...); "unknown" when out of range. */
 const char *cdr_reason_name(int reason)
 {
@@ -287,6 +306,68 @@ static int rate_is_free(const cdr_rate *ra)
     return 1;
 }
 
+/* ---- charge class --------------------------------------------------------------------------- */
+
+/* The charge class of an event rated under pl in zone `zone` (docs/tariff-plans.md "Charge
+ * classes"), first match wins: free when the event is free (a free zone, or every part's rate
+ * charges nothing); the class declared by ra0, the rate of the first part (NULL when unknown),
+ * which also rules rounding and the connect fee; the class declared by the zone; roaming or
+ * premium by the zone's kind; else by the service. The one implementation of the rule, for the
+ * evaluator and for cdr_plan_charge_class. */
+static int event_class(const cdr_plan *pl, unsigned svc, int zone, int free_event,
+                       const cdr_rate *ra0)
+{
+    if (free_event)
+        return CDR_CLASS_FREE;
+    if (ra0 && ra0->ra_class)
+        return ra0->ra_class;
+    const cdr_zone *zo = &pl->pl_zones[zone];
+    if (zo->zo_class)
+        return zo->zo_class;
+    if (zo->zo_kind == CDR_ZONE_ROAMING)
+        return CDR_CLASS_ROAMING;
+    if (zo->zo_kind == CDR_ZONE_PREMIUM)
+        return CDR_CLASS_PREMIUM;
+    switch (svc) {
+    case CDR_SVC_SMS:
+    case CDR_SVC_MMS:
+        return CDR_CLASS_SMS_MMS;
+    case CDR_SVC_DATA:
+        return CDR_CLASS_DATA;
+    default: /* voice, video */
+        return CDR_CLASS_BASIC_VOICE;
+    }
+}
+
+int cdr_plan_charge_class(const cdr_plan *pl, const cdr_record *cr, const cdr_rated *rr)
+{
+    if (!pl || !cr || !rr || rr->rr_reason != CDR_REASON_NONE)
+        return CDR_CLASS_NONE;
+    const unsigned svc = rr->rr_service;
+    const unsigned dir = cr->cr_direction;
+    const int zone = rr->rr_zone;
+    if (svc >= CDR_SVC_COUNT || dir >= CDR_DIR_COUNT || zone < 0 || zone >= pl->pl_nzones)
+        return CDR_CLASS_NONE;
+    if (pl->pl_zones[zone].zo_kind == CDR_ZONE_FREE)
+        return event_class(pl, svc, zone, 1, NULL);
+    /* The rates of the parts, as the evaluator found them (a part without one cannot have been
+     * rated under pl: it counts as charging). */
+    const unsigned np = rr->rr_nparts < CDR_RATED_MAX_PARTS ? rr->rr_nparts : CDR_RATED_MAX_PARTS;
+    const cdr_rate *ra0 = NULL;
+    int free_event = np > 0;
+    for (unsigned k = 0; k < np; k++) {
+        const unsigned ri = rate_index(pl, svc, dir, (unsigned)zone, rr->rr_parts[k].rp_band);
+        const cdr_rate *ra = ri == CDR_NO_RATE ? NULL : &pl->pl_rates[ri];
+        if (k == 0)
+            ra0 = ra;
+        if (!ra || !rate_is_free(ra))
+            free_event = 0;
+    }
+    return event_class(pl, svc, zone, free_event, ra0);
+}
+
+/* ---- bundles and the rating step ------------------------------------------------------------ */
+
 /* Choose the bundle that covers the event's first units (docs/rating.md section 5) and return the
  * number of units it covers (*bix its index), or 0 (*bix = -1). Does not update bc. */
 static uint64_t pick_bundle(const cdr_plan *pl, const cdr_counters *bc, unsigned svc, int zone,
@@ -365,6 +446,7 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
         rr->rr_parts[0].rp_band = (uint8_t)band0;
         rr->rr_parts[0].rp_units = raw;
         rr->rr_units = rr->rr_free_units = raw;
+        rr->rr_class = (uint8_t)event_class(pl, svc, zone, 1, NULL);
         return 0;
     }
 
@@ -468,5 +550,6 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
         rr->rr_free_units = units; /* bunits is 0 */
     else
         rr->rr_overflow_units = overflow;
+    rr->rr_class = (uint8_t)event_class(pl, svc, zone, free_event, ra);
     return 0;
 }

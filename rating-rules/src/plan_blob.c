@@ -1,4 +1,4 @@
-/* plan_blob.c - the compiled plan as a self-contained binary blob (format version 1).
+/* plan_blob.c - the compiled plan as a self-contained binary blob (format versions 1 and 2).
  *
  * Layout (all integers little-endian; "str" is a u8 length then that many bytes, no NUL):
  *
@@ -16,6 +16,14 @@
  *           i64 round_to, u8 rounding, u8 ntiers, ntiers x (u64 from, i64 price)) |
  *           u32 nix | nix x u16 rate index |
  *           u8 nbundles | nbundles x (str name, u8 service, u8 pool, u64 zones, u64 units)
+ *   classes (format 2 only) nzones x u8 zone class (zo_class) | nrates x u8 rate class (ra_class)
+ *
+ * Format 2 is format 1 plus the charge classes a plan declares (docs/tariff-plans.md "Charge
+ * classes"; 0 = not declared, else CDR_CLASS_PLAN_FIRST..LAST, never on a free zone; the counts
+ * are those of the body). A plan that declares no class anywhere is written as format 1, byte for
+ * byte as before format 2 existed, and a plan that declares one as format 2: so stores written
+ * before keep accepting the same plans, and a format-2 blob whose classes are all 0 is refused as
+ * not canonical. Both formats are read.
  *
  * pl_band_until is not stored: it is derived from pl_band_of on load. The encoding is canonical
  * (one plan, one blob), so the plan store compares versions byte for byte. Decoding checks every
@@ -27,9 +35,10 @@
 #include "cdr_rules.h"
 #include "plan_int.h"
 
-#define BLOB_MAGIC  "CDRPLAN"
-#define BLOB_FORMAT 1u
-#define BLOB_HEADER 32u
+#define BLOB_MAGIC          "CDRPLAN"
+#define BLOB_FORMAT         1u /* no charge class declared */
+#define BLOB_FORMAT_CLASSES 2u /* format 1 + the classes section */
+#define BLOB_HEADER         32u
 
 static uint64_t fnv1a64(const uint8_t *p, size_t n)
 {
@@ -126,6 +135,18 @@ static size_t rate_ix_count(const cdr_plan *pl)
     return (size_t)CDR_SVC_COUNT * CDR_DIR_COUNT * pl->pl_nzones * pl->pl_nbands;
 }
 
+/* 1 when a zone or rate of pl declares a charge class (the blob is then format 2). */
+static int declares_class(const cdr_plan *pl)
+{
+    for (uint16_t z = 0; z < pl->pl_nzones && z < CDR_PLAN_MAX_ZONES; z++)
+        if (pl->pl_zones[z].zo_class)
+            return 1;
+    for (uint32_t i = 0; i < pl->pl_nrates; i++)
+        if (pl->pl_rates[i].ra_class)
+            return 1;
+    return 0;
+}
+
 int cdr_plan_serialize(const cdr_plan *pl, void **blob, size_t *len)
 {
     if (!pl || !blob || !len)
@@ -218,6 +239,13 @@ int cdr_plan_serialize(const cdr_plan *pl, void **blob, size_t *len)
         bw_u64(&bw, bu->bu_zones);
         bw_u64(&bw, bu->bu_units);
     }
+    const int classes = declares_class(pl);
+    if (classes) {
+        for (uint16_t z = 0; z < pl->pl_nzones; z++)
+            bw_u8(&bw, pl->pl_zones[z].zo_class);
+        for (uint32_t i = 0; i < pl->pl_nrates; i++)
+            bw_u8(&bw, pl->pl_rates[i].ra_class);
+    }
     if (bw.bw_oom) {
         free(bw.bw_buf);
         return CDR_ENOMEM;
@@ -228,7 +256,7 @@ int cdr_plan_serialize(const cdr_plan *pl, void **blob, size_t *len)
     const uint64_t sum = fnv1a64(bw.bw_buf + BLOB_HEADER, (size_t)body);
     blob_w hw = {0};
     bw_bytes(&hw, BLOB_MAGIC, 8); /* the literal's NUL is the 8th byte */
-    bw_u32(&hw, BLOB_FORMAT);
+    bw_u32(&hw, classes ? BLOB_FORMAT_CLASSES : BLOB_FORMAT);
     bw_u32(&hw, 0);
     bw_u64(&hw, body);
     bw_u64(&hw, sum);
@@ -360,16 +388,16 @@ static void br_network(blob_r *br, const cdr_plan *pl, cdr_network *nw, const ch
         br_fail(br, what);
 }
 
-/* Check the header; on success the body is br_p[BLOB_HEADER .. len). */
-static int blob_header(const uint8_t *p, size_t len, const char **why)
+/* Check the header; on success the body is br_p[BLOB_HEADER .. len) and *fmt its format. */
+static int blob_header(const uint8_t *p, size_t len, uint32_t *fmt, const char **why)
 {
     if (len < BLOB_HEADER || memcmp(p, BLOB_MAGIC, 8) != 0) {
         *why = "not a compiled plan (bad magic)";
         return CDR_FORMAT;
     }
     blob_r br = {p, len, 8, NULL, 0};
-    const uint32_t fmt = br_u32(&br, "format");
-    if (fmt != BLOB_FORMAT) {
+    *fmt = br_u32(&br, "format");
+    if (*fmt != BLOB_FORMAT && *fmt != BLOB_FORMAT_CLASSES) {
         *why = "unsupported plan format version";
         return CDR_VERSION;
     }
@@ -391,9 +419,10 @@ int cdr_plan_blob_peek(const void *blob, size_t len, char id[CDR_NAME_MAX], uint
                        cdr_time *effective_from)
 {
     const char *why;
+    uint32_t fmt;
     if (!blob)
         return CDR_FORMAT;
-    int rc = blob_header(blob, len, &why);
+    int rc = blob_header(blob, len, &fmt, &why);
     if (rc)
         return rc;
     blob_r br = {blob, len, BLOB_HEADER, NULL, 0};
@@ -403,8 +432,33 @@ int cdr_plan_blob_peek(const void *blob, size_t len, char id[CDR_NAME_MAX], uint
     return br.br_bad ? CDR_FORMAT : 0;
 }
 
-/* Decode the body into pl (zeroed, owned by the caller, freed by cdr_plan_free on failure). */
-static void blob_body(blob_r *br, cdr_plan *pl)
+/* The classes section of format 2 (the counts are the body's): each 0 or a class a plan may
+ * declare, none on a free zone, and at least one declared (else the plan is written as format 1).
+ */
+static void blob_classes(blob_r *br, cdr_plan *pl)
+{
+    int declared = 0;
+    for (uint16_t z = 0; z < pl->pl_nzones && !br->br_bad; z++) {
+        const uint8_t c = pl->pl_zones[z].zo_class = br_u8(br, "zone class");
+        if (!br->br_bad && c != 0 &&
+            (c < CDR_CLASS_PLAN_FIRST || c > CDR_CLASS_PLAN_LAST ||
+             pl->pl_zones[z].zo_kind == CDR_ZONE_FREE))
+            br_fail(br, "zone class");
+        declared |= c != 0;
+    }
+    for (uint32_t i = 0; i < pl->pl_nrates && !br->br_bad; i++) {
+        const uint8_t c = pl->pl_rates[i].ra_class = br_u8(br, "rate class");
+        if (!br->br_bad && c != 0 && (c < CDR_CLASS_PLAN_FIRST || c > CDR_CLASS_PLAN_LAST))
+            br_fail(br, "rate class");
+        declared |= c != 0;
+    }
+    if (!br->br_bad && !declared)
+        br_fail(br, "charge classes (none declared in format 2)");
+}
+
+/* Decode the body of format fmt into pl (zeroed, owned by the caller, freed by cdr_plan_free on
+ * failure). */
+static void blob_body(blob_r *br, uint32_t fmt, cdr_plan *pl)
 {
     br_str(br, pl->pl_id, sizeof pl->pl_id, "id");
     pl->pl_version = br_u32(br, "version");
@@ -603,6 +657,8 @@ static void blob_body(blob_r *br, cdr_plan *pl)
             (bu->bu_service >= CDR_SVC_COUNT || bu->bu_pool > 1 || (bu->bu_zones & ~all) != 0))
             br_fail(br, "bundle");
     }
+    if (fmt == BLOB_FORMAT_CLASSES)
+        blob_classes(br, pl);
     if (!br->br_bad && br->br_off != br->br_len)
         br_fail(br, "trailing bytes");
 }
@@ -616,14 +672,15 @@ int cdr_plan_deserialize(const void *blob, size_t len, cdr_plan **out, cdr_diag 
     if (!blob)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "no blob");
     const char *why;
-    int rc = blob_header(blob, len, &why);
+    uint32_t fmt;
+    int rc = blob_header(blob, len, &fmt, &why);
     if (rc)
         return cdr_diag_set(dg, rc, NULL, 0, 0, "plan blob: %s", why);
     cdr_plan *pl = calloc(1, sizeof *pl);
     if (!pl)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     blob_r br = {blob, len, BLOB_HEADER, NULL, 0};
-    blob_body(&br, pl);
+    blob_body(&br, fmt, pl);
     if (br.br_bad) {
         const int code = strcmp(br.br_bad, "out of memory") == 0 ? CDR_ENOMEM : CDR_FORMAT;
         cdr_plan_free(pl);

@@ -50,9 +50,9 @@ static const unsigned char top_required[K_COUNT] = {
     [K_PLAN] = 1,     [K_VERSION] = 1, [K_TIMEZONE] = 1, [K_EFFECTIVE_FROM] = 1, [K_CURRENCY] = 1,
     [K_SERVICES] = 1, [K_ZONES] = 1,   [K_BANDS] = 1,    [K_RATES] = 1};
 
-enum { Z_NAME, Z_KIND, Z_PREFIXES, Z_NUMBERS, Z_NETWORKS, Z_DESCRIPTION, Z_COUNT };
-static const char *const zone_keys[Z_COUNT] = {"name",    "kind",     "prefixes",
-                                               "numbers", "networks", "description"};
+enum { Z_NAME, Z_KIND, Z_PREFIXES, Z_NUMBERS, Z_NETWORKS, Z_CHARGE_CLASS, Z_DESCRIPTION, Z_COUNT };
+static const char *const zone_keys[Z_COUNT] = {"name",     "kind",         "prefixes",   "numbers",
+                                               "networks", "charge_class", "description"};
 
 enum { B_NAME, B_DAYS, B_FROM, B_TO, B_COUNT };
 static const char *const band_keys[B_COUNT] = {"name", "days", "from", "to"};
@@ -73,13 +73,14 @@ enum {
     R_MAX_CHARGE,
     R_ROUNDING,
     R_ROUND_TO,
+    R_CHARGE_CLASS,
     R_DESCRIPTION,
     R_COUNT
 };
 static const char *const rate_keys[R_COUNT] = {
-    "service",     "direction", "zone",     "zones",      "band",  "bands",
-    "connect_fee", "price",     "per",      "increments", "tiers", "min_charge",
-    "max_charge",  "rounding",  "round_to", "description"};
+    "service",     "direction", "zone",     "zones",        "band",       "bands",
+    "connect_fee", "price",     "per",      "increments",   "tiers",      "min_charge",
+    "max_charge",  "rounding",  "round_to", "charge_class", "description"};
 
 enum { T_FROM, T_PRICE, T_COUNT };
 static const char *const tier_keys[T_COUNT] = {"from", "price"};
@@ -338,6 +339,32 @@ static int cc_bool(plan_cc *cc, const yaml_node_t *n, const char *what, int *out
     else
         return cc_err(cc, CDR_FORMAT, n, "%s must be true or false, not '%s'", what, s);
     return 0;
+}
+
+/* charge_class of a zone or a rate: one of the classes a plan may declare
+ * (CDR_CLASS_PLAN_FIRST..LAST); the others are named with the reason they are not declared. */
+static int cc_charge_class(plan_cc *cc, const yaml_node_t *n, uint8_t *out)
+{
+    const char *s = NULL;
+    int rc = cc_scalar(cc, n, "charge_class", &s);
+    if (rc)
+        return rc;
+    const int c = cdr_charge_class_parse(s);
+    if (c >= CDR_CLASS_PLAN_FIRST && c <= CDR_CLASS_PLAN_LAST) {
+        *out = (uint8_t)c;
+        return 0;
+    }
+    char allowed[128];
+    size_t off = 0;
+    for (int k = CDR_CLASS_PLAN_FIRST; k <= CDR_CLASS_PLAN_LAST && off < sizeof allowed; k++)
+        off += (size_t)snprintf(allowed + off, sizeof allowed - off, "%s%s",
+                                k == CDR_CLASS_PLAN_FIRST ? "" : ", ", cdr_charge_class_name(k));
+    const char *why = c < 0                 ? "is not a charge class"
+                      : c == CDR_CLASS_NONE ? "is not declared: leave the key out instead"
+                      : c == CDR_CLASS_FREE ? "is not declared: an event is free when its zone is "
+                                              "free or its rate charges nothing"
+                                            : "comes from the bill run, not from a plan";
+    return cc_err(cc, CDR_FORMAT, n, "charge_class '%.32s' %s (allowed: %s)", s, why, allowed);
 }
 
 /* ---- quantities with units ------------------------------------------------------------------ */
@@ -939,6 +966,16 @@ static int cc_zones(plan_cc *cc)
                               s);
             zo->zo_kind = (uint8_t)kind;
         }
+        if (v[Z_CHARGE_CLASS]) {
+            rc = cc_charge_class(cc, v[Z_CHARGE_CLASS], &zo->zo_class);
+            if (rc)
+                return rc;
+            if (zo->zo_kind == CDR_ZONE_FREE)
+                return cc_err(cc, CDR_FORMAT, v[Z_CHARGE_CLASS],
+                              "zone '%s' is of kind free: its events are of class free, it takes "
+                              "no charge_class",
+                              zo->zo_name);
+        }
         if (v[Z_DESCRIPTION]) {
             const char *s = NULL;
             rc = cc_scalar(cc, v[Z_DESCRIPTION], "description", &s);
@@ -1473,6 +1510,8 @@ static int cc_rate(plan_cc *cc, yaml_node_t *rn, rate_sel *sel, cdr_rate *ra)
                           "rounded last and could pass it)",
                           rate_keys[key], cc_text(v[key]));
     }
+    if (v[R_CHARGE_CLASS] && (rc = cc_charge_class(cc, v[R_CHARGE_CLASS], &ra->ra_class)))
+        return rc;
     if (v[R_DESCRIPTION] && (rc = cc_scalar(cc, v[R_DESCRIPTION], "description", &s)))
         return rc;
     return 0;

@@ -695,6 +695,8 @@ Test(ledger, totals_command_per_currency, .timeout = 120)
             strcpy(recs[i].lr_plan, i == 7 ? "nope" : "de-comfort");
             recs[i].lr_rated.rr_plan_version = 1;
         }
+        if (k == 1) /* written as version 4, with their class; the others as version 2 */
+            recs[i].lr_rated.rr_class = CDR_CLASS_PREMIUM;
         want[k] += recs[i].lr_rated.rr_charge;
         want_st[k == 0 && i != 7 ? 2 : k] += recs[i].lr_rated.rr_charge;
         nrec[k]++;
@@ -703,6 +705,17 @@ Test(ledger, totals_command_per_currency, .timeout = 120)
     cdr_ledger *lg = open_ok(NULL);
     cr_assert_eq(cdr_ledger_append(lg, 0, recs, N, N - 1, &dg), 0, "%s", dg.dg_msg);
     cdr_ledger_close(lg);
+    /* the class the plan gives the record of offset 20 (no class on the wire) */
+    cdr_plan_set *ps;
+    cr_assert_eq(cdr_store_open(store, 0, &st, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_plan_set_load(st, &ps, &dg), 0, "%s", dg.dg_msg);
+    cdr_store_close(st);
+    const cdr_plan *de = cdr_plan_set_at(ps, cdr_plan_set_family(ps, "de-comfort"), INT64_MAX);
+    cr_assert(de && de->pl_version == 1);
+    cr_assert_eq(recs[20].lr_rated.rr_class, CDR_CLASS_NONE);
+    const int cls20 = cdr_plan_charge_class(de, &recs[20].lr_cdr, &recs[20].lr_rated);
+    cr_assert_neq(cls20, CDR_CLASS_NONE);
+    cdr_plan_set_release(ps);
 
     for (int with_store = 0; with_store <= 1; with_store++) {
         const cdr_money *w = with_store ? want_st : want;
@@ -747,14 +760,24 @@ Test(ledger, totals_command_per_currency, .timeout = 120)
             cr_assert(l - bol >= 16, "a total row without a currency: %.40s", bol);
         }
         free(out);
-        /* cat: the record without a currency (offset 20, the only one of its subscriber in
-         * 202611) shows its plan's with --store, else none */
+        /* cat: the record without a currency and class (offset 20, the only one of its
+         * subscriber in 202611) shows its plan's currency and the class derived from its plan
+         * with --store, else none; a record with a class (offset 0) shows it either way */
         snprintf(cmd, sizeof cmd,
                  "'%s' ledger cat --ledger '%s'%s --cycle 202611 --msisdn 8613800000020 | "
-                 "grep '^MSC00,p0-o20,' | cut -d, -f18",
+                 "grep '^MSC00,p0-o20,' | cut -d, -f18,20",
                  exe, tmpdir, opt);
         out = run_out(cmd, &status);
-        cr_assert_str_eq(out, with_store ? "EUR\n" : "\n");
+        char exp20[64];
+        snprintf(exp20, sizeof exp20, "EUR,%s\n", cdr_charge_class_name(cls20));
+        cr_assert_str_eq(out, with_store ? exp20 : ",\n");
+        free(out);
+        snprintf(cmd, sizeof cmd,
+                 "'%s' ledger cat --ledger '%s'%s --cycle 202611 --format json | "
+                 "grep '\"origin_id\":\"p0-o0\"' | grep -o '\"charge_class\":\"[a-z_]*\"'",
+                 exe, tmpdir, opt);
+        out = run_out(cmd, &status);
+        cr_assert_str_eq(out, "\"charge_class\":\"premium\"\n");
         free(out);
     }
     /* --store that is no store: refused as a whole (exit 4) */

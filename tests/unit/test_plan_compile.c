@@ -506,6 +506,131 @@ Test(plan_bad, duplicate_zone_name)
                  CDR_FORMAT, 10, 12, "zone name 'dom' is used twice (first at line 9, column 12)");
 }
 
+/* ---- charge classes ------------------------------------------------------------------------ */
+
+#define ALLOWED_CLASSES "(allowed: basic_voice, sms_mms, data, value_added, roaming, premium)"
+
+/* Compile text as "bad.yaml": refused with code at line:col and exactly the message msg. */
+static void expect_exact(const char *text, int code, int line, int col, const char *msg)
+{
+    cdr_plan *pl = NULL;
+    cdr_diag dg;
+    char b[1024];
+    const int rc = cdr_plan_compile_text(text, strlen(text), "bad.yaml", &pl, &dg);
+    cr_assert_eq(rc, code, "%s", cdr_diag_format(&dg, b, sizeof b));
+    cr_assert_null(pl);
+    cr_assert_eq(dg.dg_line, line, "%s", cdr_diag_format(&dg, b, sizeof b));
+    cr_assert_eq(dg.dg_column, col, "%s", cdr_diag_format(&dg, b, sizeof b));
+    cr_assert_str_eq(dg.dg_msg, msg);
+}
+
+/* Every class a plan may declare, on a zone and on a rate; 0 where none is declared. */
+Test(plan_compile, charge_classes)
+{
+    for (int c = CDR_CLASS_PLAN_FIRST; c <= CDR_CLASS_PLAN_LAST; c++) {
+        char text[2048];
+        snprintf(text, sizeof text,
+                 HEAD "zones:\n"
+                      "  - {name: dom, charge_class: %s, prefixes: [\"86\"]}\n"
+                      "  - {name: intl, prefixes: [\"1\", \"44\"]}\n"
+                      "  - {name: free, kind: free, numbers: [\"10086\"]}\n" BANDS RATES
+                      "  - {service: voice, zone: dom, band: peak, price: 0.20, charge_class: "
+                      "%s}\n",
+                 cdr_charge_class_name(c), cdr_charge_class_name(c));
+        cdr_plan *pl = compile_ok(text);
+        cr_assert_eq(pl->pl_zones[0].zo_class, c);
+        cr_assert_eq(pl->pl_zones[1].zo_class, 0);
+        cr_assert_eq(pl->pl_zones[2].zo_class, 0);
+        cr_assert_eq(pl->pl_nrates, 3);
+        cr_assert_eq(pl->pl_rates[0].ra_class, 0);
+        cr_assert_eq(pl->pl_rates[1].ra_class, 0);
+        cr_assert_eq(pl->pl_rates[2].ra_class, c);
+        cr_assert_eq(pl->pl_rate_ix[cell(pl, CDR_SVC_VOICE, CDR_DIR_MO, 0, 0)], 2);
+        cdr_plan_free(pl);
+    }
+    cdr_plan *pl = compile_ok(HEAD ZONES BANDS RATES);
+    for (int z = 0; z < pl->pl_nzones; z++)
+        cr_assert_eq(pl->pl_zones[z].zo_class, 0);
+    for (uint32_t i = 0; i < pl->pl_nrates; i++)
+        cr_assert_eq(pl->pl_rates[i].ra_class, 0);
+    cdr_plan_free(pl);
+}
+
+/* Every value a plan may not declare, on a zone (line 9, the value at column 31) and on a rate
+ * (line 19, column 72): the exact message names the allowed values. */
+Test(plan_bad, charge_class_refused)
+{
+    static const struct {
+        const char *value;
+        const char *why;
+    } refused[] = {
+        {"none", "is not declared: leave the key out instead"},
+        {"free", "is not declared: an event is free when its zone is free or its rate charges "
+                 "nothing"},
+        {"recurring_fee", "comes from the bill run, not from a plan"},
+        {"one_off", "comes from the bill run, not from a plan"},
+        {"adjustment", "comes from the bill run, not from a plan"},
+        {"voice", "is not a charge class"},
+        {"Data", "is not a charge class"},
+        {"value-added", "is not a charge class"},
+        {"\"\"", "is not a charge class"},
+    };
+    for (size_t k = 0; k < sizeof refused / sizeof refused[0]; k++) {
+        const char *v = refused[k].value;
+        const char *shown = strcmp(v, "\"\"") ? v : "";
+        char msg[512], text[2048];
+        snprintf(msg, sizeof msg, "charge_class '%s' %s " ALLOWED_CLASSES, shown, refused[k].why);
+        snprintf(text, sizeof text,
+                 HEAD "zones:\n"
+                      "  - {name: dom, charge_class: %s, prefixes: [\"86\"]}\n"
+                      "  - {name: intl, prefixes: [\"1\", \"44\"]}\n"
+                      "  - {name: free, kind: free, numbers: [\"10086\"]}\n" BANDS RATES,
+                 v);
+        expect_exact(text, CDR_FORMAT, 9, 31, msg);
+        snprintf(text, sizeof text,
+                 HEAD ZONES BANDS RATES
+                 "  - {service: voice, zone: dom, band: peak, price: 0.20, charge_class: %s}\n",
+                 v);
+        expect_exact(text, CDR_FORMAT, 19, 72, msg);
+    }
+    /* not a single value, or none */
+    expect_exact(HEAD "zones:\n"
+                      "  - {name: dom, charge_class: [data], prefixes: [\"86\"]}\n" BANDS RATES,
+                 CDR_FORMAT, 9, 31, "charge_class must be a single value, not a list");
+    expect_exact(HEAD ZONES BANDS RATES
+                 "  - {service: voice, zone: dom, band: peak, price: 0.20, charge_class: ~}\n",
+                 CDR_FORMAT, 19, 72, "charge_class has no value");
+}
+
+/* A free zone's events are of class free: it may not declare one. */
+Test(plan_bad, charge_class_on_free_zone)
+{
+    expect_exact(
+        HEAD "zones:\n"
+             "  - {name: dom, prefixes: [\"86\"]}\n"
+             "  - {name: intl, prefixes: [\"1\", \"44\"]}\n"
+             "  - {name: free, kind: free, charge_class: data, numbers: [\"10086\"]}\n" BANDS RATES,
+        CDR_FORMAT, 11, 44,
+        "zone 'free' is of kind free: its events are of class free, it takes no "
+        "charge_class");
+}
+
+/* The key is listed among a zone's and a rate's keys. */
+Test(plan_bad, unknown_key_lists_charge_class)
+{
+    expect_exact(HEAD "zones:\n"
+                      "  - {name: dom, class: data, prefixes: [\"86\"]}\n" BANDS RATES,
+                 CDR_FORMAT, 9, 17,
+                 "unknown key 'class' in zone (expected one of: name, kind, prefixes, numbers, "
+                 "networks, charge_class, description)");
+    expect_exact(HEAD ZONES BANDS RATES
+                 "  - {service: voice, zone: dom, price: 0.20, class: data}\n",
+                 CDR_FORMAT, 19, 46,
+                 "unknown key 'class' in rate (expected one of: service, direction, zone, zones, "
+                 "band, bands, connect_fee, price, per, increments, tiers, min_charge, max_charge, "
+                 "rounding, round_to, charge_class, description)");
+}
+
 Test(plan_bad, unknown_zone_kind)
 {
     EXPECT_ERROR(HEAD "zones:\n"

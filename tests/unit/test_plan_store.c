@@ -133,6 +133,7 @@ static void assert_plans_equal(const cdr_plan *a, const cdr_plan *b)
     for (int z = 0; z < a->pl_nzones; z++) {
         cr_assert_str_eq(a->pl_zones[z].zo_name, b->pl_zones[z].zo_name);
         cr_assert_eq(a->pl_zones[z].zo_kind, b->pl_zones[z].zo_kind);
+        cr_assert_eq(a->pl_zones[z].zo_class, b->pl_zones[z].zo_class);
     }
     cr_assert_eq(a->pl_home_zone, b->pl_home_zone);
     cr_assert_eq(a->pl_default_zone, b->pl_default_zone);
@@ -175,6 +176,7 @@ static void assert_plans_equal(const cdr_plan *a, const cdr_plan *b)
         cr_assert_eq(x->ra_round_to, y->ra_round_to);
         cr_assert_eq(x->ra_rounding, y->ra_rounding);
         cr_assert_eq(x->ra_ntiers, y->ra_ntiers);
+        cr_assert_eq(x->ra_class, y->ra_class);
         for (int t = 0; t < x->ra_ntiers; t++) {
             cr_assert_eq(x->ra_tiers[t].ti_from, y->ra_tiers[t].ti_from);
             cr_assert_eq(x->ra_tiers[t].ti_price, y->ra_tiers[t].ti_price);
@@ -245,6 +247,9 @@ Test(plan_blob, round_trip_is_identical)
         cr_assert_eq(cdr_plan_serialize(pl, &blob, &len), 0);
         cr_assert_gt(len, 32);
         cr_assert_eq(memcmp(blob, "CDRPLAN", 8), 0);
+        /* the samples declare no charge class: format 1, as before format 2 existed */
+        cr_assert_eq(memcmp((const uint8_t *)blob + 8, "\1\0\0\0\0\0\0\0", 8), 0, "%s",
+                     sample_files[i]);
         cdr_plan *back = NULL;
         cdr_diag dg;
         char buf[1024];
@@ -346,11 +351,158 @@ Test(plan_blob, garbage_fails_cleanly)
         }
     }
 
-    /* A future format version is CDR_VERSION. */
+    /* A future format version is CDR_VERSION; a format-1 body labelled format 2 lacks the
+     * classes section. */
     memcpy(copy, blob, len);
-    copy[8] = 2;
+    copy[8] = 3;
     cr_assert_eq(cdr_plan_deserialize(copy, len, &out, &dg), CDR_VERSION);
+    cr_assert_str_eq(dg.dg_msg, "plan blob: unsupported plan format version");
+    copy[8] = 2;
+    cr_assert_eq(cdr_plan_deserialize(copy, len, &out, &dg), CDR_FORMAT);
+    char want[96];
+    snprintf(want, sizeof want, "plan blob: bad or truncated zone class at byte %zu", len);
+    cr_assert_str_eq(dg.dg_msg, want);
     cr_assert_eq(cdr_plan_deserialize(NULL, 0, &out, &dg), CDR_EINVAL);
+    free(copy);
+    free(blob);
+}
+
+/* cn-payg with charge classes declared on a zone and on two rates (format 2). */
+static cdr_plan *compile_with_classes(void)
+{
+    char src[4096];
+    snprintf(src, sizeof src, "%s/cn-payg.yaml", PLANS);
+    char *text = read_all(src, NULL);
+    const char *const edits[][2] = {
+        {"  - {name: international, prefixes:",
+         "  - {name: international, charge_class: value_added, prefixes:"},
+        {"  - {service: voice, zone: roam-world, price: 2.99,",
+         "  - {service: voice, zone: roam-world, charge_class: premium, price: 2.99,"},
+        {"  - {service: sms, zones: [international, roam-world], price: 1.00}",
+         "  - {service: sms, zones: [international, roam-world], price: 1.00, charge_class: data}"},
+    };
+    for (size_t e = 0; e < sizeof edits / sizeof edits[0]; e++) {
+        char *at = strstr(text, edits[e][0]);
+        cr_assert_not_null(at, "%s", edits[e][0]);
+        const size_t nl = strlen(text) - strlen(edits[e][0]) + strlen(edits[e][1]) + 1;
+        char *nt = malloc(nl);
+        cr_assert_not_null(nt);
+        snprintf(nt, nl, "%.*s%s%s", (int)(at - text), text, edits[e][1], at + strlen(edits[e][0]));
+        free(text);
+        text = nt;
+    }
+    cdr_plan *pl = NULL;
+    cdr_diag dg;
+    char buf[1024];
+    cr_assert_eq(cdr_plan_compile_text(text, strlen(text), "classes.yaml", &pl, &dg), 0, "%s",
+                 cdr_diag_format(&dg, buf, sizeof buf));
+    free(text);
+    return pl;
+}
+
+/* A plan that declares a class is format 2: format 1's body, then one class byte per zone and per
+ * rate; it decodes to the same plan and encodes to the same bytes again. */
+Test(plan_blob, format_2_round_trip)
+{
+    cdr_plan *pl = compile_with_classes();
+    int zclass = -1, nrclass = 0;
+    for (int z = 0; z < pl->pl_nzones; z++)
+        if (pl->pl_zones[z].zo_class) {
+            cr_assert_eq(zclass, -1);
+            zclass = z;
+        }
+    cr_assert_str_eq(pl->pl_zones[zclass].zo_name, "international");
+    cr_assert_eq(pl->pl_zones[zclass].zo_class, CDR_CLASS_VALUE_ADDED);
+    for (uint32_t i = 0; i < pl->pl_nrates; i++)
+        nrclass += pl->pl_rates[i].ra_class != 0;
+    cr_assert_eq(nrclass, 2);
+    uint8_t *blob, *plain;
+    size_t len, plen;
+    cr_assert_eq(cdr_plan_serialize(pl, (void **)&blob, &len), 0);
+    cr_assert_eq(blob[8], 2, "format 2");
+    cdr_plan *back = NULL;
+    cdr_diag dg;
+    cr_assert_eq(cdr_plan_deserialize(blob, len, &back, &dg), 0, "%s", dg.dg_msg);
+    assert_plans_equal(pl, back);
+    uint8_t *again;
+    size_t alen;
+    cr_assert_eq(cdr_plan_serialize(back, (void **)&again, &alen), 0);
+    cr_assert_eq(alen, len);
+    cr_assert_eq(memcmp(again, blob, len), 0);
+    free(again);
+    cdr_plan_free(back);
+
+    /* without its classes the same plan is format 1, and format 2 is exactly format 1's body plus
+     * the classes section */
+    const size_t nz = pl->pl_nzones, nr = pl->pl_nrates;
+    for (size_t z = 0; z < nz; z++)
+        pl->pl_zones[z].zo_class = 0;
+    for (size_t i = 0; i < nr; i++)
+        pl->pl_rates[i].ra_class = 0;
+    cr_assert_eq(cdr_plan_serialize(pl, (void **)&plain, &plen), 0);
+    cr_assert_eq(plain[8], 1);
+    cr_assert_eq(len, plen + nz + nr);
+    cr_assert_eq(memcmp(blob + 32, plain + 32, plen - 32), 0);
+    cr_assert_eq(blob[plen + (size_t)zclass], CDR_CLASS_VALUE_ADDED);
+    cr_assert_eq(cdr_plan_deserialize(plain, plen, &back, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(back->pl_zones[zclass].zo_class, 0);
+    cdr_plan_free(back);
+    cdr_plan *sample = compile_sample("cn-payg.yaml");
+    void *sblob;
+    size_t slen;
+    cr_assert_eq(cdr_plan_serialize(sample, &sblob, &slen), 0);
+    cr_assert_eq(slen, plen);
+    cr_assert_eq(memcmp(sblob, plain, plen), 0, "the plan without classes is the sample plan");
+    free(sblob);
+    cdr_plan_free(sample);
+    free(plain);
+    cdr_plan_free(pl);
+
+    /* malformed classes sections, with a forged checksum: each refused at its byte (1-based) */
+    uint8_t *copy = malloc(len);
+    cr_assert_not_null(copy);
+    char want[96];
+    const struct {
+        size_t at;
+        uint8_t val;
+        const char *what;
+    } bad[] = {
+        {plen + (size_t)zclass, CDR_CLASS_FREE, "zone class"},
+        {plen + (size_t)zclass, CDR_CLASS_NONE + CDR_CLASS_COUNT, "zone class"},
+        {plen + 2, CDR_CLASS_DATA, "zone class"}, /* zone 2, "service", is free */
+        {plen + nz, CDR_CLASS_RECURRING_FEE, "rate class"},
+        {plen + nz + nr - 1, 0xff, "rate class"},
+    };
+    cr_assert_eq(blob[plen + 2], 0);
+    for (size_t k = 0; k < sizeof bad / sizeof bad[0]; k++) {
+        memcpy(copy, blob, len);
+        copy[bad[k].at] = bad[k].val;
+        fix_checksum(copy, len);
+        cdr_plan *out = (cdr_plan *)&out;
+        cr_assert_eq(cdr_plan_deserialize(copy, len, &out, &dg), CDR_FORMAT, "case %zu", k);
+        cr_assert_null(out);
+        snprintf(want, sizeof want, "plan blob: bad or truncated %s at byte %zu", bad[k].what,
+                 bad[k].at + 1); /* 1-based, as every value the decoder refuses */
+        cr_assert_str_eq(dg.dg_msg, want, "case %zu", k);
+    }
+    /* all classes 0 in format 2: not canonical (that plan is written as format 1) */
+    memcpy(copy, blob, len);
+    memset(copy + plen, 0, nz + nr);
+    fix_checksum(copy, len);
+    cr_assert_eq(cdr_plan_deserialize(copy, len, &back, &dg), CDR_FORMAT);
+    snprintf(want, sizeof want,
+             "plan blob: bad or truncated charge classes (none declared in format 2) at byte %zu",
+             len);
+    cr_assert_str_eq(dg.dg_msg, want);
+    /* every truncation of the classes section (with a consistent header) */
+    for (size_t n = plen; n < len; n++) {
+        memcpy(copy, blob, n);
+        for (int i = 0; i < 8; i++)
+            copy[16 + i] = (uint8_t)((n - 32) >> (8 * i));
+        fix_checksum(copy, n);
+        cr_assert_eq(cdr_plan_deserialize(copy, n, &back, &dg), CDR_FORMAT, "length %zu", n);
+        cr_assert(strstr(dg.dg_msg, n - plen < nz ? "zone class" : "rate class"), "%s", dg.dg_msg);
+    }
     free(copy);
     free(blob);
 }
@@ -564,6 +716,64 @@ Test(plan_store, changed_content_same_version_exists)
     cr_assert_eq(cdr_plan_set_load(st, &ps, &dg), 0, "%s", dg.dg_msg);
     cr_assert_eq(ps->ps_nplans, 1, "cn-iot-data must not be written either");
     cr_assert_eq(ps->ps_plans[0]->pl_rates[0].ra_tiers[0].ti_price, 150000);
+    cdr_plan_set_release(ps);
+    cdr_store_close(st);
+    remove_tree(sdir);
+    remove_tree(d1);
+    remove_tree(d2);
+}
+
+/* A charge class is part of a version's content: declaring one under a stored version number is
+ * refused like any other change; the same declaring file again is unchanged. */
+Test(plan_store, charge_class_is_content)
+{
+    char *sdir = temp_dir(), *d1 = temp_dir(), *d2 = temp_dir();
+    cdr_store *st;
+    cdr_diag dg;
+    char buf[1024];
+    cr_assert_eq(cdr_store_open(sdir, 0, &st, &dg), 0, "%s", dg.dg_msg);
+    copy_sample(d1, "cn-payg.yaml", NULL, NULL, NULL);
+    cr_assert_eq(cdr_plan_store_compile_dir(st, d1, NULL, NULL, &dg), 0, "%s",
+                 cdr_diag_format(&dg, buf, sizeof buf));
+    const uint64_t gen = generation(st);
+    copy_sample(d2, "cn-payg.yaml", NULL, "  - {name: international, prefixes:",
+                "  - {name: international, charge_class: value_added, prefixes:");
+    cr_assert_eq(cdr_plan_store_compile_dir(st, d2, NULL, NULL, &dg), CDR_EXISTS);
+    cr_assert(strstr(dg.dg_msg, "cn-payg version 1 is already stored with different content") !=
+                  NULL,
+              "%s", dg.dg_msg);
+    cr_assert_eq(generation(st), gen);
+    /* as version 3 it is stored (format 2), and loads with its class */
+    remove_tree(d2);
+    d2 = temp_dir();
+    copy_sample(d2, "cn-payg.yaml", "cn-payg-v3.yaml", "  - {name: international, prefixes:",
+                "  - {name: international, charge_class: value_added, prefixes:");
+    char path[4096];
+    snprintf(path, sizeof path, "%s/cn-payg-v3.yaml", d2);
+    char *text = read_all(path, NULL);
+    char *v = strstr(text, "version: 1");
+    cr_assert_not_null(v);
+    v[9] = '3';
+    char *ef = strstr(text, "effective_from: 2026-01-01");
+    cr_assert_not_null(ef);
+    memcpy(ef + 16, "2027", 4);
+    write_file(d2, "cn-payg-v3.yaml", text);
+    free(text);
+    for (int round = 0; round < 2; round++) {
+        cr_assert_eq(cdr_plan_store_compile_dir(st, d2, NULL, NULL, &dg), 0, "%s",
+                     cdr_diag_format(&dg, buf, sizeof buf));
+        cr_assert_eq(generation(st), gen + 1, "round %d", round);
+    }
+    cdr_plan_set *ps;
+    cr_assert_eq(cdr_plan_set_load(st, &ps, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(ps->ps_nplans, 2);
+    const cdr_plan *v1 = ps->ps_plans[0], *v3 = ps->ps_plans[1];
+    cr_assert_eq(v3->pl_version, 3);
+    for (int z = 0; z < v3->pl_nzones; z++) {
+        cr_assert_eq(v1->pl_zones[z].zo_class, 0);
+        cr_assert_eq(v3->pl_zones[z].zo_class,
+                     strcmp(v3->pl_zones[z].zo_name, "international") ? 0 : CDR_CLASS_VALUE_ADDED);
+    }
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     remove_tree(sdir);

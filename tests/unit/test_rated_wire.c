@@ -42,6 +42,7 @@ static cdr_rated sample_rated(void)
     rr.rr_nparts = 2;
     rr.rr_parts[0] = (cdr_rated_part){.rp_band = 0, .rp_units = 60, .rp_charge = 0};
     rr.rr_parts[1] = (cdr_rated_part){.rp_band = 15, .rp_units = 60, .rp_charge = INT64_MIN};
+    rr.rr_class = CDR_CLASS_BASIC_VOICE;
     return rr;
 }
 
@@ -52,6 +53,8 @@ static void assert_rated_eq(const cdr_rated *a, const cdr_rated *b)
     cr_assert_eq(a->rr_zone, b->rr_zone);
     cr_assert_eq(a->rr_bundle, b->rr_bundle);
     cr_assert_eq(a->rr_nparts, b->rr_nparts);
+    cr_assert_eq(a->rr_flags, b->rr_flags);
+    cr_assert_eq(a->rr_class, b->rr_class);
     cr_assert_eq(a->rr_plan_version, b->rr_plan_version);
     cr_assert_eq(a->rr_cycle, b->rr_cycle);
     cr_assert_eq(a->rr_charge, b->rr_charge);
@@ -86,15 +89,174 @@ Test(rated_wire, round_trip_rated)
     cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
     assert_rated_eq(&rr, &rr2);
     cr_assert_str_eq(plan, "cn-personal-128");
-    cr_assert_eq(buf[0], 2, "version 2 is written");
+    cr_assert_eq(buf[0], 4, "version 4 is written");
+    cr_assert_eq(buf[n - 2], 0, "flags");
+    cr_assert_eq(buf[n - 1], CDR_CLASS_BASIC_VOICE, "the charge class is the last byte");
 }
 
-/* A record of a suspended line carries its flag: version 3, one byte more; without flags the
- * bytes are version 2's. Malformed flags are refused at their position. */
+/* A record written by the version-2 encoder (sample_cdr and sample_rated, without flags and
+ * class): as read back from a ledger segment or cdr.rated topic written before version 4. */
+static const uint8_t v2_record[] = {
+    0x02, 0x4c, 0x01, 0x00, 0x00, 0x05, 0x4d, 0x53, 0x43, 0x30, 0x31, 0x07, 0x31, 0x32, 0x33,
+    0x34, 0x35, 0x36, 0x37, 0x0d, 0x38, 0x36, 0x31, 0x33, 0x38, 0x30, 0x30, 0x30, 0x30, 0x30,
+    0x30, 0x30, 0x31, 0x0f, 0x34, 0x36, 0x30, 0x30, 0x30, 0x31, 0x32, 0x33, 0x34, 0x35, 0x36,
+    0x37, 0x38, 0x39, 0x30, 0x07, 0x38, 0x36, 0x31, 0x30, 0x30, 0x38, 0x36, 0x80, 0xee, 0x89,
+    0xab, 0x0d, 0x80, 0xc2, 0x03, 0x3d, 0x00, 0x80, 0x80, 0x80, 0x80, 0x80, 0x20, 0x4d, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x06, 0x02, 0x07, 0xf3, 0xae, 0x0c, 0x8d, 0xda, 0x96, 0x01,
+    0x78, 0x3c, 0x28, 0x14, 0x02, 0x00, 0x3c, 0x00, 0x0f, 0x3c, 0xff, 0xff, 0xff, 0xff, 0xff,
+    0xff, 0xff, 0xff, 0xff, 0x01, 0x0f, 0x63, 0x6e, 0x2d, 0x70, 0x65, 0x72, 0x73, 0x6f, 0x6e,
+    0x61, 0x6c, 0x2d, 0x31, 0x32, 0x38, 0x03, 0x43, 0x4e, 0x59,
+};
+
+/* Version 4 is version 2's fields, then the flags byte, then the class byte; the version-2 and
+ * version-3 records written before decode with class 0 (derived from the plan on read), and a
+ * record without a class (read from them) is written again as it was, never as version 4. */
+Test(rated_wire, version_4_layout_and_older_versions)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX], re[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    const size_t n = encode(&cr, &rr, "cn-personal-128", buf);
+    cr_assert_eq(n, sizeof v2_record + 2);
+    cr_assert_eq(buf[0], 4);
+    cr_assert_eq(memcmp(buf + 1, v2_record + 1, sizeof v2_record - 1), 0);
+    cr_assert_eq(buf[n - 2], 0);
+    cr_assert_eq(buf[n - 1], CDR_CLASS_BASIC_VOICE);
+
+    /* version 2: class 0, and it is written back byte for byte */
+    cdr_rated want = sample_rated();
+    want.rr_class = CDR_CLASS_NONE;
+    cr_assert_eq(cdr_rated_wire_decode(v2_record, sizeof v2_record, &cr2, &rr2, plan, &dg), 0, "%s",
+                 dg.dg_msg);
+    cr_assert_eq(memcmp(&cr, &cr2, sizeof cr), 0);
+    assert_rated_eq(&want, &rr2);
+    cr_assert_eq(rr2.rr_class, CDR_CLASS_NONE);
+    size_t rn = encode(&cr2, &rr2, plan, re);
+    cr_assert_eq(rn, sizeof v2_record);
+    cr_assert_eq(memcmp(re, v2_record, rn), 0, "a record without a class stays version 2");
+
+    /* version 3 (version 2 + flags): class 0, flags kept, written back as version 3 */
+    uint8_t v3[sizeof v2_record + 1];
+    memcpy(v3, v2_record, sizeof v2_record);
+    v3[0] = 3;
+    v3[sizeof v2_record] = CDR_RATED_FLAG_WARNED;
+    want.rr_flags = CDR_RATED_FLAG_WARNED;
+    cr_assert_eq(cdr_rated_wire_decode(v3, sizeof v3, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+    assert_rated_eq(&want, &rr2);
+    rn = encode(&cr2, &rr2, plan, re);
+    cr_assert_eq(rn, sizeof v3);
+    cr_assert_eq(memcmp(re, v3, rn), 0, "a flagged record without a class stays version 3");
+
+    /* with its class derived (by cdr_plan_charge_class on read), it is written as version 4 */
+    rr2.rr_class = CDR_CLASS_DATA;
+    rn = encode(&cr2, &rr2, plan, re);
+    cr_assert_eq(re[0], 4);
+    cr_assert_eq(rn, sizeof v2_record + 2);
+    cr_assert_eq(re[rn - 2], CDR_RATED_FLAG_WARNED);
+    cr_assert_eq(re[rn - 1], CDR_CLASS_DATA);
+    cdr_rated rr3;
+    cr_assert_eq(cdr_rated_wire_decode(re, rn, &cr2, &rr3, plan, &dg), 0, "%s", dg.dg_msg);
+    assert_rated_eq(&rr2, &rr3);
+
+    /* every usage class, with every flags value, round-trips */
+    for (int c = CDR_CLASS_USAGE_FIRST; c <= CDR_CLASS_USAGE_LAST; c++)
+        for (uint8_t fl = 0; fl <= 3; fl++) {
+            rr.rr_class = (uint8_t)c;
+            rr.rr_flags = fl;
+            rn = encode(&cr, &rr, "p", re);
+            cr_assert_eq(re[0], 4);
+            cr_assert_eq(cdr_rated_wire_decode(re, rn, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+            assert_rated_eq(&rr, &rr2);
+        }
+}
+
+/* A malformed version-4 record is refused with the byte position of the offending byte. */
+Test(rated_wire, version_4_malformed)
+{
+    cdr_record cr = sample_cdr(), cr2;
+    cdr_rated rr = sample_rated(), rr2;
+    uint8_t buf[CDR_RATED_WIRE_MAX];
+    char plan[CDR_NAME_MAX];
+    cdr_diag dg;
+    const size_t n = encode(&cr, &rr, "cn-personal-128", buf);
+    const int last = (int)n; /* 1-based position of the class byte */
+
+    /* truncated: without the class byte, without the flags byte */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n - 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "truncated rated record in field charge_class");
+    cr_assert_eq(dg.dg_column, last);
+    cr_assert_eq(cdr_rated_wire_decode(buf, n - 2, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "truncated rated record in field flags");
+    cr_assert_eq(dg.dg_column, last - 1);
+
+    /* a class byte beyond the names */
+    buf[n - 1] = CDR_CLASS_COUNT;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "field charge_class out of range (11)");
+    cr_assert_eq(dg.dg_column, last);
+    buf[n - 1] = 0xff;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "field charge_class out of range (255)");
+
+    /* a rated record of class none, or of a class of the bill run */
+    buf[n - 1] = CDR_CLASS_NONE;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg,
+                     "field charge_class 0 (none) is not a usage class of a rated record");
+    cr_assert_eq(dg.dg_column, last);
+    for (uint8_t c = CDR_CLASS_RECURRING_FEE; c <= CDR_CLASS_ADJUSTMENT; c++) {
+        buf[n - 1] = c;
+        cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+        char want[128];
+        snprintf(want, sizeof want,
+                 "field charge_class %u (%s) is not a usage class of a rated record", c,
+                 cdr_charge_class_name(c));
+        cr_assert_str_eq(dg.dg_msg, want);
+        cr_assert_eq(dg.dg_column, last);
+    }
+    buf[n - 1] = CDR_CLASS_FREE;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(rr2.rr_class, CDR_CLASS_FREE);
+
+    /* flags: 0 is fine in version 4, 4 is not */
+    buf[n - 2] = 4;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
+    cr_assert_eq(dg.dg_column, last - 1);
+    buf[n - 2] = 0;
+
+    /* trailing bytes after the class */
+    buf[n] = CDR_CLASS_DATA;
+    cr_assert_eq(cdr_rated_wire_decode(buf, n + 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg, "1 trailing bytes after rated record");
+    cr_assert_eq(dg.dg_column, last + 1);
+
+    /* an unratable record has class 0 */
+    memset(&rr, 0, sizeof rr);
+    rr.rr_reason = CDR_REASON_NO_RATE;
+    rr.rr_zone = 2;
+    rr.rr_bundle = -1;
+    const size_t un = encode(&cr, &rr, "p", buf);
+    cr_assert_eq(buf[0], 4);
+    cr_assert_eq(buf[un - 1], CDR_CLASS_NONE);
+    cr_assert_eq(cdr_rated_wire_decode(buf, un, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
+    buf[un - 1] = CDR_CLASS_BASIC_VOICE;
+    cr_assert_eq(cdr_rated_wire_decode(buf, un, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert_str_eq(dg.dg_msg,
+                     "field charge_class 1 (basic_voice) in an unratable record (must be 0)");
+    cr_assert_eq(dg.dg_column, (int)un);
+}
+
+/* A record of a suspended line carries its flag. A record without a class (one read from version
+ * 1-3) is written as before: version 3, one byte more than version 2, when it has flags, else the
+ * bytes of version 2. Malformed flags are refused at their position. */
 Test(rated_wire, flags_in_version_3)
 {
     cdr_record cr = sample_cdr(), cr2;
     cdr_rated rr = sample_rated(), rr2;
+    rr.rr_class = CDR_CLASS_NONE;
     uint8_t buf[CDR_RATED_WIRE_MAX], plain[CDR_RATED_WIRE_MAX];
     char plan[CDR_NAME_MAX];
     cdr_diag dg;
@@ -116,7 +278,7 @@ Test(rated_wire, flags_in_version_3)
     buf[n - 1] = 4;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
-    buf[0] = 4;
+    buf[0] = 5;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
 }
 
@@ -137,7 +299,9 @@ Test(rated_wire, version_1_still_decodes)
 {
     cdr_record cr = sample_cdr(), cr2;
     cdr_rated want = sample_rated(), rr2;
-    /* what version 1 held: no currency, no free units (overflow was units - bundle units) */
+    /* what version 1 held: no currency, no free units (overflow was units - bundle units), no
+     * class */
+    want.rr_class = CDR_CLASS_NONE;
     want.rr_overflow_units = 60;
     want.rr_free_units = 0;
     want.rr_currency[0] = '\0';
@@ -181,6 +345,7 @@ Test(rated_wire, round_trip_unratable)
     char plan[CDR_NAME_MAX] = "x";
     for (int k = 0; k < 2; k++) {
         size_t n = encode(&cr, &rr, k ? "" : NULL, buf);
+        cr_assert_eq(buf[0], 4);
         cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, NULL), 0);
         assert_rated_eq(&rr, &rr2);
         cr_assert_str_eq(plan, "");
@@ -214,11 +379,15 @@ Test(rated_wire, maximum_size)
     rr.rr_nparts = CDR_RATED_MAX_PARTS;
     for (int i = 0; i < CDR_RATED_MAX_PARTS; i++)
         rr.rr_parts[i] = (cdr_rated_part){CDR_PLAN_MAX_BANDS - 1, UINT64_MAX, INT64_MIN};
+    rr.rr_flags = CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED;
+    rr.rr_class = CDR_CLASS_FREE;
     char plan[CDR_NAME_MAX], plan2[CDR_NAME_MAX];
     memset(plan, 'p', sizeof plan - 1);
     plan[sizeof plan - 1] = '\0';
     uint8_t buf[CDR_RATED_WIRE_MAX];
     size_t n = encode(&cr, &rr, plan, buf);
+    cr_assert_eq(buf[0], 4);
+    cr_assert_eq(buf[n - 1], CDR_CLASS_FREE);
     cdr_record cr2;
     cdr_diag dg;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan2, &dg), 0, "%s", dg.dg_msg);
@@ -270,7 +439,7 @@ Test(rated_wire, bad_values_rejected)
     uint8_t buf[CDR_RATED_WIRE_MAX];
     cdr_diag dg;
     /* Each mutation makes the encoder write a value the decoder must refuse. */
-    for (int k = 0; k < 8; k++) {
+    for (int k = 0; k < 10; k++) {
         cdr_rated rr = sample_rated();
         const char *field = NULL;
         switch (k) {
@@ -306,6 +475,14 @@ Test(rated_wire, bad_values_rejected)
             rr.rr_free_units = rr.rr_units + 1;
             field = "free_units";
             break;
+        case 8:
+            rr.rr_class = CDR_CLASS_ADJUSTMENT;
+            field = "charge_class";
+            break;
+        case 9:
+            rr.rr_class = CDR_CLASS_COUNT;
+            field = "charge_class";
+            break;
         }
         size_t n = encode(&cr, &rr, "p", buf);
         cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT, "case %d",
@@ -313,41 +490,42 @@ Test(rated_wire, bad_values_rejected)
         cr_assert(strstr(dg.dg_msg, field), "case %d: %s", k, dg.dg_msg);
     }
     /* Version, nparts, a NUL in the plan id and a bad currency, patched into the bytes (the
-     * record ends with the plan id and then the currency: length 3, "CNY"). */
+     * record ends with the plan id, the currency: length 3, "CNY", the flags and the class). */
     cdr_rated rr = sample_rated();
     size_t n = encode(&cr, &rr, "p", buf);
     for (unsigned v = 0; v < 256; v++) {
         buf[0] = (uint8_t)v;
         const int rc = cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg);
-        if (v == 2)
+        if (v == 4)
             cr_assert_eq(rc, 0, "%s", dg.dg_msg);
-        else if (v != 1 && v != 3) /* version 1 or 3 readings of version-2 bytes are refused
-                                      in some other way (too short, too long) */
+        else if (v < 1 || v > 3) /* version 1-3 readings of version-4 bytes are refused in some
+                                    other way (trailing bytes, flags 0) */
             cr_assert_eq(rc, CDR_VERSION, "version %u", v);
         else
             cr_assert_eq(rc, CDR_FORMAT);
     }
     buf[0] = CDR_RATED_WIRE_VERSION;
-    buf[n - 5] = 0;
+    buf[n - 7] = 0;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "NUL"));
-    buf[n - 5] = 'p';
-    buf[n - 2] = 'n'; /* "CnY" */
+    buf[n - 7] = 'p';
+    buf[n - 4] = 'n'; /* "CnY" */
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
-    buf[n - 2] = 'N';
-    buf[n - 4] = 2; /* length 2 */
-    cr_assert_eq(cdr_rated_wire_decode(buf, n - 1, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
-    buf[n - 4] = 4; /* longer than a code */
+    buf[n - 4] = 'N';
+    buf[n - 6] = 2; /* length 2: "CN", then 'Y' is read as the flags */
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
-    buf[n - 4] = 3;
+    buf[n - 6] = 4; /* longer than a code */
+    cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
+    cr_assert(strstr(dg.dg_msg, "currency"), "%s", dg.dg_msg);
+    buf[n - 6] = 3;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
     rr.rr_nparts = 0;
     rr.rr_currency[0] = '\0';
     n = encode(&cr, &rr, "", buf);
-    buf[n - 3] = CDR_RATED_MAX_PARTS + 1; /* nparts, then the plan id length and currency length */
+    buf[n - 5] = CDR_RATED_MAX_PARTS + 1; /* nparts, then the plan id length, currency length,
+                                             flags and class */
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert(strstr(dg.dg_msg, "nparts"));
     /* A broken embedded CDR is reported at its position in the rated record. */

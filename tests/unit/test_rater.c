@@ -483,8 +483,9 @@ Test(rater, csv_and_json_carry_the_same_fields)
     int nn = 0;
     for (char *save = NULL, *t = strtok_r(hdr, ",", &save); t; t = strtok_r(NULL, ",", &save))
         names[nn++] = t;
-    cr_assert_eq(nn, 19);
-    uint64_t seen_free = 0, seen_bundle = 0, seen_eur = 0;
+    cr_assert_eq(nn, 20);
+    cr_assert_str_eq(names[nn - 1], "charge_class");
+    uint64_t seen_free = 0, seen_bundle = 0, seen_eur = 0, seen_class[CDR_CLASS_COUNT] = {0};
     for (size_t i = 0; i < N; i++) {
         const cdr_plan *pl = out[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);
         char csv[2048], json[2048], csv2[2048], json2[2048];
@@ -502,8 +503,22 @@ Test(rater, csv_and_json_carry_the_same_fields)
         cr_assert_eq(cdr_rated_format_json_id(&cr2, &rr2, plan, pl, json2, sizeof json2), lj);
         cr_assert_eq(memcmp(csv, csv2, (size_t)lc), 0, "%s%s", csv, csv2);
         cr_assert_eq(memcmp(json, json2, (size_t)lj), 0, "%s%s", json, json2);
-        if (out[i].rr_reason)
+        if (out[i].rr_reason) {
+            cr_assert_eq(out[i].rr_class, CDR_CLASS_NONE);
             continue;
+        }
+        /* the class: a usage class, the one cdr_plan_charge_class derives from the plan; a
+         * record read from an older wire version (no class) prints the same lines with the plan */
+        cr_assert(out[i].rr_class >= CDR_CLASS_USAGE_FIRST &&
+                  out[i].rr_class <= CDR_CLASS_USAGE_LAST);
+        cr_assert_eq(cdr_plan_charge_class(pl, &recs[i], &out[i]), out[i].rr_class, "record %zu",
+                     i);
+        seen_class[out[i].rr_class]++;
+        rr2.rr_class = CDR_CLASS_NONE;
+        cr_assert_eq(cdr_rated_format_csv_id(&cr2, &rr2, plan, pl, csv2, sizeof csv2), lc);
+        cr_assert_eq(memcmp(csv, csv2, (size_t)lc), 0, "%s%s", csv, csv2);
+        cr_assert_eq(cdr_rated_format_json_id(&cr2, &rr2, plan, pl, json2, sizeof json2), lj);
+        cr_assert_eq(memcmp(json, json2, (size_t)lj), 0, "%s%s", json, json2);
         seen_free += out[i].rr_free_units > 0;
         seen_bundle += out[i].rr_bundle >= 0;
         seen_eur += !strcmp(out[i].rr_currency, "EUR");
@@ -542,6 +557,10 @@ Test(rater, csv_and_json_carry_the_same_fields)
     cr_assert_gt(seen_free, 0);
     cr_assert_gt(seen_bundle, 0);
     cr_assert_gt(seen_eur, 0);
+    cr_assert_gt(seen_class[CDR_CLASS_BASIC_VOICE], 0);
+    cr_assert_gt(seen_class[CDR_CLASS_SMS_MMS], 0);
+    cr_assert_gt(seen_class[CDR_CLASS_DATA], 0);
+    cr_assert_gt(seen_class[CDR_CLASS_FREE], 0);
     cdr_rater_destroy(rt);
     cdr_plan_set_release(ps);
     cdr_gen_destroy(g);

@@ -364,6 +364,11 @@ static cdr_rated rate_ok(const cdr_record *cr, cdr_counters *bc)
         sum += rr.rr_parts[k].rp_units;
     if (P->pl_zones[rr.rr_zone].zo_kind != CDR_ZONE_FREE)
         cr_assert_eq(sum, rr.rr_units, "parts must add up to the charged units");
+    /* a usage class, free exactly for free usage, and derived again from the plan the same */
+    cr_assert(rr.rr_class >= CDR_CLASS_USAGE_FIRST && rr.rr_class <= CDR_CLASS_USAGE_LAST);
+    if (rr.rr_units > 0)
+        cr_assert_eq(rr.rr_class == CDR_CLASS_FREE, rr.rr_free_units > 0);
+    cr_assert_eq(cdr_plan_charge_class(P, cr, &rr), rr.rr_class);
     return rr;
 }
 
@@ -379,6 +384,8 @@ static void rate_refused(const cdr_record *cr, cdr_counters *bc, int reason)
     cr_assert_eq(rr.rr_charge, 0);
     cr_assert_eq(rr.rr_units + rr.rr_bundle_units + rr.rr_overflow_units + rr.rr_free_units, 0);
     cr_assert_str_eq(rr.rr_currency, "", "an unratable record has no currency");
+    cr_assert_eq(rr.rr_class, CDR_CLASS_NONE, "an unratable record has no charge class");
+    cr_assert_eq(cdr_plan_charge_class(P, cr, &rr), CDR_CLASS_NONE);
     if (bc)
         cr_assert_eq(memcmp(&before, bc, sizeof before), 0, "counters changed");
 }
@@ -1413,4 +1420,238 @@ Test(rating, plan_version_changes_at_effective_from)
     /* one second before: v1 */
     cr_assert_eq(cdr_plan_set_at(ps, fam, cr.cr_start - 1)->pl_version, 1);
     cdr_plan_set_release(ps);
+}
+
+/* ---- charge classes (docs/tariff-plans.md "Charge classes") ---------------------------------- */
+
+/* A plan written in the plan language, one line per rule of the class: Asia/Shanghai, bands peak
+ * 08:00-20:00 and off 20:00-08:00 every day. */
+static const char class_plan[] =
+    "plan: cls\n"
+    "version: 1\n"
+    "effective_from: 2026-01-01T00:00:00+08:00\n"
+    "currency: CNY\n"
+    "timezone: Asia/Shanghai\n"
+    "services: [voice, video, sms, mms, data]\n"
+    "home_networks: [\"460-00\"]\n"
+    "home_zone: dom\n"
+    "zones:\n"
+    "  - {name: dom, prefixes: [\"86\"]}\n"
+    "  - {name: vas, prefixes: [\"86125\"], charge_class: value_added}\n"
+    "  - {name: service, kind: free, numbers: [\"10086\"]}\n"
+    "  - {name: prem, kind: premium, prefixes: [\"86168\"]}\n"
+    "  - {name: roam, kind: roaming, networks: [\"262-*\"]}\n"
+    "  - {name: roam-sat, kind: roaming, networks: [\"901-*\"], charge_class: premium}\n"
+    "bands:\n"
+    "  - {name: peak, days: \"*\", from: \"08:00\", to: \"20:00\"}\n"
+    "  - {name: off, days: \"*\", from: \"20:00\", to: \"08:00\"}\n"
+    "rates:\n"
+    "  - {service: voice, zone: dom, band: peak, price: 0.15, charge_class: value_added}\n"
+    "  - {service: voice, zone: dom, band: off, price: 0.06}\n"
+    "  - {service: voice, zones: [vas, prem, roam, roam-sat], price: 1.00}\n"
+    "  - {service: voice, direction: mt, zones: \"*\", price: 0}\n"
+    "  - {service: voice, direction: mt, zone: roam, price: 0.50}\n"
+    "  - {service: video, zones: \"*\", price: 0.50}\n"
+    "  - {service: sms, zones: \"*\", price: 0.10}\n"
+    "  - {service: sms, zone: vas, price: 0.50, charge_class: premium}\n"
+    "  - {service: mms, zones: \"*\", price: 0.30}\n"
+    "  - {service: mms, zone: vas, price: 0}\n"
+    "  - {service: data, zones: \"*\", price: 1.00, per: 1MB}\n";
+
+static cdr_plan *class_plan_compile(void)
+{
+    cdr_plan *pl = NULL;
+    cdr_diag dg;
+    char buf[1024];
+    cr_assert_eq(cdr_plan_compile_text(class_plan, strlen(class_plan), "cls.yaml", &pl, &dg), 0,
+                 "%s", cdr_diag_format(&dg, buf, sizeof buf));
+    return pl;
+}
+
+/* Rate cr under pl: rated, and the class derived from the rated record alone (as for a record
+ * of wire version 1-3) is the class the evaluator gave. Returns the class. */
+static int class_of(const cdr_plan *pl, const cdr_record *cr, cdr_rated *rr)
+{
+    cr_assert_eq(cdr_rules_rate(pl, cr, NULL, rr), 0, "unratable: %s",
+                 cdr_reason_name(rr->rr_reason));
+    cdr_rated old = *rr;
+    old.rr_class = CDR_CLASS_NONE;
+    cr_assert_eq(cdr_plan_charge_class(pl, cr, &old), rr->rr_class, "derived %s, rated %s",
+                 cdr_charge_class_name(cdr_plan_charge_class(pl, cr, &old)),
+                 cdr_charge_class_name(rr->rr_class));
+    return rr->rr_class;
+}
+
+/* 2026-03-04 is a Wednesday; +08:00. */
+#define CLS(hhmmss) "2026-03-04T" hhmmss "+08:00"
+
+Test(charge_class, names_and_parse_follow_the_x_macro)
+{
+    const char *const want[] = {"none",          "basic_voice", "sms_mms",   "data",
+                                "value_added",   "roaming",     "premium",   "free",
+                                "recurring_fee", "one_off",     "adjustment"};
+    cr_assert_eq(CDR_CLASS_COUNT, 11);
+    for (int c = 0; c < CDR_CLASS_COUNT; c++) {
+        cr_assert_str_eq(cdr_charge_class_name(c), want[c]);
+        cr_assert_eq(cdr_charge_class_parse(want[c]), c);
+    }
+    cr_assert_str_eq(cdr_charge_class_name(-1), "unknown");
+    cr_assert_str_eq(cdr_charge_class_name(CDR_CLASS_COUNT), "unknown");
+    cr_assert_eq(cdr_charge_class_parse("Basic_Voice"), -1);
+    cr_assert_eq(cdr_charge_class_parse(""), -1);
+    cr_assert_eq(cdr_charge_class_parse(NULL), -1);
+}
+
+/* Rule e, by service: voice and video basic_voice, sms and mms sms_mms, data data. */
+Test(charge_class, by_service)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = rec(CDR_SVC_VOICE, CDR_DIR_MO, CLS("21:00:00"), 90, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_BASIC_VOICE);
+    cr_assert_eq(rr.rr_charge, 90000); /* 90 x 0.06 / 60 */
+    cr = rec(CDR_SVC_VIDEO, CDR_DIR_MO, CLS("10:00:00"), 60, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_BASIC_VOICE);
+    cr = rec(CDR_SVC_SMS, CDR_DIR_MO, CLS("10:00:00"), 0, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_SMS_MMS);
+    cr = rec(CDR_SVC_MMS, CDR_DIR_MO, CLS("10:00:00"), 0, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_SMS_MMS);
+    cr = rec(CDR_SVC_DATA, CDR_DIR_MO, CLS("10:00:00"), 600, "");
+    cr.cr_bytes_down = MB;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_DATA);
+    cr_assert_eq(rr.rr_charge, 1000000);
+    cdr_plan_free(pl);
+}
+
+/* Rule b: the first part's rate declares value_added. A call from 19:59 to 20:01 is a peak part
+ * at the value_added rate and an off part at a rate without a class: value_added. The call from
+ * 07:59 to 08:01 starts at the off rate: its first part rules, so basic_voice, although its
+ * second part's rate declares value_added. */
+Test(charge_class, first_part_rate_declares)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = call(CLS("19:59:00"), 120, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_VALUE_ADDED);
+    cr_assert_eq(rr.rr_nparts, 2);
+    cr_assert_eq(rr.rr_parts[0].rp_band, 0); /* peak */
+    cr_assert_eq(rr.rr_charge, 150000 + 60000);
+    cr = call(CLS("07:59:00"), 120, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_BASIC_VOICE);
+    cr_assert_eq(rr.rr_nparts, 2);
+    cr_assert_eq(rr.rr_parts[1].rp_band, 0);
+    /* a rate's class beats its zone's: sms to the value_added zone at a premium rate */
+    cr = rec(CDR_SVC_SMS, CDR_DIR_MO, CLS("10:00:00"), 0, "8612500000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_PREMIUM);
+    cr_assert_eq(rr.rr_charge, 500000);
+    cdr_plan_free(pl);
+}
+
+/* Rule c: the zone declares value_added (its rates declare nothing); rule c beats rule d: a
+ * roaming zone declaring premium. */
+Test(charge_class, zone_declares)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = call(CLS("10:00:00"), 60, "8612500000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_VALUE_ADDED);
+    cr_assert_eq(rr.rr_zone, 1);
+    cr = call(CLS("10:00:00"), 60, "8613800000000");
+    cr.cr_mcc = 901;
+    cr.cr_mnc = 18;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_PREMIUM);
+    cr_assert_eq(rr.rr_zone, 5);
+    cdr_plan_free(pl);
+}
+
+/* Rule d: roaming and premium zones by their kind, whatever the service. */
+Test(charge_class, roaming_and_premium_by_kind)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = call(CLS("10:00:00"), 60, "8613800000000");
+    cr.cr_mcc = 262;
+    cr.cr_mnc = 1;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_ROAMING);
+    cr_assert_eq(rr.rr_zone, 4);
+    cr = rec(CDR_SVC_VOICE, CDR_DIR_MT, CLS("10:00:00"), 60, "8613800000000");
+    cr.cr_mcc = 262;
+    cr.cr_mnc = 1;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_ROAMING, "incoming while roaming, charged");
+    cr_assert_eq(rr.rr_charge, 500000);
+    cr = rec(CDR_SVC_SMS, CDR_DIR_MO, CLS("10:00:00"), 0, "8613800000000");
+    cr.cr_mcc = 262;
+    cr.cr_mnc = 1;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_ROAMING);
+    cr = session(CLS("10:00:00"), 0, MB, 262, 1);
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_ROAMING);
+    cr = call(CLS("10:00:00"), 60, "8616800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_PREMIUM);
+    cr_assert_eq(rr.rr_zone, 3);
+    cdr_plan_free(pl);
+}
+
+/* Rule a: a free zone, an incoming call at price 0, a rate at price 0 in a zone that declares a
+ * class: free, before every other rule. */
+Test(charge_class, free_events)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = call(CLS("10:00:00"), 300, "10086");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_FREE);
+    cr_assert_eq(rr.rr_zone, 2);
+    cr_assert_eq(rr.rr_free_units, 300);
+    cr = rec(CDR_SVC_VOICE, CDR_DIR_MT, CLS("19:59:00"), 120, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_FREE, "incoming at home at price 0");
+    cr_assert_eq(rr.rr_charge, 0);
+    cr_assert_eq(rr.rr_nparts, 2);
+    cr = rec(CDR_SVC_MMS, CDR_DIR_MO, CLS("10:00:00"), 0, "8612500000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_FREE, "price 0 beats the zone's value_added");
+    cdr_plan_free(pl);
+}
+
+/* An unratable record has no class, and none is derived for it. */
+Test(charge_class, unratable_has_none)
+{
+    cdr_plan *pl = class_plan_compile();
+    cdr_rated rr;
+    cdr_record cr = call(CLS("10:00:00"), 60, "33123456");
+    cr_assert_eq(cdr_rules_rate(pl, &cr, NULL, &rr), CDR_REASON_NO_ZONE);
+    cr_assert_eq(rr.rr_class, CDR_CLASS_NONE);
+    cr_assert_eq(cdr_plan_charge_class(pl, &cr, &rr), CDR_CLASS_NONE);
+    /* nor for a record that does not fit the plan */
+    cr = call(CLS("10:00:00"), 60, "8613800000000");
+    cr_assert_eq(cdr_rules_rate(pl, &cr, NULL, &rr), 0);
+    rr.rr_zone = 9;
+    cr_assert_eq(cdr_plan_charge_class(pl, &cr, &rr), CDR_CLASS_NONE);
+    rr.rr_zone = CDR_NO_ZONE;
+    cr_assert_eq(cdr_plan_charge_class(pl, &cr, &rr), CDR_CLASS_NONE);
+    cr_assert_eq(cdr_plan_charge_class(NULL, &cr, &rr), CDR_CLASS_NONE);
+    cdr_plan_free(pl);
+}
+
+/* The plans of the catalogue declare no class: their events are classed by rules a, d and e. */
+Test(charge_class, sample_plan_without_declarations)
+{
+    cdr_plan *pl = NULL;
+    cdr_diag dg;
+    char buf[1024];
+    cr_assert_eq(cdr_plan_compile_file(CDR_SOURCE_DIR "/rating-rules/plans/cn-payg.yaml", &pl, &dg),
+                 0, "%s", cdr_diag_format(&dg, buf, sizeof buf));
+    for (int z = 0; z < pl->pl_nzones; z++)
+        cr_assert_eq(pl->pl_zones[z].zo_class, 0);
+    for (uint32_t i = 0; i < pl->pl_nrates; i++)
+        cr_assert_eq(pl->pl_rates[i].ra_class, 0);
+    cdr_rated rr;
+    cdr_record cr = call(CLS("10:00:00"), 60, "8613800000000");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_BASIC_VOICE);
+    cr = call(CLS("10:00:00"), 60, "10086");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_FREE);
+    cr = call(CLS("10:00:00"), 60, "12125550100");
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_BASIC_VOICE, "international, a normal zone");
+    cr = call(CLS("10:00:00"), 60, "8613800000000");
+    cr.cr_mcc = 262;
+    cr.cr_mnc = 1;
+    cr_assert_eq(class_of(pl, &cr, &rr), CDR_CLASS_ROAMING);
+    cdr_plan_free(pl);
 }

@@ -235,15 +235,18 @@ int cdr_alert_format_json(const cdr_alert *al, char *buf, size_t bufsize);
 /* ---- rated records on the wire (Kafka cdr.rated / cdr.suspense values, ledger segments) -------
  * docs/rated-format.md. A rated record carries the whole CDR (its wire form), the rating result,
  * the plan id and (from version 2) the currency and the free units, so that a consumer needs no
- * plan store to read it. The encoder writes version 2; the decoder reads versions 1 and 2 (a
- * version-1 record decodes with rr_currency "" and rr_free_units 0). */
-#define CDR_RATED_WIRE_VERSION 2
+ * plan store to read it; from version 4 also the flags and the charge class. The encoder writes
+ * version 4, except for a rated record without a class (rr_class 0: one read from version 1-3),
+ * which it writes as version 2, or 3 when it has flags, as before. The decoder reads versions 1
+ * to 4 (a version-1 record decodes with rr_currency "" and rr_free_units 0, a version 1-3 record
+ * with rr_class 0: cdr_plan_charge_class derives it from the plan version). */
+#define CDR_RATED_WIRE_VERSION 4
 #define CDR_RATED_WIRE_MAX     512 /* no encoded rated record is longer */
 /* Encode into buf (>= CDR_RATED_WIRE_MAX bytes); plan_id may be NULL or "" for unratable
  * records. Returns the length. */
 size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const char *plan_id,
                              uint8_t *buf);
-/* Decode exactly len bytes (version 1 or 2). plan_id (>= CDR_NAME_MAX bytes) receives the plan
+/* Decode exactly len bytes (version 1 to 4). plan_id (>= CDR_NAME_MAX bytes) receives the plan
  * id. Returns 0, or CDR_VERSION / CDR_FORMAT with the reason and byte position in dg. */
 int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_rated *rr,
                           char *plan_id, cdr_diag *dg);

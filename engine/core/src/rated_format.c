@@ -7,7 +7,7 @@
 
 const char cdr_rated_csv_header[] =
     "source,origin_id,msisdn,service,direction,start,status,plan,version,zone,cycle,units,"
-    "bundle,bundle_units,overflow_units,free_units,charge,currency,parts";
+    "bundle,bundle_units,overflow_units,free_units,charge,currency,parts,charge_class";
 
 /* Exact decimal with six fractional digits. */
 static const char *money6(cdr_money v, char *buf, size_t n)
@@ -95,6 +95,16 @@ static const char *currency_name(const names *nm, const cdr_rated *rr)
     return nm->nm_pl ? nm->nm_pl->pl_currency : "";
 }
 
+/* The record's charge class; a rated record without one (rated wire version 1-3) takes the class
+ * derived from the plan version that rated it when it is at hand, else "". */
+static const char *class_name(const names *nm, const cdr_record *cr, const cdr_rated *rr)
+{
+    int cls = rr->rr_class;
+    if (cls == CDR_CLASS_NONE && nm->nm_pl)
+        cls = cdr_plan_charge_class(nm->nm_pl, cr, rr);
+    return cls == CDR_CLASS_NONE ? "" : cdr_charge_class_name(cls);
+}
+
 static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm, char *buf,
                       size_t bufsize)
 {
@@ -107,7 +117,7 @@ static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm
               cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?", ts,
               cdr_reason_name(rr->rr_reason));
     if (!rated) {
-        ob_printf(&ob, ",,,,,,,,,,,\n"); /* the 12 rating fields, empty */
+        ob_printf(&ob, ",,,,,,,,,,,,\n"); /* the 13 rating fields, empty */
     } else {
         ob_printf(&ob,
                   "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64
@@ -120,7 +130,7 @@ static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm
             ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "",
                       band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, money6(rr->rr_parts[i].rp_charge, m, sizeof m));
-        ob_printf(&ob, "\n");
+        ob_printf(&ob, ",%s\n", class_name(nm, cr, rr));
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }
@@ -154,12 +164,13 @@ static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *n
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
                       i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
-        /* only on a flagged record: the columns of the others stay as they were */
+        ob_printf(&ob, "],\"charge_class\":\"%s\"", class_name(nm, cr, rr));
+        /* only on a flagged record: the fields of the others stay as they were */
         if (rr->rr_flags & (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED))
-            ob_printf(&ob, "],\"line_status\":\"%s\"}\n",
+            ob_printf(&ob, ",\"line_status\":\"%s\"}\n",
                       (rr->rr_flags & CDR_RATED_FLAG_SUSPENDED) ? "suspended" : "warned");
         else
-            ob_printf(&ob, "]}\n");
+            ob_printf(&ob, "}\n");
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }

@@ -1,5 +1,7 @@
-/* rated_wire.c - rated records on the wire: version 2 is written (version 3, with flags, for a
- * record that carries flags), versions 1 to 3 are read (docs/rated-format.md, "Wire format").
+/* rated_wire.c - rated records on the wire: version 4 (with flags and the charge class) is
+ * written, versions 1 to 4 are read (docs/rated-format.md, "Wire format"). A rated record without
+ * a class (read from version 1-3 and re-encoded, by the archiver for example) is written as
+ * before, version 2 or 3, so that its class stays "derive from the plan".
  *
  * Same conventions as the CDR wire format (engine/src/record.c): unsigned LEB128 varints, zigzag
  * for signed values, strings as one length byte then the bytes. The helpers are static there, so
@@ -23,7 +25,10 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
                              uint8_t *buf)
 {
     uint8_t *p = buf;
-    *p++ = rr->rr_flags ? 3 : CDR_RATED_WIRE_VERSION;
+    const unsigned version = rr->rr_reason == CDR_REASON_NONE && rr->rr_class == CDR_CLASS_NONE
+                                 ? (rr->rr_flags ? 3 : 2)
+                                 : CDR_RATED_WIRE_VERSION;
+    *p++ = (uint8_t)version;
     uint8_t cdr[CDR_WIRE_MAX];
     size_t n = cdr_wire_encode(cr, cdr);
     p = cdr_put_varint(p, n);
@@ -56,8 +61,10 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
     *p++ = (uint8_t)cn;
     memcpy(p, rr->rr_currency, cn);
     p += cn;
-    if (rr->rr_flags)
+    if (version == 3 || version == 4)
         *p++ = rr->rr_flags;
+    if (version == 4)
+        *p++ = rr->rr_class;
     return (size_t)(p - buf);
 }
 
@@ -145,7 +152,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     if (len < 1)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 1, "empty rated record");
     const unsigned version = buf[0];
-    if (version < 1 || version > 3)
+    if (version < 1 || version > 4)
         return cdr_diag_set(dg, CDR_VERSION, NULL, 0, 1, "unknown rated wire format version %u",
                             version);
     rw_cur rc = {buf + 1, buf + len, buf, dg};
@@ -228,14 +235,28 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
                                 "field currency is not an ISO 4217 code");
         rc.rc_p += cn;
     }
-    if (version >= 3) { /* flags, never 0 (a record without flags is written as version 2) */
+    if (version >= 3) { /* flags; in version 3 never 0 (such a record was written as version 2) */
         uint8_t fl = 0;
         if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED, &fl, "flags")))
             return err;
-        if (!fl)
+        if (!fl && version == 3)
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
                                 "field flags is 0 in a version 3 record");
         rr->rr_flags = fl;
+    }
+    if (version >= 4) { /* charge class: a usage class when rated, 0 when unratable */
+        uint8_t cl = 0;
+        if ((err = rw_byte(&rc, CDR_CLASS_COUNT - 1, &cl, "charge_class")))
+            return err;
+        if (reason == CDR_REASON_NONE && (cl < CDR_CLASS_USAGE_FIRST || cl > CDR_CLASS_USAGE_LAST))
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
+                                "field charge_class %u (%s) is not a usage class of a rated record",
+                                cl, cdr_charge_class_name(cl));
+        if (reason != CDR_REASON_NONE && cl != CDR_CLASS_NONE)
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
+                                "field charge_class %u (%s) in an unratable record (must be 0)", cl,
+                                cdr_charge_class_name(cl));
+        rr->rr_class = cl;
     }
     if (rc.rc_p != rc.rc_end)
         return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc),
