@@ -341,7 +341,7 @@ int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg)
                     "account id=%llu customer=%llu\n"
                     "enterprise id=%llu customer=%llu account=%llu name=\"Enterprise %llu\"\n"
                     "product id=%llu enterprise=%llu pool_data=200GB%s cug=yes discount=5\n"
-                    "payment_rule id=%llu product=%llu classes=monthly_fee,voice_domestic,data "
+                    "payment_rule id=%llu product=%llu classes=recurring_fee,basic_voice,data "
                     "cap=200.00\n",
                     (unsigned long long)cid, (unsigned long long)k, k % 3 ? "B" : "A",
                     (unsigned long long)(k % 17), (unsigned long long)cid, (unsigned long long)cid,

@@ -53,8 +53,10 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg);
 
 /* ---- format constants ------------------------------------------------------------------------ */
 
-#define CDR_DIR_VERSION          1         /* the file format version this build reads */
-#define CDR_DIR_LAYOUT           1         /* the layout of the records in the store */
+#define CDR_DIR_VERSION 1 /* the file format version this build reads */
+#define CDR_DIR_LAYOUT                                                                             \
+    2 /* the layout of the records in the store (2: account currency,                              \
+         payment rules in charge classes) */
 #define CDR_DIR_TEXT_MAX         96        /* names and e-mail addresses, bytes including the NUL */
 #define CDR_DIR_MAX_WARN         8         /* pre-suspension warning thresholds per credit class */
 #define CDR_DIR_ID_MAX           INT64_MAX /* ids are 1 .. CDR_DIR_ID_MAX */
@@ -105,29 +107,14 @@ typedef enum cdr_dir_status {
 /* "active", "suspended", "terminated"; NULL when out of range. */
 const char *cdr_dir_status_name(int status);
 
-/* Charge classes a payment rule can assign to the enterprise account (bit i of pr_classes). */
-#define CDR_DIR_CHARGES(X)                                                                         \
-    X(MONTHLY_FEE, "monthly_fee")                                                                  \
-    X(VOICE_DOMESTIC, "voice_domestic")                                                            \
-    X(VOICE_INTERNATIONAL, "voice_international")                                                  \
-    X(SMS, "sms")                                                                                  \
-    X(MMS, "mms")                                                                                  \
-    X(DATA, "data")                                                                                \
-    X(VIDEO, "video")                                                                              \
-    X(ROAMING, "roaming")                                                                          \
-    X(PREMIUM, "premium")                                                                          \
-    X(OTHER, "other")
+/* The charge classes a payment rule can give the enterprise account: bit c of pr_classes stands
+ * for the cdr_charge_class c of cdr_rules.h (1 .. CDR_CLASS_COUNT - 1; the same vocabulary as the
+ * plans, the rated records and the bill run). `classes=all` is CDR_DIR_CLASSES_ALL. */
+#define CDR_DIR_CLASSES_ALL ((uint32_t)(((1u << CDR_CLASS_COUNT) - 1) & ~1u))
 
-typedef enum cdr_dir_charge {
-#define CDR_DIR_CHARGE_ENUM(name, text) CDR_CHARGE_##name,
-    CDR_DIR_CHARGES(CDR_DIR_CHARGE_ENUM)
-#undef CDR_DIR_CHARGE_ENUM
-        CDR_CHARGE_COUNT
-} cdr_dir_charge;
-
-/* "monthly_fee", ...; NULL when out of range. */
+/* "basic_voice", ... for a class 1 .. CDR_CLASS_COUNT - 1; NULL otherwise. */
 const char *cdr_dir_charge_name(int charge);
-/* The charge class named by s[0..len), or -1. */
+/* The charge class named by s[0..len) (not "none"), or -1. */
 int cdr_dir_charge_parse(const char *s, size_t len);
 
 /* ---- records -----------------------------------------------------------------------------------
@@ -159,6 +146,8 @@ typedef struct cdr_dir_account {
     uint8_t ac_party; /* resolved: the customer's party */
     char ac_name[CDR_DIR_TEXT_MAX];
     char ac_credit_class[CDR_NAME_MAX]; /* as written, or resolved to the customer's */
+    char ac_currency[4]; /* ISO 4217 of its invoices as written; "" = the currency its lines'
+                            plans charge in (the bill run refuses an account charged in two) */
 } cdr_dir_account;
 
 typedef struct cdr_dir_enterprise {

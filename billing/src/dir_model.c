@@ -32,22 +32,19 @@ const char *cdr_dir_status_name(int status)
     return NULL;
 }
 
-static const char *const dir_charge_names[CDR_CHARGE_COUNT] = {
-#define DIR_CHARGE_NAME(name, text) [CDR_CHARGE_##name] = text,
-    CDR_DIR_CHARGES(DIR_CHARGE_NAME)
-#undef DIR_CHARGE_NAME
-};
-
 const char *cdr_dir_charge_name(int charge)
 {
-    return charge >= 0 && charge < CDR_CHARGE_COUNT ? dir_charge_names[charge] : NULL;
+    return charge > CDR_CLASS_NONE && charge < CDR_CLASS_COUNT ? cdr_charge_class_name(charge)
+                                                               : NULL;
 }
 
 int cdr_dir_charge_parse(const char *s, size_t len)
 {
-    for (int c = 0; c < CDR_CHARGE_COUNT; c++)
-        if (strlen(dir_charge_names[c]) == len && memcmp(dir_charge_names[c], s, len) == 0)
+    for (int c = CDR_CLASS_NONE + 1; c < CDR_CLASS_COUNT; c++) {
+        const char *name = cdr_charge_class_name(c);
+        if (strlen(name) == len && memcmp(name, s, len) == 0)
             return c;
+    }
     return -1;
 }
 

@@ -24,23 +24,24 @@
 /* ---- field tables ---------------------------------------------------------------------------- */
 
 enum dir_ftype {
-    FT_ID,      /* the record's own id: 1 .. CDR_DIR_ID_MAX */
-    FT_REF,     /* the id of another record */
-    FT_TEXT,    /* free text (quote it when it has spaces), < CDR_DIR_TEXT_MAX bytes */
-    FT_NAME,    /* a token [A-Za-z0-9._@-], < CDR_NAME_MAX bytes */
-    FT_MONEY,   /* decimal amount >= 0, at most 6 decimals */
-    FT_TIME,    /* YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SS(Z|+HH:MM) */
-    FT_BOOL,    /* yes | no */
-    FT_DAYS,    /* 0 .. DIR_TERM_DAYS_MAX */
-    FT_WARN,    /* none | ascending list of percentages 1..100 */
-    FT_MSISDN,  /* 1..15 digits */
-    FT_IMSI,    /* 6..15 digits */
-    FT_STATUS,  /* active | suspended | terminated */
-    FT_PARTY,   /* person | company */
-    FT_QTY,     /* a pool or cap quantity of service fd_arg, with a unit */
-    FT_PERCENT, /* 0 .. 100, at most two decimals, stored in basis points */
-    FT_CLASSES, /* all | list of charge classes */
-    FT_SCOPE,   /* a payment rule's scope (fd_arg) and target id */
+    FT_ID,       /* the record's own id: 1 .. CDR_DIR_ID_MAX */
+    FT_REF,      /* the id of another record */
+    FT_TEXT,     /* free text (quote it when it has spaces), < CDR_DIR_TEXT_MAX bytes */
+    FT_NAME,     /* a token [A-Za-z0-9._@-], < CDR_NAME_MAX bytes */
+    FT_MONEY,    /* decimal amount >= 0, at most 6 decimals */
+    FT_TIME,     /* YYYY-MM-DD (00:00 UTC) or YYYY-MM-DDTHH:MM:SS(Z|+HH:MM) */
+    FT_BOOL,     /* yes | no */
+    FT_DAYS,     /* 0 .. DIR_TERM_DAYS_MAX */
+    FT_WARN,     /* none | ascending list of percentages 1..100 */
+    FT_MSISDN,   /* 1..15 digits */
+    FT_IMSI,     /* 6..15 digits */
+    FT_STATUS,   /* active | suspended | terminated */
+    FT_PARTY,    /* person | company */
+    FT_QTY,      /* a pool or cap quantity of service fd_arg, with a unit */
+    FT_CURRENCY, /* ISO 4217: three capital letters */
+    FT_PERCENT,  /* 0 .. 100, at most two decimals, stored in basis points */
+    FT_CLASSES,  /* all | list of charge classes */
+    FT_SCOPE,    /* a payment rule's scope (fd_arg) and target id */
 };
 
 #define FD_REQ  1 /* required */
@@ -84,6 +85,7 @@ static const dir_field fields_account[] = {
     F("customer", FT_REF, FD_REQ | FD_POS0, 0, cdr_dir_account, ac_customer),
     F("name", FT_TEXT, 0, 0, cdr_dir_account, ac_name),
     F("credit_class", FT_NAME, FD_POS1, 0, cdr_dir_account, ac_credit_class),
+    F("currency", FT_CURRENCY, 0, 0, cdr_dir_account, ac_currency),
 };
 
 static const dir_field fields_enterprise[] = {
@@ -360,26 +362,47 @@ static int parse_warn(dir_parser *ps, const dir_tok *tk, cdr_dir_credit_class *c
     }
 }
 
+/* The payment-rule classes of directory files written before the charge classes of issue 11, and
+ * what replaced them: named in the error, so that an old file is mended without guessing. */
+static const struct {
+    const char *oc_old, *oc_new;
+} old_classes[] = {
+    {"monthly_fee", "recurring_fee"},
+    {"voice_domestic", "basic_voice"},
+    {"voice_international", "basic_voice"},
+    {"sms", "sms_mms"},
+    {"mms", "sms_mms"},
+    {"video", "basic_voice"},
+    {"other", "value_added, one_off or adjustment"},
+};
+
 static int parse_classes(dir_parser *ps, const dir_tok *tk, uint32_t *out)
 {
     *out = 0;
     if (strcmp(tk->tk_val, "all") == 0) {
-        *out = (1u << CDR_CHARGE_COUNT) - 1;
+        *out = CDR_DIR_CLASSES_ALL;
         return 0;
     }
     const char *p = tk->tk_val, *end = tk->tk_val + tk->tk_vlen;
     for (;;) {
         const char *comma = memchr(p, ',', (size_t)(end - p));
         const char *e = comma ? comma : end;
-        int c = cdr_dir_charge_parse(p, (size_t)(e - p));
+        const size_t len = (size_t)(e - p);
+        int c = cdr_dir_charge_parse(p, len);
         if (c < 0) {
+            for (size_t k = 0; k < sizeof old_classes / sizeof old_classes[0]; k++)
+                if (strlen(old_classes[k].oc_old) == len && !memcmp(old_classes[k].oc_old, p, len))
+                    return perr(ps, CDR_FORMAT, tk->tk_col,
+                                "field 'classes': '%s' is no longer a charge class: use %s "
+                                "(docs/directory.md, payment_rule)",
+                                old_classes[k].oc_old, old_classes[k].oc_new);
             char list[256] = "";
-            for (int k = 0; k < CDR_CHARGE_COUNT; k++)
+            for (int k = CDR_CLASS_NONE + 1; k < CDR_CLASS_COUNT; k++)
                 snprintf(list + strlen(list), sizeof list - strlen(list), "%s, ",
                          cdr_dir_charge_name(k));
             return perr(ps, CDR_FORMAT, tk->tk_col,
-                        "field 'classes': unknown charge class '%.*s' (one of %sor all)",
-                        (int)(e - p), p, list);
+                        "field 'classes': unknown charge class '%.*s' (one of %sor all)", (int)len,
+                        p, list);
         }
         if (*out & (1u << c))
             return perr(ps, CDR_FORMAT, tk->tk_col, "field 'classes': '%s' listed twice",
@@ -480,6 +503,15 @@ static int set_field(dir_parser *ps, const dir_field *fd, const dir_tok *tk, voi
     }
     case FT_WARN:
         return parse_warn(ps, tk, rec);
+    case FT_CURRENCY:
+        if (tk->tk_vlen != 3 || v[0] < 'A' || v[0] > 'Z' || v[1] < 'A' || v[1] > 'Z' ||
+            v[2] < 'A' || v[2] > 'Z')
+            return perr(ps, CDR_FORMAT, col,
+                        "field '%s': '%s' is not an ISO 4217 code (three capital letters, e.g. "
+                        "CNY)",
+                        key, v);
+        memcpy(dst, v, 4);
+        return 0;
     case FT_MSISDN:
         if (!all_digits(v, tk->tk_vlen))
             return perr(ps, CDR_FORMAT, col,

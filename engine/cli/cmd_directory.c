@@ -221,11 +221,11 @@ static const char *classes_text(uint32_t classes, char *buf, size_t n)
 {
     size_t len = 0;
     buf[0] = '\0';
-    if (classes == (1u << CDR_CHARGE_COUNT) - 1) {
+    if (classes == CDR_DIR_CLASSES_ALL) {
         snprintf(buf, n, "all");
         return buf;
     }
-    for (int c = 0; c < CDR_CHARGE_COUNT; c++)
+    for (int c = CDR_CLASS_NONE + 1; c < CDR_CLASS_COUNT; c++)
         if (classes & (1u << c))
             len += (size_t)snprintf(buf + len, len < n ? n - len : 0, "%s%s", len ? ", " : "",
                                     cdr_dir_charge_name(c));
@@ -285,6 +285,8 @@ static void account_json(const cdr_dir_account *ac)
     jstr_or_null(ac->ac_name);
     printf(",\"credit_class\":");
     cli_json_str(stdout, ac->ac_credit_class);
+    printf(",\"currency\":");
+    jstr_or_null(ac->ac_currency);
     putchar('}');
 }
 
@@ -361,7 +363,7 @@ static void rule_json(const cdr_dir_payment_rule *pr)
            ",\"classes\":[",
            pr->pr_id, scope_name(pr->pr_scope), pr->pr_target, pr->pr_payer);
     int first = 1;
-    for (int c = 0; c < CDR_CHARGE_COUNT; c++)
+    for (int c = CDR_CLASS_NONE + 1; c < CDR_CLASS_COUNT; c++)
         if (pr->pr_classes & (1u << c)) {
             printf("%s\"%s\"", first ? "" : ",", cdr_dir_charge_name(c));
             first = 0;
@@ -411,6 +413,8 @@ static void account_text(const show_ctx *sx, const char *role, const cdr_dir_acc
     const cdr_dir_customer *cu = cdr_dir_find_customer(sx->sx_dir, ac->ac_customer);
     kv("customer:", "%" PRIu64 " \"%s\"", ac->ac_customer, cu ? cu->cu_name : "?");
     kv("credit class:", "%s", ac->ac_credit_class);
+    if (ac->ac_currency[0])
+        kv("currency:", "%s", ac->ac_currency);
 }
 
 static const char *owner_text(const cdr_dir_subscriber *sb, const cdr_dir *dir, char *buf, size_t n)

@@ -78,12 +78,12 @@ for want in "subscriber 30002" "msisdn:             8613800000002" "imsi:       
     "pool:               data 500GB per cycle, at most 40GB per member" "closed user group:  yes" \
     "discount:           12.50%" \
     "payment rules (enterprise account 100 pays, per cycle; the rest falls to member account 1002)" \
-    "rule 1 (product 11): monthly_fee, voice_domestic, data; up to 200.00"; do
+    "rule 1 (product 11): basic_voice, data, recurring_fee; up to 200.00"; do
   expect_out "$want" "member view"
 done
 expect_rc 0 "show a member, --json" "$CDRATE" directory show --msisdn 8613800000002 --store "$T/s" --json
 [ "$(wc -l <"$T/out")" -eq 1 ] && ok || bad "--json is not one line"
-json_ok "$T/out" "d['subscriber']['id'] == 30002 and d['subscriber']['msisdn'] == '8613800000002' and d['subscriber']['plan_in_store'] is True and d['subscriber']['active_to'] is None and d['customer']['name'] == 'Wang Fang' and d['customer']['credit_class']['limit'] == '300.00' and d['account']['id'] == 1002 and d['enterprise']['id'] == 1 and d['enterprise']['customer']['account_manager'] == 'am.zhang' and d['enterprise']['account']['id'] == 100 and d['enterprise']['product']['pools']['data'] == {'units': 536870912000, 'size': '500GB', 'member_cap_units': 42949672960, 'member_cap': '40GB'} and d['enterprise']['product']['cug'] is True and d['enterprise']['product']['discount_percent'] == '12.50' and d['payment_rules'] == [{'id': 1, 'scope': 'product', 'target': 11, 'payer_account': 100, 'classes': ['monthly_fee', 'voice_domestic', 'data'], 'cap': '200.00'}]" "member JSON"
+json_ok "$T/out" "d['subscriber']['id'] == 30002 and d['subscriber']['msisdn'] == '8613800000002' and d['subscriber']['plan_in_store'] is True and d['subscriber']['active_to'] is None and d['customer']['name'] == 'Wang Fang' and d['customer']['credit_class']['limit'] == '300.00' and d['account']['id'] == 1002 and d['enterprise']['id'] == 1 and d['enterprise']['customer']['account_manager'] == 'am.zhang' and d['enterprise']['account']['id'] == 100 and d['enterprise']['product']['pools']['data'] == {'units': 536870912000, 'size': '500GB', 'member_cap_units': 42949672960, 'member_cap': '40GB'} and d['enterprise']['product']['cug'] is True and d['enterprise']['product']['discount_percent'] == '12.50' and d['payment_rules'] == [{'id': 1, 'scope': 'product', 'target': 11, 'payer_account': 100, 'classes': ['basic_voice', 'data', 'recurring_fee'], 'cap': '200.00'}]" "member JSON"
 # the managing director: a rule of his own, every class, no cap
 expect_rc 0 "show a member with own rules" "$CDRATE" directory show --msisdn 8613800000001 --store "$T/s"
 expect_out "rule 3 (subscriber 30001): all; no cap" "most specific rules win"
@@ -108,7 +108,7 @@ expect_rc 0 "show an enterprise" "$CDRATE" directory show --enterprise 2 --store
 for want in "enterprise 2" "name:               Hangzhou Qingshan Design Studio" "member lines:       4" \
     "enterprise customer 200" "account manager:    am.chen" "enterprise account 200" "enterprise product 21" \
     "pool:               data 50GB per cycle" "payment rules (enterprise account 200 pays, per member and cycle)" \
-    "rule 4 (enterprise 2): monthly_fee; up to 100.00" "member lines (4)" \
+    "rule 4 (enterprise 2): recurring_fee; up to 100.00" "member lines (4)" \
     '8613800000015   subscriber 30101    cn-enterprise    active     customer 1021 "Qian Bo" product 21' \
     '8613800000018   subscriber 30104'; do
   expect_out "$want" "enterprise view"
@@ -121,7 +121,7 @@ expect_rc 0 "show an enterprise account" "$CDRATE" directory show --account 100 
 expect_out "account 100" "account view"
 expect_out "lines it holds (0)" "enterprise account holds no lines"
 expect_out 'enterprise account of enterprise 1 "Orient Pacific Trading": pays for 20 member line(s), per cycle' "lines it pays for"
-expect_out '8613800000002   subscriber 30002    cn-enterprise    active     customer 1002 "Wang Fang" rule 1: monthly_fee, voice_domestic, data up to 200.00' "a paid member line"
+expect_out '8613800000002   subscriber 30002    cn-enterprise    active     customer 1002 "Wang Fang" rule 1: basic_voice, data, recurring_fee up to 200.00' "a paid member line"
 expect_out '"Chen Jing" rule 3: all' "the director's line"
 expect_rc 0 "show an account holding lines" "$CDRATE" directory show --account 300 --store "$T/s"
 expect_out "lines it holds (3)" "company account lines"

@@ -76,7 +76,7 @@ static const char GOOD[] =
     "warn=50,75,90\n"
     "customer id=1 type=company name=\"Acme \\\"Global\\\" Ltd.\" credit_class=A manager=am.wu "
     "email=ap@acme.example\n"
-    "account id=10 customer=1 name=\"Acme AP\"\n"
+    "account id=10 customer=1 name=\"Acme AP\" currency=CNY\n"
     "enterprise id=7 customer=1 account=10\n"
     "product id=70 enterprise=7 pool_data=10GB cap_data=2GB pool_voice=100min cug=yes "
     "discount=12.5\n"
@@ -87,7 +87,7 @@ static const char GOOD[] =
     "membership subscriber=100 product=70\n"
     "subscriber id=101 account=20 msisdn=8613800000002 plan=cn-personal-128 status=terminated "
     "active_from=2026-01-01T08:00:00+08:00 active_to=2026-02-01\n"
-    "payment_rule id=1 product=70 classes=monthly_fee,data cap=200.00\n";
+    "payment_rule id=1 product=70 classes=recurring_fee,data cap=200.00\n";
 
 static void load_ok(const char *path, cdr_dir_stats *ds)
 {
@@ -380,8 +380,8 @@ Test(dir_refused, two_pooled_products)
 Test(dir_refused, charge_class_paid_twice)
 {
     expect_refused(PRE ENT7 "product id=70 enterprise=7\n"
-                            "payment_rule id=1 product=70 classes=sms,data\n"
-                            "payment_rule id=2 product=70 classes=monthly_fee,data cap=10\n",
+                            "payment_rule id=1 product=70 classes=sms_mms,data\n"
+                            "payment_rule id=2 product=70 classes=recurring_fee,data cap=10\n",
                    10, 30, CDR_EXISTS,
                    "charge class 'data' is already paid by payment_rule 1 (line 9) for product 70");
 }
@@ -400,8 +400,25 @@ Test(dir_refused, payment_rule_with_two_scopes)
 
 Test(dir_refused, unknown_charge_class)
 {
-    expect_refused(PRE "payment_rule id=1 enterprise=7 classes=sms,fax\n", 7, 32, CDR_FORMAT,
+    expect_refused(PRE "payment_rule id=1 enterprise=7 classes=sms_mms,fax\n", 7, 32, CDR_FORMAT,
                    "unknown charge class 'fax'");
+}
+
+Test(dir_refused, charge_class_of_before_issue_11)
+{
+    expect_refused(
+        PRE "payment_rule id=1 enterprise=7 classes=data,voice_domestic\n", 7, 32, CDR_FORMAT,
+        "field 'classes': 'voice_domestic' is no longer a charge class: use basic_voice");
+    expect_refused(PRE "payment_rule id=1 enterprise=7 classes=monthly_fee\n", 7, 32, CDR_FORMAT,
+                   "'monthly_fee' is no longer a charge class: use recurring_fee");
+}
+
+Test(dir_refused, account_currency_not_iso)
+{
+    expect_refused(PRE "account id=99 customer=1 currency=cny\n", 7, 26, CDR_FORMAT,
+                   "field 'currency': 'cny' is not an ISO 4217 code");
+    expect_refused(PRE "account id=99 customer=1 currency=EURO\n", 7, 26, CDR_FORMAT,
+                   "field 'currency': 'EURO' is not an ISO 4217 code");
 }
 
 Test(dir_refused, missing_file)
@@ -507,7 +524,9 @@ Test(dir_good, model_fields)
     cr_expect_eq(ac->ac_customer, 1);
     cr_expect_eq(ac->ac_party, CDR_DIR_COMPANY);
     cr_expect_str_eq(ac->ac_name, "Acme AP");
-    cr_expect_str_eq(ac->ac_credit_class, "A");   /* from the customer */
+    cr_expect_str_eq(ac->ac_credit_class, "A"); /* from the customer */
+    cr_expect_str_eq(ac->ac_currency, "CNY");
+    cr_expect_str_eq(cdr_dir_find_account(dir, 20)->ac_currency, ""); /* not given */
     cr_expect_null(cdr_dir_find_account(dir, 1)); /* customer 1 is not account 1 */
 
     const cdr_dir_enterprise *en = cdr_dir_find_enterprise(dir, 7);
@@ -554,7 +573,7 @@ Test(dir_good, model_fields)
     cr_expect_eq(pr->pr_target, 70);
     cr_expect_eq(pr->pr_enterprise, 7);
     cr_expect_eq(pr->pr_payer, 10);
-    cr_expect_eq(pr->pr_classes, (1u << CDR_CHARGE_MONTHLY_FEE) | (1u << CDR_CHARGE_DATA));
+    cr_expect_eq(pr->pr_classes, (1u << CDR_CLASS_RECURRING_FEE) | (1u << CDR_CLASS_DATA));
     cr_expect_eq(pr->pr_cap, 200000000);
 
     const cdr_dir_payment_rule *out[4];
@@ -777,7 +796,7 @@ Test(dir, any_order_crlf_bom_comments)
     cr_expect_eq(pd->pd_pool[CDR_SVC_VIDEO], 3600);
     const cdr_dir_payment_rule *out[2];
     cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 200), out, 2), 1);
-    cr_expect_eq(out[0]->pr_classes, (1u << CDR_CHARGE_COUNT) - 1);
+    cr_expect_eq(out[0]->pr_classes, CDR_DIR_CLASSES_ALL);
     cr_expect_eq(out[0]->pr_payer, 1);
     cr_expect_eq(cdr_dir_rules_for(dir, cdr_dir_find_subscriber(dir, 100), out, 2), 0);
     cdr_dir_free(dir);
@@ -847,10 +866,12 @@ Test(dir, names_and_enums)
     cr_expect_null(cdr_dir_kind_name(CDR_DIR_KIND_END));
     cr_expect_str_eq(cdr_dir_status_name(CDR_DIR_SUSPENDED), "suspended");
     cr_expect_null(cdr_dir_status_name(0));
-    cr_expect_str_eq(cdr_dir_charge_name(CDR_CHARGE_VOICE_INTERNATIONAL), "voice_international");
-    cr_expect_null(cdr_dir_charge_name(CDR_CHARGE_COUNT));
-    cr_expect_eq(cdr_dir_charge_parse("roaming", 7), CDR_CHARGE_ROAMING);
+    cr_expect_str_eq(cdr_dir_charge_name(CDR_CLASS_VALUE_ADDED), "value_added");
+    cr_expect_null(cdr_dir_charge_name(CDR_CLASS_COUNT));
+    cr_expect_null(cdr_dir_charge_name(CDR_CLASS_NONE));
+    cr_expect_eq(cdr_dir_charge_parse("roaming", 7), CDR_CLASS_ROAMING);
     cr_expect_eq(cdr_dir_charge_parse("roam", 4), -1);
+    cr_expect_eq(cdr_dir_charge_parse("none", 4), -1);
 }
 
 /* ---- plans named by subscribers (`cdrate directory load` refuses the missing ones) ------------
