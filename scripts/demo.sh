@@ -97,3 +97,31 @@ echo "== the live state after the streaming step: enterprise member $SMEMBER"
 "$CDRATE" query usage --msisdn "$SMEMBER" --store "$OUT/stream/store"
 echo "== the alerts rate-stream wrote to cdr.alerts in its transactions ($OUT/stream/alerts.jsonl)"
 alerts_summary "$OUT/stream/alerts.jsonl"
+# the month-end bill run on the ledger (docs/billing.md): the cycle holding most records
+BCYCLE=$("$CDRATE" ledger totals --ledger "$OUT/stream/ledger" --json | python3 -c '
+import json, sys
+c = max(json.load(sys.stdin)["cycles"], key=lambda c: c["records"])["cycle"]
+print("%04d-%02d" % (c // 100, c % 100))')
+echo "== the bill run of $BCYCLE: one invoice per account ($OUT/bills/$BCYCLE)"
+"$CDRATE" bill --cycle "$BCYCLE" --ledger "$OUT/stream/ledger" --store "$OUT/stream/store" \
+  --out "$OUT/bills"
+python3 - "$OUT/bills/$BCYCLE" <<'PY'
+import json, sys
+d = sys.argv[1]
+rep = json.load(open(d + "/report.json"))
+for cur, r in rep["currencies"].items():
+    print("  %s: %d invoices, %d lines, %d records: usage %s (rounding %s) + fees %s + discounts %s"
+          " = %s; enterprise shares %s, members %s; tax %s; total %s"
+          % (cur, r["invoices"], r["subscribers"], r["records"], r["rated_usage"],
+             r["usage_rounding"], r["fees"], r["discounts"], r["amount"], r["enterprise_share"],
+             r["member_share"], r["tax"], r["total"]))
+print("  over their credit limit: %d accounts; roaming without deposit: %d lines"
+      % (len(rep["over_credit_limit"]), len(rep["roaming_without_deposit"])))
+for line in open(d + "/invoices.jsonl"):
+    inv = json.loads(line)
+    if inv["kind"] == "enterprise":
+        print("  an enterprise invoice: %s, account %d, %d lines, amount %s + tax %s = %s %s, due %s"
+              % (inv["invoice"], inv["account"], len(inv["lines"]), inv["amount"], inv["tax"],
+                 inv["total"], inv["currency"], inv["due"]))
+        break
+PY

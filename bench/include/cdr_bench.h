@@ -108,6 +108,14 @@ int cdr_bench_collect(int fmt, uint64_t records, uint64_t seed, FILE *out, cdr_d
 /* Compile a generated plan with `prefixes` destination prefixes and print
  * {"bench":"compile","prefixes":..,"seconds":..,...}. */
 int cdr_bench_compile(size_t prefixes, FILE *out, cdr_diag *dg);
+/* `cdrate bench bill` (bench_bill.c, docs/benchmarks.md): the bill run of a generated month. */
+typedef struct cdr_bench_bill_config {
+    size_t bb_subscribers; /* 0 = 100000 */
+    uint64_t bb_cdrs;      /* rated into the ledger before the timing */
+    uint64_t bb_seed;
+} cdr_bench_bill_config;
+int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, cdr_diag *dg);
+
 /* `cdrate bench query` (bench_query.c, docs/benchmarks.md): balance queries against the live state
  * in Redis (bq_redis "HOST:PORT") or in the store (bq_redis NULL: --embedded), and a plain GET
  * (point read) loop with the same clients and connections. One JSON object on out. The Redis run

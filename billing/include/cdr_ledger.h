@@ -67,6 +67,12 @@ int64_t cdr_ledger_next_offset(const cdr_ledger *lg, uint32_t partition);
 /* Bytes dropped as a torn tail when the handle was opened (0 after a clean shutdown). */
 uint64_t cdr_ledger_dropped_bytes(const cdr_ledger *lg);
 
+/* The bytes of cycle `cycle` that were a torn tail when the handle was opened: after the last
+ * complete frame of a partition's active segment (a writer truncated them; a read-only handle
+ * reads up to them). Either an archiver was writing that cycle at that moment, or the last frame
+ * is damaged. path (may be NULL) gets the first such segment file. The bill run refuses a cycle
+ * with any (it must read all of it). */
+uint64_t cdr_ledger_torn_bytes(const cdr_ledger *lg, uint32_t cycle, char *path, size_t n);
 /* Records this handle has stored durably: those of every frame it wrote and synced, also of a
  * cdr_ledger_append that failed after some of its frames (those stay in the ledger, and a
  * re-delivery skips them). The archiver's count, so that it always equals what the ledger holds

@@ -406,6 +406,7 @@ static int recover_stream(cdr_ledger *lg, lg_stream *st, cdr_diag *dg)
                 }
             }
             lg->lg_dropped += dropped;
+            st->ls_dropped = dropped;
             st->ls_size = good_end;
             st->ls_nframes = nf;
         }
@@ -594,6 +595,22 @@ int64_t cdr_ledger_next_offset(const cdr_ledger *lg, uint32_t partition)
 uint64_t cdr_ledger_dropped_bytes(const cdr_ledger *lg)
 {
     return lg->lg_dropped;
+}
+
+uint64_t cdr_ledger_torn_bytes(const cdr_ledger *lg, uint32_t cycle, char *path, size_t n)
+{
+    uint64_t bytes = 0;
+    if (path && n)
+        path[0] = '\0';
+    for (size_t i = 0; i < lg->lg_nstreams; i++) {
+        const lg_stream *st = &lg->lg_streams[i];
+        if (st->ls_cycle != cycle || !st->ls_dropped)
+            continue;
+        if (!bytes && path && n)
+            lg_seg_path(lg, st, st->ls_seq, "zst", path, n);
+        bytes += st->ls_dropped;
+    }
+    return bytes;
 }
 
 uint64_t cdr_ledger_appended(const cdr_ledger *lg)

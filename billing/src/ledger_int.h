@@ -39,6 +39,7 @@ typedef struct lg_stream {
     uint64_t ls_size;      /* valid bytes of the active segment */
     int64_t ls_max_offset; /* highest record offset stored, -1 */
     int64_t ls_committed;  /* fh_committed of the last frame, -1 */
+    uint64_t ls_dropped;   /* bytes after the last complete frame when opened (a torn tail) */
 } lg_stream;
 
 typedef struct lg_part {

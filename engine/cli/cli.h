@@ -54,6 +54,7 @@ int cmd_counters(int argc, char **argv);
 int cmd_pipeline(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_query(int argc, char **argv);
+int cmd_bill(int argc, char **argv);
 int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 

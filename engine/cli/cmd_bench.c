@@ -1,4 +1,4 @@
-/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query`: one JSON object on stdout. */
+/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query|bill`: one JSON object on stdout. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -62,7 +62,8 @@ int cmd_bench(int argc, char **argv)
         "e2e --brokers HOST:PORT|embedded [--cdrs N] [--raters K] [--subscribers M]\n"
         "    [--live on|off] [--json]\n"
         "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
-        "      [--clients C] [--json]",
+        "      [--clients C] [--json]\n"
+        "bill [--subscribers N] [--cdrs M] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
@@ -77,6 +78,8 @@ int cmd_bench(int argc, char **argv)
         "balance's\n"
         "         path) on C clients, and as many plain GETs (point reads) on the same clients\n"
         "         and connections: queries_per_sec, p50_ms, p99_ms, get_per_sec, ratio\n"
+        "bill     generate N subscribers and rate M CDRs of one month into a ledger (not\n"
+        "         timed), then time the bill run of that month (cdrate bill): cdrs_per_sec\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -128,6 +131,9 @@ int cmd_bench(int argc, char **argv)
         const cdr_bench_query_config bq = {redis,   (size_t)subs,      cdrs,
                                            queries, (unsigned)clients, seed};
         rc = cdr_bench_query(&bq, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
+    } else if (!strcmp(argv[pos], "bill")) {
+        const cdr_bench_bill_config bb = {(size_t)subs, cdrs, seed};
+        rc = cdr_bench_bill(&bb, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {

@@ -23,6 +23,7 @@ static const cli_command commands[] = {
     {"project", cmd_project, "keep the live state of lines and accounts from cdr.rated"},
     {"query", cmd_query, "balance, usage, bill to date or owner of one line (live state)"},
     {"fraud", cmd_fraud, "check, compile or list fraud and abuse rules"},
+    {"bill", cmd_bill, "bill a cycle: invoices per account and a report per currency"},
     {NULL, NULL, NULL},
 };
 

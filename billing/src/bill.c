@@ -1,0 +1,1417 @@
+/* bill.c - the month-end bill run (cdr_bill.h, docs/billing.md).
+ *
+ * One pass over the cycle's records in the ledger sums each line's rated charges per charge class
+ * (and the report's figures per currency). Then, line by line in subscriber id order: the
+ * prorated monthly fee, the usage rounded to the cent, the enterprise discount, the split between
+ * the enterprise account (the classes its payment rules name, up to each rule's cap) and the
+ * member account. Then one invoice per account in account id order, tax per invoice line. Every
+ * amount on an invoice is whole cents, so lines, subtotals and totals add up exactly. The output
+ * goes to a private temporary folder that one rename publishes.
+ */
+#define _GNU_SOURCE /* renameat2 */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "cdr_bill.h"
+#include "cdr_dir.h"
+#include "cdr_ledger.h"
+
+#define CENT      10000 /* micro-units */
+#define MAX_RULES 16
+#define MAX_ZONES 256 /* distinct zone names per currency in the report */
+
+/* ---- tax ------------------------------------------------------------------------------------- */
+
+void cdr_tax_defaults(cdr_tax_table *t)
+{
+    memset(t, 0, sizeof *t);
+    t->tt_ppm[CDR_CLASS_BASIC_VOICE] = 90000;
+    t->tt_ppm[CDR_CLASS_ROAMING] = 90000;
+    t->tt_ppm[CDR_CLASS_RECURRING_FEE] = 90000;
+    t->tt_ppm[CDR_CLASS_SMS_MMS] = 60000;
+    t->tt_ppm[CDR_CLASS_DATA] = 60000;
+    t->tt_ppm[CDR_CLASS_VALUE_ADDED] = 60000;
+    t->tt_ppm[CDR_CLASS_PREMIUM] = 60000;
+    t->tt_ppm[CDR_CLASS_ONE_OFF] = 60000;
+}
+
+cdr_money cdr_tax_of(cdr_money amount, uint32_t ppm)
+{
+    int64_t cents = 0;
+    /* amount * ppm / 10^6 micro-units, to cents: / (10^6 * CENT); |amount| < 2^63, ppm <= 10^6 */
+    if (cdr_div_round((__int128)amount * ppm, (int64_t)1000000 * CENT, CDR_ROUND_HALF_UP, &cents))
+        return 0; /* cannot happen: the quotient is below the amount */
+    return cents * CENT;
+}
+
+/* "6", "6.5", "100": percent with at most four decimals -> millionths; -1 when malformed. */
+static int64_t parse_percent(const char *s)
+{
+    int64_t whole = 0, frac = 0;
+    int nd = 0, nf = 0;
+    const char *p = s;
+    for (; *p >= '0' && *p <= '9'; p++, nd++)
+        if ((whole = whole * 10 + (*p - '0')) > 100)
+            return -1;
+    if (*p == '.') {
+        for (p++; *p >= '0' && *p <= '9'; p++, nf++) {
+            if (nf >= 4)
+                return -1;
+            frac = frac * 10 + (*p - '0');
+        }
+    }
+    if (*p || nd == 0 || (s[nd] == '.' && nf == 0))
+        return -1;
+    for (int i = nf; i < 4; i++)
+        frac *= 10;
+    int64_t ppm = whole * 10000 + frac;
+    return ppm > (int64_t)CDR_TAX_PPM_MAX ? -1 : ppm;
+}
+
+int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    cdr_tax_defaults(t);
+    FILE *f = fopen(path, "r");
+    if (!f)
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    char line[512];
+    int ln = 0, rc = 0;
+    uint32_t seen = 0;
+    while (!rc && fgets(line, sizeof line, f)) {
+        ln++;
+        size_t len = strlen(line);
+        if (len && line[len - 1] == '\n')
+            line[--len] = '\0';
+        else if (!feof(f)) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1, "line longer than %zu bytes",
+                              sizeof line - 2);
+            break;
+        }
+        if (len && line[len - 1] == '\r')
+            line[--len] = '\0';
+        char *hash = strchr(line, '#');
+        if (hash)
+            *hash = '\0';
+        char *p = line;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        if (!*p)
+            continue;
+        const int ccol = (int)(p - line) + 1;
+        char *cls = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+        if (*p)
+            *p++ = '\0';
+        while (*p == ' ' || *p == '\t')
+            p++;
+        const int rcol = (int)(p - line) + 1;
+        char *rate = p;
+        while (*p && *p != ' ' && *p != '\t')
+            p++;
+        char *end = p;
+        while (*p == ' ' || *p == '\t')
+            p++;
+        *end = '\0';
+        const int c = cdr_charge_class_parse(cls);
+        int64_t ppm;
+        if (c <= CDR_CLASS_NONE) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, ccol,
+                              "unknown charge class '%s' (basic_voice, sms_mms, data, value_added, "
+                              "roaming, premium, free, recurring_fee, one_off or adjustment)",
+                              cls);
+        } else if (seen & (1u << c)) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, ccol, "charge class '%s' given twice", cls);
+        } else if (!*rate) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, rcol,
+                              "missing tax rate after '%s' (a percentage such as 6 or 6.5)", cls);
+        } else if (*p) {
+            rc =
+                cdr_diag_set(dg, CDR_FORMAT, path, ln, (int)(p - line) + 1,
+                             "unexpected '%s' after the rate (one class and one rate per line)", p);
+        } else if ((ppm = parse_percent(rate)) < 0) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, rcol,
+                              "tax rate '%s' is not a percentage from 0 to 100 with at most four "
+                              "decimals",
+                              rate);
+        } else {
+            seen |= 1u << c;
+            t->tt_ppm[c] = (uint32_t)ppm;
+        }
+    }
+    if (!rc && ferror(f))
+        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "read error");
+    fclose(f);
+    return rc;
+}
+
+/* ---- the run's state ------------------------------------------------------------------------- */
+
+/* One line's month. */
+typedef struct bsub {
+    char bs_cur[4];                        /* currency of its usage and fee */
+    cdr_money bs_usage[CDR_CLASS_COUNT];   /* rated charges as rated, micro-units */
+    uint32_t bs_records[CDR_CLASS_COUNT];  /* records per class */
+    const cdr_plan *bs_fee_plan;           /* the plan version of the fee, NULL = no fee */
+    uint8_t bs_active_days, bs_cycle_days; /* proration */
+    uint8_t bs_billed;                     /* active in the cycle or has usage */
+    cdr_money bs_adj[2]; /* adjustments of the line, whole cents: one_off, adjustment */
+} bsub;
+
+typedef struct bzone {
+    char bz_name[CDR_NAME_MAX];
+    uint64_t bz_records;
+    cdr_money bz_charge;
+} bzone;
+
+typedef struct bent {
+    uint64_t be_enterprise;
+    cdr_money be_amount; /* net, before tax, of its members (both shares) */
+    cdr_money be_share;  /* the enterprise account's share */
+} bent;
+
+/* The report's figures of one currency. */
+typedef struct bcur {
+    cdr_bill_money bc_m;
+    uint64_t bc_svc_records[CDR_SVC_COUNT];
+    uint64_t bc_svc_units[CDR_SVC_COUNT];
+    cdr_money bc_svc_charge[CDR_SVC_COUNT];
+    cdr_money bc_gross[CDR_CLASS_COUNT], bc_disc[CDR_CLASS_COUNT], bc_tax[CDR_CLASS_COUNT];
+    cdr_money bc_ent[CDR_CLASS_COUNT], bc_mem[CDR_CLASS_COUNT];
+    uint64_t bc_class_records[CDR_CLASS_COUNT];
+    bzone bc_zones[MAX_ZONES];
+    size_t bc_nzones;
+    uint64_t bc_zone_other_records; /* past MAX_ZONES names, or no zone */
+    cdr_money bc_zone_other_charge;
+    bent *bc_ents;
+    size_t bc_nents, bc_cap_ents;
+    uint64_t bc_unbilled_records; /* lines not in the directory */
+    cdr_money bc_unbilled_charge;
+    uint64_t bc_subscribers, bc_accounts;
+} bcur;
+
+/* bline.bl_sub of an account's own adjustment: this bit and the adjustment's index. */
+#define ADJ_LINE_BIT 0x80000000u
+
+/* One invoice line before tax. */
+typedef struct bline {
+    uint64_t bl_account;
+    uint32_t bl_sub; /* index in the directory's subscribers */
+    uint8_t bl_class;
+    uint8_t bl_enterprise; /* 1 = the enterprise's share of a member's class */
+    cdr_money bl_amount;   /* whole cents */
+} bline;
+
+typedef struct bill_ctx {
+    const cdr_bill_config *b_cfg;
+    cdr_dir *b_dir;
+    cdr_plan_set *b_ps;
+    const cdr_dir_subscriber *b_subs;
+    size_t b_nsubs;
+    bsub *b_bs;
+    bcur b_cur[CDR_BILL_MAX_CURRENCIES];
+    int b_ncur;
+    uint64_t b_records, b_total;
+    const cdr_plan *b_last_plan; /* cache of plan_version() */
+    bline *b_lines;
+    size_t b_nlines, b_cap_lines;
+    const cdr_dir_enterprise **b_ents; /* sorted by their account */
+    size_t b_nents;
+    cdr_diag *b_dg;
+    int b_rc;
+} bill_ctx;
+
+static bcur *cur_slot(bill_ctx *b, const char *cur)
+{
+    for (int i = 0; i < b->b_ncur; i++)
+        if (!strcmp(b->b_cur[i].bc_m.bm_currency, cur))
+            return &b->b_cur[i];
+    if (b->b_ncur == CDR_BILL_MAX_CURRENCIES)
+        return NULL;
+    bcur *c = &b->b_cur[b->b_ncur++];
+    memcpy(c->bc_m.bm_currency, cur, 4);
+    return c;
+}
+
+/* Plan id `id` version `version`, or NULL. */
+static const cdr_plan *plan_version(bill_ctx *b, const char *id, uint32_t version)
+{
+    const cdr_plan *last = b->b_last_plan;
+    if (last && last->pl_version == version && !strcmp(last->pl_id, id))
+        return last;
+    int f = cdr_plan_set_family(b->b_ps, id);
+    if (f < 0)
+        return NULL;
+    for (uint32_t i = b->b_ps->ps_family_off[f]; i < b->b_ps->ps_family_off[f + 1]; i++)
+        if (b->b_ps->ps_plans[i]->pl_version == version)
+            return b->b_last_plan = b->b_ps->ps_plans[i];
+    return NULL;
+}
+
+/* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
+ * plan version gives it. */
+static int record_class(const cdr_ledger_rec *r, const cdr_plan *pl)
+{
+    const cdr_rated *rr = &r->lr_rated;
+    if (rr->rr_class > CDR_CLASS_NONE && rr->rr_class < CDR_CLASS_COUNT)
+        return rr->rr_class;
+    if (pl) {
+        int c = cdr_plan_charge_class(pl, &r->lr_cdr, rr);
+        if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
+            return c;
+    }
+    /* no plan version at hand: by service alone */
+    if (rr->rr_units > 0 && rr->rr_free_units == rr->rr_units)
+        return CDR_CLASS_FREE;
+    switch (rr->rr_service) {
+    case CDR_SVC_SMS:
+    case CDR_SVC_MMS:
+        return CDR_CLASS_SMS_MMS;
+    case CDR_SVC_DATA:
+        return CDR_CLASS_DATA;
+    default:
+        return CDR_CLASS_BASIC_VOICE;
+    }
+}
+
+static void add_zone(bcur *c, const cdr_plan *pl, int zone, cdr_money charge)
+{
+    const char *name = pl && zone >= 0 && zone < pl->pl_nzones ? pl->pl_zones[zone].zo_name : NULL;
+    if (name)
+        for (size_t i = 0; i < c->bc_nzones; i++)
+            if (!strcmp(c->bc_zones[i].bz_name, name)) {
+                c->bc_zones[i].bz_records++;
+                c->bc_zones[i].bz_charge += charge;
+                return;
+            }
+    if (!name || c->bc_nzones == MAX_ZONES) {
+        c->bc_zone_other_records++;
+        c->bc_zone_other_charge += charge;
+        return;
+    }
+    bzone *z = &c->bc_zones[c->bc_nzones++];
+    snprintf(z->bz_name, sizeof z->bz_name, "%s", name);
+    z->bz_records = 1;
+    z->bz_charge = charge;
+}
+
+static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+{
+    (void)partition;
+    bill_ctx *b = arg;
+    if ((++b->b_records & 0xffff) == 0)
+        cdr_progress_report(b->b_cfg->bc_progress, b->b_records, b->b_total);
+    const cdr_rated *rr = &r->lr_rated;
+    const cdr_plan *pl = plan_version(b, r->lr_plan, rr->rr_plan_version);
+    char cur[4];
+    memcpy(cur, rr->rr_currency, 4);
+    cur[3] = '\0';
+    if (!cur[0] && pl) /* a version-1 record: its plan's currency */
+        memcpy(cur, pl->pl_currency, 4);
+    bcur *c = cur_slot(b, cur);
+    if (!c) {
+        b->b_rc =
+            cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "cycle %u holds more than %d currencies",
+                         b->b_cfg->bc_cycle, CDR_BILL_MAX_CURRENCIES);
+        return 1;
+    }
+    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
+    if (!sb) { /* the line left the directory: reported, never dropped silently */
+        c->bc_unbilled_records++;
+        c->bc_unbilled_charge += rr->rr_charge;
+        return 0;
+    }
+    bsub *s = &b->b_bs[sb - b->b_subs];
+    if (!s->bs_cur[0]) {
+        memcpy(s->bs_cur, cur, 4);
+    } else if (strcmp(s->bs_cur, cur)) {
+        b->b_rc = cdr_diag_set(b->b_dg, CDR_FORMAT, NULL, 0, 0,
+                               "subscriber %" PRIu64 " (msisdn %s) has records in %s and in %s in "
+                               "cycle %u: a line is billed in one currency",
+                               sb->sb_id, sb->sb_msisdn, s->bs_cur, cur, b->b_cfg->bc_cycle);
+        return 1;
+    }
+    const int cls = record_class(r, pl);
+    s->bs_usage[cls] += rr->rr_charge;
+    s->bs_records[cls]++;
+    s->bs_billed = 1;
+    c->bc_m.bm_records++;
+    c->bc_class_records[cls]++;
+    if (rr->rr_service < CDR_SVC_COUNT) {
+        c->bc_svc_records[rr->rr_service]++;
+        c->bc_svc_units[rr->rr_service] += rr->rr_units;
+        c->bc_svc_charge[rr->rr_service] += rr->rr_charge;
+    }
+    add_zone(c, pl, rr->rr_zone, rr->rr_charge);
+    return 0;
+}
+
+/* ---- proration ------------------------------------------------------------------------------- */
+
+/* The UTC instant of local midnight of day `days` (since 1970-01-01) in tz. */
+static cdr_time local_midnight(const cdr_tz *tz, int64_t days)
+{
+    const cdr_time t0 = days * 86400;
+    const int32_t off = cdr_tz_offset(tz, t0 - cdr_tz_offset(tz, t0, NULL), NULL);
+    return t0 - off;
+}
+
+/* Days of cycle (YYYYMM) in pl's time zone on which line sb was active at some moment; the
+ * cycle's length in days; the last active instant in the cycle (for the fee's plan version). */
+static unsigned active_days(const cdr_tz *tz, uint32_t cycle, const cdr_dir_subscriber *sb,
+                            unsigned *ndays, cdr_time *last)
+{
+    const int64_t y = cycle / 100;
+    const unsigned m = cycle % 100;
+    const int64_t d0 = cdr_days_from_civil(y, m, 1);
+    const int64_t d1 =
+        m == 12 ? cdr_days_from_civil(y + 1, 1, 1) : cdr_days_from_civil(y, m + 1, 1);
+    *ndays = (unsigned)(d1 - d0);
+    unsigned n = 0;
+    *last = 0;
+    cdr_time start = local_midnight(tz, d0);
+    for (int64_t d = d0; d < d1; d++) {
+        const cdr_time end = local_midnight(tz, d + 1);
+        if (sb->sb_active_from < end && sb->sb_active_to > start) {
+            n++;
+            *last = (sb->sb_active_to < end ? sb->sb_active_to : end) - 1;
+        }
+        start = end;
+    }
+    return n;
+}
+
+/* ---- the split ------------------------------------------------------------------------------- */
+
+/* Whole cents of a micro-unit amount, half-up. */
+static cdr_money to_cents(cdr_money v)
+{
+    return cdr_round_to(v, CENT, CDR_ROUND_HALF_UP);
+}
+
+static int add_line(bill_ctx *b, uint64_t account, size_t sub, int cls, int ent, cdr_money amount)
+{
+    if (b->b_nlines == b->b_cap_lines) {
+        size_t ncap = b->b_cap_lines ? b->b_cap_lines * 2 : 1024;
+        bline *nl = realloc(b->b_lines, ncap * sizeof *nl);
+        if (!nl)
+            return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        b->b_lines = nl;
+        b->b_cap_lines = ncap;
+    }
+    b->b_lines[b->b_nlines++] = (bline){.bl_account = account,
+                                        .bl_sub = (uint32_t)sub,
+                                        .bl_class = (uint8_t)cls,
+                                        .bl_enterprise = (uint8_t)ent,
+                                        .bl_amount = amount};
+    return 0;
+}
+
+static bent *ent_slot(bcur *c, uint64_t en)
+{
+    if (c->bc_nents && c->bc_ents[c->bc_nents - 1].be_enterprise == en)
+        return &c->bc_ents[c->bc_nents - 1];
+    for (size_t i = 0; i < c->bc_nents; i++)
+        if (c->bc_ents[i].be_enterprise == en)
+            return &c->bc_ents[i];
+    if (c->bc_nents == c->bc_cap_ents) {
+        size_t ncap = c->bc_cap_ents ? c->bc_cap_ents * 2 : 16;
+        bent *ne = realloc(c->bc_ents, ncap * sizeof *ne);
+        if (!ne)
+            return NULL;
+        c->bc_ents = ne;
+        c->bc_cap_ents = ncap;
+    }
+    bent *e = &c->bc_ents[c->bc_nents++];
+    memset(e, 0, sizeof *e);
+    e->be_enterprise = en;
+    return e;
+}
+
+/* Per-line amounts kept for subscribers.jsonl. */
+typedef struct bamounts {
+    cdr_money ba_gross[CDR_CLASS_COUNT], ba_disc[CDR_CLASS_COUNT];
+    cdr_money ba_ent[CDR_CLASS_COUNT], ba_mem[CDR_CLASS_COUNT];
+    cdr_money ba_fee_full; /* the plan's monthly fee before proration */
+} bamounts;
+
+/* Fee, cents, discount and split of line i; its invoice lines into b->b_lines. */
+static int bill_line(bill_ctx *b, size_t i, bamounts *a)
+{
+    const cdr_dir_subscriber *sb = &b->b_subs[i];
+    bsub *s = &b->b_bs[i];
+    memset(a, 0, sizeof *a);
+    if (!s->bs_billed)
+        return 0;
+    bcur *c = cur_slot(b, s->bs_cur);
+    if (!c)
+        return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
+                            CDR_BILL_MAX_CURRENCIES);
+    c->bc_subscribers++;
+    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+        if (!s->bs_usage[k] && !s->bs_records[k])
+            continue;
+        a->ba_gross[k] = to_cents(s->bs_usage[k]);
+        c->bc_m.bm_usage += s->bs_usage[k];
+        c->bc_m.bm_rounding += a->ba_gross[k] - s->bs_usage[k];
+    }
+    if (s->bs_fee_plan) {
+        const cdr_money fee = s->bs_fee_plan->pl_monthly_fee;
+        int64_t q = 0;
+        if (cdr_div_round((__int128)fee * s->bs_active_days, (int64_t)s->bs_cycle_days * CENT,
+                          CDR_ROUND_HALF_UP, &q))
+            return cdr_diag_set(b->b_dg, CDR_RANGE, NULL, 0, 0, "monthly fee out of range");
+        a->ba_gross[CDR_CLASS_RECURRING_FEE] += q * CENT;
+        a->ba_fee_full = fee;
+        c->bc_m.bm_fees += q * CENT;
+    }
+    for (int j = 0; j < 2; j++) { /* the adjustments file (whole cents) */
+        a->ba_gross[j ? CDR_CLASS_ADJUSTMENT : CDR_CLASS_ONE_OFF] += s->bs_adj[j];
+        c->bc_m.bm_adjustments += s->bs_adj[j];
+    }
+    const cdr_dir_product *pd =
+        sb->sb_enterprise ? cdr_dir_find_product(b->b_dir, sb->sb_product) : NULL;
+    const unsigned bp = pd ? pd->pd_discount_bp : 0;
+    cdr_money net[CDR_CLASS_COUNT];
+    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+        if (bp && k != CDR_CLASS_FREE && k != CDR_CLASS_ONE_OFF && k != CDR_CLASS_ADJUSTMENT &&
+            a->ba_gross[k]) {
+            int64_t q = 0; /* the discount in cents, half-up */
+            (void)cdr_div_round((__int128)a->ba_gross[k] * bp, (int64_t)10000 * CENT,
+                                CDR_ROUND_HALF_UP, &q);
+            a->ba_disc[k] = -q * CENT;
+        }
+        net[k] = a->ba_gross[k] + a->ba_disc[k];
+        c->bc_gross[k] += a->ba_gross[k];
+        c->bc_disc[k] += a->ba_disc[k];
+        c->bc_m.bm_discount += a->ba_disc[k];
+    }
+    /* The enterprise's share: its rules in id order, each up to its cap, classes in class order. */
+    const cdr_dir_payment_rule *rules[MAX_RULES];
+    size_t nr = sb->sb_enterprise ? cdr_dir_rules_for(b->b_dir, sb, rules, MAX_RULES) : 0;
+    if (nr > MAX_RULES)
+        return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0,
+                            "subscriber %" PRIu64 ": more than %d payment rules apply", sb->sb_id,
+                            MAX_RULES);
+    const cdr_dir_enterprise *en =
+        sb->sb_enterprise ? cdr_dir_find_enterprise(b->b_dir, sb->sb_enterprise) : NULL;
+    for (size_t r = 0; r < nr && en; r++) {
+        cdr_money left = rules[r]->pr_cap; /* CDR_DIR_NO_CAP: unlimited */
+        for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+            if (!(rules[r]->pr_classes & (1u << k)) || net[k] == 0 || a->ba_ent[k])
+                continue;
+            cdr_money take = net[k];
+            if (take > 0 && left != CDR_DIR_NO_CAP) {
+                if (take > left)
+                    take = left;
+                left -= take;
+            }
+            a->ba_ent[k] = take;
+        }
+    }
+    bent *e = en ? ent_slot(c, en->en_id) : NULL;
+    if (en && !e)
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    int own = 0; /* lines on the member's own account */
+    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+        a->ba_mem[k] = net[k] - a->ba_ent[k];
+        c->bc_ent[k] += a->ba_ent[k];
+        c->bc_mem[k] += a->ba_mem[k];
+        c->bc_m.bm_enterprise_share += a->ba_ent[k];
+        c->bc_m.bm_member_share += a->ba_mem[k];
+        if (e) {
+            e->be_amount += net[k];
+            e->be_share += a->ba_ent[k];
+        }
+        int rc = 0;
+        if (a->ba_ent[k])
+            rc = add_line(b, en->en_account, i, k, 1, a->ba_ent[k]);
+        /* The member's own line: what it pays, or usage that cost nothing (free, in a bundle)
+         * and the fee line of a plan without fee; a class the enterprise pays in full shows on
+         * the enterprise's invoice only. */
+        if (!rc && (a->ba_mem[k] ||
+                    (!a->ba_ent[k] &&
+                     (s->bs_records[k] || (k == CDR_CLASS_RECURRING_FEE && s->bs_fee_plan))))) {
+            rc = add_line(b, sb->sb_account, i, k, 0, a->ba_mem[k]);
+            own++;
+        }
+        if (rc)
+            return rc;
+    }
+    /* Every account of a billed line gets its invoice, also when the enterprise pays it all: a
+     * placeholder (class none) that makes the invoice and prints no line. */
+    return own ? 0 : add_line(b, sb->sb_account, i, CDR_CLASS_NONE, 0, 0);
+}
+
+/* The adjustments file: a line's adjustments join its amounts (and the split); an account's own
+ * become lines of its invoice. Errors name the file and line. */
+static int apply_adjustments(bill_ctx *b)
+{
+    const cdr_adjustments *aj = b->b_cfg->bc_adjustments;
+    for (size_t k = 0; aj && k < aj->aj_n; k++) {
+        const cdr_adjustment *ad = &aj->aj_items[k];
+        if (ad->ad_msisdn[0]) {
+            const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, ad->ad_msisdn);
+            if (!sb)
+                return cdr_diag_set(b->b_dg, CDR_FORMAT, aj->aj_path, (int)ad->ad_line, 0,
+                                    "adjustment %s: msisdn %s is not in the directory", ad->ad_id,
+                                    ad->ad_msisdn);
+            bsub *s = &b->b_bs[sb - b->b_subs];
+            if (!s->bs_cur[0])
+                memcpy(s->bs_cur, ad->ad_currency, 4);
+            else if (strcmp(s->bs_cur, ad->ad_currency))
+                return cdr_diag_set(b->b_dg, CDR_FORMAT, aj->aj_path, (int)ad->ad_line, 0,
+                                    "adjustment %s is in %s, but msisdn %s is billed in %s",
+                                    ad->ad_id, ad->ad_currency, ad->ad_msisdn, s->bs_cur);
+            s->bs_adj[ad->ad_class == CDR_CLASS_ONE_OFF ? 0 : 1] += ad->ad_amount;
+            s->bs_billed = 1;
+        } else {
+            if (!cdr_dir_find_account(b->b_dir, ad->ad_account))
+                return cdr_diag_set(b->b_dg, CDR_FORMAT, aj->aj_path, (int)ad->ad_line, 0,
+                                    "adjustment %s: account %" PRIu64 " is not in the directory",
+                                    ad->ad_id, ad->ad_account);
+            int rc = add_line(b, ad->ad_account, ADJ_LINE_BIT | k, ad->ad_class, 0, ad->ad_amount);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- output ---------------------------------------------------------------------------------- */
+
+static const char *money2(cdr_money v, char *buf, size_t n)
+{
+    return cdr_money_format(v, 2, CDR_ROUND_HALF_UP, buf, n);
+}
+
+static const char *percent(uint32_t ppm, char *buf, size_t n)
+{
+    unsigned whole = ppm / 10000, frac = ppm % 10000;
+    if (!frac) {
+        snprintf(buf, n, "%u%%", whole);
+    } else {
+        int d = 4;
+        while (frac % 10 == 0)
+            frac /= 10, d--;
+        snprintf(buf, n, "%u.%0*u%%", whole, d, frac);
+    }
+    return buf;
+}
+
+/* One piece of output built without printf (the bill run writes millions of these), then
+ * written with one fwrite. Every piece is far below the buffer's size; a piece that would not fit
+ * is cut, which the writers' fixed formats never reach. */
+typedef struct lbuf {
+    char lb[1024];
+    size_t ln;
+} lbuf;
+
+static void lb_n(lbuf *l, const char *s, size_t n)
+{
+    if (n > sizeof l->lb - l->ln)
+        n = sizeof l->lb - l->ln;
+    memcpy(l->lb + l->ln, s, n);
+    l->ln += n;
+}
+
+static void lb_s(lbuf *l, const char *s)
+{
+    lb_n(l, s, strlen(s));
+}
+
+static void lb_u(lbuf *l, uint64_t v)
+{
+    char t[24];
+    size_t k = sizeof t;
+    do
+        t[--k] = (char)('0' + v % 10);
+    while (v /= 10);
+    lb_n(l, t + k, sizeof t - k);
+}
+
+/* v micro-units with 2 decimals (rounded half-up: the bill's amounts are whole cents already) or
+ * 6, as cdr_money_format writes them. */
+static void lb_money(lbuf *l, cdr_money v, int decimals)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    uint64_t q = decimals == 2 ? (u + CENT / 2) / CENT : u, scale = decimals == 2 ? 100 : 1000000;
+    if (v < 0 && q)
+        lb_n(l, "-", 1);
+    lb_u(l, q / scale);
+    char t[8];
+    uint64_t f = q % scale;
+    for (int k = decimals - 1; k >= 0; k--, f /= 10)
+        t[k] = (char)('0' + f % 10);
+    lb_n(l, ".", 1);
+    lb_n(l, t, (size_t)decimals);
+}
+
+/* "MONEY" as a JSON string. */
+static void lb_jmoney(lbuf *l, cdr_money v, int decimals)
+{
+    lb_n(l, "\"", 1);
+    lb_money(l, v, decimals);
+    lb_n(l, "\"", 1);
+}
+
+static void lb_out(lbuf *l, FILE *f)
+{
+    fwrite(l->lb, 1, l->ln, f);
+    l->ln = 0;
+}
+
+/* A CSV field: quoted when it holds a comma, a quote or a line break. */
+static void csv_str(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    putc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            putc('"', f);
+        putc(*s, f);
+    }
+    putc('"', f);
+}
+
+static void cycle_text(uint32_t cycle, char *buf, size_t n)
+{
+    snprintf(buf, n, "%04u-%02u", cycle / 100, cycle % 100);
+}
+
+static void date_text(int64_t days, char *buf, size_t n)
+{
+    int64_t y;
+    unsigned m, d;
+    cdr_civil_from_days(days, &y, &m, &d);
+    snprintf(buf, n, "%04" PRId64 "-%02u-%02u", y, m, d);
+}
+
+static FILE *create(const char *dir, const char *name, char *path, size_t n, cdr_diag *dg)
+{
+    snprintf(path, n, "%s/%s", dir, name);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
+    if (!f) {
+        cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
+        if (fd >= 0)
+            close(fd);
+    }
+    return f;
+}
+
+/* Flush, fsync and close; CDR_EIO with the path on failure. */
+static int finish(FILE *f, const char *path, cdr_diag *dg)
+{
+    int bad = fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+    int e = errno;
+    if (fclose(f) != 0 && !bad) {
+        bad = 1;
+        e = errno;
+    }
+    return bad ? cdr_diag_set(dg, CDR_EIO, path, 0, 0, "write failed: %s", strerror(e)) : 0;
+}
+
+static int cmp_line(const void *x, const void *y)
+{
+    const bline *a = x, *b = y;
+    if (a->bl_account != b->bl_account)
+        return a->bl_account < b->bl_account ? -1 : 1;
+    if (a->bl_sub != b->bl_sub)
+        return a->bl_sub < b->bl_sub ? -1 : 1;
+    if (a->bl_class != b->bl_class)
+        return a->bl_class - b->bl_class;
+    return a->bl_enterprise - b->bl_enterprise;
+}
+
+typedef struct outfiles {
+    FILE *of_inv_json, *of_inv_csv, *of_lines_csv;
+    char of_p1[4200], of_p2[4200], of_p3[4200];
+} outfiles;
+
+static int cmp_acct_ent(const void *x, const void *y)
+{
+    const cdr_dir_enterprise *a = *(const cdr_dir_enterprise *const *)x;
+    const cdr_dir_enterprise *b = *(const cdr_dir_enterprise *const *)y;
+    return (a->en_account > b->en_account) - (a->en_account < b->en_account);
+}
+
+/* The enterprise whose account is acct, or NULL (b_ents: the enterprises by account). */
+static const cdr_dir_enterprise *enterprise_of_account(const bill_ctx *b, uint64_t acct)
+{
+    size_t lo = 0, hi = b->b_nents;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (b->b_ents[mid]->en_account < acct)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo < b->b_nents && b->b_ents[lo]->en_account == acct ? b->b_ents[lo] : NULL;
+}
+
+/* The invoice of one account: lines [from, to) of b->b_lines (sorted); its total into *total. */
+static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to, cdr_money *total)
+{
+    const uint64_t acct = b->b_lines[from].bl_account;
+    const cdr_dir_account *ac = cdr_dir_find_account(b->b_dir, acct);
+    const cdr_dir_customer *cu = ac ? cdr_dir_find_customer(b->b_dir, ac->ac_customer) : NULL;
+    if (!ac)
+        return cdr_diag_set(b->b_dg, CDR_STORE, NULL, 0, 0,
+                            "account %" PRIu64 " is not in the directory", acct);
+    /* One currency: the account's, else its lines'. */
+    const char *cur = ac->ac_currency[0] ? ac->ac_currency : NULL;
+    const cdr_adjustments *aj = b->b_cfg->bc_adjustments;
+    for (size_t i = from; i < to; i++) {
+        const uint32_t si = b->b_lines[i].bl_sub;
+        if (si & ADJ_LINE_BIT) { /* the account's own adjustment */
+            const cdr_adjustment *ad = &aj->aj_items[si & ~ADJ_LINE_BIT];
+            if (!cur)
+                cur = ad->ad_currency;
+            else if (strcmp(cur, ad->ad_currency))
+                return cdr_diag_set(b->b_dg, CDR_FORMAT, aj->aj_path, (int)ad->ad_line, 0,
+                                    "adjustment %s is in %s, but account %" PRIu64
+                                    " is billed in %s",
+                                    ad->ad_id, ad->ad_currency, acct, cur);
+            continue;
+        }
+        const bsub *s = &b->b_bs[si];
+        if (!cur) {
+            cur = s->bs_cur;
+        } else if (strcmp(cur, s->bs_cur)) {
+            const cdr_dir_subscriber *sb = &b->b_subs[si];
+            return cdr_diag_set(b->b_dg, CDR_FORMAT, NULL, 0, 0,
+                                "account %" PRIu64 " would be billed in %s and in %s (subscriber "
+                                "%" PRIu64 ", plan %s): an invoice has one currency; give the "
+                                "account currency= and lines whose plans charge in it "
+                                "(docs/billing.md)",
+                                acct, cur, s->bs_cur, sb->sb_id, sb->sb_plan);
+        }
+    }
+    bcur *c = cur_slot(b, cur);
+    if (!c)
+        return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
+                            CDR_BILL_MAX_CURRENCIES);
+    const cdr_dir_credit_class *cc = cdr_dir_find_credit_class(b->b_dir, ac->ac_credit_class);
+    const cdr_dir_enterprise *en = enterprise_of_account(b, acct);
+    const int y = (int)(b->b_cfg->bc_cycle / 100), m = (int)(b->b_cfg->bc_cycle % 100);
+    const int64_t end =
+        (m == 12 ? cdr_days_from_civil(y + 1, 1, 1) : cdr_days_from_civil(y, (unsigned)m + 1, 1)) -
+        1;
+    char cyc[16], issued[16], due[16], invno[64], m1[40], m2[40], m3[40];
+    char pc[CDR_CLASS_COUNT][16]; /* the tax rates as text */
+    for (int k = 0; k < CDR_CLASS_COUNT; k++)
+        percent(b->b_cfg->bc_tax.tt_ppm[k], pc[k], sizeof pc[k]);
+    cycle_text(b->b_cfg->bc_cycle, cyc, sizeof cyc);
+    date_text(end, issued, sizeof issued);
+    date_text(end + (cc ? cc->cc_term_days : 0), due, sizeof due);
+    snprintf(invno, sizeof invno, "INV-%u-%" PRIu64, b->b_cfg->bc_cycle, acct);
+    const char *kind = en ? "enterprise" : "member";
+    if (!en) { /* an account of lines of no enterprise is an individual's */
+        int member = 0;
+        for (size_t i = from; i < to && !member; i++)
+            member = !(b->b_lines[i].bl_sub & ADJ_LINE_BIT) &&
+                     b->b_subs[b->b_lines[i].bl_sub].sb_enterprise != 0;
+        if (!member)
+            kind = "individual";
+    }
+    cdr_money sub_amt[CDR_CLASS_COUNT] = {0}, sub_tax[CDR_CLASS_COUNT] = {0}, amount = 0, tax = 0;
+    FILE *j = of->of_inv_json;
+    fprintf(j,
+            "{\"invoice\":\"%s\",\"account\":%" PRIu64 ",\"kind\":\"%s\",\"customer\":%" PRIu64
+            ",\"customer_name\":",
+            invno, acct, kind, ac->ac_customer);
+    cdr_json_write_str(j, cu ? cu->cu_name : "");
+    fprintf(j, ",\"enterprise\":");
+    if (en)
+        fprintf(j, "%" PRIu64, en->en_id);
+    else
+        fputs("null", j);
+    fprintf(j,
+            ",\"cycle\":\"%s\",\"currency\":\"%s\",\"issued\":\"%s\",\"due\":\"%s\","
+            "\"credit_class\":",
+            cyc, cur, issued, due);
+    if (cc)
+        cdr_json_write_str(j, cc->cc_id);
+    else
+        fputs("null", j);
+    fputs(",\"lines\":[", j);
+    int nl = 0;
+    for (size_t i = from; i < to; i++) {
+        const bline *l = &b->b_lines[i];
+        if (l->bl_class == CDR_CLASS_NONE)
+            continue; /* the placeholder of an account whose enterprise pays everything */
+        const cdr_adjustment *ad =
+            l->bl_sub & ADJ_LINE_BIT ? &aj->aj_items[l->bl_sub & ~ADJ_LINE_BIT] : NULL;
+        const cdr_dir_subscriber *sb = ad ? NULL : &b->b_subs[l->bl_sub];
+        const uint32_t ppm = b->b_cfg->bc_tax.tt_ppm[l->bl_class];
+        const cdr_money t = cdr_tax_of(l->bl_amount, ppm);
+        sub_amt[l->bl_class] += l->bl_amount;
+        sub_tax[l->bl_class] += t;
+        amount += l->bl_amount;
+        tax += t;
+        c->bc_tax[l->bl_class] += t;
+        const char *cls = cdr_charge_class_name(l->bl_class),
+                   *share = l->bl_enterprise ? "enterprise" : "own";
+        lbuf o = {.ln = 0};
+        lb_s(&o, nl++ ? ",{\"subscriber\":" : "{\"subscriber\":");
+        if (sb) {
+            lb_u(&o, sb->sb_id);
+            lb_s(&o, ",\"msisdn\":\"");
+            lb_s(&o, sb->sb_msisdn);
+            lb_s(&o, "\"");
+        } else {
+            lb_s(&o, "null,\"msisdn\":null");
+        }
+        lb_s(&o, ",\"class\":\"");
+        lb_s(&o, cls);
+        lb_s(&o, "\",\"share\":\"");
+        lb_s(&o, share);
+        lb_s(&o, "\",\"amount\":");
+        lb_jmoney(&o, l->bl_amount, 2);
+        lb_s(&o, ",\"tax_rate\":\"");
+        lb_s(&o, pc[l->bl_class]);
+        lb_s(&o, "\",\"tax\":");
+        lb_jmoney(&o, t, 2);
+        lb_s(&o, ",\"total\":");
+        lb_jmoney(&o, l->bl_amount + t, 2);
+        if (ad) {
+            lb_s(&o, ",\"adjustment\":");
+            lb_out(&o, j);
+            cdr_json_write_str(j, ad->ad_id);
+            lb_s(&o, ",\"description\":");
+            lb_out(&o, j);
+            cdr_json_write_str(j, ad->ad_text);
+            /* the account pays its own adjustment: the enterprise's share if it is an
+             * enterprise's account */
+            c->bc_gross[l->bl_class] += l->bl_amount;
+            c->bc_m.bm_adjustments += l->bl_amount;
+            if (en) {
+                c->bc_ent[l->bl_class] += l->bl_amount;
+                c->bc_m.bm_enterprise_share += l->bl_amount;
+            } else {
+                c->bc_mem[l->bl_class] += l->bl_amount;
+                c->bc_m.bm_member_share += l->bl_amount;
+            }
+        }
+        lb_s(&o, "}");
+        lb_out(&o, j);
+        lb_s(&o, invno);
+        lb_s(&o, ",");
+        lb_u(&o, acct);
+        lb_s(&o, ",");
+        if (sb) {
+            lb_u(&o, sb->sb_id);
+            lb_s(&o, ",");
+            lb_s(&o, sb->sb_msisdn);
+        } else {
+            lb_s(&o, ",");
+        }
+        lb_s(&o, ",");
+        lb_s(&o, cls);
+        lb_s(&o, ",");
+        lb_s(&o, share);
+        lb_s(&o, ",");
+        lb_money(&o, l->bl_amount, 2);
+        lb_s(&o, ",");
+        lb_s(&o, pc[l->bl_class]);
+        lb_s(&o, ",");
+        lb_money(&o, t, 2);
+        lb_s(&o, ",");
+        lb_money(&o, l->bl_amount + t, 2);
+        lb_s(&o, ",");
+        lb_s(&o, cur);
+        lb_s(&o, "\n");
+        lb_out(&o, of->of_lines_csv);
+    }
+    fputs("],\"subtotals\":{", j);
+    int first = 1;
+    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+        int any = 0;
+        for (size_t i = from; i < to && !any; i++)
+            any = b->b_lines[i].bl_class == k;
+        if (!any)
+            continue;
+        fprintf(j, "%s\"%s\":{\"amount\":\"%s\",\"tax\":\"%s\",\"total\":\"%s\"}", first ? "" : ",",
+                cdr_charge_class_name(k), money2(sub_amt[k], m1, sizeof m1),
+                money2(sub_tax[k], m2, sizeof m2), money2(sub_amt[k] + sub_tax[k], m3, sizeof m3));
+        first = 0;
+    }
+    fprintf(j, "},\"amount\":\"%s\",\"tax\":\"%s\",\"total\":\"%s\"}\n",
+            money2(amount, m1, sizeof m1), money2(tax, m2, sizeof m2),
+            money2(amount + tax, m3, sizeof m3));
+    fprintf(of->of_inv_csv, "%s,%" PRIu64 ",%s,%" PRIu64 ",", invno, acct, kind, ac->ac_customer);
+    csv_str(of->of_inv_csv, cu ? cu->cu_name : "");
+    fprintf(of->of_inv_csv, ",%s,%s,%s,%s,%s,%s,%s,%s\n", cyc, cur, issued, due, m1, m2, m3,
+            cc ? cc->cc_id : "");
+    *total = amount + tax;
+    c->bc_m.bm_invoices++;
+    c->bc_m.bm_amount += amount;
+    c->bc_m.bm_tax += tax;
+    c->bc_m.bm_total += amount + tax;
+    c->bc_accounts++;
+    return 0;
+}
+
+static void write_subscriber(bill_ctx *b, FILE *f, size_t i, const bamounts *a)
+{
+    const cdr_dir_subscriber *sb = &b->b_subs[i];
+    const bsub *s = &b->b_bs[i];
+    lbuf o = {.ln = 0};
+    lb_s(&o, "{\"subscriber\":");
+    lb_u(&o, sb->sb_id);
+    lb_s(&o, ",\"msisdn\":\"");
+    lb_s(&o, sb->sb_msisdn);
+    lb_s(&o, "\",\"account\":");
+    lb_u(&o, sb->sb_account);
+    lb_s(&o, ",\"enterprise\":");
+    if (sb->sb_enterprise)
+        lb_u(&o, sb->sb_enterprise);
+    else
+        lb_s(&o, "null");
+    lb_s(&o, ",\"plan\":");
+    lb_out(&o, f);
+    cdr_json_write_str(f, sb->sb_plan);
+    lb_s(&o, ",\"currency\":\"");
+    lb_s(&o, s->bs_cur);
+    lb_s(&o, "\",\"active_days\":");
+    lb_u(&o, s->bs_active_days);
+    lb_s(&o, ",\"cycle_days\":");
+    lb_u(&o, s->bs_cycle_days);
+    lb_s(&o, ",\"monthly_fee\":");
+    if (s->bs_fee_plan) {
+        lb_jmoney(&o, a->ba_fee_full, 2);
+        lb_s(&o, ",\"fee_plan_version\":");
+        lb_u(&o, s->bs_fee_plan->pl_version);
+    } else {
+        lb_s(&o, "null,\"fee_plan_version\":null");
+    }
+    lb_s(&o, ",\"classes\":{");
+    int first = 1;
+    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+        if (!s->bs_records[k] && !a->ba_gross[k] && !a->ba_ent[k] && !a->ba_mem[k] &&
+            !(k == CDR_CLASS_RECURRING_FEE && s->bs_fee_plan))
+            continue;
+        lb_s(&o, first ? "\"" : ",\"");
+        lb_s(&o, cdr_charge_class_name(k));
+        lb_s(&o, "\":{\"records\":");
+        lb_u(&o, s->bs_records[k]);
+        lb_s(&o, ",\"rated\":");
+        lb_jmoney(&o, s->bs_usage[k], 6);
+        lb_s(&o, ",\"gross\":");
+        lb_jmoney(&o, a->ba_gross[k], 2);
+        lb_s(&o, ",\"discount\":");
+        lb_jmoney(&o, a->ba_disc[k], 2);
+        lb_s(&o, ",\"enterprise\":");
+        lb_jmoney(&o, a->ba_ent[k], 2);
+        lb_s(&o, ",\"member\":");
+        lb_jmoney(&o, a->ba_mem[k], 2);
+        lb_s(&o, "}");
+        lb_out(&o, f);
+        first = 0;
+    }
+    lb_s(&o, "}}\n");
+    lb_out(&o, f);
+}
+
+static int cmp_cur(const void *x, const void *y)
+{
+    return strcmp(((const bcur *)x)->bc_m.bm_currency, ((const bcur *)y)->bc_m.bm_currency);
+}
+
+static int cmp_zone(const void *x, const void *y)
+{
+    return strcmp(((const bzone *)x)->bz_name, ((const bzone *)y)->bz_name);
+}
+
+static int cmp_ent(const void *x, const void *y)
+{
+    const bent *a = x, *b = y;
+    return (a->be_enterprise > b->be_enterprise) - (a->be_enterprise < b->be_enterprise);
+}
+
+static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nover)
+{
+    char cyc[16], m1[40], m2[40], m3[40], m4[40], m5[40], m6[40], m7[40], m8[40], m9[40], m10[40];
+    cycle_text(b->b_cfg->bc_cycle, cyc, sizeof cyc);
+    fprintf(f, "{\"cycle\":\"%s\",\"records\":%" PRIu64 ",\"currencies\":{", cyc, b->b_records);
+    for (int i = 0; i < b->b_ncur; i++) {
+        bcur *c = &b->b_cur[i];
+        const cdr_bill_money *m = &c->bc_m;
+        fprintf(f,
+                "%s\"%s\":{\"invoices\":%" PRIu64 ",\"subscribers\":%" PRIu64
+                ",\"records\":%" PRIu64 ",\"amount\":\"%s\",\"tax\":\"%s\",\"total\":\"%s\","
+                "\"rated_usage\":\"%s\",\"fees\":\"%s\",\"discounts\":\"%s\","
+                "\"adjustments\":\"%s\","
+                "\"usage_rounding\":\"%s\",\"enterprise_share\":\"%s\",\"member_share\":\"%s\"",
+                i ? "," : "", m->bm_currency[0] ? m->bm_currency : "???", m->bm_invoices,
+                c->bc_subscribers, m->bm_records, money2(m->bm_amount, m1, sizeof m1),
+                money2(m->bm_tax, m2, sizeof m2), money2(m->bm_total, m3, sizeof m3),
+                cdr_money_format(m->bm_usage, 6, CDR_ROUND_HALF_UP, m4, sizeof m4),
+                money2(m->bm_fees, m5, sizeof m5), money2(m->bm_discount, m6, sizeof m6),
+                money2(m->bm_adjustments, m10, sizeof m10),
+                cdr_money_format(m->bm_rounding, 6, CDR_ROUND_HALF_UP, m7, sizeof m7),
+                money2(m->bm_enterprise_share, m8, sizeof m8),
+                money2(m->bm_member_share, m9, sizeof m9));
+        fputs(",\"by_service\":{", f);
+        int first = 1;
+        for (int s = 0; s < CDR_SVC_COUNT; s++) {
+            if (!c->bc_svc_records[s])
+                continue;
+            fprintf(f, "%s\"%s\":{\"records\":%" PRIu64 ",\"units\":%" PRIu64 ",\"charge\":\"%s\"}",
+                    first ? "" : ",", cdr_service_name(s), c->bc_svc_records[s], c->bc_svc_units[s],
+                    cdr_money_format(c->bc_svc_charge[s], 6, CDR_ROUND_HALF_UP, m1, sizeof m1));
+            first = 0;
+        }
+        fputs("},\"by_zone\":{", f);
+        if (c->bc_nzones > 1)
+            qsort(c->bc_zones, c->bc_nzones, sizeof *c->bc_zones, cmp_zone);
+        for (size_t z = 0; z < c->bc_nzones; z++)
+            fprintf(
+                f, "%s\"%s\":{\"records\":%" PRIu64 ",\"charge\":\"%s\"}", z ? "," : "",
+                c->bc_zones[z].bz_name, c->bc_zones[z].bz_records,
+                cdr_money_format(c->bc_zones[z].bz_charge, 6, CDR_ROUND_HALF_UP, m1, sizeof m1));
+        if (c->bc_zone_other_records)
+            fprintf(f, "%s\"(other)\":{\"records\":%" PRIu64 ",\"charge\":\"%s\"}",
+                    c->bc_nzones ? "," : "", c->bc_zone_other_records,
+                    cdr_money_format(c->bc_zone_other_charge, 6, CDR_ROUND_HALF_UP, m1, sizeof m1));
+        fputs("},\"by_class\":{", f);
+        first = 1;
+        for (int k = 1; k < CDR_CLASS_COUNT; k++) {
+            const cdr_money net = c->bc_gross[k] + c->bc_disc[k];
+            if (!c->bc_class_records[k] && !c->bc_gross[k] && !net && !c->bc_tax[k])
+                continue;
+            fprintf(f,
+                    "%s\"%s\":{\"records\":%" PRIu64 ",\"gross\":\"%s\",\"discount\":\"%s\","
+                    "\"amount\":\"%s\",\"tax\":\"%s\",\"enterprise_share\":\"%s\"}",
+                    first ? "" : ",", cdr_charge_class_name(k), c->bc_class_records[k],
+                    money2(c->bc_gross[k], m1, sizeof m1), money2(c->bc_disc[k], m2, sizeof m2),
+                    money2(net, m3, sizeof m3), money2(c->bc_tax[k], m4, sizeof m4),
+                    money2(c->bc_ent[k], m5, sizeof m5));
+            first = 0;
+        }
+        fputs("},\"by_enterprise\":{", f);
+        if (c->bc_nents > 1)
+            qsort(c->bc_ents, c->bc_nents, sizeof *c->bc_ents, cmp_ent);
+        for (size_t e = 0; e < c->bc_nents; e++) {
+            const cdr_dir_enterprise *en =
+                cdr_dir_find_enterprise(b->b_dir, c->bc_ents[e].be_enterprise);
+            fprintf(f, "%s\"%" PRIu64 "\":{\"name\":", e ? "," : "", c->bc_ents[e].be_enterprise);
+            cdr_json_write_str(f, en ? en->en_name : "");
+            fprintf(f, ",\"amount\":\"%s\",\"enterprise_share\":\"%s\"}",
+                    money2(c->bc_ents[e].be_amount, m1, sizeof m1),
+                    money2(c->bc_ents[e].be_share, m2, sizeof m2));
+        }
+        fprintf(f, "},\"unbilled\":{\"records\":%" PRIu64 ",\"charge\":\"%s\"}}",
+                c->bc_unbilled_records,
+                cdr_money_format(c->bc_unbilled_charge, 6, CDR_ROUND_HALF_UP, m1, sizeof m1));
+    }
+    /* Accounts over their credit limit (invoice total against the class's limit). */
+    fputs("},\"over_credit_limit\":[", f);
+    for (size_t i = 0; i < nover; i += 3)
+        fprintf(f, "%s{\"account\":%" PRIu64 ",\"total\":\"%s\",\"limit\":\"%s\"}", i ? "," : "",
+                over[i], money2((cdr_money)over[i + 1], m1, sizeof m1),
+                money2((cdr_money)over[i + 2], m2, sizeof m2));
+    /* Lines whose credit class lets them roam internationally without a deposit. */
+    fputs("],\"roaming_without_deposit\":[", f);
+    int first = 1;
+    for (size_t i = 0; i < b->b_nsubs; i++) {
+        const cdr_dir_subscriber *sb = &b->b_subs[i];
+        if (!b->b_bs[i].bs_billed)
+            continue;
+        const cdr_dir_credit_class *cc = cdr_dir_line_credit_class(b->b_dir, sb);
+        if (!cc || !cc->cc_roaming_no_deposit)
+            continue;
+        fprintf(f,
+                "%s{\"msisdn\":\"%s\",\"subscriber\":%" PRIu64 ",\"account\":%" PRIu64
+                ",\"credit_class\":",
+                first ? "" : ",", sb->sb_msisdn, sb->sb_id, sb->sb_account);
+        cdr_json_write_str(f, cc->cc_id);
+        putc('}', f);
+        first = 0;
+    }
+    fputs("]}\n", f);
+}
+
+/* ---- publish --------------------------------------------------------------------------------- */
+
+static int rm_tree(const char *path)
+{
+    DIR *d = opendir(path);
+    if (!d)
+        return errno == ENOENT ? 0 : -1;
+    struct dirent *de;
+    int rc = 0;
+    char p[4400];
+    while ((de = readdir(d)) != NULL) {
+        if (!strcmp(de->d_name, ".") || !strcmp(de->d_name, ".."))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", path, de->d_name);
+        if (unlink(p) != 0)
+            rc = -1;
+    }
+    closedir(d);
+    return rmdir(path) == 0 ? rc : -1;
+}
+
+/* Put folder tmp in place as final: atomically, swapping out an earlier output (then removed). */
+static int publish(const char *tmp, const char *final, cdr_diag *dg)
+{
+    if (rename(tmp, final) == 0)
+        return 0;
+    if (errno != EEXIST && errno != ENOTEMPTY)
+        return cdr_diag_set(dg, CDR_EIO, final, 0, 0, "cannot publish: %s", strerror(errno));
+    if (renameat2(AT_FDCWD, tmp, AT_FDCWD, final, RENAME_EXCHANGE) != 0)
+        return cdr_diag_set(dg, CDR_EIO, final, 0, 0, "cannot replace the earlier output: %s",
+                            strerror(errno));
+    if (rm_tree(tmp) != 0) /* tmp now holds the earlier output */
+        return cdr_diag_set(dg, CDR_EIO, tmp, 0, 0,
+                            "published, but the earlier output stays here: %s", strerror(errno));
+    return 0;
+}
+
+static int sync_dir(const char *path)
+{
+    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+    if (fd < 0)
+        return -1;
+    int rc = fsync(fd);
+    close(fd);
+    return rc;
+}
+
+/* ---- the run --------------------------------------------------------------------------------- */
+
+static int write_all(bill_ctx *b, const char *dir)
+{
+    cdr_diag *dg = b->b_dg;
+    outfiles of = {0};
+    char psub[4200], prep[4200];
+    FILE *fsub = NULL, *frep = NULL;
+    uint64_t *over = NULL;
+    size_t nover = 0, cap_over = 0;
+    int rc = 0;
+    if (!(of.of_inv_json = create(dir, "invoices.jsonl", of.of_p1, sizeof of.of_p1, dg)) ||
+        !(of.of_inv_csv = create(dir, "invoices.csv", of.of_p2, sizeof of.of_p2, dg)) ||
+        !(of.of_lines_csv = create(dir, "invoice_lines.csv", of.of_p3, sizeof of.of_p3, dg)) ||
+        !(fsub = create(dir, "subscribers.jsonl", psub, sizeof psub, dg)) ||
+        !(frep = create(dir, "report.json", prep, sizeof prep, dg))) {
+        rc = dg->dg_code ? dg->dg_code : CDR_EIO;
+        goto done;
+    }
+    fputs("invoice,account,kind,customer,customer_name,cycle,currency,issued,due,amount,tax,total,"
+          "credit_class\n",
+          of.of_inv_csv);
+    fputs("invoice,account,subscriber,msisdn,class,share,amount,tax_rate,tax,total,currency\n",
+          of.of_lines_csv);
+    for (size_t i = 0; i < b->b_nsubs && !rc; i++) {
+        bamounts a;
+        if ((rc = bill_line(b, i, &a)) == 0 && b->b_bs[i].bs_billed)
+            write_subscriber(b, fsub, i, &a);
+    }
+    if (rc)
+        goto done;
+    if (b->b_nlines > 1)
+        qsort(b->b_lines, b->b_nlines, sizeof *b->b_lines, cmp_line);
+    for (size_t from = 0; from < b->b_nlines && !rc;) {
+        size_t to = from + 1;
+        while (to < b->b_nlines && b->b_lines[to].bl_account == b->b_lines[from].bl_account)
+            to++;
+        cdr_money total = 0;
+        rc = write_invoice(b, &of, from, to, &total);
+        const cdr_dir_account *ac = cdr_dir_find_account(b->b_dir, b->b_lines[from].bl_account);
+        const cdr_dir_credit_class *cc =
+            ac ? cdr_dir_find_credit_class(b->b_dir, ac->ac_credit_class) : NULL;
+        if (!rc && cc && total > cc->cc_limit) { /* over the credit limit: in the report */
+            if (nover + 3 > cap_over) {
+                size_t ncap = cap_over ? cap_over * 2 : 48;
+                uint64_t *no = realloc(over, ncap * sizeof *no);
+                if (!no) {
+                    rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+                    break;
+                }
+                over = no;
+                cap_over = ncap;
+            }
+            over[nover++] = ac->ac_id;
+            over[nover++] = (uint64_t)total;
+            over[nover++] = (uint64_t)cc->cc_limit;
+        }
+        from = to;
+    }
+    if (!rc) {
+        qsort(b->b_cur, (size_t)b->b_ncur, sizeof *b->b_cur, cmp_cur);
+        write_report(b, frep, over, nover);
+    }
+done:;
+    FILE *const files[5] = {of.of_inv_json, of.of_inv_csv, of.of_lines_csv, fsub, frep};
+    const char *const paths[5] = {of.of_p1, of.of_p2, of.of_p3, psub, prep};
+    for (int i = 0; i < 5; i++) {
+        if (!files[i])
+            continue;
+        if (rc)
+            fclose(files[i]);
+        else
+            rc = finish(files[i], paths[i], dg);
+    }
+    free(over);
+    return rc;
+}
+
+int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *sum, cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    if (!st || !cfg || !cfg->bc_ledger || !cfg->bc_out || !sum)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_bill_run: NULL argument");
+    const uint32_t cyc = cfg->bc_cycle;
+    if (cyc < 197001 || cyc > 999912 || cyc % 100 < 1 || cyc % 100 > 12)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cycle %u is not YYYYMM", cyc);
+    memset(sum, 0, sizeof *sum);
+    bill_ctx b = {.b_cfg = cfg, .b_dg = dg};
+    cdr_ledger *lg = NULL;
+    char tmp[4200] = "", final[4200];
+    int rc = cdr_dir_read(st, &b.b_dir, dg);
+    if (rc)
+        goto done;
+    if ((rc = cdr_plan_set_load(st, &b.b_ps, dg)) != 0)
+        goto done;
+    b.b_subs = cdr_dir_subscribers(b.b_dir, &b.b_nsubs);
+    size_t ne;
+    const cdr_dir_enterprise *ens = cdr_dir_enterprises(b.b_dir, &ne);
+    if (!(b.b_ents = malloc((ne ? ne : 1) * sizeof *b.b_ents))) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    for (size_t k = 0; k < ne; k++)
+        b.b_ents[k] = &ens[k];
+    b.b_nents = ne;
+    if (ne > 1)
+        qsort(b.b_ents, ne, sizeof *b.b_ents, cmp_acct_ent);
+    if (!(b.b_bs = calloc(b.b_nsubs ? b.b_nsubs : 1, sizeof *b.b_bs))) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
+    /* The ledger's records of the cycle. */
+    const cdr_ledger_opts lo = {.lo_readonly = 1};
+    if ((rc = cdr_ledger_open(cfg->bc_ledger, &lo, &lg, dg)) != 0)
+        goto done;
+    char torn[4200];
+    const uint64_t tb = cdr_ledger_torn_bytes(lg, cyc, torn, sizeof torn);
+    if (tb) { /* the cycle must be read whole: nothing is billed from part of it */
+        rc = cdr_diag_set(dg, CDR_FORMAT, torn, 0, 0,
+                          "%" PRIu64 " byte(s) after the last complete frame: an archiver is "
+                          "still writing cycle %u, or the segment is damaged; bill once the "
+                          "archiver has stopped (its next start truncates a torn tail; a damaged "
+                          "frame needs the operator, docs/ledger.md)",
+                          tb, cyc);
+        goto done;
+    }
+    cdr_ledger_totals tot; /* the progress's total: from the indexes (and the active segments) */
+    if (cfg->bc_progress && cdr_ledger_totals_get(lg, cyc, NULL, NULL, &tot, dg) == 0)
+        b.b_total = tot.lt_records;
+    cdr_diag_clear(dg);
+    rc = cdr_ledger_scan(lg, cyc, on_record, &b, dg);
+    if (rc && b.b_rc)
+        rc = b.b_rc;
+    if (rc)
+        goto done;
+    cdr_progress_report(cfg->bc_progress, b.b_records, b.b_records);
+    /* Fees: every line active at some moment of the cycle, in its plan's time zone. */
+    size_t active = 0;
+    for (size_t i = 0; i < b.b_nsubs; i++) {
+        const cdr_dir_subscriber *sb = &b.b_subs[i];
+        bsub *s = &b.b_bs[i];
+        int f = cdr_plan_set_family(b.b_ps, sb->sb_plan);
+        if (f < 0)
+            continue; /* a plan never compiled: its records were rated no_plan */
+        const cdr_plan *any = b.b_ps->ps_plans[b.b_ps->ps_family_off[f + 1] - 1];
+        unsigned nd;
+        cdr_time last;
+        const unsigned ad = active_days(&any->pl_tz, cyc, sb, &nd, &last);
+        if (!ad)
+            continue;
+        const cdr_plan *pl = cdr_plan_set_at(b.b_ps, f, last);
+        if (!pl)
+            continue; /* no version in effect yet */
+        if (s->bs_cur[0] && strcmp(s->bs_cur, pl->pl_currency)) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 0,
+                              "subscriber %" PRIu64 ": usage in %s, but the monthly fee of plan %s "
+                              "version %u is in %s",
+                              sb->sb_id, s->bs_cur, pl->pl_id, pl->pl_version, pl->pl_currency);
+            goto done;
+        }
+        memcpy(s->bs_cur, pl->pl_currency, 4);
+        s->bs_fee_plan = pl;
+        s->bs_active_days = (uint8_t)ad;
+        s->bs_cycle_days = (uint8_t)nd;
+        s->bs_billed = 1;
+        active++;
+    }
+    if ((rc = apply_adjustments(&b)) != 0)
+        goto done;
+    if (!b.b_records && !active) {
+        char c[16];
+        cycle_text(cyc, c, sizeof c);
+        rc = cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0,
+                          "cycle %s has no records in the ledger %s and no line active in it", c,
+                          cfg->bc_ledger);
+        goto done;
+    }
+    /* Write into a private temporary folder beside the final one, then publish it. */
+    char c[16];
+    cycle_text(cyc, c, sizeof c);
+    if (mkdir(cfg->bc_out, 0700) != 0 && errno != EEXIST) {
+        rc = cdr_diag_set(dg, CDR_EIO, cfg->bc_out, 0, 0, "cannot create: %s", strerror(errno));
+        goto done;
+    }
+    snprintf(final, sizeof final, "%s/%s", cfg->bc_out, c);
+    snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", cfg->bc_out, c, (long)getpid());
+    if (rm_tree(tmp) != 0 || mkdir(tmp, 0700) != 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
+        tmp[0] = '\0';
+        goto done;
+    }
+    if ((rc = write_all(&b, tmp)) != 0)
+        goto done;
+    if (sync_dir(tmp) != 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "fsync: %s", strerror(errno));
+        goto done;
+    }
+    if ((rc = publish(tmp, final, dg)) != 0)
+        goto done;
+    tmp[0] = '\0';
+    (void)sync_dir(cfg->bc_out);
+    sum->bs_cycle = cyc;
+    sum->bs_records = b.b_records;
+    for (int i = 0; i < b.b_ncur; i++) {
+        sum->bs_currency[i] = b.b_cur[i].bc_m;
+        sum->bs_invoices += b.b_cur[i].bc_m.bm_invoices;
+        sum->bs_subscribers += b.b_cur[i].bc_subscribers;
+        sum->bs_unbilled += b.b_cur[i].bc_unbilled_records;
+    }
+    sum->bs_ncurrencies = b.b_ncur;
+    snprintf(sum->bs_dir, sizeof sum->bs_dir, "%s", final);
+done:
+    if (tmp[0])
+        (void)rm_tree(tmp);
+    cdr_ledger_close(lg);
+    for (int i = 0; i < CDR_BILL_MAX_CURRENCIES; i++)
+        free(b.b_cur[i].bc_ents);
+    free(b.b_lines);
+    free(b.b_ents);
+    free(b.b_bs);
+    cdr_plan_set_release(b.b_ps);
+    cdr_dir_free(b.b_dir);
+    return rc;
+}
