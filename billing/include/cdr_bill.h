@@ -109,9 +109,16 @@ typedef struct cdr_bill_summary {
  * Writes invoices.jsonl, invoices.csv, invoice_lines.csv, subscribers.jsonl and report.json
  * (docs/billing.md) into a private temporary folder beside OUT/YYYY-MM and then puts it in place
  * with one rename (an earlier output of the cycle is replaced the same way). Nothing is published
- * on error. Errors: CDR_NOTFOUND (no directory, no records and no active line in the cycle),
+ * on error. One run of a cycle at a time (the lock file OUT/.YYYY-MM.lock; CDR_EXISTS when another
+ * holds it); a run removes the temporary folders that killed runs of its cycle left. Errors:
+ * CDR_NOTFOUND (no directory, no records and no active line in the cycle),
  * CDR_FORMAT (an account charged in two currencies or in another than its own; a damaged ledger
  * segment, naming the file), CDR_EIO (with the path), CDR_EINVAL, CDR_ENOMEM. */
 int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *sum, cdr_diag *dg);
+
+/* Test hook CDR_BILL_HOLD_MS=MS: once the output is written, and before it is published, print
+ * "cdrate bill: test hook: holding the written output" on stderr and wait MS ms (so that a test
+ * can kill the run there). */
+#define CDR_BILL_HOLD_ENV "CDR_BILL_HOLD_MS"
 
 #endif

@@ -16,6 +16,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -1181,6 +1182,29 @@ static int publish(const char *tmp, const char *final, cdr_diag *dg)
     return 0;
 }
 
+/* Remove the temporary folders .CYCLE.tmp-PID of runs of this cycle that were killed (the caller
+ * holds the cycle's lock, so none of them is being written). */
+static int remove_stale(const char *out, const char *cycle, cdr_diag *dg)
+{
+    DIR *d = opendir(out);
+    if (!d)
+        return cdr_diag_set(dg, CDR_EIO, out, 0, 0, "cannot read: %s", strerror(errno));
+    char prefix[64], p[4400];
+    snprintf(prefix, sizeof prefix, ".%s.tmp-", cycle);
+    struct dirent *de;
+    int rc = 0;
+    while (!rc && (de = readdir(d)) != NULL) {
+        if (strncmp(de->d_name, prefix, strlen(prefix)))
+            continue;
+        snprintf(p, sizeof p, "%s/%s", out, de->d_name);
+        if (rm_tree(p) != 0)
+            rc = cdr_diag_set(dg, CDR_EIO, p, 0, 0, "cannot remove the folder of a killed run: %s",
+                              strerror(errno));
+    }
+    closedir(d);
+    return rc;
+}
+
 static int sync_dir(const char *path)
 {
     int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -1281,6 +1305,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     bill_ctx b = {.b_cfg = cfg, .b_dg = dg};
     cdr_ledger *lg = NULL;
     char tmp[4200] = "", final[4200];
+    int lockfd = -1;
     int rc = cdr_dir_read(st, &b.b_dir, dg);
     if (rc)
         goto done;
@@ -1376,6 +1401,23 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         goto done;
     }
     snprintf(final, sizeof final, "%s/%s", cfg->bc_out, c);
+    /* One run of a cycle at a time: its lock, then the temporary folders of killed runs go. */
+    char lock[4300];
+    snprintf(lock, sizeof lock, "%s/.%s.lock", cfg->bc_out, c);
+    if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+        rc = cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot create: %s", strerror(errno));
+        goto done;
+    }
+    if (flock(lockfd, LOCK_EX | LOCK_NB) != 0) {
+        rc = errno == EWOULDBLOCK
+                 ? cdr_diag_set(dg, CDR_EXISTS, lock, 0, 0,
+                                "another bill run of cycle %s is writing into %s: wait for it", c,
+                                cfg->bc_out)
+                 : cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot lock: %s", strerror(errno));
+        goto done;
+    }
+    if ((rc = remove_stale(cfg->bc_out, c, dg)) != 0)
+        goto done;
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", cfg->bc_out, c, (long)getpid());
     if (rm_tree(tmp) != 0 || mkdir(tmp, 0700) != 0) {
         rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
@@ -1387,6 +1429,11 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     if (sync_dir(tmp) != 0) {
         rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "fsync: %s", strerror(errno));
         goto done;
+    }
+    const char *hold = getenv(CDR_BILL_HOLD_ENV);
+    if (hold && atoi(hold) > 0) { /* the test hook: written, not yet published */
+        fprintf(stderr, "cdrate bill: test hook: holding the written output\n");
+        usleep((useconds_t)atoi(hold) * 1000);
     }
     if ((rc = publish(tmp, final, dg)) != 0)
         goto done;
@@ -1405,6 +1452,8 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
 done:
     if (tmp[0])
         (void)rm_tree(tmp);
+    if (lockfd >= 0)
+        close(lockfd); /* and with it the lock */
     cdr_ledger_close(lg);
     for (int i = 0; i < CDR_BILL_MAX_CURRENCIES; i++)
         free(b.b_cur[i].bc_ents);

@@ -61,6 +61,28 @@ expect_rc 0 "bill --json" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --s
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["invoices"] > 0 and d["currencies"] else 1)' "$T/out" &&
     ok || bad "bill --json: $(head -c 300 "$T/out")"
 
+# a run killed after writing and before publishing: nothing published, and the next run finishes
+# byte-identical to an uninterrupted one and removes what the killed run left
+CDR_BILL_HOLD_MS=60000 "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
+    --out "$T/killed" --quiet 2>"$T/hold.err" &
+HOLD=$!
+for _ in $(seq 1 600); do # up to 60 s for the hook's line
+    grep -q "test hook: holding" "$T/hold.err" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "test hook: holding" "$T/hold.err" && ok || bad "the hook never held: $(cat "$T/hold.err")"
+expect_rc 1 "a second run of the cycle meanwhile" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" \
+    --store "$T/store" --out "$T/killed"
+expect_err "another bill run of cycle $CYC is writing into $T/killed: wait for it" "one run at a time"
+kill -9 "$HOLD"
+wait "$HOLD" 2>/dev/null
+[ ! -e "$T/killed/$CYC" ] && ok || bad "a killed run published $T/killed/$CYC"
+ls -A "$T/killed" | grep -q "^\.$CYC\.tmp-" && ok || bad "no temporary folder of the killed run: $(ls -A "$T/killed")"
+expect_rc 0 "bill after the kill" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
+    --out "$T/killed" --quiet
+diff -r "$T/first" "$T/killed/$CYC" >/dev/null && ok || bad "the run after the kill differs"
+ls -A "$T/killed" | grep -q "tmp-" && bad "left: $(ls -A "$T/killed")" || ok
+
 # mistakes: nothing published
 expect_rc 2 "no --cycle" "$CDRATE" bill --ledger "$T/ledger" --store "$T/store" --out "$T/x"
 expect_err "cdrate bill: --cycle, --ledger, --store and --out are required" "required options"
