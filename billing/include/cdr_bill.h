@@ -74,6 +74,8 @@ typedef struct cdr_bill_config {
     cdr_tax_table bc_tax;            /* cdr_tax_defaults or cdr_tax_load */
     const cdr_progress *bc_progress; /* records read of the cycle's total; may be NULL */
     const cdr_adjustments *bc_adjustments; /* may be NULL */
+    unsigned bc_threads; /* threads reading the ledger; 0 = one per core, at most 8 (the output
+                            is the same whatever their number) */
 } cdr_bill_config;
 
 #define CDR_BILL_MAX_CURRENCIES 16

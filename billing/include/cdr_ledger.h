@@ -105,6 +105,11 @@ typedef int (*cdr_ledger_fn)(const cdr_ledger_rec *rec, uint32_t partition, void
  * offset of the frame in the message (records before it have been delivered). Records appended
  * by this handle are seen; a read-only handle sees what existed when it was opened. */
 int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx, cdr_diag *dg);
+/* The same for share `share` of `nshares` (0 <= share < nshares) of the cycle's partitions: those
+ * whose rank among the cycle's partitions, ascending, is share modulo nshares. nshares threads,
+ * each with its own handle, read a cycle in parallel this way (the bill run). */
+int cdr_ledger_scan_share(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                          cdr_ledger_fn fn, void *ctx, cdr_diag *dg);
 
 /* The records of one served MSISDN in cycle `cycle`, in (partition, offset) order, without a
  * full scan: sealed segments are searched through their index (rebuilt when missing or stale),

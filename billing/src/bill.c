@@ -13,6 +13,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,7 +27,7 @@
 
 #define CENT      10000 /* micro-units */
 #define MAX_RULES 16
-#define MAX_ZONES 256 /* distinct zone names per currency in the report */
+#define MAX_ZONES 1024 /* distinct zone names per currency in the report */
 
 /* ---- tax ------------------------------------------------------------------------------------- */
 
@@ -158,7 +159,10 @@ int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
 
 /* One line's month. */
 typedef struct bsub {
-    char bs_cur[4];                        /* currency of its usage and fee */
+    union {
+        char bs_cur[4];    /* currency of its usage and fee */
+        uint32_t bs_cur32; /* the same, for the scan threads' compare-and-swap */
+    };
     cdr_money bs_usage[CDR_CLASS_COUNT];   /* rated charges as rated, micro-units */
     uint32_t bs_records[CDR_CLASS_COUNT];  /* records per class */
     const cdr_plan *bs_fee_plan;           /* the plan version of the fee, NULL = no fee */
@@ -221,39 +225,50 @@ typedef struct bill_ctx {
     bcur b_cur[CDR_BILL_MAX_CURRENCIES];
     int b_ncur;
     uint64_t b_records, b_total;
-    const cdr_plan *b_last_plan; /* cache of plan_version() */
+    uint64_t b_read; /* records read so far by the scan threads (progress) */
     bline *b_lines;
     size_t b_nlines, b_cap_lines;
     const cdr_dir_enterprise **b_ents; /* sorted by their account */
     size_t b_nents;
+    char b_cyc[16], b_issued[16];   /* "2026-11", the cycle's last day */
+    int64_t b_end;                  /* ... in days since 1970 */
+    char b_pc[CDR_CLASS_COUNT][16]; /* the tax rates as text */
+    uint32_t b_due_term;            /* the last due date written, by payment term */
+    char b_due[16];
     cdr_diag *b_dg;
     int b_rc;
 } bill_ctx;
 
-static bcur *cur_slot(bill_ctx *b, const char *cur)
+/* The slot of currency cur in arr[0..*n), added when new; NULL when arr is full. */
+static bcur *cur_slot_in(bcur *arr, int *n, const char *cur)
 {
-    for (int i = 0; i < b->b_ncur; i++)
-        if (!strcmp(b->b_cur[i].bc_m.bm_currency, cur))
-            return &b->b_cur[i];
-    if (b->b_ncur == CDR_BILL_MAX_CURRENCIES)
+    for (int i = 0; i < *n; i++)
+        if (!strcmp(arr[i].bc_m.bm_currency, cur))
+            return &arr[i];
+    if (*n == CDR_BILL_MAX_CURRENCIES)
         return NULL;
-    bcur *c = &b->b_cur[b->b_ncur++];
+    bcur *c = &arr[(*n)++];
     memcpy(c->bc_m.bm_currency, cur, 4);
     return c;
 }
 
-/* Plan id `id` version `version`, or NULL. */
-static const cdr_plan *plan_version(bill_ctx *b, const char *id, uint32_t version)
+static bcur *cur_slot(bill_ctx *b, const char *cur)
 {
-    const cdr_plan *last = b->b_last_plan;
-    if (last && last->pl_version == version && !strcmp(last->pl_id, id))
-        return last;
-    int f = cdr_plan_set_family(b->b_ps, id);
+    return cur_slot_in(b->b_cur, &b->b_ncur, cur);
+}
+
+/* Plan id `id` version `version` of ps, or NULL; *last caches the answer. */
+static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **last, const char *id,
+                                    uint32_t version)
+{
+    if (*last && (*last)->pl_version == version && !strcmp((*last)->pl_id, id))
+        return *last;
+    int f = cdr_plan_set_family(ps, id);
     if (f < 0)
         return NULL;
-    for (uint32_t i = b->b_ps->ps_family_off[f]; i < b->b_ps->ps_family_off[f + 1]; i++)
-        if (b->b_ps->ps_plans[i]->pl_version == version)
-            return b->b_last_plan = b->b_ps->ps_plans[i];
+    for (uint32_t i = ps->ps_family_off[f]; i < ps->ps_family_off[f + 1]; i++)
+        if (ps->ps_plans[i]->pl_version == version)
+            return *last = ps->ps_plans[i];
     return NULL;
 }
 
@@ -283,45 +298,71 @@ static int record_class(const cdr_ledger_rec *r, const cdr_plan *pl)
     }
 }
 
-static void add_zone(bcur *c, const cdr_plan *pl, int zone, cdr_money charge)
+static void add_zone_named(bcur *c, const char *name, uint64_t records, cdr_money charge)
 {
-    const char *name = pl && zone >= 0 && zone < pl->pl_nzones ? pl->pl_zones[zone].zo_name : NULL;
     if (name)
         for (size_t i = 0; i < c->bc_nzones; i++)
             if (!strcmp(c->bc_zones[i].bz_name, name)) {
-                c->bc_zones[i].bz_records++;
+                c->bc_zones[i].bz_records += records;
                 c->bc_zones[i].bz_charge += charge;
                 return;
             }
     if (!name || c->bc_nzones == MAX_ZONES) {
-        c->bc_zone_other_records++;
+        c->bc_zone_other_records += records;
         c->bc_zone_other_charge += charge;
         return;
     }
     bzone *z = &c->bc_zones[c->bc_nzones++];
     snprintf(z->bz_name, sizeof z->bz_name, "%s", name);
-    z->bz_records = 1;
+    z->bz_records = records;
     z->bz_charge = charge;
 }
+
+static void add_zone(bcur *c, const cdr_plan *pl, int zone, uint64_t records, cdr_money charge)
+{
+    add_zone_named(c, pl && zone >= 0 && zone < pl->pl_nzones ? pl->pl_zones[zone].zo_name : NULL,
+                   records, charge);
+}
+
+/* One scan thread: its share of the cycle's partitions, read through its own ledger handle; the
+ * lines' sums go into the shared bsub array (atomically: a line's records are in one partition,
+ * but nothing guarantees that), the report's into its own currencies, merged after the join. */
+typedef struct bscan {
+    bill_ctx *sc_b;
+    unsigned sc_share, sc_nshares;
+    const cdr_plan *sc_last_plan;
+    bcur *sc_cur; /* [CDR_BILL_MAX_CURRENCIES] */
+    int sc_ncur;
+    uint64_t sc_records, sc_unreported;
+    pthread_t sc_thread;
+    int sc_rc;
+    cdr_diag sc_dg;
+} bscan;
 
 static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
 {
     (void)partition;
-    bill_ctx *b = arg;
-    if ((++b->b_records & 0xffff) == 0)
-        cdr_progress_report(b->b_cfg->bc_progress, b->b_records, b->b_total);
+    bscan *sc = arg;
+    bill_ctx *b = sc->sc_b;
+    sc->sc_records++;
+    if (++sc->sc_unreported == 65536) { /* progress: the first thread draws it */
+        const uint64_t done = __atomic_add_fetch(&b->b_read, 65536, __ATOMIC_RELAXED);
+        sc->sc_unreported = 0;
+        if (sc->sc_share == 0)
+            cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
+    }
     const cdr_rated *rr = &r->lr_rated;
-    const cdr_plan *pl = plan_version(b, r->lr_plan, rr->rr_plan_version);
+    const cdr_plan *pl = plan_version(b->b_ps, &sc->sc_last_plan, r->lr_plan, rr->rr_plan_version);
     char cur[4];
     memcpy(cur, rr->rr_currency, 4);
     cur[3] = '\0';
     if (!cur[0] && pl) /* a version-1 record: its plan's currency */
         memcpy(cur, pl->pl_currency, 4);
-    bcur *c = cur_slot(b, cur);
+    bcur *c = cur_slot_in(sc->sc_cur, &sc->sc_ncur, cur);
     if (!c) {
-        b->b_rc =
-            cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "cycle %u holds more than %d currencies",
-                         b->b_cfg->bc_cycle, CDR_BILL_MAX_CURRENCIES);
+        sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_LIMIT, NULL, 0, 0,
+                                 "cycle %u holds more than %d currencies", b->b_cfg->bc_cycle,
+                                 CDR_BILL_MAX_CURRENCIES);
         return 1;
     }
     const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
@@ -331,19 +372,23 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         return 0;
     }
     bsub *s = &b->b_bs[sb - b->b_subs];
-    if (!s->bs_cur[0]) {
-        memcpy(s->bs_cur, cur, 4);
-    } else if (strcmp(s->bs_cur, cur)) {
-        b->b_rc = cdr_diag_set(b->b_dg, CDR_FORMAT, NULL, 0, 0,
-                               "subscriber %" PRIu64 " (msisdn %s) has records in %s and in %s in "
-                               "cycle %u: a line is billed in one currency",
-                               sb->sb_id, sb->sb_msisdn, s->bs_cur, cur, b->b_cfg->bc_cycle);
+    uint32_t want, seen = 0;
+    memcpy(&want, cur, 4);
+    if (!__atomic_compare_exchange_n(&s->bs_cur32, &seen, want, 0, __ATOMIC_RELAXED,
+                                     __ATOMIC_RELAXED) &&
+        seen != want) {
+        char had[4];
+        memcpy(had, &seen, 4);
+        sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_FORMAT, NULL, 0, 0,
+                                 "subscriber %" PRIu64 " (msisdn %s) has records in %.3s and in %s "
+                                 "in cycle %u: a line is billed in one currency",
+                                 sb->sb_id, sb->sb_msisdn, had, cur, b->b_cfg->bc_cycle);
         return 1;
     }
     const int cls = record_class(r, pl);
-    s->bs_usage[cls] += rr->rr_charge;
-    s->bs_records[cls]++;
-    s->bs_billed = 1;
+    __atomic_add_fetch(&s->bs_usage[cls], rr->rr_charge, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->bs_records[cls], 1, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
     c->bc_m.bm_records++;
     c->bc_class_records[cls]++;
     if (rr->rr_service < CDR_SVC_COUNT) {
@@ -351,8 +396,93 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         c->bc_svc_units[rr->rr_service] += rr->rr_units;
         c->bc_svc_charge[rr->rr_service] += rr->rr_charge;
     }
-    add_zone(c, pl, rr->rr_zone, rr->rr_charge);
+    add_zone(c, pl, rr->rr_zone, 1, rr->rr_charge);
     return 0;
+}
+
+static void *scan_thread(void *arg)
+{
+    bscan *sc = arg;
+    bill_ctx *b = sc->sc_b;
+    cdr_diag_clear(&sc->sc_dg);
+    cdr_ledger *lg = NULL;
+    const cdr_ledger_opts lo = {.lo_readonly = 1};
+    if ((sc->sc_rc = cdr_ledger_open(b->b_cfg->bc_ledger, &lo, &lg, &sc->sc_dg)) != 0)
+        return NULL;
+    int rc = cdr_ledger_scan_share(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_record,
+                                   sc, &sc->sc_dg);
+    if (rc && !sc->sc_rc)
+        sc->sc_rc = rc;
+    cdr_ledger_close(lg);
+    return NULL;
+}
+
+/* Add the report's figures of a scan thread into b's. */
+static int merge_scan(bill_ctx *b, const bscan *sc)
+{
+    for (int i = 0; i < sc->sc_ncur; i++) {
+        const bcur *f = &sc->sc_cur[i];
+        bcur *c = cur_slot(b, f->bc_m.bm_currency);
+        if (!c)
+            return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0,
+                                "cycle %u holds more than %d currencies", b->b_cfg->bc_cycle,
+                                CDR_BILL_MAX_CURRENCIES);
+        c->bc_m.bm_records += f->bc_m.bm_records;
+        for (int k = 0; k < CDR_CLASS_COUNT; k++)
+            c->bc_class_records[k] += f->bc_class_records[k];
+        for (int v = 0; v < CDR_SVC_COUNT; v++) {
+            c->bc_svc_records[v] += f->bc_svc_records[v];
+            c->bc_svc_units[v] += f->bc_svc_units[v];
+            c->bc_svc_charge[v] += f->bc_svc_charge[v];
+        }
+        for (size_t z = 0; z < f->bc_nzones; z++)
+            add_zone_named(c, f->bc_zones[z].bz_name, f->bc_zones[z].bz_records,
+                           f->bc_zones[z].bz_charge);
+        c->bc_zone_other_records += f->bc_zone_other_records;
+        c->bc_zone_other_charge += f->bc_zone_other_charge;
+        c->bc_unbilled_records += f->bc_unbilled_records;
+        c->bc_unbilled_charge += f->bc_unbilled_charge;
+    }
+    return 0;
+}
+
+/* Read the cycle with nthreads scan threads. */
+static int scan_cycle(bill_ctx *b, unsigned nthreads)
+{
+    bscan *sc = calloc(nthreads, sizeof *sc);
+    bcur *curs = calloc((size_t)nthreads * CDR_BILL_MAX_CURRENCIES, sizeof *curs);
+    if (!sc || !curs) {
+        free(sc);
+        free(curs);
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    unsigned started = 0;
+    int rc = 0;
+    for (; started < nthreads; started++) {
+        sc[started] = (bscan){.sc_b = b,
+                              .sc_share = started,
+                              .sc_nshares = nthreads,
+                              .sc_cur = curs + (size_t)started * CDR_BILL_MAX_CURRENCIES};
+        if (pthread_create(&sc[started].sc_thread, NULL, scan_thread, &sc[started]) != 0) {
+            rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "cannot start the scan threads");
+            break;
+        }
+    }
+    for (unsigned t = 0; t < started; t++)
+        pthread_join(sc[t].sc_thread, NULL);
+    for (unsigned t = 0; t < started && !rc; t++) { /* the first failing share, in share order */
+        if (sc[t].sc_rc) {
+            *b->b_dg = sc[t].sc_dg;
+            rc = sc[t].sc_rc;
+        }
+    }
+    for (unsigned t = 0; t < started && !rc; t++) {
+        b->b_records += sc[t].sc_records;
+        rc = merge_scan(b, &sc[t]);
+    }
+    free(sc);
+    free(curs);
+    return rc;
 }
 
 /* ---- proration ------------------------------------------------------------------------------- */
@@ -806,18 +936,20 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
                             CDR_BILL_MAX_CURRENCIES);
     const cdr_dir_credit_class *cc = cdr_dir_find_credit_class(b->b_dir, ac->ac_credit_class);
     const cdr_dir_enterprise *en = enterprise_of_account(b, acct);
-    const int y = (int)(b->b_cfg->bc_cycle / 100), m = (int)(b->b_cfg->bc_cycle % 100);
-    const int64_t end =
-        (m == 12 ? cdr_days_from_civil(y + 1, 1, 1) : cdr_days_from_civil(y, (unsigned)m + 1, 1)) -
-        1;
-    char cyc[16], issued[16], due[16], invno[64], m1[40], m2[40], m3[40];
-    char pc[CDR_CLASS_COUNT][16]; /* the tax rates as text */
-    for (int k = 0; k < CDR_CLASS_COUNT; k++)
-        percent(b->b_cfg->bc_tax.tt_ppm[k], pc[k], sizeof pc[k]);
-    cycle_text(b->b_cfg->bc_cycle, cyc, sizeof cyc);
-    date_text(end, issued, sizeof issued);
-    date_text(end + (cc ? cc->cc_term_days : 0), due, sizeof due);
-    snprintf(invno, sizeof invno, "INV-%u-%" PRIu64, b->b_cfg->bc_cycle, acct);
+    const uint32_t term = cc ? cc->cc_term_days : 0;
+    if (term != b->b_due_term || !b->b_due[0]) {
+        date_text(b->b_end + term, b->b_due, sizeof b->b_due);
+        b->b_due_term = term;
+    }
+    char(*const pc)[16] = b->b_pc;
+    lbuf inv = {.ln = 0}; /* the invoice number */
+    lb_s(&inv, "INV-");
+    lb_u(&inv, b->b_cfg->bc_cycle);
+    lb_s(&inv, "-");
+    lb_u(&inv, acct);
+    char invno[64];
+    memcpy(invno, inv.lb, inv.ln);
+    invno[inv.ln] = '\0';
     const char *kind = en ? "enterprise" : "member";
     if (!en) { /* an account of lines of no enterprise is an individual's */
         int member = 0;
@@ -829,20 +961,33 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
     }
     cdr_money sub_amt[CDR_CLASS_COUNT] = {0}, sub_tax[CDR_CLASS_COUNT] = {0}, amount = 0, tax = 0;
     FILE *j = of->of_inv_json;
-    fprintf(j,
-            "{\"invoice\":\"%s\",\"account\":%" PRIu64 ",\"kind\":\"%s\",\"customer\":%" PRIu64
-            ",\"customer_name\":",
-            invno, acct, kind, ac->ac_customer);
+    lbuf o = {.ln = 0};
+    lb_s(&o, "{\"invoice\":\"");
+    lb_s(&o, invno);
+    lb_s(&o, "\",\"account\":");
+    lb_u(&o, acct);
+    lb_s(&o, ",\"kind\":\"");
+    lb_s(&o, kind);
+    lb_s(&o, "\",\"customer\":");
+    lb_u(&o, ac->ac_customer);
+    lb_s(&o, ",\"customer_name\":");
+    lb_out(&o, j);
     cdr_json_write_str(j, cu ? cu->cu_name : "");
-    fprintf(j, ",\"enterprise\":");
+    lb_s(&o, ",\"enterprise\":");
     if (en)
-        fprintf(j, "%" PRIu64, en->en_id);
+        lb_u(&o, en->en_id);
     else
-        fputs("null", j);
-    fprintf(j,
-            ",\"cycle\":\"%s\",\"currency\":\"%s\",\"issued\":\"%s\",\"due\":\"%s\","
-            "\"credit_class\":",
-            cyc, cur, issued, due);
+        lb_s(&o, "null");
+    lb_s(&o, ",\"cycle\":\"");
+    lb_s(&o, b->b_cyc);
+    lb_s(&o, "\",\"currency\":\"");
+    lb_s(&o, cur);
+    lb_s(&o, "\",\"issued\":\"");
+    lb_s(&o, b->b_issued);
+    lb_s(&o, "\",\"due\":\"");
+    lb_s(&o, b->b_due);
+    lb_s(&o, "\",\"credit_class\":");
+    lb_out(&o, j);
     if (cc)
         cdr_json_write_str(j, cc->cc_id);
     else
@@ -865,7 +1010,6 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
         c->bc_tax[l->bl_class] += t;
         const char *cls = cdr_charge_class_name(l->bl_class),
                    *share = l->bl_enterprise ? "enterprise" : "own";
-        lbuf o = {.ln = 0};
         lb_s(&o, nl++ ? ",{\"subscriber\":" : "{\"subscriber\":");
         if (sb) {
             lb_u(&o, sb->sb_id);
@@ -944,18 +1088,51 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
             any = b->b_lines[i].bl_class == k;
         if (!any)
             continue;
-        fprintf(j, "%s\"%s\":{\"amount\":\"%s\",\"tax\":\"%s\",\"total\":\"%s\"}", first ? "" : ",",
-                cdr_charge_class_name(k), money2(sub_amt[k], m1, sizeof m1),
-                money2(sub_tax[k], m2, sizeof m2), money2(sub_amt[k] + sub_tax[k], m3, sizeof m3));
+        lb_s(&o, first ? "\"" : ",\"");
+        lb_s(&o, cdr_charge_class_name(k));
+        lb_s(&o, "\":{\"amount\":");
+        lb_jmoney(&o, sub_amt[k], 2);
+        lb_s(&o, ",\"tax\":");
+        lb_jmoney(&o, sub_tax[k], 2);
+        lb_s(&o, ",\"total\":");
+        lb_jmoney(&o, sub_amt[k] + sub_tax[k], 2);
+        lb_s(&o, "}");
+        lb_out(&o, j);
         first = 0;
     }
-    fprintf(j, "},\"amount\":\"%s\",\"tax\":\"%s\",\"total\":\"%s\"}\n",
-            money2(amount, m1, sizeof m1), money2(tax, m2, sizeof m2),
-            money2(amount + tax, m3, sizeof m3));
-    fprintf(of->of_inv_csv, "%s,%" PRIu64 ",%s,%" PRIu64 ",", invno, acct, kind, ac->ac_customer);
+    lb_s(&o, "},\"amount\":");
+    lb_jmoney(&o, amount, 2);
+    lb_s(&o, ",\"tax\":");
+    lb_jmoney(&o, tax, 2);
+    lb_s(&o, ",\"total\":");
+    lb_jmoney(&o, amount + tax, 2);
+    lb_s(&o, "}\n");
+    lb_out(&o, j);
+    lb_s(&o, invno);
+    lb_s(&o, ",");
+    lb_u(&o, acct);
+    lb_s(&o, ",");
+    lb_s(&o, kind);
+    lb_s(&o, ",");
+    lb_u(&o, ac->ac_customer);
+    lb_s(&o, ",");
+    lb_out(&o, of->of_inv_csv);
     csv_str(of->of_inv_csv, cu ? cu->cu_name : "");
-    fprintf(of->of_inv_csv, ",%s,%s,%s,%s,%s,%s,%s,%s\n", cyc, cur, issued, due, m1, m2, m3,
-            cc ? cc->cc_id : "");
+    const char *const fields[4] = {b->b_cyc, cur, b->b_issued, b->b_due};
+    for (int k = 0; k < 4; k++) {
+        lb_s(&o, ",");
+        lb_s(&o, fields[k]);
+    }
+    lb_s(&o, ",");
+    lb_money(&o, amount, 2);
+    lb_s(&o, ",");
+    lb_money(&o, tax, 2);
+    lb_s(&o, ",");
+    lb_money(&o, amount + tax, 2);
+    lb_s(&o, ",");
+    lb_s(&o, cc ? cc->cc_id : "");
+    lb_s(&o, "\n");
+    lb_out(&o, of->of_inv_csv);
     *total = amount + tax;
     c->bc_m.bm_invoices++;
     c->bc_m.bm_amount += amount;
@@ -1311,6 +1488,13 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         goto done;
     if ((rc = cdr_plan_set_load(st, &b.b_ps, dg)) != 0)
         goto done;
+    cycle_text(cyc, b.b_cyc, sizeof b.b_cyc);
+    b.b_end = (cyc % 100 == 12 ? cdr_days_from_civil(cyc / 100 + 1, 1, 1)
+                               : cdr_days_from_civil(cyc / 100, cyc % 100 + 1, 1)) -
+              1;
+    date_text(b.b_end, b.b_issued, sizeof b.b_issued);
+    for (int k = 0; k < CDR_CLASS_COUNT; k++)
+        percent(cfg->bc_tax.tt_ppm[k], b.b_pc[k], sizeof b.b_pc[k]);
     b.b_subs = cdr_dir_subscribers(b.b_dir, &b.b_nsubs);
     size_t ne;
     const cdr_dir_enterprise *ens = cdr_dir_enterprises(b.b_dir, &ne);
@@ -1346,10 +1530,12 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     if (cfg->bc_progress && cdr_ledger_totals_get(lg, cyc, NULL, NULL, &tot, dg) == 0)
         b.b_total = tot.lt_records;
     cdr_diag_clear(dg);
-    rc = cdr_ledger_scan(lg, cyc, on_record, &b, dg);
-    if (rc && b.b_rc)
-        rc = b.b_rc;
-    if (rc)
+    unsigned nthreads = cfg->bc_threads;
+    if (!nthreads) { /* one per core, at most 8 */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+    }
+    if ((rc = scan_cycle(&b, nthreads)) != 0)
         goto done;
     cdr_progress_report(cfg->bc_progress, b.b_records, b.b_records);
     /* Fees: every line active at some moment of the cycle, in its plan's time zone. */

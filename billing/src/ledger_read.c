@@ -196,11 +196,18 @@ static int scan_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64
 
 int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx, cdr_diag *dg)
 {
-    if (!lg || !fn)
+    return cdr_ledger_scan_share(lg, cycle, 0, 1, fn, ctx, dg);
+}
+
+int cdr_ledger_scan_share(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                          cdr_ledger_fn fn, void *ctx, cdr_diag *dg)
+{
+    if (!lg || !fn || !nshares || share >= nshares)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
+    unsigned k = 0; /* the stream's rank among the cycle's */
     for (size_t i = 0; i < lg->lg_nstreams; i++) {
         const lg_stream *st = &lg->lg_streams[i];
-        if (st->ls_cycle != cycle)
+        if (st->ls_cycle != cycle || k++ % nshares != share)
             continue;
         scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL, NULL, NULL};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {

@@ -31,6 +31,7 @@ int cmd_bill(int argc, char **argv)
     const char *cycle_s = NULL, *ledger = NULL, *store = NULL, *out = NULL, *tax = NULL,
                *adjust = NULL;
     int quiet = 0, json = 0;
+    uint64_t threads = 0;
     cli_opt opts[] = {
         {"cycle", CLI_STRING, &cycle_s, "YYYY-MM", "the billing cycle (required)"},
         {"ledger", CLI_STRING, &ledger, "DIR", "the rated-CDR ledger (required)"},
@@ -39,6 +40,8 @@ int cmd_bill(int argc, char **argv)
         {"tax", CLI_STRING, &tax, "FILE", "tax rates per charge class (default: built in)"},
         {"adjustments", CLI_STRING, &adjust, "FILE",
          "one-off charges and credits of the cycle (CSV, docs/billing.md)"},
+        {"threads", CLI_COUNT, &threads, "N",
+         "threads reading the ledger (default: one per core, at most 8)", 1, 64},
         {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object on stdout"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress and no summary (errors only)"},
         {0},
@@ -46,7 +49,7 @@ int cmd_bill(int argc, char **argv)
     const cli_spec cs = {
         "bill",
         "--cycle YYYY-MM --ledger DIR --store STORE --out DIR [--tax FILE]\n"
-        "     [--adjustments FILE] [--json] [--quiet]",
+        "     [--adjustments FILE] [--threads N] [--json] [--quiet]",
         "Bill one cycle: the cycle's rated records in the ledger, the directory and plans of the\n"
         "store give one invoice per account (monthly fees prorated by active days, usage per\n"
         "charge class, enterprise discounts, the enterprise/member split of the payment rules,\n"
@@ -62,7 +65,10 @@ int cmd_bill(int argc, char **argv)
         return cli_usage_error(&cs, "unexpected argument '%s'", argv[pos]);
     if (!cycle_s || !ledger || !store || !out)
         return cli_usage_error(&cs, "--cycle, --ledger, --store and --out are required");
-    cdr_bill_config cfg = {.bc_cycle = parse_cycle(cycle_s), .bc_ledger = ledger, .bc_out = out};
+    cdr_bill_config cfg = {.bc_cycle = parse_cycle(cycle_s),
+                           .bc_ledger = ledger,
+                           .bc_out = out,
+                           .bc_threads = (unsigned)threads};
     if (!cfg.bc_cycle)
         return cli_usage_error(&cs, "--cycle '%s' is not YYYY-MM", cycle_s);
     cdr_diag dg;

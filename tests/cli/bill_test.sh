@@ -56,6 +56,12 @@ expect_rc 0 "bill again" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --st
     --out "$T/bills" --quiet
 diff -r "$T/first" "$T/bills/$CYC" >/dev/null && ok || bad "a re-run differs"
 [ ! -s "$T/out" ] && ok || bad "--quiet printed: $(head -c 200 "$T/out")"
+expect_rc 0 "bill with one thread" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
+    --out "$T/one" --threads 1 --quiet
+diff -r "$T/first" "$T/one/$CYC" >/dev/null && ok || bad "one thread gives other output than several"
+expect_rc 0 "bill with three threads" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
+    --out "$T/three" --threads 3 --quiet
+diff -r "$T/first" "$T/three/$CYC" >/dev/null && ok || bad "three threads give other output"
 expect_rc 0 "bill --json" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
     --out "$T/bills" --json
 python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["invoices"] > 0 and d["currencies"] else 1)' "$T/out" &&
