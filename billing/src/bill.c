@@ -24,6 +24,7 @@
 #include "cdr_bill.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
+#include "cdr_live.h"
 
 #define CENT      10000 /* micro-units */
 #define MAX_RULES 16
@@ -168,7 +169,8 @@ typedef struct bsub {
     const cdr_plan *bs_fee_plan;           /* the plan version of the fee, NULL = no fee */
     uint8_t bs_active_days, bs_cycle_days; /* proration */
     uint8_t bs_billed;                     /* active in the cycle or has usage */
-    cdr_money bs_adj[2]; /* adjustments of the line, whole cents: one_off, adjustment */
+    cdr_money bs_adj[2];  /* adjustments of the line, whole cents: one_off, adjustment */
+    uint8_t bs_live_seen; /* reconciliation: the live state has the line */
 } bsub;
 
 typedef struct bzone {
@@ -233,7 +235,10 @@ typedef struct bill_ctx {
     char b_cyc[16], b_issued[16];   /* "2026-11", the cycle's last day */
     int64_t b_end;                  /* ... in days since 1970 */
     char b_pc[CDR_CLASS_COUNT][16]; /* the tax rates as text */
-    uint32_t b_due_term;            /* the last due date written, by payment term */
+    struct bdiff *b_diffs;          /* reconciliation with the live state */
+    size_t b_ndiffs, b_cap_diffs;
+    uint64_t b_live_lines;
+    uint32_t b_due_term; /* the last due date written, by payment term */
     char b_due[16];
     cdr_diag *b_dg;
     int b_rc;
@@ -713,6 +718,106 @@ static int apply_adjustments(bill_ctx *b)
             if (rc)
                 return rc;
         }
+    }
+    return 0;
+}
+
+/* ---- reconciliation with the live state ------------------------------------------------------ */
+
+/* A line whose live state (cdr_live.h, kept by the rating side in the store) disagrees with the
+ * ledger in a currency: records or charge. */
+typedef struct bdiff {
+    uint64_t bd_subscriber;
+    char bd_currency[4];
+    uint64_t bd_live_records, bd_ledger_records;
+    cdr_money bd_live_charge, bd_ledger_charge;
+} bdiff;
+
+static int add_diff(bill_ctx *b, const bdiff *d)
+{
+    if (b->b_ndiffs == b->b_cap_diffs) {
+        size_t ncap = b->b_cap_diffs ? b->b_cap_diffs * 2 : 64;
+        bdiff *nd = realloc(b->b_diffs, ncap * sizeof *nd);
+        if (!nd)
+            return CDR_ENOMEM;
+        b->b_diffs = nd;
+        b->b_cap_diffs = ncap;
+    }
+    b->b_diffs[b->b_ndiffs++] = *d;
+    return 0;
+}
+
+/* A line's usage in the ledger: records and rated charge over the usage classes. */
+static void ledger_usage(const bsub *s, uint64_t *records, cdr_money *charge)
+{
+    *records = 0;
+    *charge = 0;
+    for (int k = CDR_CLASS_NONE + 1; k < CDR_CLASS_COUNT; k++) {
+        *records += s->bs_records[k];
+        *charge += s->bs_usage[k];
+    }
+}
+
+static int recon_line(void *arg, const cdr_live_line *l)
+{
+    bill_ctx *b = arg;
+    b->b_live_lines++;
+    const cdr_dir_subscriber *sb = cdr_dir_find_subscriber(b->b_dir, l->ll_subscriber);
+    bsub *s = sb ? &b->b_bs[sb - b->b_subs] : NULL;
+    uint64_t recs = 0;
+    cdr_money charge = 0;
+    if (s) {
+        s->bs_live_seen = 1;
+        ledger_usage(s, &recs, &charge);
+    }
+    for (uint32_t i = 0; i < l->ll_ncur && i < CDR_LIVE_MAX_CURRENCIES; i++) {
+        const cdr_live_money *m = &l->ll_money[i];
+        const int mine = s && !strncmp(m->lm_currency, s->bs_cur, 3);
+        bdiff d = {.bd_subscriber = l->ll_subscriber,
+                   .bd_live_records = m->lm_records,
+                   .bd_live_charge = m->lm_total,
+                   .bd_ledger_records = mine ? recs : 0,
+                   .bd_ledger_charge = mine ? charge : 0};
+        memcpy(d.bd_currency, m->lm_currency, 3);
+        if (mine)
+            recs = 0, charge = 0; /* compared */
+        if ((d.bd_live_records != d.bd_ledger_records || d.bd_live_charge != d.bd_ledger_charge) &&
+            add_diff(b, &d))
+            return CDR_ENOMEM;
+    }
+    if (recs || charge) { /* ledger usage in a currency the live state lacks */
+        bdiff d = {.bd_subscriber = l->ll_subscriber,
+                   .bd_ledger_records = recs,
+                   .bd_ledger_charge = charge};
+        memcpy(d.bd_currency, s->bs_cur, 3);
+        if (add_diff(b, &d))
+            return CDR_ENOMEM;
+    }
+    return 0;
+}
+
+/* Compare every line's usage in the ledger with the live state of the cycle, when the store holds
+ * one (b_live_lines 0: not reconciled). */
+static int reconcile(bill_ctx *b, cdr_store *st)
+{
+    int rc = cdr_live_each(st, b->b_cfg->bc_cycle, recon_line, NULL, b, b->b_dg);
+    if (rc == CDR_ENOMEM)
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc)
+        return rc;
+    for (size_t i = 0; b->b_live_lines && i < b->b_nsubs; i++) {
+        const bsub *s = &b->b_bs[i];
+        uint64_t recs;
+        cdr_money charge;
+        ledger_usage(s, &recs, &charge);
+        if (s->bs_live_seen || (!recs && !charge))
+            continue;
+        bdiff d = {.bd_subscriber = b->b_subs[i].sb_id,
+                   .bd_ledger_records = recs,
+                   .bd_ledger_charge = charge};
+        memcpy(d.bd_currency, s->bs_cur, 3);
+        if (add_diff(b, &d))
+            return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     }
     return 0;
 }
@@ -1296,6 +1401,22 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
                 cdr_money_format(c->bc_unbilled_charge, 6, CDR_ROUND_HALF_UP, m1, sizeof m1));
     }
     /* Accounts over their credit limit (invoice total against the class's limit). */
+    /* Reconciliation with the live state (none: the store keeps none for the cycle). */
+    fprintf(f,
+            "},\"reconciliation\":{\"live_state\":%s,\"live_lines\":%" PRIu64
+            ",\"differences\":%zu,\"items\":[",
+            b->b_live_lines ? "true" : "false", b->b_live_lines, b->b_ndiffs);
+    for (size_t i = 0; i < b->b_ndiffs; i++) {
+        const bdiff *d = &b->b_diffs[i];
+        fprintf(f,
+                "%s{\"subscriber\":%" PRIu64 ",\"currency\":\"%.3s\",\"live_records\":%" PRIu64
+                ",\"ledger_records\":%" PRIu64 ",\"live_charge\":\"%s\",\"ledger_charge\":\"%s\"}",
+                i ? "," : "", d->bd_subscriber, d->bd_currency, d->bd_live_records,
+                d->bd_ledger_records,
+                cdr_money_format(d->bd_live_charge, 6, CDR_ROUND_HALF_UP, m1, sizeof m1),
+                cdr_money_format(d->bd_ledger_charge, 6, CDR_ROUND_HALF_UP, m2, sizeof m2));
+    }
+    fputs("]", f);
     fputs("},\"over_credit_limit\":[", f);
     for (size_t i = 0; i < nover; i += 3)
         fprintf(f, "%s{\"account\":%" PRIu64 ",\"total\":\"%s\",\"limit\":\"%s\"}", i ? "," : "",
@@ -1537,6 +1658,8 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     }
     if ((rc = scan_cycle(&b, nthreads)) != 0)
         goto done;
+    if ((rc = reconcile(&b, st)) != 0)
+        goto done;
     cdr_progress_report(cfg->bc_progress, b.b_records, b.b_records);
     /* Fees: every line active at some moment of the cycle, in its plan's time zone. */
     size_t active = 0;
@@ -1644,6 +1767,7 @@ done:
     for (int i = 0; i < CDR_BILL_MAX_CURRENCIES; i++)
         free(b.b_cur[i].bc_ents);
     free(b.b_lines);
+    free(b.b_diffs);
     free(b.b_ents);
     free(b.b_bs);
     cdr_plan_set_release(b.b_ps);

@@ -48,6 +48,8 @@ for cur, r in rep["currencies"].items():
     assert D(r["amount"]) == D(r["enterprise_share"]) + D(r["member_share"]), cur
     assert D(r["rated_usage"]) + D(r["unbilled"]["charge"]) == D(led[cur]["charge"]), (cur, "ledger charge")
     assert r["records"] + r["unbilled"]["records"] == led[cur]["records"], (cur, "ledger records")
+rc = rep["reconciliation"] # the pipeline kept the live state in the store: it agrees line by line
+assert rc["live_state"] and rc["live_lines"] > 0 and rc["differences"] == 0, rc
 PY
 
 # a re-run replaces the output with the same bytes

@@ -10,6 +10,7 @@
 #include "cdr_bill.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
+#include "cdr_live.h"
 #include "test_dirs.h"
 
 #define CYCLE 202611
@@ -80,9 +81,9 @@ static void setup_store(fixture *fx, const char *tag, const char *directory)
     cr_assert_eq(cdr_ledger_open(fx->ledger, NULL, &fx->lg, &dg), 0, "%s", dg.dg_msg);
 }
 
-/* Append one rated record of `msisdn` (plan, class, charge in micro-units, currency). */
-static void rec(fixture *fx, const char *msisdn, const char *plan, int cls, int svc,
-                cdr_money charge, const char *cur)
+/* One rated record of `msisdn` (plan, class, charge in micro-units, currency). */
+static cdr_ledger_rec mkrec(fixture *fx, const char *msisdn, const char *plan, int cls, int svc,
+                            cdr_money charge, const char *cur)
 {
     cdr_ledger_rec r;
     memset(&r, 0, sizeof r);
@@ -112,6 +113,14 @@ static void rec(fixture *fx, const char *msisdn, const char *plan, int cls, int 
     r.lr_rated.rr_parts[0].rp_units = 60;
     r.lr_rated.rr_parts[0].rp_charge = charge;
     snprintf(r.lr_plan, sizeof r.lr_plan, "%s", plan);
+    return r;
+}
+
+/* Append it to the ledger. */
+static void rec(fixture *fx, const char *msisdn, const char *plan, int cls, int svc,
+                cdr_money charge, const char *cur)
+{
+    cdr_ledger_rec r = mkrec(fx, msisdn, plan, cls, svc, charge, cur);
     cdr_diag dg;
     cr_assert_eq(cdr_ledger_append(fx->lg, 0, &r, 1, r.lr_offset, &dg), 0, "%s", dg.dg_msg);
 }
@@ -310,6 +319,9 @@ Test(bill, second_currency_and_zero_usage)
                           "\"adjustments\":\"0.00\",\"usage_rounding\":\"-0.003333\",\"enterprise_"
                           "share\":\"100.00\","
                           "\"member_share\":\"239.32\"") != NULL,
+              "%s", rep);
+    cr_expect(strstr(rep, "\"reconciliation\":{\"live_state\":false,\"live_lines\":0,"
+                          "\"differences\":0,\"items\":[]}") != NULL,
               "%s", rep);
     cr_expect(strstr(rep, "\"EUR\":{\"invoices\":1,\"subscribers\":1,\"records\":1,\"amount\":"
                           "\"12.49\",\"tax\":\"1.13\",\"total\":\"13.62\"") != NULL,
@@ -585,6 +597,62 @@ Test(bill_adjustments, an_unknown_target_or_currency_publishes_nothing)
         cr_expect_neq(stat(out, &sb), 0, "published after %s", cases[k].row);
         cdr_adjustments_free(aj);
     }
+    teardown_fx(&fx);
+    rm_rf(fx.root);
+}
+
+Test(bill, reconciliation_lists_every_line_the_live_state_disagrees_on)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    setup_store(&fx, "bill-recon", DIRECTORY);
+    scenario_records(&fx);
+    /* the live state as the rating side kept it: lines 20 and 40 as in the ledger, line 30 with
+     * one record more, line 50 missing */
+    cdr_subtab *subs = NULL;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_rating_view(fx.st, &subs, &dg), 0, "%s", dg.dg_msg);
+    cdr_live_acc *acc = NULL;
+    cr_assert_eq(cdr_live_acc_create(&acc), 0);
+    const struct {
+        const char *msisdn, *plan;
+        int cls, svc;
+        cdr_money charge;
+        const char *cur;
+    } live[] = {
+        {"8613800000020", "cn-enterprise", CDR_CLASS_BASIC_VOICE, CDR_SVC_VOICE, 12345000, "CNY"},
+        {"8613800000020", "cn-enterprise", CDR_CLASS_BASIC_VOICE, CDR_SVC_VOICE, 7655000, "CNY"},
+        {"8613800000020", "cn-enterprise", CDR_CLASS_DATA, CDR_SVC_DATA, 3333333, "CNY"},
+        {"8613800000030", "cn-enterprise", CDR_CLASS_BASIC_VOICE, CDR_SVC_VOICE, 40000000, "CNY"},
+        {"8613800000030", "cn-enterprise", CDR_CLASS_SMS_MMS, CDR_SVC_SMS, 1500000, "CNY"},
+        {"8613800000030", "cn-enterprise", CDR_CLASS_SMS_MMS, CDR_SVC_SMS, 100000, "CNY"},
+        {"4915100000040", "de-comfort", CDR_CLASS_BASIC_VOICE, CDR_SVC_VOICE, 2500000, "EUR"},
+    };
+    for (size_t i = 0; i < sizeof live / sizeof live[0]; i++) {
+        cdr_ledger_rec r = mkrec(&fx, live[i].msisdn, live[i].plan, live[i].cls, live[i].svc,
+                                 live[i].charge, live[i].cur);
+        cr_assert_eq(cdr_live_acc_add(acc, cdr_subtab_find(subs, live[i].msisdn), &r.lr_cdr,
+                                      &r.lr_rated, NULL),
+                     0);
+    }
+    MDB_txn *txn;
+    cr_assert_eq(mdb_txn_begin(fx.st->st_env, NULL, 0, &txn), 0);
+    cr_assert_eq(cdr_live_acc_write(acc, txn, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+    cdr_live_acc_free(acc);
+    cdr_subtab_free(subs);
+    cdr_bill_summary sum;
+    cr_assert_eq(run(&fx, &sum, &dg), 0, "%s", dg.dg_msg);
+    char *rep = line_with(&fx, "report.json", "\"reconciliation\"");
+    cr_assert_not_null(rep);
+    cr_expect(strstr(rep, "\"reconciliation\":{\"live_state\":true,\"live_lines\":3,"
+                          "\"differences\":2,\"items\":[{\"subscriber\":30,\"currency\":\"CNY\","
+                          "\"live_records\":3,\"ledger_records\":2,\"live_charge\":\"41.600000\","
+                          "\"ledger_charge\":\"41.500000\"},{\"subscriber\":50,\"currency\":"
+                          "\"CNY\",\"live_records\":0,\"ledger_records\":3,\"live_charge\":"
+                          "\"0.000000\",\"ledger_charge\":\"160.000000\"}]}") != NULL,
+              "%s", rep);
+    free(rep);
     teardown_fx(&fx);
     rm_rf(fx.root);
 }
