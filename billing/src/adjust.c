@@ -5,61 +5,12 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bill_int.h"
 #include "cdr_bill.h"
 
 #define ADJ_HEADER "id,target,class,amount,currency,description"
 #define ADJ_FIELDS 6
 #define ADJ_LINE   4096
-
-/* Split one CSV line into fields (quoted fields with "" for a quote), in place. Returns the
- * number of fields, or -1 with *bad the column of an unterminated quote. col[] gets the 1-based
- * column of each field. */
-static int split_csv(char *line, char **f, int *col, int max, int *bad)
-{
-    int n = 0;
-    char *p = line;
-    for (;;) {
-        if (n == max)
-            return max + 1;
-        col[n] = (int)(p - line) + 1;
-        if (*p == '"') {
-            char *w = ++p;
-            f[n] = w;
-            for (;;) {
-                if (!*p) {
-                    *bad = col[n];
-                    return -1;
-                }
-                if (*p == '"' && p[1] == '"') {
-                    *w++ = '"';
-                    p += 2;
-                } else if (*p == '"') {
-                    p++;
-                    break;
-                } else {
-                    *w++ = *p++;
-                }
-            }
-            *w = '\0';
-            n++;
-            if (*p == ',') {
-                p++;
-                continue;
-            }
-            if (*p) {
-                *bad = (int)(p - line) + 1;
-                return -1;
-            }
-            return n;
-        }
-        f[n++] = p;
-        char *c = strchr(p, ',');
-        if (!c)
-            return n;
-        *c = '\0';
-        p = c + 1;
-    }
-}
 
 static int all_digits(const char *s)
 {
@@ -83,7 +34,7 @@ static int parse_line(const char *path, int ln, char *line, cdr_adjustment *ad, 
 {
     char *f[ADJ_FIELDS + 1];
     int col[ADJ_FIELDS + 1], bad = 0;
-    int n = split_csv(line, f, col, ADJ_FIELDS, &bad);
+    int n = bill_csv_split(line, f, col, ADJ_FIELDS, &bad);
     if (n < 0)
         return cdr_diag_set(dg, CDR_FORMAT, path, ln, bad, "a quoted field is not closed");
     if (n > ADJ_FIELDS)

@@ -35,7 +35,8 @@ enum {
     CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
                              no store at the path, content already rated, not confirmed */
     CLI_EXIT_UNRATED = 5, /* rate: no record could be rated, or more than --max-unratable */
-    CLI_EXIT_NOTFOUND = 6 /* query: the MSISDN asked for is not in the directory */
+    CLI_EXIT_NOTFOUND = 6 /* query: the MSISDN asked for is not in the directory; payments
+                             status: the account asked for has no invoices or payments */
 };
 
 /* Each returns the process exit code, one of CLI_EXIT_*. */
@@ -55,6 +56,7 @@ int cmd_pipeline(int argc, char **argv);
 int cmd_decode(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_bill(int argc, char **argv);
+int cmd_payments(int argc, char **argv);
 int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 

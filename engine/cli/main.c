@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"query", cmd_query, "balance, usage, bill to date or owner of one line (live state)"},
     {"fraud", cmd_fraud, "check, compile or list fraud and abuse rules"},
     {"bill", cmd_bill, "bill a cycle: invoices per account and a report per currency"},
+    {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
     {NULL, NULL, NULL},
 };
 
@@ -34,7 +35,7 @@ static void usage(FILE *f)
     for (const cli_command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-               "5 unratable records (rate), 6 not found (query); docs/operations.md\n");
+               "5 unratable records (rate), 6 not found (query, payments); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)
