@@ -262,18 +262,24 @@ static bcur *cur_slot(bill_ctx *b, const char *cur)
     return cur_slot_in(b->b_cur, &b->b_ncur, cur);
 }
 
-/* Plan id `id` version `version` of ps, or NULL; *last caches the answer. */
-static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **last, const char *id,
+#define PLAN_CACHE 8
+
+/* Plan id `id` version `version` of ps, or NULL; cache[PLAN_CACHE] keeps the answers (records
+ * alternate between a few plan versions). */
+static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cache, const char *id,
                                     uint32_t version)
 {
-    if (*last && (*last)->pl_version == version && !strcmp((*last)->pl_id, id))
-        return *last;
+    for (int k = 0; k < PLAN_CACHE && cache[k]; k++)
+        if (cache[k]->pl_version == version && !strcmp(cache[k]->pl_id, id))
+            return cache[k];
     int f = cdr_plan_set_family(ps, id);
     if (f < 0)
         return NULL;
     for (uint32_t i = ps->ps_family_off[f]; i < ps->ps_family_off[f + 1]; i++)
-        if (ps->ps_plans[i]->pl_version == version)
-            return *last = ps->ps_plans[i];
+        if (ps->ps_plans[i]->pl_version == version) {
+            memmove(cache + 1, cache, (PLAN_CACHE - 1) * sizeof *cache);
+            return cache[0] = ps->ps_plans[i];
+        }
     return NULL;
 }
 
@@ -335,7 +341,13 @@ static void add_zone(bcur *c, const cdr_plan *pl, int zone, uint64_t records, cd
 typedef struct bscan {
     bill_ctx *sc_b;
     unsigned sc_share, sc_nshares;
-    const cdr_plan *sc_last_plan;
+    const cdr_plan *sc_plans[PLAN_CACHE]; /* plan_version's cache */
+    /* the report's zone of (plan version, zone): a few plans, looked up by pointer */
+    struct {
+        const cdr_plan *zc_plan;
+        bcur *zc_cur;
+        bzone *zc_zone[CDR_PLAN_MAX_ZONES];
+    } sc_zc[8];
     bcur *sc_cur; /* [CDR_BILL_MAX_CURRENCIES] */
     int sc_ncur;
     uint64_t sc_records, sc_unreported;
@@ -357,7 +369,7 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
             cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
     }
     const cdr_rated *rr = &r->lr_rated;
-    const cdr_plan *pl = plan_version(b->b_ps, &sc->sc_last_plan, r->lr_plan, rr->rr_plan_version);
+    const cdr_plan *pl = plan_version(b->b_ps, sc->sc_plans, r->lr_plan, rr->rr_plan_version);
     char cur[4];
     memcpy(cur, rr->rr_currency, 4);
     cur[3] = '\0';
@@ -400,6 +412,26 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         c->bc_svc_records[rr->rr_service]++;
         c->bc_svc_units[rr->rr_service] += rr->rr_units;
         c->bc_svc_charge[rr->rr_service] += rr->rr_charge;
+    }
+    bzone *z = NULL;
+    if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones) {
+        const unsigned h = (unsigned)(((uintptr_t)pl >> 4) % 8);
+        if (sc->sc_zc[h].zc_plan != pl || sc->sc_zc[h].zc_cur != c) {
+            sc->sc_zc[h].zc_plan = pl;
+            sc->sc_zc[h].zc_cur = c;
+            memset(sc->sc_zc[h].zc_zone, 0, sizeof sc->sc_zc[h].zc_zone);
+        }
+        z = sc->sc_zc[h].zc_zone[rr->rr_zone];
+        if (!z) { /* the first record of that zone here: find or add its name */
+            add_zone(c, pl, rr->rr_zone, 1, rr->rr_charge);
+            for (size_t i = 0; i < c->bc_nzones; i++)
+                if (!strcmp(c->bc_zones[i].bz_name, pl->pl_zones[rr->rr_zone].zo_name))
+                    sc->sc_zc[h].zc_zone[rr->rr_zone] = &c->bc_zones[i];
+            return 0;
+        }
+        z->bz_records++;
+        z->bz_charge += rr->rr_charge;
+        return 0;
     }
     add_zone(c, pl, rr->rr_zone, 1, rr->rr_charge);
     return 0;
@@ -500,27 +532,39 @@ static cdr_time local_midnight(const cdr_tz *tz, int64_t days)
     return t0 - off;
 }
 
-/* Days of cycle (YYYYMM) in pl's time zone on which line sb was active at some moment; the
- * cycle's length in days; the last active instant in the cycle (for the fee's plan version). */
-static unsigned active_days(const cdr_tz *tz, uint32_t cycle, const cdr_dir_subscriber *sb,
-                            unsigned *ndays, cdr_time *last)
+/* The local midnights of a cycle in one time zone: mn[0] the cycle's start .. mn[ndays] its end
+ * (UTC instants), computed once per plan family rather than once per line. */
+typedef struct bmidnights {
+    cdr_time mn[32];
+    unsigned ndays;
+} bmidnights;
+
+static void cycle_midnights(const cdr_tz *tz, uint32_t cycle, bmidnights *m)
 {
     const int64_t y = cycle / 100;
-    const unsigned m = cycle % 100;
-    const int64_t d0 = cdr_days_from_civil(y, m, 1);
+    const unsigned mo = cycle % 100;
+    const int64_t d0 = cdr_days_from_civil(y, mo, 1);
     const int64_t d1 =
-        m == 12 ? cdr_days_from_civil(y + 1, 1, 1) : cdr_days_from_civil(y, m + 1, 1);
-    *ndays = (unsigned)(d1 - d0);
+        mo == 12 ? cdr_days_from_civil(y + 1, 1, 1) : cdr_days_from_civil(y, mo + 1, 1);
+    m->ndays = (unsigned)(d1 - d0);
+    for (unsigned d = 0; d <= m->ndays; d++)
+        m->mn[d] = local_midnight(tz, d0 + d);
+}
+
+/* Days of the cycle on which line sb was active at some moment, and the last active instant in
+ * the cycle (for the fee's plan version). */
+static unsigned active_days(const bmidnights *m, const cdr_dir_subscriber *sb, cdr_time *last)
+{
     unsigned n = 0;
     *last = 0;
-    cdr_time start = local_midnight(tz, d0);
-    for (int64_t d = d0; d < d1; d++) {
-        const cdr_time end = local_midnight(tz, d + 1);
+    if (sb->sb_active_from >= m->mn[m->ndays] || sb->sb_active_to <= m->mn[0])
+        return 0;
+    for (unsigned d = 0; d < m->ndays; d++) {
+        const cdr_time start = m->mn[d], end = m->mn[d + 1];
         if (sb->sb_active_from < end && sb->sb_active_to > start) {
             n++;
             *last = (sb->sb_active_to < end ? sb->sb_active_to : end) - 1;
         }
-        start = end;
     }
     return n;
 }
@@ -1604,6 +1648,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     cdr_ledger *lg = NULL;
     char tmp[4200] = "", final[4200];
     int lockfd = -1;
+    bmidnights *mns = NULL; /* per plan family */
     int rc = cdr_dir_read(st, &b.b_dir, dg);
     if (rc)
         goto done;
@@ -1663,16 +1708,22 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     cdr_progress_report(cfg->bc_progress, b.b_records, b.b_records);
     /* Fees: every line active at some moment of the cycle, in its plan's time zone. */
     size_t active = 0;
+    if (!(mns = calloc(b.b_ps->ps_nfamilies ? b.b_ps->ps_nfamilies : 1, sizeof *mns))) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        goto done;
+    }
     for (size_t i = 0; i < b.b_nsubs; i++) {
         const cdr_dir_subscriber *sb = &b.b_subs[i];
         bsub *s = &b.b_bs[i];
         int f = cdr_plan_set_family(b.b_ps, sb->sb_plan);
         if (f < 0)
             continue; /* a plan never compiled: its records were rated no_plan */
-        const cdr_plan *any = b.b_ps->ps_plans[b.b_ps->ps_family_off[f + 1] - 1];
-        unsigned nd;
+        bmidnights *mn = &mns[f];
+        if (!mn->ndays)
+            cycle_midnights(&b.b_ps->ps_plans[b.b_ps->ps_family_off[f + 1] - 1]->pl_tz, cyc, mn);
+        const unsigned nd = mn->ndays;
         cdr_time last;
-        const unsigned ad = active_days(&any->pl_tz, cyc, sb, &nd, &last);
+        const unsigned ad = active_days(mn, sb, &last);
         if (!ad)
             continue;
         const cdr_plan *pl = cdr_plan_set_at(b.b_ps, f, last);
@@ -1766,6 +1817,7 @@ done:
     cdr_ledger_close(lg);
     for (int i = 0; i < CDR_BILL_MAX_CURRENCIES; i++)
         free(b.b_cur[i].bc_ents);
+    free(mns);
     free(b.b_lines);
     free(b.b_diffs);
     free(b.b_ents);
