@@ -99,33 +99,11 @@ int cdr_adjustments_load(const char *path, cdr_adjustments **out, cdr_diag *dg)
     int rc = aj ? 0 : cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     if (aj)
         snprintf(aj->aj_path, sizeof aj->aj_path, "%s", path);
-    char line[ADJ_LINE];
+    char line[ADJ_LINE], *rec;
     int ln = 0, header = 0;
-    while (!rc && fgets(line, sizeof line, fp)) {
-        ln++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\n') {
-            line[--len] = '\0';
-        } else if (!feof(fp)) {
-            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1, "line longer than %d bytes",
-                              ADJ_LINE - 2);
-            break;
-        }
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        const char *p = line;
-        if (ln == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
-            (unsigned char)p[2] == 0xBF)
-            p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
-        if (!*p || *p == '#')
-            continue;
-        if (!header) {
-            if (strcmp(p, ADJ_HEADER))
-                rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1,
-                                  "the first line must be the header " ADJ_HEADER);
-            header = 1;
-            continue;
-        }
+    while (!rc &&
+           !(rc = bill_csv_next(fp, path, ADJ_HEADER, line, sizeof line, &ln, &header, &rec, dg)) &&
+           rec) {
         if (aj->aj_n == cap) {
             size_t ncap = cap ? cap * 2 : 64;
             cdr_adjustment *ni = realloc(aj->aj_items, ncap * sizeof *ni);
@@ -137,7 +115,7 @@ int cdr_adjustments_load(const char *path, cdr_adjustments **out, cdr_diag *dg)
             cap = ncap;
         }
         cdr_adjustment *ad = &aj->aj_items[aj->aj_n];
-        if ((rc = parse_line(path, ln, line + (p - line), ad, dg)) != 0)
+        if ((rc = parse_line(path, ln, rec, ad, dg)) != 0)
             break;
         for (size_t i = 0; i < aj->aj_n; i++) /* ids are unique: a file applied twice is caught */
             if (!strcmp(aj->aj_items[i].ad_id, ad->ad_id)) {
@@ -149,10 +127,6 @@ int cdr_adjustments_load(const char *path, cdr_adjustments **out, cdr_diag *dg)
         if (!rc)
             aj->aj_n++;
     }
-    if (!rc && ferror(fp))
-        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "read error");
-    if (!rc && !header)
-        rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0, "empty: no header " ADJ_HEADER);
     fclose(fp);
     if (rc) {
         cdr_adjustments_free(aj);

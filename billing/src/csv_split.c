@@ -1,6 +1,8 @@
 /* csv_split.c - one CSV line split into fields, for the bill run's input files (adjustments,
  * payments). */
+#include <stdlib.h>
 #include <string.h>
+#include <sys/types.h>
 
 #include "bill_int.h"
 
@@ -53,4 +55,59 @@ int bill_csv_split(char *line, char **f, int *col, int max, int *bad)
         *c = '\0';
         p = c + 1;
     }
+}
+
+int bill_csv_next(FILE *fp, const char *path, const char *header, char *buf, size_t n, int *ln,
+                  int *have_header, char **rec, cdr_diag *dg)
+{
+    *rec = NULL;
+    char *lb = NULL; /* getline's, to know the line's real length (it may hold a NUL byte) */
+    size_t cap = 0;
+    ssize_t got;
+    int rc = 0;
+    while ((got = getline(&lb, &cap, fp)) >= 0) {
+        ++*ln;
+        size_t len = (size_t)got;
+        if (len && lb[len - 1] == '\n')
+            len--;
+        if (len && lb[len - 1] == '\r')
+            len--;
+        const char *nul = memchr(lb, '\0', len);
+        if (nul) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, *ln, (int)(nul - lb) + 1, "a NUL byte");
+            break;
+        }
+        if (len > n - 2) {
+            rc = cdr_diag_set(dg, CDR_FORMAT, path, *ln, 1, "line longer than %zu bytes", n - 2);
+            break;
+        }
+        memcpy(buf, lb, len);
+        buf[len] = '\0';
+        char *p = buf;
+        if (*ln == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
+            (unsigned char)p[2] == 0xBF)
+            p += 3; /* a UTF-8 byte order mark */
+        if (!*p || *p == '#')
+            continue;
+        if (!*have_header) {
+            if (strcmp(p, header)) {
+                rc = cdr_diag_set(dg, CDR_FORMAT, path, *ln, 1,
+                                  "the first line must be the header %s", header);
+                break;
+            }
+            *have_header = 1;
+            continue;
+        }
+        *rec = p;
+        free(lb);
+        return 0;
+    }
+    free(lb);
+    if (rc)
+        return rc;
+    if (ferror(fp))
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "read error");
+    if (!*have_header)
+        return cdr_diag_set(dg, CDR_FORMAT, path, 1, 1, "empty: no header %s", header);
+    return 0;
 }

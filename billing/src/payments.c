@@ -241,37 +241,12 @@ int cdr_pay_parse_file(const char *path, cdr_pay_file **out, cdr_diag *dg)
     int rc = pf ? 0 : cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     if (pf)
         snprintf(pf->pf_path, sizeof pf->pf_path, "%s", path);
-    char line[PAY_LINE];
+    char line[PAY_LINE], *rec;
     int ln = 0, header = 0;
-    while (!rc && fgets(line, sizeof line, fp)) {
-        ln++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\n') {
-            line[--len] = '\0';
-        } else if (!feof(fp)) {
-            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1, "line longer than %d bytes",
-                              PAY_LINE - 2);
-            break;
-        }
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
-        if (strlen(line) != len) {
-            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, (int)strlen(line) + 1, "a NUL byte");
-            break;
-        }
-        char *p = line;
-        if (ln == 1 && (unsigned char)p[0] == 0xEF && (unsigned char)p[1] == 0xBB &&
-            (unsigned char)p[2] == 0xBF)
-            p += 3; /* a UTF-8 byte order mark, as spreadsheets write */
-        if (!*p || *p == '#')
-            continue;
-        if (!header) {
-            if (strcmp(p, CDR_PAY_HEADER))
-                rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1,
-                                  "the first line must be the header " CDR_PAY_HEADER);
-            header = 1;
-            continue;
-        }
+    while (!rc &&
+           !(rc = bill_csv_next(fp, path, CDR_PAY_HEADER, line, sizeof line, &ln, &header, &rec,
+                                dg)) &&
+           rec) {
         if (pf->pf_n == cap) {
             const size_t ncap = cap ? cap * 2 : 64;
             cdr_payment *ni = realloc(pf->pf_items, ncap * sizeof *ni);
@@ -282,13 +257,9 @@ int cdr_pay_parse_file(const char *path, cdr_pay_file **out, cdr_diag *dg)
             pf->pf_items = ni;
             cap = ncap;
         }
-        if ((rc = parse_line(path, ln, p, &pf->pf_items[pf->pf_n], dg)) == 0)
+        if ((rc = parse_line(path, ln, rec, &pf->pf_items[pf->pf_n], dg)) == 0)
             pf->pf_n++;
     }
-    if (!rc && ferror(fp))
-        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "read error");
-    if (!rc && !header)
-        rc = cdr_diag_set(dg, CDR_FORMAT, path, 1, 1, "empty: no header " CDR_PAY_HEADER);
     fclose(fp);
     if (!rc)
         rc = check_unique_ids(pf, dg);

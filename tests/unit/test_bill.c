@@ -534,7 +534,7 @@ static void adj_refused(const char *text, int line, int col, const char *msg)
 Test(bill_adjustments, malformed_files_name_line_and_column)
 {
     adj_refused("id,target,amount\n", 1, 1, "the first line must be the header");
-    adj_refused("", 0, 0, "empty: no header");
+    adj_refused("", 1, 1, "empty: no header");
     adj_refused(ADJ_HDR "a,msisdn:1,one_off,1.00,CNY\n", 2, 1, "5 field(s), expected 6");
     adj_refused(ADJ_HDR "a,msisdn:1,one_off,1.00,CNY,x,y\n", 2, 1, "more than 6 fields");
     adj_refused(ADJ_HDR ",msisdn:1,one_off,1.00,CNY,\n", 2, 1, "id: empty");
@@ -556,6 +556,20 @@ Test(bill_adjustments, malformed_files_name_line_and_column)
     cdr_adjustments *aj = NULL;
     cdr_diag dg;
     cr_expect_eq(cdr_adjustments_load("/no/such/adjustments.csv", &aj, &dg), CDR_EIO);
+    /* a NUL byte in a description */
+    char dir[4096], path[4200];
+    test_tmpdir(dir, sizeof dir, "adjnul");
+    snprintf(path, sizeof path, "%s/a.csv", dir);
+    static const char nul[] = ADJ_HDR "a,account:7,one_off,1.00,CNY,x\0y\n";
+    FILE *f = fopen(path, "wb");
+    cr_assert_not_null(f);
+    fwrite(nul, 1, sizeof nul - 1, f);
+    fclose(f);
+    cr_expect_eq(cdr_adjustments_load(path, &aj, &dg), CDR_FORMAT);
+    cr_expect_eq(dg.dg_line, 2);
+    cr_expect_eq(dg.dg_column, 31);
+    cr_expect_str_eq(dg.dg_msg, "a NUL byte");
+    rm_rf(dir);
 }
 
 Test(bill_adjustments, an_unknown_target_or_currency_publishes_nothing)
