@@ -117,6 +117,9 @@ for cur, r in rep["currencies"].items():
              r["member_share"], r["tax"], r["total"]))
 print("  over their credit limit: %d accounts; roaming without deposit: %d lines"
       % (len(rep["over_credit_limit"]), len(rep["roaming_without_deposit"])))
+rc = rep["reconciliation"]
+print("  reconciled with the live state of the store: %d lines, %d differences"
+      % (rc["live_lines"], rc["differences"]))
 for line in open(d + "/invoices.jsonl"):
     inv = json.loads(line)
     if inv["kind"] == "enterprise":
