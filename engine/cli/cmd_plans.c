@@ -251,8 +251,11 @@ static void show_rate_text(FILE *f, const cdr_plan *pl, uint32_t i, int svc)
         fprintf(f, ", min %s", money_str(ra->ra_min_charge, a, sizeof a));
     if (ra->ra_max_charge >= 0)
         fprintf(f, ", max %s", money_str(ra->ra_max_charge, a, sizeof a));
-    fprintf(f, ", rounding %s to %s\n", cdr_rounding_name((cdr_rounding)ra->ra_rounding),
+    fprintf(f, ", rounding %s to %s", cdr_rounding_name((cdr_rounding)ra->ra_rounding),
             money_str(ra->ra_round_to, a, sizeof a));
+    if (ra->ra_class)
+        fprintf(f, ", charge class %s", cdr_charge_class_name(ra->ra_class));
+    fputc('\n', f);
 }
 
 static void show_text(FILE *f, const cdr_plan *pl)
@@ -285,7 +288,10 @@ static void show_text(FILE *f, const cdr_plan *pl)
     fprintf(f, "\nzones (%u)\n", (unsigned)pl->pl_nzones);
     for (int z = 0; z < pl->pl_nzones; z++) {
         const cdr_zone *zo = &pl->pl_zones[z];
-        fprintf(f, "  %-16s %s\n", zo->zo_name, cdr_plan_zone_kind_name(zo->zo_kind));
+        fprintf(f, "  %-16s %s", zo->zo_name, cdr_plan_zone_kind_name(zo->zo_kind));
+        if (zo->zo_class)
+            fprintf(f, ", charge class %s", cdr_charge_class_name(zo->zo_class));
+        fputc('\n', f);
         for (int exact = 0; exact < 2; exact++) {
             size_t n = 0;
             zone_digits(pl, z, exact, count_fn, &n);
@@ -460,6 +466,8 @@ static void show_json(FILE *f, const cdr_plan *pl)
         fprintf(f, "%s{\"id\":%d,\"name\":", z ? "," : "", z);
         cli_json_str(f, pl->pl_zones[z].zo_name);
         fprintf(f, ",\"kind\":\"%s\"", cdr_plan_zone_kind_name(pl->pl_zones[z].zo_kind));
+        if (pl->pl_zones[z].zo_class) /* declared in the plan (docs/tariff-plans.md) */
+            fprintf(f, ",\"charge_class\":\"%s\"", cdr_charge_class_name(pl->pl_zones[z].zo_class));
         for (int exact = 0; exact < 2; exact++) {
             json_list jl = {f, 0};
             fprintf(f, ",\"%s\":[", exact ? "numbers" : "prefixes");
@@ -530,6 +538,8 @@ static void show_json(FILE *f, const cdr_plan *pl)
         json_money(f, "max_charge", ra->ra_max_charge, 0);
         fprintf(f, ",\"rounding\":\"%s\"", cdr_rounding_name((cdr_rounding)ra->ra_rounding));
         json_money(f, "round_to", ra->ra_round_to, 0);
+        if (ra->ra_class)
+            fprintf(f, ",\"charge_class\":\"%s\"", cdr_charge_class_name(ra->ra_class));
         fputc('}', f);
     }
     free(rsvc);

@@ -94,6 +94,19 @@ expect_out "  pool             data  pool       zones domestic (enterprise pool:
 expect_out "  #2   voice  2.99 per 1min, increments 1min/6s, from 20min 1.99, rounding half-up to 0.01" "show: tiers"
 expect_out "connect fee 0.50" "show: connect fee"
 
+# a declared charge class is shown (text and JSON); the sample plans declare none
+mkdir -p "$T/vas"
+sed -e 's/^plan: cn-payg$/plan: cn-payg-vas/' \
+    -e 's/{name: international, /{name: international, charge_class: value_added, /' \
+    "$SRC/rating-rules/plans/cn-payg.yaml" >"$T/vas/p.yaml"
+"$CDRATE" plans compile "$T/vas" --store "$T/svas" --quiet
+expect_rc 0 "show a declared charge class" "$CDRATE" plans show cn-payg-vas --store "$T/svas"
+expect_out "international    normal, charge class value_added" "show: the zone's charge class"
+expect_rc 0 "the same as JSON" "$CDRATE" plans show cn-payg-vas --store "$T/svas" --json
+python3 -c 'import json,sys; z={x["name"]: x for x in json.load(open(sys.argv[1]))["zones"]}
+sys.exit(0 if z["international"]["charge_class"] == "value_added" and "charge_class" not in z["domestic"] else 1)' "$T/out" &&
+    ok || bad "show --json: no charge_class of the zone"
+
 expect_rc 0 "show --json" "$CDRATE" plans show cn-personal-128 --store "$T/s" --json
 [ "$(wc -l <"$T/out")" -eq 1 ] && ok || bad "show --json is not one line"
 python3 - "$T/out" <<'EOF' && ok || bad "show --json"
