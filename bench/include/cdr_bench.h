@@ -25,6 +25,12 @@ extern const size_t cdr_embedded_plans_count;
 int cdr_bench_embedded_plan_set(cdr_plan_set **out, cdr_diag *dg);
 /* Write the embedded plans as files into dir (created if missing). */
 int cdr_bench_write_embedded_plans(const char *dir, cdr_diag *dg);
+struct cdr_gen;
+/* The benchmarks' store: g's directory (DIR/directory.dir) and the embedded plans (DIR/plans/)
+ * written, compiled and loaded into a new store at path `store`; *st, its plan set *ps and the
+ * rating view *subs (each to be released by the caller, also after an error). */
+int cdr_bench_store_build(const char *dir, struct cdr_gen *g, const char *store, cdr_store **st,
+                          cdr_plan_set **ps, cdr_subtab **subs, cdr_diag *dg);
 
 typedef struct cdr_gen_config {
     uint64_t gc_seed;

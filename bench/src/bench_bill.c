@@ -115,13 +115,11 @@ done:
 
 int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, cdr_diag *dg)
 {
-    char dir[4096], plans[4200], dirfile[4200], store[4200], ledger[4200], bills[4200];
+    char dir[4096], store[4200], ledger[4200], bills[4200];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/cdrate-bench-bill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create a scratch folder");
-    snprintf(plans, sizeof plans, "%s/plans", dir);
-    snprintf(dirfile, sizeof dirfile, "%s/directory.dir", dir);
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(ledger, sizeof ledger, "%s/ledger", dir);
     snprintf(bills, sizeof bills, "%s/bills", dir);
@@ -143,13 +141,7 @@ int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, c
     if (progress)
         fprintf(progress, "bench bill: %zu subscribers, %" PRIu64 " CDRs\n", gc.gc_subscribers,
                 bb->bb_cdrs);
-    if ((rc = cdr_gen_write_directory(g, dirfile, dg)) != 0 ||
-        (rc = cdr_bench_write_embedded_plans(plans, dg)) != 0 ||
-        (rc = cdr_store_open(store, 0, &st, dg)) != 0 ||
-        (rc = cdr_plan_store_compile_dir(st, plans, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_dir_load_file(st, dirfile, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_plan_set_load(st, &ps, dg)) != 0 ||
-        (rc = cdr_dir_rating_view(st, &subs, dg)) != 0 ||
+    if ((rc = cdr_bench_store_build(dir, g, store, &st, &ps, &subs, dg)) != 0 ||
         (rc = build_ledger(bb, g, ps, subs, ledger, &cycle, &rated, progress, dg)) != 0)
         goto done;
     cdr_subtab_free(subs); /* what the bill run needs it reads itself */

@@ -215,9 +215,6 @@ static int prepare(e2e *e)
         if (!mkdtemp(e->e_dir))
             return cdr_diag_set(dg, CDR_EIO, e->e_dir, 0, 0, "cannot create: %s", strerror(errno));
     }
-    char plans[4200], dirfile[4200];
-    snprintf(plans, sizeof plans, "%s/plans", e->e_dir);
-    snprintf(dirfile, sizeof dirfile, "%s/directory.dir", e->e_dir);
     snprintf(e->e_store, sizeof e->e_store, "%s/store", e->e_dir);
     snprintf(e->e_spool, sizeof e->e_spool, "%s/spool", e->e_dir);
     if (mkdir(e->e_spool, 0755) != 0 && errno != EEXIST)
@@ -236,13 +233,7 @@ static int prepare(e2e *e)
     }
     say(e, "%zu subscribers, %" PRIu64 " CDRs as %s spool files in %s", gc.gc_subscribers,
         pb->pb_cdrs, cdr_coll_format_name(pb->pb_format), e->e_dir);
-    if ((rc = cdr_gen_write_directory(g, dirfile, dg)) != 0 ||
-        (rc = cdr_bench_write_embedded_plans(plans, dg)) != 0 ||
-        (rc = cdr_store_open(e->e_store, 0, &st, dg)) != 0 ||
-        (rc = cdr_plan_store_compile_dir(st, plans, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_dir_load_file(st, dirfile, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_plan_set_load(st, &e->e_ps, dg)) != 0 ||
-        (rc = cdr_dir_rating_view(st, &e->e_subs, dg)) != 0)
+    if ((rc = cdr_bench_store_build(e->e_dir, g, e->e_store, &st, &e->e_ps, &e->e_subs, dg)) != 0)
         goto done;
     if (pb->pb_live &&
         ((rc = cdr_fraud_parse_buf("e2e-fraud.yaml", e2e_fraud_rules, sizeof e2e_fraud_rules - 1,

@@ -239,13 +239,11 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
 {
     const unsigned nc = bq->bq_clients ? bq->bq_clients : 4;
     const uint64_t nq = bq->bq_queries ? bq->bq_queries : 200000;
-    char dir[4096], plans[4200], dirfile[4200], store[4200];
+    char dir[4096], store[4200];
     const char *tmp = getenv("TMPDIR");
     snprintf(dir, sizeof dir, "%s/cdrate-bench-query-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!mkdtemp(dir))
         return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create: %s", strerror(errno));
-    snprintf(plans, sizeof plans, "%s/plans", dir);
-    snprintf(dirfile, sizeof dirfile, "%s/directory.dir", dir);
     snprintf(store, sizeof store, "%s/store", dir);
     cdr_gen_config gc;
     cdr_gen_defaults(&gc);
@@ -266,13 +264,7 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
     if (progress)
         fprintf(progress, "bench query: %zu subscribers, %" PRIu64 " CDRs rated into the %s\n",
                 gc.gc_subscribers, bq->bq_cdrs, bq->bq_redis ? "Redis" : "store");
-    if ((rc = cdr_gen_write_directory(g, dirfile, dg)) != 0 ||
-        (rc = cdr_bench_write_embedded_plans(plans, dg)) != 0 ||
-        (rc = cdr_store_open(store, 0, &st, dg)) != 0 ||
-        (rc = cdr_plan_store_compile_dir(st, plans, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_dir_load_file(st, dirfile, NULL, NULL, dg)) != 0 ||
-        (rc = cdr_plan_set_load(st, &ps, dg)) != 0 ||
-        (rc = cdr_dir_rating_view(st, &subs, dg)) != 0)
+    if ((rc = cdr_bench_store_build(dir, g, store, &st, &ps, &subs, dg)) != 0)
         goto done;
     /* The phases alternate in ROUNDS rounds (queries, gets, queries, ...), so that a change in the
      * machine's load during the run weighs on both sides of the ratio alike. */

@@ -7,6 +7,7 @@
 #include <time.h>
 
 #include "cdr_bench.h"
+#include "cdr_dir.h"
 
 int cdr_bench_embedded_plan_set(cdr_plan_set **out, cdr_diag *dg)
 {
@@ -51,4 +52,21 @@ uint64_t cdr_bench_now_ns(void)
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     return (uint64_t)ts.tv_sec * 1000000000ULL + (uint64_t)ts.tv_nsec;
+}
+
+int cdr_bench_store_build(const char *dir, cdr_gen *g, const char *store, cdr_store **st,
+                          cdr_plan_set **ps, cdr_subtab **subs, cdr_diag *dg)
+{
+    char plans[4200], dirfile[4200];
+    snprintf(plans, sizeof plans, "%s/plans", dir);
+    snprintf(dirfile, sizeof dirfile, "%s/directory.dir", dir);
+    int rc;
+    if ((rc = cdr_gen_write_directory(g, dirfile, dg)) != 0 ||
+        (rc = cdr_bench_write_embedded_plans(plans, dg)) != 0 ||
+        (rc = cdr_store_open(store, 0, st, dg)) != 0 ||
+        (rc = cdr_plan_store_compile_dir(*st, plans, NULL, NULL, dg)) != 0 ||
+        (rc = cdr_dir_load_file(*st, dirfile, NULL, NULL, dg)) != 0 ||
+        (rc = cdr_plan_set_load(*st, ps, dg)) != 0)
+        return rc;
+    return cdr_dir_rating_view(*st, subs, dg);
 }

@@ -21,6 +21,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "bill_int.h"
 #include "cdr_bill.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
@@ -54,28 +55,15 @@ cdr_money cdr_tax_of(cdr_money amount, uint32_t ppm)
     return cents * CENT;
 }
 
-/* "6", "6.5", "100": percent with at most four decimals -> millionths; -1 when malformed. */
+/* "6", "6.5", "100": a percentage from 0 to 100 with at most four decimals -> millionths (read as
+ * an amount: 6.5 is 6500000 micro-units, 65000 ppm); -1 when it is not one. */
 static int64_t parse_percent(const char *s)
 {
-    int64_t whole = 0, frac = 0;
-    int nd = 0, nf = 0;
-    const char *p = s;
-    for (; *p >= '0' && *p <= '9'; p++, nd++)
-        if ((whole = whole * 10 + (*p - '0')) > 100)
-            return -1;
-    if (*p == '.') {
-        for (p++; *p >= '0' && *p <= '9'; p++, nf++) {
-            if (nf >= 4)
-                return -1;
-            frac = frac * 10 + (*p - '0');
-        }
-    }
-    if (*p || nd == 0 || (s[nd] == '.' && nf == 0))
+    cdr_money m;
+    if (!*s || *s == '-' || *s == '+' || cdr_money_parse(s, &m) != 0 || m < 0 ||
+        m > 100 * CDR_MICRO || m % 100 != 0)
         return -1;
-    for (int i = nf; i < 4; i++)
-        frac *= 10;
-    int64_t ppm = whole * 10000 + frac;
-    return ppm > (int64_t)CDR_TAX_PPM_MAX ? -1 : ppm;
+    return m / 100;
 }
 
 int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
@@ -85,21 +73,10 @@ int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
     FILE *f = fopen(path, "r");
     if (!f)
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
-    char line[512];
+    char buf[512], *line;
     int ln = 0, rc = 0;
     uint32_t seen = 0;
-    while (!rc && fgets(line, sizeof line, f)) {
-        ln++;
-        size_t len = strlen(line);
-        if (len && line[len - 1] == '\n')
-            line[--len] = '\0';
-        else if (!feof(f)) {
-            rc = cdr_diag_set(dg, CDR_FORMAT, path, ln, 1, "line longer than %zu bytes",
-                              sizeof line - 2);
-            break;
-        }
-        if (len && line[len - 1] == '\r')
-            line[--len] = '\0';
+    while (!rc && !(rc = bill_read_line(f, path, buf, sizeof buf, &ln, &line, dg)) && line) {
         char *hash = strchr(line, '#');
         if (hash)
             *hash = '\0';
@@ -150,8 +127,6 @@ int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
             t->tt_ppm[c] = (uint32_t)ppm;
         }
     }
-    if (!rc && ferror(f))
-        rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "read error");
     fclose(f);
     return rc;
 }
@@ -202,7 +177,7 @@ typedef struct bcur {
     size_t bc_nents, bc_cap_ents;
     uint64_t bc_unbilled_records; /* lines not in the directory */
     cdr_money bc_unbilled_charge;
-    uint64_t bc_subscribers, bc_accounts;
+    uint64_t bc_subscribers;
 } bcur;
 
 /* bline.bl_sub of an account's own adjustment: this bit and the adjustment's index. */
@@ -224,7 +199,7 @@ typedef struct bill_ctx {
     const cdr_dir_subscriber *b_subs;
     size_t b_nsubs;
     bsub *b_bs;
-    bcur b_cur[CDR_BILL_MAX_CURRENCIES];
+    bcur *b_cur; /* [CDR_BILL_MAX_CURRENCIES]: ~50 KB each, on the heap */
     int b_ncur;
     uint64_t b_records, b_total;
     uint64_t b_read; /* records read so far by the scan threads (progress) */
@@ -241,7 +216,6 @@ typedef struct bill_ctx {
     uint32_t b_due_term; /* the last due date written, by payment term */
     char b_due[16];
     cdr_diag *b_dg;
-    int b_rc;
 } bill_ctx;
 
 /* The slot of currency cur in arr[0..*n), added when new; NULL when arr is full. */
@@ -295,44 +269,32 @@ static int record_class(const cdr_ledger_rec *r, const cdr_plan *pl)
         if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
             return c;
     }
-    /* no plan version at hand: by service alone */
+    /* no plan version at hand: free or by service alone */
     if (rr->rr_units > 0 && rr->rr_free_units == rr->rr_units)
         return CDR_CLASS_FREE;
-    switch (rr->rr_service) {
-    case CDR_SVC_SMS:
-    case CDR_SVC_MMS:
-        return CDR_CLASS_SMS_MMS;
-    case CDR_SVC_DATA:
-        return CDR_CLASS_DATA;
-    default:
-        return CDR_CLASS_BASIC_VOICE;
-    }
+    return cdr_charge_class_of_service(rr->rr_service);
 }
 
-static void add_zone_named(bcur *c, const char *name, uint64_t records, cdr_money charge)
+/* Add records and charge to zone `name` (NULL: no zone) of c; returns its slot, or NULL when
+ * they went to "(other)". */
+static bzone *add_zone_named(bcur *c, const char *name, uint64_t records, cdr_money charge)
 {
-    if (name)
-        for (size_t i = 0; i < c->bc_nzones; i++)
-            if (!strcmp(c->bc_zones[i].bz_name, name)) {
-                c->bc_zones[i].bz_records += records;
-                c->bc_zones[i].bz_charge += charge;
-                return;
-            }
-    if (!name || c->bc_nzones == MAX_ZONES) {
+    bzone *z = NULL;
+    for (size_t i = 0; name && !z && i < c->bc_nzones; i++)
+        if (!strcmp(c->bc_zones[i].bz_name, name))
+            z = &c->bc_zones[i];
+    if (!z && name && c->bc_nzones < MAX_ZONES) {
+        z = &c->bc_zones[c->bc_nzones++];
+        snprintf(z->bz_name, sizeof z->bz_name, "%s", name);
+    }
+    if (!z) {
         c->bc_zone_other_records += records;
         c->bc_zone_other_charge += charge;
-        return;
+        return NULL;
     }
-    bzone *z = &c->bc_zones[c->bc_nzones++];
-    snprintf(z->bz_name, sizeof z->bz_name, "%s", name);
-    z->bz_records = records;
-    z->bz_charge = charge;
-}
-
-static void add_zone(bcur *c, const cdr_plan *pl, int zone, uint64_t records, cdr_money charge)
-{
-    add_zone_named(c, pl && zone >= 0 && zone < pl->pl_nzones ? pl->pl_zones[zone].zo_name : NULL,
-                   records, charge);
+    z->bz_records += records;
+    z->bz_charge += charge;
+    return z;
 }
 
 /* One scan thread: its share of the cycle's partitions, read through its own ledger handle; the
@@ -413,27 +375,24 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         c->bc_svc_units[rr->rr_service] += rr->rr_units;
         c->bc_svc_charge[rr->rr_service] += rr->rr_charge;
     }
-    bzone *z = NULL;
-    if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones) {
-        const unsigned h = (unsigned)(((uintptr_t)pl >> 4) % 8);
-        if (sc->sc_zc[h].zc_plan != pl || sc->sc_zc[h].zc_cur != c) {
-            sc->sc_zc[h].zc_plan = pl;
-            sc->sc_zc[h].zc_cur = c;
-            memset(sc->sc_zc[h].zc_zone, 0, sizeof sc->sc_zc[h].zc_zone);
-        }
-        z = sc->sc_zc[h].zc_zone[rr->rr_zone];
-        if (!z) { /* the first record of that zone here: find or add its name */
-            add_zone(c, pl, rr->rr_zone, 1, rr->rr_charge);
-            for (size_t i = 0; i < c->bc_nzones; i++)
-                if (!strcmp(c->bc_zones[i].bz_name, pl->pl_zones[rr->rr_zone].zo_name))
-                    sc->sc_zc[h].zc_zone[rr->rr_zone] = &c->bc_zones[i];
-            return 0;
-        }
-        z->bz_records++;
-        z->bz_charge += rr->rr_charge;
+    if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones) {
+        add_zone_named(c, NULL, 1, rr->rr_charge);
         return 0;
     }
-    add_zone(c, pl, rr->rr_zone, 1, rr->rr_charge);
+    /* the report's zone through the thread's cache of (plan version, currency) -> slots */
+    const unsigned h = (unsigned)(((uintptr_t)pl >> 4) % 8);
+    if (sc->sc_zc[h].zc_plan != pl || sc->sc_zc[h].zc_cur != c) {
+        sc->sc_zc[h].zc_plan = pl;
+        sc->sc_zc[h].zc_cur = c;
+        memset(sc->sc_zc[h].zc_zone, 0, sizeof sc->sc_zc[h].zc_zone);
+    }
+    bzone **slot = &sc->sc_zc[h].zc_zone[rr->rr_zone];
+    if (*slot) {
+        (*slot)->bz_records++;
+        (*slot)->bz_charge += rr->rr_charge;
+    } else {
+        *slot = add_zone_named(c, pl->pl_zones[rr->rr_zone].zo_name, 1, rr->rr_charge);
+    }
     return 0;
 }
 
@@ -981,7 +940,7 @@ static void date_text(int64_t days, char *buf, size_t n)
 static FILE *create(const char *dir, const char *name, char *path, size_t n, cdr_diag *dg)
 {
     snprintf(path, n, "%s/%s", dir, name);
-    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+    int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644); /* the umask decides */
     FILE *f = fd >= 0 ? fdopen(fd, "w") : NULL;
     if (!f) {
         cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
@@ -1287,7 +1246,6 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
     c->bc_m.bm_amount += amount;
     c->bc_m.bm_tax += tax;
     c->bc_m.bm_total += amount + tax;
-    c->bc_accounts++;
     return 0;
 }
 
@@ -1649,7 +1607,9 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     char tmp[4200] = "", final[4200];
     int lockfd = -1;
     bmidnights *mns = NULL; /* per plan family */
-    int rc = cdr_dir_read(st, &b.b_dir, dg);
+    int rc = (b.b_cur = calloc(CDR_BILL_MAX_CURRENCIES, sizeof *b.b_cur)) != NULL
+                 ? cdr_dir_read(st, &b.b_dir, dg)
+                 : cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     if (rc)
         goto done;
     if ((rc = cdr_plan_set_load(st, &b.b_ps, dg)) != 0)
@@ -1756,7 +1716,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     /* Write into a private temporary folder beside the final one, then publish it. */
     char c[16];
     cycle_text(cyc, c, sizeof c);
-    if (mkdir(cfg->bc_out, 0700) != 0 && errno != EEXIST) {
+    if (mkdir(cfg->bc_out, 0755) != 0 && errno != EEXIST) {
         rc = cdr_diag_set(dg, CDR_EIO, cfg->bc_out, 0, 0, "cannot create: %s", strerror(errno));
         goto done;
     }
@@ -1764,7 +1724,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     /* One run of a cycle at a time: its lock, then the temporary folders of killed runs go. */
     char lock[4300];
     snprintf(lock, sizeof lock, "%s/.%s.lock", cfg->bc_out, c);
-    if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0) {
+    if ((lockfd = open(lock, O_RDWR | O_CREAT | O_CLOEXEC, 0644)) < 0) {
         rc = cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot create: %s", strerror(errno));
         goto done;
     }
@@ -1779,7 +1739,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     if ((rc = remove_stale(cfg->bc_out, c, dg)) != 0)
         goto done;
     snprintf(tmp, sizeof tmp, "%s/.%s.tmp-%ld", cfg->bc_out, c, (long)getpid());
-    if (rm_tree(tmp) != 0 || mkdir(tmp, 0700) != 0) {
+    if (rm_tree(tmp) != 0 || mkdir(tmp, 0755) != 0) {
         rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "cannot create: %s", strerror(errno));
         tmp[0] = '\0';
         goto done;
@@ -1815,8 +1775,9 @@ done:
     if (lockfd >= 0)
         close(lockfd); /* and with it the lock */
     cdr_ledger_close(lg);
-    for (int i = 0; i < CDR_BILL_MAX_CURRENCIES; i++)
+    for (int i = 0; b.b_cur && i < CDR_BILL_MAX_CURRENCIES; i++)
         free(b.b_cur[i].bc_ents);
+    free(b.b_cur);
     free(mns);
     free(b.b_lines);
     free(b.b_diffs);

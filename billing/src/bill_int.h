@@ -13,6 +13,12 @@
  * entries) gets the 1-based column of each field. */
 int bill_csv_split(char *line, char **f, int *col, int max, int *bad);
 
+/* The next line of an input file into buf[n], without its line end (LF or CRLF); *ln counts the
+ * lines read. Returns 0 with *line = buf, or NULL at the end of the file; or CDR_FORMAT (a line
+ * longer than n - 2 bytes, a NUL byte) or CDR_EIO, with path:line:column in dg. */
+int bill_read_line(FILE *fp, const char *path, char *buf, size_t n, int *ln, char **line,
+                   cdr_diag *dg);
+
 /* The next record of a CSV input file whose first line (after an optional UTF-8 byte order mark,
  * as spreadsheets write) must be `header`: blank lines and lines starting with # are skipped, the
  * line end (LF or CRLF) is cut. buf[n] holds the line, *ln counts the lines read, *have_header

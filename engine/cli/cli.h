@@ -139,6 +139,8 @@ int cli_coll_source_tz(const cli_spec *cs, const char *source, const char *tz,
 /* Parse a whole non-negative decimal number (suffixes k, M for 10^3, 10^6 accepted); 0 on
  * success. */
 int cli_parse_count(const char *s, uint64_t *out);
+/* A billing cycle as written on the command line, "2026-10" -> 202610; 0 when malformed. */
+uint32_t cli_parse_cycle(const char *s);
 /* Print "cdrate CMD: file:line:column: message" for a cdr_diag on stderr (a JSON error object
  * under --json). */
 struct cdr_diag;

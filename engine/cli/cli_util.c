@@ -424,3 +424,13 @@ cdr_fraud_rules *cli_fraud_rules(const char *cmd, cdr_store *st, int *failed)
         cli_report(cmd, &dg);
     return frs;
 }
+
+/* "2026-10" -> 202610; 0 when malformed (digits only: no sign, no space). */
+uint32_t cli_parse_cycle(const char *s)
+{
+    if (strlen(s) != 7 || s[4] != '-' || strspn(s, "0123456789") != 4 ||
+        strspn(s + 5, "0123456789") != 2)
+        return 0;
+    const uint32_t y = (uint32_t)atoi(s), m = (uint32_t)atoi(s + 5);
+    return y >= 1970 && m >= 1 && m <= 12 ? y * 100 + m : 0;
+}

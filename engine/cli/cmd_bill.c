@@ -7,25 +7,6 @@
 #include "cdr_bill.h"
 #include "cli.h"
 
-/* "2026-10" -> 202610; 0 when malformed. */
-static uint32_t parse_cycle(const char *s)
-{
-    if (strlen(s) != 7 || s[4] != '-')
-        return 0;
-    unsigned y = 0, m = 0;
-    for (int i = 0; i < 7; i++) {
-        if (i == 4)
-            continue;
-        if (s[i] < '0' || s[i] > '9')
-            return 0;
-        if (i < 4)
-            y = y * 10 + (unsigned)(s[i] - '0');
-        else
-            m = m * 10 + (unsigned)(s[i] - '0');
-    }
-    return y >= 1970 && m >= 1 && m <= 12 ? y * 100 + m : 0;
-}
-
 int cmd_bill(int argc, char **argv)
 {
     const char *cycle_s = NULL, *ledger = NULL, *store = NULL, *out = NULL, *tax = NULL,
@@ -65,7 +46,7 @@ int cmd_bill(int argc, char **argv)
         return cli_usage_error(&cs, "unexpected argument '%s'", argv[pos]);
     if (!cycle_s || !ledger || !store || !out)
         return cli_usage_error(&cs, "--cycle, --ledger, --store and --out are required");
-    cdr_bill_config cfg = {.bc_cycle = parse_cycle(cycle_s),
+    cdr_bill_config cfg = {.bc_cycle = cli_parse_cycle(cycle_s),
                            .bc_ledger = ledger,
                            .bc_out = out,
                            .bc_threads = (unsigned)threads};

@@ -39,17 +39,6 @@ static void cycle_text(uint32_t c, char *buf, size_t n)
     snprintf(buf, n, "%04u-%02u", (unsigned)(c / 100), (unsigned)(c % 100));
 }
 
-/* "2026-10" -> 202610; 0 when malformed. */
-static uint32_t parse_cycle(const char *s)
-{
-    unsigned y, m;
-    char end;
-    if (strlen(s) != 7 || sscanf(s, "%4u-%2u%c", &y, &m, &end) != 2 || s[4] != '-' || y < 1970 ||
-        y > 9999 || m < 1 || m > 12)
-        return 0;
-    return y * 100 + m;
-}
-
 /* The account's currency: the line's plan's, else the only currency it was charged in. */
 static const char *account_currency(const cdr_live_view *v)
 {
@@ -363,7 +352,7 @@ int cmd_query(int argc, char **argv)
         return cli_usage_error(&cs, "--msisdn must be 1 to 15 digits (E.164, no '+'), not '%s'",
                                msisdn);
     uint32_t cycle = 0;
-    if (cycle_s && !(cycle = parse_cycle(cycle_s)))
+    if (cycle_s && !(cycle = cli_parse_cycle(cycle_s)))
         return cli_usage_error(&cs, "--cycle must be YYYY-MM, not '%s'", cycle_s);
     if (verb == Q_OWNER && cycle_s)
         return cli_usage_error(&cs, "--cycle goes with balance, usage and bill-to-date");

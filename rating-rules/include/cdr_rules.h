@@ -307,6 +307,9 @@ int cdr_rules_rate(const cdr_plan *pl, const cdr_record *cr, cdr_counters *bc, c
  * service, cr's direction, rr_zone and the parts' bands. Returns CDR_CLASS_NONE when rr is
  * unratable or does not fit pl (zone, service or direction out of range). Pure; no allocation. */
 int cdr_plan_charge_class(const cdr_plan *pl, const cdr_record *cr, const cdr_rated *rr);
+/* The last step of the rule: the class of a service with nothing else to go by (voice and video
+ * basic_voice, SMS and MMS sms_mms, data data). */
+int cdr_charge_class_of_service(int svc);
 
 /* ---- checking and showing plans -------------------------------------------------------------- */
 

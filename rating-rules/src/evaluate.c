@@ -308,6 +308,19 @@ static int rate_is_free(const cdr_rate *ra)
 
 /* ---- charge class --------------------------------------------------------------------------- */
 
+int cdr_charge_class_of_service(int svc)
+{
+    switch (svc) {
+    case CDR_SVC_SMS:
+    case CDR_SVC_MMS:
+        return CDR_CLASS_SMS_MMS;
+    case CDR_SVC_DATA:
+        return CDR_CLASS_DATA;
+    default: /* voice, video */
+        return CDR_CLASS_BASIC_VOICE;
+    }
+}
+
 /* The charge class of an event rated under pl in zone `zone` (docs/tariff-plans.md "Charge
  * classes"), first match wins: free when the event is free (a free zone, or every part's rate
  * charges nothing); the class declared by ra0, the rate of the first part (NULL when unknown),
@@ -328,15 +341,7 @@ static int event_class(const cdr_plan *pl, unsigned svc, int zone, int free_even
         return CDR_CLASS_ROAMING;
     if (zo->zo_kind == CDR_ZONE_PREMIUM)
         return CDR_CLASS_PREMIUM;
-    switch (svc) {
-    case CDR_SVC_SMS:
-    case CDR_SVC_MMS:
-        return CDR_CLASS_SMS_MMS;
-    case CDR_SVC_DATA:
-        return CDR_CLASS_DATA;
-    default: /* voice, video */
-        return CDR_CLASS_BASIC_VOICE;
-    }
+    return cdr_charge_class_of_service((int)svc);
 }
 
 int cdr_plan_charge_class(const cdr_plan *pl, const cdr_record *cr, const cdr_rated *rr)

@@ -45,6 +45,14 @@ head -50 "$T/g/cdrs.csv" > "$T/pspool/a.csv"
 "$CDRATE" pipeline --input "csv:$T/pspool" --store "$T/s" --ledger "$T/ledger" --settle 0 --quiet --idle-exit 300 > /dev/null
 modes_are 600 700 "pipeline (ledger)" "$T/ledger"
 
+# the bill run's output (invoices, report), and with --group-readable
+BCYC=$("$CDRATE" ledger totals --ledger "$T/ledger" --json |
+  python3 -c 'import json,sys; c=json.load(sys.stdin)["cycles"][0]["cycle"]; print("%04d-%02d" % (c // 100, c % 100))')
+"$CDRATE" bill --cycle "$BCYC" --ledger "$T/ledger" --store "$T/s" --out "$T/bills" --quiet
+modes_are 600 700 "bill (output)" "$T/bills"
+"$CDRATE" bill --cycle "$BCYC" --ledger "$T/ledger" --store "$T/s" --out "$T/gbills" --quiet --group-readable
+modes_are 640 750 "bill --group-readable" "$T/gbills"
+
 # --group-readable, on any command
 "$CDRATE" plans compile "$SRC/rating-rules/plans" --store "$T/gs" --quiet --group-readable
 modes_are 640 750 "plans compile --group-readable" "$T/gs"

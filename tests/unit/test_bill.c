@@ -333,6 +333,9 @@ Test(bill, second_currency_and_zero_usage)
 
 Test(bill, rerun_is_byte_identical_and_replaces_the_output)
 {
+    /* the files take their mode from the umask, which the cdrate command sets to 077
+     * (docs/operations.md, "Private files"; tests/cli/modes_test.sh checks the command) */
+    const mode_t um = umask(077);
     fixture *fx = billed("bill-det");
     static const char *const files[] = {"invoices.jsonl", "invoices.csv", "invoice_lines.csv",
                                         "subscribers.jsonl", "report.json"};
@@ -374,6 +377,7 @@ Test(bill, rerun_is_byte_identical_and_replaces_the_output)
     cr_expect_eq(sum.bs_invoices, 6);
     cr_expect_eq(sum.bs_records, 9);
     cr_expect_eq(sum.bs_ncurrencies, 2);
+    umask(um);
     teardown_fx(fx);
     rm_rf(fx->root);
 }
@@ -688,6 +692,26 @@ Test(bill, a_line_left_the_directory_is_reported_not_dropped)
     cr_expect(strstr(rep, "\"unbilled\":{\"records\":1,\"charge\":\"1.230000\"}") != NULL, "%s",
               rep);
     free(rep);
+    teardown_fx(&fx);
+    rm_rf(fx.root);
+}
+
+Test(bill, a_line_with_records_in_two_currencies_publishes_nothing)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    setup_store(&fx, "bill-line2cur", DIRECTORY);
+    scenario_records(&fx);
+    rec(&fx, "8613800000020", "cn-enterprise", CDR_CLASS_DATA, CDR_SVC_DATA, 1000000, "EUR");
+    cdr_bill_summary sum;
+    cdr_diag dg;
+    cr_assert_eq(run(&fx, &sum, &dg), CDR_FORMAT);
+    cr_expect_str_eq(dg.dg_msg, "subscriber 20 (msisdn 8613800000020) has records in CNY and in "
+                                "EUR in cycle 202611: a line is billed in one currency");
+    char out[4400];
+    snprintf(out, sizeof out, "%s/2026-11", fx.out);
+    struct stat sb;
+    cr_expect_neq(stat(out, &sb), 0, "a refused run published %s", out);
     teardown_fx(&fx);
     rm_rf(fx.root);
 }
