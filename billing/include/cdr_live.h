@@ -102,6 +102,10 @@ void cdr_live_acc_free(cdr_live_acc *acc);
  * the line more than CDR_PLAN_MAX_BUNDLES bundles (nothing of the record is added then). */
 int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
                      const cdr_rated *rr, const cdr_plan *pl);
+/* Take back a record added before (a rerate's reversal, cdr_rerate.h): the same sums with the
+ * opposite sign; the line's latest event and credit status are left as they are. */
+int cdr_live_acc_sub(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
+                     const cdr_rated *rr, const cdr_plan *pl);
 /* The bundle tag of a member's draw on its enterprise's pool of service svc (cdr_live_line). */
 uint64_t cdr_live_pool_tag(int service);
 /* Lines and accounts held. */

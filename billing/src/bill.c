@@ -25,6 +25,7 @@
 #include "cdr_bill.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
+#include "cdr_rerate.h"
 #include "cdr_live.h"
 
 #define CENT      10000 /* micro-units */
@@ -145,6 +146,7 @@ typedef struct bsub {
     uint8_t bs_active_days, bs_cycle_days; /* proration */
     uint8_t bs_billed;                     /* active in the cycle or has usage */
     cdr_money bs_adj[2];  /* adjustments of the line, whole cents: one_off, adjustment */
+    cdr_money bs_rerate;  /* corrections of closed cycles' charges (rerate), micro-units */
     uint8_t bs_live_seen; /* reconciliation: the live state has the line */
 } bsub;
 
@@ -246,15 +248,12 @@ static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cac
     for (int k = 0; k < PLAN_CACHE && cache[k]; k++)
         if (cache[k]->pl_version == version && !strcmp(cache[k]->pl_id, id))
             return cache[k];
-    int f = cdr_plan_set_family(ps, id);
-    if (f < 0)
-        return NULL;
-    for (uint32_t i = ps->ps_family_off[f]; i < ps->ps_family_off[f + 1]; i++)
-        if (ps->ps_plans[i]->pl_version == version) {
-            memmove(cache + 1, cache, (PLAN_CACHE - 1) * sizeof *cache);
-            return cache[0] = ps->ps_plans[i];
-        }
-    return NULL;
+    const cdr_plan *pl = cdr_plan_set_version(ps, id, version);
+    if (pl) {
+        memmove(cache + 1, cache, (PLAN_CACHE - 1) * sizeof *cache);
+        cache[0] = pl;
+    }
+    return pl;
 }
 
 /* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
@@ -318,19 +317,16 @@ typedef struct bscan {
     cdr_diag sc_dg;
 } bscan;
 
-static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+/* Add record r to the line and the report: sign 1, or -1 for the reversal of a charge (a
+ * correction set's, cdr_rerate.h). Counts and units are modulo 2^64, so a reversal takes back
+ * exactly what its record added. */
+static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
 {
-    (void)partition;
-    bscan *sc = arg;
     bill_ctx *b = sc->sc_b;
-    sc->sc_records++;
-    if (++sc->sc_unreported == 65536) { /* progress: the first thread draws it */
-        const uint64_t done = __atomic_add_fetch(&b->b_read, 65536, __ATOMIC_RELAXED);
-        sc->sc_unreported = 0;
-        if (sc->sc_share == 0)
-            cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
-    }
+    const uint64_t one = (uint64_t)(int64_t)sign;
     const cdr_rated *rr = &r->lr_rated;
+    const cdr_money charge = sign * rr->rr_charge;
+    sc->sc_records += one;
     const cdr_plan *pl = plan_version(b->b_ps, sc->sc_plans, r->lr_plan, rr->rr_plan_version);
     char cur[4];
     memcpy(cur, rr->rr_currency, 4);
@@ -346,8 +342,8 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
     }
     const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
     if (!sb) { /* the line left the directory: reported, never dropped silently */
-        c->bc_unbilled_records++;
-        c->bc_unbilled_charge += rr->rr_charge;
+        c->bc_unbilled_records += one;
+        c->bc_unbilled_charge += charge;
         return 0;
     }
     bsub *s = &b->b_bs[sb - b->b_subs];
@@ -365,18 +361,18 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         return 1;
     }
     const int cls = record_class(r, pl);
-    __atomic_add_fetch(&s->bs_usage[cls], rr->rr_charge, __ATOMIC_RELAXED);
-    __atomic_add_fetch(&s->bs_records[cls], 1, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&s->bs_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
     __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
-    c->bc_m.bm_records++;
-    c->bc_class_records[cls]++;
+    c->bc_m.bm_records += one;
+    c->bc_class_records[cls] += one;
     if (rr->rr_service < CDR_SVC_COUNT) {
-        c->bc_svc_records[rr->rr_service]++;
-        c->bc_svc_units[rr->rr_service] += rr->rr_units;
-        c->bc_svc_charge[rr->rr_service] += rr->rr_charge;
+        c->bc_svc_records[rr->rr_service] += one;
+        c->bc_svc_units[rr->rr_service] += one * rr->rr_units;
+        c->bc_svc_charge[rr->rr_service] += charge;
     }
     if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones) {
-        add_zone_named(c, NULL, 1, rr->rr_charge);
+        add_zone_named(c, NULL, one, charge);
         return 0;
     }
     /* the report's zone through the thread's cache of (plan version, currency) -> slots */
@@ -388,12 +384,26 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
     }
     bzone **slot = &sc->sc_zc[h].zc_zone[rr->rr_zone];
     if (*slot) {
-        (*slot)->bz_records++;
-        (*slot)->bz_charge += rr->rr_charge;
+        (*slot)->bz_records += one;
+        (*slot)->bz_charge += charge;
     } else {
-        *slot = add_zone_named(c, pl->pl_zones[rr->rr_zone].zo_name, 1, rr->rr_charge);
+        *slot = add_zone_named(c, pl->pl_zones[rr->rr_zone].zo_name, one, charge);
     }
     return 0;
+}
+
+static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+{
+    (void)partition;
+    bscan *sc = arg;
+    if (++sc->sc_unreported == 65536) { /* progress: the first thread draws it */
+        bill_ctx *b = sc->sc_b;
+        const uint64_t done = __atomic_add_fetch(&b->b_read, 65536, __ATOMIC_RELAXED);
+        sc->sc_unreported = 0;
+        if (sc->sc_share == 0)
+            cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
+    }
+    return add_record(sc, r, 1);
 }
 
 static void *scan_thread(void *arg)
@@ -478,6 +488,111 @@ static int scan_cycle(bill_ctx *b, unsigned nthreads)
     }
     free(sc);
     free(curs);
+    return rc;
+}
+
+/* ---- correction sets (cdr_rerate.h) ---------------------------------------------------------- */
+
+/* The correction sets this bill takes: those of its own cycle made while it was open (their
+ * pairs replace the charges they correct), and those of earlier cycles made after those were
+ * closed (their difference is an adjustment of the line). */
+typedef struct bcorr {
+    bscan cr_sc;
+    const cdr_corr_set *cr_sets;
+    int cr_nsets;
+    uint32_t cr_cycle; /* the cycle being read */
+} bcorr;
+
+static int corr_taken(const bcorr *k, uint32_t partition)
+{
+    const uint32_t set = CDR_CORR_SET_OF(partition);
+    for (int i = 0; i < k->cr_nsets; i++)
+        if (k->cr_sets[i].cs_set == set)
+            return k->cr_sets[i].cs_cycle == k->cr_cycle &&
+                   k->cr_sets[i].cs_target == k->cr_sc.sc_b->b_cfg->bc_cycle;
+    return 0;
+}
+
+static int on_corr(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+{
+    bcorr *k = arg;
+    if (!corr_taken(k, partition))
+        return 0; /* an open or abandoned set, or one another bill takes */
+    const int sign = r->lr_rated.rr_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
+    if (k->cr_cycle == k->cr_sc.sc_b->b_cfg->bc_cycle)
+        return add_record(&k->cr_sc, r, sign);
+    /* an earlier cycle's correction: the line's adjustment, in its currency */
+    bill_ctx *b = k->cr_sc.sc_b;
+    const cdr_rated *rr = &r->lr_rated;
+    char cur[4] = {0};
+    memcpy(cur, rr->rr_currency, 3);
+    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
+    if (!sb) { /* the line left the directory: reported with the unbilled */
+        bcur *c = cur_slot_in(k->cr_sc.sc_cur, &k->cr_sc.sc_ncur, cur);
+        if (c)
+            c->bc_unbilled_charge += sign * rr->rr_charge;
+        return 0;
+    }
+    bsub *s = &b->b_bs[sb - b->b_subs];
+    if (!s->bs_cur[0]) {
+        memcpy(s->bs_cur, cur, 4);
+    } else if (strcmp(s->bs_cur, cur)) {
+        k->cr_sc.sc_rc = cdr_diag_set(&k->cr_sc.sc_dg, CDR_FORMAT, NULL, 0, 0,
+                                      "subscriber %" PRIu64 " (msisdn %s): a correction of cycle "
+                                      "%u in %s, but the line is billed in %s",
+                                      sb->sb_id, sb->sb_msisdn, k->cr_cycle, cur, s->bs_cur);
+        return 1;
+    }
+    s->bs_rerate += sign * rr->rr_charge;
+    s->bs_billed = 1;
+    return 0;
+}
+
+/* Read the correction sets the bill takes, if the ledger has any. */
+static int scan_corrections(bill_ctx *b)
+{
+    const cdr_bill_config *cfg = b->b_cfg;
+    cdr_corr_set *sets = NULL;
+    const int n = cdr_corr_sets(cfg->bc_ledger, &sets, b->b_dg);
+    if (n <= 0)
+        return n < 0 ? b->b_dg->dg_code : 0;
+    int rc = 0;
+    bcur *curs = calloc(CDR_BILL_MAX_CURRENCIES, sizeof *curs);
+    bcorr k = {
+        .cr_sc = {.sc_b = b, .sc_nshares = 1, .sc_cur = curs}, .cr_sets = sets, .cr_nsets = n};
+    cdr_ledger *lg = NULL;
+    char dir[4200];
+    snprintf(dir, sizeof dir, "%s/%s", cfg->bc_ledger, CDR_CORR_DIR);
+    const cdr_ledger_opts lo = {.lo_readonly = 1};
+    if (!curs)
+        rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    else
+        rc = cdr_ledger_open(dir, &lo, &lg, b->b_dg);
+    /* the cycles to read, ascending: each set's, once */
+    uint32_t last = 0;
+    while (!rc) {
+        uint32_t next = 0;
+        for (int i = 0; i < n; i++)
+            if (sets[i].cs_target == cfg->bc_cycle && sets[i].cs_cycle > last &&
+                (!next || sets[i].cs_cycle < next))
+                next = sets[i].cs_cycle;
+        if (!next)
+            break;
+        k.cr_cycle = last = next;
+        cdr_diag_clear(&k.cr_sc.sc_dg);
+        rc = cdr_ledger_scan(lg, next, on_corr, &k, b->b_dg);
+        if (k.cr_sc.sc_rc) {
+            *b->b_dg = k.cr_sc.sc_dg;
+            rc = k.cr_sc.sc_rc;
+        }
+    }
+    if (!rc) {
+        b->b_records += k.cr_sc.sc_records;
+        rc = merge_scan(b, &k.cr_sc);
+    }
+    cdr_ledger_close(lg);
+    free(curs);
+    free(sets);
     return rc;
 }
 
@@ -615,6 +730,11 @@ static int bill_line(bill_ctx *b, size_t i, bamounts *a)
     for (int j = 0; j < 2; j++) { /* the adjustments file (whole cents) */
         a->ba_gross[j ? CDR_CLASS_ADJUSTMENT : CDR_CLASS_ONE_OFF] += s->bs_adj[j];
         c->bc_m.bm_adjustments += s->bs_adj[j];
+    }
+    if (s->bs_rerate) { /* corrections of closed cycles: an adjustment, to the cent */
+        const cdr_money q = to_cents(s->bs_rerate);
+        a->ba_gross[CDR_CLASS_ADJUSTMENT] += q;
+        c->bc_m.bm_adjustments += q;
     }
     const cdr_dir_product *pd =
         sb->sb_enterprise ? cdr_dir_find_product(b->b_dir, sb->sb_product) : NULL;
@@ -1661,7 +1781,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
     }
-    if ((rc = scan_cycle(&b, nthreads)) != 0)
+    if ((rc = scan_cycle(&b, nthreads)) != 0 || (rc = scan_corrections(&b)) != 0)
         goto done;
     if ((rc = reconcile(&b, st)) != 0)
         goto done;

@@ -299,8 +299,10 @@ static void live_status_merge(cdr_live_line *cur, const cdr_live_line *d)
         cur->ll_suspended_at = d->ll_suspended_at;
 }
 
-int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
-                     const cdr_rated *rr, const cdr_plan *pl)
+/* Add rr (neg = 0) or take it back (neg = 1: a reversal of a record added before; the sums are
+ * modulo 2^64, so they come out right once the original is in them). */
+static int acc_apply(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
+                     const cdr_rated *rr, const cdr_plan *pl, int neg)
 {
     if (rr->rr_reason != CDR_REASON_NONE || !su || rr->rr_service >= CDR_SVC_COUNT)
         return 0;
@@ -332,9 +334,11 @@ int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
     cdr_live_money one, lsave[CDR_LIVE_MAX_CURRENCIES];
     memset(&one, 0, sizeof one);
     memcpy(one.lm_currency, rr->rr_currency, 3);
-    one.lm_records = 1;
-    one.lm_total = rr->rr_charge;
-    one.lm_charge[s] = rr->rr_charge;
+    const uint64_t one_u = neg ? UINT64_MAX : 1; /* +1 or -1, modulo 2^64 */
+    const cdr_money charge = neg ? -rr->rr_charge : rr->rr_charge;
+    one.lm_records = one_u;
+    one.lm_total = charge;
+    one.lm_charge[s] = charge;
     uint32_t lncur = l->ll_ncur;
     memcpy(lsave, l->ll_money, sizeof lsave);
     if (money_merge(l->ll_money, &l->ll_ncur, &one, 1) != 0)
@@ -346,22 +350,36 @@ int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
     }
     if (!l->ll_account)
         l->ll_account = su->su_account;
-    l->ll_records[s]++;
-    l->ll_units[s] += rr->rr_units;
-    l->ll_bundle_units[s] += rr->rr_bundle_units;
-    l->ll_overflow_units[s] += rr->rr_overflow_units;
-    l->ll_free_units[s] += rr->rr_free_units;
+    l->ll_records[s] += one_u;
+    l->ll_units[s] += one_u * rr->rr_units;
+    l->ll_bundle_units[s] += one_u * rr->rr_bundle_units;
+    l->ll_overflow_units[s] += one_u * rr->rr_overflow_units;
+    l->ll_free_units[s] += one_u * rr->rr_free_units;
     if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones &&
         pl->pl_zones[rr->rr_zone].zo_kind == CDR_ZONE_ROAMING)
-        l->ll_roaming_records++;
+        l->ll_roaming_records += one_u;
     if (slot >= 0)
-        l->ll_bundle[slot].lb_used += rr->rr_bundle_units;
+        l->ll_bundle[slot].lb_used += one_u * rr->rr_bundle_units;
     if (pool)
-        pool->lp_used[bu->bu_service] += rr->rr_bundle_units;
+        pool->lp_used[bu->bu_service] += one_u * rr->rr_bundle_units;
+    if (neg)
+        return 0; /* the line's latest event and status stay what they were */
     if (cr->cr_start > l->ll_last_event)
         l->ll_last_event = cr->cr_start;
     live_status_add(l, rr->rr_flags, cr->cr_start);
     return 0;
+}
+
+int cdr_live_acc_add(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
+                     const cdr_rated *rr, const cdr_plan *pl)
+{
+    return acc_apply(acc, su, cr, rr, pl, 0);
+}
+
+int cdr_live_acc_sub(cdr_live_acc *acc, const cdr_sub *su, const cdr_record *cr,
+                     const cdr_rated *rr, const cdr_plan *pl)
+{
+    return acc_apply(acc, su, cr, rr, pl, 1);
 }
 
 static int open_live(MDB_txn *txn, int create, MDB_dbi *lines, MDB_dbi *accts, MDB_dbi *pools,

@@ -57,6 +57,7 @@ int cmd_decode(int argc, char **argv);
 int cmd_query(int argc, char **argv);
 int cmd_bill(int argc, char **argv);
 int cmd_payments(int argc, char **argv);
+int cmd_rerate(int argc, char **argv);
 int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 

@@ -24,6 +24,7 @@ static const cli_command commands[] = {
     {"query", cmd_query, "balance, usage, bill to date or owner of one line (live state)"},
     {"fraud", cmd_fraud, "check, compile or list fraud and abuse rules"},
     {"bill", cmd_bill, "bill a cycle: invoices per account and a report per currency"},
+    {"rerate", cmd_rerate, "re-rate a cycle against the current plans: correction sets"},
     {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
     {NULL, NULL, NULL},
 };
@@ -34,8 +35,10 @@ static void usage(FILE *f)
                "       cdrate --version\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
-    fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-               "5 unratable records (rate), 6 not found (query, payments); docs/operations.md\n");
+    fprintf(
+        f,
+        "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
+        "5 unratable records (rate), 6 not found (query, payments, rerate); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)

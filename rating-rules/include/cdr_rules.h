@@ -208,6 +208,8 @@ cdr_plan_set *cdr_plan_set_retain(cdr_plan_set *ps);
 void cdr_plan_set_release(cdr_plan_set *ps);
 /* Family (plan id) index, or -1. */
 int cdr_plan_set_family(const cdr_plan_set *ps, const char *id);
+/* Plan id `id` version `version` of ps, or NULL (records name the version that rated them). */
+const cdr_plan *cdr_plan_set_version(const cdr_plan_set *ps, const char *id, uint32_t version);
 /* The version of family f in effect at t (greatest effective_from <= t), or NULL. */
 const cdr_plan *cdr_plan_set_at(const cdr_plan_set *ps, int family, cdr_time t);
 
@@ -250,6 +252,14 @@ typedef struct cdr_rated_part {
 /* cdr_rated.rr_flags */
 #define CDR_RATED_FLAG_SUSPENDED 1 /* rated while its line was suspended by credit control */
 #define CDR_RATED_FLAG_WARNED    2 /* rated while its line was warned (pre-suspension) */
+/* A record of a correction set (cdr_rerate.h): the reversal of a charge billed before (to be
+ * subtracted), or the new charge that replaces it. Never on a record of the cycle's own ledger. */
+#define CDR_RATED_FLAG_REVERSAL   8
+#define CDR_RATED_FLAG_CORRECTION 16
+/* Every flag a rated record may carry (the wire format refuses others). */
+#define CDR_RATED_FLAGS_KNOWN                                                                      \
+    (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_REVERSAL |                  \
+     CDR_RATED_FLAG_CORRECTION)
 
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */

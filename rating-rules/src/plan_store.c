@@ -583,6 +583,25 @@ int cdr_plan_set_family(const cdr_plan_set *ps, const char *id)
     return -1;
 }
 
+const cdr_plan *cdr_plan_set_version(const cdr_plan_set *ps, const char *id, uint32_t version)
+{
+    const int f = cdr_plan_set_family(ps, id);
+    if (f < 0)
+        return NULL;
+    uint32_t lo = ps->ps_family_off[f], hi = ps->ps_family_off[f + 1];
+    while (lo < hi) { /* versions ascending within the family */
+        const uint32_t mid = lo + (hi - lo) / 2;
+        const uint32_t v = ps->ps_plans[mid]->pl_version;
+        if (v == version)
+            return ps->ps_plans[mid];
+        if (v < version)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return NULL;
+}
+
 const cdr_plan *cdr_plan_set_at(const cdr_plan_set *ps, int family, cdr_time t)
 {
     if (!ps || family < 0 || (uint32_t)family >= ps->ps_nfamilies)

@@ -220,10 +220,10 @@ Test(rated_wire, version_4_malformed)
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
     cr_assert_eq(rr2.rr_class, CDR_CLASS_FREE);
 
-    /* flags: 0 is fine in version 4, 4 is not */
-    buf[n - 2] = 4;
+    /* flags: 0 is fine in version 4, an unknown bit is not */
+    buf[n - 2] = 32;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (32)");
     cr_assert_eq(dg.dg_column, last - 1);
     buf[n - 2] = 0;
 
@@ -275,9 +275,9 @@ Test(rated_wire, flags_in_version_3)
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert_str_eq(dg.dg_msg, "field flags is 0 in a version 3 record");
     cr_assert_eq(dg.dg_column, (int)n);
-    buf[n - 1] = 4;
+    buf[n - 1] = 32;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (32)");
     buf[0] = 5;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
 }

@@ -237,8 +237,11 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     }
     if (version >= 3) { /* flags; in version 3 never 0 (such a record was written as version 2) */
         uint8_t fl = 0;
-        if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED, &fl, "flags")))
+        if ((err = rw_byte(&rc, 255, &fl, "flags")))
             return err;
+        if (fl & ~CDR_RATED_FLAGS_KNOWN)
+            return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
+                                "field flags out of range (%u)", fl);
         if (!fl && version == 3)
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
                                 "field flags is 0 in a version 3 record");
