@@ -250,6 +250,8 @@ typedef struct cdr_rated_part {
 /* cdr_rated.rr_flags */
 #define CDR_RATED_FLAG_SUSPENDED 1 /* rated while its line was suspended by credit control */
 #define CDR_RATED_FLAG_WARNED    2 /* rated while its line was warned (pre-suspension) */
+#define CDR_RATED_FLAG_LATE      4 /* late: its cycle was closed; rr_cycle is a later cycle */
+#define CDR_RATED_FLAGS_ALL      7 /* every flag defined */
 
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */

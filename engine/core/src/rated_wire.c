@@ -25,6 +25,9 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
                              uint8_t *buf)
 {
     uint8_t *p = buf;
+    /* Every version that is written carries the flags when there are any: version 2 is chosen
+     * only for a record without flags, so a flag (CDR_RATED_FLAG_LATE above all: the record is
+     * billed in another cycle than its own) is never dropped. */
     const unsigned version = rr->rr_reason == CDR_REASON_NONE && rr->rr_class == CDR_CLASS_NONE
                                  ? (rr->rr_flags ? 3 : 2)
                                  : CDR_RATED_WIRE_VERSION;
@@ -237,7 +240,7 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
     }
     if (version >= 3) { /* flags; in version 3 never 0 (such a record was written as version 2) */
         uint8_t fl = 0;
-        if ((err = rw_byte(&rc, CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED, &fl, "flags")))
+        if ((err = rw_byte(&rc, CDR_RATED_FLAGS_ALL, &fl, "flags")))
             return err;
         if (!fl && version == 3)
             return cdr_diag_set(dg, CDR_FORMAT, NULL, 0, rw_pos(&rc) - 1,
