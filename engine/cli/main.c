@@ -25,6 +25,7 @@ static const cli_command commands[] = {
     {"fraud", cmd_fraud, "check, compile or list fraud and abuse rules"},
     {"bill", cmd_bill, "bill a cycle: invoices per account and a report per currency"},
     {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
+    {"cycle", cmd_cycle, "close a billing cycle against new usage; list the closed cycles"},
     {NULL, NULL, NULL},
 };
 
