@@ -162,7 +162,7 @@ Test(rated_wire, version_4_layout_and_older_versions)
 
     /* every usage class, with every flags value, round-trips */
     for (int c = CDR_CLASS_USAGE_FIRST; c <= CDR_CLASS_USAGE_LAST; c++)
-        for (uint8_t fl = 0; fl <= 3; fl++) {
+        for (uint8_t fl = 0; fl <= CDR_RATED_FLAGS_ALL; fl++) {
             rr.rr_class = (uint8_t)c;
             rr.rr_flags = fl;
             rn = encode(&cr, &rr, "p", re);
@@ -220,10 +220,10 @@ Test(rated_wire, version_4_malformed)
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), 0, "%s", dg.dg_msg);
     cr_assert_eq(rr2.rr_class, CDR_CLASS_FREE);
 
-    /* flags: 0 is fine in version 4, 4 is not */
-    buf[n - 2] = 4;
+    /* flags: 0 is fine in version 4, 8 is not (4 is CDR_RATED_FLAG_LATE) */
+    buf[n - 2] = 8;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (8)");
     cr_assert_eq(dg.dg_column, last - 1);
     buf[n - 2] = 0;
 
@@ -275,9 +275,9 @@ Test(rated_wire, flags_in_version_3)
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
     cr_assert_str_eq(dg.dg_msg, "field flags is 0 in a version 3 record");
     cr_assert_eq(dg.dg_column, (int)n);
-    buf[n - 1] = 4;
+    buf[n - 1] = 8;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_FORMAT);
-    cr_assert_str_eq(dg.dg_msg, "field flags out of range (4)");
+    cr_assert_str_eq(dg.dg_msg, "field flags out of range (8)");
     buf[0] = 5;
     cr_assert_eq(cdr_rated_wire_decode(buf, n, &cr2, &rr2, plan, &dg), CDR_VERSION);
 }
