@@ -104,8 +104,8 @@ static cdr_plan_set *plan_set(void)
 {
     cdr_plan **plans = calloc(1, sizeof *plans);
     cdr_diag dg;
-    cr_assert_eq(cdr_plan_compile_text(plan_v1, strlen(plan_v1), "t.yaml", &plans[0], &dg), 0,
-                 "%s", dg.dg_msg);
+    cr_assert_eq(cdr_plan_compile_text(plan_v1, strlen(plan_v1), "t.yaml", &plans[0], &dg), 0, "%s",
+                 dg.dg_msg);
     cdr_plan_set *ps;
     cr_assert_eq(cdr_plan_set_from(plans, 1, &ps, &dg), 0, "%s", dg.dg_msg);
     return ps;
