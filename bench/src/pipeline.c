@@ -54,6 +54,8 @@ typedef struct pipe_run {
     cdr_collect **pr_co;   /* [pc_ninputs]: the collectors, holding their files until the commit */
     cdr_live_acc *pr_live; /* the live state of cdr.rated, written into the store at the commit */
     cdr_fraud_rules *pr_fraud; /* the store's fraud rules, NULL = none */
+    uint32_t *pr_closed;       /* the store's closed billing cycles (cdr_cycle_closed_list) */
+    size_t pr_nclosed;
 } pipe_run;
 
 static void say(const pipe_run *pr, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -245,7 +247,9 @@ static int rate(pipe_run *pr)
                                   .sc_stop = pc->pc_stop,
                                   .sc_idle_exit_ms =
                                       pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS,
-                                  .sc_fraud = pr->pr_fraud};
+                                  .sc_fraud = pr->pr_fraud,
+                                  .sc_closed = pr->pr_closed,
+                                  .sc_nclosed = pr->pr_nclosed};
     cdr_stream_stats ss;
     int rc = cdr_stream_run(&sc, pr->pr_ps, pr->pr_subs, &ss, pr->pr_dg);
     pr->pr_sum->ps_alerts = ss.ss_alerts;
@@ -668,6 +672,8 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
         rc = cdr_dir_rating_view(st, &pr->pr_subs, dg);
     if (!rc) /* the fraud rules compiled into the store, if any */
         rc = cdr_fraud_store_load(st, &pr->pr_fraud, dg);
+    if (!rc) /* a record of a closed cycle is rated into the next open one (docs/billing.md) */
+        rc = cdr_cycle_closed_list(st, &pr->pr_closed, &pr->pr_nclosed, dg);
     cdr_store_close(st);
     const int touched = !rc; /* from here on the ledger may hold records of this run */
     if (!rc)
@@ -728,6 +734,7 @@ int cdr_pipeline_run(const cdr_pipeline_config *pc, cdr_pipeline_summary *sum, c
     cdr_subtab_free(pr->pr_subs);
     cdr_plan_set_release(pr->pr_ps);
     free(pr->pr_fraud);
+    free(pr->pr_closed);
     sum->ps_seconds = now_s() - t0;
     return rc;
 }

@@ -180,6 +180,7 @@ typedef struct bcur {
     uint64_t bc_unbilled_records; /* lines not in the directory */
     cdr_money bc_unbilled_charge;
     uint64_t bc_subscribers;
+    uint64_t bc_late_records; /* of bm_records, flagged late: their own cycle was closed */
 } bcur;
 
 /* bline.bl_sub of an account's own adjustment: this bit and the adjustment's index. */
@@ -365,6 +366,7 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
     __atomic_add_fetch(&s->bs_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
     __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
     c->bc_m.bm_records += one;
+    c->bc_late_records += rr->rr_flags & CDR_RATED_FLAG_LATE ? one : 0;
     c->bc_class_records[cls] += one;
     if (rr->rr_service < CDR_SVC_COUNT) {
         c->bc_svc_records[rr->rr_service] += one;
@@ -434,6 +436,7 @@ static int merge_scan(bill_ctx *b, const bscan *sc)
                                 "cycle %u holds more than %d currencies", b->b_cfg->bc_cycle,
                                 CDR_BILL_MAX_CURRENCIES);
         c->bc_m.bm_records += f->bc_m.bm_records;
+        c->bc_late_records += f->bc_late_records;
         for (int k = 0; k < CDR_CLASS_COUNT; k++)
             c->bc_class_records[k] += f->bc_class_records[k];
         for (int v = 0; v < CDR_SVC_COUNT; v++) {
@@ -1469,6 +1472,7 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
                 cdr_money_format(m->bm_rounding, 6, CDR_ROUND_HALF_UP, m7, sizeof m7),
                 money2(m->bm_enterprise_share, m8, sizeof m8),
                 money2(m->bm_member_share, m9, sizeof m9));
+        fprintf(f, ",\"late_records\":%" PRIu64, c->bc_late_records);
         fputs(",\"by_service\":{", f);
         int first = 1;
         for (int s = 0; s < CDR_SVC_COUNT; s++) {

@@ -37,20 +37,6 @@
 #define PATH_MAX_ 4200
 #define BATCH     65536
 
-/* TODO(merge h-close): the closed-cycle API of the store (cdr_cycle_*) replaces these. */
-static int cdr_cycle_is_closed(cdr_store *st, uint32_t cycle, int *closed, cdr_diag *dg)
-{
-    (void)st, (void)cycle, (void)dg;
-    *closed = 0;
-    return 0;
-}
-static int cdr_cycle_first_open(cdr_store *st, uint32_t cycle, uint32_t *open, cdr_diag *dg)
-{
-    (void)st, (void)dg;
-    *open = cycle;
-    return 0;
-}
-
 /* ---- small hash tables ----------------------------------------------------------------------- */
 
 static uint64_t mix64(uint64_t x)
@@ -745,10 +731,13 @@ static int apply_store(rerate *r, const setdir *sd, cdr_ledger *corr_ro)
         goto out;
     r->r_sum->rs_counters = cp.cp_n;
     /* every committed set of the cycle not yet in the live state: this run's, and one whose run
-     * was killed between its commit and this transaction */
+     * was killed between its commit and this transaction (of an open cycle: below) */
     for (size_t i = 0; i <= sd->sd_n; i++) {
         const uint32_t set = i < sd->sd_n ? sd->sd_sets[i].cs_set : r->r_set;
-        if (!set || (i < sd->sd_n && sd->sd_sets[i].cs_cycle != cycle))
+        const uint32_t target = i < sd->sd_n ? sd->sd_sets[i].cs_target : r->r_sum->rs_target;
+        /* a closed cycle's live state stays as billed: its sets are billed later, as
+         * adjustments, and its bill still reconciles with it */
+        if (!set || target != cycle || (i < sd->sd_n && sd->sd_sets[i].cs_cycle != cycle))
             continue;
         uint8_t kb[4];
         cdr_put_be(kb, set, 4);
@@ -1139,6 +1128,12 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
         goto out;
     }
     cdr_rater_track_changes(r.r_rt, 1);
+    /* every record into the ledger's cycle with that cycle's counters: a late record (its own
+     * cycle was closed when it was rated) stays where it was billed, flagged late again */
+    if ((rc = cdr_rater_force_cycle(r.r_rt, cfg->rc_cycle)) != 0) {
+        rc = cdr_diag_set(dg, rc, NULL, 0, 0, "cycle %u is not a billing cycle", cfg->rc_cycle);
+        goto out;
+    }
     if (cfg->rc_progress) {
         cdr_ledger_totals tot;
         cdr_diag tdg;

@@ -60,6 +60,16 @@ int cmd_payments(int argc, char **argv);
 int cmd_rerate(int argc, char **argv);
 int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
+int cmd_cycle(int argc, char **argv);
+
+/* Closing a billing cycle (cmd_cycle.c, docs/billing.md "Closing a cycle"), for `cycle close` and
+ * `bill --close`. cli_cycle_check_closable: CLI_EXIT_OK, or CLI_EXIT_REFUSED (reported) for a
+ * cycle after the current month (UTC; the test hook CDR_CYCLE_NOW=YYYY-MM sets the month).
+ * cli_cycle_close: that check, then the close in the store at path (opened for writing), saying
+ * so on stderr (unless quiet) or as one JSON object on stdout (json); closing a closed cycle is
+ * reported and exits 0. Returns the exit code. */
+int cli_cycle_check_closable(const char *cmd, uint32_t cycle);
+int cli_cycle_close(const char *cmd, const char *store, uint32_t cycle, int json, int quiet);
 
 /* Non-zero once the command line holds --json (or its alias --stats): cli_report, cli_error and
  * cli_usage_error then write errors as one JSON object per line on stderr:

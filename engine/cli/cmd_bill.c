@@ -11,7 +11,7 @@ int cmd_bill(int argc, char **argv)
 {
     const char *cycle_s = NULL, *ledger = NULL, *store = NULL, *out = NULL, *tax = NULL,
                *adjust = NULL;
-    int quiet = 0, json = 0;
+    int quiet = 0, json = 0, close_it = 0;
     uint64_t threads = 0;
     cli_opt opts[] = {
         {"cycle", CLI_STRING, &cycle_s, "YYYY-MM", "the billing cycle (required)"},
@@ -23,6 +23,8 @@ int cmd_bill(int argc, char **argv)
          "one-off charges and credits of the cycle (CSV, docs/billing.md)"},
         {"threads", CLI_COUNT, &threads, "N",
          "threads reading the ledger (default: one per core, at most 8)", 1, 64},
+        {"close", CLI_FLAG, &close_it, NULL,
+         "once published, close the cycle: late usage goes to the next cycle (final)"},
         {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object on stdout"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress and no summary (errors only)"},
         {0},
@@ -30,13 +32,15 @@ int cmd_bill(int argc, char **argv)
     const cli_spec cs = {
         "bill",
         "--cycle YYYY-MM --ledger DIR --store STORE --out DIR [--tax FILE]\n"
-        "     [--adjustments FILE] [--threads N] [--json] [--quiet]",
+        "     [--adjustments FILE] [--threads N] [--close] [--json] [--quiet]",
         "Bill one cycle: the cycle's rated records in the ledger, the directory and plans of the\n"
         "store give one invoice per account (monthly fees prorated by active days, usage per\n"
         "charge class, enterprise discounts, the enterprise/member split of the payment rules,\n"
         "tax per invoice line) and a report per currency. The output (invoices.jsonl,\n"
         "invoices.csv, invoice_lines.csv, subscribers.jsonl, report.json) is published in\n"
         "OUT/YYYY-MM all at once; a re-run gives byte-identical files and replaces it.\n"
+        "Without --close the run is a trial that can be redone; --close then closes the cycle\n"
+        "(cdrate cycle close): later usage of it is billed in the next open cycle.\n"
         "docs/billing.md",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -52,6 +56,8 @@ int cmd_bill(int argc, char **argv)
                            .bc_threads = (unsigned)threads};
     if (!cfg.bc_cycle)
         return cli_usage_error(&cs, "--cycle '%s' is not YYYY-MM", cycle_s);
+    if (close_it && cli_cycle_check_closable("bill", cfg.bc_cycle) != CLI_EXIT_OK)
+        return CLI_EXIT_REFUSED; /* before anything is written */
     cdr_diag dg;
     cdr_diag_clear(&dg);
     if (tax) {
@@ -90,10 +96,22 @@ int cmd_bill(int argc, char **argv)
         return rc == CDR_FORMAT || rc == CDR_NOTFOUND || rc == CDR_LIMIT ? CLI_EXIT_REFUSED
                                                                          : CLI_EXIT_FAIL;
     }
+    if (close_it) { /* published: now the cycle takes no more usage */
+        const int cec = cli_cycle_close("bill", store, cfg.bc_cycle, 0, quiet || json);
+        if (cec != CLI_EXIT_OK) {
+            if (!json)
+                fprintf(stderr,
+                        "cdrate bill: published in %s, but the cycle is not closed: "
+                        "close it with cdrate cycle close\n",
+                        sum.bs_dir);
+            return cec;
+        }
+    }
     char m1[40], m2[40], m3[40];
     if (json) {
         printf("{\"cycle\":\"%s\",\"out\":", cycle_s);
         cli_json_str(stdout, sum.bs_dir);
+        printf(",\"closed\":%s", close_it ? "true" : "false");
         printf(",\"records\":%" PRIu64 ",\"unbilled_records\":%" PRIu64 ",\"subscribers\":%" PRIu64
                ",\"invoices\":%" PRIu64 ",\"currencies\":{",
                sum.bs_records, sum.bs_unbilled, sum.bs_subscribers, sum.bs_invoices);

@@ -27,6 +27,11 @@ static void summary(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, double
     fprintf(f, "records read     %" PRIu64 "\n", rs->rs_records + rejected);
     fprintf(f, "rejected (input) %" PRIu64 "\n", rejected);
     fprintf(f, "rated            %" PRIu64 "\n", rs->rs_rated);
+    if (rs->rs_late)
+        fprintf(f,
+                "  late           %" PRIu64
+                " (their cycle was closed: billed in the next open one)\n",
+                rs->rs_late);
     uint64_t un = 0;
     for (int r = 1; r < CDR_REASON_COUNT; r++)
         un += rs->rs_unratable[r];
@@ -102,8 +107,9 @@ static void summary_json(FILE *f, const cdr_rate_stats *rs, uint64_t rejected, d
                 "%s\"%s\":{\"bundle\":%" PRIu64 ",\"overflow\":%" PRIu64 ",\"free\":%" PRIu64 "}",
                 s ? "," : "", cdr_service_name(s), rs->rs_bundle_units[s], rs->rs_overflow_units[s],
                 rs->rs_free_units[s]);
+    fprintf(f, "},\"late\":%" PRIu64, rs->rs_late);
     fprintf(f,
-            "},\"alerts\":%" PRIu64
+            ",\"alerts\":%" PRIu64
             ",\"seconds\":%.3f,\"records_per_sec\":%.0f,\"dry_run\":%s,\"saved\":%s}\n",
             alerts, secs, secs > 0 ? (double)(rs->rs_records + rejected) / secs : 0.0,
             dry ? "true" : "false", dry || unrated ? "false" : "true");
@@ -452,6 +458,18 @@ int cmd_rate(int argc, char **argv)
         cli_report("rate", &dg);
         goto done;
     }
+    /* a record of a closed cycle is rated into the next open one, flagged late */
+    uint32_t *closed = NULL;
+    size_t nclosed = 0;
+    if ((rc = cdr_cycle_closed_list(st, &closed, &nclosed, &dg)) != 0 ||
+        (rc = cdr_rater_set_closed(rt, closed, nclosed)) != 0) {
+        free(closed);
+        if (!dg.dg_msg[0])
+            cdr_diag_set(&dg, rc, NULL, 0, 0, "cannot set the closed cycles");
+        cli_report("rate", &dg);
+        goto done;
+    }
+    free(closed);
     cdr_credit_config ccfg;
     cdr_credit_config_default(&ccfg);
     cdr_rater_set_credit(rt, &ccfg);

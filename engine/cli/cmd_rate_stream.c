@@ -33,6 +33,7 @@
 typedef struct reloader {
     cdr_store *rl_st;
     uint64_t rl_txnid; /* LMDB's last committed transaction when plans and directory were read */
+    uint64_t rl_closed_txnid; /* the same, when the closed cycles were read */
 } reloader;
 
 static uint64_t store_txnid(const cdr_store *st)
@@ -55,6 +56,25 @@ static int reload_store(void *arg, cdr_plan_set **ps, cdr_subtab **tab, cdr_diag
     if (!rc && (rc = cdr_dir_rating_view(rl->rl_st, tab, dg)) != 0) {
         cdr_plan_set_release(*ps);
         *ps = NULL;
+    }
+    return rc;
+}
+
+/* cdr_stream_closed_fn: the closed billing cycles, read again after any write to the store (a
+ * `cdrate cycle close` or `bill --close`); the stream applies them only when they differ. */
+static int reload_closed(void *arg, uint32_t **cycles, size_t *n, cdr_diag *dg)
+{
+    reloader *rl = arg;
+    const uint64_t txnid = store_txnid(rl->rl_st);
+    if (txnid == rl->rl_closed_txnid)
+        return 0;
+    int rc = cdr_cycle_closed_list(rl->rl_st, cycles, n, dg);
+    if (rc == 0) {
+        rl->rl_closed_txnid = txnid;
+        if (!*cycles) /* none closed: an empty list, not "unchanged" */
+            *cycles = malloc(sizeof **cycles);
+        if (!*cycles)
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     }
     return rc;
 }
@@ -493,7 +513,8 @@ int cmd_rate_stream(int argc, char **argv)
         {"transactional-id", CLI_STRING, &tid, "ID",
          "producer transactional id, one per process (default G.rate-stream)"},
         {"reload-interval", CLI_COUNT, &reload_ms, "MS",
-         "look for new plans or a new directory in the store every MS ms, default 1000; 0 = never",
+         "look for new plans, a new directory or closed cycles in the store every MS ms, default "
+         "1000; 0 = never",
          0, 3600000},
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
          "exit 0 once every assigned partition is read to its end and nothing came for MS ms", 0,
@@ -558,6 +579,8 @@ int cmd_rate_stream(int argc, char **argv)
     cdr_subtab *subs = NULL;
     struct cdr_fraud_rules *fraud = NULL;
     reloader rl = {0};
+    uint32_t *closed = NULL;
+    size_t nclosed = 0;
     int status = 1;
     pthread_t interval_th, http_th;
     int interval_on = 0, http_on = 0;
@@ -572,7 +595,9 @@ int cmd_rate_stream(int argc, char **argv)
     status = CLI_EXIT_FAIL;
     rl.rl_st = st;
     rl.rl_txnid = store_txnid(st); /* before the loads: a write meanwhile is seen as a change */
-    if (cdr_plan_set_load(st, &ps, &dg) || cdr_dir_rating_view(st, &subs, &dg)) {
+    rl.rl_closed_txnid = rl.rl_txnid;
+    if (cdr_plan_set_load(st, &ps, &dg) || cdr_dir_rating_view(st, &subs, &dg) ||
+        cdr_cycle_closed_list(st, &closed, &nclosed, &dg)) {
         cli_report("rate-stream", &dg);
         goto done;
     }
@@ -597,6 +622,9 @@ int cmd_rate_stream(int argc, char **argv)
                                   .sc_reload = reload_ms ? reload_store : NULL,
                                   .sc_reload_arg = &rl,
                                   .sc_reload_ms = (int)reload_ms,
+                                  .sc_closed = closed,
+                                  .sc_nclosed = nclosed,
+                                  .sc_reload_closed = reload_ms ? reload_closed : NULL,
                                   .sc_credit = &credit,
                                   .sc_fraud = fraud,
                                   .sc_on_stats = on_stats,
@@ -629,6 +657,7 @@ done:
     pthread_mutex_destroy(&mt.mt_lock);
     cdr_subtab_free(subs);
     free(fraud);
+    free(closed);
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     cli_spec_free(&cs);

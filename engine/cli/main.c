@@ -26,6 +26,7 @@ static const cli_command commands[] = {
     {"bill", cmd_bill, "bill a cycle: invoices per account and a report per currency"},
     {"rerate", cmd_rerate, "re-rate a cycle against the current plans: correction sets"},
     {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
+    {"cycle", cmd_cycle, "close a billing cycle against new usage; list the closed cycles"},
     {NULL, NULL, NULL},
 };
 

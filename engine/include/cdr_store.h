@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "cdr_error.h"
+#include "cdr_time.h"
 
 /* Named databases used in the store. */
 #define CDR_DB_PLANS "plans" /* key "<plan id>\0<version be32>" -> compiled plan blob */
@@ -21,6 +22,9 @@
 /* `cdrate rate`: SHA-256 of an input's content -> when and as what it was rated
  * (engine/cli/cmd_rate.c, docs/operations.md "Rating offline safely") */
 #define CDR_DB_RATED_INPUTS "rated_inputs"
+/* closed billing cycles: be32 YYYYMM -> when closed (UTC seconds, be64) (engine/src/cycle.c,
+ * docs/billing.md "Closing a cycle") */
+#define CDR_DB_CYCLES "cycles"
 
 typedef struct cdr_store {
     MDB_env *st_env;
@@ -57,5 +61,29 @@ int cdr_store_err(int rc, const char *what, cdr_diag *dg);
 
 /* Open (creating it in a write txn) the named database. */
 int cdr_store_dbi(MDB_txn *txn, const char *name, unsigned flags, MDB_dbi *dbi, cdr_diag *dg);
+
+/* ---- closed billing cycles (engine/src/cycle.c) -------------------------------------------------
+ * A billing cycle is YYYYMM (year 1970..9999, month 1..12), as in cdr_rated.rr_cycle. Once closed,
+ * a cycle takes no new usage: the rating core rates a record of a closed cycle into the first open
+ * cycle after it (cdr_rater_set_closed, CDR_RATED_FLAG_LATE). A close is never undone by cdrate.
+ * Each function opens its own LMDB transaction (call it with none open in this thread); a store
+ * that has never had a cycle closed has no database CDR_DB_CYCLES and every cycle is open.
+ * Errors: CDR_EINVAL for a cycle that is not YYYYMM (dg says which), else those of cdr_store_err
+ * (CDR_STORE, CDR_EIO, CDR_LIMIT); CDR_FORMAT for an entry that is not 4 + 8 bytes. */
+
+/* Non-zero when cycle is a valid YYYYMM. */
+int cdr_cycle_valid(uint32_t cycle);
+/* The cycle after cycle (202612 -> 202701); 0 after 999912 or for an invalid cycle. */
+uint32_t cdr_cycle_next(uint32_t cycle);
+/* Close cycle at when (UTC seconds, recorded); idempotent: a cycle already closed keeps the time
+ * of its first close and 0 is returned. Needs a store opened for writing. */
+int cdr_cycle_close(cdr_store *st, uint32_t cycle, cdr_time when, cdr_diag *dg); /* idempotent */
+int cdr_cycle_is_closed(cdr_store *st, uint32_t cycle, int *closed, cdr_diag *dg);
+/* When cycle was closed: 0 with *when set, or CDR_NOTFOUND (no dg message) while it is open. */
+int cdr_cycle_closed_at(cdr_store *st, uint32_t cycle, cdr_time *when, cdr_diag *dg);
+/* the first cycle >= cycle that is not closed */
+int cdr_cycle_first_open(cdr_store *st, uint32_t cycle, uint32_t *open, cdr_diag *dg);
+/* every closed cycle, ascending, malloc'd into *out (free it); *out NULL and *n 0 when none */
+int cdr_cycle_closed_list(cdr_store *st, uint32_t **out, size_t *n, cdr_diag *dg);
 
 #endif

@@ -252,14 +252,16 @@ typedef struct cdr_rated_part {
 /* cdr_rated.rr_flags */
 #define CDR_RATED_FLAG_SUSPENDED 1 /* rated while its line was suspended by credit control */
 #define CDR_RATED_FLAG_WARNED    2 /* rated while its line was warned (pre-suspension) */
+#define CDR_RATED_FLAG_LATE      4 /* late: its cycle was closed; rr_cycle is a later cycle */
 /* A record of a correction set (cdr_rerate.h): the reversal of a charge billed before (to be
  * subtracted), or the new charge that replaces it. Never on a record of the cycle's own ledger. */
 #define CDR_RATED_FLAG_REVERSAL   8
 #define CDR_RATED_FLAG_CORRECTION 16
 /* Every flag a rated record may carry (the wire format refuses others). */
 #define CDR_RATED_FLAGS_KNOWN                                                                      \
-    (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_REVERSAL |                  \
-     CDR_RATED_FLAG_CORRECTION)
+    (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED | CDR_RATED_FLAG_LATE |                      \
+     CDR_RATED_FLAG_REVERSAL | CDR_RATED_FLAG_CORRECTION)
+#define CDR_RATED_FLAGS_ALL CDR_RATED_FLAGS_KNOWN
 
 typedef struct cdr_rated {
     uint8_t rr_reason; /* cdr_reason; NONE = rated */

@@ -32,6 +32,7 @@ sed -e 's/^version: 1/version: 2/' -e 's/^effective_from: .*/effective_from: 202
 "$CDRATE" plans compile "$T/fix" --store "$T/store" --quiet
 cp -r "$T/store" "$T/store.k" && cp -r "$T/ledger" "$T/ledger.k" # for the killed run
 cp -r "$T/store" "$T/store.s" && cp -r "$T/ledger" "$T/ledger.s" # for the selectors
+cp -r "$T/store" "$T/store.c" && cp -r "$T/ledger" "$T/ledger.c" # for a closed cycle
 
 expect_rc 0 "rerate" "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
     --report "$T/rep" --json
@@ -157,6 +158,45 @@ python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["se
 expect_rc 0 "bill after two sets" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger.s" \
     --store "$T/store.s" --out "$T/bills" --quiet
 diff -r "$T/bill1/$CYC" "$T/bills/$CYC" >/dev/null && ok || bad "two partial rerates bill differently from one"
+
+# a closed cycle: its bill stays as published; the corrections are adjustment lines of the next
+expect_rc 0 "close the cycle" "$CDRATE" cycle close "$CYC" --store "$T/store.c" --quiet
+expect_rc 0 "bill the closed cycle" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger.c" \
+    --store "$T/store.c" --out "$T/billc0" --quiet
+expect_rc 0 "rerate the closed cycle" "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger.c" \
+    --store "$T/store.c" --report "$T/repc" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["set"] == 1 and d["target"] == "2026-12" else 1)' "$T/out" &&
+    ok || bad "a closed cycle's set does not go to the next cycle: $(cat "$T/out")"
+cmp -s "$T/rep/records.csv" "$T/repc/records.csv" && ok || bad "the closed cycle's corrections differ"
+expect_rc 0 "bill the closed cycle again" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger.c" \
+    --store "$T/store.c" --out "$T/billc" --quiet
+diff -r "$T/billc0/$CYC" "$T/billc/$CYC" >/dev/null && ok || bad "the closed cycle's bill changed"
+expect_rc 0 "bill the next cycle" "$CDRATE" bill --cycle 2026-12 --ledger "$T/ledger.c" \
+    --store "$T/store.c" --out "$T/billc" --quiet
+expect_rc 0 "bill the next cycle without the set" "$CDRATE" bill --cycle 2026-12 --ledger "$T/ledger" \
+    --store "$T/store" --out "$T/billn" --quiet
+python3 - "$T" <<'PY' && ok || bad "the next cycle's adjustments are not the corrections"
+import csv, json, sys
+from decimal import Decimal as D, ROUND_HALF_UP
+t = sys.argv[1]
+per = {}
+for r in csv.DictReader(open(t + "/repc/records.csv")):
+    k = (r["msisdn"], r["currency"])
+    per[k] = per.get(k, D(0)) + D(r["difference"])
+want = {}
+for (m, cur), d in per.items(): # per line, rounded half-up (away from zero) to the cent
+    q = d.copy_abs().quantize(D("0.01"), rounding=ROUND_HALF_UP)
+    want[cur] = want.get(cur, D(0)) + (q if d >= 0 else -q)
+a = json.load(open(t + "/billc/2026-12/report.json"))["currencies"]
+b = json.load(open(t + "/billn/2026-12/report.json"))["currencies"]
+for cur in a:
+    got = D(a[cur]["adjustments"]) - D(b[cur]["adjustments"])
+    assert got == want.get(cur, D(0)), (cur, got, want)
+    assert D(a[cur]["amount"]) - D(b[cur]["amount"]) == got, cur
+assert any(want.values())
+lines = [l for l in csv.DictReader(open(t + "/billc/2026-12/invoice_lines.csv")) if l.get("class") == "adjustment"]
+assert lines, "no adjustment lines"
+PY
 
 # mistakes
 expect_rc 6 "an unknown msisdn" "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" --msisdn 999

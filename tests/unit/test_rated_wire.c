@@ -162,7 +162,7 @@ Test(rated_wire, version_4_layout_and_older_versions)
 
     /* every usage class, with every flags value, round-trips */
     for (int c = CDR_CLASS_USAGE_FIRST; c <= CDR_CLASS_USAGE_LAST; c++)
-        for (uint8_t fl = 0; fl <= 3; fl++) {
+        for (uint8_t fl = 0; fl <= CDR_RATED_FLAGS_ALL; fl++) {
             rr.rr_class = (uint8_t)c;
             rr.rr_flags = fl;
             rn = encode(&cr, &rr, "p", re);

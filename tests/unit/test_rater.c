@@ -483,8 +483,9 @@ Test(rater, csv_and_json_carry_the_same_fields)
     int nn = 0;
     for (char *save = NULL, *t = strtok_r(hdr, ",", &save); t; t = strtok_r(NULL, ",", &save))
         names[nn++] = t;
-    cr_assert_eq(nn, 20);
-    cr_assert_str_eq(names[nn - 1], "charge_class");
+    cr_assert_eq(nn, 21);
+    cr_assert_str_eq(names[nn - 2], "charge_class");
+    cr_assert_str_eq(names[nn - 1], "flags");
     uint64_t seen_free = 0, seen_bundle = 0, seen_eur = 0, seen_class[CDR_CLASS_COUNT] = {0};
     for (size_t i = 0; i < N; i++) {
         const cdr_plan *pl = out[i].rr_reason ? NULL : cdr_rater_batch_plan(rt, i);

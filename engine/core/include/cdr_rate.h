@@ -81,6 +81,8 @@ typedef struct cdr_rate_stats {
     uint64_t rs_bundle_units[CDR_SVC_COUNT];
     uint64_t rs_overflow_units[CDR_SVC_COUNT];
     uint64_t rs_free_units[CDR_SVC_COUNT];
+    uint64_t
+        rs_late; /* of rs_rated, billed in a later cycle than their own (CDR_RATED_FLAG_LATE) */
     int rs_ncurrencies;
     cdr_rate_currency rs_currency[CDR_RATE_MAX_CURRENCIES];
 } cdr_rate_stats;
@@ -101,6 +103,21 @@ int cdr_rater_set_plans(cdr_rater *rt, cdr_plan_set *ps);
  * previous table (the caller may free it). Counters are kept. Returns 0, CDR_EINVAL (tab NULL),
  * CDR_ENOMEM (nothing changed). */
 int cdr_rater_set_subtab(cdr_rater *rt, const cdr_subtab *tab, cdr_plan_set *ps);
+
+/* Closed billing cycles (cdr_store.h: cdr_cycle_closed_list; docs/rating.md section 10). A rated
+ * record whose own cycle (the month of its start in its plan's time zone) is closed is billed in
+ * the first cycle after it that is not closed: rr_cycle is that cycle, the bundle counters, pool
+ * counters and credit counters it reads and updates are that cycle's, and rr_flags gets
+ * CDR_RATED_FLAG_LATE. Unratable records keep their own cycle and no flag. cycles[0..n) is
+ * copied (any order, duplicates allowed); n 0 = none closed (the default). Between batches only
+ * (not while cdr_rater_rate runs). Returns 0, CDR_EINVAL (a value that is not YYYYMM: nothing
+ * changed), CDR_ENOMEM. */
+int cdr_rater_set_closed(cdr_rater *rt, const uint32_t *cycles, size_t n);
+/* Bill every rated record in cycle (YYYYMM), with that cycle's counters, whatever its own cycle
+ * and the closed cycles; CDR_RATED_FLAG_LATE is set on the records whose own cycle differs.
+ * 0 = off (the default): the closed cycles apply. For re-rating one cycle of the ledger. Between
+ * batches only. Returns 0 or CDR_EINVAL (not YYYYMM). */
+int cdr_rater_force_cycle(cdr_rater *rt, uint32_t cycle);
 
 /* Rate n records into out[0..n) (one cdr_rated per record, same order) and add to stats (may be
  * NULL). Records of one charging owner are rated in batch order by one worker, so results and

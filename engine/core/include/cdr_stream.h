@@ -119,6 +119,12 @@ typedef struct cdr_stream_stats cdr_stream_stats;
  * comparison, never a pause. Return 0, or an error code with the reason in dg: the stream logs
  * it, keeps rating with what it has and calls again after the next interval. */
 typedef int (*cdr_stream_reload_fn)(void *arg, cdr_plan_set **ps, cdr_subtab **tab, cdr_diag *dg);
+/* Hot reload of the closed billing cycles (cdr_rater_set_closed): called with sc_reload_arg right
+ * after each sc_reload call, in the same thread. Set *cycles to a malloc'd list (any order; the
+ * stream frees it) and *n to its length, or leave *cycles NULL when nothing changed; a list equal
+ * to the one in use is ignored. Return 0, or an error code with the reason in dg (logged, the
+ * cycles in use are kept). */
+typedef int (*cdr_stream_closed_fn)(void *arg, uint32_t **cycles, size_t *n, cdr_diag *dg);
 
 /* Metrics: called from the rating thread after every committed batch, after every poll that
  * brought nothing, and once at the end, with the totals so far (ss is valid during the call
@@ -149,6 +155,12 @@ typedef struct cdr_stream_config {
     cdr_stream_reload_fn sc_reload; /* NULL: no hot reload */
     void *sc_reload_arg;
     int sc_reload_ms; /* interval of the sc_reload calls, default CDR_STREAM_RELOAD_DEFAULT */
+    /* Closed billing cycles the rater starts with (copied; NULL / 0 = none): a record of a closed
+     * cycle is rated into the next open one, flagged late (docs/streaming.md, "Closed cycles").
+     * sc_reload_closed (NULL = never) replaces them while running, with sc_reload. */
+    const uint32_t *sc_closed;
+    size_t sc_nclosed;
+    cdr_stream_closed_fn sc_reload_closed;
     /* Credit control and usage alerts (cdr_rate.h): NULL = cdr_credit_config_default (on);
      * cc_on 0 = no credit state and no alerts. The alerts of a batch go to <prefix>cdr.alerts
      * in its transaction, one JSON object per message (cdr_alert_format_json), keyed by the
@@ -173,7 +185,7 @@ struct cdr_stream_stats {
     uint64_t ss_undecodable; /* of ss_suspense, values that were no CDR wire record */
     uint64_t ss_batches;     /* committed batches */
     uint64_t ss_aborts;      /* aborted transactions (batches redone) */
-    uint64_t ss_reloads;     /* applied reloads of plans and / or subscribers */
+    uint64_t ss_reloads;     /* applied reloads of plans, subscribers and / or closed cycles */
     uint64_t ss_counters;    /* counter changes sent to the changelog */
     uint64_t ss_alerts;      /* alerts sent to cdr.alerts */
     uint64_t ss_restored;    /* counters read back from the changelog */

@@ -7,7 +7,7 @@
 
 const char cdr_rated_csv_header[] =
     "source,origin_id,msisdn,service,direction,start,status,plan,version,zone,cycle,units,"
-    "bundle,bundle_units,overflow_units,free_units,charge,currency,parts,charge_class";
+    "bundle,bundle_units,overflow_units,free_units,charge,currency,parts,charge_class,flags";
 
 /* Exact decimal with six fractional digits. */
 static const char *money6(cdr_money v, char *buf, size_t n)
@@ -37,6 +37,20 @@ static void ob_printf(outbuf *ob, const char *fmt, ...)
     }
     ob->ob_p += n;
     ob->ob_left -= (size_t)n;
+}
+
+/* The record's flags by name, ';'-separated in bit order ("" when none): "suspended", "warned"
+ * (credit control), "late" (its cycle was closed: billed in rr_cycle, a later one), "reversal"
+ * and "correction" (a correction set's pair, cdr_rerate.h). */
+static const char *flag_names(const cdr_rated *rr, char *buf, size_t n)
+{
+    static const char *const name[] = {"suspended", "warned", "late", "reversal", "correction"};
+    size_t k = 0;
+    buf[0] = '\0';
+    for (unsigned i = 0; i < sizeof name / sizeof name[0]; i++)
+        if (rr->rr_flags & (1u << i) && k < n)
+            k += (size_t)snprintf(buf + k, n - k, "%s%s", k ? ";" : "", name[i]);
+    return buf;
 }
 
 /* Names come from the plan version pl; without it (a record read back whose plan is not at
@@ -117,7 +131,7 @@ static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm
               cdr_direction_name(cr->cr_direction) ? cdr_direction_name(cr->cr_direction) : "?", ts,
               cdr_reason_name(rr->rr_reason));
     if (!rated) {
-        ob_printf(&ob, ",,,,,,,,,,,,\n"); /* the 13 rating fields, empty */
+        ob_printf(&ob, ",,,,,,,,,,,,,\n"); /* the 13 rating fields and flags, empty */
     } else {
         ob_printf(&ob,
                   "%s,%" PRIu32 ",%s,%" PRIu32 ",%" PRIu64 ",%s,%" PRIu64 ",%" PRIu64 ",%" PRIu64
@@ -130,7 +144,8 @@ static int format_csv(const cdr_record *cr, const cdr_rated *rr, const names *nm
             ob_printf(&ob, "%s%s:%" PRIu64 ":%s", i ? ";" : "",
                       band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, money6(rr->rr_parts[i].rp_charge, m, sizeof m));
-        ob_printf(&ob, ",%s\n", class_name(nm, cr, rr));
+        char fb[48];
+        ob_printf(&ob, ",%s,%s\n", class_name(nm, cr, rr), flag_names(rr, fb, sizeof fb));
     }
     return ob.ob_over ? -1 : (int)(ob.ob_p - buf);
 }
@@ -164,7 +179,9 @@ static int format_json(const cdr_record *cr, const cdr_rated *rr, const names *n
             ob_printf(&ob, "%s{\"band\":\"%s\",\"units\":%" PRIu64 ",\"charge_micro\":%" PRId64 "}",
                       i ? "," : "", band_name(nm, rr->rr_parts[i].rp_band, nb, sizeof nb),
                       rr->rr_parts[i].rp_units, rr->rr_parts[i].rp_charge);
-        ob_printf(&ob, "],\"charge_class\":\"%s\"", class_name(nm, cr, rr));
+        char fb[48];
+        ob_printf(&ob, "],\"charge_class\":\"%s\",\"flags\":\"%s\"", class_name(nm, cr, rr),
+                  flag_names(rr, fb, sizeof fb));
         /* only on a flagged record: the fields of the others stay as they were */
         if (rr->rr_flags & (CDR_RATED_FLAG_SUSPENDED | CDR_RATED_FLAG_WARNED))
             ob_printf(&ob, ",\"line_status\":\"%s\"}\n",

@@ -25,6 +25,9 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
                              uint8_t *buf)
 {
     uint8_t *p = buf;
+    /* Every version that is written carries the flags when there are any: version 2 is chosen
+     * only for a record without flags, so a flag (CDR_RATED_FLAG_LATE above all: the record is
+     * billed in another cycle than its own) is never dropped. */
     const unsigned version = rr->rr_reason == CDR_REASON_NONE && rr->rr_class == CDR_CLASS_NONE
                                  ? (rr->rr_flags ? 3 : 2)
                                  : CDR_RATED_WIRE_VERSION;

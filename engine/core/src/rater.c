@@ -327,6 +327,11 @@ struct cdr_rater {
     cdr_fraud_rules *rt_fraud; /* NULL = no rules */
     cdr_alert *rt_alerts;      /* the last batch's, merged from the workers in record order */
     size_t rt_nalerts, rt_capalerts;
+    /* closed billing cycles (cdr_rater_set_closed): sorted, unique; and the forced cycle */
+    uint32_t *rt_closed;
+    size_t rt_nclosed;
+    uint32_t rt_force; /* 0 = off */
+    int rt_remap;      /* rt_nclosed or rt_force: a record may be billed in another cycle */
 };
 
 /* Records are resolved and rated in sub-chunks small enough that the subscriber entries that
@@ -614,6 +619,34 @@ static void fraud_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr
     }
 }
 
+/* The cycle a record of natural cycle `natural` is billed in: the forced cycle, else the first
+ * cycle from `natural` on that is not closed. */
+static uint32_t billed_cycle(const cdr_rater *rt, uint32_t natural)
+{
+    if (rt->rt_force)
+        return rt->rt_force;
+    const uint32_t *cl = rt->rt_closed;
+    size_t lo = 0, hi = rt->rt_nclosed;
+    if (!hi || natural < cl[0] || natural > cl[hi - 1])
+        return natural;
+    while (lo < hi) { /* the first closed cycle >= natural */
+        const size_t mid = lo + (hi - lo) / 2;
+        if (cl[mid] < natural)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    uint32_t c = natural;
+    while (lo < rt->rt_nclosed && cl[lo] == c) {
+        const uint32_t next = cdr_cycle_next(c);
+        if (!next)
+            break; /* 9999-12 closed: nothing after it, stays there */
+        c = next;
+        lo++;
+    }
+    return c;
+}
+
 static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t subix,
                      const cdr_plan *pl, uint32_t cycle, cdr_rated *rr)
 {
@@ -672,6 +705,13 @@ static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t su
     if (reason != CDR_REASON_NONE) {
         wk->wk_stats.rs_unratable[reason < CDR_REASON_COUNT ? reason : CDR_REASON_BAD_RECORD]++;
         return;
+    }
+    if (rt->rt_remap && rr->rr_cycle != cycle) {
+        /* its own cycle is closed (or another is forced): billed in `cycle`, whose counters
+         * were passed to the evaluator */
+        rr->rr_cycle = cycle;
+        rr->rr_flags |= CDR_RATED_FLAG_LATE;
+        wk->wk_stats.rs_late++;
     }
     const unsigned svc = cr->cr_service;
     wk->wk_stats.rs_rated++;
@@ -744,6 +784,7 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
     const uint8_t me = (uint8_t)wk->wk_ix;
     const rating_snap *rs = rt->rt_bsnap;
     const int credit = rt->rt_credit.cc_on;
+    const int remap = rt->rt_remap;
     uint32_t mine[RATER_CHUNK];
     const cdr_plan *plan[RATER_CHUNK];
     uint32_t cycle[RATER_CHUNK];
@@ -769,8 +810,11 @@ static void phase_rate(cdr_rater *rt, worker *wk, size_t lo, size_t hi)
                 const cdr_sub *su = &rt->rt_sub0[si];
                 const cdr_plan *pl = cdr_plan_set_at(rs->rs_plans, rs->rs_family[si], cr->cr_start);
                 plan[j] = pl;
+                if (pl && remap) /* the cycle it is billed in, whose counters it uses */
+                    cycle[j] = billed_cycle(rt, cdr_rules_cycle(pl, cr->cr_start));
                 if (pl && pl->pl_nbundles && cr->cr_direction == CDR_DIR_MO) {
-                    cycle[j] = cdr_rules_cycle(pl, cr->cr_start);
+                    if (!remap)
+                        cycle[j] = cdr_rules_cycle(pl, cr->cr_start);
                     ctr_prefetch(&wk->wk_ctr, su->su_id, cycle[j]);
                     if (su->su_enterprise)
                         ctr_prefetch(&wk->wk_ctr, su->su_enterprise, cycle[j]);
@@ -870,6 +914,7 @@ void cdr_rater_destroy(cdr_rater *rt)
     }
     free(rt->rt_alerts);
     free(rt->rt_fraud);
+    free(rt->rt_closed);
     free(rt->rt_workers);
     snap_release(rt->rt_snap);
     snap_release(rt->rt_bsnap);
@@ -990,6 +1035,46 @@ int cdr_rater_set_fraud(cdr_rater *rt, const cdr_fraud_rules *rules)
     return 0;
 }
 
+static int cycle_cmp(const void *a, const void *b)
+{
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+int cdr_rater_set_closed(cdr_rater *rt, const uint32_t *cycles, size_t n)
+{
+    if (!rt || (n && !cycles))
+        return CDR_EINVAL;
+    for (size_t i = 0; i < n; i++)
+        if (!cdr_cycle_valid(cycles[i]))
+            return CDR_EINVAL;
+    uint32_t *cl = NULL;
+    size_t m = 0;
+    if (n) {
+        if (!(cl = malloc(n * sizeof *cl)))
+            return CDR_ENOMEM;
+        memcpy(cl, cycles, n * sizeof *cl);
+        qsort(cl, n, sizeof *cl, cycle_cmp);
+        for (size_t i = 0; i < n; i++)
+            if (!m || cl[m - 1] != cl[i])
+                cl[m++] = cl[i];
+    }
+    free(rt->rt_closed);
+    rt->rt_closed = cl;
+    rt->rt_nclosed = m;
+    rt->rt_remap = rt->rt_nclosed || rt->rt_force;
+    return 0;
+}
+
+int cdr_rater_force_cycle(cdr_rater *rt, uint32_t cycle)
+{
+    if (!rt || (cycle && !cdr_cycle_valid(cycle)))
+        return CDR_EINVAL;
+    rt->rt_force = cycle;
+    rt->rt_remap = rt->rt_nclosed || rt->rt_force;
+    return 0;
+}
+
 int cdr_rater_rate(cdr_rater *rt, const cdr_record *recs, size_t n, cdr_rated *out,
                    cdr_rate_stats *stats)
 {
@@ -1052,6 +1137,7 @@ int cdr_rater_rate_resolved(cdr_rater *rt, const cdr_record *recs, const int32_t
             stats->rs_overflow_units[s] += wk->wk_stats.rs_overflow_units[s];
             stats->rs_free_units[s] += wk->wk_stats.rs_free_units[s];
         }
+        stats->rs_late += wk->wk_stats.rs_late;
         for (int k = 0; k < wk->wk_stats.rs_ncurrencies; k++) {
             int rc = stats_add_currency(stats, &wk->wk_stats.rs_currency[k]);
             if (rc && !err)

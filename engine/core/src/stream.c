@@ -43,6 +43,7 @@ typedef struct reload_note {
     size_t rn_count;              /* subscribers in the new table */
     size_t rn_added, rn_removed;  /* by MSISDN */
     size_t rn_changed, rn_owners; /* entries that differ; of those, with another charging owner */
+    int rn_closed;                /* the closed cycles changed */
     double rn_load_ms;            /* time spent in sc_reload */
 } reload_note;
 
@@ -58,11 +59,15 @@ typedef struct reloader {
     atomic_int rl_ready;
     cdr_plan_set *rl_ps; /* pending, owned */
     cdr_subtab *rl_tab;  /* pending, owned */
+    uint32_t *rl_closed; /* pending closed cycles, owned (sorted, unique), with rl_nclosed */
+    size_t rl_nclosed;
     reload_note rl_note;
     /* the reload thread's own view: the newest plans (a reference) and table (current or pending;
      * the loop frees a table only when a newer one, made by this thread, replaces it) */
     cdr_plan_set *rl_last_ps;
     const cdr_subtab *rl_last_tab;
+    uint32_t *rl_last_closed; /* the newest closed cycles (sorted, unique), owned */
+    size_t rl_last_nclosed;
 } reloader;
 
 enum { T_RAW = 0, T_RATED, T_SUSPENSE, T_COUNTERS, T_ALERTS, T_NTOPICS };
@@ -86,6 +91,8 @@ typedef struct stream {
     cdr_subtab *sm_tab_owned;  /* sm_tab when it came from a reload */
     uint16_t *sm_owner_part;   /* [subscriber index] 1 + its owner's partition, 0 = not yet */
     uint32_t sm_plan_versions; /* of the plans the rater rates with */
+    size_t sm_nclosed;         /* closed cycles the rater knows */
+    uint32_t sm_last_closed;   /* the latest of them, 0 = none */
     rd_kafka_message_t **sm_msgs;
     size_t sm_nmsgs;
     cdr_record *sm_recs;
@@ -642,6 +649,25 @@ static int subs_diff(const cdr_subtab *old, const cdr_subtab *tab, reload_note *
     return added || removed || changed;
 }
 
+static int cycle_cmp(const void *a, const void *b)
+{
+    const uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+/* Sort cycles[0..*n) and drop duplicates. */
+static void cycles_norm(uint32_t *cycles, size_t *n)
+{
+    if (!*n)
+        return;
+    qsort(cycles, *n, sizeof *cycles, cycle_cmp);
+    size_t m = 0;
+    for (size_t i = 0; i < *n; i++)
+        if (!m || cycles[m - 1] != cycles[i])
+            cycles[m++] = cycles[i];
+    *n = m;
+}
+
 static void *reload_main(void *arg)
 {
     stream *sm = arg;
@@ -670,6 +696,27 @@ static void *reload_main(void *arg)
         cdr_diag_clear(&dg);
         const uint64_t t0 = now_ns();
         const int rc = sc->sc_reload(sc->sc_reload_arg, &ps, &tab, &dg);
+        uint32_t *closed = NULL; /* the closed cycles, when they changed */
+        size_t nclosed = 0;
+        if (sc->sc_reload_closed) { /* on their own: a failed load of plans does not hold them */
+            cdr_diag cdg;
+            cdr_diag_clear(&cdg);
+            const int crc = sc->sc_reload_closed(sc->sc_reload_arg, &closed, &nclosed, &cdg);
+            if (crc) {
+                char etext[600];
+                say(sm, CDR_STREAM_WARN, "reload failed", "code=%s err=%s", cdr_err_name(crc),
+                    cdr_stream_log_quote(cdg.dg_msg, etext, sizeof etext));
+                free(closed);
+                closed = NULL;
+            } else if (closed) {
+                cycles_norm(closed, &nclosed);
+                if (nclosed == rl->rl_last_nclosed &&
+                    (!nclosed || !memcmp(closed, rl->rl_last_closed, nclosed * sizeof *closed))) {
+                    free(closed); /* the same cycles */
+                    closed = NULL;
+                }
+            }
+        }
         reload_note rn = {0};
         rn.rn_load_ms = ms_since(t0);
         if (rc) {
@@ -691,7 +738,24 @@ static void *reload_main(void *arg)
         if (rc) {
             cdr_plan_set_release(ps);
             cdr_subtab_free(tab);
-            continue;
+            ps = NULL;
+            tab = NULL;
+        }
+        if (closed) {
+            uint32_t *copy = malloc((nclosed ? nclosed : 1) * sizeof *copy);
+            if (copy) { /* else: not taken; the next reload sees the change again */
+                memcpy(copy, closed, nclosed * sizeof *copy);
+                free(rl->rl_closed); /* a pending one not taken yet: this one is newer */
+                rl->rl_closed = closed;
+                rl->rl_nclosed = nclosed;
+                free(rl->rl_last_closed);
+                rl->rl_last_closed = copy;
+                rl->rl_last_nclosed = nclosed;
+                rl->rl_note.rn_closed = 1;
+                atomic_store(&rl->rl_ready, 1);
+            } else {
+                free(closed);
+            }
         }
         if (ps) {
             cdr_plan_set_release(rl->rl_ps); /* a pending one not taken yet: this one is newer */
@@ -729,6 +793,14 @@ static void *reload_main(void *arg)
 static int reload_start(stream *sm, cdr_plan_set *ps)
 {
     reloader *rl = &sm->sm_rl;
+    const cdr_stream_config *sc = sm->sm_cfg;
+    if (sc->sc_nclosed) { /* what the rater starts with, for the comparison */
+        if (!(rl->rl_last_closed = malloc(sc->sc_nclosed * sizeof *rl->rl_last_closed)))
+            return cdr_diag_set(sm->sm_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        memcpy(rl->rl_last_closed, sc->sc_closed, sc->sc_nclosed * sizeof *rl->rl_last_closed);
+        rl->rl_last_nclosed = sc->sc_nclosed;
+        cycles_norm(rl->rl_last_closed, &rl->rl_last_nclosed);
+    }
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
     pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
@@ -762,6 +834,9 @@ static void reload_stop(stream *sm)
     cdr_plan_set_release(rl->rl_ps);
     cdr_subtab_free(rl->rl_tab);
     cdr_plan_set_release(rl->rl_last_ps);
+    free(rl->rl_closed);
+    free(rl->rl_last_closed);
+    rl->rl_closed = rl->rl_last_closed = NULL;
     pthread_cond_destroy(&rl->rl_cond);
     pthread_mutex_destroy(&rl->rl_lock);
     rl->rl_started = 0;
@@ -776,9 +851,13 @@ static int apply_reload(stream *sm)
     pthread_mutex_lock(&rl->rl_lock);
     cdr_plan_set *ps = rl->rl_ps;
     cdr_subtab *tab = rl->rl_tab;
+    uint32_t *closed = rl->rl_closed;
+    const size_t nclosed = rl->rl_nclosed;
+    const uint32_t closed_last = closed && nclosed ? closed[nclosed - 1] : 0; /* sorted */
     const reload_note rn = rl->rl_note;
     rl->rl_ps = NULL;
     rl->rl_tab = NULL;
+    rl->rl_closed = NULL;
     memset(&rl->rl_note, 0, sizeof rl->rl_note);
     atomic_store(&rl->rl_ready, 0);
     pthread_mutex_unlock(&rl->rl_lock);
@@ -789,6 +868,9 @@ static int apply_reload(stream *sm)
         rc = cdr_rater_set_subtab(sm->sm_rt, tab, ps);
     else if (ps)
         rc = cdr_rater_set_plans(sm->sm_rt, ps);
+    if (!rc && rn.rn_closed)
+        rc = cdr_rater_set_closed(sm->sm_rt, closed, nclosed);
+    free(closed);
     if (rc) { /* the reload thread compares with tab: stop it first; then stop the stream */
         reload_stop(sm);
         cdr_plan_set_release(ps);
@@ -811,15 +893,21 @@ static int apply_reload(stream *sm)
         sm->sm_plan_versions = ps->ps_nplans;
         cdr_plan_set_release(ps); /* the rater holds its own reference */
     }
+    if (rn.rn_closed) {
+        sm->sm_nclosed = nclosed;
+        sm->sm_last_closed = closed_last;
+    }
     sm->sm_stats.ss_reloads++;
     char list[300];
     say(sm, CDR_STREAM_INFO, "reloaded",
         "plans_changed=%d plan_versions=%u new_versions=%s removed_versions=%u "
         "subscribers_changed=%d subscribers=%zu added=%zu removed=%zu changed=%zu "
-        "owner_changes=%zu load_ms=%.1f apply_ms=%.1f",
+        "owner_changes=%zu closed_changed=%d closed_cycles=%zu last_closed=%u load_ms=%.1f "
+        "apply_ms=%.1f",
         rn.rn_plans, sm->sm_plan_versions, cdr_stream_log_quote(rn.rn_new_list, list, sizeof list),
         rn.rn_gone, rn.rn_subs, cdr_subtab_count(sm->sm_tab), rn.rn_added, rn.rn_removed,
-        rn.rn_changed, rn.rn_owners, rn.rn_load_ms, ms_since(t0));
+        rn.rn_changed, rn.rn_owners, rn.rn_closed, sm->sm_nclosed, sm->sm_last_closed,
+        rn.rn_load_ms, ms_since(t0));
     if (rn.rn_owners)
         say(sm, CDR_STREAM_WARN, "charging owners changed",
             "subscribers=%zu note=\"their records now go to the new owner's partition; counters "
@@ -1416,6 +1504,15 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
             goto done;
         }
     }
+    if ((rc = cdr_rater_set_closed(sm->sm_rt, sc->sc_closed, sc->sc_nclosed)) != 0) {
+        cdr_diag_set(dg, rc, NULL, 0, 0, "rate-stream: invalid closed cycles");
+        goto done;
+    }
+    for (size_t i = 0; i < sc->sc_nclosed; i++) {
+        sm->sm_nclosed = sc->sc_nclosed; /* as given; the reload thread compares without doubles */
+        if (sc->sc_closed[i] > sm->sm_last_closed)
+            sm->sm_last_closed = sc->sc_closed[i];
+    }
     sm->sm_msgs = malloc(bmax * sizeof *sm->sm_msgs);
     sm->sm_recs = malloc(bmax * sizeof *sm->sm_recs);
     sm->sm_out = malloc(bmax * sizeof *sm->sm_out);
@@ -1451,9 +1548,10 @@ int cdr_stream_run(const cdr_stream_config *sc, cdr_plan_set *ps, const cdr_subt
         goto done;
     say(sm, CDR_STREAM_INFO, "rate-stream started",
         "group=%s topic=%s partitions=%d transactional_id=%s threads=%u batch=%zu "
-        "plan_versions=%u subscribers=%zu reload_ms=%d idle_exit_ms=%d",
+        "plan_versions=%u subscribers=%zu closed_cycles=%zu last_closed=%u reload_ms=%d "
+        "idle_exit_ms=%d",
         sc->sc_group, sm->sm_topic[T_RAW], sm->sm_nparts, tid, sc->sc_threads ? sc->sc_threads : 1,
-        bmax, ps->ps_nplans, cdr_subtab_count(tab),
+        bmax, ps->ps_nplans, cdr_subtab_count(tab), sm->sm_nclosed, sm->sm_last_closed,
         sc->sc_reload ? (sc->sc_reload_ms > 0 ? sc->sc_reload_ms : CDR_STREAM_RELOAD_DEFAULT) : 0,
         sc->sc_idle_exit_ms > 0 ? sc->sc_idle_exit_ms : 0);
     while (!rc) {
