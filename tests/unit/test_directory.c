@@ -464,10 +464,10 @@ Test(dir_refused, plan_changes_that_do_not_chain)
 
 Test(dir_refused, last_plan_change_is_not_the_subscribers_plan)
 {
-    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=q previous=p from=2026-11-01\n", 8, 26,
-                   CDR_FORMAT,
-                   "plan_change: the last change of subscriber 5 is to plan 'q', but the subscriber "
-                   "(line 7) has plan=p; plan= is the plan after the last change");
+    expect_refused(
+        PRE SUB5 "plan_change subscriber=5 plan=q previous=p from=2026-11-01\n", 8, 26, CDR_FORMAT,
+        "plan_change: the last change of subscriber 5 is to plan 'q', but the subscriber "
+        "(line 7) has plan=p; plan= is the plan after the last change");
 }
 
 Test(dir_refused, two_plan_changes_at_one_time)
