@@ -201,6 +201,16 @@ static fixture *billed(const char *tag)
     return &fx;
 }
 
+/* An expected invoice line: subscriber, class, share, plan (NULL: none), amount, tax rate, tax,
+ * total. */
+typedef struct xline {
+    int x_sub;
+    const char *x_cls, *x_share, *x_plan, *x_amount, *x_rate, *x_tax, *x_total;
+} xline;
+
+static void expect_exact(const fixture *fx, const char *no, const xline *xl, size_t n,
+                         const char *amount, const char *tax, const char *total);
+
 static void expect_invoice(const fixture *fx, const char *no, const char *tail)
 {
     char needle[64];
@@ -490,6 +500,14 @@ Test(bill, adjustments_a_charge_to_a_line_and_a_credit_to_an_account)
                    "\"total\":\"26.50\"}");
     expect_invoice(&fx, "INV-202611-200",
                    "\"amount\":\"48.20\",\"tax\":\"3.50\",\"total\":\"51.70\"}");
+    /* the whole invoice: data 3.00 (0.18), the fee's rest 20.20 (1.818 -> 1.82), the one-off
+     * 25.00 (1.50) */
+    static const xline a200[] = {
+        {20, "data", "own", NULL, "3.00", "6%", "0.18", "3.18"},
+        {20, "recurring_fee", "own", NULL, "20.20", "9%", "1.82", "22.02"},
+        {20, "one_off", "own", NULL, "25.00", "6%", "1.50", "26.50"},
+    };
+    expect_exact(&fx, "INV-202611-200", a200, 3, "48.20", "3.50", "51.70");
     /* the negative adjustment: a credit line of the account, tax 0 % */
     expect_invoice(&fx, "INV-202611-500",
                    "{\"subscriber\":null,\"msisdn\":null,\"class\":\"adjustment\",\"share\":"
@@ -947,13 +965,6 @@ static void history_records(fixture *fx)
         rec_at(fx, m, "cn-payg", D, 90000, sh(3, 11), OUTSIDER);
     }
 }
-
-/* An expected invoice line: subscriber, class, share, plan (NULL: none), amount, tax rate, tax,
- * total. */
-typedef struct xline {
-    int x_sub;
-    const char *x_cls, *x_share, *x_plan, *x_amount, *x_rate, *x_tax, *x_total;
-} xline;
 
 static cdr_money m_of(const char *s)
 {
