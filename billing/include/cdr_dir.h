@@ -31,6 +31,7 @@ typedef struct cdr_dir_stats {
     size_t ds_subscribers;
     size_t ds_memberships;
     size_t ds_payment_rules;
+    size_t ds_plan_changes;
 } cdr_dir_stats;
 
 /* Parse and validate the directory file at path, then replace the store's directory with it in
@@ -55,8 +56,8 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg);
 
 #define CDR_DIR_VERSION 1 /* the file format version this build reads */
 #define CDR_DIR_LAYOUT                                                                             \
-    2 /* the layout of the records in the store (2: account currency,                              \
-         payment rules in charge classes) */
+    3 /* the layout of the records in the store (2: account currency, payment rules in charge      \
+         classes; 3: plan changes, membership periods, closed-user-group discount) */
 #define CDR_DIR_TEXT_MAX         96        /* names and e-mail addresses, bytes including the NUL */
 #define CDR_DIR_MAX_WARN         8         /* pre-suspension warning thresholds per credit class */
 #define CDR_DIR_ID_MAX           INT64_MAX /* ids are 1 .. CDR_DIR_ID_MAX */
@@ -87,6 +88,7 @@ typedef enum cdr_dir_kind {
     CDR_DIR_SUBSCRIBER,
     CDR_DIR_MEMBERSHIP,
     CDR_DIR_PAYMENT_RULE,
+    CDR_DIR_PLAN_CHANGE, /* key: kind + be64 subscriber + be64 (from, sign bit flipped) */
     CDR_DIR_KIND_END
 } cdr_dir_kind;
 
@@ -165,6 +167,8 @@ typedef struct cdr_dir_product {
     uint64_t pd_member_cap[CDR_SVC_COUNT]; /* one member's cap on the pool, 0 = none */
     uint16_t pd_discount_bp;               /* enterprise discount, basis points (0..10000) */
     uint8_t pd_cug;                        /* 1 = closed user group among the members */
+    uint16_t pd_cug_bp; /* discount on calls and messages between members of the closed user
+                           group, basis points (cug_discount=, default 10000 with cug=yes) */
 } cdr_dir_product;
 
 typedef struct cdr_dir_subscriber {
@@ -185,6 +189,8 @@ typedef struct cdr_dir_membership {
     uint64_t ms_subscriber; /* the key: a subscriber has at most one membership */
     uint64_t ms_product;
     uint64_t ms_enterprise; /* resolved: the product's enterprise */
+    cdr_time ms_from;       /* the member joined (inclusive); INT64_MIN when not given */
+    cdr_time ms_to;         /* the member left (exclusive); INT64_MAX when not given */
 } cdr_dir_membership;
 
 typedef enum cdr_dir_scope {
@@ -202,6 +208,17 @@ typedef struct cdr_dir_payment_rule {
     uint32_t pr_classes;    /* bit (1u << cdr_dir_charge) per class paid */
     uint8_t pr_scope;       /* cdr_dir_scope */
 } cdr_dir_payment_rule;
+
+/* A change of a line's plan: from pc_from on (until its next change) the line is on pc_plan; before
+ * it, on pc_previous. The subscriber's sb_plan is its plan after its last change. A subscriber's
+ * changes are validated as a chain: ascending times inside its active window, each pc_previous the
+ * plan of the change before it, the last pc_plan its sb_plan. */
+typedef struct cdr_dir_plan_change {
+    uint64_t pc_subscriber;
+    cdr_time pc_from;
+    char pc_plan[CDR_NAME_MAX];
+    char pc_previous[CDR_NAME_MAX];
+} cdr_dir_plan_change;
 
 /* The charging owner of a line: its enterprise's (cdr_dir_enterprise_owner) for a member of an
  * enterprise, else its account's id. So every line of an account, and every member and pool of
@@ -243,6 +260,8 @@ const cdr_dir_product *cdr_dir_products(const cdr_dir *dir, size_t *n);
 const cdr_dir_subscriber *cdr_dir_subscribers(const cdr_dir *dir, size_t *n);
 const cdr_dir_membership *cdr_dir_memberships(const cdr_dir *dir, size_t *n);
 const cdr_dir_payment_rule *cdr_dir_payment_rules(const cdr_dir *dir, size_t *n);
+/* By subscriber, then time. */
+const cdr_dir_plan_change *cdr_dir_plan_changes(const cdr_dir *dir, size_t *n);
 
 /* Lookups: the record or NULL; valid until cdr_dir_free. */
 const cdr_dir_credit_class *cdr_dir_find_credit_class(const cdr_dir *dir, const char *id);
@@ -254,6 +273,11 @@ const cdr_dir_subscriber *cdr_dir_find_subscriber(const cdr_dir *dir, uint64_t i
 const cdr_dir_subscriber *cdr_dir_find_msisdn(const cdr_dir *dir, const char *msisdn);
 /* The membership of a subscriber, or NULL for an individual. */
 const cdr_dir_membership *cdr_dir_find_membership(const cdr_dir *dir, uint64_t subscriber_id);
+
+/* The plan changes of subscriber subscriber_id in time order (valid until cdr_dir_free); *n gets
+ * their count, 0 (and NULL) for a line that never changed plan. */
+const cdr_dir_plan_change *cdr_dir_find_plan_changes(const cdr_dir *dir, uint64_t subscriber_id,
+                                                     size_t *n);
 
 /* The payment rules that apply to subscriber sb (most specific scope wins: the subscriber's own
  * rules if it has any, else its product's, else its enterprise's), in id order, into out[0..max).

@@ -31,6 +31,10 @@
 #define CENT      10000 /* micro-units */
 #define MAX_RULES 16
 #define MAX_ZONES 1024 /* distinct zone names per currency in the report */
+#define MAX_FEES  4    /* plans (fee lines) of one line in one cycle */
+/* Amount slots of a line: one per charge class, and after them the fee lines of its second to
+ * last plan of the cycle (class recurring_fee; the first plan's fee is in the class's slot). */
+#define NSLOT (CDR_CLASS_COUNT + MAX_FEES - 1)
 
 /* ---- tax ------------------------------------------------------------------------------------- */
 
@@ -134,6 +138,26 @@ int cdr_tax_load(const char *path, cdr_tax_table *t, cdr_diag *dg)
 
 /* ---- the run's state ------------------------------------------------------------------------- */
 
+/* What the bill of a line needs beyond its sums, for the few lines that have it (allocated before
+ * the scan): a membership of part of the cycle, a closed user group, plan changes. */
+typedef struct bext {
+    cdr_time x_from, x_to; /* the membership's period; INT64_MIN, INT64_MAX: no dates */
+    uint64_t x_product;    /* its closed-user-group product (x_cug_bp > 0), else 0 */
+    uint16_t x_cug_bp;     /* the product's cug_discount, basis points */
+    uint8_t x_history;     /* plan changes or membership dates: fees by day (history_fees) */
+    cdr_money x_out[CDR_CLASS_COUNT]; /* usage outside the membership period, as rated */
+    cdr_money x_cug[CDR_CLASS_COUNT]; /* usage with members of its closed user group */
+    uint32_t x_cug_records[CDR_CLASS_COUNT];
+    unsigned x_nfees; /* fee lines, one per plan of the cycle, in order of first day */
+    struct {
+        const char *f_name;     /* the plan's id */
+        const cdr_plan *f_plan; /* the version in effect on its last day; NULL: none yet */
+        uint8_t f_days;         /* active days on the plan */
+        uint8_t f_in_days;      /* ... of which in the enterprise */
+        cdr_time f_last;        /* the last active instant on it */
+    } x_fee[MAX_FEES];
+} bext;
+
 /* One line's month. */
 typedef struct bsub {
     union {
@@ -148,6 +172,7 @@ typedef struct bsub {
     cdr_money bs_adj[2];  /* adjustments of the line, whole cents: one_off, adjustment */
     cdr_money bs_rerate;  /* corrections of closed cycles' charges (rerate), micro-units */
     uint8_t bs_live_seen; /* reconciliation: the live state has the line */
+    bext *bs_x;           /* NULL for most lines */
 } bsub;
 
 typedef struct bzone {
@@ -170,6 +195,7 @@ typedef struct bcur {
     cdr_money bc_svc_charge[CDR_SVC_COUNT];
     cdr_money bc_gross[CDR_CLASS_COUNT], bc_disc[CDR_CLASS_COUNT], bc_tax[CDR_CLASS_COUNT];
     cdr_money bc_ent[CDR_CLASS_COUNT], bc_mem[CDR_CLASS_COUNT];
+    cdr_money bc_cug[CDR_CLASS_COUNT]; /* the closed-user-group part of bc_disc */
     uint64_t bc_class_records[CDR_CLASS_COUNT];
     bzone bc_zones[MAX_ZONES];
     size_t bc_nzones;
@@ -192,6 +218,7 @@ typedef struct bline {
     uint32_t bl_sub; /* index in the directory's subscribers */
     uint8_t bl_class;
     uint8_t bl_enterprise; /* 1 = the enterprise's share of a member's class */
+    uint8_t bl_part;       /* fee lines: the plan's index in bext.x_fee; else 0 */
     cdr_money bl_amount;   /* whole cents */
 } bline;
 
@@ -202,6 +229,7 @@ typedef struct bill_ctx {
     const cdr_dir_subscriber *b_subs;
     size_t b_nsubs;
     bsub *b_bs;
+    bext *b_x;   /* the lines' bext, one array */
     bcur *b_cur; /* [CDR_BILL_MAX_CURRENCIES]: ~50 KB each, on the heap */
     int b_ncur;
     uint64_t b_records, b_total;
@@ -318,6 +346,28 @@ typedef struct bscan {
     cdr_diag sc_dg;
 } bscan;
 
+/* A record of a line with a bext: outside its membership period, or with another member of its
+ * closed user group (the other party's line a member of the same product at the event time; only
+ * for the classes a closed user group prices, basic_voice and sms_mms, and what was charged). */
+static void record_ext(const bill_ctx *b, bext *x, const cdr_dir_subscriber *sb,
+                       const cdr_ledger_rec *r, int cls, int sign)
+{
+    const cdr_time t = r->lr_cdr.cr_start;
+    const cdr_money charge = sign * r->lr_rated.rr_charge;
+    if (t < x->x_from || t >= x->x_to) {
+        __atomic_add_fetch(&x->x_out[cls], charge, __ATOMIC_RELAXED);
+        return;
+    }
+    if (!x->x_cug_bp || !charge || (cls != CDR_CLASS_BASIC_VOICE && cls != CDR_CLASS_SMS_MMS))
+        return;
+    const cdr_dir_subscriber *o = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_other);
+    const bext *ox = o && o != sb ? b->b_bs[o - b->b_subs].bs_x : NULL;
+    if (!ox || ox->x_product != x->x_product || t < ox->x_from || t >= ox->x_to)
+        return;
+    __atomic_add_fetch(&x->x_cug[cls], charge, __ATOMIC_RELAXED);
+    __atomic_add_fetch(&x->x_cug_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
+}
+
 /* Add record r to the line and the report: sign 1, or -1 for the reversal of a charge (a
  * correction set's, cdr_rerate.h). Counts and units are modulo 2^64, so a reversal takes back
  * exactly what its record added. */
@@ -362,6 +412,8 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
         return 1;
     }
     const int cls = record_class(r, pl);
+    if (s->bs_x)
+        record_ext(b, s->bs_x, sb, r, cls, sign);
     __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->bs_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
     __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
@@ -646,6 +698,99 @@ static unsigned active_days(const bmidnights *m, const cdr_dir_subscriber *sb, c
     return n;
 }
 
+/* The bext of every line that needs one (bext above); the others keep bs_x NULL and cost the scan
+ * one test per record. */
+static int prepare_ext(bill_ctx *b)
+{
+    size_t nx = 0;
+    for (int pass = 0; pass < 2; pass++) {
+        for (size_t i = 0; i < b->b_nsubs; i++) {
+            const cdr_dir_subscriber *sb = &b->b_subs[i];
+            const cdr_dir_membership *ms =
+                sb->sb_enterprise ? cdr_dir_find_membership(b->b_dir, sb->sb_id) : NULL;
+            const cdr_dir_product *pd = ms ? cdr_dir_find_product(b->b_dir, ms->ms_product) : NULL;
+            size_t npc;
+            (void)cdr_dir_find_plan_changes(b->b_dir, sb->sb_id, &npc);
+            const int dated = ms && (ms->ms_from != INT64_MIN || ms->ms_to != INT64_MAX);
+            const int cug = pd && pd->pd_cug && pd->pd_cug_bp;
+            if (!dated && !cug && !npc)
+                continue;
+            if (pass == 0) {
+                nx++;
+                continue;
+            }
+            bext *x = &b->b_x[nx++];
+            x->x_from = ms ? ms->ms_from : INT64_MIN;
+            x->x_to = ms ? ms->ms_to : INT64_MAX;
+            if (cug) {
+                x->x_product = pd->pd_id;
+                x->x_cug_bp = pd->pd_cug_bp;
+            }
+            x->x_history = dated || npc;
+            b->b_bs[i].bs_x = x;
+        }
+        if (pass == 0) {
+            if (!(b->b_x = calloc(nx ? nx : 1, sizeof *b->b_x)))
+                return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            nx = 0;
+        }
+    }
+    return 0;
+}
+
+/* The plan of a line at instant t: before its first change the first change's previous plan, else
+ * the plan of the last change at or before t (the subscriber's plan= without changes). */
+static const char *plan_at(const cdr_dir_plan_change *pc, size_t n, const char *current, cdr_time t)
+{
+    if (!n)
+        return current;
+    if (t < pc[0].pc_from)
+        return pc[0].pc_previous;
+    size_t j = 0;
+    while (j + 1 < n && pc[j + 1].pc_from <= t)
+        j++;
+    return pc[j].pc_plan;
+}
+
+/* The fee lines of a line with plan changes or a membership with dates: every active day of the
+ * cycle (days of mn, the time zone of the line's plan) goes to the plan in effect, and to the
+ * enterprise or not, at the day's last active instant; one fee line per plan. */
+static int history_fees(bill_ctx *b, const cdr_dir_subscriber *sb, bext *x, const bmidnights *mn)
+{
+    size_t npc;
+    const cdr_dir_plan_change *pc = cdr_dir_find_plan_changes(b->b_dir, sb->sb_id, &npc);
+    x->x_nfees = 0;
+    for (unsigned d = 0; d < mn->ndays; d++) {
+        const cdr_time start = mn->mn[d], end = mn->mn[d + 1];
+        if (sb->sb_active_from >= end || sb->sb_active_to <= start)
+            continue;
+        const cdr_time t = (sb->sb_active_to < end ? sb->sb_active_to : end) - 1;
+        const char *name = plan_at(pc, npc, sb->sb_plan, t);
+        unsigned f = 0;
+        while (f < x->x_nfees && strcmp(x->x_fee[f].f_name, name))
+            f++;
+        if (f == MAX_FEES)
+            return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0,
+                                "subscriber %" PRIu64 " is on more than %d plans in cycle %u",
+                                sb->sb_id, MAX_FEES, b->b_cfg->bc_cycle);
+        if (f == x->x_nfees)
+            x->x_fee[x->x_nfees++].f_name = name;
+        x->x_fee[f].f_days++;
+        x->x_fee[f].f_in_days += t >= x->x_from && t < x->x_to;
+        x->x_fee[f].f_last = t;
+    }
+    for (unsigned f = 0; f < x->x_nfees; f++) {
+        const int fam = cdr_plan_set_family(b->b_ps, x->x_fee[f].f_name);
+        if (fam < 0)
+            return cdr_diag_set(b->b_dg, CDR_NOTFOUND, NULL, 0, 0,
+                                "subscriber %" PRIu64 ": plan %s of its plan changes is not in "
+                                "the store",
+                                sb->sb_id, x->x_fee[f].f_name);
+        x->x_fee[f].f_plan = cdr_plan_set_at(b->b_ps, fam, x->x_fee[f].f_last);
+    }
+    return 0;
+}
+
 /* ---- the split ------------------------------------------------------------------------------- */
 
 /* Whole cents of a micro-unit amount, half-up. */
@@ -654,7 +799,8 @@ static cdr_money to_cents(cdr_money v)
     return cdr_round_to(v, CENT, CDR_ROUND_HALF_UP);
 }
 
-static int add_line(bill_ctx *b, uint64_t account, size_t sub, int cls, int ent, cdr_money amount)
+static int add_line(bill_ctx *b, uint64_t account, size_t sub, int cls, int ent, cdr_money amount,
+                    int part)
 {
     if (b->b_nlines == b->b_cap_lines) {
         size_t ncap = b->b_cap_lines ? b->b_cap_lines * 2 : 1024;
@@ -668,6 +814,7 @@ static int add_line(bill_ctx *b, uint64_t account, size_t sub, int cls, int ent,
                                         .bl_sub = (uint32_t)sub,
                                         .bl_class = (uint8_t)cls,
                                         .bl_enterprise = (uint8_t)ent,
+                                        .bl_part = (uint8_t)part,
                                         .bl_amount = amount};
     return 0;
 }
@@ -693,18 +840,49 @@ static bent *ent_slot(bcur *c, uint64_t en)
     return e;
 }
 
-/* Per-line amounts kept for subscribers.jsonl. */
+/* Per-line amounts kept for subscribers.jsonl, per slot (NSLOT). */
 typedef struct bamounts {
-    cdr_money ba_gross[CDR_CLASS_COUNT], ba_disc[CDR_CLASS_COUNT];
-    cdr_money ba_ent[CDR_CLASS_COUNT], ba_mem[CDR_CLASS_COUNT];
+    cdr_money ba_gross[NSLOT], ba_disc[NSLOT], ba_cug[NSLOT];
+    cdr_money ba_ent[NSLOT], ba_mem[NSLOT];
     cdr_money ba_fee_full; /* the plan's monthly fee before proration */
 } bamounts;
 
-/* Fee, cents, discount and split of line i; its invoice lines into b->b_lines. */
+/* The charge class of amount slot sl. */
+static int slot_class(int sl)
+{
+    return sl < CDR_CLASS_COUNT ? sl : CDR_CLASS_RECURRING_FEE;
+}
+
+/* The slot of fee line f (its plan's index in bext.x_fee). */
+static int fee_slot(unsigned f)
+{
+    return f ? CDR_CLASS_COUNT + (int)f - 1 : CDR_CLASS_RECURRING_FEE;
+}
+
+/* fee x days / cycle_days, whole cents half-up, into *out. */
+static int prorate(cdr_money fee, unsigned days, unsigned cycle_days, cdr_money *out)
+{
+    int64_t q = 0;
+    if (cdr_div_round((__int128)fee * days, (int64_t)cycle_days * CENT, CDR_ROUND_HALF_UP, &q))
+        return -1;
+    *out = q * CENT;
+    return 0;
+}
+
+/* -(amount x bp / 10000), whole cents half-up: a discount. */
+static cdr_money discount_of(cdr_money amount, unsigned bp)
+{
+    int64_t q = 0;
+    (void)cdr_div_round((__int128)amount * bp, (int64_t)10000 * CENT, CDR_ROUND_HALF_UP, &q);
+    return -q * CENT;
+}
+
+/* Fee, cents, discounts and split of line i; its invoice lines into b->b_lines. */
 static int bill_line(bill_ctx *b, size_t i, bamounts *a)
 {
     const cdr_dir_subscriber *sb = &b->b_subs[i];
     bsub *s = &b->b_bs[i];
+    const bext *x = s->bs_x;
     memset(a, 0, sizeof *a);
     if (!s->bs_billed)
         return 0;
@@ -713,22 +891,44 @@ static int bill_line(bill_ctx *b, size_t i, bamounts *a)
         return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
                             CDR_BILL_MAX_CURRENCIES);
     c->bc_subscribers++;
+    /* out[sl]: the part outside the membership period (the member's own, no discount, no rule) */
+    cdr_money out[NSLOT] = {0};
     for (int k = 1; k < CDR_CLASS_COUNT; k++) {
         if (!s->bs_usage[k] && !s->bs_records[k])
             continue;
         a->ba_gross[k] = to_cents(s->bs_usage[k]);
         c->bc_m.bm_usage += s->bs_usage[k];
         c->bc_m.bm_rounding += a->ba_gross[k] - s->bs_usage[k];
+        if (x && x->x_out[k])
+            out[k] = to_cents(x->x_out[k]);
     }
-    if (s->bs_fee_plan) {
+    int has_fee[NSLOT] = {0};
+    if (x && x->x_history) { /* one fee line per plan, split by the days in the enterprise */
+        for (unsigned f = 0; f < x->x_nfees; f++) {
+            const cdr_plan *pl = x->x_fee[f].f_plan;
+            const int sl = fee_slot(f);
+            cdr_money all, in;
+            if (!pl)
+                continue;
+            if (prorate(pl->pl_monthly_fee, x->x_fee[f].f_days, s->bs_cycle_days, &all) ||
+                prorate(pl->pl_monthly_fee, x->x_fee[f].f_in_days, s->bs_cycle_days, &in))
+                return cdr_diag_set(b->b_dg, CDR_RANGE, NULL, 0, 0, "monthly fee out of range");
+            a->ba_gross[sl] = all;
+            out[sl] += all - in;
+            has_fee[sl] = 1;
+            c->bc_m.bm_fees += all;
+        }
+        if (s->bs_fee_plan)
+            a->ba_fee_full = s->bs_fee_plan->pl_monthly_fee;
+    } else if (s->bs_fee_plan) {
         const cdr_money fee = s->bs_fee_plan->pl_monthly_fee;
-        int64_t q = 0;
-        if (cdr_div_round((__int128)fee * s->bs_active_days, (int64_t)s->bs_cycle_days * CENT,
-                          CDR_ROUND_HALF_UP, &q))
+        cdr_money q;
+        if (prorate(fee, s->bs_active_days, s->bs_cycle_days, &q))
             return cdr_diag_set(b->b_dg, CDR_RANGE, NULL, 0, 0, "monthly fee out of range");
-        a->ba_gross[CDR_CLASS_RECURRING_FEE] += q * CENT;
+        a->ba_gross[CDR_CLASS_RECURRING_FEE] += q;
         a->ba_fee_full = fee;
-        c->bc_m.bm_fees += q * CENT;
+        has_fee[CDR_CLASS_RECURRING_FEE] = 1;
+        c->bc_m.bm_fees += q;
     }
     for (int j = 0; j < 2; j++) { /* the adjustments file (whole cents) */
         a->ba_gross[j ? CDR_CLASS_ADJUSTMENT : CDR_CLASS_ONE_OFF] += s->bs_adj[j];
@@ -742,19 +942,30 @@ static int bill_line(bill_ctx *b, size_t i, bamounts *a)
     const cdr_dir_product *pd =
         sb->sb_enterprise ? cdr_dir_find_product(b->b_dir, sb->sb_product) : NULL;
     const unsigned bp = pd ? pd->pd_discount_bp : 0;
-    cdr_money net[CDR_CLASS_COUNT];
+    /* the slots in class order, the extra fee lines after the first */
+    int order[NSLOT], nsl = 0;
     for (int k = 1; k < CDR_CLASS_COUNT; k++) {
-        if (bp && k != CDR_CLASS_FREE && k != CDR_CLASS_ONE_OFF && k != CDR_CLASS_ADJUSTMENT &&
-            a->ba_gross[k]) {
-            int64_t q = 0; /* the discount in cents, half-up */
-            (void)cdr_div_round((__int128)a->ba_gross[k] * bp, (int64_t)10000 * CENT,
-                                CDR_ROUND_HALF_UP, &q);
-            a->ba_disc[k] = -q * CENT;
-        }
-        net[k] = a->ba_gross[k] + a->ba_disc[k];
-        c->bc_gross[k] += a->ba_gross[k];
-        c->bc_disc[k] += a->ba_disc[k];
-        c->bc_m.bm_discount += a->ba_disc[k];
+        order[nsl++] = k;
+        for (int f = 1; k == CDR_CLASS_RECURRING_FEE && f < MAX_FEES; f++)
+            order[nsl++] = fee_slot((unsigned)f);
+    }
+    cdr_money net[NSLOT] = {0}, net_in[NSLOT] = {0};
+    for (int o = 0; o < nsl; o++) {
+        const int sl = order[o], k = slot_class(sl);
+        cdr_money in = a->ba_gross[sl] - out[sl];
+        /* the closed user group's discount on its calls and messages, then the enterprise's on
+         * what is left */
+        if (x && sl < CDR_CLASS_COUNT && x->x_cug[sl])
+            a->ba_cug[sl] = discount_of(x->x_cug[sl], x->x_cug_bp);
+        in += a->ba_cug[sl];
+        if (bp && k != CDR_CLASS_FREE && k != CDR_CLASS_ONE_OFF && k != CDR_CLASS_ADJUSTMENT && in)
+            a->ba_disc[sl] = discount_of(in, bp);
+        net_in[sl] = in + a->ba_disc[sl];
+        net[sl] = net_in[sl] + out[sl];
+        c->bc_gross[k] += a->ba_gross[sl];
+        c->bc_disc[k] += a->ba_disc[sl] + a->ba_cug[sl];
+        c->bc_cug[k] += a->ba_cug[sl];
+        c->bc_m.bm_discount += a->ba_disc[sl] + a->ba_cug[sl];
     }
     /* The enterprise's share: its rules in id order, each up to its cap, classes in class order. */
     const cdr_dir_payment_rule *rules[MAX_RULES];
@@ -767,42 +978,46 @@ static int bill_line(bill_ctx *b, size_t i, bamounts *a)
         sb->sb_enterprise ? cdr_dir_find_enterprise(b->b_dir, sb->sb_enterprise) : NULL;
     for (size_t r = 0; r < nr && en; r++) {
         cdr_money left = rules[r]->pr_cap; /* CDR_DIR_NO_CAP: unlimited */
-        for (int k = 1; k < CDR_CLASS_COUNT; k++) {
-            if (!(rules[r]->pr_classes & (1u << k)) || net[k] == 0 || a->ba_ent[k])
+        for (int o = 0; o < nsl; o++) {
+            const int sl = order[o];
+            if (!(rules[r]->pr_classes & (1u << slot_class(sl))) || net_in[sl] == 0 ||
+                a->ba_ent[sl])
                 continue;
-            cdr_money take = net[k];
+            cdr_money take = net_in[sl];
             if (take > 0 && left != CDR_DIR_NO_CAP) {
                 if (take > left)
                     take = left;
                 left -= take;
             }
-            a->ba_ent[k] = take;
+            a->ba_ent[sl] = take;
         }
     }
     bent *e = en ? ent_slot(c, en->en_id) : NULL;
     if (en && !e)
         return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     int own = 0; /* lines on the member's own account */
-    for (int k = 1; k < CDR_CLASS_COUNT; k++) {
-        a->ba_mem[k] = net[k] - a->ba_ent[k];
-        c->bc_ent[k] += a->ba_ent[k];
-        c->bc_mem[k] += a->ba_mem[k];
-        c->bc_m.bm_enterprise_share += a->ba_ent[k];
-        c->bc_m.bm_member_share += a->ba_mem[k];
+    for (int o = 0; o < nsl; o++) {
+        const int sl = order[o], k = slot_class(sl);
+        const int part = sl < CDR_CLASS_COUNT ? 0 : sl - CDR_CLASS_COUNT + 1;
+        a->ba_mem[sl] = net[sl] - a->ba_ent[sl];
+        c->bc_ent[k] += a->ba_ent[sl];
+        c->bc_mem[k] += a->ba_mem[sl];
+        c->bc_m.bm_enterprise_share += a->ba_ent[sl];
+        c->bc_m.bm_member_share += a->ba_mem[sl];
         if (e) {
-            e->be_amount += net[k];
-            e->be_share += a->ba_ent[k];
+            e->be_amount += net_in[sl];
+            e->be_share += a->ba_ent[sl];
         }
         int rc = 0;
-        if (a->ba_ent[k])
-            rc = add_line(b, en->en_account, i, k, 1, a->ba_ent[k]);
+        if (a->ba_ent[sl])
+            rc = add_line(b, en->en_account, i, k, 1, a->ba_ent[sl], part);
         /* The member's own line: what it pays, or usage that cost nothing (free, in a bundle)
          * and the fee line of a plan without fee; a class the enterprise pays in full shows on
          * the enterprise's invoice only. */
-        if (!rc && (a->ba_mem[k] ||
-                    (!a->ba_ent[k] &&
-                     (s->bs_records[k] || (k == CDR_CLASS_RECURRING_FEE && s->bs_fee_plan))))) {
-            rc = add_line(b, sb->sb_account, i, k, 0, a->ba_mem[k]);
+        if (!rc &&
+            (a->ba_mem[sl] ||
+             (!a->ba_ent[sl] && ((sl < CDR_CLASS_COUNT && s->bs_records[sl]) || has_fee[sl])))) {
+            rc = add_line(b, sb->sb_account, i, k, 0, a->ba_mem[sl], part);
             own++;
         }
         if (rc)
@@ -810,7 +1025,7 @@ static int bill_line(bill_ctx *b, size_t i, bamounts *a)
     }
     /* Every account of a billed line gets its invoice, also when the enterprise pays it all: a
      * placeholder (class none) that makes the invoice and prints no line. */
-    return own ? 0 : add_line(b, sb->sb_account, i, CDR_CLASS_NONE, 0, 0);
+    return own ? 0 : add_line(b, sb->sb_account, i, CDR_CLASS_NONE, 0, 0, 0);
 }
 
 /* The adjustments file: a line's adjustments join its amounts (and the split); an account's own
@@ -840,7 +1055,8 @@ static int apply_adjustments(bill_ctx *b)
                 return cdr_diag_set(b->b_dg, CDR_FORMAT, aj->aj_path, (int)ad->ad_line, 0,
                                     "adjustment %s: account %" PRIu64 " is not in the directory",
                                     ad->ad_id, ad->ad_account);
-            int rc = add_line(b, ad->ad_account, ADJ_LINE_BIT | k, ad->ad_class, 0, ad->ad_amount);
+            int rc =
+                add_line(b, ad->ad_account, ADJ_LINE_BIT | k, ad->ad_class, 0, ad->ad_amount, 0);
             if (rc)
                 return rc;
         }
@@ -1094,6 +1310,8 @@ static int cmp_line(const void *x, const void *y)
         return a->bl_sub < b->bl_sub ? -1 : 1;
     if (a->bl_class != b->bl_class)
         return a->bl_class - b->bl_class;
+    if (a->bl_part != b->bl_part)
+        return a->bl_part - b->bl_part;
     return a->bl_enterprise - b->bl_enterprise;
 }
 
@@ -1254,7 +1472,15 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
         lb_s(&o, cls);
         lb_s(&o, "\",\"share\":\"");
         lb_s(&o, share);
-        lb_s(&o, "\",\"amount\":");
+        const bext *x = sb ? b->b_bs[l->bl_sub].bs_x : NULL;
+        if (x && x->x_nfees > 1 && l->bl_class == CDR_CLASS_RECURRING_FEE) {
+            lb_s(&o, "\",\"plan\":");
+            lb_out(&o, j);
+            cdr_json_write_str(j, x->x_fee[l->bl_part].f_name);
+            lb_s(&o, ",\"amount\":");
+        } else {
+            lb_s(&o, "\",\"amount\":");
+        }
         lb_jmoney(&o, l->bl_amount, 2);
         lb_s(&o, ",\"tax_rate\":\"");
         lb_s(&o, pc[l->bl_class]);
@@ -1405,10 +1631,43 @@ static void write_subscriber(bill_ctx *b, FILE *f, size_t i, const bamounts *a)
     } else {
         lb_s(&o, "null,\"fee_plan_version\":null");
     }
+    const bext *x = s->bs_x;
+    if (x && x->x_history) { /* the fee lines: one per plan, with its days in the enterprise */
+        lb_s(&o, ",\"fees\":[");
+        for (unsigned k = 0, n = 0; k < x->x_nfees; k++) {
+            const cdr_plan *pl = x->x_fee[k].f_plan;
+            if (!pl)
+                continue;
+            lb_s(&o, n++ ? ",{\"plan\":" : "{\"plan\":");
+            lb_out(&o, f);
+            cdr_json_write_str(f, pl->pl_id);
+            lb_s(&o, ",\"version\":");
+            lb_u(&o, pl->pl_version);
+            lb_s(&o, ",\"monthly_fee\":");
+            lb_jmoney(&o, pl->pl_monthly_fee, 2);
+            lb_s(&o, ",\"days\":");
+            lb_u(&o, x->x_fee[k].f_days);
+            lb_s(&o, ",\"enterprise_days\":");
+            lb_u(&o, sb->sb_enterprise ? x->x_fee[k].f_in_days : 0);
+            lb_s(&o, ",\"amount\":");
+            lb_jmoney(&o, a->ba_gross[fee_slot(k)], 2);
+            lb_s(&o, "}");
+        }
+        lb_s(&o, "]");
+    }
     lb_s(&o, ",\"classes\":{");
     int first = 1;
     for (int k = 1; k < CDR_CLASS_COUNT; k++) {
-        if (!s->bs_records[k] && !a->ba_gross[k] && !a->ba_ent[k] && !a->ba_mem[k] &&
+        /* the class's figures: its slot, and for recurring_fee the extra fee lines */
+        cdr_money gross = a->ba_gross[k], disc = a->ba_disc[k], cug = a->ba_cug[k],
+                  ent = a->ba_ent[k], mem = a->ba_mem[k];
+        for (int sl = CDR_CLASS_COUNT; k == CDR_CLASS_RECURRING_FEE && sl < NSLOT; sl++) {
+            gross += a->ba_gross[sl];
+            disc += a->ba_disc[sl];
+            ent += a->ba_ent[sl];
+            mem += a->ba_mem[sl];
+        }
+        if (!s->bs_records[k] && !gross && !ent && !mem &&
             !(k == CDR_CLASS_RECURRING_FEE && s->bs_fee_plan))
             continue;
         lb_s(&o, first ? "\"" : ",\"");
@@ -1418,13 +1677,19 @@ static void write_subscriber(bill_ctx *b, FILE *f, size_t i, const bamounts *a)
         lb_s(&o, ",\"rated\":");
         lb_jmoney(&o, s->bs_usage[k], 6);
         lb_s(&o, ",\"gross\":");
-        lb_jmoney(&o, a->ba_gross[k], 2);
+        lb_jmoney(&o, gross, 2);
+        if (x && x->x_cug_bp) { /* a member of a closed user group */
+            lb_s(&o, ",\"cug_records\":");
+            lb_u(&o, x->x_cug_records[k]);
+            lb_s(&o, ",\"cug_discount\":");
+            lb_jmoney(&o, cug, 2);
+        }
         lb_s(&o, ",\"discount\":");
-        lb_jmoney(&o, a->ba_disc[k], 2);
+        lb_jmoney(&o, disc, 2);
         lb_s(&o, ",\"enterprise\":");
-        lb_jmoney(&o, a->ba_ent[k], 2);
+        lb_jmoney(&o, ent, 2);
         lb_s(&o, ",\"member\":");
-        lb_jmoney(&o, a->ba_mem[k], 2);
+        lb_jmoney(&o, mem, 2);
         lb_s(&o, "}");
         lb_out(&o, f);
         first = 0;
@@ -1473,6 +1738,10 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
                 money2(m->bm_enterprise_share, m8, sizeof m8),
                 money2(m->bm_member_share, m9, sizeof m9));
         fprintf(f, ",\"late_records\":%" PRIu64, c->bc_late_records);
+        cdr_money cug = 0;
+        for (int k = 1; k < CDR_CLASS_COUNT; k++)
+            cug += c->bc_cug[k];
+        fprintf(f, ",\"cug_discounts\":\"%s\"", money2(cug, m1, sizeof m1));
         fputs(",\"by_service\":{", f);
         int first = 1;
         for (int s = 0; s < CDR_SVC_COUNT; s++) {
@@ -1503,11 +1772,12 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
                 continue;
             fprintf(f,
                     "%s\"%s\":{\"records\":%" PRIu64 ",\"gross\":\"%s\",\"discount\":\"%s\","
-                    "\"amount\":\"%s\",\"tax\":\"%s\",\"enterprise_share\":\"%s\"}",
+                    "\"cug_discount\":\"%s\",\"amount\":\"%s\",\"tax\":\"%s\","
+                    "\"enterprise_share\":\"%s\"}",
                     first ? "" : ",", cdr_charge_class_name(k), c->bc_class_records[k],
                     money2(c->bc_gross[k], m1, sizeof m1), money2(c->bc_disc[k], m2, sizeof m2),
-                    money2(net, m3, sizeof m3), money2(c->bc_tax[k], m4, sizeof m4),
-                    money2(c->bc_ent[k], m5, sizeof m5));
+                    money2(c->bc_cug[k], m6, sizeof m6), money2(net, m3, sizeof m3),
+                    money2(c->bc_tax[k], m4, sizeof m4), money2(c->bc_ent[k], m5, sizeof m5));
             first = 0;
         }
         fputs("},\"by_enterprise\":{", f);
@@ -1785,7 +2055,8 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
     }
-    if ((rc = scan_cycle(&b, nthreads)) != 0 || (rc = scan_corrections(&b)) != 0)
+    if ((rc = prepare_ext(&b)) != 0 || (rc = scan_cycle(&b, nthreads)) != 0 ||
+        (rc = scan_corrections(&b)) != 0)
         goto done;
     if ((rc = reconcile(&b, st)) != 0)
         goto done;
@@ -1811,6 +2082,31 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         if (!ad)
             continue;
         const cdr_plan *pl = cdr_plan_set_at(b.b_ps, f, last);
+        bext *x = s->bs_x;
+        if (x && x->x_history) { /* a fee line per plan; the fee's plan is the last day's */
+            if ((rc = history_fees(&b, sb, x, mn)) != 0)
+                goto done;
+            pl = NULL;
+            cdr_time lastday = INT64_MIN;
+            for (unsigned k = 0; k < x->x_nfees; k++) {
+                const cdr_plan *fp = x->x_fee[k].f_plan;
+                if (!fp)
+                    continue;
+                if (s->bs_cur[0] && strcmp(s->bs_cur, fp->pl_currency)) {
+                    rc = cdr_diag_set(dg, CDR_FORMAT, NULL, 0, 0,
+                                      "subscriber %" PRIu64 ": usage in %s, but the monthly fee "
+                                      "of plan %s version %u is in %s",
+                                      sb->sb_id, s->bs_cur, fp->pl_id, fp->pl_version,
+                                      fp->pl_currency);
+                    goto done;
+                }
+                memcpy(s->bs_cur, fp->pl_currency, 4);
+                if (x->x_fee[k].f_last > lastday) {
+                    lastday = x->x_fee[k].f_last;
+                    pl = fp;
+                }
+            }
+        }
         if (!pl)
             continue; /* no version in effect yet */
         if (s->bs_cur[0] && strcmp(s->bs_cur, pl->pl_currency)) {
@@ -1907,6 +2203,7 @@ done:
     free(b.b_diffs);
     free(b.b_ents);
     free(b.b_bs);
+    free(b.b_x);
     cdr_plan_set_release(b.b_ps);
     cdr_dir_free(b.b_dir);
     return rc;

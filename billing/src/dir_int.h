@@ -52,11 +52,11 @@ typedef struct dir_vec {
     size_t dv_size; /* element size */
 } dir_vec;
 
-/* Where a record came from: its line and the columns of up to two fields that are checked after
+/* Where a record came from: its line and the columns of up to four fields that are checked after
  * the whole file was read (references; see the kind's table in dir_parse.c). */
 typedef struct dir_pos {
     uint32_t dp_line;
-    uint32_t dp_col[2];
+    uint32_t dp_col[4];
 } dir_pos;
 
 struct cdr_dir {
@@ -115,6 +115,9 @@ void dir_strmap_free(dir_strmap *sm);
  * sorted), (re)build the MSISDN index and the payment-rule index, and drop what only parsing
  * needed (dr_pos, dr_ids, dr_imsis). Returns 0 or CDR_ENOMEM. */
 int dir_finish(cdr_dir *dir);
+
+/* Order of plan changes: by subscriber, then time. */
+int dir_cmp_plan_change(const void *a, const void *b);
 
 /* Values in the store: the record's struct with every run of zero bytes (1..255 long) written as
  * 0x00 and the run length. dir_pack needs 2 * n bytes at dst and returns the packed length;

@@ -12,6 +12,7 @@ static const char *const dir_kind_names[CDR_DIR_KIND_END] = {
     [CDR_DIR_ACCOUNT] = "account",           [CDR_DIR_ENTERPRISE] = "enterprise",
     [CDR_DIR_PRODUCT] = "product",           [CDR_DIR_SUBSCRIBER] = "subscriber",
     [CDR_DIR_MEMBERSHIP] = "membership",     [CDR_DIR_PAYMENT_RULE] = "payment_rule",
+    [CDR_DIR_PLAN_CHANGE] = "plan_change",
 };
 
 const char *cdr_dir_kind_name(int kind)
@@ -59,6 +60,7 @@ const size_t dir_kind_size[CDR_DIR_KIND_END] = {
     [CDR_DIR_SUBSCRIBER] = sizeof(cdr_dir_subscriber),
     [CDR_DIR_MEMBERSHIP] = sizeof(cdr_dir_membership),
     [CDR_DIR_PAYMENT_RULE] = sizeof(cdr_dir_payment_rule),
+    [CDR_DIR_PLAN_CHANGE] = sizeof(cdr_dir_plan_change),
 };
 
 cdr_dir *dir_new(void)
@@ -366,6 +368,15 @@ static int cmp_name(const void *a, const void *b)
     return strcmp((const char *)a, (const char *)b);
 }
 
+/* Plan changes: by subscriber, then time (unique per subscriber once validated). */
+int dir_cmp_plan_change(const void *a, const void *b)
+{
+    const cdr_dir_plan_change *x = a, *y = b;
+    if (x->pc_subscriber != y->pc_subscriber)
+        return x->pc_subscriber < y->pc_subscriber ? -1 : 1;
+    return (x->pc_from > y->pc_from) - (x->pc_from < y->pc_from);
+}
+
 static int cmp_ruleref(const void *a, const void *b)
 {
     const dir_ruleref *x = a, *y = b;
@@ -473,6 +484,39 @@ static int collect_plans(cdr_dir *dir)
         ((cdr_dir_plan_use *)pv->dv_base)[ix1 - 1].pu_subscribers++;
         last = ix1 - 1;
     }
+    /* the plans of plan changes (plan= at column dp_col[1], previous= at dp_col[2]); they count
+     * no subscriber */
+    const dir_vec *cv = &dir->dr_vec[CDR_DIR_PLAN_CHANGE];
+    const dir_pos *cpos = dir->dr_pos[CDR_DIR_PLAN_CHANGE];
+    for (size_t i = 0; i < cv->dv_n && !rc; i++) {
+        const cdr_dir_plan_change *pc =
+            DIR_AT(dir, CDR_DIR_PLAN_CHANGE, const cdr_dir_plan_change, i);
+        for (int w = 0; w < 2 && !rc; w++) {
+            const char *plan = w ? pc->pc_previous : pc->pc_plan;
+            if (dir_strmap_find(&names, pv, off, plan))
+                continue;
+            if (pv->dv_n == pv->dv_cap) {
+                size_t ncap = pv->dv_cap ? 2 * pv->dv_cap : 16;
+                void *nb = realloc(pv->dv_base, ncap * pv->dv_size);
+                if (!nb) {
+                    rc = CDR_ENOMEM;
+                    break;
+                }
+                pv->dv_base = nb;
+                pv->dv_cap = ncap;
+            }
+            cdr_dir_plan_use *pu = (cdr_dir_plan_use *)pv->dv_base + pv->dv_n;
+            memset(pu, 0, sizeof *pu);
+            memcpy(pu->pu_plan, plan, sizeof pu->pu_plan);
+            if (cpos) {
+                const uint32_t col = cpos[i].dp_col[w ? 2 : 1];
+                pu->pu_line = cpos[i].dp_line;
+                pu->pu_column = col ? col + (w ? 9 : 5) : 0; /* after "previous=" / "plan=" */
+            }
+            if (dir_strmap_put(&names, pv, off, pv->dv_n++) == SIZE_MAX)
+                rc = CDR_ENOMEM;
+        }
+    }
     dir_strmap_free(&names);
     return rc;
 }
@@ -487,14 +531,16 @@ int dir_finish(cdr_dir *dir)
         dir_idmap_free(&dir->dr_ids[k]);
         dir->dr_hashed[k] = 0;
         dir_vec *dv = &dir->dr_vec[k];
-        int (*cmp)(const void *, const void *) = k == CDR_DIR_CREDIT_CLASS ? cmp_name : cmp_id;
+        int (*cmp)(const void *, const void *) = k == CDR_DIR_CREDIT_CLASS  ? cmp_name
+                                                 : k == CDR_DIR_PLAN_CHANGE ? dir_cmp_plan_change
+                                                                            : cmp_id;
         int sorted = 1;
         for (size_t i = 1; i < dv->dv_n && sorted; i++)
             sorted = cmp((char *)dv->dv_base + (i - 1) * dv->dv_size,
                          (char *)dv->dv_base + i * dv->dv_size) < 0;
         if (!sorted) {
-            if (k == CDR_DIR_CREDIT_CLASS)
-                qsort(dv->dv_base, dv->dv_n, dv->dv_size, cmp_name);
+            if (k == CDR_DIR_CREDIT_CLASS || k == CDR_DIR_PLAN_CHANGE) /* few, or small */
+                qsort(dv->dv_base, dv->dv_n, dv->dv_size, cmp);
             else if (sort_by_id(dv) != 0)
                 return CDR_ENOMEM;
         }
@@ -552,6 +598,7 @@ void cdr_dir_get_stats(const cdr_dir *dir, cdr_dir_stats *stats)
     stats->ds_subscribers = dir->dr_vec[CDR_DIR_SUBSCRIBER].dv_n;
     stats->ds_memberships = dir->dr_vec[CDR_DIR_MEMBERSHIP].dv_n;
     stats->ds_payment_rules = dir->dr_vec[CDR_DIR_PAYMENT_RULE].dv_n;
+    stats->ds_plan_changes = dir->dr_vec[CDR_DIR_PLAN_CHANGE].dv_n;
 }
 
 #define DIR_ARRAY_FN(fn, kind, type)                                                               \
@@ -569,6 +616,27 @@ DIR_ARRAY_FN(cdr_dir_products, CDR_DIR_PRODUCT, cdr_dir_product)
 DIR_ARRAY_FN(cdr_dir_subscribers, CDR_DIR_SUBSCRIBER, cdr_dir_subscriber)
 DIR_ARRAY_FN(cdr_dir_memberships, CDR_DIR_MEMBERSHIP, cdr_dir_membership)
 DIR_ARRAY_FN(cdr_dir_payment_rules, CDR_DIR_PAYMENT_RULE, cdr_dir_payment_rule)
+DIR_ARRAY_FN(cdr_dir_plan_changes, CDR_DIR_PLAN_CHANGE, cdr_dir_plan_change)
+
+const cdr_dir_plan_change *cdr_dir_find_plan_changes(const cdr_dir *dir, uint64_t subscriber_id,
+                                                     size_t *n)
+{
+    size_t total;
+    const cdr_dir_plan_change *pcs = cdr_dir_plan_changes(dir, &total);
+    size_t lo = 0, hi = total;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        if (pcs[mid].pc_subscriber < subscriber_id)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    size_t e = lo;
+    while (e < total && pcs[e].pc_subscriber == subscriber_id)
+        e++;
+    *n = e - lo;
+    return e > lo ? &pcs[lo] : NULL;
+}
 
 #define DIR_FIND_FN(fn, kind, type)                                                                \
     const type *fn(const cdr_dir *dir, uint64_t id)                                                \

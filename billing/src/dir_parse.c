@@ -44,9 +44,11 @@ enum dir_ftype {
     FT_SCOPE,    /* a payment rule's scope (fd_arg) and target id */
 };
 
-#define FD_REQ  1 /* required */
-#define FD_POS0 2 /* remember the column in dp_col[0] (checked after reading) */
-#define FD_POS1 4 /* ... in dp_col[1] */
+#define FD_REQ  1  /* required */
+#define FD_POS0 2  /* remember the column in dp_col[0] (checked after reading) */
+#define FD_POS1 4  /* ... in dp_col[1] */
+#define FD_POS2 8  /* ... in dp_col[2] */
+#define FD_POS3 16 /* ... in dp_col[3] */
 
 typedef struct dir_field {
     const char *fd_key;
@@ -113,6 +115,7 @@ static const dir_field fields_product[] = {
     CAP(CDR_SVC_VIDEO, "cap_video"),
     F("cug", FT_BOOL, 0, 0, cdr_dir_product, pd_cug),
     F("discount", FT_PERCENT, 0, 0, cdr_dir_product, pd_discount_bp),
+    F("cug_discount", FT_PERCENT, 0, 0, cdr_dir_product, pd_cug_bp),
 };
 #define PRODUCT_POOL0 3 /* index of pool_voice; the caps follow the pools */
 
@@ -130,6 +133,15 @@ static const dir_field fields_subscriber[] = {
 static const dir_field fields_membership[] = {
     F("subscriber", FT_REF, FD_REQ | FD_POS0, 0, cdr_dir_membership, ms_subscriber),
     F("product", FT_REF, FD_REQ | FD_POS1, 0, cdr_dir_membership, ms_product),
+    F("from", FT_TIME, 0, 0, cdr_dir_membership, ms_from),
+    F("to", FT_TIME, 0, 0, cdr_dir_membership, ms_to),
+};
+
+static const dir_field fields_plan_change[] = {
+    F("subscriber", FT_REF, FD_REQ | FD_POS0, 0, cdr_dir_plan_change, pc_subscriber),
+    F("plan", FT_NAME, FD_REQ | FD_POS1, 0, cdr_dir_plan_change, pc_plan),
+    F("previous", FT_NAME, FD_REQ | FD_POS2, 0, cdr_dir_plan_change, pc_previous),
+    F("from", FT_TIME, FD_REQ | FD_POS3, 0, cdr_dir_plan_change, pc_from),
 };
 
 static const dir_field fields_payment_rule[] = {
@@ -427,7 +439,7 @@ static int set_field(dir_parser *ps, const dir_field *fd, const dir_tok *tk, voi
     const char *v = tk->tk_val;
     const char *key = tk->tk_key;
     uint32_t col = tk->tk_col;
-    uint64_t u;
+    uint64_t u = 0;
     int rc;
 
     if (tk->tk_vlen == 0)
@@ -653,6 +665,13 @@ static int finish_product(dir_parser *ps, size_t ix)
             return perr(ps, CDR_RANGE, ccol, "field '%s' is larger than '%s'", cap->fd_key,
                         pool->fd_key);
     }
+    const uint32_t cugcol = seen_col(ps, "cug_discount");
+    if (cugcol && !pd->pd_cug)
+        return perr(ps, CDR_FORMAT, cugcol,
+                    "field 'cug_discount' without 'cug=yes': it prices calls within a closed "
+                    "user group");
+    if (pd->pd_cug && !cugcol)
+        pd->pd_cug_bp = 10000; /* calls and messages between members are free */
     return index_id(ps, CDR_DIR_PRODUCT, ix);
 }
 
@@ -699,6 +718,14 @@ static int finish_subscriber(dir_parser *ps, size_t ix)
 
 static int finish_membership(dir_parser *ps, size_t ix)
 {
+    cdr_dir_membership *ms = DIR_AT(ps->ps_dir, CDR_DIR_MEMBERSHIP, cdr_dir_membership, ix);
+    const uint32_t fcol = seen_col(ps, "from"), tcol = seen_col(ps, "to");
+    if (!fcol)
+        ms->ms_from = INT64_MIN;
+    if (!tcol)
+        ms->ms_to = INT64_MAX;
+    else if (ms->ms_to <= ms->ms_from)
+        return perr(ps, CDR_RANGE, tcol, "field 'to': not after from");
     /* A second membership of the same subscriber is reported after reading (it needs the
      * products' enterprises); only the first one is indexed. */
     if (dir_add_id(ps->ps_dir, CDR_DIR_MEMBERSHIP, ix) == SIZE_MAX)
@@ -717,6 +744,17 @@ static int finish_payment_rule(dir_parser *ps, size_t ix)
     return index_id(ps, CDR_DIR_PAYMENT_RULE, ix);
 }
 
+static int finish_plan_change(dir_parser *ps, size_t ix)
+{
+    const cdr_dir_plan_change *pc =
+        DIR_AT(ps->ps_dir, CDR_DIR_PLAN_CHANGE, cdr_dir_plan_change, ix);
+    if (strcmp(pc->pc_plan, pc->pc_previous) == 0)
+        return perr(ps, CDR_FORMAT, seen_col(ps, "previous"),
+                    "field 'previous': '%s' is also the new plan; a plan change names two plans",
+                    pc->pc_previous);
+    return 0;
+}
+
 #define KIND(name, kind, fields, finish)                                                           \
     {                                                                                              \
         name, kind, fields, sizeof fields / sizeof fields[0], finish                               \
@@ -730,6 +768,7 @@ static const dir_kind_def dir_kinds[] = {
     KIND("subscriber", CDR_DIR_SUBSCRIBER, fields_subscriber, finish_subscriber),
     KIND("membership", CDR_DIR_MEMBERSHIP, fields_membership, finish_membership),
     KIND("payment_rule", CDR_DIR_PAYMENT_RULE, fields_payment_rule, finish_payment_rule),
+    KIND("plan_change", CDR_DIR_PLAN_CHANGE, fields_plan_change, finish_plan_change),
 };
 #define DIR_NKINDS (sizeof dir_kinds / sizeof dir_kinds[0])
 
@@ -873,7 +912,7 @@ static int parse_line(dir_parser *ps, char *s, size_t len)
     if (!kd)
         return perr(ps, CDR_FORMAT, ps->ps_kind_col,
                     "unknown record kind '%s' (one of credit_class, customer, account, "
-                    "enterprise, product, subscriber, membership, payment_rule)",
+                    "enterprise, product, subscriber, membership, payment_rule, plan_change)",
                     kind);
     ps->ps_kd = kd;
     long ix = dir_append(ps->ps_dir, kd->kd_kind, 1);
@@ -906,6 +945,10 @@ static int parse_line(dir_parser *ps, char *s, size_t len)
             pos->dp_col[0] = tk->tk_col;
         if (fd->fd_flags & FD_POS1)
             pos->dp_col[1] = tk->tk_col;
+        if (fd->fd_flags & FD_POS2)
+            pos->dp_col[2] = tk->tk_col;
+        if (fd->fd_flags & FD_POS3)
+            pos->dp_col[3] = tk->tk_col;
     }
     for (size_t f = 0; f < kd->kd_nfields; f++)
         if ((kd->kd_fields[f].fd_flags & FD_REQ) && !ps->ps_seen[f])
@@ -1120,6 +1163,90 @@ static void resolve_memberships(cdr_dir *dir, dir_best *bs)
     }
 }
 
+typedef struct dir_pcref {
+    uint64_t pr_sub;
+    cdr_time pr_from;
+    uint32_t pr_ix;
+} dir_pcref;
+
+static int cmp_pcref(const void *a, const void *b)
+{
+    const dir_pcref *x = a, *y = b;
+    if (x->pr_sub != y->pr_sub)
+        return x->pr_sub < y->pr_sub ? -1 : 1;
+    if (x->pr_from != y->pr_from)
+        return x->pr_from < y->pr_from ? -1 : 1;
+    return (x->pr_ix > y->pr_ix) - (x->pr_ix < y->pr_ix);
+}
+
+/* A subscriber's plan changes form a chain: inside its active window, one per instant, each
+ * `previous` the plan of the change before, the last one's plan the subscriber's plan=. */
+static int resolve_plan_changes(cdr_dir *dir, dir_best *bs)
+{
+    const size_t n = dir->dr_vec[CDR_DIR_PLAN_CHANGE].dv_n;
+    dir_pcref *pr = malloc((n ? n : 1) * sizeof *pr);
+    if (!pr)
+        return CDR_ENOMEM;
+    for (size_t i = 0; i < n; i++) {
+        const cdr_dir_plan_change *pc = DIR_AT(dir, CDR_DIR_PLAN_CHANGE, cdr_dir_plan_change, i);
+        pr[i] =
+            (dir_pcref){.pr_sub = pc->pc_subscriber, .pr_from = pc->pc_from, .pr_ix = (uint32_t)i};
+    }
+    qsort(pr, n, sizeof *pr, cmp_pcref);
+    const dir_pos *const cpos = dir->dr_pos[CDR_DIR_PLAN_CHANGE];
+    for (size_t g = 0; g < n;) {
+        size_t e = g + 1;
+        while (e < n && pr[e].pr_sub == pr[g].pr_sub)
+            e++;
+        const size_t sb1 = find_id(dir, CDR_DIR_SUBSCRIBER, pr[g].pr_sub);
+        if (!sb1) {
+            for (size_t j = g; j < e; j++)
+                best(bs, CDR_NOTFOUND, &cpos[pr[j].pr_ix], 0,
+                     "plan_change: unknown subscriber %llu", ULL(pr[j].pr_sub));
+            g = e;
+            continue;
+        }
+        const cdr_dir_subscriber *sb = DIR_AT(dir, CDR_DIR_SUBSCRIBER, cdr_dir_subscriber, sb1 - 1);
+        const uint32_t sline = dir->dr_pos[CDR_DIR_SUBSCRIBER][sb1 - 1].dp_line;
+        for (size_t j = g; j < e; j++) {
+            const cdr_dir_plan_change *pc =
+                DIR_AT(dir, CDR_DIR_PLAN_CHANGE, cdr_dir_plan_change, pr[j].pr_ix);
+            const dir_pos *pos = &cpos[pr[j].pr_ix];
+            const cdr_dir_plan_change *before =
+                j > g ? DIR_AT(dir, CDR_DIR_PLAN_CHANGE, cdr_dir_plan_change, pr[j - 1].pr_ix)
+                      : NULL;
+            if (pc->pc_from <= sb->sb_active_from)
+                best(bs, CDR_RANGE, pos, 3,
+                     "plan_change: field 'from' is not after the active_from of subscriber %llu "
+                     "(line %u); its first plan is the subscriber's own",
+                     ULL(sb->sb_id), sline);
+            else if (pc->pc_from >= sb->sb_active_to)
+                best(bs, CDR_RANGE, pos, 3,
+                     "plan_change: field 'from' is not before the active_to of subscriber %llu "
+                     "(line %u)",
+                     ULL(sb->sb_id), sline);
+            else if (before && before->pc_from == pc->pc_from)
+                best(bs, CDR_EXISTS, pos, 3,
+                     "plan_change: subscriber %llu already changes plan at this time (line %u)",
+                     ULL(sb->sb_id), cpos[pr[j - 1].pr_ix].dp_line);
+            else if (before && strcmp(before->pc_plan, pc->pc_previous))
+                best(bs, CDR_FORMAT, pos, 2,
+                     "plan_change: subscriber %llu is on plan '%s' before this change (the "
+                     "change on line %u), not on '%s'",
+                     ULL(sb->sb_id), before->pc_plan, cpos[pr[j - 1].pr_ix].dp_line,
+                     pc->pc_previous);
+            if (j + 1 == e && strcmp(pc->pc_plan, sb->sb_plan))
+                best(bs, CDR_FORMAT, pos, 1,
+                     "plan_change: the last change of subscriber %llu is to plan '%s', but the "
+                     "subscriber (line %u) has plan=%s; plan= is the plan after the last change",
+                     ULL(sb->sb_id), pc->pc_plan, sline, sb->sb_plan);
+        }
+        g = e;
+    }
+    free(pr);
+    return 0;
+}
+
 static const char *scope_name(int scope)
 {
     return scope == CDR_DIR_SCOPE_ENTERPRISE ? "enterprise"
@@ -1226,6 +1353,8 @@ static int resolve(dir_parser *ps)
     resolve_subscribers(dir, &bs);
     resolve_memberships(dir, &bs);
     if (resolve_payment_rules(dir, &bs) != 0)
+        return perr(ps, CDR_ENOMEM, 0, "out of memory");
+    if (resolve_plan_changes(dir, &bs) != 0)
         return perr(ps, CDR_ENOMEM, 0, "out of memory");
     if (bs.bs_code)
         return cdr_diag_set(ps->ps_dg, bs.bs_code, ps->ps_path, (int)bs.bs_line, (int)bs.bs_col,

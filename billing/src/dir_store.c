@@ -1,8 +1,9 @@
 /* dir_store.c - the directory in the store (LMDB): replace, read, rating view, MSISDN lookup.
  *
- * Layout (CDR_DIR_LAYOUT 1):
+ * Layout (CDR_DIR_LAYOUT 3):
  *   dir_meta     "layout" -> u32 CDR_DIR_LAYOUT; "stats" -> cdr_dir_stats
- *   dir_records  kind (u8) + be64 id -> the record's struct (credit class: kind + name bytes)
+ *   dir_records  kind (u8) + be64 id -> the record's struct (credit class: kind + name bytes;
+ *                plan change: kind + be64 subscriber + be64 time with its sign bit flipped)
  *   dir_msisdn   MSISDN digits -> be64 subscriber id
  * Keys sort by kind then id, so every kind is one contiguous key range, and a replace writes all
  * keys in order with MDB_APPEND. A value is the host's struct (the store is a local cache, like
@@ -27,6 +28,7 @@ typedef union dir_anyrec {
     cdr_dir_subscriber ar_subscriber;
     cdr_dir_membership ar_membership;
     cdr_dir_payment_rule ar_payment_rule;
+    cdr_dir_plan_change ar_plan_change;
 } dir_anyrec;
 
 #define DIR_PACKED_MAX (2 * sizeof(dir_anyrec)) /* any record, packed at worst */
@@ -64,6 +66,11 @@ static size_t record_key(const cdr_dir *dir, int k, size_t i, unsigned char *kb)
         return 1 + n;
     }
     dir_put_be64(kb + 1, dir_id_at(dir, k, i));
+    if (k == CDR_DIR_PLAN_CHANGE) { /* a subscriber's changes are unique by time */
+        const cdr_dir_plan_change *pc = DIR_AT(dir, k, const cdr_dir_plan_change, i);
+        dir_put_be64(kb + 9, (uint64_t)pc->pc_from ^ (1ULL << 63));
+        return 17;
+    }
     return 9;
 }
 
@@ -207,7 +214,9 @@ static int unpack_record(const MDB_val *key, const MDB_val *val, void *rec, cdr_
     const unsigned char *kb = key->mv_data;
     int k = key->mv_size ? kb[0] : 0;
     if (k < 1 || k >= CDR_DIR_KIND_END ||
-        (k == CDR_DIR_CREDIT_CLASS ? key->mv_size < 2 : key->mv_size != 9) ||
+        (k == CDR_DIR_CREDIT_CLASS  ? key->mv_size < 2
+         : k == CDR_DIR_PLAN_CHANGE ? key->mv_size != 17
+                                    : key->mv_size != 9) ||
         dir_unpack(val->mv_data, val->mv_size, rec, dir_kind_size[k]) != 0)
         return cdr_diag_set(dg, CDR_STORE, NULL, 0, 0,
                             "damaged directory record (kind %d, %zu bytes): reload the directory",

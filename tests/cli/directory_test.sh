@@ -58,6 +58,17 @@ expect_err "bad.dir:2:17: subscriber 1: unknown account 1" "invalid directory po
 cmp -s "$T/s/data.mdb" "$T/before.mdb" && ok || bad "an invalid file changed the store"
 expect_rc 4 "invalid directory into a new store" "$CDRATE" directory load "$T/bad.dir" --store "$T/new2"
 [ ! -e "$T/new2" ] && ok || bad "an invalid file created a store"
+# a plan change naming a plan the store lacks: refused at the column of its name (after previous=)
+cp "$DEMO" "$T/pc.dir"
+echo 'plan_change subscriber=30002 plan=cn-enterprise previous=cn-persnal-128 from=2026-11-21T00:00:00+08:00' >>"$T/pc.dir"
+PCL=$(wc -l <"$T/pc.dir")
+expect_rc 4 "load a plan change of a missing plan" "$CDRATE" directory load "$T/pc.dir" --store "$T/s"
+expect_err "cdrate directory: $T/pc.dir:$PCL:58: plan 'cn-persnal-128' is not in the store (compile it first, or --allow-missing-plans)" "missing plan of a plan change at line:column"
+sed -i 's/cn-persnal-128/cn-personal-128/' "$T/pc.dir"
+expect_rc 0 "load a plan change" "$CDRATE" directory load "$T/pc.dir" --store "$T/s" --quiet
+echo 'membership subscriber=30003 product=11 to=2026-11-21 from=2026-11-21' >>"$T/pc.dir"
+expect_rc 4 "a membership that ends as it starts" "$CDRATE" directory load "$T/pc.dir" --store "$T/s"
+expect_err "pc.dir:$((PCL + 1)):40: field 'to': not after from" "membership period at line:column"
 expect_rc 1 "load a missing file" "$CDRATE" directory load "$T/nope.dir" --store "$T/s"
 expect_err "nope.dir: cannot open directory file" "missing file"
 expect_rc 0 "reload the sample" "$CDRATE" directory load "$DEMO" --store "$T/s" --quiet

@@ -421,6 +421,132 @@ Test(dir_refused, account_currency_not_iso)
                    "field 'currency': 'EURO' is not an ISO 4217 code");
 }
 
+/* Issue 11: plan changes, membership periods, closed-user-group prices. */
+Test(dir_refused, plan_change_to_the_same_plan)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=p previous=p from=2026-11-16\n", 8, 33,
+                   CDR_FORMAT,
+                   "field 'previous': 'p' is also the new plan; a plan change names two plans");
+}
+
+Test(dir_refused, plan_change_of_an_unknown_subscriber)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=6 plan=q previous=p from=2026-11-16\n", 8, 13,
+                   CDR_NOTFOUND, "plan_change: unknown subscriber 6");
+}
+
+Test(dir_refused, plan_change_before_the_line_was_active)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=p previous=q from=2025-12-01\n", 8, 44,
+                   CDR_RANGE,
+                   "plan_change: field 'from' is not after the active_from of subscriber 5 (line "
+                   "7); its first plan is the subscriber's own");
+}
+
+Test(dir_refused, plan_change_after_termination)
+{
+    expect_refused(PRE "subscriber id=5 account=2 msisdn=8613800000009 plan=p status=terminated "
+                       "active_from=2026-01-01 active_to=2026-11-01\n"
+                       "plan_change subscriber=5 plan=p previous=q from=2026-11-01\n",
+                   8, 44, CDR_RANGE,
+                   "plan_change: field 'from' is not before the active_to of subscriber 5 (line "
+                   "7)");
+}
+
+Test(dir_refused, plan_changes_that_do_not_chain)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=q previous=r from=2026-10-01\n"
+                            "plan_change subscriber=5 plan=p previous=x from=2026-11-01\n",
+                   9, 33, CDR_FORMAT,
+                   "plan_change: subscriber 5 is on plan 'q' before this change (the change on "
+                   "line 8), not on 'x'");
+}
+
+Test(dir_refused, last_plan_change_is_not_the_subscribers_plan)
+{
+    expect_refused(
+        PRE SUB5 "plan_change subscriber=5 plan=q previous=p from=2026-11-01\n", 8, 26, CDR_FORMAT,
+        "plan_change: the last change of subscriber 5 is to plan 'q', but the subscriber "
+        "(line 7) has plan=p; plan= is the plan after the last change");
+}
+
+Test(dir_refused, two_plan_changes_at_one_time)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=q previous=r from=2026-11-01\n"
+                            "plan_change subscriber=5 plan=p previous=q from=2026-11-01\n",
+                   9, 44, CDR_EXISTS,
+                   "plan_change: subscriber 5 already changes plan at this time (line 8)");
+}
+
+Test(dir_refused, plan_change_without_previous_or_with_a_bad_date)
+{
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=q from=2026-11-01\n", 8, 1, CDR_FORMAT,
+                   "plan_change: missing required field 'previous'");
+    expect_refused(PRE SUB5 "plan_change subscriber=5 plan=q previous=p from=2026-13-01\n", 8, 44,
+                   CDR_RANGE, "field 'from': no such date '2026-13-01'");
+}
+
+Test(dir_refused, membership_that_ends_before_it_starts)
+{
+    expect_refused(PRE ENT7 "product id=70 enterprise=7\n" SUB5
+                            "membership subscriber=5 product=70 from=2026-11-10 to=2026-11-10\n",
+                   10, 52, CDR_RANGE, "field 'to': not after from");
+    expect_refused(PRE ENT7 "product id=70 enterprise=7\n" SUB5
+                            "membership subscriber=5 product=70 to=2026/11/10\n",
+                   10, 36, CDR_PARSE,
+                   "field 'to': '2026/11/10' is not a date (YYYY-MM-DD) or time "
+                   "(YYYY-MM-DDTHH:MM:SS with Z or +HH:MM)");
+}
+
+Test(dir_refused, cug_discount_without_a_closed_user_group)
+{
+    expect_refused(PRE ENT7 "product id=70 enterprise=7 cug_discount=50\n", 8, 28, CDR_FORMAT,
+                   "field 'cug_discount' without 'cug=yes': it prices calls within a closed user "
+                   "group");
+    expect_refused(PRE ENT7 "product id=70 enterprise=7 cug=yes cug_discount=101\n", 8, 36,
+                   CDR_RANGE,
+                   "field 'cug_discount': 101 is not a percentage from 0 to 100 with at most two "
+                   "decimals");
+}
+
+Test(dir, plan_changes_membership_periods_and_cug_prices_are_kept)
+{
+    load_ok(put_file("hist.dir",
+                     PRE ENT7 "product id=70 enterprise=7 cug=yes\n"
+                              "product id=71 enterprise=7 cug=yes cug_discount=25.5\n" SUB5
+                              "subscriber id=6 account=2 msisdn=8613800000010 plan=c "
+                              "active_from=2026-01-01\n"
+                              "plan_change subscriber=6 plan=c previous=b from=2026-11-20\n"
+                              "plan_change subscriber=6 plan=b previous=a from=2026-11-10\n"
+                              "membership subscriber=5 product=70 from=2026-11-16T10:00:00+08:00\n"
+                              "membership subscriber=6 product=71 to=2026-11-21\n"),
+            NULL);
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_dir_find_product(dir, 70)->pd_cug_bp, 10000); /* cug=yes: free */
+    cr_expect_eq(cdr_dir_find_product(dir, 71)->pd_cug_bp, 2550);
+    const cdr_dir_membership *ms = cdr_dir_find_membership(dir, 5);
+    cr_expect_eq(ms->ms_from, 1794794400); /* 2026-11-16 02:00 UTC */
+    cr_expect_eq(ms->ms_to, INT64_MAX);
+    ms = cdr_dir_find_membership(dir, 6);
+    cr_expect_eq(ms->ms_from, INT64_MIN);
+    cr_expect_eq(ms->ms_to, 1795219200); /* 2026-11-21 00:00 UTC */
+    size_t n;
+    const cdr_dir_plan_change *pc = cdr_dir_find_plan_changes(dir, 6, &n);
+    cr_assert_eq(n, 2);
+    cr_expect_str_eq(pc[0].pc_previous, "a"); /* in time order, whatever the file's */
+    cr_expect_str_eq(pc[0].pc_plan, "b");
+    cr_expect_str_eq(pc[1].pc_plan, "c");
+    cr_expect_eq(pc[1].pc_from, 1795132800); /* 2026-11-20 */
+    cr_expect_null(cdr_dir_find_plan_changes(dir, 5, &n));
+    cr_expect_eq(n, 0);
+    cdr_dir_stats ds;
+    cdr_dir_get_stats(dir, &ds);
+    cr_expect_eq(ds.ds_plan_changes, 2);
+    cdr_dir_free(dir);
+}
+
 Test(dir_refused, missing_file)
 {
     char path[512];
