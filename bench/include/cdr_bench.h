@@ -119,6 +119,9 @@ typedef struct cdr_bench_bill_config {
     size_t bb_subscribers; /* 0 = 100000 */
     uint64_t bb_cdrs;      /* rated into the ledger before the timing */
     uint64_t bb_seed;
+    const char *bb_workdir; /* the store, ledger and bills go here (created); NULL = a temporary
+                               folder */
+    int bb_keep;            /* keep them (for checks of the output) */
 } cdr_bench_bill_config;
 int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, cdr_diag *dg);
 

@@ -55,6 +55,7 @@ typedef struct cdr_pipeline_config {
     int pc_verbose; /* the rater's and the archiver's information lines too */
     volatile sig_atomic_t *pc_stop; /* may be NULL; non-zero stops every stage (an error) */
     const char *pc_alerts; /* NULL, or a file for cdr.alerts read back, one JSON object a line */
+    uint64_t pc_segment_bytes; /* the ledger's segment size; 0 = its default (64 MiB) */
 } cdr_pipeline_config;
 
 #define CDR_PIPELINE_SETTLE_NONE (-1)

@@ -8,11 +8,13 @@
  * per line and class, fees, discounts, the split, tax, and writing every invoice.
  */
 #define _GNU_SOURCE /* mkdtemp, nftw */
+#include <errno.h>
 #include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "cdr_bench.h"
@@ -117,9 +119,16 @@ int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, c
 {
     char dir[4096], store[4200], ledger[4200], bills[4200];
     const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/cdrate-bench-bill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create a scratch folder");
+    if (bb->bb_workdir) {
+        snprintf(dir, sizeof dir, "%s", bb->bb_workdir);
+        if (mkdir(dir, 0777) != 0)
+            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create the work folder: %s",
+                                strerror(errno));
+    } else {
+        snprintf(dir, sizeof dir, "%s/cdrate-bench-bill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
+        if (!mkdtemp(dir))
+            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create a scratch folder");
+    }
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(ledger, sizeof ledger, "%s/ledger", dir);
     snprintf(bills, sizeof bills, "%s/bills", dir);
@@ -169,6 +178,7 @@ done:
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     cdr_gen_destroy(g);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    if (!bb->bb_keep)
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
     return rc;
 }

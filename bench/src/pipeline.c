@@ -271,6 +271,7 @@ static int archive(pipe_run *pr)
     const cdr_pipeline_config *pc = pr->pr_cfg;
     const cdr_archive_config ac = {.ac_brokers = pr->pr_brokers,
                                    .ac_ledger = pc->pc_ledger,
+                                   .ac_segment_bytes = pc->pc_segment_bytes,
                                    .ac_group = "cdrate-pipeline-archive",
                                    .ac_idle_exit_ms =
                                        pc->pc_idle_ms > 0 ? pc->pc_idle_ms : PIPE_IDLE_MS,

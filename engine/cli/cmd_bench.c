@@ -39,8 +39,9 @@ int cmd_bench(int argc, char **argv)
          86400},
         {"broker-pid", CLI_COUNT, &broker_pid, "PID", "e2e: report this process's CPU time", 1},
         {"workdir", CLI_STRING, &workdir, "DIR",
-         "e2e: scratch directory to create and keep (default: a temporary one)"},
-        {"keep", CLI_FLAG, &keep, NULL, "e2e: keep the scratch directory and the topics"},
+         "e2e, bill: scratch directory to create (default: a temporary one)"},
+        {"keep", CLI_FLAG, &keep, NULL,
+         "e2e: keep the scratch directory and the topics; bill: keep the store, ledger, bills"},
         {"live", CLI_CHOICE, &live, "on|off",
          "e2e: credit control, fraud rules and (real broker) the projection, default on", 0, 0,
          onoff},
@@ -63,7 +64,7 @@ int cmd_bench(int argc, char **argv)
         "    [--live on|off] [--json]\n"
         "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
         "      [--clients C] [--json]\n"
-        "bill [--subscribers N] [--cdrs M] [--json]",
+        "bill [--subscribers N] [--cdrs M] [--workdir DIR [--keep]] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
@@ -132,7 +133,7 @@ int cmd_bench(int argc, char **argv)
                                            queries, (unsigned)clients, seed};
         rc = cdr_bench_query(&bq, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "bill")) {
-        const cdr_bench_bill_config bb = {(size_t)subs, cdrs, seed};
+        const cdr_bench_bill_config bb = {(size_t)subs, cdrs, seed, workdir, keep};
         rc = cdr_bench_bill(&bb, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);

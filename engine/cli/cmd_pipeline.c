@@ -34,7 +34,7 @@ int cmd_pipeline(int argc, char **argv)
 {
     const char *store = NULL, *ledger = NULL, *alerts = NULL;
     cli_list inputs = {0};
-    uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000, settle = 5;
+    uint64_t partitions = 32, threads = 1, dedup_days = 7, idle_ms = 1000, settle = 5, segment = 0;
     int json = 0, quiet = 0, verbose = 0;
     cli_opt opts[] = {
         {"input", CLI_LIST, &inputs, "FORMAT:DIR",
@@ -44,6 +44,8 @@ int cmd_pipeline(int argc, char **argv)
         {"alerts", CLI_STRING, &alerts, "FILE",
          "the alerts of cdr.alerts, one JSON object a line (docs/credit-control.md)"},
         {"partitions", CLI_COUNT, &partitions, "N", "partitions per topic, default 32", 1, 1024},
+        {"segment-bytes", CLI_COUNT, &segment, "N", "roll ledger segments at N bytes (default 64M)",
+         4096, 1u << 30},
         {"threads", CLI_COUNT, &threads, "N", "rating threads, default 1", 1, 64},
         {"dedup-days", CLI_COUNT, &dedup_days, "N", "de-duplication window, days (7)", 1, 3650},
         {"idle-exit", CLI_COUNT, &idle_ms, "MS",
@@ -56,11 +58,12 @@ int cmd_pipeline(int argc, char **argv)
         {"verbose", CLI_FLAG, &verbose, NULL, "the rater's and the archiver's log lines too"},
         {0},
     };
-    const cli_spec cs = {"pipeline",
-                         "--input FORMAT:DIR [--input FORMAT:DIR ...] --store DIR --ledger DIR\n"
-                         "[--partitions N] [--threads N] [--dedup-days N] [--idle-exit MS]\n"
-                         "[--settle S] [--json] [--quiet] [--verbose]",
-                         pipeline_about, opts};
+    const cli_spec cs = {
+        "pipeline",
+        "--input FORMAT:DIR [--input FORMAT:DIR ...] --store DIR --ledger DIR\n"
+        "[--partitions N] [--segment-bytes N] [--threads N] [--dedup-days N] [--idle-exit MS]\n"
+        "[--settle S] [--json] [--quiet] [--verbose]",
+        pipeline_about, opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0) {
         cli_spec_free(&cs);
@@ -113,6 +116,7 @@ int cmd_pipeline(int argc, char **argv)
                                     .pc_ledger = ledger,
                                     .pc_alerts = alerts,
                                     .pc_partitions = (int)partitions,
+                                    .pc_segment_bytes = segment,
                                     .pc_threads = (unsigned)threads,
                                     .pc_dedup_window = (int64_t)dedup_days * 86400,
                                     .pc_idle_ms = (int)idle_ms,

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <sys/stat.h>
 
 #include "cdr_bill.h"
@@ -746,6 +747,39 @@ Test(bill, a_cycle_with_no_data)
     cr_assert_eq(cdr_bill_run(fx.st, &cfg, &sum, &dg), CDR_NOTFOUND);
     cr_expect(strstr(dg.dg_msg, "cycle 2025-12 has no records in the ledger") != NULL, "%s",
               dg.dg_msg);
+    teardown_fx(&fx);
+    rm_rf(fx.root);
+}
+
+/* A segment deleted from the middle of a partition: the run names the folder and publishes
+ * nothing (the last segment of a partition cannot be missed this way: docs/ledger.md). */
+Test(bill, a_missing_ledger_segment_publishes_nothing)
+{
+    fixture fx;
+    memset(&fx, 0, sizeof fx);
+    setup_store(&fx, "bill-missing", DIRECTORY);
+    cdr_ledger_close(fx.lg); /* again with 4 KiB segments: a few records fill one */
+    cdr_diag dg;
+    const cdr_ledger_opts lo = {.lo_segment_bytes = 4096};
+    cr_assert_eq(cdr_ledger_open(fx.ledger, &lo, &fx.lg, &dg), 0, "%s", dg.dg_msg);
+    for (int i = 0; i < 200; i++)
+        rec(&fx, "8613800000060", "cn-payg", CDR_CLASS_BASIC_VOICE, CDR_SVC_VOICE, 100000, "CNY");
+    cdr_ledger_close(fx.lg);
+    fx.lg = NULL;
+    char seg[4400], pdir[4300];
+    snprintf(pdir, sizeof pdir, "%s/%u/p0000", fx.ledger, (unsigned)CYCLE);
+    snprintf(seg, sizeof seg, "%s/seg-000000000001.zst", pdir);
+    cr_assert_eq(access(seg, F_OK), 0, "the records did not fill two segments");
+    cr_assert_eq(unlink(seg), 0);
+    cdr_bill_config cfg = {.bc_cycle = CYCLE, .bc_ledger = fx.ledger, .bc_out = fx.out};
+    cdr_tax_defaults(&cfg.bc_tax);
+    cdr_bill_summary sum;
+    cr_assert_eq(cdr_bill_run(fx.st, &cfg, &sum, &dg), CDR_FORMAT);
+    cr_expect_str_eq(dg.dg_file, pdir);
+    cr_expect(strstr(dg.dg_msg, "segments missing: ") != NULL, "%s", dg.dg_msg);
+    char outc[4400];
+    snprintf(outc, sizeof outc, "%s/2026-11", fx.out);
+    cr_expect_neq(access(outc, F_OK), 0, "a run with a missing segment published");
     teardown_fx(&fx);
     rm_rf(fx.root);
 }
