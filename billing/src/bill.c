@@ -22,6 +22,7 @@
 #include <unistd.h>
 
 #include "bill_int.h"
+#include "cdr_file.h"
 #include "cdr_bill.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
@@ -1247,22 +1248,6 @@ static void lb_out(lbuf *l, FILE *f)
     l->ln = 0;
 }
 
-/* A CSV field: quoted when it holds a comma, a quote or a line break. */
-static void csv_str(FILE *f, const char *s)
-{
-    if (!strpbrk(s, ",\"\r\n")) {
-        fputs(s, f);
-        return;
-    }
-    putc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            putc('"', f);
-        putc(*s, f);
-    }
-    putc('"', f);
-}
-
 static void cycle_text(uint32_t cycle, char *buf, size_t n)
 {
     snprintf(buf, n, "%04u-%02u", cycle / 100, cycle % 100);
@@ -1574,7 +1559,7 @@ static int write_invoice(bill_ctx *b, const outfiles *of, size_t from, size_t to
     lb_u(&o, ac->ac_customer);
     lb_s(&o, ",");
     lb_out(&o, of->of_inv_csv);
-    csv_str(of->of_inv_csv, cu ? cu->cu_name : "");
+    bill_csv_field(of->of_inv_csv, cu ? cu->cu_name : "");
     const char *const fields[4] = {b->b_cyc, cur, b->b_issued, b->b_due};
     for (int k = 0; k < 4; k++) {
         lb_s(&o, ",");
@@ -1899,16 +1884,6 @@ static int remove_stale(const char *out, const char *cycle, cdr_diag *dg)
     return rc;
 }
 
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* ---- the run --------------------------------------------------------------------------------- */
 
 static int write_all(bill_ctx *b, const char *dir)
@@ -2166,7 +2141,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     }
     if ((rc = write_all(&b, tmp)) != 0)
         goto done;
-    if (sync_dir(tmp) != 0) {
+    if (cdr_fsync_dir(tmp) != 0) {
         rc = cdr_diag_set(dg, CDR_EIO, tmp, 0, 0, "fsync: %s", strerror(errno));
         goto done;
     }
@@ -2178,7 +2153,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     if ((rc = publish(tmp, final, dg)) != 0)
         goto done;
     tmp[0] = '\0';
-    (void)sync_dir(cfg->bc_out);
+    (void)cdr_fsync_dir(cfg->bc_out);
     sum->bs_cycle = cyc;
     sum->bs_records = b.b_records;
     for (int i = 0; i < b.b_ncur; i++) {

@@ -13,6 +13,10 @@
  * entries) gets the 1-based column of each field. */
 int bill_csv_split(char *line, char **f, int *col, int max, int *bad);
 
+/* Write s as a CSV field: quoted (a quote doubled) when it holds a comma, a quote or a line
+ * break; as is otherwise. */
+void bill_csv_field(FILE *f, const char *s);
+
 /* The next line of an input file into buf[n], without its line end (LF or CRLF); *ln counts the
  * lines read. Returns 0 with *line = buf, or NULL at the end of the file; or CDR_FORMAT (a line
  * longer than n - 2 bytes, a NUL byte) or CDR_EIO, with path:line:column in dg. */

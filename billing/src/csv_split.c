@@ -117,3 +117,18 @@ int bill_csv_next(FILE *fp, const char *path, const char *header, char *buf, siz
         return cdr_diag_set(dg, CDR_FORMAT, path, 1, 1, "empty: no header %s", header);
     return 0;
 }
+
+void bill_csv_field(FILE *f, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, f);
+        return;
+    }
+    putc('"', f);
+    for (; *s; s++) {
+        if (*s == '"')
+            putc('"', f);
+        putc(*s, f);
+    }
+    putc('"', f);
+}

@@ -11,6 +11,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "cdr_file.h"
 #include "cdr_bytes.h"
 #include "ledger_int.h"
 
@@ -73,16 +74,6 @@ void lg_seg_path(const cdr_ledger *lg, const lg_stream *st, uint32_t seq, const 
 {
     snprintf(buf, size, "%s/%06" PRIu32 "/p%04" PRIu32 "/seg-%012" PRIu32 ".%s", lg->lg_dir,
              st->ls_cycle, st->ls_partition, seq, ext);
-}
-
-static int fsync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
 }
 
 /* pread exactly n bytes; returns 0, or -1 (error or end of file). */
@@ -682,7 +673,7 @@ int cdr_ledger_clear(const char *dir, cdr_diag *dg)
     closedir(d);
     if (!rc && lfd >= 0 && unlink(lock) != 0)
         rc = cdr_diag_set(dg, CDR_EIO, lock, 0, 0, "cannot remove: %s", strerror(errno));
-    if (!rc && fsync_dir(dir) != 0)
+    if (!rc && cdr_fsync_dir(dir) != 0)
         rc = cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "fsync: %s", strerror(errno));
     if (lfd >= 0)
         close(lfd);
@@ -707,13 +698,13 @@ static int stream_open_active(cdr_ledger *lg, lg_stream *st, cdr_diag *dg)
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
     /* A new stream or segment: make every new name durable before data goes into it. */
     if (mkdir(cdir, 0755) == 0) {
-        if (fsync_dir(lg->lg_dir) != 0)
+        if (cdr_fsync_dir(lg->lg_dir) != 0)
             return cdr_diag_set(dg, CDR_EIO, lg->lg_dir, 0, 0, "fsync: %s", strerror(errno));
     } else if (errno != EEXIST) {
         return cdr_diag_set(dg, CDR_EIO, cdir, 0, 0, "cannot create: %s", strerror(errno));
     }
     if (mkdir(pdir, 0755) == 0) {
-        if (fsync_dir(cdir) != 0)
+        if (cdr_fsync_dir(cdir) != 0)
             return cdr_diag_set(dg, CDR_EIO, cdir, 0, 0, "fsync: %s", strerror(errno));
     } else if (errno != EEXIST) {
         return cdr_diag_set(dg, CDR_EIO, pdir, 0, 0, "cannot create: %s", strerror(errno));
@@ -721,7 +712,7 @@ static int stream_open_active(cdr_ledger *lg, lg_stream *st, cdr_diag *dg)
     fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
     if (fd < 0)
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
-    if (fsync_dir(pdir) != 0) {
+    if (cdr_fsync_dir(pdir) != 0) {
         close(fd);
         return cdr_diag_set(dg, CDR_EIO, pdir, 0, 0, "fsync: %s", strerror(errno));
     }

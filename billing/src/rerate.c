@@ -27,6 +27,8 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "bill_int.h"
+#include "cdr_file.h"
 #include "cdr_bytes.h"
 #include "cdr_dir.h"
 #include "cdr_ledger.h"
@@ -38,16 +40,6 @@
 #define BATCH     65536
 
 /* ---- small hash tables ----------------------------------------------------------------------- */
-
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
 
 /* A set of non-zero uint64 keys, each with a uint32 value. */
 typedef struct u64map {
@@ -78,7 +70,7 @@ static uint32_t *map_slot(u64map *m, uint64_t key, int *added)
         for (size_t i = 0; m->um_keys && i <= m->um_mask; i++) {
             if (!m->um_keys[i])
                 continue;
-            size_t j = mix64(m->um_keys[i]) & n.um_mask;
+            size_t j = cdr_mix64(m->um_keys[i]) & n.um_mask;
             while (n.um_keys[j])
                 j = (j + 1) & n.um_mask;
             n.um_keys[j] = m->um_keys[i];
@@ -88,7 +80,7 @@ static uint32_t *map_slot(u64map *m, uint64_t key, int *added)
         map_free(m);
         *m = n;
     }
-    size_t j = mix64(key) & m->um_mask;
+    size_t j = cdr_mix64(key) & m->um_mask;
     while (m->um_keys[j] && m->um_keys[j] != key)
         j = (j + 1) & m->um_mask;
     if (!m->um_keys[j]) {
@@ -105,7 +97,7 @@ static const uint32_t *map_find(const u64map *m, uint64_t key)
 {
     if (!m->um_keys)
         return NULL;
-    size_t j = mix64(key) & m->um_mask;
+    size_t j = cdr_mix64(key) & m->um_mask;
     while (m->um_keys[j]) {
         if (m->um_keys[j] == key)
             return &m->um_vals[j];
@@ -184,16 +176,6 @@ static int meta_read(const char *path, cdr_corr_set *cs, uint64_t *fingerprint, 
     return rc;
 }
 
-static int sync_dir(const char *path)
-{
-    int fd = open(path, O_RDONLY | O_DIRECTORY);
-    if (fd < 0)
-        return -1;
-    int rc = fsync(fd);
-    close(fd);
-    return rc;
-}
-
 /* Write a meta file durably: into a temporary file, fsync, rename, fsync the folder. */
 static int meta_write(const char *sets, uint32_t set, const char *ext, const cdr_corr_set *cs,
                       uint64_t fingerprint, cdr_diag *dg)
@@ -214,7 +196,7 @@ static int meta_write(const char *sets, uint32_t set, const char *ext, const cdr
         n += snprintf(buf + n, sizeof buf - (size_t)n, "fingerprint %016" PRIx64 "\n", fingerprint);
     const int ok = write(fd, buf, (size_t)n) == n && fsync(fd) == 0;
     const int err = errno;
-    if (close(fd) != 0 || !ok || rename(tmp, path) != 0 || sync_dir(sets) != 0) {
+    if (close(fd) != 0 || !ok || rename(tmp, path) != 0 || cdr_fsync_dir(sets) != 0) {
         unlink(tmp);
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot write: %s",
                             strerror(ok ? errno : err));
@@ -335,7 +317,7 @@ static int fingerprint(cdr_store *st, uint64_t *out, cdr_diag *dg)
             for (int i = 0; i < 2; i++) {
                 const uint8_t *p = pair[i]->mv_data;
                 size_t n = pair[i]->mv_size;
-                h = mix64(h ^ n);
+                h = cdr_mix64(h ^ n);
                 for (; n >= 8; p += 8, n -= 8) {
                     uint64_t w;
                     memcpy(&w, p, 8);
@@ -344,7 +326,7 @@ static int fingerprint(cdr_store *st, uint64_t *out, cdr_diag *dg)
                 }
                 uint64_t w = 0;
                 memcpy(&w, p, n);
-                h = mix64(h ^ w);
+                h = cdr_mix64(h ^ w);
             }
         }
         mdb_cursor_close(cur);
@@ -803,21 +785,6 @@ typedef struct reportscan {
     u64map rs_acctmap; /* (account, currency) hash -> index + 1 */
 } reportscan;
 
-static void csv_field(FILE *f, const char *s)
-{
-    if (!s[strcspn(s, ",\"\r\n")]) {
-        fputs(s, f);
-        return;
-    }
-    fputc('"', f);
-    for (; *s; s++) {
-        if (*s == '"')
-            fputc('"', f);
-        fputc(*s, f);
-    }
-    fputc('"', f);
-}
-
 static const char *money6(cdr_money v, char *buf, size_t n)
 {
     return cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, n);
@@ -851,16 +818,16 @@ static int on_report(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
     strftime(t, sizeof t, "%Y-%m-%dT%H:%M:%SZ", &tm);
     const int oc = class_of(r, rs->rs_rev.lr_plan, cr, o), nc = class_of(r, rec->lr_plan, cr, n);
     fprintf(rs->rs_f, "%u,%" PRId64 ",", CDR_CORR_ORIG_PART(partition), (rec->lr_offset - 1) / 2);
-    csv_field(rs->rs_f, cr->cr_msisdn);
+    bill_csv_field(rs->rs_f, cr->cr_msisdn);
     fprintf(rs->rs_f, ",%" PRIu64 ",", su ? su->su_account : 0);
-    csv_field(rs->rs_f, cr->cr_source);
+    bill_csv_field(rs->rs_f, cr->cr_source);
     fputc(',', rs->rs_f);
-    csv_field(rs->rs_f, cr->cr_origin_id);
+    bill_csv_field(rs->rs_f, cr->cr_origin_id);
     fprintf(rs->rs_f, ",%s,%s,", t, cdr_service_name(cr->cr_service));
-    csv_field(rs->rs_f, rs->rs_rev.lr_plan);
+    bill_csv_field(rs->rs_f, rs->rs_rev.lr_plan);
     fprintf(rs->rs_f, ",%s,%" PRIu64 ",%s,", oc > 0 ? cdr_charge_class_name(oc) : "", o->rr_units,
             money6(o->rr_charge, m1, sizeof m1));
-    csv_field(rs->rs_f, rec->lr_plan);
+    bill_csv_field(rs->rs_f, rec->lr_plan);
     fprintf(rs->rs_f, ",%s,%" PRIu64 ",%s,%s,%s\n", nc > 0 ? cdr_charge_class_name(nc) : "",
             n->rr_units, money6(n->rr_charge, m2, sizeof m2),
             money6(n->rr_charge - o->rr_charge, m3, sizeof m3), cur);
@@ -874,7 +841,7 @@ static int on_report(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
         memcpy(c3, x->rr_currency, 3);
         uint32_t c32;
         memcpy(&c32, c3, 4);
-        key = mix64(acct * 0x9e3779b97f4a7c15ULL ^ c32) | 1;
+        key = cdr_mix64(acct * 0x9e3779b97f4a7c15ULL ^ c32) | 1;
         int added;
         uint32_t *slot = map_slot(&rs->rs_acctmap, key, &added);
         if (!slot)
@@ -1067,9 +1034,9 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
     uint64_t fp = 0;
     if ((rc = fingerprint(st, &fp, dg)) != 0)
         goto out;
-    fp = mix64(fp ^ cfg->rc_cycle);
+    fp = cdr_mix64(fp ^ cfg->rc_cycle);
     for (const char *p = selector; *p; p++)
-        fp = mix64(fp ^ (unsigned char)*p);
+        fp = cdr_mix64(fp ^ (unsigned char)*p);
     cdr_corr_set meta = {.cs_cycle = cfg->rc_cycle};
     snprintf(meta.cs_selector, sizeof meta.cs_selector, "%s", selector);
     if (sd.sd_open) {
@@ -1086,7 +1053,7 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
         } else {
             char ab[PATH_MAX_ + 40];
             snprintf(ab, sizeof ab, "%s/%06" PRIu32 ".abandoned", sets, sd.sd_open);
-            if (rename(path, ab) != 0 || sync_dir(sets) != 0) {
+            if (rename(path, ab) != 0 || cdr_fsync_dir(sets) != 0) {
                 rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot abandon: %s", strerror(errno));
                 goto out;
             }
@@ -1153,7 +1120,7 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
             char path[PATH_MAX_ + 32], ab[PATH_MAX_ + 40];
             snprintf(path, sizeof path, "%s/%06" PRIu32 ".open", sets, r.r_set);
             snprintf(ab, sizeof ab, "%s/%06" PRIu32 ".abandoned", sets, r.r_set);
-            if (rename(path, ab) != 0 || sync_dir(sets) != 0) {
+            if (rename(path, ab) != 0 || cdr_fsync_dir(sets) != 0) {
                 rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot abandon: %s", strerror(errno));
                 goto out;
             }
@@ -1172,7 +1139,7 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
         snprintf(path, sizeof path, "%s/%06" PRIu32 ".open", sets, r.r_set);
         if ((rc = meta_write(sets, r.r_set, "set", &meta, 0, dg)) != 0)
             goto out;
-        if (unlink(path) != 0 || sync_dir(sets) != 0) {
+        if (unlink(path) != 0 || cdr_fsync_dir(sets) != 0) {
             rc = cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot remove: %s", strerror(errno));
             goto out;
         }

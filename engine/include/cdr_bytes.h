@@ -86,4 +86,16 @@ static inline int64_t cdr_unzigzag(uint64_t v)
     return (int64_t)(v >> 1) ^ -(int64_t)(v & 1);
 }
 
+/* A 64-bit mixer (the murmur3 finalizer): spreads every input bit over the result. For hash
+ * tables keyed by ids. */
+static inline uint64_t cdr_mix64(uint64_t x)
+{
+    x ^= x >> 33;
+    x *= 0xff51afd7ed558ccdULL;
+    x ^= x >> 33;
+    x *= 0xc4ceb9fe1a85ec53ULL;
+    x ^= x >> 33;
+    return x;
+}
+
 #endif

@@ -27,16 +27,6 @@ int cdr_counter_tag_service(uint64_t tag)
     return svc < CDR_SVC_COUNT ? (int)svc : -1;
 }
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* The one definition: the rater tags own bundles with it (tests/unit/test_directory.c checks a
  * rated run's counters against it). */
 uint64_t cdr_counter_bundle_tag(const char *name)
@@ -46,7 +36,7 @@ uint64_t cdr_counter_bundle_tag(const char *name)
         h ^= (unsigned char)*name;
         h *= 1099511628211ULL;
     }
-    return ((uint64_t)CDR_COUNTER_OWN << CTR_KIND_SHIFT) | (mix64(h) & CTR_TAGMASK);
+    return ((uint64_t)CDR_COUNTER_OWN << CTR_KIND_SHIFT) | (cdr_mix64(h) & CTR_TAGMASK);
 }
 
 int cdr_counters_delete(cdr_store *st, cdr_counter_match_fn match, void *arg, int dry_run,

@@ -64,16 +64,6 @@ typedef struct ctr_tab {
     size_t ct_nchg, ct_capchg;
 } ctr_tab;
 
-static uint64_t mix64(uint64_t x)
-{
-    x ^= x >> 33;
-    x *= 0xff51afd7ed558ccdULL;
-    x ^= x >> 33;
-    x *= 0xc4ceb9fe1a85ec53ULL;
-    x ^= x >> 33;
-    return x;
-}
-
 /* The counter tag of a subscriber's own bundle: one definition, cdr_stream.h. */
 static uint64_t name_tag(const char *name)
 {
@@ -85,7 +75,7 @@ static uint64_t name_tag(const char *name)
 static size_t ctr_slot(uint64_t holder, uint32_t cycle, uint64_t tag)
 {
     (void)tag;
-    return (size_t)mix64(holder * 0x9e3779b97f4a7c15ULL + cycle);
+    return (size_t)cdr_mix64(holder * 0x9e3779b97f4a7c15ULL + cycle);
 }
 
 static void ctr_prefetch(const ctr_tab *ct, uint64_t holder, uint32_t cycle)
@@ -195,7 +185,7 @@ typedef struct fr_tab {
 
 static size_t fr_slot(uint64_t sub, uint32_t rule)
 {
-    return (size_t)mix64(sub * 0x9e3779b97f4a7c15ULL + rule + 1);
+    return (size_t)cdr_mix64(sub * 0x9e3779b97f4a7c15ULL + rule + 1);
 }
 
 static fr_ent *fr_find(const fr_tab *ft, uint64_t sub, uint32_t rule)
@@ -758,7 +748,7 @@ static void rate_one(cdr_rater *rt, worker *wk, const cdr_record *cr, int32_t su
 
 static unsigned shard_of(uint64_t owner, unsigned threads)
 {
-    return (unsigned)(mix64(owner) % threads);
+    return (unsigned)(cdr_mix64(owner) % threads);
 }
 
 /* Phase 1 for records [lo, hi) of the batch: this worker's slice of them. */
