@@ -247,6 +247,10 @@ int cdr_pay_overdue_store(cdr_store *st, const cdr_pay_status *ps, cdr_pay_overd
 int cdr_pay_overdue_read(MDB_txn *txn, cdr_pay_overdue_set **out, cdr_diag *dg);
 /* The same in a read transaction of its own. */
 int cdr_pay_overdue_list(cdr_store *st, cdr_pay_overdue_set **out, cdr_diag *dg);
+/* Only the entries of account (a few point reads, whatever the size of the set), with the run's
+ * os_recorded and os_as_of, in a read transaction of its own. Errors as cdr_pay_overdue_read. */
+int cdr_pay_overdue_account(cdr_store *st, uint64_t account, cdr_pay_overdue_set **out,
+                            cdr_diag *dg);
 /* The entry of account with the oldest due date (then the first currency by code), or NULL when
  * the account is not overdue. Valid as long as set. */
 const cdr_pay_overdue *cdr_pay_overdue_find(const cdr_pay_overdue_set *set, uint64_t account);

@@ -227,6 +227,85 @@ int cdr_pay_overdue_list(cdr_store *st, cdr_pay_overdue_set **out, cdr_diag *dg)
     return rc;
 }
 
+int cdr_pay_overdue_account(cdr_store *st, uint64_t account, cdr_pay_overdue_set **out,
+                            cdr_diag *dg)
+{
+    cdr_diag_clear(dg);
+    *out = NULL;
+    if (!st)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_pay_overdue_account: NULL argument");
+    cdr_pay_overdue_set *set = calloc(1, sizeof *set);
+    if (!set)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    MDB_txn *txn;
+    int rc = cdr_store_err(mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, &txn), "begin read", dg);
+    if (rc) {
+        free(set);
+        return rc;
+    }
+    MDB_dbi dbi;
+    MDB_cursor *cur = NULL;
+    rc = cdr_store_dbi(txn, CDR_DB_OVERDUE, 0, &dbi, dg);
+    if (rc == CDR_NOTFOUND) { /* no dunning run was ever recorded */
+        cdr_diag_clear(dg);
+        rc = 0;
+        goto done;
+    }
+    if (!rc)
+        rc = cdr_store_err(mdb_cursor_open(txn, dbi, &cur), "read " CDR_DB_OVERDUE, dg);
+    uint8_t kb[8] = {0};
+    MDB_val k = {sizeof kb, kb}, v;
+    int g = rc ? 0 : mdb_cursor_get(cur, &k, &v, MDB_SET_KEY); /* the run */
+    if (!rc && g == 0) {
+        const uint8_t *vb = v.mv_data;
+        if (v.mv_size != OD_META || vb[0] != CDR_OVERDUE_LAYOUT) {
+            rc = cdr_diag_set(dg, CDR_VERSION, NULL, 0, 0,
+                              "database " CDR_DB_OVERDUE " was written by another build: "
+                              "record the dunning list again with cdrate payments dunning");
+        } else {
+            set->os_recorded = 1;
+            set->os_as_of = (int64_t)cdr_get_be64(vb + 1);
+        }
+    } else if (!rc && g != MDB_NOTFOUND) {
+        rc = cdr_store_err(g, "read " CDR_DB_OVERDUE, dg);
+    }
+    cdr_put_be64(kb, account);
+    k.mv_size = sizeof kb;
+    k.mv_data = kb;
+    size_t cap = 0;
+    for (int op = MDB_SET_RANGE; !rc && account; op = MDB_NEXT) { /* account 0 is the run */
+        g = mdb_cursor_get(cur, &k, &v, op);
+        if (g == MDB_NOTFOUND)
+            break;
+        if ((rc = cdr_store_err(g, "read " CDR_DB_OVERDUE, dg)) != 0)
+            break;
+        if (k.mv_size < 8 || cdr_get_be64(k.mv_data) != account)
+            break;
+        if (set->os_n == cap) {
+            const size_t ncap = cap ? cap * 2 : 4;
+            cdr_pay_overdue *ni = realloc(set->os_items, ncap * sizeof *ni);
+            if (!ni) {
+                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
+            }
+            set->os_items = ni;
+            cap = ncap;
+        }
+        if ((rc = od_decode(&k, &v, &set->os_items[set->os_n], dg)) == 0)
+            set->os_n++;
+    }
+done:
+    if (cur)
+        mdb_cursor_close(cur);
+    mdb_txn_abort(txn);
+    if (rc) {
+        cdr_pay_overdue_free(set);
+        return rc;
+    }
+    *out = set;
+    return 0;
+}
+
 const cdr_pay_overdue *cdr_pay_overdue_find(const cdr_pay_overdue_set *set, uint64_t account)
 {
     if (!set || !account)

@@ -67,6 +67,19 @@ got = [r.get("line_status", "active") for r in recs]
 assert got == ["warned", "active", "warned", "suspended", "suspended"], got
 PY
 
+# the hotline sees the arrears and the line's status
+expect_rc 0 "query balance" "$CDRATE" query balance --msisdn 8613800000022 --store "$T/store" --cycle 2027-01
+expect_out "arrears          CNY 80.00 overdue on 1 invoice(s), oldest due 2026-12-15 (dunning list as of 2027-01-05)" "balance arrears"
+expect_rc 0 "query balance --json" "$CDRATE" query balance --msisdn 8613800000022 --store "$T/store" --cycle 2027-01 --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["arrears"] == {"as_of": "2027-01-05", "overdue": [{"currency": "CNY", "overdue": "80.00", "invoices": 1, "oldest_due": "2026-12-15", "since": "2026-12-16"}]} else 1)' "$T/out" &&
+    ok || bad "balance --json arrears: $(cat "$T/out")"
+expect_rc 0 "query balance of a paid account" "$CDRATE" query balance --msisdn 8613800000023 --store "$T/store" --cycle 2027-01 --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["arrears"] == {"as_of": "2027-01-05", "overdue": []} else 1)' "$T/out" &&
+    ok || bad "balance --json of a paid account: $(cat "$T/out")"
+expect_rc 0 "query owner" "$CDRATE" query owner --msisdn 8613800000022 --store "$T/store" --json
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); c=d["credit"]; sys.exit(0 if c["line_status"] == "suspended" and c["warned_at"] else 1)' "$T/out" &&
+    ok || bad "owner --json credit status: $(cat "$T/out")"
+
 # account 2001 pays; the next dunning run drops it; a new cycle warns nobody
 printf 'id,account,amount,currency,date,method,reference\np-2001,2001,80.00,CNY,2027-01-12,counter,\n' >"$T/pay2.csv"
 "$CDRATE" payments load "$T/pay2.csv" --store "$T/store" --quiet
