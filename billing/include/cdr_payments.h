@@ -194,6 +194,69 @@ int cdr_pay_status_run(cdr_store *st, const char *bills_dir, int64_t as_of, uint
 /* Accepts NULL. */
 void cdr_pay_status_free(cdr_pay_status *ps);
 
+/* ---- the overdue set: the dunning list recorded for credit control ---------------------------
+ * `cdrate payments dunning` records the dunning list of a status (every account, as of a day) in
+ * the store's database CDR_DB_OVERDUE, replacing the set recorded before in the same write
+ * transaction: an account that has paid since drops out. The rating view of the directory
+ * (cdr_dir_rating_view) reads it in the same read transaction as the directory, and the rating
+ * core warns, then suspends, the lines of an overdue member account (docs/credit-control.md,
+ * "Overdue accounts"). Key: be64 account + 3 bytes currency; the key of 8 zero bytes holds the
+ * as-of date of the run and the number of entries (layout CDR_OVERDUE_LAYOUT, overdue.c). */
+#define CDR_DB_OVERDUE     "overdue"
+#define CDR_OVERDUE_LAYOUT 1
+
+/* One account in one currency on the dunning list. Days are day numbers (cdr_days_from_civil). */
+typedef struct cdr_pay_overdue {
+    uint64_t po_account;
+    char po_currency[4];
+    char po_credit_class[CDR_PAY_CLASS_MAX + 1]; /* of its latest invoice ("" = none) */
+    cdr_money po_amount;                         /* unpaid past the due date, micro-units */
+    uint32_t po_invoices;                        /* overdue invoices */
+    int64_t po_oldest_due;                       /* due date of the oldest overdue invoice */
+    int64_t po_since; /* overdue since: the day after po_oldest_due (the first day past due) */
+} cdr_pay_overdue;
+
+/* A recorded overdue set: os_items by account, then currency. */
+typedef struct cdr_pay_overdue_set {
+    int os_recorded; /* 0: no dunning run was ever recorded in the store (empty set) */
+    int64_t os_as_of;
+    cdr_pay_overdue *os_items;
+    size_t os_n;
+} cdr_pay_overdue_set;
+
+/* What cdr_pay_overdue_store changed against the set recorded before. */
+typedef struct cdr_pay_overdue_diff {
+    uint64_t pd_accounts;  /* entries (account and currency) recorded now */
+    uint64_t pd_added;     /* of them, not in the previous set */
+    uint64_t pd_dropped;   /* entries of the previous set that are no longer overdue */
+    int pd_prev_recorded;  /* a set was recorded before */
+    int64_t pd_prev_as_of; /* its as-of */
+} cdr_pay_overdue_diff;
+
+/* Record the dunning list of ps (a status of every account: cdr_pay_status_run with account 0)
+ * into st (opened for writing) in one write transaction, replacing the previous set: all or
+ * nothing. The same status gives the same stored set (idempotent). res (may be NULL) gets the
+ * counts. Errors: CDR_EINVAL (NULL), CDR_STORE, CDR_EIO (disk full), CDR_LIMIT (map full),
+ * CDR_VERSION (a recorded set of an unknown layout, left as it is). */
+int cdr_pay_overdue_store(cdr_store *st, const cdr_pay_status *ps, cdr_pay_overdue_diff *res,
+                          cdr_diag *dg);
+/* The recorded set, read in the caller's transaction txn (read-only is enough; the set is copied,
+ * so it outlives txn). A store without the database gives an empty set with os_recorded 0.
+ * Errors: CDR_STORE, CDR_ENOMEM, CDR_VERSION / CDR_FORMAT (an entry of another layout or size).
+ * Free *out with cdr_pay_overdue_free. */
+int cdr_pay_overdue_read(MDB_txn *txn, cdr_pay_overdue_set **out, cdr_diag *dg);
+/* The same in a read transaction of its own. */
+int cdr_pay_overdue_list(cdr_store *st, cdr_pay_overdue_set **out, cdr_diag *dg);
+/* Only the entries of account (a few point reads, whatever the size of the set), with the run's
+ * os_recorded and os_as_of, in a read transaction of its own. Errors as cdr_pay_overdue_read. */
+int cdr_pay_overdue_account(cdr_store *st, uint64_t account, cdr_pay_overdue_set **out,
+                            cdr_diag *dg);
+/* The entry of account with the oldest due date (then the first currency by code), or NULL when
+ * the account is not overdue. Valid as long as set. */
+const cdr_pay_overdue *cdr_pay_overdue_find(const cdr_pay_overdue_set *set, uint64_t account);
+/* Accepts NULL. */
+void cdr_pay_overdue_free(cdr_pay_overdue_set *set);
+
 /* "YYYY-MM-DD" (a real date) -> day number; 0 on success, CDR_PARSE otherwise. */
 int cdr_pay_date_parse(const char *s, int64_t *days);
 /* A day number as "YYYY-MM-DD" into buf (11 bytes suffice); returns buf. */

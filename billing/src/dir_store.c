@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdr_payments.h"
 #include "dir_int.h"
 
 #define DIR_KEY_MAX (1 + CDR_NAME_MAX)
@@ -479,6 +480,7 @@ typedef struct rv_tables {
     size_t rv_nen;
     cdr_dir_product *rv_pd;
     size_t rv_npd;
+    const cdr_pay_overdue_set *rv_overdue; /* the recorded dunning list (cdr_payments.h) */
 } rv_tables;
 
 /* Binary search by the leading uint64_t id of records of size sz sorted by it. */
@@ -559,6 +561,14 @@ static void make_sub(const cdr_dir_subscriber *sb, const rv_tables *rv, cdr_sub 
         su->su_credit_extended = cc->cc_term_days > CDR_DIR_STANDARD_TERM_DAYS;
         su->su_roaming_no_deposit = cc->cc_roaming_no_deposit;
     }
+    /* arrears: the member account on the recorded dunning list (docs/credit-control.md) */
+    const cdr_pay_overdue *po = cdr_pay_overdue_find(rv->rv_overdue, sb->sb_account);
+    if (po) {
+        su->su_overdue = 1;
+        memcpy(su->su_overdue_currency, po->po_currency, sizeof su->su_overdue_currency);
+        su->su_overdue_amount = po->po_amount;
+        su->su_overdue_due = po->po_oldest_due;
+    }
 }
 
 uint64_t cdr_dir_line_owner(const cdr_dir_subscriber *sb)
@@ -597,6 +607,7 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
     MDB_cursor *cur = NULL;
     cdr_subtab *tab = NULL;
     rv_tables rv = {0};
+    cdr_pay_overdue_set *overdue = NULL;
     size_t capcc = 0, capcu = 0, capac = 0, capen = 0, cappd = 0;
     if (cdr_subtab_create(ds.ds_subscribers, &tab) != 0) {
         rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
@@ -606,6 +617,10 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
         rc = cdr_store_err(rc, "read directory", dg);
         goto done;
     }
+    /* the overdue accounts, from the same snapshot as the directory */
+    if ((rc = cdr_pay_overdue_read(txn, &overdue, dg)) != 0)
+        goto done;
+    rv.rv_overdue = overdue;
     /* Credit classes, customers, accounts, enterprises, products, then subscribers: contiguous
      * key ranges, in id order (credit classes by name). */
     unsigned char kb[1] = {CDR_DIR_CREDIT_CLASS};
@@ -679,6 +694,7 @@ done:
     free(rv.rv_ac);
     free(rv.rv_en);
     free(rv.rv_pd);
+    cdr_pay_overdue_free(overdue);
     if (rc) {
         cdr_subtab_free(tab);
         return rc;

@@ -1,6 +1,7 @@
 /* cmd_payments.c - `cdrate payments load FILE --store STORE` and `cdrate payments status --store
  * STORE --bills DIR --as-of YYYY-MM-DD [--account ID]`: payments from banks and counters and the
- * arrears they leave on the published invoices (cdr_payments.h, docs/billing.md "Payments and
+ * arrears they leave on the published invoices; `payments dunning` records the dunning list in the
+ * store for credit control (cdr_payments.h, docs/billing.md "Payments and
  * arrears"). Errors follow docs/operations.md: file:line:column on stderr, exit 4 for a refused
  * file (nothing stored), 6 for an account that is in no invoice and no payment.
  */
@@ -159,6 +160,29 @@ static void json_account(const cdr_pay_status *ps, const cdr_pay_account *pa, in
     printf("}");
 }
 
+/* "dunning":[...]: the accounts with an amount unpaid past its due date. */
+static void json_dunning(const cdr_pay_status *ps)
+{
+    char d[16];
+    printf("\"dunning\":[");
+    int first = 1;
+    for (size_t a = 0; a < ps->ps_naccounts; a++) {
+        const cdr_pay_account *pa = &ps->ps_accounts[a];
+        if (!pa->pa_overdue_invoices)
+            continue;
+        printf("%s{\"account\":%" PRIu64 ",\"currency\":\"%s\",\"credit_class\":", first ? "" : ",",
+               pa->pa_account, pa->pa_currency);
+        json_class(pa->pa_credit_class);
+        printf(",");
+        json_money("overdue", pa->pa_overdue);
+        printf(",\"invoices\":%" PRIu32 ",\"oldest_due\":\"%s\",\"days_past_due\":%" PRId64 "}",
+               pa->pa_overdue_invoices, cdr_pay_date_format(pa->pa_oldest_due, d, sizeof d),
+               pa->pa_days_past_due);
+        first = 0;
+    }
+    printf("]");
+}
+
 static void print_json(const cdr_pay_status *ps, const char *bills, int detail)
 {
     char d[16];
@@ -196,23 +220,9 @@ static void print_json(const cdr_pay_status *ps, const char *bills, int detail)
         json_money("overdue", pt->pt_overdue);
         printf("}");
     }
-    printf("},\"dunning\":[");
-    int first = 1;
-    for (size_t a = 0; a < ps->ps_naccounts; a++) {
-        const cdr_pay_account *pa = &ps->ps_accounts[a];
-        if (!pa->pa_overdue_invoices)
-            continue;
-        printf("%s{\"account\":%" PRIu64 ",\"currency\":\"%s\",\"credit_class\":", first ? "" : ",",
-               pa->pa_account, pa->pa_currency);
-        json_class(pa->pa_credit_class);
-        printf(",");
-        json_money("overdue", pa->pa_overdue);
-        printf(",\"invoices\":%" PRIu32 ",\"oldest_due\":\"%s\",\"days_past_due\":%" PRId64 "}",
-               pa->pa_overdue_invoices, cdr_pay_date_format(pa->pa_oldest_due, d, sizeof d),
-               pa->pa_days_past_due);
-        first = 0;
-    }
-    printf("]}\n");
+    printf("},");
+    json_dunning(ps);
+    printf("}\n");
 }
 
 #define ROW_FMT "%-20s %-3s %12s %12s %12s %12s %12s %12s %12s %12s %12s\n"
@@ -259,9 +269,29 @@ static void text_detail(const cdr_pay_status *ps, const cdr_pay_account *pa)
     }
 }
 
-static void print_text(const cdr_pay_status *ps, int detail)
+/* The dunning list as text: a head line, then one line per account and currency. */
+static void text_dunning(const cdr_pay_status *ps)
 {
     char d[16], m[40];
+    uint64_t n = 0;
+    for (size_t a = 0; a < ps->ps_naccounts; a++)
+        n += ps->ps_accounts[a].pa_overdue_invoices > 0;
+    printf("dunning list (unpaid past the due date): %" PRIu64 " account(s)\n", n);
+    for (size_t a = 0; a < ps->ps_naccounts; a++) {
+        const cdr_pay_account *pa = &ps->ps_accounts[a];
+        if (!pa->pa_overdue_invoices)
+            continue;
+        printf("  account %" PRIu64 " %s: %s overdue on %" PRIu32 " invoice(s), oldest due %s "
+               "(%" PRId64 " day(s) past due), credit class %s\n",
+               pa->pa_account, pa->pa_currency, cli_money(pa->pa_overdue, m, sizeof m),
+               pa->pa_overdue_invoices, cdr_pay_date_format(pa->pa_oldest_due, d, sizeof d),
+               pa->pa_days_past_due, pa->pa_credit_class[0] ? pa->pa_credit_class : "-");
+    }
+}
+
+static void print_text(const cdr_pay_status *ps, int detail)
+{
+    char d[16];
     printf("as of %s: %zu cycle(s), %zu invoice(s), %zu payment(s)",
            cdr_pay_date_format(ps->ps_as_of, d, sizeof d), ps->ps_ncycles, ps->ps_ninvoices,
            ps->ps_npayments);
@@ -286,20 +316,8 @@ static void print_text(const cdr_pay_status *ps, int detail)
         const cdr_money v[4] = {pt->pt_invoiced, pt->pt_paid, pt->pt_balance, pt->pt_credit};
         text_row(who, pt->pt_currency, v, pt->pt_aging);
     }
-    uint64_t n = 0;
-    for (size_t a = 0; a < ps->ps_naccounts; a++)
-        n += ps->ps_accounts[a].pa_overdue_invoices > 0;
-    printf("\ndunning list (unpaid past the due date): %" PRIu64 " account(s)\n", n);
-    for (size_t a = 0; a < ps->ps_naccounts; a++) {
-        const cdr_pay_account *pa = &ps->ps_accounts[a];
-        if (!pa->pa_overdue_invoices)
-            continue;
-        printf("  account %" PRIu64 " %s: %s overdue on %" PRIu32 " invoice(s), oldest due %s "
-               "(%" PRId64 " day(s) past due), credit class %s\n",
-               pa->pa_account, pa->pa_currency, cli_money(pa->pa_overdue, m, sizeof m),
-               pa->pa_overdue_invoices, cdr_pay_date_format(pa->pa_oldest_due, d, sizeof d),
-               pa->pa_days_past_due, pa->pa_credit_class[0] ? pa->pa_credit_class : "-");
-    }
+    printf("\n");
+    text_dunning(ps);
 }
 
 static int pay_status(const char *store, const char *bills, int64_t as_of, uint64_t account,
@@ -336,23 +354,87 @@ static int pay_status(const char *store, const char *bills, int64_t as_of, uint6
     return CLI_EXIT_OK;
 }
 
+/* `payments dunning`: the status of every account as of a day (the same computation as
+ * `payments status`), its dunning list recorded in the store for credit control. */
+static int pay_dunning(const char *store, const char *bills, int64_t as_of, int quiet, int json)
+{
+    cdr_store *st;
+    int rc = cli_store_open("payments", store, CLI_STORE_WRITE, &st);
+    if (rc)
+        return rc;
+    cdr_diag dg;
+    cdr_pay_status *ps;
+    cdr_pay_overdue_diff pd;
+    rc = cdr_pay_status_run(st, bills, as_of, 0, &ps, &dg);
+    if (!rc && (rc = cdr_pay_overdue_store(st, ps, &pd, &dg)) != 0)
+        cdr_pay_status_free(ps);
+    cdr_store_close(st);
+    if (rc) {
+        cli_report("payments", &dg);
+        if (!json)
+            fprintf(stderr, "cdrate payments: the overdue set was not changed\n");
+        return pay_exit(&dg);
+    }
+    char d[16], pd_s[16];
+    cdr_pay_date_format(as_of, d, sizeof d);
+    const int had_prev = pd.pd_prev_recorded;
+    if (had_prev)
+        cdr_pay_date_format(pd.pd_prev_as_of, pd_s, sizeof pd_s);
+    if (json) {
+        printf("{\"as_of\":\"%s\",\"store\":", d);
+        cli_json_str(stdout, store);
+        printf(",\"bills\":");
+        cli_json_str(stdout, bills);
+        printf(",\"recorded\":%" PRIu64 ",\"added\":%" PRIu64 ",\"dropped\":%" PRIu64
+               ",\"previous_as_of\":",
+               pd.pd_accounts, pd.pd_added, pd.pd_dropped);
+        if (had_prev)
+            printf("\"%s\",", pd_s);
+        else
+            printf("null,");
+        json_dunning(ps);
+        printf("}\n");
+    } else {
+        printf("as of %s: ", d);
+        text_dunning(ps);
+        if (!quiet) {
+            fprintf(stderr,
+                    "cdrate payments: recorded %" PRIu64 " overdue account(s) as of %s in %s: "
+                    "%" PRIu64 " new, %" PRIu64 " dropped out",
+                    pd.pd_accounts, d, store, pd.pd_added, pd.pd_dropped);
+            if (had_prev)
+                fprintf(stderr, " (previous set as of %s)\n", pd_s);
+            else
+                fprintf(stderr, " (no set recorded before)\n");
+        }
+    }
+    cdr_pay_status_free(ps);
+    if (cli_fclose(stdout) != 0) {
+        cli_error("payments", CDR_EIO, "write error on standard output");
+        return CLI_EXIT_FAIL;
+    }
+    return CLI_EXIT_OK;
+}
+
 int cmd_payments(int argc, char **argv)
 {
     const char *store = NULL, *bills = NULL, *as_of_s = NULL, *account_s = NULL;
     int quiet = 0, json = 0;
     cli_opt opts[] = {
         {"store", CLI_STRING, &store, "STORE", "the LMDB store (required; must exist)"},
-        {"bills", CLI_STRING, &bills, "DIR", "status: the --out folder of cdrate bill"},
-        {"as-of", CLI_STRING, &as_of_s, "YYYY-MM-DD", "status: the day the arrears are aged at"},
+        {"bills", CLI_STRING, &bills, "DIR", "status, dunning: the --out folder of cdrate bill"},
+        {"as-of", CLI_STRING, &as_of_s, "YYYY-MM-DD",
+         "status, dunning: the day the arrears are aged at"},
         {"account", CLI_STRING, &account_s, "ID", "status: only this account (with detail)"},
         {"json", CLI_FLAG, &json, NULL, "one JSON object on stdout, errors as JSON on stderr"},
-        {"quiet", CLI_FLAG, &quiet, NULL, "load: print errors only"},
+        {"quiet", CLI_FLAG, &quiet, NULL, "load, dunning: no summary on stderr"},
         {0},
     };
     const cli_spec cs = {
         "payments",
         "load FILE --store STORE [--json] [--quiet]\n"
-        "status --store STORE --bills DIR --as-of YYYY-MM-DD [--account ID] [--json]",
+        "status --store STORE --bills DIR --as-of YYYY-MM-DD [--account ID] [--json]\n"
+        "dunning --store STORE --bills DIR --as-of YYYY-MM-DD [--json] [--quiet]",
         "load    check a payments file (CSV: " CDR_PAY_HEADER ")\n"
         "        and store its payments in one transaction; a payment id already stored with\n"
         "        the same content is skipped (duplicate), with another content the whole file\n"
@@ -362,13 +444,16 @@ int cmd_payments(int argc, char **argv)
         "        aging (current, 0-30, 31-60, 61-90, 90+ days past due) and the dunning list\n"
         "        (accounts with an invoice unpaid past its due date); an account in no invoice\n"
         "        and no payment exits 6\n"
+        "dunning the dunning list of status (every account), recorded in the store in one\n"
+        "        transaction in place of the previous one: the overdue accounts whose lines\n"
+        "        the rating core warns, then suspends (docs/credit-control.md)\n"
         "docs/billing.md, \"Payments and arrears\"",
         opts};
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
         return pos == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;
     if (pos >= argc)
-        return cli_usage_error(&cs, "missing verb (load or status)");
+        return cli_usage_error(&cs, "missing verb (load, status or dunning)");
     const char *verb = argv[pos];
     if (!strcmp(verb, "load")) {
         if (pos + 2 != argc)
@@ -379,7 +464,8 @@ int cmd_payments(int argc, char **argv)
             return cli_usage_error(&cs, "load takes no --bills, --as-of or --account");
         return pay_load(argv[pos + 1], store, quiet, json);
     }
-    if (!strcmp(verb, "status")) {
+    if (!strcmp(verb, "status") || !strcmp(verb, "dunning")) {
+        const int dunning = verb[0] == 'd';
         if (pos + 1 != argc)
             return cli_usage_error(&cs, "unexpected argument '%s'", argv[pos + 1]);
         if (!store || !bills || !as_of_s)
@@ -387,6 +473,8 @@ int cmd_payments(int argc, char **argv)
         int64_t as_of;
         if (cdr_pay_date_parse(as_of_s, &as_of) != 0)
             return cli_usage_error(&cs, "--as-of '%s' is not a real date YYYY-MM-DD", as_of_s);
+        if (dunning && account_s)
+            return cli_usage_error(&cs, "dunning takes no --account (it records every account)");
         uint64_t account = 0;
         if (account_s) {
             const size_t n = strlen(account_s);
@@ -398,7 +486,9 @@ int cmd_payments(int argc, char **argv)
             if (!account)
                 return cli_usage_error(&cs, "--account '%s' is not an account id", account_s);
         }
+        if (dunning)
+            return pay_dunning(store, bills, as_of, quiet, json);
         return pay_status(store, bills, as_of, account, json);
     }
-    return cli_usage_error(&cs, "unknown verb '%s' (load or status)", verb);
+    return cli_usage_error(&cs, "unknown verb '%s' (load, status or dunning)", verb);
 }

@@ -7,6 +7,7 @@
 
 #include "cdr_dir.h"
 #include "cdr_live.h"
+#include "cdr_payments.h"
 #include "cdr_redis.h"
 #include "cdr_store.h"
 #include "cli.h"
@@ -74,7 +75,44 @@ static void head_text(const cdr_live_view *v)
         cli_credit_status_text(&v->lv_line);
 }
 
-static void balance(const cdr_live_view *v, int json)
+/* The account's arrears from the recorded dunning list (cdrate payments dunning): JSON "arrears"
+ * (null when no list was recorded), text one line per overdue currency (none without a list). */
+static void arrears_out(const cdr_pay_overdue_set *od, int json)
+{
+    char d1[16], d2[16], m[32];
+    if (json) {
+        printf(",\"arrears\":");
+        if (!od || !od->os_recorded) {
+            fputs("null", stdout);
+            return;
+        }
+        printf("{\"as_of\":\"%s\",\"overdue\":[", cdr_pay_date_format(od->os_as_of, d1, sizeof d1));
+        for (size_t i = 0; i < od->os_n; i++) {
+            const cdr_pay_overdue *po = &od->os_items[i];
+            printf("%s{\"currency\":\"%s\",\"overdue\":\"%s\",\"invoices\":%" PRIu32
+                   ",\"oldest_due\":\"%s\",\"since\":\"%s\"}",
+                   i ? "," : "", po->po_currency, cli_money(po->po_amount, m, sizeof m),
+                   po->po_invoices, cdr_pay_date_format(po->po_oldest_due, d1, sizeof d1),
+                   cdr_pay_date_format(po->po_since, d2, sizeof d2));
+        }
+        printf("]}");
+        return;
+    }
+    if (!od || !od->os_recorded)
+        return;
+    cdr_pay_date_format(od->os_as_of, d2, sizeof d2);
+    if (!od->os_n)
+        printf("arrears          none (dunning list as of %s)\n", d2);
+    for (size_t i = 0; i < od->os_n; i++) {
+        const cdr_pay_overdue *po = &od->os_items[i];
+        printf("arrears          %s %s overdue on %" PRIu32
+               " invoice(s), oldest due %s (dunning list as of %s)\n",
+               po->po_currency, cli_money(po->po_amount, m, sizeof m), po->po_invoices,
+               cdr_pay_date_format(po->po_oldest_due, d1, sizeof d1), d2);
+    }
+}
+
+static void balance(const cdr_live_view *v, const cdr_pay_overdue_set *od, int json)
 {
     char m1[32], m2[32];
     const char *cur = account_currency(v);
@@ -108,7 +146,9 @@ static void balance(const cdr_live_view *v, int json)
             printf("\"%s\"", cli_money(cc->cc_limit - unbilled, m1, sizeof m1));
         else
             fputs("null", stdout);
-        printf(",\"account_lines\":%" PRIu64 "}\n", v->lv_has_account ? v->lv_acct.la_lines : 0);
+        printf(",\"account_lines\":%" PRIu64, v->lv_has_account ? v->lv_acct.la_lines : 0);
+        arrears_out(od, 1);
+        printf("}\n");
         return;
     }
     head_text(v);
@@ -129,6 +169,7 @@ static void balance(const cdr_live_view *v, int json)
     if (cc && cur)
         printf("available credit %s %s%s\n", cur, cli_money(cc->cc_limit - unbilled, m2, sizeof m2),
                cc->cc_limit - unbilled < 0 ? " (over the limit)" : "");
+    arrears_out(od, 0);
 }
 
 static void usage_out(const cdr_live_view *v, int json)
@@ -407,9 +448,13 @@ int cmd_query(int argc, char **argv)
     } else if ((rc = cdr_live_query(st, rd, ps, msisdn, cycle,
                                     verb == Q_BALANCE ? CDR_LIVE_Q_BALANCE : CDR_LIVE_Q_ALL, &v,
                                     &dg)) == 0) {
-        if (verb == Q_BALANCE)
-            balance(&v, json);
-        else if (verb == Q_USAGE)
+        if (verb == Q_BALANCE) {
+            /* the account's arrears, if a dunning list was recorded (a point read) */
+            cdr_pay_overdue_set *od = NULL;
+            if ((rc = cdr_pay_overdue_account(st, v.lv_sub->sb_account, &od, &dg)) == 0)
+                balance(&v, od, json);
+            cdr_pay_overdue_free(od);
+        } else if (verb == Q_USAGE)
             usage_out(&v, json);
         else
             bill_out(&v, ps, json);

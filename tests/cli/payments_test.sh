@@ -31,6 +31,7 @@ EOF
 expect_rc 0 "--help" "$CDRATE" payments --help
 expect_out "usage: cdrate payments load FILE --store STORE [--json] [--quiet]" "--help usage"
 expect_out "status --store STORE --bills DIR --as-of YYYY-MM-DD [--account ID] [--json]" "--help status"
+expect_out "dunning --store STORE --bills DIR --as-of YYYY-MM-DD [--json] [--quiet]" "--help dunning"
 expect_rc 0 "--version" "$CDRATE" payments --version
 expect_out "cdrate 0.1.0" "--version"
 
@@ -72,9 +73,9 @@ expect_err "$T/missing.csv: cannot open: No such file or directory" "missing fil
 
 # command-line mistakes
 expect_rc 2 "no verb" "$CDRATE" payments
-expect_err "cdrate payments: missing verb (load or status)" "no verb"
+expect_err "cdrate payments: missing verb (load, status or dunning)" "no verb"
 expect_rc 2 "unknown verb" "$CDRATE" payments pay --store "$T/store"
-expect_err "unknown verb 'pay' (load or status)" "unknown verb"
+expect_err "unknown verb 'pay' (load, status or dunning)" "unknown verb"
 expect_rc 2 "load without --store" "$CDRATE" payments load "$T/pay.csv"
 expect_err "--store is required" "load --store"
 expect_rc 2 "load with --as-of" "$CDRATE" payments load "$T/pay.csv" --store "$T/store" --as-of 2027-01-01

@@ -13,7 +13,9 @@
 #include <unistd.h>
 
 #include "cdr_dir.h"
+#include "cdr_payments.h"
 #include "cdr_stream.h"
+#include "cdr_time.h"
 
 static char g_dir[256];
 static cdr_store *g_st;
@@ -1282,4 +1284,60 @@ Test(dir, read_line_without_directory)
     cdr_diag dg;
     cr_expect_eq(cdr_dir_read_line(g_st, "8613800000001", &none, &dg), CDR_NOTFOUND);
     cr_expect(strstr(dg.dg_msg, "no directory in the store") != NULL, "%s", dg.dg_msg);
+}
+
+/* The rating view marks the lines of an account on the recorded dunning list (cdrate payments
+ * dunning; docs/credit-control.md "Overdue accounts"), and no longer once it has paid. */
+static void record_dunning(const char *as_of)
+{
+    char bills[512];
+    snprintf(bills, sizeof bills, "%s/bills", g_dir);
+    int64_t day;
+    cr_assert_eq(cdr_pay_date_parse(as_of, &day), 0);
+    cdr_pay_status *ps;
+    cdr_diag dg;
+    cr_assert_eq(cdr_pay_status_run(g_st, bills, day, 0, &ps, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_pay_overdue_store(g_st, ps, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_pay_status_free(ps);
+}
+
+Test(dir_good, rating_view_marks_overdue_accounts)
+{
+    char path[512];
+    snprintf(path, sizeof path, "%s/bills", g_dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    snprintf(path, sizeof path, "%s/bills/2026-11", g_dir);
+    cr_assert_eq(mkdir(path, 0700), 0);
+    put_file("bills/2026-11/invoices.jsonl",
+             "{\"invoice\":\"I1\",\"account\":20,\"currency\":\"CNY\",\"issued\":\"2026-11-30\","
+             "\"due\":\"2026-12-15\",\"credit_class\":\"A\",\"total\":\"12.34\"}\n");
+    cdr_subtab *tab;
+    cdr_diag dg;
+    /* no list recorded: nobody overdue */
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_find(tab, "8613800000001")->su_overdue, 0);
+    cdr_subtab_free(tab);
+    record_dunning("2026-12-16");
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    for (int i = 0; i < 2; i++) {
+        const cdr_sub *su = cdr_subtab_find(tab, i ? "8613800000002" : "8613800000001");
+        cr_assert_not_null(su);
+        cr_expect_eq(su->su_overdue, 1);
+        cr_expect_str_eq(su->su_overdue_currency, "CNY");
+        cr_expect_eq(su->su_overdue_amount, 12340000);
+        cr_expect_eq(su->su_overdue_due, cdr_days_from_civil(2026, 12, 15));
+    }
+    cdr_subtab_free(tab);
+    /* paid: the next run drops the account and the view follows */
+    put_file("pay.csv", CDR_PAY_HEADER "\np1,20,12.34,CNY,2026-12-20,bank,\n");
+    snprintf(path, sizeof path, "%s/pay.csv", g_dir);
+    cdr_pay_file *pf;
+    cr_assert_eq(cdr_pay_parse_file(path, &pf, &dg), 0, "%s", dg.dg_msg);
+    cr_assert_eq(cdr_pay_store_put(g_st, pf, NULL, &dg), 0, "%s", dg.dg_msg);
+    cdr_pay_file_free(pf);
+    record_dunning("2026-12-21");
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_eq(cdr_subtab_find(tab, "8613800000001")->su_overdue, 0);
+    cr_expect_eq(cdr_subtab_find(tab, "8613800000002")->su_overdue, 0);
+    cdr_subtab_free(tab);
 }

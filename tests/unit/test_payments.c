@@ -680,3 +680,105 @@ Test(payments, malformed_invoices)
     cr_assert_str_eq(dg.dg_msg, "missing: every published cycle holds invoices.jsonl");
     fx_close(&f);
 }
+
+/* ---- the overdue set (cdrate payments dunning; docs/credit-control.md "Overdue accounts") ---- */
+
+static cdr_pay_overdue_set *overdue_of(fx *f)
+{
+    cdr_pay_overdue_set *set = NULL;
+    cdr_diag dg;
+    cr_assert_eq(cdr_pay_overdue_list(f->st, &set, &dg), 0, "%s", dg.dg_msg);
+    return set;
+}
+
+static cdr_pay_overdue_diff dunning(fx *f, const char *as_of)
+{
+    cdr_pay_status *ps = status(f, as_of, 0);
+    cdr_pay_overdue_diff pd;
+    cdr_diag dg;
+    cr_assert_eq(cdr_pay_overdue_store(f->st, ps, &pd, &dg), 0, "%s", dg.dg_msg);
+    cdr_pay_status_free(ps);
+    return pd;
+}
+
+Test(payments, overdue_set_written_replaced_read_back)
+{
+    fx f;
+    fx_open(&f, "pay-overdue");
+    /* nothing recorded yet: an empty set */
+    cdr_pay_overdue_set *set = overdue_of(&f);
+    cr_assert_eq(set->os_recorded, 0);
+    cr_assert_eq(set->os_n, 0);
+    cr_assert_null(cdr_pay_overdue_find(set, 100));
+    cdr_pay_overdue_free(set);
+
+    invoice(&f, "2026-11", "INV-202611-100", 100, "CNY", "2026-11-30", "2026-12-30", "109.00", "A");
+    invoice(&f, "2026-11", "INV-202611-200", 200, "CNY", "2026-11-30", "2026-12-15", "25.20", "B");
+    invoice(&f, "2026-11", "INV-202611-201", 200, "EUR", "2026-11-30", "2026-12-10", "3.00", NULL);
+    invoice(&f, "2026-11", "INV-202611-300", 300, "CNY", "2026-11-30", "2026-12-15", "8.00", "C");
+    load_ok(&f, HDR "p1,100,40.00,CNY,2026-12-10,bank,\np2,300,8.00,CNY,2026-12-14,bank,\n", 2, 0);
+
+    /* as of 2027-01-15: 100 CNY 69.00 (due 12-30), 200 CNY 25.20 (12-15) and EUR 3.00 (12-10);
+     * 300 paid on time */
+    cdr_pay_overdue_diff pd = dunning(&f, "2027-01-15");
+    cr_assert_eq(pd.pd_accounts, 3);
+    cr_assert_eq(pd.pd_added, 3);
+    cr_assert_eq(pd.pd_dropped, 0);
+    cr_assert_eq(pd.pd_prev_recorded, 0);
+    set = overdue_of(&f);
+    cr_assert_eq(set->os_recorded, 1);
+    cr_assert_eq(set->os_as_of, day("2027-01-15"));
+    cr_assert_eq(set->os_n, 3);
+    const cdr_pay_overdue *po = &set->os_items[0];
+    cr_assert_eq(po->po_account, 100);
+    cr_assert_str_eq(po->po_currency, "CNY");
+    cr_assert_eq(po->po_amount, C(69, 0));
+    cr_assert_eq(po->po_invoices, 1);
+    cr_assert_eq(po->po_oldest_due, day("2026-12-30"));
+    cr_assert_eq(po->po_since, day("2026-12-31"));
+    cr_assert_str_eq(po->po_credit_class, "A");
+    cr_assert_str_eq(set->os_items[1].po_currency, "CNY"); /* by account, then currency */
+    cr_assert_str_eq(set->os_items[2].po_currency, "EUR");
+    cr_assert_str_eq(set->os_items[2].po_credit_class, "");
+    /* an account overdue in two currencies: the one due first */
+    po = cdr_pay_overdue_find(set, 200);
+    cr_assert_not_null(po);
+    cr_assert_str_eq(po->po_currency, "EUR");
+    cr_assert_eq(po->po_amount, C(3, 0));
+    cr_assert_null(cdr_pay_overdue_find(set, 300));
+    cr_assert_null(cdr_pay_overdue_find(set, 0));
+    cdr_pay_overdue_free(set);
+
+    /* the same as-of again: the same set */
+    pd = dunning(&f, "2027-01-15");
+    cr_assert_eq(pd.pd_accounts, 3);
+    cr_assert_eq(pd.pd_added, 0);
+    cr_assert_eq(pd.pd_dropped, 0);
+    cr_assert_eq(pd.pd_prev_recorded, 1);
+    cr_assert_eq(pd.pd_prev_as_of, day("2027-01-15"));
+
+    /* 200 pays both currencies: it drops out; 100 is still overdue */
+    load_ok(&f, HDR "p3,200,25.20,CNY,2027-01-20,counter,\np4,200,3.00,EUR,2027-01-20,card,\n", 2,
+            0);
+    pd = dunning(&f, "2027-01-21");
+    cr_assert_eq(pd.pd_accounts, 1);
+    cr_assert_eq(pd.pd_added, 0);
+    cr_assert_eq(pd.pd_dropped, 2);
+    set = overdue_of(&f);
+    cr_assert_eq(set->os_n, 1);
+    cr_assert_eq(set->os_as_of, day("2027-01-21"));
+    cr_assert_eq(set->os_items[0].po_account, 100);
+    cr_assert_null(cdr_pay_overdue_find(set, 200));
+    cdr_pay_overdue_free(set);
+
+    /* nobody overdue: an empty set, recorded as such */
+    load_ok(&f, HDR "p5,100,69.00,CNY,2027-01-22,bank,\n", 1, 0);
+    pd = dunning(&f, "2027-01-22");
+    cr_assert_eq(pd.pd_accounts, 0);
+    cr_assert_eq(pd.pd_dropped, 1);
+    set = overdue_of(&f);
+    cr_assert_eq(set->os_recorded, 1);
+    cr_assert_eq(set->os_n, 0);
+    cdr_pay_overdue_free(set);
+    fx_close(&f);
+}

@@ -9,6 +9,7 @@
 #include "cdr_fraud.h"
 #include "cdr_rate.h"
 #include "cdr_stream.h"
+#include "cdr_time.h"
 
 /* Rate the first n CDRs of a seeded stream with `threads` threads in batches of `batch`, render
  * every rated record as CSV and return the bytes (malloc'd) and their length. */
@@ -669,7 +670,8 @@ Test(credit, thresholds_warning_grace_and_suspension)
                          "\"enterprise\":0,\"manager\":\"am.wu\",\"time\":\"2026-01-01T08:50:00Z\","
                          "\"currency\":\"EUR\",\"charges_micro\":10200000,\"limit_micro\":10000000,"
                          "\"threshold_micro\":10000000,\"available_micro\":-200000,"
-                         "\"status\":\"warned\",\"warned_at\":\"2026-01-01T08:50:00Z\"}\n");
+                         "\"status\":\"warned\",\"warned_at\":\"2026-01-01T08:50:00Z\","
+                         "\"reason\":\"credit_limit\"}\n");
     /* within the grace period: still warned, not flagged; one second before its end too */
     r[4] = call("5", T0 + 3000 + 3599, 1);
     strcpy(r[4].cr_msisdn, "4915100000001");
@@ -862,5 +864,163 @@ Test(credit, fraud_rule_once_per_window)
     cdr_rater_destroy(rt);
     cdr_rater_destroy(b);
     cdr_fraud_rules_free(frs);
+    cdr_subtab_free(tab);
+}
+
+/* Lines 1..8 (subscribers 7..14) on accounts 70..73, two lines each, no credit limit; accounts 70
+ * and 72 overdue (cdrate payments dunning); line 6 (account 72) has extended terms. */
+static cdr_subtab *overdue_subs(void)
+{
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_subtab_create(8, &tab), 0);
+    for (int i = 0; i < 8; i++) {
+        cdr_sub su;
+        memset(&su, 0, sizeof su);
+        snprintf(su.su_msisdn, sizeof su.su_msisdn, "49151000%05d", i + 1);
+        strcpy(su.su_plan, "t");
+        su.su_id = 7 + (uint64_t)i;
+        su.su_account = 70 + (uint64_t)(i / 2);
+        su.su_owner = su.su_account;
+        su.su_active_to = INT64_MAX;
+        su.su_family = -1;
+        su.su_credit_extended = i == 5;
+        strcpy(su.su_manager, "am.wu");
+        if (su.su_account == 70 || su.su_account == 72) {
+            su.su_overdue = 1;
+            strcpy(su.su_overdue_currency, "EUR");
+            su.su_overdue_amount = 39000000;
+            su.su_overdue_due = cdr_days_from_civil(2025, 12, 15);
+        }
+        cr_assert_eq(cdr_subtab_add(tab, &su), 0);
+    }
+    return tab;
+}
+
+Test(credit, overdue_account_warned_then_suspended_once)
+{
+    cdr_subtab *tab = overdue_subs();
+    enum { N = 400 };
+    const int64_t grace = 3600;
+    cdr_record *r = calloc(N, sizeof *r);
+    cdr_rated *out = calloc(N, sizeof *out);
+    srand(11);
+    for (int i = 0; i < N; i++) {
+        char id[16];
+        snprintf(id, sizeof id, "%d", i);
+        r[i] = call(id, T0 + i * 300, 1 + (uint32_t)(rand() % 120));
+        snprintf(r[i].cr_msisdn, sizeof r[i].cr_msisdn, "49151000%05d", 1 + rand() % 8);
+    }
+    /* expected: per overdue line, warned at its first record, suspended at its first record at
+     * least the grace later; nothing for the other lines (only the status alerts are compared:
+     * the bundle alerts are those of any line) */
+    static char want[1 << 14], got[1 << 15], st1[1 << 14], st4[1 << 14];
+    size_t wl = 0;
+    cdr_time warned_at[8] = {0};
+    int state[8] = {0};
+    for (int i = 0; i < N; i++) {
+        const int line = atoi(r[i].cr_msisdn + 8) - 1;
+        if (line / 2 != 0 && line / 2 != 2)
+            continue;
+        if (state[line] == 0) {
+            state[line] = 1;
+            warned_at[line] = r[i].cr_start;
+            wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%d:warned:100:warned",
+                                   wl ? " " : "", i);
+        } else if (state[line] == 1 && r[i].cr_start - warned_at[line] >= grace) {
+            state[line] = 2;
+            wl += (size_t)snprintf(want + wl, sizeof want - wl, "%s%d:suspended:100:suspended",
+                                   wl ? " " : "", i);
+        }
+    }
+    for (int line = 0; line < 8; line++)
+        cr_assert_eq(state[line], line / 2 == 0 || line / 2 == 2 ? 2 : 0, "line %d", line);
+    for (int pass = 0; pass < 2; pass++) {
+        cdr_rater *rt = credit_rater(pass ? 4 : 1, tab, grace);
+        rate_alerts(rt, r, N, out, got, sizeof got);
+        /* keep the status alerts only */
+        char *dst = pass ? st4 : st1;
+        size_t dl = 0;
+        dst[0] = '\0';
+        for (char *save = NULL, *w = strtok_r(got, " ", &save); w; w = strtok_r(NULL, " ", &save))
+            if (strstr(w, ":warned:") || strstr(w, ":suspended:"))
+                dl += (size_t)snprintf(dst + dl, (1 << 14) - dl, "%s%s", dl ? " " : "", w);
+        cr_expect_str_eq(dst, want, "%u thread(s)", pass ? 4u : 1u);
+        size_t na;
+        const cdr_alert *al = cdr_rater_alerts(rt, &na);
+        for (size_t a = 0; a < na; a++) {
+            if (al[a].al_kind != CDR_ALERT_WARNED && al[a].al_kind != CDR_ALERT_SUSPENDED)
+                continue;
+            cr_expect_eq(al[a].al_reason, CDR_WARN_OVERDUE);
+            cr_expect(al[a].al_account == 70 || al[a].al_account == 72);
+            cr_expect_str_eq(al[a].al_overdue_currency, "EUR");
+            cr_expect_eq(al[a].al_overdue_amount, 39000000);
+            cr_expect_eq(al[a].al_limit, 0);
+        }
+        for (int i = 0; i < N; i++) {
+            const int line = atoi(r[i].cr_msisdn + 8) - 1;
+            cr_expect_eq(out[i].rr_reason, CDR_REASON_NONE); /* rated as usual */
+            if (line / 2 == 1 || line / 2 == 3)
+                cr_expect_eq(out[i].rr_flags, 0, "record %d of a paid account flagged", i);
+            else
+                cr_expect_neq(out[i].rr_flags, 0, "record %d of an overdue account", i);
+        }
+        cdr_rater_destroy(rt);
+    }
+    cr_expect_str_eq(st4, st1);
+
+    /* the JSON form: reason and arrears, after the fields every warned alert has; once per
+     * cycle: another record of the warned line in the same cycle raises nothing, the next cycle
+     * warns it again */
+    cdr_rater *rt = credit_rater(1, tab, grace);
+    cdr_record more[2] = {call("m1", T0, 10), call("m2", T0 + 40 * 86400, 10)};
+    rate_alerts(rt, more, 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:warned:100:warned");
+    size_t na;
+    const cdr_alert *al = cdr_rater_alerts(rt, &na);
+    char js[1024];
+    cr_assert_gt(cdr_alert_format_json(&al[0], js, sizeof js), 0);
+    cr_expect(strstr(js, "\"account\":70,\"enterprise\":0,\"manager\":\"am.wu\"") &&
+                  strstr(js, ",\"status\":\"warned\",\"warned_at\":\"2026-01-01T08:00:00Z\","
+                             "\"reason\":\"overdue\",\"overdue_currency\":\"EUR\","
+                             "\"overdue_micro\":39000000,\"oldest_due\":\"2025-12-15\"}\n"),
+              "%s", js);
+    rate_alerts(rt, more, 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "");
+    cr_expect_eq(out[0].rr_flags, CDR_RATED_FLAG_WARNED);
+    rate_alerts(rt, &more[1], 1, out, got, sizeof got);
+    cr_expect_str_eq(got, "0:warned:100:warned");
+    cr_expect_eq(cdr_rater_alerts(rt, &na)[0].al_cycle, 202602);
+    cdr_rater_destroy(rt);
+
+    /* across a restart: the first half committed by A, B continues from A's state; together
+     * they raise what one rater raised, and a batch redone after everything raises nothing */
+    static char a1[1 << 15], a2[1 << 15], joined[1 << 15];
+    cdr_rater *a = credit_rater(2, tab, grace);
+    rate_alerts(a, r, N / 2, out, a1, sizeof a1);
+    cdr_rater *b = credit_rater(3, tab, grace);
+    cr_assert_eq(cdr_rater_counters_changed(a, carry, b), 0);
+    rate_alerts(b, r + N / 2, N / 2, out, a2, sizeof a2);
+    size_t used = 0;
+    joined[0] = '\0';
+    for (char *save = NULL, *w = strtok_r(a1, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (strstr(w, ":warned:") || strstr(w, ":suspended:"))
+            used +=
+                (size_t)snprintf(joined + used, sizeof joined - used, "%s%s", used ? " " : "", w);
+    for (char *save = NULL, *w = strtok_r(a2, " ", &save); w; w = strtok_r(NULL, " ", &save))
+        if (strstr(w, ":warned:") || strstr(w, ":suspended:"))
+            used += (size_t)snprintf(joined + used, sizeof joined - used, "%s%d%s", used ? " " : "",
+                                     atoi(w) + N / 2, strchr(w, ':'));
+    cr_expect_str_eq(joined, want);
+    cdr_rater *e = credit_rater(1, tab, grace), *c = credit_rater(1, tab, grace);
+    rate_alerts(e, r, N, out, a2, sizeof a2);
+    cr_assert_eq(cdr_rater_counters_changed(e, carry, c), 0);
+    cdr_rater_destroy(e);
+    rate_alerts(c, r + N / 2, N / 2, out, a2, sizeof a2);
+    cr_expect(!strstr(a2, "warned") && !strstr(a2, "suspended"), "again: %s", a2);
+    cdr_rater_destroy(a);
+    cdr_rater_destroy(b);
+    cdr_rater_destroy(c);
+    free(r);
+    free(out);
     cdr_subtab_free(tab);
 }

@@ -37,7 +37,14 @@ typedef struct cdr_sub {
     uint8_t su_credit_warn[CDR_SUB_MAX_WARN]; /* ascending percentages of the limit, 1..100 */
     uint8_t su_credit_extended;               /* extended payment terms: never warned, suspended */
     uint8_t su_roaming_no_deposit;            /* international roaming without a deposit */
-    char su_manager[CDR_NAME_MAX];            /* the account manager to warn ("" = none) */
+    /* Arrears (docs/credit-control.md, "Overdue accounts"): su_account is on the dunning list
+     * recorded by `cdrate payments dunning` (cdr_payments.h, cdr_pay_overdue_*). Of its overdue
+     * currencies, the one with the oldest due date (then the first by code). */
+    uint8_t su_overdue;            /* 1: the member account is overdue: the line is warned */
+    char su_overdue_currency[4];   /* ISO 4217 of the overdue amount ("" when not overdue) */
+    char su_manager[CDR_NAME_MAX]; /* the account manager to warn ("" = none) */
+    cdr_money su_overdue_amount;   /* micro-units unpaid past the due date, in that currency */
+    int64_t su_overdue_due;        /* the oldest overdue invoice's due date (day number) */
 } cdr_sub;
 
 typedef struct cdr_subtab cdr_subtab;
@@ -166,7 +173,10 @@ uint64_t cdr_rater_counter_get(const cdr_rater *rt, uint64_t holder, uint32_t cy
  * rebalances (its bit is set in a counter in the same batch). Reaching 100% of the limit moves a
  * line without extended terms from active to warned (a pre-suspension warning); a record of that
  * line at least cc_grace seconds (event time) later moves it to suspended; records of a suspended
- * line are rated as usual and flagged CDR_RATED_FLAG_SUSPENDED. */
+ * line are rated as usual and flagged CDR_RATED_FLAG_SUSPENDED. A line whose account is overdue
+ * (cdr_sub.su_overdue) is warned the same way at its first record of the cycle, extended terms or
+ * not (al_reason CDR_WARN_OVERDUE), and suspended cc_grace later; one warning per line and cycle,
+ * whichever reason comes first (the reason is kept in the status counter). */
 
 typedef enum cdr_line_status {
     CDR_LINE_ACTIVE = 0,
@@ -189,6 +199,15 @@ typedef enum cdr_alert_kind {
 } cdr_alert_kind;
 /* "credit", "bundle", "pool", "warned", "suspended", "fraud"; NULL when out of range. */
 const char *cdr_alert_kind_name(int kind);
+
+/* Why a line was warned (and so suspended): WARNED and SUSPENDED alerts, al_reason. */
+typedef enum cdr_warn_reason {
+    CDR_WARN_CREDIT_LIMIT = 0, /* the account's charges of the cycle reached the credit limit */
+    CDR_WARN_OVERDUE,          /* the account is on the dunning list (unpaid past due) */
+    CDR_WARN_REASON_COUNT
+} cdr_warn_reason;
+/* "credit_limit", "overdue"; NULL when out of range. */
+const char *cdr_warn_reason_name(int reason);
 
 #define CDR_CREDIT_MAX_BUNDLE_WARN 4
 #define CDR_CREDIT_GRACE_DEFAULT   (3 * 86400) /* seconds from warned to suspended */
@@ -229,6 +248,12 @@ typedef struct cdr_alert {
     cdr_time al_window_start; /* units: the window; countries: the two records' times */
     cdr_time al_window_end;
     uint16_t al_country[2]; /* countries: the two visited MCCs, earlier first */
+    /* WARNED, SUSPENDED: why the line was warned (cdr_warn_reason); and when the account is
+     * overdue (al_overdue_currency not ""), its arrears as in cdr_sub */
+    uint8_t al_reason;
+    char al_overdue_currency[4];
+    int64_t al_overdue_amount; /* micro-units */
+    int64_t al_overdue_due;    /* day number */
 } cdr_alert;
 
 /* Switch credit control on or off and set its parameters (copied). Between batches only. Returns

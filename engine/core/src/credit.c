@@ -24,6 +24,12 @@ const char *cdr_alert_kind_name(int kind)
     return kind > 0 && kind < CDR_ALERT_KIND_COUNT ? names[kind] : NULL;
 }
 
+const char *cdr_warn_reason_name(int reason)
+{
+    static const char *const names[CDR_WARN_REASON_COUNT] = {"credit_limit", "overdue"};
+    return reason >= 0 && reason < CDR_WARN_REASON_COUNT ? names[reason] : NULL;
+}
+
 void cdr_credit_config_default(cdr_credit_config *cc)
 {
     memset(cc, 0, sizeof *cc);
@@ -111,9 +117,21 @@ int cdr_alert_format_json(const cdr_alert *al, char *buf, size_t bufsize)
                      al->al_currency, al->al_used, al->al_limit, al->al_threshold,
                      al->al_limit - al->al_used, st ? st : "");
         if (m >= 0 && (size_t)(n + m) < bufsize && al->al_kind != CDR_ALERT_CREDIT) {
+            const char *why = cdr_warn_reason_name(al->al_reason);
             n += m;
-            m = snprintf(buf + n, bufsize - (size_t)n, ",\"warned_at\":\"%s\"",
-                         cdr_time_format(al->al_since, 0, 1, sb, sizeof sb));
+            m = snprintf(buf + n, bufsize - (size_t)n, ",\"warned_at\":\"%s\",\"reason\":\"%s\"",
+                         cdr_time_format(al->al_since, 0, 1, sb, sizeof sb), why ? why : "");
+        }
+        if (m >= 0 && (size_t)(n + m) < bufsize && al->al_kind != CDR_ALERT_CREDIT &&
+            al->al_overdue_currency[0]) { /* the account's arrears */
+            int64_t y;
+            unsigned mo, d;
+            cdr_civil_from_days(al->al_overdue_due, &y, &mo, &d);
+            n += m;
+            m = snprintf(buf + n, bufsize - (size_t)n,
+                         ",\"overdue_currency\":\"%.3s\",\"overdue_micro\":%" PRId64
+                         ",\"oldest_due\":\"%04" PRId64 "-%02u-%02u\"",
+                         al->al_overdue_currency, al->al_overdue_amount, y, mo, d);
         }
         if (m >= 0 && (size_t)(n + m) + 2 < bufsize) {
             n += m;

@@ -498,44 +498,60 @@ static void raise_thresholds(cdr_rater *rt, worker *wk, const cdr_sub *su, const
     }
 }
 
+/* The line status counter (CTR_STATUS): status in bits 0..3, the cdr_warn_reason of its warning in
+ * bits 4..7 (0, credit limit, in counters written before overdue warnings), since << 8. */
+#define STATUS_MASK  0x0fU
+#define REASON_SHIFT 4
+
 /* Credit control for one rated record: its account's charges in the cycle, the thresholds they
- * reach, and the line's status. */
+ * reach, and the line's status (warned by the credit limit or by the account's arrears). */
 static void credit_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cdr_record *cr,
                           cdr_rated *rr)
 {
-    if (su->su_credit_limit <= 0 || !su->su_account || !rr->rr_currency[0])
+    const int overdue = su->su_overdue;
+    if ((su->su_credit_limit <= 0 && !overdue) || !su->su_account || !rr->rr_currency[0])
         return;
     const uint64_t ctag = currency_tag(rr->rr_currency);
     const uint32_t cycle = rr->rr_cycle;
-    const ctr_ent *ce = ctr_find(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag);
-    uint64_t used = ce ? ce->ce_used : 0;
-    if (rr->rr_charge > 0) {
-        used += (uint64_t)rr->rr_charge;
-        int rc =
-            ctr_put(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag, su->su_owner, used, 1);
-        if (rc) {
-            wk->wk_err = rc;
-            return;
+    const uint64_t limit = su->su_credit_limit > 0 ? (uint64_t)su->su_credit_limit : 0;
+    const ctr_ent *ce;
+    uint64_t used = 0;
+    if (limit) {
+        ce = ctr_find(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag);
+        used = ce ? ce->ce_used : 0;
+        if (rr->rr_charge > 0) {
+            used += (uint64_t)rr->rr_charge;
+            int rc = ctr_put(&wk->wk_ctr, su->su_account, cycle, CTR_SPEND | ctag, su->su_owner,
+                             used, 1);
+            if (rc) {
+                wk->wk_err = rc;
+                return;
+            }
         }
     }
-    const uint64_t limit = (uint64_t)su->su_credit_limit;
-    /* the line's status: only a line at or over the limit can have left active in this cycle */
-    unsigned status = CDR_LINE_ACTIVE, old = CDR_LINE_ACTIVE;
+    /* the line's status: only a line at or over the limit, or of an overdue account, can have
+     * left active in this cycle */
+    unsigned status = CDR_LINE_ACTIVE, old = CDR_LINE_ACTIVE, reason = CDR_WARN_CREDIT_LIMIT;
     cdr_time since = 0;
-    if (used >= limit) {
+    const int over = limit && used >= limit;
+    if (over || overdue) {
         ce = ctr_find(&wk->wk_ctr, su->su_id, cycle, CTR_STATUS);
-        old = ce ? (unsigned)(ce->ce_used & 0xff) : CDR_LINE_ACTIVE;
+        old = ce ? (unsigned)(ce->ce_used & STATUS_MASK) : CDR_LINE_ACTIVE;
+        reason = ce ? (unsigned)(ce->ce_used >> REASON_SHIFT & STATUS_MASK) : CDR_WARN_CREDIT_LIMIT;
         since = ce ? (cdr_time)(ce->ce_used >> 8) : 0;
         status = old;
-        if (!su->su_credit_extended && old == CDR_LINE_ACTIVE) {
+        /* extended terms spare the credit limit only: an overdue account's due date already
+         * held them */
+        if (old == CDR_LINE_ACTIVE && (overdue || !su->su_credit_extended)) {
             status = CDR_LINE_WARNED;
             since = cr->cr_start > 0 ? cr->cr_start : 0;
+            reason = overdue ? CDR_WARN_OVERDUE : CDR_WARN_CREDIT_LIMIT;
         } else if (old == CDR_LINE_WARNED && cr->cr_start - since >= rt->rt_credit.cc_grace) {
             status = CDR_LINE_SUSPENDED;
         }
         if (status != old) {
             int rc = ctr_put(&wk->wk_ctr, su->su_id, cycle, CTR_STATUS, su->su_owner,
-                             (uint64_t)since << 8 | status, 1);
+                             (uint64_t)since << 8 | reason << REASON_SHIFT | status, 1);
             if (rc) {
                 wk->wk_err = rc;
                 return;
@@ -546,8 +562,10 @@ static void credit_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cd
         else if (status == CDR_LINE_WARNED)
             rr->rr_flags |= CDR_RATED_FLAG_WARNED;
     }
-    raise_thresholds(rt, wk, su, cr, rr, su->su_account, CTR_SPEND_ALERT | ctag, CDR_ALERT_CREDIT,
-                     su->su_credit_warn, su->su_credit_nwarn, limit, used, NULL, status);
+    if (limit)
+        raise_thresholds(rt, wk, su, cr, rr, su->su_account, CTR_SPEND_ALERT | ctag,
+                         CDR_ALERT_CREDIT, su->su_credit_warn, su->su_credit_nwarn, limit, used,
+                         NULL, status);
     if (status != old) {
         cdr_alert *al =
             alert_new(rt, wk, su, cr, rr,
@@ -557,6 +575,13 @@ static void credit_record(cdr_rater *rt, worker *wk, const cdr_sub *su, const cd
             al->al_used = (int64_t)used;
             al->al_limit = al->al_threshold = (int64_t)limit;
             al->al_since = since;
+            al->al_reason = (uint8_t)reason;
+            if (overdue) {
+                memcpy(al->al_overdue_currency, su->su_overdue_currency,
+                       sizeof al->al_overdue_currency);
+                al->al_overdue_amount = su->su_overdue_amount;
+                al->al_overdue_due = su->su_overdue_due;
+            }
         }
     }
 }

@@ -620,7 +620,9 @@ static int same_sub(const cdr_sub *a, const cdr_sub *b)
            !memcmp(a->su_credit_warn, b->su_credit_warn, sizeof a->su_credit_warn) &&
            a->su_credit_extended == b->su_credit_extended &&
            a->su_roaming_no_deposit == b->su_roaming_no_deposit &&
-           !strcmp(a->su_manager, b->su_manager);
+           !strcmp(a->su_manager, b->su_manager) && a->su_overdue == b->su_overdue &&
+           !strcmp(a->su_overdue_currency, b->su_overdue_currency) &&
+           a->su_overdue_amount == b->su_overdue_amount && a->su_overdue_due == b->su_overdue_due;
 }
 
 /* Compare two subscriber tables by MSISDN; non-zero when they differ, with the details in rn. */
