@@ -222,12 +222,20 @@ typedef struct bline {
     cdr_money bl_amount;   /* whole cents */
 } bline;
 
+/* A slot of the bill run's MSISDN table (line_find): the number as a key, the line's index + 1. */
+typedef struct bmsisdn {
+    uint64_t mx_key;
+    uint32_t mx_ix1; /* 0: an empty slot */
+} bmsisdn;
+
 typedef struct bill_ctx {
     const cdr_bill_config *b_cfg;
     cdr_dir *b_dir;
     cdr_plan_set *b_ps;
     const cdr_dir_subscriber *b_subs;
     size_t b_nsubs;
+    bmsisdn *b_mx; /* the lines by MSISDN, for the scan */
+    size_t b_mx_mask;
     bsub *b_bs;
     bext *b_x;   /* the lines' bext, one array */
     bcur *b_cur; /* [CDR_BILL_MAX_CURRENCIES]: ~50 KB each, on the heap */
@@ -267,17 +275,91 @@ static bcur *cur_slot(bill_ctx *b, const char *cur)
     return cur_slot_in(b->b_cur, &b->b_ncur, cur);
 }
 
+/* ---- the lines by MSISDN ----------------------------------------------------------------------
+ * The scan looks up two numbers of most records (the served MSISDN, and the other party for a
+ * closed user group). The directory's map compares strings, which costs a cache miss on the
+ * subscriber besides the one on the map; this table keeps an MSISDN of 1 to 15 digits as a number
+ * in the slot itself. Other numbers (none, in a valid directory) go to the directory's map. */
+
+/* The key of an MSISDN of n bytes: its length and value, never 0; 0 when it is not 1-15 digits. */
+static uint64_t msisdn_key(const char *p, size_t n)
+{
+    if (n < 1 || n > 15)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9)
+            return 0;
+        v = v * 10 + d;
+    }
+    return (uint64_t)n << 50 | v; /* v < 10^15 < 2^50 */
+}
+
+static size_t msisdn_slot(uint64_t key, size_t mask)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+/* The table of every line whose MSISDN has a key (the first line of a number, as the directory's
+ * map answers). */
+static int msisdn_table(bill_ctx *b)
+{
+    size_t n = 64;
+    while (n < 2 * b->b_nsubs)
+        n *= 2;
+    if (!(b->b_mx = calloc(n, sizeof *b->b_mx)))
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    b->b_mx_mask = n - 1;
+    for (size_t i = 0; i < b->b_nsubs; i++) {
+        const char *m = b->b_subs[i].sb_msisdn;
+        const uint64_t key = msisdn_key(m, strlen(m));
+        if (!key)
+            continue;
+        size_t j = msisdn_slot(key, b->b_mx_mask);
+        while (b->b_mx[j].mx_ix1 && b->b_mx[j].mx_key != key)
+            j = (j + 1) & b->b_mx_mask;
+        if (!b->b_mx[j].mx_ix1)
+            b->b_mx[j] = (bmsisdn){key, (uint32_t)i + 1};
+    }
+    return 0;
+}
+
+/* The index of the line with MSISDN p (n bytes, not NUL-terminated, n < CDR_NUMBER_MAX), or -1. */
+static ptrdiff_t line_find(const bill_ctx *b, const char *p, size_t n)
+{
+    const uint64_t key = msisdn_key(p, n);
+    if (!key) { /* not a number the table holds: the directory's map */
+        char m[CDR_NUMBER_MAX];
+        memcpy(m, p, n);
+        m[n] = '\0';
+        const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, m);
+        return sb ? sb - b->b_subs : -1;
+    }
+    for (size_t j = msisdn_slot(key, b->b_mx_mask);; j = (j + 1) & b->b_mx_mask) {
+        const bmsisdn *mx = &b->b_mx[j];
+        if (!mx->mx_ix1)
+            return -1;
+        if (mx->mx_key == key)
+            return (ptrdiff_t)mx->mx_ix1 - 1;
+    }
+}
+
 #define PLAN_CACHE 8
 
-/* Plan id `id` version `version` of ps, or NULL; cache[PLAN_CACHE] keeps the answers (records
- * alternate between a few plan versions). */
+/* Plan id `id` (n bytes, not NUL-terminated) version `version` of ps, or NULL; cache[PLAN_CACHE]
+ * keeps the answers (records alternate between a few plan versions). */
 static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cache, const char *id,
-                                    uint32_t version)
+                                    size_t n, uint32_t version)
 {
     for (int k = 0; k < PLAN_CACHE && cache[k]; k++)
-        if (cache[k]->pl_version == version && !strcmp(cache[k]->pl_id, id))
+        if (cache[k]->pl_version == version && !memcmp(cache[k]->pl_id, id, n) &&
+            cache[k]->pl_id[n] == '\0')
             return cache[k];
-    const cdr_plan *pl = cdr_plan_set_version(ps, id, version);
+    char name[CDR_NAME_MAX];
+    memcpy(name, id, n);
+    name[n] = '\0';
+    const cdr_plan *pl = cdr_plan_set_version(ps, name, version);
     if (pl) {
         memmove(cache + 1, cache, (PLAN_CACHE - 1) * sizeof *cache);
         cache[0] = pl;
@@ -285,22 +367,35 @@ static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cac
     return pl;
 }
 
-/* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
- * plan version gives it. */
-static int record_class(const cdr_ledger_rec *r, const cdr_plan *pl)
+/* The class of a record of wire version 1-3 (none of its own): the one its plan version gives
+ * it, from the whole record. */
+static int derived_class(const cdr_ledger_view *v, const cdr_plan *pl)
 {
-    const cdr_rated *rr = &r->lr_rated;
-    if (rr->rr_class > CDR_CLASS_NONE && rr->rr_class < CDR_CLASS_COUNT)
-        return rr->rr_class;
+    const cdr_rated_view *rv = &v->lv_rv;
     if (pl) {
-        int c = cdr_plan_charge_class(pl, &r->lr_cdr, rr);
-        if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
-            return c;
+        cdr_record cr;
+        cdr_rated rr;
+        char plan[CDR_NAME_MAX];
+        if (cdr_rated_wire_decode(v->lv_wire, v->lv_len, &cr, &rr, plan, NULL) == 0) {
+            const int c = cdr_plan_charge_class(pl, &cr, &rr);
+            if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
+                return c;
+        }
     }
     /* no plan version at hand: free or by service alone */
-    if (rr->rr_units > 0 && rr->rr_free_units == rr->rr_units)
+    if (rv->rv_units > 0 && rv->rv_free_units == rv->rv_units)
         return CDR_CLASS_FREE;
-    return cdr_charge_class_of_service(rr->rr_service);
+    return cdr_charge_class_of_service(rv->rv_service);
+}
+
+/* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
+ * plan version gives it. */
+static inline int record_class(const cdr_ledger_view *v, const cdr_plan *pl)
+{
+    const uint8_t cl = v->lv_rv.rv_class;
+    if (cl > CDR_CLASS_NONE && cl < CDR_CLASS_COUNT)
+        return cl;
+    return derived_class(v, pl);
 }
 
 /* Add records and charge to zone `name` (NULL: no zone) of c; returns its slot, or NULL when
@@ -340,6 +435,7 @@ typedef struct bscan {
     } sc_zc[8];
     bcur *sc_cur; /* [CDR_BILL_MAX_CURRENCIES] */
     int sc_ncur;
+    bcur *sc_last_cur; /* the currency of the last record, NULL */
     uint64_t sc_records, sc_unreported;
     pthread_t sc_thread;
     int sc_rc;
@@ -349,19 +445,19 @@ typedef struct bscan {
 /* A record of a line with a bext: outside its membership period, or with another member of its
  * closed user group (the other party's line a member of the same product at the event time; only
  * for the classes a closed user group prices, basic_voice and sms_mms, and what was charged). */
-static void record_ext(const bill_ctx *b, bext *x, const cdr_dir_subscriber *sb,
-                       const cdr_ledger_rec *r, int cls, int sign)
+static void record_ext(const bill_ctx *b, bext *x, ptrdiff_t line, const cdr_ledger_view *v,
+                       int cls, int sign)
 {
-    const cdr_time t = r->lr_cdr.cr_start;
-    const cdr_money charge = sign * r->lr_rated.rr_charge;
+    const cdr_time t = v->lv_rv.rv_cdr.wv_start;
+    const cdr_money charge = sign * v->lv_rv.rv_charge;
     if (t < x->x_from || t >= x->x_to) {
         __atomic_add_fetch(&x->x_out[cls], charge, __ATOMIC_RELAXED);
         return;
     }
     if (!x->x_cug_bp || !charge || (cls != CDR_CLASS_BASIC_VOICE && cls != CDR_CLASS_SMS_MMS))
         return;
-    const cdr_dir_subscriber *o = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_other);
-    const bext *ox = o && o != sb ? b->b_bs[o - b->b_subs].bs_x : NULL;
+    const ptrdiff_t o = line_find(b, v->lv_rv.rv_cdr.wv_other, v->lv_rv.rv_cdr.wv_other_len);
+    const bext *ox = o >= 0 && o != line ? b->b_bs[o].bs_x : NULL;
     if (!ox || ox->x_product != x->x_product || t < ox->x_from || t >= ox->x_to)
         return;
     __atomic_add_fetch(&x->x_cug[cls], charge, __ATOMIC_RELAXED);
@@ -371,38 +467,43 @@ static void record_ext(const bill_ctx *b, bext *x, const cdr_dir_subscriber *sb,
 /* Add record r to the line and the report: sign 1, or -1 for the reversal of a charge (a
  * correction set's, cdr_rerate.h). Counts and units are modulo 2^64, so a reversal takes back
  * exactly what its record added. */
-static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
+static inline int add_record(bscan *sc, const cdr_ledger_view *v, int sign)
 {
     bill_ctx *b = sc->sc_b;
     const uint64_t one = (uint64_t)(int64_t)sign;
-    const cdr_rated *rr = &r->lr_rated;
-    const cdr_money charge = sign * rr->rr_charge;
+    const cdr_rated_view *rv = &v->lv_rv;
+    const cdr_money charge = sign * rv->rv_charge;
     sc->sc_records += one;
-    const cdr_plan *pl = plan_version(b->b_ps, sc->sc_plans, r->lr_plan, rr->rr_plan_version);
+    const cdr_plan *pl =
+        plan_version(b->b_ps, sc->sc_plans, rv->rv_plan, rv->rv_plan_len, rv->rv_plan_version);
     char cur[4];
-    memcpy(cur, rr->rr_currency, 4);
+    memcpy(cur, rv->rv_currency, 4);
     cur[3] = '\0';
     if (!cur[0] && pl) /* a version-1 record: its plan's currency */
         memcpy(cur, pl->pl_currency, 4);
-    bcur *c = cur_slot_in(sc->sc_cur, &sc->sc_ncur, cur);
+    bcur *c = sc->sc_last_cur;
+    if (!c || memcmp(c->bc_m.bm_currency, cur, 4))
+        c = sc->sc_last_cur = cur_slot_in(sc->sc_cur, &sc->sc_ncur, cur);
     if (!c) {
         sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_LIMIT, NULL, 0, 0,
                                  "cycle %u holds more than %d currencies", b->b_cfg->bc_cycle,
                                  CDR_BILL_MAX_CURRENCIES);
         return 1;
     }
-    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
-    if (!sb) { /* the line left the directory: reported, never dropped silently */
+    const ptrdiff_t line = line_find(b, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len);
+    if (line < 0) { /* the line left the directory: reported, never dropped silently */
         c->bc_unbilled_records += one;
         c->bc_unbilled_charge += charge;
         return 0;
     }
-    bsub *s = &b->b_bs[sb - b->b_subs];
-    uint32_t want, seen = 0;
+    bsub *s = &b->b_bs[line];
+    uint32_t want, seen = __atomic_load_n(&s->bs_cur32, __ATOMIC_RELAXED);
     memcpy(&want, cur, 4);
-    if (!__atomic_compare_exchange_n(&s->bs_cur32, &seen, want, 0, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED) &&
+    if (seen != want && /* the line's first record sets its currency */
+        (seen != 0 || !__atomic_compare_exchange_n(&s->bs_cur32, &seen, want, 0, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED)) &&
         seen != want) {
+        const cdr_dir_subscriber *sb = &b->b_subs[line];
         char had[4];
         memcpy(had, &seen, 4);
         sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_FORMAT, NULL, 0, 0,
@@ -411,21 +512,22 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
                                  sb->sb_id, sb->sb_msisdn, had, cur, b->b_cfg->bc_cycle);
         return 1;
     }
-    const int cls = record_class(r, pl);
+    const int cls = record_class(v, pl);
     if (s->bs_x)
-        record_ext(b, s->bs_x, sb, r, cls, sign);
-    __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
+        record_ext(b, s->bs_x, line, v, cls, sign);
+    if (charge)
+        __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->bs_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
     __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
     c->bc_m.bm_records += one;
-    c->bc_late_records += rr->rr_flags & CDR_RATED_FLAG_LATE ? one : 0;
+    c->bc_late_records += rv->rv_flags & CDR_RATED_FLAG_LATE ? one : 0;
     c->bc_class_records[cls] += one;
-    if (rr->rr_service < CDR_SVC_COUNT) {
-        c->bc_svc_records[rr->rr_service] += one;
-        c->bc_svc_units[rr->rr_service] += one * rr->rr_units;
-        c->bc_svc_charge[rr->rr_service] += charge;
+    if (rv->rv_service < CDR_SVC_COUNT) {
+        c->bc_svc_records[rv->rv_service] += one;
+        c->bc_svc_units[rv->rv_service] += one * rv->rv_units;
+        c->bc_svc_charge[rv->rv_service] += charge;
     }
-    if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones) {
+    if (!pl || rv->rv_zone < 0 || rv->rv_zone >= pl->pl_nzones) {
         add_zone_named(c, NULL, one, charge);
         return 0;
     }
@@ -436,17 +538,17 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
         sc->sc_zc[h].zc_cur = c;
         memset(sc->sc_zc[h].zc_zone, 0, sizeof sc->sc_zc[h].zc_zone);
     }
-    bzone **slot = &sc->sc_zc[h].zc_zone[rr->rr_zone];
+    bzone **slot = &sc->sc_zc[h].zc_zone[rv->rv_zone];
     if (*slot) {
         (*slot)->bz_records += one;
         (*slot)->bz_charge += charge;
     } else {
-        *slot = add_zone_named(c, pl->pl_zones[rr->rr_zone].zo_name, one, charge);
+        *slot = add_zone_named(c, pl->pl_zones[rv->rv_zone].zo_name, one, charge);
     }
     return 0;
 }
 
-static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+static int on_record(const cdr_ledger_view *v, uint32_t partition, void *arg)
 {
     (void)partition;
     bscan *sc = arg;
@@ -457,7 +559,7 @@ static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
         if (sc->sc_share == 0)
             cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
     }
-    return add_record(sc, r, 1);
+    return add_record(sc, v, 1);
 }
 
 static void *scan_thread(void *arg)
@@ -469,8 +571,8 @@ static void *scan_thread(void *arg)
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     if ((sc->sc_rc = cdr_ledger_open(b->b_cfg->bc_ledger, &lo, &lg, &sc->sc_dg)) != 0)
         return NULL;
-    int rc = cdr_ledger_scan_share(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_record,
-                                   sc, &sc->sc_dg);
+    int rc = cdr_ledger_scan_view(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_record,
+                                  sc, &sc->sc_dg);
     if (rc && !sc->sc_rc)
         sc->sc_rc = rc;
     cdr_ledger_close(lg);
@@ -568,27 +670,28 @@ static int corr_taken(const bcorr *k, uint32_t partition)
     return 0;
 }
 
-static int on_corr(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+static int on_corr(const cdr_ledger_view *v, uint32_t partition, void *arg)
 {
     bcorr *k = arg;
     if (!corr_taken(k, partition))
         return 0; /* an open or abandoned set, or one another bill takes */
-    const int sign = r->lr_rated.rr_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
+    const cdr_rated_view *rr = &v->lv_rv;
+    const int sign = rr->rv_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
     if (k->cr_cycle == k->cr_sc.sc_b->b_cfg->bc_cycle)
-        return add_record(&k->cr_sc, r, sign);
+        return add_record(&k->cr_sc, v, sign);
     /* an earlier cycle's correction: the line's adjustment, in its currency */
     bill_ctx *b = k->cr_sc.sc_b;
-    const cdr_rated *rr = &r->lr_rated;
     char cur[4] = {0};
-    memcpy(cur, rr->rr_currency, 3);
-    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
-    if (!sb) { /* the line left the directory: reported with the unbilled */
+    memcpy(cur, rr->rv_currency, 3);
+    const ptrdiff_t line = line_find(b, rr->rv_cdr.wv_msisdn, rr->rv_cdr.wv_msisdn_len);
+    if (line < 0) { /* the line left the directory: reported with the unbilled */
         bcur *c = cur_slot_in(k->cr_sc.sc_cur, &k->cr_sc.sc_ncur, cur);
         if (c)
-            c->bc_unbilled_charge += sign * rr->rr_charge;
+            c->bc_unbilled_charge += sign * rr->rv_charge;
         return 0;
     }
-    bsub *s = &b->b_bs[sb - b->b_subs];
+    const cdr_dir_subscriber *sb = &b->b_subs[line];
+    bsub *s = &b->b_bs[line];
     if (!s->bs_cur[0]) {
         memcpy(s->bs_cur, cur, 4);
     } else if (strcmp(s->bs_cur, cur)) {
@@ -598,7 +701,7 @@ static int on_corr(const cdr_ledger_rec *r, uint32_t partition, void *arg)
                                       sb->sb_id, sb->sb_msisdn, k->cr_cycle, cur, s->bs_cur);
         return 1;
     }
-    s->bs_rerate += sign * rr->rr_charge;
+    s->bs_rerate += sign * rr->rv_charge;
     s->bs_billed = 1;
     return 0;
 }
@@ -635,7 +738,7 @@ static int scan_corrections(bill_ctx *b)
             break;
         k.cr_cycle = last = next;
         cdr_diag_clear(&k.cr_sc.sc_dg);
-        rc = cdr_ledger_scan(lg, next, on_corr, &k, b->b_dg);
+        rc = cdr_ledger_scan_view(lg, next, 0, 1, on_corr, &k, b->b_dg);
         if (k.cr_sc.sc_rc) {
             *b->b_dg = k.cr_sc.sc_dg;
             rc = k.cr_sc.sc_rc;
@@ -2055,8 +2158,8 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
     }
-    if ((rc = prepare_ext(&b)) != 0 || (rc = scan_cycle(&b, nthreads)) != 0 ||
-        (rc = scan_corrections(&b)) != 0)
+    if ((rc = msisdn_table(&b)) != 0 || (rc = prepare_ext(&b)) != 0 ||
+        (rc = scan_cycle(&b, nthreads)) != 0 || (rc = scan_corrections(&b)) != 0)
         goto done;
     if ((rc = reconcile(&b, st)) != 0)
         goto done;
@@ -2204,6 +2307,7 @@ done:
     free(b.b_ents);
     free(b.b_bs);
     free(b.b_x);
+    free(b.b_mx);
     cdr_plan_set_release(b.b_ps);
     cdr_dir_free(b.b_dir);
     return rc;
