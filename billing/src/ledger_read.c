@@ -257,12 +257,11 @@ typedef struct view_ctx {
     uint32_t vc_partition;
 } view_ctx;
 
-static int view_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos,
-                      uint32_t fno, void *ctx, cdr_diag *dg)
+/* The records of a frame (its body verified, at raw) as views. */
+static int view_frame(const uint8_t *raw, const lg_hdr *fh, const char *path, uint64_t pos,
+                      const view_ctx *vc, cdr_diag *dg)
 {
-    (void)fno;
-    const view_ctx *vc = ctx;
-    const uint8_t *p = lg->lg_raw, *end = lg->lg_raw + fh->fh_raw;
+    const uint8_t *p = raw, *end = raw + fh->fh_raw;
     cdr_ledger_view v;
     v.lv_offset = fh->fh_first;
     int rc = body_start(fh, path, pos, dg);
@@ -288,6 +287,65 @@ static int view_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64
     return rc ? rc : body_end(fh, p, end, v.lv_offset, path, pos, dg);
 }
 
+/* Every frame of segment seq of st as views, as seg_walk reads them, but LG_FNV_LANES frames at a
+ * time: read and decompressed, their checksums computed side by side (lg_fnv1a64_lanes), then
+ * each frame verified and delivered in order. A frame that fails stops the walk after the frames
+ * before it were delivered, with the error seg_walk would give. */
+static int view_seg(cdr_ledger *lg, const lg_stream *st, uint32_t seq, const view_ctx *vc,
+                    cdr_diag *dg)
+{
+    char path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "zst", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT && seq == st->ls_seq && st->ls_size == 0)
+            return 0; /* a stream whose first segment has not been created yet */
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    }
+    const uint64_t size = seg_size(lg, st, seq, fd);
+    uint64_t pos = 0;
+    int rc = 0;
+    while (!rc && pos < size) {
+        lg_hdr fh[LG_FNV_LANES];
+        uint64_t at[LG_FNV_LANES];
+        unsigned n = 0;
+        int bad = 0; /* the last frame read failed: rc and dg say how */
+        while (n < LG_FNV_LANES && pos < size) {
+            at[n] = pos;
+            rc = lg_frame_load(lg, fd, path, pos, size, &fh[n], &lg->lg_lane_z[n],
+                               &lg->lg_lane_zcap[n], &lg->lg_lane_raw[n], &lg->lg_lane_rawcap[n],
+                               dg);
+            if (!rc && (fh[n].fh_cycle != st->ls_cycle || fh[n].fh_partition != st->ls_partition))
+                rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                                  "byte offset %" PRIu64 ": frame of cycle %" PRIu32
+                                  " partition %" PRIu32 " in the wrong folder",
+                                  pos, fh[n].fh_cycle, fh[n].fh_partition);
+            if (rc) {
+                bad = 1;
+                break;
+            }
+            pos += LG_FRAME_HDR + fh[n].fh_zsize;
+            n++;
+        }
+        const uint8_t *data[LG_FNV_LANES];
+        size_t len[LG_FNV_LANES];
+        uint64_t sum[LG_FNV_LANES];
+        for (unsigned i = 0; i < n; i++) {
+            data[i] = lg->lg_lane_raw[i];
+            len[i] = fh[i].fh_raw;
+        }
+        lg_fnv1a64_lanes(data, len, n, sum);
+        int drc = 0;
+        for (unsigned i = 0; !drc && i < n; i++)
+            drc = sum[i] != fh[i].fh_sum ? lg_frame_bad_sum(path, at[i], dg)
+                                         : view_frame(data[i], &fh[i], path, at[i], vc, dg);
+        if (drc || bad) /* the first failure in frame order: a frame's before the one not read */
+            rc = drc ? drc : rc;
+    }
+    close(fd);
+    return rc;
+}
+
 int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
                          cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg)
 {
@@ -300,7 +358,7 @@ int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigne
             continue;
         view_ctx vc = {fn, ctx, st->ls_partition};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
-            int rc = seg_walk(lg, st, seq, view_frame, &vc, dg);
+            int rc = view_seg(lg, st, seq, &vc, dg);
             if (rc)
                 return rc;
         }
