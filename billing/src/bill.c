@@ -1962,6 +1962,253 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
     fputs("]}\n", f);
 }
 
+/* ---- the invoices, in parallel -----------------------------------------------------------------
+ * Threads format the invoices a chunk of accounts at a time, each into memory and with a copy of
+ * the run's state of its own (bill_ctx: the report figures of its invoices, the due date, the
+ * diagnostic); the chunks are written in account order, each by the thread that formatted it
+ * when its turn comes. The files are the same bytes whatever the number of threads; the first
+ * failure in account order is the run's. */
+
+#define INV_CHUNK 4096 /* invoices per chunk */
+
+typedef struct winv {
+    bill_ctx *wi_b;
+    const outfiles *wi_of;
+    const size_t *wi_cut; /* chunk k: lines [wi_cut[k], wi_cut[k + 1]) of b_lines */
+    size_t wi_nchunks;
+    size_t wi_next; /* the next chunk to format */
+    size_t wi_turn; /* the next chunk to write */
+    int wi_rc;      /* the first failure in chunk order, with its diagnostic */
+    cdr_diag wi_dg;
+    uint64_t *wi_over; /* accounts over their credit limit: id, total, limit */
+    size_t wi_nover, wi_capover;
+    pthread_mutex_t wi_mu;
+    pthread_cond_t wi_cv;
+} winv;
+
+/* A chunk's bytes of one file: a FILE (fopencookie) writing into memory kept from chunk to
+ * chunk (fresh memory for every chunk would cost page faults and unmaps). */
+typedef struct wbuf {
+    char *wb_p;
+    size_t wb_n, wb_cap;
+    int wb_err; /* out of memory */
+} wbuf;
+
+static ssize_t wbuf_write(void *cookie, const char *data, size_t n)
+{
+    wbuf *w = cookie;
+    if (w->wb_n + n > w->wb_cap) {
+        size_t ncap = w->wb_cap ? w->wb_cap : (size_t)1 << 20;
+        while (ncap < w->wb_n + n)
+            ncap *= 2;
+        char *np = realloc(w->wb_p, ncap);
+        if (!np) {
+            w->wb_err = 1;
+            return -1;
+        }
+        w->wb_p = np;
+        w->wb_cap = ncap;
+    }
+    memcpy(w->wb_p + w->wb_n, data, n);
+    w->wb_n += n;
+    return (ssize_t)n;
+}
+
+typedef struct wworker {
+    winv *ww_w;
+    bcur *ww_cur; /* [CDR_BILL_MAX_CURRENCIES]: the figures of its invoices */
+    int ww_ncur;
+    wbuf ww_buf[3]; /* invoices.jsonl, invoices.csv, invoice_lines.csv */
+    FILE *ww_f[3];  /* writing into them */
+    pthread_t ww_thread;
+} wworker;
+
+/* Append (id, total, limit) to *over. */
+static int over_add(uint64_t **over, size_t *n, size_t *cap, uint64_t id, cdr_money total,
+                    cdr_money limit)
+{
+    if (*n + 3 > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 48;
+        uint64_t *no = realloc(*over, ncap * sizeof *no);
+        if (!no)
+            return CDR_ENOMEM;
+        *over = no;
+        *cap = ncap;
+    }
+    (*over)[(*n)++] = id;
+    (*over)[(*n)++] = (uint64_t)total;
+    (*over)[(*n)++] = (uint64_t)limit;
+    return 0;
+}
+
+/* Format chunk k into three memory streams, then write them when its turn comes. */
+static void inv_chunk(wworker *ww, size_t k)
+{
+    winv *w = ww->ww_w;
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    bill_ctx wb = *w->wi_b; /* read-only but for these */
+    wb.b_cur = ww->ww_cur;
+    wb.b_ncur = ww->ww_ncur;
+    wb.b_dg = &dg;
+    wb.b_due[0] = '\0';
+    outfiles of;
+    memset(&of, 0, sizeof of);
+    of.of_inv_json = ww->ww_f[0];
+    of.of_inv_csv = ww->ww_f[1];
+    of.of_lines_csv = ww->ww_f[2];
+    for (int i = 0; i < 3; i++)
+        ww->ww_buf[i].wb_n = 0;
+    uint64_t *over = NULL;
+    size_t nover = 0, cap = 0;
+    int rc = 0;
+    for (size_t from = w->wi_cut[k]; !rc && from < w->wi_cut[k + 1];) {
+        size_t to = from + 1;
+        while (to < w->wi_cut[k + 1] && wb.b_lines[to].bl_account == wb.b_lines[from].bl_account)
+            to++;
+        cdr_money total = 0;
+        if ((rc = write_invoice(&wb, &of, from, to, &total)) != 0)
+            break;
+        const cdr_dir_account *ac = cdr_dir_find_account(wb.b_dir, wb.b_lines[from].bl_account);
+        const cdr_dir_credit_class *cc =
+            ac ? cdr_dir_find_credit_class(wb.b_dir, ac->ac_credit_class) : NULL;
+        if (cc && total > cc->cc_limit && /* over the credit limit: in the report */
+            over_add(&over, &nover, &cap, ac->ac_id, total, cc->cc_limit))
+            rc = cdr_diag_set(&dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        from = to;
+    }
+    for (int i = 0; i < 3; i++)
+        if ((fflush(ww->ww_f[i]) != 0 || ww->ww_buf[i].wb_err) && !rc)
+            rc = cdr_diag_set(&dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    ww->ww_ncur = wb.b_ncur;
+    pthread_mutex_lock(&w->wi_mu);
+    while (w->wi_turn != k)
+        pthread_cond_wait(&w->wi_cv, &w->wi_mu);
+    if (!w->wi_rc && rc) {
+        w->wi_dg = dg;
+        __atomic_store_n(&w->wi_rc, rc, __ATOMIC_RELAXED);
+    }
+    if (!w->wi_rc) { /* write errors show at finish() */
+        FILE *const out[3] = {w->wi_of->of_inv_json, w->wi_of->of_inv_csv, w->wi_of->of_lines_csv};
+        for (int i = 0; i < 3; i++)
+            fwrite(ww->ww_buf[i].wb_p, 1, ww->ww_buf[i].wb_n, out[i]);
+        for (size_t i = 0; !w->wi_rc && i < nover; i += 3)
+            if (over_add(&w->wi_over, &w->wi_nover, &w->wi_capover, over[i], (cdr_money)over[i + 1],
+                         (cdr_money)over[i + 2]))
+                __atomic_store_n(&w->wi_rc,
+                                 cdr_diag_set(&w->wi_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory"),
+                                 __ATOMIC_RELAXED);
+    }
+    w->wi_turn++;
+    pthread_cond_broadcast(&w->wi_cv);
+    pthread_mutex_unlock(&w->wi_mu);
+    free(over);
+}
+
+static void *inv_worker(void *arg)
+{
+    wworker *ww = arg;
+    winv *w = ww->ww_w;
+    /* every chunk taken is written (or given up) in its turn: a later one waits for it */
+    while (!__atomic_load_n(&w->wi_rc, __ATOMIC_RELAXED)) {
+        const size_t k = __atomic_fetch_add(&w->wi_next, 1, __ATOMIC_RELAXED);
+        if (k >= w->wi_nchunks)
+            break;
+        inv_chunk(ww, k);
+    }
+    return NULL;
+}
+
+/* Add the figures write_invoice adds to its bill_ctx's currencies (from) to b's. */
+static int merge_invoice_figures(bill_ctx *b, const bcur *from, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const bcur *f = &from[i];
+        bcur *c = cur_slot(b, f->bc_m.bm_currency);
+        if (!c)
+            return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
+                                CDR_BILL_MAX_CURRENCIES);
+        for (int k = 0; k < CDR_CLASS_COUNT; k++) {
+            c->bc_tax[k] += f->bc_tax[k];
+            c->bc_gross[k] += f->bc_gross[k];
+            c->bc_ent[k] += f->bc_ent[k];
+            c->bc_mem[k] += f->bc_mem[k];
+        }
+        c->bc_m.bm_invoices += f->bc_m.bm_invoices;
+        c->bc_m.bm_amount += f->bc_m.bm_amount;
+        c->bc_m.bm_tax += f->bc_m.bm_tax;
+        c->bc_m.bm_total += f->bc_m.bm_total;
+        c->bc_m.bm_adjustments += f->bc_m.bm_adjustments;
+        c->bc_m.bm_enterprise_share += f->bc_m.bm_enterprise_share;
+        c->bc_m.bm_member_share += f->bc_m.bm_member_share;
+    }
+    return 0;
+}
+
+/* Every invoice (b_lines sorted), in account order, into of's three files; the accounts over
+ * their credit limit into *over (malloc'd; id, total, limit each). */
+static int write_invoices(bill_ctx *b, const outfiles *of, uint64_t **over, size_t *nover)
+{
+    size_t nchunks = 0, *cut = malloc((b->b_nlines / INV_CHUNK + 2) * sizeof *cut);
+    if (!cut)
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    cut[0] = 0; /* a chunk: INV_CHUNK accounts, at least INV_CHUNK lines */
+    for (size_t i = 0, accounts = 0; i < b->b_nlines; i++)
+        if ((i + 1 == b->b_nlines || b->b_lines[i + 1].bl_account != b->b_lines[i].bl_account) &&
+            (++accounts % INV_CHUNK == 0 || i + 1 == b->b_nlines))
+            cut[++nchunks] = i + 1;
+    unsigned nthreads = b->b_cfg->bc_threads;
+    if (!nthreads) { /* as for the scan: one per core, at most 8 */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+    }
+    winv w = {.wi_b = b, .wi_of = of, .wi_cut = cut, .wi_nchunks = nchunks};
+    wworker *ww = calloc(nthreads, sizeof *ww);
+    bcur *curs = calloc((size_t)nthreads * CDR_BILL_MAX_CURRENCIES, sizeof *curs);
+    int rc = 0;
+    if (!ww || !curs) {
+        rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    } else {
+        pthread_mutex_init(&w.wi_mu, NULL);
+        pthread_cond_init(&w.wi_cv, NULL);
+        unsigned started = 1; /* this thread is the first worker */
+        static const cookie_io_functions_t wbuf_io = {.write = wbuf_write};
+        for (unsigned t = 0; !rc && t < nthreads; t++) {
+            ww[t] = (wworker){.ww_w = &w, .ww_cur = curs + (size_t)t * CDR_BILL_MAX_CURRENCIES};
+            for (int i = 0; !rc && i < 3; i++)
+                if ((ww[t].ww_f[i] = fopencookie(&ww[t].ww_buf[i], "w", wbuf_io)) != NULL)
+                    setvbuf(ww[t].ww_f[i], NULL, _IOFBF, (size_t)64 << 10);
+                else
+                    rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        while (!rc && started < nthreads &&
+               pthread_create(&ww[started].ww_thread, NULL, inv_worker, &ww[started]) == 0)
+            started++;
+        if (!rc)
+            inv_worker(&ww[0]);
+        for (unsigned t = 1; t < started; t++)
+            pthread_join(ww[t].ww_thread, NULL);
+        pthread_cond_destroy(&w.wi_cv);
+        pthread_mutex_destroy(&w.wi_mu);
+        if (!rc && (rc = w.wi_rc) != 0)
+            *b->b_dg = w.wi_dg;
+        for (unsigned t = 0; !rc && t < started; t++)
+            rc = merge_invoice_figures(b, ww[t].ww_cur, ww[t].ww_ncur);
+    }
+    *over = w.wi_over;
+    *nover = w.wi_nover;
+    for (unsigned t = 0; ww && t < nthreads; t++)
+        for (int i = 0; i < 3; i++) {
+            if (ww[t].ww_f[i])
+                fclose(ww[t].ww_f[i]);
+            free(ww[t].ww_buf[i].wb_p);
+        }
+    free(curs);
+    free(ww);
+    free(cut);
+    return rc;
+}
+
 /* ---- publish --------------------------------------------------------------------------------- */
 
 static int rm_tree(const char *path)
@@ -2041,7 +2288,7 @@ static int write_all(bill_ctx *b, const char *dir)
     char psub[4200], prep[4200];
     FILE *fsub = NULL, *frep = NULL;
     uint64_t *over = NULL;
-    size_t nover = 0, cap_over = 0;
+    size_t nover = 0;
     int rc = 0;
     if (!(of.of_inv_json = create(dir, "invoices.jsonl", of.of_p1, sizeof of.of_p1, dg)) ||
         !(of.of_inv_csv = create(dir, "invoices.csv", of.of_p2, sizeof of.of_p2, dg)) ||
@@ -2065,32 +2312,7 @@ static int write_all(bill_ctx *b, const char *dir)
         goto done;
     if (b->b_nlines > 1)
         qsort(b->b_lines, b->b_nlines, sizeof *b->b_lines, cmp_line);
-    for (size_t from = 0; from < b->b_nlines && !rc;) {
-        size_t to = from + 1;
-        while (to < b->b_nlines && b->b_lines[to].bl_account == b->b_lines[from].bl_account)
-            to++;
-        cdr_money total = 0;
-        rc = write_invoice(b, &of, from, to, &total);
-        const cdr_dir_account *ac = cdr_dir_find_account(b->b_dir, b->b_lines[from].bl_account);
-        const cdr_dir_credit_class *cc =
-            ac ? cdr_dir_find_credit_class(b->b_dir, ac->ac_credit_class) : NULL;
-        if (!rc && cc && total > cc->cc_limit) { /* over the credit limit: in the report */
-            if (nover + 3 > cap_over) {
-                size_t ncap = cap_over ? cap_over * 2 : 48;
-                uint64_t *no = realloc(over, ncap * sizeof *no);
-                if (!no) {
-                    rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                    break;
-                }
-                over = no;
-                cap_over = ncap;
-            }
-            over[nover++] = ac->ac_id;
-            over[nover++] = (uint64_t)total;
-            over[nover++] = (uint64_t)cc->cc_limit;
-        }
-        from = to;
-    }
+    rc = write_invoices(b, &of, &over, &nover);
     if (!rc) {
         qsort(b->b_cur, (size_t)b->b_ncur, sizeof *b->b_cur, cmp_cur);
         write_report(b, frep, over, nover);
