@@ -121,12 +121,19 @@ typedef struct cdr_ledger_view {
     cdr_rated_view lv_rv;
 } cdr_ledger_view;
 
-typedef int (*cdr_ledger_view_fn)(const cdr_ledger_view *rec, uint32_t partition, void *ctx);
+/* Called with n (1 to CDR_LEDGER_VIEW_BATCH) consecutive records of one frame, so that the
+ * caller can look ahead (prefetch what the next records need). Return 0 to go on, anything else
+ * to stop (the scan returns that value). */
+#define CDR_LEDGER_VIEW_BATCH 64
+typedef int (*cdr_ledger_view_fn)(const cdr_ledger_view *recs, size_t n, uint32_t partition,
+                                  void *ctx);
 
 /* cdr_ledger_scan_share for a reader that needs only the fields of cdr_rated_view (the bill run):
  * the same records in the same order, the same checks (frame checksums, framing, every record as
  * cdr_rated_wire_decode checks it, with its diagnostic for a record it refuses), without decoding
- * each record into a cdr_ledger_rec. A caller that needs more of a record decodes lv_wire. */
+ * each record into a cdr_ledger_rec. A caller that needs more of a record decodes lv_wire.
+ * Records of a frame are delivered only once its checksum is verified; at a failure, the records
+ * before it have been delivered. */
 int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
                          cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg);
 

@@ -346,9 +346,8 @@ static int msisdn_table(bill_ctx *b)
 }
 
 /* The index of the line with MSISDN p (n bytes, not NUL-terminated, n < CDR_NUMBER_MAX), or -1. */
-static ptrdiff_t line_find(const bill_ctx *b, const char *p, size_t n)
+static ptrdiff_t line_find_key(const bill_ctx *b, uint64_t key, const char *p, size_t n)
 {
-    const uint64_t key = msisdn_key(p, n);
     if (!key) { /* not a number the table holds: the directory's map */
         char m[CDR_NUMBER_MAX];
         memcpy(m, p, n);
@@ -363,6 +362,11 @@ static ptrdiff_t line_find(const bill_ctx *b, const char *p, size_t n)
         if (mx->mx_key == key)
             return (ptrdiff_t)mx->mx_ix1 - 1;
     }
+}
+
+static ptrdiff_t line_find(const bill_ctx *b, const char *p, size_t n)
+{
+    return line_find_key(b, msisdn_key(p, n), p, n);
 }
 
 #define PLAN_CACHE 8
@@ -487,7 +491,7 @@ static void record_ext(const bill_ctx *b, bext *x, ptrdiff_t line, const cdr_led
 /* Add record r to the line and the report: sign 1, or -1 for the reversal of a charge (a
  * correction set's, cdr_rerate.h). Counts and units are modulo 2^64, so a reversal takes back
  * exactly what its record added. */
-static inline int add_record(bscan *sc, const cdr_ledger_view *v, int sign)
+static inline int add_record(bscan *sc, const cdr_ledger_view *v, ptrdiff_t line, int sign)
 {
     bill_ctx *b = sc->sc_b;
     const uint64_t one = (uint64_t)(int64_t)sign;
@@ -510,7 +514,6 @@ static inline int add_record(bscan *sc, const cdr_ledger_view *v, int sign)
                                  CDR_BILL_MAX_CURRENCIES);
         return 1;
     }
-    const ptrdiff_t line = line_find(b, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len);
     if (line < 0) { /* the line left the directory: reported, never dropped silently */
         c->bc_unbilled_records += one;
         c->bc_unbilled_charge += charge;
@@ -568,18 +571,39 @@ static inline int add_record(bscan *sc, const cdr_ledger_view *v, int sign)
     return 0;
 }
 
-static int on_record(const cdr_ledger_view *v, uint32_t partition, void *arg)
+/* A batch of records: their lines' table slots fetched ahead, then the lines' sums, then the
+ * records added (two cache misses a record, which otherwise come one after the other). */
+static int on_records(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
 {
     (void)partition;
     bscan *sc = arg;
-    if (++sc->sc_unreported == 65536) { /* progress: the first thread draws it */
-        bill_ctx *b = sc->sc_b;
-        const uint64_t done = __atomic_add_fetch(&b->b_read, 65536, __ATOMIC_RELAXED);
+    bill_ctx *b = sc->sc_b;
+    if ((sc->sc_unreported += n) >= 65536) { /* progress: the first thread draws it */
+        const uint64_t done = __atomic_add_fetch(&b->b_read, sc->sc_unreported, __ATOMIC_RELAXED);
         sc->sc_unreported = 0;
         if (sc->sc_share == 0)
             cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
     }
-    return add_record(sc, v, 1);
+    uint64_t key[CDR_LEDGER_VIEW_BATCH];
+    ptrdiff_t line[CDR_LEDGER_VIEW_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        const cdr_wire_view *wv = &v[i].lv_rv.rv_cdr;
+        key[i] = msisdn_key(wv->wv_msisdn, wv->wv_msisdn_len);
+        __builtin_prefetch(&b->b_mx[msisdn_slot(key[i], b->b_mx_mask)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cdr_wire_view *wv = &v[i].lv_rv.rv_cdr;
+        line[i] = line_find_key(b, key[i], wv->wv_msisdn, wv->wv_msisdn_len);
+        if (line[i] >= 0) {
+            const char *bs = (const char *)&b->b_bs[line[i]];
+            __builtin_prefetch(bs, 1);
+            __builtin_prefetch(bs + sizeof *b->b_bs - 1, 1);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (add_record(sc, &v[i], line[i], 1))
+            return 1;
+    return 0;
 }
 
 static void *scan_thread(void *arg)
@@ -591,7 +615,7 @@ static void *scan_thread(void *arg)
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     if ((sc->sc_rc = cdr_ledger_open(b->b_cfg->bc_ledger, &lo, &lg, &sc->sc_dg)) != 0)
         return NULL;
-    int rc = cdr_ledger_scan_view(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_record,
+    int rc = cdr_ledger_scan_view(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_records,
                                   sc, &sc->sc_dg);
     if (rc && !sc->sc_rc)
         sc->sc_rc = rc;
@@ -690,20 +714,19 @@ static int corr_taken(const bcorr *k, uint32_t partition)
     return 0;
 }
 
-static int on_corr(const cdr_ledger_view *v, uint32_t partition, void *arg)
+static int on_corr(const cdr_ledger_view *v, uint32_t partition, bcorr *k)
 {
-    bcorr *k = arg;
     if (!corr_taken(k, partition))
         return 0; /* an open or abandoned set, or one another bill takes */
     const cdr_rated_view *rr = &v->lv_rv;
     const int sign = rr->rv_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
-    if (k->cr_cycle == k->cr_sc.sc_b->b_cfg->bc_cycle)
-        return add_record(&k->cr_sc, v, sign);
-    /* an earlier cycle's correction: the line's adjustment, in its currency */
     bill_ctx *b = k->cr_sc.sc_b;
+    const ptrdiff_t line = line_find(b, rr->rv_cdr.wv_msisdn, rr->rv_cdr.wv_msisdn_len);
+    if (k->cr_cycle == b->b_cfg->bc_cycle)
+        return add_record(&k->cr_sc, v, line, sign);
+    /* an earlier cycle's correction: the line's adjustment, in its currency */
     char cur[4] = {0};
     memcpy(cur, rr->rv_currency, 3);
-    const ptrdiff_t line = line_find(b, rr->rv_cdr.wv_msisdn, rr->rv_cdr.wv_msisdn_len);
     if (line < 0) { /* the line left the directory: reported with the unbilled */
         bcur *c = cur_slot_in(k->cr_sc.sc_cur, &k->cr_sc.sc_ncur, cur);
         if (c)
@@ -723,6 +746,16 @@ static int on_corr(const cdr_ledger_view *v, uint32_t partition, void *arg)
     }
     s->bs_rerate += sign * rr->rv_charge;
     s->bs_billed = 1;
+    return 0;
+}
+
+static int on_corrs(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const int rc = on_corr(&v[i], partition, arg);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -758,7 +791,7 @@ static int scan_corrections(bill_ctx *b)
             break;
         k.cr_cycle = last = next;
         cdr_diag_clear(&k.cr_sc.sc_dg);
-        rc = cdr_ledger_scan_view(lg, next, 0, 1, on_corr, &k, b->b_dg);
+        rc = cdr_ledger_scan_view(lg, next, 0, 1, on_corrs, &k, b->b_dg);
         if (k.cr_sc.sc_rc) {
             *b->b_dg = k.cr_sc.sc_dg;
             rc = k.cr_sc.sc_rc;

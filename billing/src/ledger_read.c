@@ -257,19 +257,23 @@ typedef struct view_ctx {
     uint32_t vc_partition;
 } view_ctx;
 
-/* The records of a frame (its body verified, at raw) as views. */
+/* The records of a frame (its body verified, at raw) as views, CDR_LEDGER_VIEW_BATCH at a time;
+ * a record that fails stops the frame after the records before it were delivered. */
 static int view_frame(const uint8_t *raw, const lg_hdr *fh, const char *path, uint64_t pos,
                       const view_ctx *vc, cdr_diag *dg)
 {
     const uint8_t *p = raw, *end = raw + fh->fh_raw;
-    cdr_ledger_view v;
-    v.lv_offset = fh->fh_first;
+    cdr_ledger_view vs[CDR_LEDGER_VIEW_BATCH];
+    size_t n = 0;
+    int64_t off = fh->fh_first;
     int rc = body_start(fh, path, pos, dg);
     for (uint32_t k = 0; !rc && k < fh->fh_count; k++) {
         uint64_t len = 0;
-        if ((rc = body_next(&p, end, k, &v.lv_offset, &len, path, pos, dg)))
+        if ((rc = body_next(&p, end, k, &off, &len, path, pos, dg)))
             break;
-        if (cdr_rated_wire_view(p, (size_t)len, &v.lv_rv)) { /* refused: the decoder says why */
+        cdr_ledger_view *v = &vs[n];
+        v->lv_offset = off;
+        if (cdr_rated_wire_view(p, (size_t)len, &v->lv_rv)) { /* refused: the decoder says why */
             cdr_ledger_rec rec;
             rc = body_decode(p, len, k, &rec, path, pos, dg);
             if (!rc) /* the view and the decoder disagree: a bug, never a record billed wrong */
@@ -279,12 +283,19 @@ static int view_frame(const uint8_t *raw, const lg_hdr *fh, const char *path, ui
                                   pos, k);
             break;
         }
-        v.lv_wire = p;
-        v.lv_len = (size_t)len;
+        v->lv_wire = p;
+        v->lv_len = (size_t)len;
         p += len;
-        rc = vc->vc_fn(&v, vc->vc_partition, vc->vc_ctx);
+        if (++n == CDR_LEDGER_VIEW_BATCH) {
+            rc = vc->vc_fn(vs, n, vc->vc_partition, vc->vc_ctx);
+            n = 0;
+        }
     }
-    return rc ? rc : body_end(fh, p, end, v.lv_offset, path, pos, dg);
+    if (n) { /* the records before the end, or before a failure */
+        const int frc = vc->vc_fn(vs, n, vc->vc_partition, vc->vc_ctx);
+        rc = rc ? rc : frc;
+    }
+    return rc ? rc : body_end(fh, p, end, off, path, pos, dg);
 }
 
 /* Every frame of segment seq of st as views, as seg_walk reads them, but LG_FNV_LANES frames at a

@@ -177,9 +177,8 @@ typedef struct vcheck {
     uint32_t vc_rank[16]; /* partition -> its rank among the cycle's */
 } vcheck;
 
-static int check_view(const cdr_ledger_view *v, uint32_t partition, void *ctx)
+static int check_one_view(const cdr_ledger_view *v, uint32_t partition, vcheck *vc)
 {
-    vcheck *vc = ctx;
     const got *g = vc->vc_got;
     while (vc->vc_k < g->g_n && vc->vc_rank[g->g_parts[vc->vc_k]] % vc->vc_nshares != vc->vc_share)
         vc->vc_k++;
@@ -203,6 +202,14 @@ static int check_view(const cdr_ledger_view *v, uint32_t partition, void *ctx)
     d.lr_offset = v->lv_offset;
     assert_same_rec(&d, r);
     vc->vc_k++;
+    return 0;
+}
+
+static int check_view(const cdr_ledger_view *v, size_t n, uint32_t partition, void *ctx)
+{
+    cr_assert(n >= 1 && n <= CDR_LEDGER_VIEW_BATCH, "%zu views in a call", n);
+    for (size_t i = 0; i < n; i++)
+        check_one_view(&v[i], partition, ctx);
     return 0;
 }
 
