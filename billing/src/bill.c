@@ -2242,6 +2242,43 @@ static int write_invoices(bill_ctx *b, const outfiles *of, uint64_t **over, size
     return rc;
 }
 
+/* ---- subscribers.jsonl ------------------------------------------------------------------------
+ * Written while the invoices are: every billed line's amounts computed again by bill_line (the
+ * same inputs give the same amounts) in a copy of the run's state of its own, whose invoice
+ * lines and report figures are thrown away. */
+
+typedef struct wsubs {
+    bill_ctx *ws_b;
+    FILE *ws_f;
+    int ws_rc;
+    cdr_diag ws_dg;
+    pthread_t ws_thread;
+} wsubs;
+
+static void *sub_writer(void *arg)
+{
+    wsubs *ws = arg;
+    bill_ctx wb = *ws->ws_b; /* read-only but for these */
+    wb.b_cur = calloc(CDR_BILL_MAX_CURRENCIES, sizeof *wb.b_cur);
+    wb.b_ncur = 0;
+    wb.b_lines = NULL;
+    wb.b_nlines = wb.b_cap_lines = 0;
+    wb.b_dg = &ws->ws_dg;
+    int rc = wb.b_cur ? 0 : cdr_diag_set(&ws->ws_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; !rc && i < wb.b_nsubs; i++) {
+        bamounts a;
+        wb.b_nlines = 0;
+        if ((rc = bill_line(&wb, i, &a)) == 0 && wb.b_bs[i].bs_billed)
+            write_subscriber(&wb, ws->ws_f, i, &a);
+    }
+    for (int i = 0; wb.b_cur && i < CDR_BILL_MAX_CURRENCIES; i++)
+        free(wb.b_cur[i].bc_ents);
+    free(wb.b_cur);
+    free(wb.b_lines);
+    ws->ws_rc = rc;
+    return NULL;
+}
+
 /* ---- publish --------------------------------------------------------------------------------- */
 
 static int rm_tree(const char *path)
@@ -2336,16 +2373,24 @@ static int write_all(bill_ctx *b, const char *dir)
           of.of_inv_csv);
     fputs("invoice,account,subscriber,msisdn,class,share,amount,tax_rate,tax,total,currency\n",
           of.of_lines_csv);
-    for (size_t i = 0; i < b->b_nsubs && !rc; i++) {
+    for (size_t i = 0; i < b->b_nsubs && !rc; i++) { /* the invoice lines, the report's figures */
         bamounts a;
-        if ((rc = bill_line(b, i, &a)) == 0 && b->b_bs[i].bs_billed)
-            write_subscriber(b, fsub, i, &a);
+        rc = bill_line(b, i, &a);
     }
     if (rc)
         goto done;
     if (b->b_nlines > 1)
         qsort(b->b_lines, b->b_nlines, sizeof *b->b_lines, cmp_line);
+    /* subscribers.jsonl by a thread of its own while the invoices are written */
+    wsubs ws = {.ws_b = b, .ws_f = fsub};
+    const int sub_thread = pthread_create(&ws.ws_thread, NULL, sub_writer, &ws) == 0;
+    if (!sub_thread)
+        sub_writer(&ws);
     rc = write_invoices(b, &of, &over, &nover);
+    if (sub_thread)
+        pthread_join(ws.ws_thread, NULL);
+    if (!rc && ws.ws_rc)
+        *dg = ws.ws_dg, rc = ws.ws_rc;
     if (!rc) {
         qsort(b->b_cur, (size_t)b->b_ncur, sizeof *b->b_cur, cmp_cur);
         write_report(b, frep, over, nover);
