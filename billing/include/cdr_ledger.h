@@ -111,6 +111,32 @@ int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx,
 int cdr_ledger_scan_share(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
                           cdr_ledger_fn fn, void *ctx, cdr_diag *dg);
 
+/* A record as cdr_ledger_scan_view gives it: its Kafka offset, its bytes in the rated wire format
+ * (lv_wire, lv_len) and the fields the bill run reads (cdr_rated_view), pointing into those bytes.
+ * Everything is valid during the call only. */
+typedef struct cdr_ledger_view {
+    int64_t lv_offset;
+    const uint8_t *lv_wire;
+    size_t lv_len;
+    cdr_rated_view lv_rv;
+} cdr_ledger_view;
+
+/* Called with n (1 to CDR_LEDGER_VIEW_BATCH) consecutive records of one frame, so that the
+ * caller can look ahead (prefetch what the next records need). Return 0 to go on, anything else
+ * to stop (the scan returns that value). */
+#define CDR_LEDGER_VIEW_BATCH 64
+typedef int (*cdr_ledger_view_fn)(const cdr_ledger_view *recs, size_t n, uint32_t partition,
+                                  void *ctx);
+
+/* cdr_ledger_scan_share for a reader that needs only the fields of cdr_rated_view (the bill run):
+ * the same records in the same order, the same checks (frame checksums, framing, every record as
+ * cdr_rated_wire_decode checks it, with its diagnostic for a record it refuses), without decoding
+ * each record into a cdr_ledger_rec. A caller that needs more of a record decodes lv_wire.
+ * Records of a frame are delivered only once its checksum is verified; at a failure, the records
+ * before it have been delivered. */
+int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                         cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg);
+
 /* The records of one served MSISDN in cycle `cycle`, in (partition, offset) order, without a
  * full scan: sealed segments are searched through their index (rebuilt when missing or stale),
  * only the active segment of each partition is read in full. Errors as for cdr_ledger_scan. */

@@ -18,6 +18,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -223,12 +224,20 @@ typedef struct bline {
     cdr_money bl_amount;   /* whole cents */
 } bline;
 
+/* A slot of the bill run's MSISDN table (line_find): the number as a key, the line's index + 1. */
+typedef struct bmsisdn {
+    uint64_t mx_key;
+    uint32_t mx_ix1; /* 0: an empty slot */
+} bmsisdn;
+
 typedef struct bill_ctx {
     const cdr_bill_config *b_cfg;
     cdr_dir *b_dir;
     cdr_plan_set *b_ps;
     const cdr_dir_subscriber *b_subs;
     size_t b_nsubs;
+    bmsisdn *b_mx; /* the lines by MSISDN, for the scan */
+    size_t b_mx_mask;
     bsub *b_bs;
     bext *b_x;   /* the lines' bext, one array */
     bcur *b_cur; /* [CDR_BILL_MAX_CURRENCIES]: ~50 KB each, on the heap */
@@ -268,17 +277,114 @@ static bcur *cur_slot(bill_ctx *b, const char *cur)
     return cur_slot_in(b->b_cur, &b->b_ncur, cur);
 }
 
+/* n zeroed elements of size bytes for an array the scan threads reach at random (the lines'
+ * sums, the MSISDN table): on huge pages where the kernel has them (a TLB miss less per record),
+ * and every page written here, before the threads start: a first write after a read of the zero
+ * page costs a fault and a TLB shootdown of the other threads. NULL when out of memory; free(). */
+static void *scan_array(size_t n, size_t size)
+{
+    const size_t huge = (size_t)2 << 20;
+    if (n && size > SIZE_MAX / n - huge)
+        return NULL;
+    const size_t len = n * size < huge ? n * size : (n * size + huge - 1) / huge * huge;
+    void *p = len < huge ? malloc(len ? len : 1) : aligned_alloc(huge, len);
+    if (!p)
+        return NULL;
+    if (len >= huge)
+        (void)madvise(p, len, MADV_HUGEPAGE); /* advice: without it, 4 KiB pages */
+    memset(p, 0, len);
+    return p;
+}
+
+/* ---- the lines by MSISDN ----------------------------------------------------------------------
+ * The scan looks up two numbers of most records (the served MSISDN, and the other party for a
+ * closed user group). The directory's map compares strings, which costs a cache miss on the
+ * subscriber besides the one on the map; this table keeps an MSISDN of 1 to 15 digits as a number
+ * in the slot itself. Other numbers (none, in a valid directory) go to the directory's map. */
+
+/* The key of an MSISDN of n bytes: its length and value, never 0; 0 when it is not 1-15 digits. */
+static uint64_t msisdn_key(const char *p, size_t n)
+{
+    if (n < 1 || n > 15)
+        return 0;
+    uint64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        const unsigned d = (unsigned)(p[i] - '0');
+        if (d > 9)
+            return 0;
+        v = v * 10 + d;
+    }
+    return (uint64_t)n << 50 | v; /* v < 10^15 < 2^50 */
+}
+
+static size_t msisdn_slot(uint64_t key, size_t mask)
+{
+    return (size_t)((key * 0x9E3779B97F4A7C15ull) >> 32) & mask;
+}
+
+/* The table of every line whose MSISDN has a key (the first line of a number, as the directory's
+ * map answers). */
+static int msisdn_table(bill_ctx *b)
+{
+    size_t n = 64;
+    while (n < 2 * b->b_nsubs)
+        n *= 2;
+    if (!(b->b_mx = scan_array(n, sizeof *b->b_mx)))
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    b->b_mx_mask = n - 1;
+    for (size_t i = 0; i < b->b_nsubs; i++) {
+        const char *m = b->b_subs[i].sb_msisdn;
+        const uint64_t key = msisdn_key(m, strlen(m));
+        if (!key)
+            continue;
+        size_t j = msisdn_slot(key, b->b_mx_mask);
+        while (b->b_mx[j].mx_ix1 && b->b_mx[j].mx_key != key)
+            j = (j + 1) & b->b_mx_mask;
+        if (!b->b_mx[j].mx_ix1)
+            b->b_mx[j] = (bmsisdn){key, (uint32_t)i + 1};
+    }
+    return 0;
+}
+
+/* The index of the line with MSISDN p (n bytes, not NUL-terminated, n < CDR_NUMBER_MAX), or -1. */
+static ptrdiff_t line_find_key(const bill_ctx *b, uint64_t key, const char *p, size_t n)
+{
+    if (!key) { /* not a number the table holds: the directory's map */
+        char m[CDR_NUMBER_MAX];
+        memcpy(m, p, n);
+        m[n] = '\0';
+        const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, m);
+        return sb ? sb - b->b_subs : -1;
+    }
+    for (size_t j = msisdn_slot(key, b->b_mx_mask);; j = (j + 1) & b->b_mx_mask) {
+        const bmsisdn *mx = &b->b_mx[j];
+        if (!mx->mx_ix1)
+            return -1;
+        if (mx->mx_key == key)
+            return (ptrdiff_t)mx->mx_ix1 - 1;
+    }
+}
+
+static ptrdiff_t line_find(const bill_ctx *b, const char *p, size_t n)
+{
+    return line_find_key(b, msisdn_key(p, n), p, n);
+}
+
 #define PLAN_CACHE 8
 
-/* Plan id `id` version `version` of ps, or NULL; cache[PLAN_CACHE] keeps the answers (records
- * alternate between a few plan versions). */
+/* Plan id `id` (n bytes, not NUL-terminated) version `version` of ps, or NULL; cache[PLAN_CACHE]
+ * keeps the answers (records alternate between a few plan versions). */
 static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cache, const char *id,
-                                    uint32_t version)
+                                    size_t n, uint32_t version)
 {
     for (int k = 0; k < PLAN_CACHE && cache[k]; k++)
-        if (cache[k]->pl_version == version && !strcmp(cache[k]->pl_id, id))
+        if (cache[k]->pl_version == version && !memcmp(cache[k]->pl_id, id, n) &&
+            cache[k]->pl_id[n] == '\0')
             return cache[k];
-    const cdr_plan *pl = cdr_plan_set_version(ps, id, version);
+    char name[CDR_NAME_MAX];
+    memcpy(name, id, n);
+    name[n] = '\0';
+    const cdr_plan *pl = cdr_plan_set_version(ps, name, version);
     if (pl) {
         memmove(cache + 1, cache, (PLAN_CACHE - 1) * sizeof *cache);
         cache[0] = pl;
@@ -286,22 +392,35 @@ static const cdr_plan *plan_version(const cdr_plan_set *ps, const cdr_plan **cac
     return pl;
 }
 
-/* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
- * plan version gives it. */
-static int record_class(const cdr_ledger_rec *r, const cdr_plan *pl)
+/* The class of a record of wire version 1-3 (none of its own): the one its plan version gives
+ * it, from the whole record. */
+static int derived_class(const cdr_ledger_view *v, const cdr_plan *pl)
 {
-    const cdr_rated *rr = &r->lr_rated;
-    if (rr->rr_class > CDR_CLASS_NONE && rr->rr_class < CDR_CLASS_COUNT)
-        return rr->rr_class;
+    const cdr_rated_view *rv = &v->lv_rv;
     if (pl) {
-        int c = cdr_plan_charge_class(pl, &r->lr_cdr, rr);
-        if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
-            return c;
+        cdr_record cr;
+        cdr_rated rr;
+        char plan[CDR_NAME_MAX];
+        if (cdr_rated_wire_decode(v->lv_wire, v->lv_len, &cr, &rr, plan, NULL) == 0) {
+            const int c = cdr_plan_charge_class(pl, &cr, &rr);
+            if (c > CDR_CLASS_NONE && c < CDR_CLASS_COUNT)
+                return c;
+        }
     }
     /* no plan version at hand: free or by service alone */
-    if (rr->rr_units > 0 && rr->rr_free_units == rr->rr_units)
+    if (rv->rv_units > 0 && rv->rv_free_units == rv->rv_units)
         return CDR_CLASS_FREE;
-    return cdr_charge_class_of_service(rr->rr_service);
+    return cdr_charge_class_of_service(rv->rv_service);
+}
+
+/* The charge class of a rated record: its own, or for a record of wire version 1-3 the one its
+ * plan version gives it. */
+static inline int record_class(const cdr_ledger_view *v, const cdr_plan *pl)
+{
+    const uint8_t cl = v->lv_rv.rv_class;
+    if (cl > CDR_CLASS_NONE && cl < CDR_CLASS_COUNT)
+        return cl;
+    return derived_class(v, pl);
 }
 
 /* Add records and charge to zone `name` (NULL: no zone) of c; returns its slot, or NULL when
@@ -341,6 +460,7 @@ typedef struct bscan {
     } sc_zc[8];
     bcur *sc_cur; /* [CDR_BILL_MAX_CURRENCIES] */
     int sc_ncur;
+    bcur *sc_last_cur; /* the currency of the last record, NULL */
     uint64_t sc_records, sc_unreported;
     pthread_t sc_thread;
     int sc_rc;
@@ -350,19 +470,19 @@ typedef struct bscan {
 /* A record of a line with a bext: outside its membership period, or with another member of its
  * closed user group (the other party's line a member of the same product at the event time; only
  * for the classes a closed user group prices, basic_voice and sms_mms, and what was charged). */
-static void record_ext(const bill_ctx *b, bext *x, const cdr_dir_subscriber *sb,
-                       const cdr_ledger_rec *r, int cls, int sign)
+static void record_ext(const bill_ctx *b, bext *x, ptrdiff_t line, const cdr_ledger_view *v,
+                       int cls, int sign)
 {
-    const cdr_time t = r->lr_cdr.cr_start;
-    const cdr_money charge = sign * r->lr_rated.rr_charge;
+    const cdr_time t = v->lv_rv.rv_cdr.wv_start;
+    const cdr_money charge = sign * v->lv_rv.rv_charge;
     if (t < x->x_from || t >= x->x_to) {
         __atomic_add_fetch(&x->x_out[cls], charge, __ATOMIC_RELAXED);
         return;
     }
     if (!x->x_cug_bp || !charge || (cls != CDR_CLASS_BASIC_VOICE && cls != CDR_CLASS_SMS_MMS))
         return;
-    const cdr_dir_subscriber *o = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_other);
-    const bext *ox = o && o != sb ? b->b_bs[o - b->b_subs].bs_x : NULL;
+    const ptrdiff_t o = line_find(b, v->lv_rv.rv_cdr.wv_other, v->lv_rv.rv_cdr.wv_other_len);
+    const bext *ox = o >= 0 && o != line ? b->b_bs[o].bs_x : NULL;
     if (!ox || ox->x_product != x->x_product || t < ox->x_from || t >= ox->x_to)
         return;
     __atomic_add_fetch(&x->x_cug[cls], charge, __ATOMIC_RELAXED);
@@ -372,38 +492,42 @@ static void record_ext(const bill_ctx *b, bext *x, const cdr_dir_subscriber *sb,
 /* Add record r to the line and the report: sign 1, or -1 for the reversal of a charge (a
  * correction set's, cdr_rerate.h). Counts and units are modulo 2^64, so a reversal takes back
  * exactly what its record added. */
-static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
+static inline int add_record(bscan *sc, const cdr_ledger_view *v, ptrdiff_t line, int sign)
 {
     bill_ctx *b = sc->sc_b;
     const uint64_t one = (uint64_t)(int64_t)sign;
-    const cdr_rated *rr = &r->lr_rated;
-    const cdr_money charge = sign * rr->rr_charge;
+    const cdr_rated_view *rv = &v->lv_rv;
+    const cdr_money charge = sign * rv->rv_charge;
     sc->sc_records += one;
-    const cdr_plan *pl = plan_version(b->b_ps, sc->sc_plans, r->lr_plan, rr->rr_plan_version);
+    const cdr_plan *pl =
+        plan_version(b->b_ps, sc->sc_plans, rv->rv_plan, rv->rv_plan_len, rv->rv_plan_version);
     char cur[4];
-    memcpy(cur, rr->rr_currency, 4);
+    memcpy(cur, rv->rv_currency, 4);
     cur[3] = '\0';
     if (!cur[0] && pl) /* a version-1 record: its plan's currency */
         memcpy(cur, pl->pl_currency, 4);
-    bcur *c = cur_slot_in(sc->sc_cur, &sc->sc_ncur, cur);
+    bcur *c = sc->sc_last_cur;
+    if (!c || memcmp(c->bc_m.bm_currency, cur, 4))
+        c = sc->sc_last_cur = cur_slot_in(sc->sc_cur, &sc->sc_ncur, cur);
     if (!c) {
         sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_LIMIT, NULL, 0, 0,
                                  "cycle %u holds more than %d currencies", b->b_cfg->bc_cycle,
                                  CDR_BILL_MAX_CURRENCIES);
         return 1;
     }
-    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
-    if (!sb) { /* the line left the directory: reported, never dropped silently */
+    if (line < 0) { /* the line left the directory: reported, never dropped silently */
         c->bc_unbilled_records += one;
         c->bc_unbilled_charge += charge;
         return 0;
     }
-    bsub *s = &b->b_bs[sb - b->b_subs];
-    uint32_t want, seen = 0;
+    bsub *s = &b->b_bs[line];
+    uint32_t want, seen = __atomic_load_n(&s->bs_cur32, __ATOMIC_RELAXED);
     memcpy(&want, cur, 4);
-    if (!__atomic_compare_exchange_n(&s->bs_cur32, &seen, want, 0, __ATOMIC_RELAXED,
-                                     __ATOMIC_RELAXED) &&
+    if (seen != want && /* the line's first record sets its currency */
+        (seen != 0 || !__atomic_compare_exchange_n(&s->bs_cur32, &seen, want, 0, __ATOMIC_RELAXED,
+                                                   __ATOMIC_RELAXED)) &&
         seen != want) {
+        const cdr_dir_subscriber *sb = &b->b_subs[line];
         char had[4];
         memcpy(had, &seen, 4);
         sc->sc_rc = cdr_diag_set(&sc->sc_dg, CDR_FORMAT, NULL, 0, 0,
@@ -412,21 +536,22 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
                                  sb->sb_id, sb->sb_msisdn, had, cur, b->b_cfg->bc_cycle);
         return 1;
     }
-    const int cls = record_class(r, pl);
+    const int cls = record_class(v, pl);
     if (s->bs_x)
-        record_ext(b, s->bs_x, sb, r, cls, sign);
-    __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
+        record_ext(b, s->bs_x, line, v, cls, sign);
+    if (charge)
+        __atomic_add_fetch(&s->bs_usage[cls], charge, __ATOMIC_RELAXED);
     __atomic_add_fetch(&s->bs_records[cls], (uint32_t)sign, __ATOMIC_RELAXED);
     __atomic_store_n(&s->bs_billed, 1, __ATOMIC_RELAXED);
     c->bc_m.bm_records += one;
-    c->bc_late_records += rr->rr_flags & CDR_RATED_FLAG_LATE ? one : 0;
+    c->bc_late_records += rv->rv_flags & CDR_RATED_FLAG_LATE ? one : 0;
     c->bc_class_records[cls] += one;
-    if (rr->rr_service < CDR_SVC_COUNT) {
-        c->bc_svc_records[rr->rr_service] += one;
-        c->bc_svc_units[rr->rr_service] += one * rr->rr_units;
-        c->bc_svc_charge[rr->rr_service] += charge;
+    if (rv->rv_service < CDR_SVC_COUNT) {
+        c->bc_svc_records[rv->rv_service] += one;
+        c->bc_svc_units[rv->rv_service] += one * rv->rv_units;
+        c->bc_svc_charge[rv->rv_service] += charge;
     }
-    if (!pl || rr->rr_zone < 0 || rr->rr_zone >= pl->pl_nzones) {
+    if (!pl || rv->rv_zone < 0 || rv->rv_zone >= pl->pl_nzones) {
         add_zone_named(c, NULL, one, charge);
         return 0;
     }
@@ -437,28 +562,49 @@ static inline int add_record(bscan *sc, const cdr_ledger_rec *r, int sign)
         sc->sc_zc[h].zc_cur = c;
         memset(sc->sc_zc[h].zc_zone, 0, sizeof sc->sc_zc[h].zc_zone);
     }
-    bzone **slot = &sc->sc_zc[h].zc_zone[rr->rr_zone];
+    bzone **slot = &sc->sc_zc[h].zc_zone[rv->rv_zone];
     if (*slot) {
         (*slot)->bz_records += one;
         (*slot)->bz_charge += charge;
     } else {
-        *slot = add_zone_named(c, pl->pl_zones[rr->rr_zone].zo_name, one, charge);
+        *slot = add_zone_named(c, pl->pl_zones[rv->rv_zone].zo_name, one, charge);
     }
     return 0;
 }
 
-static int on_record(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+/* A batch of records: their lines' table slots fetched ahead, then the lines' sums, then the
+ * records added (two cache misses a record, which otherwise come one after the other). */
+static int on_records(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
 {
     (void)partition;
     bscan *sc = arg;
-    if (++sc->sc_unreported == 65536) { /* progress: the first thread draws it */
-        bill_ctx *b = sc->sc_b;
-        const uint64_t done = __atomic_add_fetch(&b->b_read, 65536, __ATOMIC_RELAXED);
+    bill_ctx *b = sc->sc_b;
+    if ((sc->sc_unreported += n) >= 65536) { /* progress: the first thread draws it */
+        const uint64_t done = __atomic_add_fetch(&b->b_read, sc->sc_unreported, __ATOMIC_RELAXED);
         sc->sc_unreported = 0;
         if (sc->sc_share == 0)
             cdr_progress_report(b->b_cfg->bc_progress, done, b->b_total);
     }
-    return add_record(sc, r, 1);
+    uint64_t key[CDR_LEDGER_VIEW_BATCH];
+    ptrdiff_t line[CDR_LEDGER_VIEW_BATCH];
+    for (size_t i = 0; i < n; i++) {
+        const cdr_wire_view *wv = &v[i].lv_rv.rv_cdr;
+        key[i] = msisdn_key(wv->wv_msisdn, wv->wv_msisdn_len);
+        __builtin_prefetch(&b->b_mx[msisdn_slot(key[i], b->b_mx_mask)]);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const cdr_wire_view *wv = &v[i].lv_rv.rv_cdr;
+        line[i] = line_find_key(b, key[i], wv->wv_msisdn, wv->wv_msisdn_len);
+        if (line[i] >= 0) {
+            const char *bs = (const char *)&b->b_bs[line[i]];
+            __builtin_prefetch(bs, 1);
+            __builtin_prefetch(bs + sizeof *b->b_bs - 1, 1);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (add_record(sc, &v[i], line[i], 1))
+            return 1;
+    return 0;
 }
 
 static void *scan_thread(void *arg)
@@ -470,8 +616,8 @@ static void *scan_thread(void *arg)
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     if ((sc->sc_rc = cdr_ledger_open(b->b_cfg->bc_ledger, &lo, &lg, &sc->sc_dg)) != 0)
         return NULL;
-    int rc = cdr_ledger_scan_share(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_record,
-                                   sc, &sc->sc_dg);
+    int rc = cdr_ledger_scan_view(lg, b->b_cfg->bc_cycle, sc->sc_share, sc->sc_nshares, on_records,
+                                  sc, &sc->sc_dg);
     if (rc && !sc->sc_rc)
         sc->sc_rc = rc;
     cdr_ledger_close(lg);
@@ -569,27 +715,27 @@ static int corr_taken(const bcorr *k, uint32_t partition)
     return 0;
 }
 
-static int on_corr(const cdr_ledger_rec *r, uint32_t partition, void *arg)
+static int on_corr(const cdr_ledger_view *v, uint32_t partition, bcorr *k)
 {
-    bcorr *k = arg;
     if (!corr_taken(k, partition))
         return 0; /* an open or abandoned set, or one another bill takes */
-    const int sign = r->lr_rated.rr_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
-    if (k->cr_cycle == k->cr_sc.sc_b->b_cfg->bc_cycle)
-        return add_record(&k->cr_sc, r, sign);
-    /* an earlier cycle's correction: the line's adjustment, in its currency */
+    const cdr_rated_view *rr = &v->lv_rv;
+    const int sign = rr->rv_flags & CDR_RATED_FLAG_REVERSAL ? -1 : 1;
     bill_ctx *b = k->cr_sc.sc_b;
-    const cdr_rated *rr = &r->lr_rated;
+    const ptrdiff_t line = line_find(b, rr->rv_cdr.wv_msisdn, rr->rv_cdr.wv_msisdn_len);
+    if (k->cr_cycle == b->b_cfg->bc_cycle)
+        return add_record(&k->cr_sc, v, line, sign);
+    /* an earlier cycle's correction: the line's adjustment, in its currency */
     char cur[4] = {0};
-    memcpy(cur, rr->rr_currency, 3);
-    const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(b->b_dir, r->lr_cdr.cr_msisdn);
-    if (!sb) { /* the line left the directory: reported with the unbilled */
+    memcpy(cur, rr->rv_currency, 3);
+    if (line < 0) { /* the line left the directory: reported with the unbilled */
         bcur *c = cur_slot_in(k->cr_sc.sc_cur, &k->cr_sc.sc_ncur, cur);
         if (c)
-            c->bc_unbilled_charge += sign * rr->rr_charge;
+            c->bc_unbilled_charge += sign * rr->rv_charge;
         return 0;
     }
-    bsub *s = &b->b_bs[sb - b->b_subs];
+    const cdr_dir_subscriber *sb = &b->b_subs[line];
+    bsub *s = &b->b_bs[line];
     if (!s->bs_cur[0]) {
         memcpy(s->bs_cur, cur, 4);
     } else if (strcmp(s->bs_cur, cur)) {
@@ -599,8 +745,18 @@ static int on_corr(const cdr_ledger_rec *r, uint32_t partition, void *arg)
                                       sb->sb_id, sb->sb_msisdn, k->cr_cycle, cur, s->bs_cur);
         return 1;
     }
-    s->bs_rerate += sign * rr->rr_charge;
+    s->bs_rerate += sign * rr->rv_charge;
     s->bs_billed = 1;
+    return 0;
+}
+
+static int on_corrs(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
+{
+    for (size_t i = 0; i < n; i++) {
+        const int rc = on_corr(&v[i], partition, arg);
+        if (rc)
+            return rc;
+    }
     return 0;
 }
 
@@ -636,7 +792,7 @@ static int scan_corrections(bill_ctx *b)
             break;
         k.cr_cycle = last = next;
         cdr_diag_clear(&k.cr_sc.sc_dg);
-        rc = cdr_ledger_scan(lg, next, on_corr, &k, b->b_dg);
+        rc = cdr_ledger_scan_view(lg, next, 0, 1, on_corrs, &k, b->b_dg);
         if (k.cr_sc.sc_rc) {
             *b->b_dg = k.cr_sc.sc_dg;
             rc = k.cr_sc.sc_rc;
@@ -1824,6 +1980,290 @@ static void write_report(bill_ctx *b, FILE *f, const uint64_t *over, size_t nove
     fputs("]}\n", f);
 }
 
+/* ---- the invoices, in parallel -----------------------------------------------------------------
+ * Threads format the invoices a chunk of accounts at a time, each into memory and with a copy of
+ * the run's state of its own (bill_ctx: the report figures of its invoices, the due date, the
+ * diagnostic); the chunks are written in account order, each by the thread that formatted it
+ * when its turn comes. The files are the same bytes whatever the number of threads; the first
+ * failure in account order is the run's. */
+
+#define INV_CHUNK 4096 /* invoices per chunk */
+
+typedef struct winv {
+    bill_ctx *wi_b;
+    const outfiles *wi_of;
+    const size_t *wi_cut; /* chunk k: lines [wi_cut[k], wi_cut[k + 1]) of b_lines */
+    size_t wi_nchunks;
+    size_t wi_next; /* the next chunk to format */
+    size_t wi_turn; /* the next chunk to write */
+    int wi_rc;      /* the first failure in chunk order, with its diagnostic */
+    cdr_diag wi_dg;
+    uint64_t *wi_over; /* accounts over their credit limit: id, total, limit */
+    size_t wi_nover, wi_capover;
+    pthread_mutex_t wi_mu;
+    pthread_cond_t wi_cv;
+} winv;
+
+/* A chunk's bytes of one file: a FILE (fopencookie) writing into memory kept from chunk to
+ * chunk (fresh memory for every chunk would cost page faults and unmaps). */
+typedef struct wbuf {
+    char *wb_p;
+    size_t wb_n, wb_cap;
+    int wb_err; /* out of memory */
+} wbuf;
+
+static ssize_t wbuf_write(void *cookie, const char *data, size_t n)
+{
+    wbuf *w = cookie;
+    if (w->wb_n + n > w->wb_cap) {
+        size_t ncap = w->wb_cap ? w->wb_cap : (size_t)1 << 20;
+        while (ncap < w->wb_n + n)
+            ncap *= 2;
+        char *np = realloc(w->wb_p, ncap);
+        if (!np) {
+            w->wb_err = 1;
+            return -1;
+        }
+        w->wb_p = np;
+        w->wb_cap = ncap;
+    }
+    memcpy(w->wb_p + w->wb_n, data, n);
+    w->wb_n += n;
+    return (ssize_t)n;
+}
+
+typedef struct wworker {
+    winv *ww_w;
+    bcur *ww_cur; /* [CDR_BILL_MAX_CURRENCIES]: the figures of its invoices */
+    int ww_ncur;
+    wbuf ww_buf[3]; /* invoices.jsonl, invoices.csv, invoice_lines.csv */
+    FILE *ww_f[3];  /* writing into them */
+    pthread_t ww_thread;
+} wworker;
+
+/* Append (id, total, limit) to *over. */
+static int over_add(uint64_t **over, size_t *n, size_t *cap, uint64_t id, cdr_money total,
+                    cdr_money limit)
+{
+    if (*n + 3 > *cap) {
+        size_t ncap = *cap ? *cap * 2 : 48;
+        uint64_t *no = realloc(*over, ncap * sizeof *no);
+        if (!no)
+            return CDR_ENOMEM;
+        *over = no;
+        *cap = ncap;
+    }
+    (*over)[(*n)++] = id;
+    (*over)[(*n)++] = (uint64_t)total;
+    (*over)[(*n)++] = (uint64_t)limit;
+    return 0;
+}
+
+/* Format chunk k into three memory streams, then write them when its turn comes. */
+static void inv_chunk(wworker *ww, size_t k)
+{
+    winv *w = ww->ww_w;
+    cdr_diag dg;
+    cdr_diag_clear(&dg);
+    bill_ctx wb = *w->wi_b; /* read-only but for these */
+    wb.b_cur = ww->ww_cur;
+    wb.b_ncur = ww->ww_ncur;
+    wb.b_dg = &dg;
+    wb.b_due[0] = '\0';
+    outfiles of;
+    memset(&of, 0, sizeof of);
+    of.of_inv_json = ww->ww_f[0];
+    of.of_inv_csv = ww->ww_f[1];
+    of.of_lines_csv = ww->ww_f[2];
+    for (int i = 0; i < 3; i++)
+        ww->ww_buf[i].wb_n = 0;
+    uint64_t *over = NULL;
+    size_t nover = 0, cap = 0;
+    int rc = 0;
+    for (size_t from = w->wi_cut[k]; !rc && from < w->wi_cut[k + 1];) {
+        size_t to = from + 1;
+        while (to < w->wi_cut[k + 1] && wb.b_lines[to].bl_account == wb.b_lines[from].bl_account)
+            to++;
+        cdr_money total = 0;
+        if ((rc = write_invoice(&wb, &of, from, to, &total)) != 0)
+            break;
+        const cdr_dir_account *ac = cdr_dir_find_account(wb.b_dir, wb.b_lines[from].bl_account);
+        const cdr_dir_credit_class *cc =
+            ac ? cdr_dir_find_credit_class(wb.b_dir, ac->ac_credit_class) : NULL;
+        if (cc && total > cc->cc_limit && /* over the credit limit: in the report */
+            over_add(&over, &nover, &cap, ac->ac_id, total, cc->cc_limit))
+            rc = cdr_diag_set(&dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        from = to;
+    }
+    for (int i = 0; i < 3; i++)
+        if ((fflush(ww->ww_f[i]) != 0 || ww->ww_buf[i].wb_err) && !rc)
+            rc = cdr_diag_set(&dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    ww->ww_ncur = wb.b_ncur;
+    pthread_mutex_lock(&w->wi_mu);
+    while (w->wi_turn != k)
+        pthread_cond_wait(&w->wi_cv, &w->wi_mu);
+    if (!w->wi_rc && rc) {
+        w->wi_dg = dg;
+        __atomic_store_n(&w->wi_rc, rc, __ATOMIC_RELAXED);
+    }
+    if (!w->wi_rc) { /* write errors show at finish() */
+        FILE *const out[3] = {w->wi_of->of_inv_json, w->wi_of->of_inv_csv, w->wi_of->of_lines_csv};
+        for (int i = 0; i < 3; i++)
+            fwrite(ww->ww_buf[i].wb_p, 1, ww->ww_buf[i].wb_n, out[i]);
+        for (size_t i = 0; !w->wi_rc && i < nover; i += 3)
+            if (over_add(&w->wi_over, &w->wi_nover, &w->wi_capover, over[i], (cdr_money)over[i + 1],
+                         (cdr_money)over[i + 2]))
+                __atomic_store_n(&w->wi_rc,
+                                 cdr_diag_set(&w->wi_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory"),
+                                 __ATOMIC_RELAXED);
+    }
+    w->wi_turn++;
+    pthread_cond_broadcast(&w->wi_cv);
+    pthread_mutex_unlock(&w->wi_mu);
+    free(over);
+}
+
+static void *inv_worker(void *arg)
+{
+    wworker *ww = arg;
+    winv *w = ww->ww_w;
+    /* every chunk taken is written (or given up) in its turn: a later one waits for it */
+    while (!__atomic_load_n(&w->wi_rc, __ATOMIC_RELAXED)) {
+        const size_t k = __atomic_fetch_add(&w->wi_next, 1, __ATOMIC_RELAXED);
+        if (k >= w->wi_nchunks)
+            break;
+        inv_chunk(ww, k);
+    }
+    return NULL;
+}
+
+/* Add the figures write_invoice adds to its bill_ctx's currencies (from) to b's. */
+static int merge_invoice_figures(bill_ctx *b, const bcur *from, int n)
+{
+    for (int i = 0; i < n; i++) {
+        const bcur *f = &from[i];
+        bcur *c = cur_slot(b, f->bc_m.bm_currency);
+        if (!c)
+            return cdr_diag_set(b->b_dg, CDR_LIMIT, NULL, 0, 0, "more than %d currencies",
+                                CDR_BILL_MAX_CURRENCIES);
+        for (int k = 0; k < CDR_CLASS_COUNT; k++) {
+            c->bc_tax[k] += f->bc_tax[k];
+            c->bc_gross[k] += f->bc_gross[k];
+            c->bc_ent[k] += f->bc_ent[k];
+            c->bc_mem[k] += f->bc_mem[k];
+        }
+        c->bc_m.bm_invoices += f->bc_m.bm_invoices;
+        c->bc_m.bm_amount += f->bc_m.bm_amount;
+        c->bc_m.bm_tax += f->bc_m.bm_tax;
+        c->bc_m.bm_total += f->bc_m.bm_total;
+        c->bc_m.bm_adjustments += f->bc_m.bm_adjustments;
+        c->bc_m.bm_enterprise_share += f->bc_m.bm_enterprise_share;
+        c->bc_m.bm_member_share += f->bc_m.bm_member_share;
+    }
+    return 0;
+}
+
+/* Every invoice (b_lines sorted), in account order, into of's three files; the accounts over
+ * their credit limit into *over (malloc'd; id, total, limit each). */
+static int write_invoices(bill_ctx *b, const outfiles *of, uint64_t **over, size_t *nover)
+{
+    size_t nchunks = 0, *cut = malloc((b->b_nlines / INV_CHUNK + 2) * sizeof *cut);
+    if (!cut)
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    cut[0] = 0; /* a chunk: INV_CHUNK accounts, at least INV_CHUNK lines */
+    for (size_t i = 0, accounts = 0; i < b->b_nlines; i++)
+        if ((i + 1 == b->b_nlines || b->b_lines[i + 1].bl_account != b->b_lines[i].bl_account) &&
+            (++accounts % INV_CHUNK == 0 || i + 1 == b->b_nlines))
+            cut[++nchunks] = i + 1;
+    unsigned nthreads = b->b_cfg->bc_threads;
+    if (!nthreads) { /* as for the scan: one per core, at most 8 */
+        long n = sysconf(_SC_NPROCESSORS_ONLN);
+        nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
+    }
+    winv w = {.wi_b = b, .wi_of = of, .wi_cut = cut, .wi_nchunks = nchunks};
+    wworker *ww = calloc(nthreads, sizeof *ww);
+    bcur *curs = calloc((size_t)nthreads * CDR_BILL_MAX_CURRENCIES, sizeof *curs);
+    int rc = 0;
+    if (!ww || !curs) {
+        rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    } else {
+        pthread_mutex_init(&w.wi_mu, NULL);
+        pthread_cond_init(&w.wi_cv, NULL);
+        unsigned started = 1; /* this thread is the first worker */
+        static const cookie_io_functions_t wbuf_io = {.write = wbuf_write};
+        for (unsigned t = 0; !rc && t < nthreads; t++) {
+            ww[t] = (wworker){.ww_w = &w, .ww_cur = curs + (size_t)t * CDR_BILL_MAX_CURRENCIES};
+            for (int i = 0; !rc && i < 3; i++)
+                if ((ww[t].ww_f[i] = fopencookie(&ww[t].ww_buf[i], "w", wbuf_io)) != NULL)
+                    setvbuf(ww[t].ww_f[i], NULL, _IOFBF, (size_t)64 << 10);
+                else
+                    rc = cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        while (!rc && started < nthreads &&
+               pthread_create(&ww[started].ww_thread, NULL, inv_worker, &ww[started]) == 0)
+            started++;
+        if (!rc)
+            inv_worker(&ww[0]);
+        for (unsigned t = 1; t < started; t++)
+            pthread_join(ww[t].ww_thread, NULL);
+        pthread_cond_destroy(&w.wi_cv);
+        pthread_mutex_destroy(&w.wi_mu);
+        if (!rc && (rc = w.wi_rc) != 0)
+            *b->b_dg = w.wi_dg;
+        for (unsigned t = 0; !rc && t < started; t++)
+            rc = merge_invoice_figures(b, ww[t].ww_cur, ww[t].ww_ncur);
+    }
+    *over = w.wi_over;
+    *nover = w.wi_nover;
+    for (unsigned t = 0; ww && t < nthreads; t++)
+        for (int i = 0; i < 3; i++) {
+            if (ww[t].ww_f[i])
+                fclose(ww[t].ww_f[i]);
+            free(ww[t].ww_buf[i].wb_p);
+        }
+    free(curs);
+    free(ww);
+    free(cut);
+    return rc;
+}
+
+/* ---- subscribers.jsonl ------------------------------------------------------------------------
+ * Written while the invoices are: every billed line's amounts computed again by bill_line (the
+ * same inputs give the same amounts) in a copy of the run's state of its own, whose invoice
+ * lines and report figures are thrown away. */
+
+typedef struct wsubs {
+    bill_ctx *ws_b;
+    FILE *ws_f;
+    int ws_rc;
+    cdr_diag ws_dg;
+    pthread_t ws_thread;
+} wsubs;
+
+static void *sub_writer(void *arg)
+{
+    wsubs *ws = arg;
+    bill_ctx wb = *ws->ws_b; /* read-only but for these */
+    wb.b_cur = calloc(CDR_BILL_MAX_CURRENCIES, sizeof *wb.b_cur);
+    wb.b_ncur = 0;
+    wb.b_lines = NULL;
+    wb.b_nlines = wb.b_cap_lines = 0;
+    wb.b_dg = &ws->ws_dg;
+    int rc = wb.b_cur ? 0 : cdr_diag_set(&ws->ws_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; !rc && i < wb.b_nsubs; i++) {
+        bamounts a;
+        wb.b_nlines = 0;
+        if ((rc = bill_line(&wb, i, &a)) == 0 && wb.b_bs[i].bs_billed)
+            write_subscriber(&wb, ws->ws_f, i, &a);
+    }
+    for (int i = 0; wb.b_cur && i < CDR_BILL_MAX_CURRENCIES; i++)
+        free(wb.b_cur[i].bc_ents);
+    free(wb.b_cur);
+    free(wb.b_lines);
+    ws->ws_rc = rc;
+    return NULL;
+}
+
 /* ---- publish --------------------------------------------------------------------------------- */
 
 static int rm_tree(const char *path)
@@ -1893,7 +2333,7 @@ static int write_all(bill_ctx *b, const char *dir)
     char psub[4200], prep[4200];
     FILE *fsub = NULL, *frep = NULL;
     uint64_t *over = NULL;
-    size_t nover = 0, cap_over = 0;
+    size_t nover = 0;
     int rc = 0;
     if (!(of.of_inv_json = create(dir, "invoices.jsonl", of.of_p1, sizeof of.of_p1, dg)) ||
         !(of.of_inv_csv = create(dir, "invoices.csv", of.of_p2, sizeof of.of_p2, dg)) ||
@@ -1908,41 +2348,24 @@ static int write_all(bill_ctx *b, const char *dir)
           of.of_inv_csv);
     fputs("invoice,account,subscriber,msisdn,class,share,amount,tax_rate,tax,total,currency\n",
           of.of_lines_csv);
-    for (size_t i = 0; i < b->b_nsubs && !rc; i++) {
+    for (size_t i = 0; i < b->b_nsubs && !rc; i++) { /* the invoice lines, the report's figures */
         bamounts a;
-        if ((rc = bill_line(b, i, &a)) == 0 && b->b_bs[i].bs_billed)
-            write_subscriber(b, fsub, i, &a);
+        rc = bill_line(b, i, &a);
     }
     if (rc)
         goto done;
     if (b->b_nlines > 1)
         qsort(b->b_lines, b->b_nlines, sizeof *b->b_lines, cmp_line);
-    for (size_t from = 0; from < b->b_nlines && !rc;) {
-        size_t to = from + 1;
-        while (to < b->b_nlines && b->b_lines[to].bl_account == b->b_lines[from].bl_account)
-            to++;
-        cdr_money total = 0;
-        rc = write_invoice(b, &of, from, to, &total);
-        const cdr_dir_account *ac = cdr_dir_find_account(b->b_dir, b->b_lines[from].bl_account);
-        const cdr_dir_credit_class *cc =
-            ac ? cdr_dir_find_credit_class(b->b_dir, ac->ac_credit_class) : NULL;
-        if (!rc && cc && total > cc->cc_limit) { /* over the credit limit: in the report */
-            if (nover + 3 > cap_over) {
-                size_t ncap = cap_over ? cap_over * 2 : 48;
-                uint64_t *no = realloc(over, ncap * sizeof *no);
-                if (!no) {
-                    rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                    break;
-                }
-                over = no;
-                cap_over = ncap;
-            }
-            over[nover++] = ac->ac_id;
-            over[nover++] = (uint64_t)total;
-            over[nover++] = (uint64_t)cc->cc_limit;
-        }
-        from = to;
-    }
+    /* subscribers.jsonl by a thread of its own while the invoices are written */
+    wsubs ws = {.ws_b = b, .ws_f = fsub};
+    const int sub_thread = pthread_create(&ws.ws_thread, NULL, sub_writer, &ws) == 0;
+    if (!sub_thread)
+        sub_writer(&ws);
+    rc = write_invoices(b, &of, &over, &nover);
+    if (sub_thread)
+        pthread_join(ws.ws_thread, NULL);
+    if (!rc && ws.ws_rc)
+        *dg = ws.ws_dg, rc = ws.ws_rc;
     if (!rc) {
         qsort(b->b_cur, (size_t)b->b_ncur, sizeof *b->b_cur, cmp_cur);
         write_report(b, frep, over, nover);
@@ -2002,7 +2425,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
     b.b_nents = ne;
     if (ne > 1)
         qsort(b.b_ents, ne, sizeof *b.b_ents, cmp_acct_ent);
-    if (!(b.b_bs = calloc(b.b_nsubs ? b.b_nsubs : 1, sizeof *b.b_bs))) {
+    if (!(b.b_bs = scan_array(b.b_nsubs ? b.b_nsubs : 1, sizeof *b.b_bs))) {
         rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         goto done;
     }
@@ -2030,8 +2453,8 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
         long n = sysconf(_SC_NPROCESSORS_ONLN);
         nthreads = n < 1 ? 1 : n > 8 ? 8 : (unsigned)n;
     }
-    if ((rc = prepare_ext(&b)) != 0 || (rc = scan_cycle(&b, nthreads)) != 0 ||
-        (rc = scan_corrections(&b)) != 0)
+    if ((rc = msisdn_table(&b)) != 0 || (rc = prepare_ext(&b)) != 0 ||
+        (rc = scan_cycle(&b, nthreads)) != 0 || (rc = scan_corrections(&b)) != 0)
         goto done;
     if ((rc = reconcile(&b, st)) != 0)
         goto done;
@@ -2179,6 +2602,7 @@ done:
     free(b.b_ents);
     free(b.b_bs);
     free(b.b_x);
+    free(b.b_mx);
     cdr_plan_set_release(b.b_ps);
     cdr_dir_free(b.b_dir);
     return rc;

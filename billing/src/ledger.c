@@ -27,6 +27,71 @@ uint64_t lg_fnv1a64(const void *data, size_t n, uint64_t h)
     return h;
 }
 
+#define FNV_PRIME 0x100000001b3ull
+_Static_assert(LG_FNV_LANES == 4, "lg_fnv1a64_lanes runs up to 4 chains");
+
+void lg_fnv1a64_lanes(const uint8_t *const *data, const size_t *len, unsigned n, uint64_t *out)
+{
+    /* The lanes still going: their positions and what is left of them; each round runs the
+     * bytes all of them still have, then drops the lanes that are done. */
+    const uint8_t *p[LG_FNV_LANES];
+    size_t left[LG_FNV_LANES];
+    unsigned ix[LG_FNV_LANES], m = 0;
+    for (unsigned i = 0; i < n; i++) {
+        out[i] = LG_FNV_SEED;
+        if (len[i]) {
+            p[m] = data[i];
+            left[m] = len[i];
+            ix[m++] = i;
+        }
+    }
+    while (m) {
+        size_t run = left[0];
+        for (unsigned i = 1; i < m; i++)
+            run = left[i] < run ? left[i] : run;
+        uint64_t h0 = out[ix[0]], h1 = m > 1 ? out[ix[1]] : 0, h2 = m > 2 ? out[ix[2]] : 0,
+                 h3 = m > 3 ? out[ix[3]] : 0;
+        const uint8_t *p0 = p[0], *p1 = p[m > 1], *p2 = p[m > 2 ? 2 : 0], *p3 = p[m > 3 ? 3 : 0];
+        switch (m) { /* independent chains: the multiplies of one round overlap */
+        case 4:
+            for (size_t k = 0; k < run; k++) {
+                h0 = (h0 ^ p0[k]) * FNV_PRIME;
+                h1 = (h1 ^ p1[k]) * FNV_PRIME;
+                h2 = (h2 ^ p2[k]) * FNV_PRIME;
+                h3 = (h3 ^ p3[k]) * FNV_PRIME;
+            }
+            break;
+        case 3:
+            for (size_t k = 0; k < run; k++) {
+                h0 = (h0 ^ p0[k]) * FNV_PRIME;
+                h1 = (h1 ^ p1[k]) * FNV_PRIME;
+                h2 = (h2 ^ p2[k]) * FNV_PRIME;
+            }
+            break;
+        case 2:
+            for (size_t k = 0; k < run; k++) {
+                h0 = (h0 ^ p0[k]) * FNV_PRIME;
+                h1 = (h1 ^ p1[k]) * FNV_PRIME;
+            }
+            break;
+        default:
+            h0 = lg_fnv1a64(p0, run, h0);
+            break;
+        }
+        const uint64_t h[LG_FNV_LANES] = {h0, h1, h2, h3};
+        unsigned k = 0;
+        for (unsigned i = 0; i < m; i++) {
+            out[ix[i]] = h[i];
+            if (left[i] > run) {
+                p[k] = p[i] + run;
+                left[k] = left[i] - run;
+                ix[k++] = ix[i];
+            }
+        }
+        m = k;
+    }
+}
+
 void lg_put16(uint8_t *p, uint16_t v)
 {
     p[0] = (uint8_t)v;
@@ -178,6 +243,24 @@ int lg_hdr_decode(const uint8_t *p, lg_hdr *fh)
 int lg_frame_read(cdr_ledger *lg, int fd, const char *path, uint64_t pos, uint64_t size, lg_hdr *fh,
                   cdr_diag *dg)
 {
+    int rc = lg_frame_load(lg, fd, path, pos, size, fh, &lg->lg_zbuf, &lg->lg_zcap, &lg->lg_raw,
+                           &lg->lg_rawcap, dg);
+    if (rc)
+        return rc;
+    if (lg_fnv1a64(lg->lg_raw, fh->fh_raw, LG_FNV_SEED) != fh->fh_sum)
+        return lg_frame_bad_sum(path, pos, dg);
+    return 0;
+}
+
+int lg_frame_bad_sum(const char *path, uint64_t pos, cdr_diag *dg)
+{
+    return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                        "byte offset %" PRIu64 ": frame checksum mismatch", pos);
+}
+
+int lg_frame_load(cdr_ledger *lg, int fd, const char *path, uint64_t pos, uint64_t size, lg_hdr *fh,
+                  uint8_t **zbuf, size_t *zcap, uint8_t **raw, size_t *rawcap, cdr_diag *dg)
+{
     uint8_t hb[LG_FRAME_HDR];
     if (pos + LG_FRAME_HDR > size || lg_pread_full(fd, hb, sizeof hb, pos))
         return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
@@ -192,21 +275,16 @@ int lg_frame_read(cdr_ledger *lg, int fd, const char *path, uint64_t pos, uint64
     if (pos + LG_FRAME_HDR + fh->fh_zsize > size)
         return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0, "byte offset %" PRIu64 ": truncated frame",
                             pos);
-    if (lg_reserve(&lg->lg_zbuf, &lg->lg_zcap, fh->fh_zsize) ||
-        lg_reserve(&lg->lg_raw, &lg->lg_rawcap, fh->fh_raw + 1))
+    if (lg_reserve(zbuf, zcap, fh->fh_zsize) || lg_reserve(raw, rawcap, fh->fh_raw + 1))
         return cdr_diag_set(dg, CDR_ENOMEM, path, 0, 0, "out of memory");
-    if (lg_pread_full(fd, lg->lg_zbuf, fh->fh_zsize, pos + LG_FRAME_HDR))
+    if (lg_pread_full(fd, *zbuf, fh->fh_zsize, pos + LG_FRAME_HDR))
         return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "byte offset %" PRIu64 ": read error: %s", pos,
                             strerror(errno));
-    size_t got =
-        ZSTD_decompressDCtx(lg->lg_dctx, lg->lg_raw, fh->fh_raw + 1, lg->lg_zbuf, fh->fh_zsize);
+    size_t got = ZSTD_decompressDCtx(lg->lg_dctx, *raw, fh->fh_raw + 1, *zbuf, fh->fh_zsize);
     if (ZSTD_isError(got) || got != fh->fh_raw)
         return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
                             "byte offset %" PRIu64 ": frame does not decompress (%s)", pos,
                             ZSTD_isError(got) ? ZSTD_getErrorName(got) : "wrong size");
-    if (lg_fnv1a64(lg->lg_raw, got, LG_FNV_SEED) != fh->fh_sum)
-        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
-                            "byte offset %" PRIu64 ": frame checksum mismatch", pos);
     return 0;
 }
 
@@ -570,6 +648,10 @@ void cdr_ledger_close(cdr_ledger *lg)
     free(lg->lg_body);
     free(lg->lg_zbuf);
     free(lg->lg_raw);
+    for (int i = 0; i < LG_FNV_LANES; i++) {
+        free(lg->lg_lane_z[i]);
+        free(lg->lg_lane_raw[i]);
+    }
     free(lg->lg_out);
     free(lg->lg_cycles);
     free(lg);

@@ -15,6 +15,7 @@
 #define LG_RAW_MAX        (8u << 20) /* uncompressed bytes per frame at most */
 #define LG_FLAG_BATCH_END 1u
 #define LG_FNV_SEED       0xcbf29ce484222325ull /* FNV-1a 64 offset basis */
+#define LG_FNV_LANES      4                     /* frames checksummed together */
 
 typedef struct lg_hdr {
     uint16_t fh_flags;
@@ -75,11 +76,19 @@ struct cdr_ledger {
     size_t lg_zcap;
     uint8_t *lg_raw; /* decompressed frame being read */
     size_t lg_rawcap;
+    uint8_t *lg_lane_z[LG_FNV_LANES]; /* frames read together (cdr_ledger_scan_view) */
+    size_t lg_lane_zcap[LG_FNV_LANES];
+    uint8_t *lg_lane_raw[LG_FNV_LANES];
+    size_t lg_lane_rawcap[LG_FNV_LANES];
     uint32_t *lg_cycles;
     size_t lg_cyclecap;
 };
 
 uint64_t lg_fnv1a64(const void *data, size_t n, uint64_t h);
+/* The FNV-1a 64 (from LG_FNV_SEED) of n <= LG_FNV_LANES buffers, as lg_fnv1a64 gives them: one
+ * buffer's chain of multiplies is serial (about 4 cycles a byte); the chains of several buffers
+ * run side by side, at the speed of the multiplier. */
+void lg_fnv1a64_lanes(const uint8_t *const *data, const size_t *len, unsigned n, uint64_t *out);
 void lg_put16(uint8_t *p, uint16_t v);
 void lg_put32(uint8_t *p, uint32_t v);
 void lg_put64(uint8_t *p, uint64_t v);
@@ -94,6 +103,13 @@ void lg_seg_path(const cdr_ledger *lg, const lg_stream *st, uint32_t seq, const 
 void lg_hdr_encode(const lg_hdr *fh, uint8_t *p);
 /* 0, -1 (bad header), -2 (unknown version). */
 int lg_hdr_decode(const uint8_t *p, lg_hdr *fh);
+/* The frame at pos: its header (checked), its body read into *zbuf and decompressed into *raw
+ * (grown as needed), its body checksum not verified yet. 0 or CDR_FORMAT / CDR_VERSION / CDR_EIO /
+ * CDR_ENOMEM with the file and byte offset in dg. */
+int lg_frame_load(cdr_ledger *lg, int fd, const char *path, uint64_t pos, uint64_t size, lg_hdr *fh,
+                  uint8_t **zbuf, size_t *zcap, uint8_t **raw, size_t *rawcap, cdr_diag *dg);
+/* The diagnostic of a body whose checksum is not its header's: CDR_FORMAT. */
+int lg_frame_bad_sum(const char *path, uint64_t pos, cdr_diag *dg);
 int lg_frame_read(cdr_ledger *lg, int fd, const char *path, uint64_t pos, uint64_t size, lg_hdr *fh,
                   cdr_diag *dg);
 /* Write the index of sealed segment seq of st (ledger_read.c). */

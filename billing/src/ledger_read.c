@@ -19,6 +19,55 @@ typedef int (*lg_rec_fn)(const cdr_ledger_rec *rec, uint32_t k, void *ctx);
 typedef int (*lg_frame_fn)(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos,
                            uint32_t fno, void *ctx, cdr_diag *dg);
 
+/* The frame's record offsets must be Kafka offsets (>= 0), first <= last. */
+static int body_start(const lg_hdr *fh, const char *path, uint64_t pos, cdr_diag *dg)
+{
+    if (fh->fh_count && (fh->fh_first < 0 || fh->fh_last < fh->fh_first))
+        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                            "byte offset %" PRIu64 ": frame header: record offsets %" PRId64
+                            "..%" PRId64 " out of range",
+                            pos, fh->fh_first, fh->fh_last);
+    return 0;
+}
+
+/* The framing of record k at *p: its offset (*off advanced by the delta) and length. */
+static inline int body_next(const uint8_t **p, const uint8_t *end, uint32_t k, int64_t *off,
+                            uint64_t *len, const char *path, uint64_t pos, cdr_diag *dg)
+{
+    uint64_t delta;
+    if (cdr_get_varint(p, end, &delta) || cdr_get_varint(p, end, len) ||
+        *len > (uint64_t)(end - *p) || (k == 0) != (delta == 0) ||
+        delta > (uint64_t)(INT64_MAX - *off))
+        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                            "byte offset %" PRIu64 ": record %" PRIu32 ": bad framing", pos, k);
+    *off += (int64_t)delta;
+    return 0;
+}
+
+/* Every record was read and the last one has the header's last offset. */
+static int body_end(const lg_hdr *fh, const uint8_t *p, const uint8_t *end, int64_t off,
+                    const char *path, uint64_t pos, cdr_diag *dg)
+{
+    if (p != end || (fh->fh_count && off != fh->fh_last))
+        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                            "byte offset %" PRIu64 ": frame body does not match its header", pos);
+    return 0;
+}
+
+/* Decode record k (len bytes at p) into rec; the diagnostic names the frame and the record. */
+static int body_decode(const uint8_t *p, uint64_t len, uint32_t k, cdr_ledger_rec *rec,
+                       const char *path, uint64_t pos, cdr_diag *dg)
+{
+    cdr_diag sub;
+    cdr_diag_clear(&sub);
+    int rc =
+        cdr_rated_wire_decode(p, (size_t)len, &rec->lr_cdr, &rec->lr_rated, rec->lr_plan, &sub);
+    if (rc)
+        return cdr_diag_set(dg, rc, path, 0, 0, "byte offset %" PRIu64 ": record %" PRIu32 ": %s",
+                            pos, k, sub.dg_msg);
+    return 0;
+}
+
 /* Decode the records of the frame body in lg_raw, calling fn for each (k = index in frame). */
 static int body_each(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_t pos, lg_rec_fn fn,
                      void *ctx, cdr_diag *dg)
@@ -26,36 +75,17 @@ static int body_each(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64_
     const uint8_t *p = lg->lg_raw, *end = lg->lg_raw + fh->fh_raw;
     int64_t off = fh->fh_first;
     cdr_ledger_rec rec;
-    if (fh->fh_count && (off < 0 || fh->fh_last < off)) /* Kafka offsets are >= 0 */
-        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
-                            "byte offset %" PRIu64 ": frame header: record offsets %" PRId64
-                            "..%" PRId64 " out of range",
-                            pos, off, fh->fh_last);
-    for (uint32_t k = 0; k < fh->fh_count; k++) {
-        uint64_t delta, len;
-        if (cdr_get_varint(&p, end, &delta) || cdr_get_varint(&p, end, &len) ||
-            len > (uint64_t)(end - p) || (k == 0) != (delta == 0) ||
-            delta > (uint64_t)(INT64_MAX - off))
-            return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
-                                "byte offset %" PRIu64 ": record %" PRIu32 ": bad framing", pos, k);
-        off += (int64_t)delta;
-        cdr_diag sub;
-        cdr_diag_clear(&sub);
-        int rc =
-            cdr_rated_wire_decode(p, (size_t)len, &rec.lr_cdr, &rec.lr_rated, rec.lr_plan, &sub);
-        if (rc)
-            return cdr_diag_set(dg, rc, path, 0, 0,
-                                "byte offset %" PRIu64 ": record %" PRIu32 ": %s", pos, k,
-                                sub.dg_msg);
+    int rc = body_start(fh, path, pos, dg);
+    for (uint32_t k = 0; !rc && k < fh->fh_count; k++) {
+        uint64_t len = 0;
+        if ((rc = body_next(&p, end, k, &off, &len, path, pos, dg)) ||
+            (rc = body_decode(p, len, k, &rec, path, pos, dg)))
+            break;
         p += len;
         rec.lr_offset = off;
-        if ((rc = fn(&rec, k, ctx)))
-            return rc;
+        rc = fn(&rec, k, ctx);
     }
-    if (p != end || (fh->fh_count && off != fh->fh_last))
-        return cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
-                            "byte offset %" PRIu64 ": frame body does not match its header", pos);
-    return 0;
+    return rc ? rc : body_end(fh, p, end, off, path, pos, dg);
 }
 
 static uint64_t seg_size(const cdr_ledger *lg, const lg_stream *st, uint32_t seq, int fd)
@@ -212,6 +242,134 @@ int cdr_ledger_scan_share(cdr_ledger *lg, uint32_t cycle, unsigned share, unsign
         scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL, NULL, NULL};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
             int rc = seg_walk(lg, st, seq, scan_frame, &sc, dg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
+/* ---- full scan, fields in place (the bill run) ---------------------------------------------- */
+
+typedef struct view_ctx {
+    cdr_ledger_view_fn vc_fn;
+    void *vc_ctx;
+    uint32_t vc_partition;
+} view_ctx;
+
+/* The records of a frame (its body verified, at raw) as views, CDR_LEDGER_VIEW_BATCH at a time;
+ * a record that fails stops the frame after the records before it were delivered. */
+static int view_frame(const uint8_t *raw, const lg_hdr *fh, const char *path, uint64_t pos,
+                      const view_ctx *vc, cdr_diag *dg)
+{
+    const uint8_t *p = raw, *end = raw + fh->fh_raw;
+    cdr_ledger_view vs[CDR_LEDGER_VIEW_BATCH];
+    size_t n = 0;
+    int64_t off = fh->fh_first;
+    int rc = body_start(fh, path, pos, dg);
+    for (uint32_t k = 0; !rc && k < fh->fh_count; k++) {
+        uint64_t len = 0;
+        if ((rc = body_next(&p, end, k, &off, &len, path, pos, dg)))
+            break;
+        cdr_ledger_view *v = &vs[n];
+        v->lv_offset = off;
+        if (cdr_rated_wire_view(p, (size_t)len, &v->lv_rv)) { /* refused: the decoder says why */
+            cdr_ledger_rec rec;
+            rc = body_decode(p, len, k, &rec, path, pos, dg);
+            if (!rc) /* the view and the decoder disagree: a bug, never a record billed wrong */
+                rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                                  "byte offset %" PRIu64 ": record %" PRIu32
+                                  ": refused by the view, accepted by the decoder",
+                                  pos, k);
+            break;
+        }
+        v->lv_wire = p;
+        v->lv_len = (size_t)len;
+        p += len;
+        if (++n == CDR_LEDGER_VIEW_BATCH) {
+            rc = vc->vc_fn(vs, n, vc->vc_partition, vc->vc_ctx);
+            n = 0;
+        }
+    }
+    if (n) { /* the records before the end, or before a failure */
+        const int frc = vc->vc_fn(vs, n, vc->vc_partition, vc->vc_ctx);
+        rc = rc ? rc : frc;
+    }
+    return rc ? rc : body_end(fh, p, end, off, path, pos, dg);
+}
+
+/* Every frame of segment seq of st as views, as seg_walk reads them, but LG_FNV_LANES frames at a
+ * time: read and decompressed, their checksums computed side by side (lg_fnv1a64_lanes), then
+ * each frame verified and delivered in order. A frame that fails stops the walk after the frames
+ * before it were delivered, with the error seg_walk would give. */
+static int view_seg(cdr_ledger *lg, const lg_stream *st, uint32_t seq, const view_ctx *vc,
+                    cdr_diag *dg)
+{
+    char path[LG_PATH_MAX];
+    lg_seg_path(lg, st, seq, "zst", path, sizeof path);
+    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    if (fd < 0) {
+        if (errno == ENOENT && seq == st->ls_seq && st->ls_size == 0)
+            return 0; /* a stream whose first segment has not been created yet */
+        return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    }
+    const uint64_t size = seg_size(lg, st, seq, fd);
+    uint64_t pos = 0;
+    int rc = 0;
+    while (!rc && pos < size) {
+        lg_hdr fh[LG_FNV_LANES];
+        uint64_t at[LG_FNV_LANES];
+        unsigned n = 0;
+        int bad = 0; /* the last frame read failed: rc and dg say how */
+        while (n < LG_FNV_LANES && pos < size) {
+            at[n] = pos;
+            rc = lg_frame_load(lg, fd, path, pos, size, &fh[n], &lg->lg_lane_z[n],
+                               &lg->lg_lane_zcap[n], &lg->lg_lane_raw[n], &lg->lg_lane_rawcap[n],
+                               dg);
+            if (!rc && (fh[n].fh_cycle != st->ls_cycle || fh[n].fh_partition != st->ls_partition))
+                rc = cdr_diag_set(dg, CDR_FORMAT, path, 0, 0,
+                                  "byte offset %" PRIu64 ": frame of cycle %" PRIu32
+                                  " partition %" PRIu32 " in the wrong folder",
+                                  pos, fh[n].fh_cycle, fh[n].fh_partition);
+            if (rc) {
+                bad = 1;
+                break;
+            }
+            pos += LG_FRAME_HDR + fh[n].fh_zsize;
+            n++;
+        }
+        const uint8_t *data[LG_FNV_LANES];
+        size_t len[LG_FNV_LANES];
+        uint64_t sum[LG_FNV_LANES];
+        for (unsigned i = 0; i < n; i++) {
+            data[i] = lg->lg_lane_raw[i];
+            len[i] = fh[i].fh_raw;
+        }
+        lg_fnv1a64_lanes(data, len, n, sum);
+        int drc = 0;
+        for (unsigned i = 0; !drc && i < n; i++)
+            drc = sum[i] != fh[i].fh_sum ? lg_frame_bad_sum(path, at[i], dg)
+                                         : view_frame(data[i], &fh[i], path, at[i], vc, dg);
+        if (drc || bad) /* the first failure in frame order: a frame's before the one not read */
+            rc = drc ? drc : rc;
+    }
+    close(fd);
+    return rc;
+}
+
+int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                         cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg)
+{
+    if (!lg || !fn || !nshares || share >= nshares)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
+    unsigned k = 0; /* the stream's rank among the cycle's */
+    for (size_t i = 0; i < lg->lg_nstreams; i++) {
+        const lg_stream *st = &lg->lg_streams[i];
+        if (st->ls_cycle != cycle || k++ % nshares != share)
+            continue;
+        view_ctx vc = {fn, ctx, st->ls_partition};
+        for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
+            int rc = view_seg(lg, st, seq, &vc, dg);
             if (rc)
                 return rc;
         }

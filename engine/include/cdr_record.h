@@ -77,6 +77,23 @@ size_t cdr_wire_encode(const cdr_record *cr, uint8_t *buf);
  * CDR_FORMAT (truncated, trailing bytes, over-long string, bad value) with the reason in dg. */
 int cdr_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_diag *dg);
 
+/* The fields of a wire-format record that the bill run reads, in place: the strings point into the
+ * record's bytes and are not NUL-terminated (lengths beside them); valid while those bytes are. */
+typedef struct cdr_wire_view {
+    const char *wv_msisdn;
+    const char *wv_other;
+    uint8_t wv_msisdn_len;
+    uint8_t wv_other_len;
+    uint8_t wv_service;
+    uint8_t wv_direction;
+    cdr_time wv_start;
+} cdr_wire_view;
+
+/* Make every check of cdr_wire_decode on exactly len bytes and fill wv, without copying a field
+ * or writing a diagnostic. Returns 0 when cdr_wire_decode accepts the record, -1 when it refuses
+ * it (cdr_wire_decode then says why). */
+int cdr_wire_view_get(const uint8_t *buf, size_t len, cdr_wire_view *wv);
+
 /* A wire file: the 8-byte header "CDRW\x01\0\0\0" then records, each a LEB128 length + payload. */
 typedef struct cdr_wire_writer cdr_wire_writer;
 int cdr_wire_writer_open(const char *path, cdr_wire_writer **out, cdr_diag *dg);

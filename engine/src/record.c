@@ -195,6 +195,68 @@ int cdr_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_diag *dg
     return 0;
 }
 
+/* A varint of the view: the one-byte case inline. 0, or -1 as cdr_get_varint fails. */
+static inline int view_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *out = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    return cdr_get_varint(pp, end, out) ? -1 : 0;
+}
+
+/* A string of the view: get_str's checks (shorter than max, inside the record, no NUL byte). */
+static inline int view_str(const uint8_t **pp, const uint8_t *end, size_t max, const char **s,
+                           uint8_t *n)
+{
+    const uint8_t *p = *pp;
+    if (p >= end)
+        return -1;
+    const size_t len = *p++;
+    if (len >= max || (size_t)(end - p) < len)
+        return -1;
+    unsigned nul = 0;
+    for (size_t i = 0; i < len; i++)
+        nul |= p[i] == 0;
+    if (nul)
+        return -1;
+    *s = (const char *)p;
+    *n = (uint8_t)len;
+    *pp = p + len;
+    return 0;
+}
+
+int cdr_wire_view_get(const uint8_t *buf, size_t len, cdr_wire_view *wv)
+{
+    /* the checks of cdr_wire_decode, in its order */
+    if (len < 3 || buf[0] != CDR_WIRE_VERSION || buf[1] >= CDR_SVC_COUNT || buf[2] >= CDR_DIR_COUNT)
+        return -1;
+    wv->wv_service = buf[1];
+    wv->wv_direction = buf[2];
+    const uint8_t *p = buf + 3, *end = buf + len;
+    const char *skip;
+    uint8_t skip_n;
+    if (view_str(&p, end, CDR_SOURCE_MAX, &skip, &skip_n) ||
+        view_str(&p, end, CDR_ORIGIN_MAX, &skip, &skip_n) ||
+        view_str(&p, end, CDR_NUMBER_MAX, &wv->wv_msisdn, &wv->wv_msisdn_len) ||
+        view_str(&p, end, CDR_IMSI_MAX, &skip, &skip_n) ||
+        view_str(&p, end, CDR_NUMBER_MAX, &wv->wv_other, &wv->wv_other_len))
+        return -1;
+    /* start, utc_offset, duration, bytes_up, bytes_down, owner, cell, mcc, mnc, cause */
+    static const uint64_t max[10] = {UINT64_MAX, 2 * 86400,  UINT32_MAX, UINT64_MAX, UINT64_MAX,
+                                     UINT64_MAX, UINT32_MAX, 999,        999,        UINT16_MAX};
+    uint64_t v = 0;
+    for (int i = 0; i < 10; i++) {
+        if (view_varint(&p, end, &v) || v > max[i])
+            return -1;
+        if (i == 0)
+            wv->wv_start = cdr_unzigzag(v);
+    }
+    return p == end ? 0 : -1;
+}
+
 static const uint8_t wire_magic[8] = {'C', 'D', 'R', 'W', CDR_WIRE_VERSION, 0, 0, 0};
 
 struct cdr_wire_writer {

@@ -52,4 +52,14 @@ for line in open(out + "/subscribers.jsonl"):
         assert D(c["enterprise"]) + D(c["member"]) == D(c["gross"]) + D(c["discount"]), (s["subscriber"], k)
 PY
 
+# Thousands of invoices, formatted in chunks by the writer threads and the ledger read by the scan
+# threads: the same bytes with one thread and with three.
+for n in 1 3; do
+    expect_rc 0 "the million CDRs billed with $n thread(s)" "$CDRATE" bill --cycle \
+        "$(basename "$BILLS")" --ledger "$T/w/ledger" --store "$T/w/store" --out "$T/t$n" \
+        --threads "$n" --quiet
+    diff -r "$BILLS" "$T/t$n/$(basename "$BILLS")" >/dev/null && ok ||
+        bad "$n thread(s) give other output than the bench run"
+done
+
 cli_done bill_million

@@ -2,7 +2,9 @@
  * values of cdr.rated / cdr.suspense and the records of ledger frames) on any bytes, as one
  * record (cdr_rated_wire_decode, versions 1 and 2).
  * Properties: a refusal has a diagnostic; a decoded record has terminated strings and a plan id,
- * and encodes (version 2) and decodes back to the same CDR, plan id and rating result. */
+ * and encodes (version 2) and decodes back to the same CDR, plan id and rating result; the view
+ * of the bill run's scan (cdr_rated_wire_view) accepts exactly what the decoder accepts, with the
+ * same values. */
 #include "cdr_rate.h"
 #include "cdr_rules.h"
 #include "fuzz.h"
@@ -18,8 +20,23 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     fuzz_check_diag(&dg, rc);
     fuzz_say("rated", &dg, rc);
     FUZZ_CHECK(rc == 0 || rc == CDR_FORMAT || rc == CDR_VERSION);
+    cdr_rated_view rv;
+    const int vrc = cdr_rated_wire_view(data, size, &rv);
+    FUZZ_CHECK((rc == 0) == (vrc == 0));
     if (rc)
         return 0;
+    FUZZ_CHECK(rv.rv_cdr.wv_msisdn_len == strlen(cr.cr_msisdn) &&
+               memcmp(rv.rv_cdr.wv_msisdn, cr.cr_msisdn, rv.rv_cdr.wv_msisdn_len) == 0 &&
+               rv.rv_cdr.wv_other_len == strlen(cr.cr_other) &&
+               memcmp(rv.rv_cdr.wv_other, cr.cr_other, rv.rv_cdr.wv_other_len) == 0 &&
+               rv.rv_cdr.wv_start == cr.cr_start && rv.rv_cdr.wv_service == cr.cr_service);
+    FUZZ_CHECK(rv.rv_plan_len == strlen(plan) && memcmp(rv.rv_plan, plan, rv.rv_plan_len) == 0 &&
+               memcmp(rv.rv_currency, rr.rr_currency, 4) == 0);
+    FUZZ_CHECK(rv.rv_reason == rr.rr_reason && rv.rv_service == rr.rr_service &&
+               rv.rv_flags == rr.rr_flags && rv.rv_class == rr.rr_class &&
+               rv.rv_zone == rr.rr_zone && rv.rv_plan_version == rr.rr_plan_version &&
+               rv.rv_cycle == rr.rr_cycle && rv.rv_charge == rr.rr_charge &&
+               rv.rv_units == rr.rr_units && rv.rv_free_units == rr.rr_free_units);
     fuzz_check_record_strings(&cr);
     FUZZ_CHECK(FUZZ_STR_OK(plan) && FUZZ_STR_OK(rr.rr_currency));
     FUZZ_CHECK(rr.rr_nparts <= CDR_RATED_MAX_PARTS);

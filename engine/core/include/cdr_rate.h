@@ -293,6 +293,32 @@ size_t cdr_rated_wire_encode(const cdr_record *cr, const cdr_rated *rr, const ch
 int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_rated *rr,
                           char *plan_id, cdr_diag *dg);
 
+/* The fields of a rated record that the bill run reads, in place (cdr_rated_wire_view): the
+ * strings point into the record's bytes and are not NUL-terminated; valid while those bytes are.
+ * The rest of the record (the CDR's other fields, bundle, parts) is checked, not kept. */
+typedef struct cdr_rated_view {
+    cdr_wire_view rv_cdr;
+    const char *rv_plan; /* the plan id, rv_plan_len bytes */
+    uint8_t rv_plan_len;
+    uint8_t rv_version; /* rated wire format version, 1 to 4 */
+    uint8_t rv_reason;
+    uint8_t rv_service;
+    uint8_t rv_flags;
+    uint8_t rv_class; /* CDR_CLASS_NONE in versions 1-3: decode the record to derive it */
+    int16_t rv_zone;
+    uint32_t rv_plan_version;
+    uint32_t rv_cycle;
+    char rv_currency[4]; /* "" in version 1 */
+    cdr_money rv_charge;
+    uint64_t rv_units;
+    uint64_t rv_free_units;
+} cdr_rated_view;
+
+/* Make every check of cdr_rated_wire_decode on exactly len bytes and fill rv, without copying
+ * the record or writing a diagnostic. Returns 0 when cdr_rated_wire_decode accepts the record
+ * (with the same values), -1 when it refuses it (cdr_rated_wire_decode then says why). */
+int cdr_rated_wire_view(const uint8_t *buf, size_t len, cdr_rated_view *rv);
+
 /* One rated record as a CSV line / JSON object (with '\n'); see docs/rated-format.md.
  * pl may be NULL for unratable records. Returns the length, or -1 if bufsize is short (2048 bytes
  * always suffice). */

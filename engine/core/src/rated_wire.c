@@ -269,3 +269,112 @@ int cdr_rated_wire_decode(const uint8_t *buf, size_t len, cdr_record *cr, cdr_ra
                             "%zu trailing bytes after rated record", (size_t)(rc.rc_end - rc.rc_p));
     return 0;
 }
+
+/* ---- the view: the same checks, in place -------------------------------------------------- */
+
+/* A varint: the one-byte case inline. 0, or -1 as cdr_get_varint fails. */
+static inline int view_varint(const uint8_t **pp, const uint8_t *end, uint64_t *out)
+{
+    const uint8_t *p = *pp;
+    if (p < end && *p < 0x80) {
+        *out = *p;
+        *pp = p + 1;
+        return 0;
+    }
+    return cdr_get_varint(pp, end, out) ? -1 : 0;
+}
+
+static inline int view_sint(const uint8_t **pp, const uint8_t *end, int64_t min, int64_t max,
+                            int64_t *out)
+{
+    uint64_t u;
+    if (view_varint(pp, end, &u))
+        return -1;
+    *out = cdr_unzigzag(u);
+    return *out < min || *out > max ? -1 : 0;
+}
+
+/* A byte no greater than max. */
+static inline int view_byte(const uint8_t **pp, const uint8_t *end, unsigned max, uint8_t *out)
+{
+    if (*pp >= end || **pp > max)
+        return -1;
+    *out = *(*pp)++;
+    return 0;
+}
+
+int cdr_rated_wire_view(const uint8_t *buf, size_t len, cdr_rated_view *rv)
+{
+    /* the checks of cdr_rated_wire_decode, in its order */
+    if (len < 1 || buf[0] < 1 || buf[0] > 4)
+        return -1;
+    const unsigned version = buf[0];
+    const uint8_t *p = buf + 1, *end = buf + len;
+    uint64_t n, u;
+    if (view_varint(&p, end, &n) || n > CDR_WIRE_MAX || n == 0 || (uint64_t)(end - p) < n ||
+        cdr_wire_view_get(p, (size_t)n, &rv->rv_cdr))
+        return -1;
+    p += n;
+    int64_t s;
+    rv->rv_version = (uint8_t)version;
+    if (view_byte(&p, end, CDR_REASON_COUNT - 1, &rv->rv_reason) ||
+        view_byte(&p, end, CDR_SVC_COUNT - 1, &rv->rv_service) ||
+        view_sint(&p, end, CDR_NO_ZONE, CDR_PLAN_MAX_ZONES - 1, &s))
+        return -1;
+    rv->rv_zone = (int16_t)s;
+    if (view_sint(&p, end, -1, CDR_PLAN_MAX_BUNDLES - 1, &s) || view_varint(&p, end, &u) ||
+        u > UINT32_MAX)
+        return -1;
+    rv->rv_plan_version = (uint32_t)u;
+    if (view_varint(&p, end, &u) || u > UINT32_MAX || !cycle_ok(u))
+        return -1;
+    rv->rv_cycle = (uint32_t)u;
+    if (view_sint(&p, end, INT64_MIN, INT64_MAX, &rv->rv_charge) ||
+        view_varint(&p, end, &rv->rv_units))
+        return -1;
+    /* bundle_units, overflow_units and (from version 2) free_units: at most the units */
+    rv->rv_free_units = 0;
+    for (unsigned i = 0; i < (version >= 2 ? 3u : 2u); i++)
+        if (view_varint(&p, end, &u) || u > rv->rv_units)
+            return -1;
+    if (version >= 2)
+        rv->rv_free_units = u;
+    uint8_t nparts, b;
+    if (view_byte(&p, end, CDR_RATED_MAX_PARTS, &nparts))
+        return -1;
+    for (unsigned i = 0; i < nparts; i++)
+        if (view_byte(&p, end, CDR_PLAN_MAX_BANDS - 1, &b) || view_varint(&p, end, &u) ||
+            view_varint(&p, end, &u))
+            return -1;
+    if (view_byte(&p, end, CDR_NAME_MAX - 1, &rv->rv_plan_len) ||
+        (size_t)(end - p) < rv->rv_plan_len || memchr(p, 0, rv->rv_plan_len))
+        return -1;
+    rv->rv_plan = (const char *)p;
+    p += rv->rv_plan_len;
+    memset(rv->rv_currency, 0, sizeof rv->rv_currency);
+    if (version >= 2) {
+        uint8_t cn;
+        if (view_byte(&p, end, 3, &cn) || (cn != 0 && cn != 3) || (size_t)(end - p) < cn)
+            return -1;
+        memcpy(rv->rv_currency, p, cn);
+        if (cn && !currency_ok(rv->rv_currency))
+            return -1;
+        p += cn;
+    }
+    rv->rv_flags = 0;
+    if (version >= 3) {
+        if (view_byte(&p, end, 255, &rv->rv_flags) || (rv->rv_flags & ~CDR_RATED_FLAGS_KNOWN) ||
+            (!rv->rv_flags && version == 3))
+            return -1;
+    }
+    rv->rv_class = CDR_CLASS_NONE;
+    if (version >= 4) {
+        const int rated = rv->rv_reason == CDR_REASON_NONE;
+        if (view_byte(&p, end, CDR_CLASS_COUNT - 1, &rv->rv_class) ||
+            (rated &&
+             (rv->rv_class < CDR_CLASS_USAGE_FIRST || rv->rv_class > CDR_CLASS_USAGE_LAST)) ||
+            (!rated && rv->rv_class != CDR_CLASS_NONE))
+            return -1;
+    }
+    return p == end ? 0 : -1;
+}
