@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include "bill_int.h"
+#include "cdr_mem.h"
 #include "cdr_bill.h"
 
 #define ADJ_HEADER "id,target,class,amount,currency,description"
@@ -104,15 +105,9 @@ int cdr_adjustments_load(const char *path, cdr_adjustments **out, cdr_diag *dg)
     while (!rc &&
            !(rc = bill_csv_next(fp, path, ADJ_HEADER, line, sizeof line, &ln, &header, &rec, dg)) &&
            rec) {
-        if (aj->aj_n == cap) {
-            size_t ncap = cap ? cap * 2 : 64;
-            cdr_adjustment *ni = realloc(aj->aj_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            aj->aj_items = ni;
-            cap = ncap;
+        if (cdr_grow(&aj->aj_items, &cap, aj->aj_n + 1, sizeof *aj->aj_items, 64) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         cdr_adjustment *ad = &aj->aj_items[aj->aj_n];
         if ((rc = parse_line(path, ln, rec, ad, dg)) != 0)

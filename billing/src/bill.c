@@ -23,6 +23,7 @@
 #include <unistd.h>
 
 #include "bill_int.h"
+#include "cdr_mem.h"
 #include "cdr_file.h"
 #include "cdr_bill.h"
 #include "cdr_dir.h"
@@ -959,14 +960,8 @@ static cdr_money to_cents(cdr_money v)
 static int add_line(bill_ctx *b, uint64_t account, size_t sub, int cls, int ent, cdr_money amount,
                     int part)
 {
-    if (b->b_nlines == b->b_cap_lines) {
-        size_t ncap = b->b_cap_lines ? b->b_cap_lines * 2 : 1024;
-        bline *nl = realloc(b->b_lines, ncap * sizeof *nl);
-        if (!nl)
-            return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-        b->b_lines = nl;
-        b->b_cap_lines = ncap;
-    }
+    if (cdr_grow(&b->b_lines, &b->b_cap_lines, b->b_nlines + 1, sizeof *b->b_lines, 1024) != 0)
+        return cdr_diag_set(b->b_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     b->b_lines[b->b_nlines++] = (bline){.bl_account = account,
                                         .bl_sub = (uint32_t)sub,
                                         .bl_class = (uint8_t)cls,
@@ -983,14 +978,8 @@ static bent *ent_slot(bcur *c, uint64_t en)
     for (size_t i = 0; i < c->bc_nents; i++)
         if (c->bc_ents[i].be_enterprise == en)
             return &c->bc_ents[i];
-    if (c->bc_nents == c->bc_cap_ents) {
-        size_t ncap = c->bc_cap_ents ? c->bc_cap_ents * 2 : 16;
-        bent *ne = realloc(c->bc_ents, ncap * sizeof *ne);
-        if (!ne)
-            return NULL;
-        c->bc_ents = ne;
-        c->bc_cap_ents = ncap;
-    }
+    if (cdr_grow(&c->bc_ents, &c->bc_cap_ents, c->bc_nents + 1, sizeof *c->bc_ents, 16) != 0)
+        return NULL;
     bent *e = &c->bc_ents[c->bc_nents++];
     memset(e, 0, sizeof *e);
     e->be_enterprise = en;
@@ -1234,14 +1223,8 @@ typedef struct bdiff {
 
 static int add_diff(bill_ctx *b, const bdiff *d)
 {
-    if (b->b_ndiffs == b->b_cap_diffs) {
-        size_t ncap = b->b_cap_diffs ? b->b_cap_diffs * 2 : 64;
-        bdiff *nd = realloc(b->b_diffs, ncap * sizeof *nd);
-        if (!nd)
-            return CDR_ENOMEM;
-        b->b_diffs = nd;
-        b->b_cap_diffs = ncap;
-    }
+    if (cdr_grow(&b->b_diffs, &b->b_cap_diffs, b->b_ndiffs + 1, sizeof *b->b_diffs, 64) != 0)
+        return CDR_ENOMEM;
     b->b_diffs[b->b_ndiffs++] = *d;
     return 0;
 }

@@ -224,6 +224,19 @@ static int scan_frame(cdr_ledger *lg, const lg_hdr *fh, const char *path, uint64
     return body_each(lg, fh, path, pos, scan_rec, ctx, dg);
 }
 
+/* The next stream of cycle `cycle` in share `share` of nshares (a stream's rank k among the
+ * cycle's, counted in *k, is share modulo nshares), from index *i on; NULL after the last. */
+static const lg_stream *share_next(const cdr_ledger *lg, uint32_t cycle, unsigned share,
+                                   unsigned nshares, size_t *i, unsigned *k)
+{
+    while (*i < lg->lg_nstreams) {
+        const lg_stream *st = &lg->lg_streams[(*i)++];
+        if (st->ls_cycle == cycle && (*k)++ % nshares == share)
+            return st;
+    }
+    return NULL;
+}
+
 int cdr_ledger_scan(cdr_ledger *lg, uint32_t cycle, cdr_ledger_fn fn, void *ctx, cdr_diag *dg)
 {
     return cdr_ledger_scan_share(lg, cycle, 0, 1, fn, ctx, dg);
@@ -234,11 +247,9 @@ int cdr_ledger_scan_share(cdr_ledger *lg, uint32_t cycle, unsigned share, unsign
 {
     if (!lg || !fn || !nshares || share >= nshares)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
-    unsigned k = 0; /* the stream's rank among the cycle's */
-    for (size_t i = 0; i < lg->lg_nstreams; i++) {
-        const lg_stream *st = &lg->lg_streams[i];
-        if (st->ls_cycle != cycle || k++ % nshares != share)
-            continue;
+    size_t i = 0;
+    unsigned k = 0;
+    for (const lg_stream *st; (st = share_next(lg, cycle, share, nshares, &i, &k)) != NULL;) {
         scan_ctx sc = {fn, ctx, st->ls_partition, NULL, NULL, NULL, NULL};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
             int rc = seg_walk(lg, st, seq, scan_frame, &sc, dg);
@@ -362,11 +373,9 @@ int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigne
 {
     if (!lg || !fn || !nshares || share >= nshares)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
-    unsigned k = 0; /* the stream's rank among the cycle's */
-    for (size_t i = 0; i < lg->lg_nstreams; i++) {
-        const lg_stream *st = &lg->lg_streams[i];
-        if (st->ls_cycle != cycle || k++ % nshares != share)
-            continue;
+    size_t i = 0;
+    unsigned k = 0;
+    for (const lg_stream *st; (st = share_next(lg, cycle, share, nshares, &i, &k)) != NULL;) {
         view_ctx vc = {fn, ctx, st->ls_partition};
         for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
             int rc = view_seg(lg, st, seq, &vc, dg);

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cdr_mem.h"
 #include "cdr_bytes.h"
 #include "cdr_payments.h"
 
@@ -189,15 +190,9 @@ int cdr_pay_overdue_read(MDB_txn *txn, cdr_pay_overdue_set **out, cdr_diag *dg)
             set->os_as_of = (int64_t)cdr_get_be64(vb + 1);
             continue;
         }
-        if (set->os_n == cap) {
-            const size_t ncap = cap ? cap * 2 : 64;
-            cdr_pay_overdue *ni = realloc(set->os_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            set->os_items = ni;
-            cap = ncap;
+        if (cdr_grow(&set->os_items, &cap, set->os_n + 1, sizeof *set->os_items, 64) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         if ((rc = od_decode(&k, &v, &set->os_items[set->os_n], dg)) == 0)
             set->os_n++;
@@ -281,15 +276,9 @@ int cdr_pay_overdue_account(cdr_store *st, uint64_t account, cdr_pay_overdue_set
             break;
         if (k.mv_size < 8 || cdr_get_be64(k.mv_data) != account)
             break;
-        if (set->os_n == cap) {
-            const size_t ncap = cap ? cap * 2 : 4;
-            cdr_pay_overdue *ni = realloc(set->os_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            set->os_items = ni;
-            cap = ncap;
+        if (cdr_grow(&set->os_items, &cap, set->os_n + 1, sizeof *set->os_items, 4) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         if ((rc = od_decode(&k, &v, &set->os_items[set->os_n], dg)) == 0)
             set->os_n++;

@@ -14,6 +14,7 @@
 #include <sys/stat.h>
 
 #include "bill_int.h"
+#include "cdr_mem.h"
 #include "cdr_payments.h"
 #include "cdr_time.h"
 
@@ -247,15 +248,9 @@ int cdr_pay_parse_file(const char *path, cdr_pay_file **out, cdr_diag *dg)
            !(rc = bill_csv_next(fp, path, CDR_PAY_HEADER, line, sizeof line, &ln, &header, &rec,
                                 dg)) &&
            rec) {
-        if (pf->pf_n == cap) {
-            const size_t ncap = cap ? cap * 2 : 64;
-            cdr_payment *ni = realloc(pf->pf_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            pf->pf_items = ni;
-            cap = ncap;
+        if (cdr_grow(&pf->pf_items, &cap, pf->pf_n + 1, sizeof *pf->pf_items, 64) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         if ((rc = parse_line(path, ln, rec, &pf->pf_items[pf->pf_n], dg)) == 0)
             pf->pf_n++;
@@ -501,15 +496,9 @@ int cdr_pay_store_list(cdr_store *st, uint64_t account, cdr_pay_file **out, cdr_
             break;
         if (account && pm.pm_account != account)
             continue;
-        if (pf->pf_n == cap) {
-            const size_t ncap = cap ? cap * 2 : 64;
-            cdr_payment *ni = realloc(pf->pf_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            pf->pf_items = ni;
-            cap = ncap;
+        if (cdr_grow(&pf->pf_items, &cap, pf->pf_n + 1, sizeof *pf->pf_items, 64) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         pf->pf_items[pf->pf_n++] = pm;
     }
@@ -927,15 +916,9 @@ static int read_cycle(const char *file, uint32_t ci, uint64_t account, invlist *
         if (account && pi.pi_account != account)
             continue;
         pi.pi_cycle = ci;
-        if (il->il_n == il->il_cap) {
-            const size_t ncap = il->il_cap ? il->il_cap * 2 : 256;
-            cdr_pay_invoice *ni = realloc(il->il_items, ncap * sizeof *ni);
-            if (!ni) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            il->il_items = ni;
-            il->il_cap = ncap;
+        if (cdr_grow(&il->il_items, &il->il_cap, il->il_n + 1, sizeof *il->il_items, 256) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         il->il_items[il->il_n++] = pi;
     }
@@ -1043,15 +1026,9 @@ static int read_bills(const char *dir, uint64_t account, cdr_pay_status *ps, cdr
         snprintf(p, sizeof p, "%s/%s", dir, de->d_name);
         if (stat(p, &sb) != 0 || !S_ISDIR(sb.st_mode))
             continue;
-        if (ps->ps_ncycles == cap) {
-            const size_t ncap = cap ? cap * 2 : 16;
-            char(*nc)[8] = realloc(ps->ps_cycles, ncap * sizeof *nc);
-            if (!nc) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            ps->ps_cycles = nc;
-            cap = ncap;
+        if (cdr_grow(&ps->ps_cycles, &cap, ps->ps_ncycles + 1, sizeof *ps->ps_cycles, 16) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         memcpy(ps->ps_cycles[ps->ps_ncycles++], de->d_name, 8);
     }
@@ -1207,14 +1184,8 @@ static int add_total(cdr_pay_status *ps, const cdr_pay_account *pa, size_t *cap)
         if (!strcmp(ps->ps_totals[i].pt_currency, pa->pa_currency))
             pt = &ps->ps_totals[i];
     if (!pt) {
-        if (ps->ps_ntotals == *cap) {
-            const size_t ncap = *cap ? *cap * 2 : 4;
-            cdr_pay_total *nt = realloc(ps->ps_totals, ncap * sizeof *nt);
-            if (!nt)
-                return CDR_ENOMEM;
-            ps->ps_totals = nt;
-            *cap = ncap;
-        }
+        if (cdr_grow(&ps->ps_totals, cap, ps->ps_ntotals + 1, sizeof *ps->ps_totals, 4) != 0)
+            return CDR_ENOMEM;
         pt = &ps->ps_totals[ps->ps_ntotals++];
         memset(pt, 0, sizeof *pt);
         memcpy(pt->pt_currency, pa->pa_currency, 4);
@@ -1291,15 +1262,9 @@ int cdr_pay_status_run(cdr_store *st, const char *bills_dir, int64_t as_of, uint
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
             break;
         }
-        if (ngroups == cap) {
-            const size_t ncap = cap ? cap * 2 : 64;
-            cdr_pay_account *na = realloc(ps->ps_accounts, ncap * sizeof *na);
-            if (!na) {
-                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                break;
-            }
-            ps->ps_accounts = na;
-            cap = ncap;
+        if (cdr_grow(&ps->ps_accounts, &cap, ngroups + 1, sizeof *ps->ps_accounts, 64) != 0) {
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+            break;
         }
         cdr_pay_account *pa = &ps->ps_accounts[ngroups++];
         memset(pa, 0, sizeof *pa);

@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "bill_int.h"
+#include "cdr_mem.h"
 #include "cdr_file.h"
 #include "cdr_bytes.h"
 #include "cdr_dir.h"
@@ -242,14 +243,9 @@ static int setdir_read(const char *sets, setdir *sd, cdr_diag *dg)
         if (!strcmp(ext, "open")) {
             sd->sd_open = set;
         } else if (!strcmp(ext, "set")) {
-            if (sd->sd_n == cap) {
-                cap = cap ? 2 * cap : 16;
-                cdr_corr_set *n = realloc(sd->sd_sets, cap * sizeof *n);
-                if (!n) {
-                    rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-                    break;
-                }
-                sd->sd_sets = n;
+            if (cdr_grow(&sd->sd_sets, &cap, sd->sd_n + 1, sizeof *sd->sd_sets, 16) != 0) {
+                rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+                break;
             }
             char path[PATH_MAX_ + 300];
             snprintf(path, sizeof path, "%s/%s", sets, de->d_name);
@@ -337,6 +333,20 @@ static int fingerprint(cdr_store *st, uint64_t *out, cdr_diag *dg)
     if (rc)
         return cdr_store_err(rc, "read plans and directory", dg);
     *out = h ? h : 1;
+    return 0;
+}
+
+/* The run's fingerprint: the store's plans and directory, the cycle and the selector. */
+static int run_fingerprint(cdr_store *st, const cdr_corr_set *meta, uint64_t *out, cdr_diag *dg)
+{
+    uint64_t fp = 0;
+    int rc = fingerprint(st, &fp, dg);
+    if (rc)
+        return rc;
+    fp = cdr_mix64(fp ^ meta->cs_cycle);
+    for (const char *p = meta->cs_selector; *p; p++)
+        fp = cdr_mix64(fp ^ (unsigned char)*p);
+    *out = fp;
     return 0;
 }
 
@@ -433,7 +443,8 @@ static int flush_out(rerate *r)
         return 0;
     int rc;
     if (!r->r_opened) { /* the set's first pairs: the set exists from now on */
-        if ((rc = meta_write(r->r_sets, r->r_set, "open", r->r_meta, r->r_fp, r->r_dg)) != 0)
+        if ((!r->r_fp && (rc = run_fingerprint(r->r_st, r->r_meta, &r->r_fp, r->r_dg)) != 0) ||
+            (rc = meta_write(r->r_sets, r->r_set, "open", r->r_meta, r->r_fp, r->r_dg)) != 0)
             return rc;
         r->r_opened = 1;
     }
@@ -520,7 +531,6 @@ static int rate_batch(rerate *r)
             r->r_sum->rs_unratable++; /* kept as billed: a rerate never drops a billed record */
             continue;
         }
-        n->rr_cycle = r->r_cfg->rc_cycle;
         if (differs(r, &r->r_recs[i], &r->r_old[i], r->r_oldplan[i], n, rated_plan_id(r, i)))
             rc = emit_pair(r, i);
     }
@@ -588,14 +598,8 @@ static int on_eff(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
     if (!slot)
         return CDR_ENOMEM;
     if (added) {
-        if (r->r_neff == r->r_capeff) {
-            size_t cap = r->r_capeff ? 2 * r->r_capeff : 1024;
-            eff *n = realloc(r->r_eff, cap * sizeof *n);
-            if (!n)
-                return CDR_ENOMEM;
-            r->r_eff = n;
-            r->r_capeff = cap;
-        }
+        if (cdr_grow(&r->r_eff, &r->r_capeff, r->r_neff + 1, sizeof *r->r_eff, 1024) != 0)
+            return CDR_ENOMEM;
         *slot = (uint32_t)++r->r_neff;
     }
     eff *e = &r->r_eff[*slot - 1];
@@ -847,14 +851,9 @@ static int on_report(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
         if (!slot)
             return CDR_ENOMEM;
         if (added) {
-            if (rs->rs_nacct == rs->rs_cap) {
-                size_t cap = rs->rs_cap ? 2 * rs->rs_cap : 256;
-                acctdiff *na = realloc(rs->rs_acct, cap * sizeof *na);
-                if (!na)
-                    return CDR_ENOMEM;
-                rs->rs_acct = na;
-                rs->rs_cap = cap;
-            }
+            if (cdr_grow(&rs->rs_acct, &rs->rs_cap, rs->rs_nacct + 1, sizeof *rs->rs_acct, 256) !=
+                0)
+                return CDR_ENOMEM;
             acctdiff *a = &rs->rs_acct[rs->rs_nacct];
             memset(a, 0, sizeof *a);
             a->ad_account = acct;
@@ -1030,13 +1029,9 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
         goto out;
     if ((rc = setdir_read(sets, &sd, dg)) != 0)
         goto out;
-    /* the set: resume the open one when nothing changed since it began, else a new one */
-    uint64_t fp = 0;
-    if ((rc = fingerprint(st, &fp, dg)) != 0)
-        goto out;
-    fp = cdr_mix64(fp ^ cfg->rc_cycle);
-    for (const char *p = selector; *p; p++)
-        fp = cdr_mix64(fp ^ (unsigned char)*p);
+    /* the set: resume the open one when nothing changed since it began, else a new one (the
+     * fingerprint, a hash of the plans and directory, only when an open set needs it or a new set
+     * is begun) */
     cdr_corr_set meta = {.cs_cycle = cfg->rc_cycle};
     snprintf(meta.cs_selector, sizeof meta.cs_selector, "%s", selector);
     if (sd.sd_open) {
@@ -1044,9 +1039,10 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
         snprintf(path, sizeof path, "%s/%06" PRIu32 ".open", sets, sd.sd_open);
         cdr_corr_set om;
         uint64_t ofp;
-        if ((rc = meta_read(path, &om, &ofp, dg)) != 0)
+        if ((rc = meta_read(path, &om, &ofp, dg)) != 0 ||
+            (rc = run_fingerprint(st, &meta, &r.r_fp, dg)) != 0)
             goto out;
-        if (om.cs_cycle == cfg->rc_cycle && ofp == fp) {
+        if (om.cs_cycle == cfg->rc_cycle && ofp == r.r_fp) {
             r.r_set = sd.sd_open;
             r.r_opened = 1;
             sum->rs_resumed = 1;
@@ -1069,7 +1065,6 @@ int cdr_rerate_run(cdr_store *st, const cdr_rerate_config *cfg, cdr_rerate_summa
     }
     r.r_sets = sets;
     r.r_meta = &meta;
-    r.r_fp = fp;
     /* the effective ratings of the records corrected before */
     if ((rc = cdr_ledger_open(corr, &ro, &corr_ro, dg)) != 0)
         goto out;

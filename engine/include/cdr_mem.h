@@ -9,4 +9,9 @@
  * unsupported. p may be NULL. */
 void cdr_mem_hugepages(void *p, size_t n);
 
+/* Make room in the array *arrp (a pointer to the array's pointer, elements of elem bytes, *cap
+ * of them allocated) for at least need elements: the capacity doubles, starting from first.
+ * Returns 0, or CDR_ENOMEM with the array and *cap unchanged. */
+int cdr_grow(void *arrp, size_t *cap, size_t need, size_t elem, size_t first);
+
 #endif

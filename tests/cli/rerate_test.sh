@@ -33,6 +33,7 @@ sed -e 's/^version: 1/version: 2/' -e 's/^effective_from: .*/effective_from: 202
 cp -r "$T/store" "$T/store.k" && cp -r "$T/ledger" "$T/ledger.k" # for the killed run
 cp -r "$T/store" "$T/store.s" && cp -r "$T/ledger" "$T/ledger.s" # for the selectors
 cp -r "$T/store" "$T/store.c" && cp -r "$T/ledger" "$T/ledger.c" # for a closed cycle
+cp -r "$T/store" "$T/store.a" && cp -r "$T/ledger" "$T/ledger.a" # for an abandoned set
 
 expect_rc 0 "rerate" "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger" --store "$T/store" \
     --report "$T/rep" --json
@@ -143,6 +144,45 @@ expect_rc 0 "bill after the finished rerate" "$CDRATE" bill --cycle "$CYC" --led
 diff -r "$T/bill1/$CYC" "$T/billk/$CYC" >/dev/null && ok || bad "the bill after a killed rerate differs"
 "$CDRATE" counters --store "$T/store.k" --raw 2>/dev/null | awk -v c=$CYCLE '$2 == c' | sort >"$T/ctr.k"
 cmp -s "$T/ctr.rerate" "$T/ctr.k" && ok || bad "counters after a killed rerate differ"
+
+# a rerate killed with its set open, then the plans change: the open set is abandoned, never
+# billed, and a new set is computed from the new plans
+CDR_RERATE_HOLD_MS=60000 "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger.a" --store "$T/store.a" \
+    --quiet 2>"$T/hold2.err" &
+HOLD=$!
+for _ in $(seq 1 600); do
+    grep -q "test hook: holding" "$T/hold2.err" 2>/dev/null && break
+    sleep 0.1
+done
+grep -q "test hook: holding" "$T/hold2.err" && ok || bad "the hook never held: $(cat "$T/hold2.err")"
+kill -9 "$HOLD"
+wait "$HOLD" 2>/dev/null
+mkdir -p "$T/fix3"
+sed -e 's/^version: 3/version: 4/' -e 's/^effective_from: .*/effective_from: 2026-11-01T00:00:01+08:00/' \
+    -e 's/price: 0.10/price: 0.09/' "$T/fix/cn-payg-v3.yaml" >"$T/fix3/cn-payg-v4.yaml"
+expect_rc 0 "compile another correction" "$CDRATE" plans compile "$T/fix3" --store "$T/store.a" --quiet
+expect_rc 0 "rerate with other plans after the kill" "$CDRATE" rerate --cycle "$CYC" --ledger "$T/ledger.a" \
+    --store "$T/store.a" --report "$T/repa" --json
+cp "$T/out" "$T/rerate-a.json"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); sys.exit(0 if d["set"] == 2 and not d["resumed"] else 1)' "$T/rerate-a.json" &&
+    ok || bad "the interrupted set was resumed with other plans: $(cat "$T/rerate-a.json")"
+[ -f "$T/ledger.a/corrections/sets/000001.abandoned" ] && [ ! -e "$T/ledger.a/corrections/sets/000001.set" ] &&
+    ok || bad "set 1 was not abandoned: $(ls "$T/ledger.a/corrections/sets")"
+expect_rc 0 "bill after an abandoned set" "$CDRATE" bill --cycle "$CYC" --ledger "$T/ledger.a" \
+    --store "$T/store.a" --out "$T/billa" --quiet
+python3 - "$T" <<'PY' && ok || bad "the bill after an abandoned set is not the new set's"
+import json, sys
+from decimal import Decimal as D
+t = sys.argv[1]
+r0 = json.load(open(t + "/bill0/2026-11/report.json"))["currencies"]
+ra = json.load(open(t + "/billa/2026-11/report.json"))
+s1 = json.load(open(t + "/rerate.json"))["currencies"]
+s2 = json.load(open(t + "/rerate-a.json"))["currencies"]
+assert s2["CNY"]["difference"] != s1["CNY"]["difference"], (s1, s2)
+for cur, m in s2.items():
+    assert D(ra["currencies"][cur]["rated_usage"]) == D(r0[cur]["rated_usage"]) + D(m["difference"]), cur
+assert ra["reconciliation"]["differences"] == 0, ra["reconciliation"]
+PY
 
 # a selector: one line's owner only; then the rest, which ends where one full rerate ends
 MSISDN=$(awk -F, 'NR > 1 && $9 == "cn-payg" { print $3; exit }' "$T/rep/records.csv")
