@@ -6,7 +6,9 @@ set -euo pipefail
 PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
       librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev
       redis-server redis-tools # the tests' Redis (scripts/redis: redis-server, redis-cli)
-      clang libclang-rt-dev) # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
+      clang libclang-rt-dev # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
+      libsodium-dev # SHA-256 of the statement exports' manifests (docs/statements.md)
+      chromium chromium-driver python3-selenium) # the statements' HTML in a real browser
 
 # The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any
 # installed Java 11+ and Maven will do, so these are asked for only when the commands are missing.

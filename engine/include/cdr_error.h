@@ -28,7 +28,8 @@
     X(REDIS, -30013, 1, "Redis error")                                                             \
     X(LIMIT, -30014, 0, "limit exceeded")                                                          \
     X(USAGE, -30015, 0, "bad command-line usage")                                                  \
-    X(KAFKA_FATAL, -30016, 0, "fatal Kafka error (the client must be recreated)")
+    X(KAFKA_FATAL, -30016, 0, "fatal Kafka error (the client must be recreated)")                  \
+    X(NOTBILLED, -30017, 0, "the cycle is not billed")
 
 typedef enum cdr_err {
 #define CDR_ERR_ENUM(name, value, retriable, msg) CDR_##name = (value),
