@@ -8,6 +8,7 @@
 
 #include <stdint.h>
 
+#include "cdr_dir.h"
 #include "cdr_error.h"
 #include "cdr_money.h"
 #include "cdr_progress.h"
@@ -117,6 +118,28 @@ typedef struct cdr_bill_summary {
  * CDR_FORMAT (an account charged in two currencies or in another than its own; a damaged ledger
  * segment, naming the file), CDR_EIO (with the path), CDR_EINVAL, CDR_ENOMEM. */
 int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *sum, cdr_diag *dg);
+
+/* ---- proration (docs/billing.md "What is computed", step 2) ---------------------------------- */
+
+/* The code the bill run prorates monthly fees with, for other components that must compute the
+ * same figures (the statements' cheaper-plan hint). Pure; no allocation. */
+
+/* The time zone the bill run counts the days of a line on a plan of family `family` in: that of
+ * the family's last version. NULL when family is not an index of ps. Valid as long as ps. */
+const cdr_tz *cdr_bill_family_tz(const cdr_plan_set *ps, int family);
+
+/* The days of cycle (YYYYMM) on which line sb was active at some moment, counted in tz (a day
+ * counts when sb_active_from < its end and sb_active_to > its start). *cycle_days gets the days of
+ * the month, *last the line's last active instant in the cycle (UTC; the fee's plan version is the
+ * one in effect then), 0 when it was active on no day. A cycle whose month is not 1..12 gives 0
+ * days and *cycle_days 0. */
+unsigned cdr_bill_active_days(const cdr_tz *tz, uint32_t cycle, const cdr_dir_subscriber *sb,
+                              unsigned *cycle_days, cdr_time *last);
+
+/* The prorated fee: fee x days / cycle_days rounded half-up to the cent (micro-units, a whole
+ * number of cents) into *out. CDR_RANGE when cycle_days is 0, days > cycle_days or the result
+ * does not fit. */
+int cdr_bill_prorate(cdr_money fee, unsigned days, unsigned cycle_days, cdr_money *out);
 
 /* Test hook CDR_BILL_HOLD_MS=MS: once the output is written, and before it is published, print
  * "cdrate bill: test hook: holding the written output" on stderr and wait MS ms (so that a test

@@ -856,6 +856,28 @@ static unsigned active_days(const bmidnights *m, const cdr_dir_subscriber *sb, c
     return n;
 }
 
+/* The time zone the bill run counts a line's days in: that of the last version of its plan
+ * family. */
+const cdr_tz *cdr_bill_family_tz(const cdr_plan_set *ps, int family)
+{
+    if (!ps || family < 0 || (uint32_t)family >= ps->ps_nfamilies)
+        return NULL;
+    return &ps->ps_plans[ps->ps_family_off[family + 1] - 1]->pl_tz;
+}
+
+unsigned cdr_bill_active_days(const cdr_tz *tz, uint32_t cycle, const cdr_dir_subscriber *sb,
+                              unsigned *cycle_days, cdr_time *last)
+{
+    *cycle_days = 0;
+    *last = 0;
+    if (!tz || !sb || cycle % 100 < 1 || cycle % 100 > 12)
+        return 0;
+    bmidnights mn;
+    cycle_midnights(tz, cycle, &mn);
+    *cycle_days = mn.ndays;
+    return active_days(&mn, sb, last);
+}
+
 /* The bext of every line that needs one (bext above); the others keep bs_x NULL and cost the scan
  * one test per record. */
 static int prepare_ext(bill_ctx *b)
@@ -1012,6 +1034,13 @@ static int prorate(cdr_money fee, unsigned days, unsigned cycle_days, cdr_money 
     if (cdr_div_round((__int128)fee * days, (int64_t)cycle_days * CENT, CDR_ROUND_HALF_UP, &q))
         return -1;
     *out = q * CENT;
+    return 0;
+}
+
+int cdr_bill_prorate(cdr_money fee, unsigned days, unsigned cycle_days, cdr_money *out)
+{
+    if (!out || !cycle_days || days > cycle_days || prorate(fee, days, cycle_days, out))
+        return CDR_RANGE;
     return 0;
 }
 
@@ -2456,7 +2485,7 @@ int cdr_bill_run(cdr_store *st, const cdr_bill_config *cfg, cdr_bill_summary *su
             continue; /* a plan never compiled: its records were rated no_plan */
         bmidnights *mn = &mns[f];
         if (!mn->ndays)
-            cycle_midnights(&b.b_ps->ps_plans[b.b_ps->ps_family_off[f + 1] - 1]->pl_tz, cyc, mn);
+            cycle_midnights(cdr_bill_family_tz(b.b_ps, f), cyc, mn);
         const unsigned nd = mn->ndays;
         cdr_time last;
         const unsigned ad = active_days(mn, sb, &last);
