@@ -37,6 +37,8 @@ typedef struct cdr_gen_config {
     size_t gc_subscribers;
     int gc_year, gc_month;      /* the month the CDRs fall in (local China time) */
     unsigned gc_unknown_permil; /* CDRs from MSISDNs not in the directory, per mille (default 10) */
+    size_t gc_enterprise_members; /* > 0: the first this many subscribers are the members of one
+                                     enterprise (id 1), the rest as usual (bench statement) */
 } cdr_gen_config;
 
 /* Fill defaults: seed 42, 1000 subscribers, November 2026, 10 per mille unknown. */
@@ -124,6 +126,30 @@ typedef struct cdr_bench_bill_config {
     int bb_keep;            /* keep them (for checks of the output) */
 } cdr_bench_bill_config;
 int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, cdr_diag *dg);
+
+/* Rate bb_cdrs generated CDRs with the plans ps and the subscribers subs and append them to a
+ * ledger in folder ledger (8 partitions by charging owner, as the archiver would); the cycle
+ * holding most records into *cycle, the records rated into *rated (bench_bill.c). */
+struct cdr_subtab;
+int cdr_bench_ledger_build(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan_set *ps,
+                           const struct cdr_subtab *subs, const char *ledger, uint32_t *cycle,
+                           uint64_t *rated, FILE *progress, cdr_diag *dg);
+
+/* `cdrate bench statement` (bench_statement.c, docs/benchmarks.md): one enterprise of
+ * bs_members members and about bs_lines CDRs rated into a ledger and billed (not timed), then
+ * `cdrate statement export` of that cycle run as a child process of this binary (self, the path
+ * of the cdrate executable) and timed: lines_per_sec (itemised lines written) and the child's
+ * peak RSS. One JSON object on out. */
+typedef struct cdr_bench_statement_config {
+    size_t bs_members;  /* 0 = 10000 */
+    uint64_t bs_lines;  /* CDRs generated; 0 = 5000000 */
+    uint64_t bs_seed;
+    const char *bs_workdir; /* NULL = a temporary folder */
+    int bs_keep;
+    const char *bs_self; /* the cdrate executable */
+} cdr_bench_statement_config;
+int cdr_bench_statement(const cdr_bench_statement_config *bs, FILE *out, FILE *progress,
+                        cdr_diag *dg);
 
 /* `cdrate bench query` (bench_query.c, docs/benchmarks.md): balance queries against the live state
  * in Redis (bq_redis "HOST:PORT") or in the store (bq_redis NULL: --embedded), and a plain GET

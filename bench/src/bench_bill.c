@@ -34,9 +34,9 @@ static int rm_entry(const char *path, const struct stat *sb, int flag, struct FT
 }
 
 /* Rate the CDRs and append them to the ledger; the cycle holding most records into *cycle. */
-static int build_ledger(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan_set *ps,
-                        const cdr_subtab *subs, const char *ledger, uint32_t *cycle,
-                        uint64_t *rated, FILE *progress, cdr_diag *dg)
+int cdr_bench_ledger_build(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan_set *ps,
+                           const cdr_subtab *subs, const char *ledger, uint32_t *cycle,
+                           uint64_t *rated, FILE *progress, cdr_diag *dg)
 {
     cdr_rater *rt = NULL;
     cdr_ledger *lg = NULL;
@@ -94,7 +94,7 @@ static int build_ledger(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan_se
                 rc = cdr_ledger_append(lg, p, pr[p], np[p], pr[p][np[p] - 1].lr_offset, dg);
         done_n += n;
         if (progress)
-            fprintf(progress, "\rbench bill: %" PRIu64 " of %" PRIu64 " CDRs rated into the ledger",
+            fprintf(progress, "\rbench: %" PRIu64 " of %" PRIu64 " CDRs rated into the ledger",
                     done_n, bb->bb_cdrs);
     }
     if (progress)
@@ -151,7 +151,7 @@ int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, c
         fprintf(progress, "bench bill: %zu subscribers, %" PRIu64 " CDRs\n", gc.gc_subscribers,
                 bb->bb_cdrs);
     if ((rc = cdr_bench_store_build(dir, g, store, &st, &ps, &subs, dg)) != 0 ||
-        (rc = build_ledger(bb, g, ps, subs, ledger, &cycle, &rated, progress, dg)) != 0)
+        (rc = cdr_bench_ledger_build(bb, g, ps, subs, ledger, &cycle, &rated, progress, dg)) != 0)
         goto done;
     cdr_subtab_free(subs); /* what the bill run needs it reads itself */
     subs = NULL;

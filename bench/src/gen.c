@@ -116,7 +116,11 @@ int cdr_gen_create(const cdr_gen_config *gc, cdr_gen **out)
         su.su_active_to = INT64_MAX;
         su.su_family = -1;
         gen_kind k;
-        if (ent_left > 0) {
+        if (i < g->g_cfg.gc_enterprise_members) { /* one big enterprise (bench statement) */
+            k = GK_ENTERPRISE;
+            ent_id = g->g_nenterprises = 1;
+            ent_left = 0;
+        } else if (ent_left > 0) {
             k = GK_ENTERPRISE;
             ent_left--;
         } else {

@@ -35,8 +35,9 @@ enum {
     CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
                              no store at the path, content already rated, not confirmed */
     CLI_EXIT_UNRATED = 5, /* rate: no record could be rated, or more than --max-unratable */
-    CLI_EXIT_NOTFOUND = 6 /* query: the MSISDN asked for is not in the directory; payments
+    CLI_EXIT_NOTFOUND = 6, /* query: the MSISDN asked for is not in the directory; payments
                              status: the account asked for has no invoices or payments */
+    CLI_EXIT_NOTBILLED = 7 /* statement: the cycle (or the line in it) is not billed yet */
 };
 
 /* Each returns the process exit code, one of CLI_EXIT_*. */
@@ -61,6 +62,13 @@ int cmd_rerate(int argc, char **argv);
 int cmd_fraud(int argc, char **argv);
 int cmd_project(int argc, char **argv);
 int cmd_cycle(int argc, char **argv);
+int cmd_statement(int argc, char **argv);
+/* `statement export` and `statement verify` (cmd_statement_export.c). */
+int cli_statement_export(int argc, char **argv);
+int cli_statement_verify(int argc, char **argv);
+/* The exit code of a statement error code: 6 unknown line or enterprise, 7 not billed, 4 refused
+ * input, 1 the rest. */
+int cli_statement_exit(int rc);
 
 /* Closing a billing cycle (cmd_cycle.c, docs/billing.md "Closing a cycle"), for `cycle close` and
  * `bill --close`. cli_cycle_check_closable: CLI_EXIT_OK, or CLI_EXIT_REFUSED (reported) for a

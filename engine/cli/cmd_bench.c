@@ -13,7 +13,7 @@ int cmd_bench(int argc, char **argv)
              records = 1000000, raters = 1, partitions = 0, chunk = 0, timeout = 120,
              broker_pid = 0;
     const char *brokers = NULL, *workdir = NULL, *redis = NULL;
-    uint64_t queries = 200000, clients = 4;
+    uint64_t queries = 200000, clients = 4, members = 10000, lines = 5000000;
     int quiet = 0, json = 0, fmt = -1, keep = 0, embedded = 0, live = 1;
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     static const char *const onoff[] = {"off", "on", NULL};
@@ -38,6 +38,10 @@ int cmd_bench(int argc, char **argv)
         {"timeout", CLI_COUNT, &timeout, "S", "e2e: give up after S s without progress (120)", 1,
          86400},
         {"broker-pid", CLI_COUNT, &broker_pid, "PID", "e2e: report this process's CPU time", 1},
+        {"members", CLI_COUNT, &members, "N", "statement: members of the enterprise", 1,
+         10000000},
+        {"lines", CLI_COUNT, &lines, "N", "statement: CDRs of the month (itemised lines)", 1,
+         1000000000},
         {"workdir", CLI_STRING, &workdir, "DIR",
          "e2e, bill: scratch directory to create (default: a temporary one)"},
         {"keep", CLI_FLAG, &keep, NULL,
@@ -64,7 +68,8 @@ int cmd_bench(int argc, char **argv)
         "    [--live on|off] [--json]\n"
         "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
         "      [--clients C] [--json]\n"
-        "bill [--subscribers N] [--cdrs M] [--workdir DIR [--keep]] [--json]",
+        "bill [--subscribers N] [--cdrs M] [--workdir DIR [--keep]] [--json]\n"
+        "statement [--members N] [--lines M] [--workdir DIR [--keep]] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
@@ -81,6 +86,9 @@ int cmd_bench(int argc, char **argv)
         "         and connections: queries_per_sec, p50_ms, p99_ms, get_per_sec, ratio\n"
         "bill     generate N subscribers and rate M CDRs of one month into a ledger (not\n"
         "         timed), then time the bill run of that month (cdrate bill): cdrs_per_sec\n"
+        "statement  one enterprise of N members with M CDRs rated and billed (not timed), then\n"
+        "         time `cdrate statement export` of that month as a child process:\n"
+        "         lines_per_sec (itemised lines, .csv.zst) and the export's rss_bytes\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -135,6 +143,10 @@ int cmd_bench(int argc, char **argv)
     } else if (!strcmp(argv[pos], "bill")) {
         const cdr_bench_bill_config bb = {(size_t)subs, cdrs, seed, workdir, keep};
         rc = cdr_bench_bill(&bb, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
+    } else if (!strcmp(argv[pos], "statement")) {
+        const cdr_bench_statement_config bs = {(size_t)members, lines, seed, workdir, keep,
+                                               "/proc/self/exe"};
+        rc = cdr_bench_statement(&bs, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {

@@ -27,6 +27,7 @@ static const cli_command commands[] = {
     {"rerate", cmd_rerate, "re-rate a cycle against the current plans: correction sets"},
     {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
     {"cycle", cmd_cycle, "close a billing cycle against new usage; list the closed cycles"},
+    {"statement", cmd_statement, "statements of a member or an enterprise; export and verify"},
     {NULL, NULL, NULL},
 };
 
@@ -39,7 +40,8 @@ static void usage(FILE *f)
     fprintf(
         f,
         "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-        "5 unratable records (rate), 6 not found (query, payments, rerate); docs/operations.md\n");
+        "5 unratable records (rate), 6 not found (query, payments, rerate, statement),\n"
+        "7 not billed (statement); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)

@@ -14,6 +14,7 @@
 
 #include "cdr_error.h"
 #include "cdr_money.h"
+#include "cdr_progress.h"
 #include "cdr_rate.h"
 #include "cdr_store.h"
 
@@ -255,5 +256,46 @@ int cdr_stmt_render_csv(const cdr_statement *s, int lang, const char *dir, cdr_d
 #define CDR_STMT_ITEM_CSV_MAX 512
 size_t cdr_stmt_item_csv_header(int lang, int bom, char *buf, size_t bufsize);
 size_t cdr_stmt_item_csv(const cdr_stmt_item *it, char *buf, size_t bufsize);
+
+/* ---- the export of a cycle ------------------------------------------------------------------- */
+
+typedef struct cdr_stmt_export_config {
+    uint32_t ec_cycle;
+    const char *ec_bills, *ec_ledger;
+    const char *ec_out; /* the cycle is published as OUT/YYYY-MM */
+    int ec_lang, ec_privacy, ec_hint;
+    int ec_level;       /* zstd level of the itemised files; 0 = 3 */
+    uint64_t ec_budget; /* bytes a spill bucket may hold; 0 = 64 MiB */
+    const cdr_progress *ec_progress; /* lines done of the lines to do; may be NULL */
+} cdr_stmt_export_config;
+
+typedef struct cdr_stmt_export_summary {
+    uint64_t es_enterprises, es_members, es_items, es_files, es_bytes;
+    char es_dir[4200];
+} cdr_stmt_export_summary;
+
+/* Write every statement of cycle ec_cycle (docs/statements.md "Export"): per enterprise its
+ * statement (JSON) and its members' itemised lines (a streaming .csv.zst), per billed line its
+ * member statement (JSON; an individual's itemised lines in their own .csv.zst), lines.csv and
+ * statements.csv (the figures verify checks), and manifest.csv (size and SHA-256 of every other
+ * file). Written into OUT/.YYYY-MM.partial and published as OUT/YYYY-MM with one rename; a run
+ * that was killed is started over by the next. One export of a cycle at a time (CDR_EXISTS).
+ * Errors as cdr_stmt_build, and CDR_EIO with the path. */
+int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
+                    cdr_stmt_export_summary *sum, cdr_diag *dg);
+
+/* Test hook CDR_STMT_EXPORT_HOLD_MS=MS: once half of the lines are written, print "cdrate
+ * statement export: test hook: holding a half-written export" on stderr and wait MS ms. */
+#define CDR_STMT_EXPORT_HOLD_ENV "CDR_STMT_EXPORT_HOLD_MS"
+
+/* Check an exported cycle folder: every file of the manifest (size, SHA-256) and no file outside
+ * it; the itemised lines recounted and summed per line against lines.csv, the lines against
+ * statements.csv; and, with the bill run's output (bills, or the folder recorded at export; NULL
+ * = recorded), every line's billed shares and every statement's invoice against the invoices.
+ * diff (may be NULL) gets every difference as one line; *ndiff their count. Returns 0 (also
+ * with differences), or CDR_EIO / CDR_FORMAT when the folder cannot be read as an export. */
+typedef void (*cdr_stmt_diff_fn)(const char *difference, void *ctx);
+int cdr_stmt_verify(const char *dir, const char *bills, cdr_stmt_diff_fn diff, void *ctx,
+                    uint64_t *ndiff, uint64_t *nfiles, uint64_t *nitems, cdr_diag *dg);
 
 #endif

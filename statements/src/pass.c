@@ -1,0 +1,718 @@
+/* pass.c - the statements' pass over the ledger: the cycle's records of the selected lines (with
+ * the corrections of the cycle's own correction sets in place of what they correct), spilled to
+ * temporary files by line range and read back one range at a time, so that memory stays bounded
+ * whatever the enterprise's size; per line its usage, bundles, hint and items (stmt_int.h). */
+#include <errno.h>
+#include <pthread.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "cdr_bytes.h"
+#include "cdr_ledger.h"
+#include "cdr_mem.h"
+#include "cdr_rerate.h"
+#include "cdr_stmt_hint.h"
+#include "stmt_int.h"
+
+#define SPILL_BUF       (256u << 10)
+#define MAX_BUCKETS     512
+#define DEFAULT_BUDGET  (16ull << 20)
+#define AVG_RECORD_SIZE 150 /* bytes a spilled record takes, for sizing the buckets */
+
+/* ---- lines by MSISDN ------------------------------------------------------------------------- */
+
+typedef struct linemap {
+    uint32_t *lm_slot; /* line index + 1, 0 = empty */
+    size_t lm_mask;
+    const stmt_lines *lm_sl;
+} linemap;
+
+static uint64_t hash_bytes(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return cdr_mix64(h);
+}
+
+static int linemap_build(linemap *m, const stmt_lines *sl)
+{
+    size_t cap = 16;
+    while (cap < sl->sl_n * 2)
+        cap <<= 1;
+    m->lm_slot = calloc(cap, sizeof *m->lm_slot);
+    if (!m->lm_slot)
+        return CDR_ENOMEM;
+    m->lm_mask = cap - 1;
+    m->lm_sl = sl;
+    for (size_t i = 0; i < sl->sl_n; i++) {
+        const char *ms = sl->sl_sb[i]->sb_msisdn;
+        size_t h = hash_bytes(ms, strlen(ms)) & m->lm_mask;
+        while (m->lm_slot[h])
+            h = (h + 1) & m->lm_mask;
+        m->lm_slot[h] = (uint32_t)i + 1;
+    }
+    return 0;
+}
+
+static ptrdiff_t linemap_find(const linemap *m, const char *ms, size_t n)
+{
+    size_t h = hash_bytes(ms, n) & m->lm_mask;
+    for (uint32_t v; (v = m->lm_slot[h]) != 0; h = (h + 1) & m->lm_mask) {
+        const char *x = m->lm_sl->sl_sb[v - 1]->sb_msisdn;
+        if (strlen(x) == n && !memcmp(x, ms, n))
+            return (ptrdiff_t)v - 1;
+    }
+    return -1;
+}
+
+/* ---- corrections: (partition, offset) -> the last correction's bytes ------------------------- */
+
+typedef struct corr_ent {
+    uint64_t ce_key; /* partition << 40 | offset, + 1 (0 = empty) */
+    uint8_t *ce_wire;
+    uint16_t ce_len;
+} corr_ent;
+
+typedef struct corrmap {
+    corr_ent *cm_e;
+    size_t cm_mask, cm_n;
+} corrmap;
+
+static uint64_t corr_key(uint32_t partition, int64_t offset)
+{
+    return ((uint64_t)partition << 40 | (uint64_t)offset) + 1;
+}
+
+static corr_ent *corr_slot(corrmap *m, uint64_t key)
+{
+    if (!m->cm_e)
+        return NULL;
+    size_t h = cdr_mix64(key) & m->cm_mask;
+    while (m->cm_e[h].ce_key && m->cm_e[h].ce_key != key)
+        h = (h + 1) & m->cm_mask;
+    return &m->cm_e[h];
+}
+
+static int corr_put(corrmap *m, uint64_t key, const uint8_t *wire, size_t len)
+{
+    if ((m->cm_n + 1) * 2 > m->cm_mask + 1 || !m->cm_e) {
+        const size_t cap = m->cm_e ? (m->cm_mask + 1) * 2 : 1024;
+        corr_ent *e = calloc(cap, sizeof *e);
+        if (!e)
+            return CDR_ENOMEM;
+        corrmap nm = {e, cap - 1, 0};
+        for (size_t i = 0; m->cm_e && i <= m->cm_mask; i++)
+            if (m->cm_e[i].ce_key) {
+                *corr_slot(&nm, m->cm_e[i].ce_key) = m->cm_e[i];
+                nm.cm_n++;
+            }
+        free(m->cm_e);
+        *m = nm;
+    }
+    corr_ent *s = corr_slot(m, key);
+    uint8_t *w = malloc(len);
+    if (!w)
+        return CDR_ENOMEM;
+    memcpy(w, wire, len);
+    if (s->ce_key)
+        free(s->ce_wire); /* a later set's correction of the same record wins */
+    else
+        m->cm_n++;
+    s->ce_key = key;
+    s->ce_wire = w;
+    s->ce_len = (uint16_t)len;
+    return 0;
+}
+
+static void corr_free(corrmap *m)
+{
+    for (size_t i = 0; m->cm_e && i <= m->cm_mask; i++)
+        free(m->cm_e[i].ce_wire);
+    free(m->cm_e);
+}
+
+typedef struct corr_scan {
+    corrmap *cs_map;
+    const linemap *cs_lines;
+    const cdr_corr_set *cs_sets;
+    int cs_nsets;
+    uint32_t cs_cycle;
+    int cs_rc;
+} corr_scan;
+
+static int on_corr(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
+{
+    corr_scan *k = arg;
+    const uint32_t set = CDR_CORR_SET_OF(partition);
+    int taken = 0;
+    for (int i = 0; i < k->cs_nsets; i++)
+        if (k->cs_sets[i].cs_set == set)
+            taken = k->cs_sets[i].cs_cycle == k->cs_cycle && k->cs_sets[i].cs_target == k->cs_cycle;
+    if (!taken)
+        return 0; /* an open or abandoned set, or one a later bill takes as adjustments */
+    for (size_t i = 0; i < n; i++) {
+        const cdr_rated_view *rv = &v[i].lv_rv;
+        if (!(rv->rv_flags & CDR_RATED_FLAG_CORRECTION) || (v[i].lv_offset & 1) == 0)
+            continue;
+        if (linemap_find(k->cs_lines, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len) < 0)
+            continue;
+        const uint64_t key = corr_key(CDR_CORR_ORIG_PART(partition), (v[i].lv_offset - 1) / 2);
+        if ((k->cs_rc = corr_put(k->cs_map, key, v[i].lv_wire, v[i].lv_len)) != 0)
+            return 1;
+    }
+    return 0;
+}
+
+static int load_corrections(const char *ledger, uint32_t cycle, const linemap *lm, corrmap *m,
+                            cdr_diag *dg)
+{
+    cdr_corr_set *sets = NULL;
+    const int n = cdr_corr_sets(ledger, &sets, dg);
+    if (n <= 0)
+        return n < 0 ? dg->dg_code : 0;
+    int taken = 0;
+    for (int i = 0; i < n; i++)
+        taken |= sets[i].cs_cycle == cycle && sets[i].cs_target == cycle;
+    int rc = 0;
+    if (taken) {
+        char dir[4200];
+        snprintf(dir, sizeof dir, "%s/%s", ledger, CDR_CORR_DIR);
+        const cdr_ledger_opts lo = {.lo_readonly = 1};
+        cdr_ledger *lg = NULL;
+        rc = cdr_ledger_open(dir, &lo, &lg, dg);
+        corr_scan k = {m, lm, sets, n, cycle, 0};
+        if (!rc)
+            rc = cdr_ledger_scan_view(lg, cycle, 0, 1, on_corr, &k, dg);
+        if (k.cs_rc)
+            rc = cdr_diag_set(dg, k.cs_rc, NULL, 0, 0, "out of memory");
+        cdr_ledger_close(lg);
+    }
+    free(sets);
+    return rc;
+}
+
+/* ---- spilling -------------------------------------------------------------------------------- */
+
+typedef struct spill_hdr {
+    uint32_t sh_line;
+    uint32_t sh_partition;
+    int64_t sh_offset;
+    uint32_t sh_len;
+    uint32_t sh_pad;
+} spill_hdr;
+
+typedef struct spill {
+    const stmt_env *sp_env;
+    const stmt_lines *sp_sl;
+    linemap sp_lines;
+    corrmap sp_corr;
+    unsigned sp_nb;
+    FILE **sp_f;
+    char **sp_buf;
+    int sp_rc;
+    cdr_diag sp_dg;
+} spill;
+
+static int spill_open(spill *sp, cdr_diag *dg)
+{
+    const char *tmp = sp->sp_env->se_tmpdir;
+    if (!tmp)
+        tmp = getenv("TMPDIR");
+    if (!tmp || !*tmp)
+        tmp = "/tmp";
+    sp->sp_f = calloc(sp->sp_nb, sizeof *sp->sp_f);
+    sp->sp_buf = calloc(sp->sp_nb, sizeof *sp->sp_buf);
+    if (!sp->sp_f || !sp->sp_buf)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    for (unsigned b = 0; b < sp->sp_nb; b++) {
+        char path[4200];
+        snprintf(path, sizeof path, "%s/cdrate-statement-XXXXXX", tmp);
+        const int fd = mkstemp(path);
+        if (fd < 0)
+            return cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot create a temporary file: %s",
+                                strerror(errno));
+        unlink(path); /* anonymous: gone with the process, however it ends */
+        sp->sp_f[b] = fdopen(fd, "w+");
+        sp->sp_buf[b] = malloc(SPILL_BUF);
+        if (!sp->sp_f[b] || !sp->sp_buf[b]) {
+            if (!sp->sp_f[b])
+                close(fd);
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        }
+        setvbuf(sp->sp_f[b], sp->sp_buf[b], _IOFBF, SPILL_BUF);
+    }
+    return 0;
+}
+
+static void spill_close(spill *sp)
+{
+    for (unsigned b = 0; sp->sp_f && b < sp->sp_nb; b++)
+        if (sp->sp_f[b])
+            fclose(sp->sp_f[b]);
+    for (unsigned b = 0; sp->sp_buf && b < sp->sp_nb; b++)
+        free(sp->sp_buf[b]);
+    free(sp->sp_f);
+    free(sp->sp_buf);
+    free(sp->sp_lines.lm_slot);
+    corr_free(&sp->sp_corr);
+}
+
+static int spill_put(spill *sp, size_t line, uint32_t partition, int64_t offset,
+                     const uint8_t *wire, size_t len)
+{
+    const corr_ent *c = sp->sp_corr.cm_n ? corr_slot(&sp->sp_corr, corr_key(partition, offset))
+                                         : NULL;
+    if (c && c->ce_key) {
+        wire = c->ce_wire;
+        len = c->ce_len;
+    }
+    const unsigned b = (unsigned)((uint64_t)line * sp->sp_nb / sp->sp_sl->sl_n);
+    const spill_hdr h = {(uint32_t)line, partition, offset, (uint32_t)len, 0};
+    static const uint8_t pad[8];
+    const size_t npad = ((len + 7u) & ~(size_t)7u) - len; /* the next header stays aligned */
+    if (fwrite(&h, sizeof h, 1, sp->sp_f[b]) != 1 || fwrite(wire, 1, len, sp->sp_f[b]) != len ||
+        fwrite(pad, 1, npad, sp->sp_f[b]) != npad) {
+        sp->sp_rc = cdr_diag_set(&sp->sp_dg, CDR_EIO, NULL, 0, 0,
+                                 "cannot write a temporary file: %s", strerror(errno));
+        return 1;
+    }
+    return 0;
+}
+
+static int on_view(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
+{
+    spill *sp = arg;
+    for (size_t i = 0; i < n; i++) {
+        const cdr_rated_view *rv = &v[i].lv_rv;
+        if (rv->rv_reason)
+            continue; /* unratable: not billed */
+        const ptrdiff_t line =
+            linemap_find(&sp->sp_lines, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len);
+        if (line >= 0 &&
+            spill_put(sp, (size_t)line, partition, v[i].lv_offset, v[i].lv_wire, v[i].lv_len))
+            return 1;
+    }
+    return 0;
+}
+
+typedef struct sub_ctx {
+    spill *sc_sp;
+    size_t sc_line;
+    uint8_t sc_wire[CDR_RATED_WIRE_MAX];
+} sub_ctx;
+
+static int on_sub_rec(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
+{
+    sub_ctx *c = arg;
+    if (rec->lr_rated.rr_reason)
+        return 0;
+    const size_t len = cdr_rated_wire_encode(&rec->lr_cdr, &rec->lr_rated, rec->lr_plan,
+                                             c->sc_wire);
+    return spill_put(c->sc_sp, c->sc_line, partition, rec->lr_offset, c->sc_wire, len);
+}
+
+/* ---- one bucket's records ------------------------------------------------------------------- */
+
+/* The decoded records of one bucket, grouped by line (each line's in ledger order). */
+typedef struct lwork {
+    cdr_record *lw_rec;
+    cdr_rated *lw_rated;
+    const cdr_plan **lw_plan;
+    uint32_t *lw_order, *lw_tmp;
+    size_t lw_cap;
+    size_t *lw_first; /* per line of the bucket: its first record; [nlines] = the end */
+    size_t lw_lcap;
+} lwork;
+
+static int lwork_fit(lwork *w, size_t n, size_t nlines)
+{
+    if (nlines + 1 > w->lw_lcap) {
+        size_t *f = realloc(w->lw_first, (nlines + 1) * sizeof *f);
+        if (!f)
+            return CDR_ENOMEM;
+        w->lw_first = f;
+        w->lw_lcap = nlines + 1;
+    }
+    if (n <= w->lw_cap)
+        return 0;
+    size_t cap = w->lw_cap ? w->lw_cap : 256;
+    while (cap < n)
+        cap *= 2;
+    cdr_record *r = realloc(w->lw_rec, cap * sizeof *r);
+    if (r)
+        w->lw_rec = r;
+    cdr_rated *q = realloc(w->lw_rated, cap * sizeof *q);
+    if (q)
+        w->lw_rated = q;
+    const cdr_plan **p = realloc(w->lw_plan, cap * sizeof *p);
+    if (p)
+        w->lw_plan = p;
+    uint32_t *o = realloc(w->lw_order, cap * sizeof *o);
+    if (o)
+        w->lw_order = o;
+    uint32_t *t = realloc(w->lw_tmp, cap * sizeof *t);
+    if (t)
+        w->lw_tmp = t;
+    if (!r || !q || !p || !o || !t)
+        return CDR_ENOMEM;
+    w->lw_cap = cap;
+    return 0;
+}
+
+static void lwork_free(lwork *w)
+{
+    free(w->lw_rec);
+    free(w->lw_rated);
+    free(w->lw_plan);
+    free(w->lw_order);
+    free(w->lw_tmp);
+    free(w->lw_first);
+}
+
+/* The record's standing against the package (cdr_stmt_state). */
+static int record_state(const cdr_record *cr, const cdr_rated *rr)
+{
+    if (rr->rr_free_units > 0 || (rr->rr_charge == 0 && rr->rr_overflow_units == 0 &&
+                                  rr->rr_bundle_units == 0))
+        return CDR_STMT_FREE;
+    if (cr->cr_direction != CDR_DIR_MO)
+        return rr->rr_charge ? CDR_STMT_CHARGED : CDR_STMT_FREE;
+    if (rr->rr_overflow_units > 0)
+        return rr->rr_bundle_units > 0 ? CDR_STMT_PARTLY : CDR_STMT_OVERFLOW;
+    return rr->rr_bundle_units > 0 ? CDR_STMT_IN_BUNDLE : CDR_STMT_CHARGED;
+}
+
+/* Bundles of the line: those of its current plan, then any other a record used. */
+static cdr_stmt_bundle *line_bundle(cdr_stmt_line *ln, const cdr_bundle *bu, uint64_t included)
+{
+    for (unsigned i = 0; i < ln->ln_nbundles; i++)
+        if (!strcmp(ln->ln_bundles[i].bn_name, bu->bu_name) &&
+            ln->ln_bundles[i].bn_service == bu->bu_service)
+            return &ln->ln_bundles[i];
+    if (ln->ln_nbundles >= CDR_PLAN_MAX_BUNDLES)
+        return NULL;
+    cdr_stmt_bundle *b = &ln->ln_bundles[ln->ln_nbundles++];
+    memset(b, 0, sizeof *b);
+    snprintf(b->bn_name, sizeof b->bn_name, "%s", bu->bu_name);
+    b->bn_service = bu->bu_service;
+    b->bn_pool = bu->bu_pool;
+    b->bn_included = included;
+    return b;
+}
+
+static uint64_t bundle_included(const cdr_dir *dir, const cdr_dir_subscriber *sb,
+                                const cdr_bundle *bu)
+{
+    if (!bu->bu_pool)
+        return bu->bu_units;
+    const cdr_dir_product *pd = sb->sb_product ? cdr_dir_find_product(dir, sb->sb_product) : NULL;
+    return pd ? pd->pd_member_cap[bu->bu_service] : 0;
+}
+
+/* The plan the line is on at the end of the cycle (its bundles are listed first). */
+static const cdr_plan *current_plan(const cdr_plan_set *ps, const cdr_dir_subscriber *sb,
+                                    uint32_t cycle)
+{
+    const int f = cdr_plan_set_family(ps, sb->sb_plan);
+    if (f < 0)
+        return NULL;
+    const uint32_t y = cycle / 100, m = cycle % 100;
+    const cdr_time end = cdr_days_from_civil(m == 12 ? y + 1 : y, m == 12 ? 1 : m + 1, 1) * 86400;
+    return cdr_plan_set_at(ps, f, end - 1);
+}
+
+static int start_less(const cdr_record *r, uint32_t a, uint32_t b)
+{
+    return r[a].cr_start < r[b].cr_start || (r[a].cr_start == r[b].cr_start && a < b);
+}
+
+/* Sort idx[0..n) by start time then ledger order (a merge sort: stable and O(n log n)). */
+static void sort_by_start(const cdr_record *r, uint32_t *idx, uint32_t *tmp, size_t n)
+{
+    for (size_t w = 1; w < n; w *= 2) {
+        for (size_t lo = 0; lo < n; lo += 2 * w) {
+            size_t mid = lo + w < n ? lo + w : n, hi = lo + 2 * w < n ? lo + 2 * w : n;
+            size_t i = lo, j = mid, k = lo;
+            while (i < mid && j < hi)
+                tmp[k++] = start_less(r, idx[j], idx[i]) ? idx[j++] : idx[i++];
+            while (i < mid)
+                tmp[k++] = idx[i++];
+            while (j < hi)
+                tmp[k++] = idx[j++];
+        }
+        memcpy(idx, tmp, n * sizeof *idx);
+    }
+}
+
+typedef struct pass_ctx {
+    const stmt_env *pc_env;
+    const stmt_lines *pc_sl;
+    uint32_t pc_cycle;
+    stmt_item_fn pc_item;
+    stmt_line_fn pc_done;
+    void *pc_ctx;
+    lwork pc_w;
+} pass_ctx;
+
+/* Usage, bundles and items of line `line`, whose records are w->lw_*[first, first + n). */
+static int line_usage(pass_ctx *pc, size_t line, size_t first, size_t n, cdr_diag *dg)
+{
+    const stmt_env *env = pc->pc_env;
+    const cdr_dir_subscriber *sb = pc->pc_sl->sl_sb[line];
+    cdr_stmt_line *ln = &pc->pc_sl->sl_ln[line];
+    lwork *w = &pc->pc_w;
+    /* the current plan's bundles first, even unused */
+    const cdr_plan *cur = current_plan(env->se_ps, sb, pc->pc_cycle);
+    for (unsigned i = 0; cur && i < cur->pl_nbundles; i++)
+        line_bundle(ln, &cur->pl_bundles[i], bundle_included(env->se_dir, sb, &cur->pl_bundles[i]));
+    uint32_t *order = w->lw_order + first;
+    for (size_t i = 0; i < n; i++)
+        order[i] = (uint32_t)(first + i);
+    sort_by_start(w->lw_rec, order, w->lw_tmp + first, n);
+    cdr_stmt_item it;
+    memset(&it, 0, sizeof it);
+    it.it_subscriber = sb->sb_id;
+    memcpy(it.it_msisdn, sb->sb_msisdn, sizeof it.it_msisdn);
+    for (size_t k = 0; k < n; k++) {
+        const size_t i = order[k];
+        const cdr_record *cr = &w->lw_rec[i];
+        const cdr_rated *rr = &w->lw_rated[i];
+        const cdr_plan *pl = w->lw_plan[i];
+        const int state = record_state(cr, rr);
+        const int over = state == CDR_STMT_OVERFLOW || state == CDR_STMT_PARTLY;
+        cdr_stmt_class *cl = &ln->ln_class[rr->rr_class];
+        cl->cl_records++;
+        cl->cl_rated += rr->rr_charge;
+        if (over) {
+            cl->cl_overflow_records++;
+            cl->cl_overflow_charge += rr->rr_charge;
+            ln->ln_overflow += rr->rr_charge;
+        } else {
+            cl->cl_package_records++;
+            cl->cl_package_charge += rr->rr_charge;
+        }
+        const int svc = cr->cr_service < CDR_SVC_COUNT ? cr->cr_service : 0;
+        cdr_stmt_service *sv = &ln->ln_svc[svc];
+        sv->sv_records++;
+        sv->sv_units += rr->rr_units;
+        sv->sv_bundle_units += rr->rr_bundle_units;
+        sv->sv_free_units += rr->rr_free_units;
+        sv->sv_charge += rr->rr_charge;
+        if (over) {
+            sv->sv_overflow_records++;
+            sv->sv_overflow_units += rr->rr_overflow_units;
+            sv->sv_overflow_charge += rr->rr_charge;
+        }
+        if (rr->rr_bundle >= 0 && pl && rr->rr_bundle < pl->pl_nbundles && rr->rr_bundle_units) {
+            const cdr_bundle *bu = &pl->pl_bundles[rr->rr_bundle];
+            cdr_stmt_bundle *b = line_bundle(ln, bu, bundle_included(env->se_dir, sb, bu));
+            if (b)
+                b->bn_used += rr->rr_bundle_units;
+        }
+        if (!pc->pc_item)
+            continue;
+        it.it_start = cr->cr_start;
+        it.it_utc_offset = pl ? cdr_tz_offset(&pl->pl_tz, cr->cr_start, NULL) : cr->cr_utc_offset;
+        it.it_service = cr->cr_service;
+        it.it_direction = cr->cr_direction;
+        it.it_class = rr->rr_class;
+        it.it_state = (uint8_t)state;
+        it.it_flags = rr->rr_flags;
+        cdr_stmt_mask(cr->cr_other, env->se_privacy, it.it_other);
+        it.it_duration = cr->cr_duration;
+        it.it_bytes = cr->cr_bytes_up + cr->cr_bytes_down;
+        it.it_units = rr->rr_units;
+        it.it_bundle_units = rr->rr_bundle_units;
+        it.it_overflow_units = over ? rr->rr_overflow_units : 0;
+        it.it_zone[0] = it.it_band[0] = 0;
+        if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones)
+            memcpy(it.it_zone, pl->pl_zones[rr->rr_zone].zo_name, sizeof it.it_zone);
+        if (pl && rr->rr_nparts > 0 && rr->rr_parts[0].rp_band < pl->pl_nbands)
+            memcpy(it.it_band, pl->pl_band_names[rr->rr_parts[0].rp_band], sizeof it.it_band);
+        it.it_charge = rr->rr_charge;
+        const int rc = pc->pc_item(&it, line, pc->pc_ctx);
+        if (rc)
+            return rc == CDR_ENOMEM ? cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory") : rc;
+    }
+    return 0;
+}
+
+/* The hints of lines [lo, hi) of a bucket, on a thread of their own. */
+typedef struct hint_job {
+    pass_ctx *hj_pc;
+    size_t hj_lo, hj_hi;
+    int hj_rc;
+    cdr_diag hj_dg;
+} hint_job;
+
+static void *hint_lines(void *arg)
+{
+    hint_job *j = arg;
+    pass_ctx *pc = j->hj_pc;
+    const lwork *w = &pc->pc_w;
+    for (size_t line = j->hj_lo; line < j->hj_hi && !j->hj_rc; line++) {
+        const size_t a = w->lw_first[line - j->hj_lo], b = w->lw_first[line - j->hj_lo + 1];
+        j->hj_rc = cdr_stmt_hint_line(pc->pc_env->se_ps, pc->pc_env->se_dir,
+                                      pc->pc_sl->sl_sb[line], pc->pc_cycle, w->lw_rec + a,
+                                      w->lw_rated + a, b - a, &pc->pc_sl->sl_ln[line].ln_hint,
+                                      &j->hj_dg);
+    }
+    return NULL;
+}
+
+/* Read a bucket back: its records grouped by line (counting sort, ledger order kept within a
+ * line) and decoded; the hints on a second thread while this one sums the usage and gives the
+ * items, line by line; then the lines' callbacks in order (also for lines without records). */
+static int process_bucket(pass_ctx *pc, FILE *f, size_t lo, size_t hi, cdr_diag *dg)
+{
+    if (fflush(f) != 0 || fseeko(f, 0, SEEK_END) != 0)
+        return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
+    const off_t size = ftello(f);
+    uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
+    if (size > 0 && !buf)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    rewind(f);
+    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
+        free(buf);
+        return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "cannot read a temporary file");
+    }
+    const size_t nl = hi - lo;
+    lwork *w = &pc->pc_w;
+    size_t n = 0;
+    for (off_t p = 0; p < size; n++)
+        p += (off_t)(sizeof(spill_hdr) + ((((spill_hdr *)(buf + p))->sh_len + 7u) & ~7u));
+    int rc = lwork_fit(w, n, nl) ? cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory") : 0;
+    if (!rc) {
+        /* counting sort by line: lw_first[k] = the first slot of line lo + k */
+        memset(w->lw_first, 0, (nl + 1) * sizeof *w->lw_first);
+        for (off_t p = 0; p < size;) {
+            const spill_hdr *h = (const spill_hdr *)(buf + p);
+            w->lw_first[h->sh_line - lo + 1]++;
+            p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
+        }
+        for (size_t k = 0; k < nl; k++)
+            w->lw_first[k + 1] += w->lw_first[k];
+        /* decode each record into its slot (lw_order counts the slots used per line) */
+        memset(w->lw_order, 0, nl * sizeof *w->lw_order);
+        const cdr_plan *last = NULL;
+        char plan_id[CDR_NAME_MAX], last_id[CDR_NAME_MAX] = "";
+        for (off_t p = 0; p < size && !rc;) {
+            const spill_hdr *h = (const spill_hdr *)(buf + p);
+            const size_t k = h->sh_line - lo;
+            const size_t i = w->lw_first[k] + w->lw_order[k]++;
+            cdr_record *cr = &w->lw_rec[i];
+            cdr_rated *rr = &w->lw_rated[i];
+            rc = cdr_rated_wire_decode((const uint8_t *)(h + 1), h->sh_len, cr, rr, plan_id, dg);
+            p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
+            if (rc)
+                break;
+            if (!last || strcmp(plan_id, last_id) || last->pl_version != rr->rr_plan_version) {
+                last = cdr_plan_set_version(pc->pc_env->se_ps, plan_id, rr->rr_plan_version);
+                memcpy(last_id, plan_id, sizeof last_id);
+            }
+            w->lw_plan[i] = last; /* NULL: a plan version no longer in the store */
+            if (rr->rr_class == CDR_CLASS_NONE && last)
+                rr->rr_class = (uint8_t)cdr_plan_charge_class(last, cr, rr);
+            if (rr->rr_class == CDR_CLASS_NONE || rr->rr_class >= CDR_CLASS_COUNT)
+                rr->rr_class = (uint8_t)cdr_charge_class_of_service(cr->cr_service);
+        }
+    }
+    free(buf);
+    hint_job hj = {.hj_pc = pc, .hj_lo = lo, .hj_hi = hi};
+    pthread_t th;
+    int threaded = 0;
+    if (!rc && pc->pc_env->se_hint) {
+        /* a second core for the hints when the bucket is worth it */
+        threaded = n >= 4096 && pthread_create(&th, NULL, hint_lines, &hj) == 0;
+        if (!threaded)
+            hint_lines(&hj);
+    }
+    for (size_t k = 0; !rc && k < nl; k++)
+        rc = line_usage(pc, lo + k, w->lw_first[k], w->lw_first[k + 1] - w->lw_first[k], dg);
+    if (threaded)
+        pthread_join(th, NULL);
+    if (!rc && hj.hj_rc) {
+        *dg = hj.hj_dg;
+        rc = hj.hj_rc;
+    }
+    for (size_t k = 0; !rc && pc->pc_done && k < nl; k++)
+        rc = pc->pc_done(&pc->pc_sl->sl_ln[lo + k], lo + k, pc->pc_ctx);
+    return rc;
+}
+
+int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_item_fn item,
+              stmt_line_fn line_done, void *ctx, cdr_diag *dg)
+{
+    if (!sl->sl_n)
+        return 0;
+    spill sp = {.sp_env = env, .sp_sl = sl};
+    pass_ctx pc = {.pc_env = env, .pc_sl = sl, .pc_cycle = cycle, .pc_item = item,
+                   .pc_done = line_done, .pc_ctx = ctx};
+    cdr_ledger *lg = NULL;
+    const cdr_ledger_opts lo = {.lo_readonly = 1};
+    int rc = linemap_build(&sp.sp_lines, sl);
+    if (rc)
+        rc = cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory");
+    if (!rc)
+        rc = cdr_ledger_open(env->se_ledger, &lo, &lg, dg);
+    /* as many buckets as the cycle's records need to stay within the budget */
+    uint64_t records = 0;
+    const int by_index = sl->sl_n <= 8; /* a few lines: through the segments' MSISDN index */
+    if (!rc && !by_index) {
+        cdr_ledger_totals t;
+        rc = cdr_ledger_totals_get(lg, cycle, NULL, NULL, &t, dg);
+        if (rc == CDR_NOTFOUND)
+            rc = 0; /* a cycle the ledger does not hold: no usage */
+        else
+            records = t.lt_records;
+    }
+    if (!rc) {
+        const uint64_t budget = env->se_budget ? env->se_budget : DEFAULT_BUDGET;
+        uint64_t nb = records * AVG_RECORD_SIZE / budget + 1;
+        if (nb > MAX_BUCKETS)
+            nb = MAX_BUCKETS;
+        if (nb > sl->sl_n)
+            nb = sl->sl_n;
+        sp.sp_nb = (unsigned)nb;
+        rc = spill_open(&sp, dg);
+    }
+    if (!rc)
+        rc = load_corrections(env->se_ledger, cycle, &sp.sp_lines, &sp.sp_corr, dg);
+    if (!rc && by_index) {
+        sub_ctx *sc = malloc(sizeof *sc);
+        if (!sc)
+            rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        for (size_t i = 0; !rc && i < sl->sl_n; i++) {
+            sc->sc_sp = &sp;
+            sc->sc_line = i;
+            rc = cdr_ledger_subscriber(lg, cycle, sl->sl_sb[i]->sb_msisdn, on_sub_rec, sc, dg);
+            if (sp.sp_rc) {
+                *dg = sp.sp_dg;
+                rc = sp.sp_rc;
+            }
+        }
+        free(sc);
+    } else if (!rc) {
+        rc = cdr_ledger_scan_view(lg, cycle, 0, 1, on_view, &sp, dg);
+        if (sp.sp_rc) {
+            *dg = sp.sp_dg;
+            rc = sp.sp_rc;
+        }
+    }
+    if (rc == CDR_NOTFOUND && sp.sp_f)
+        rc = 0; /* a cycle the ledger does not hold: no usage */
+    cdr_ledger_close(lg);
+    for (unsigned b = 0; !rc && b < sp.sp_nb; b++) {
+        /* bucket b holds lines [lo, hi): those with line * nb / n == b */
+        const size_t lo_l = (size_t)(((uint64_t)b * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
+        const size_t hi_l = (size_t)(((uint64_t)(b + 1) * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
+        rc = process_bucket(&pc, sp.sp_f[b], lo_l, hi_l, dg);
+    }
+    spill_close(&sp);
+    lwork_free(&pc.pc_w);
+    return rc;
+}

@@ -1,0 +1,64 @@
+/* stmt_int.h - what the statement builder, the export and verify share (not a public API). */
+#ifndef CDR_STMT_INT_H
+#define CDR_STMT_INT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "cdr_bill_output.h"
+#include "cdr_dir.h"
+#include "cdr_statement.h"
+
+/* Called with every itemised record of a line (its index in the lines), lines in order, each
+ * line's records by local time (then ledger order); return non-zero to stop (that value is
+ * returned). */
+typedef int (*stmt_item_fn)(const cdr_stmt_item *it, size_t line, void *ctx);
+/* Called once a line's usage, bundles and hint are filled, in line order: after the items of
+ * its lines' range (several lines' items may come before their callbacks). */
+typedef int (*stmt_line_fn)(cdr_stmt_line *ln, size_t index, void *ctx);
+
+/* The inputs shared by every statement of a cycle. */
+typedef struct stmt_env {
+    cdr_dir *se_dir;
+    cdr_plan_set *se_ps;
+    const char *se_ledger;
+    const char *se_bills;
+    const char *se_tmpdir; /* where the pass over the ledger spills, NULL: $TMPDIR or /tmp */
+    uint32_t se_cycle;
+    int se_privacy;
+    int se_hint;
+    uint64_t se_budget; /* bytes a spill bucket may hold (memory bound); 0 = 16 MiB */
+} stmt_env;
+
+/* The lines of the statement(s): sb[i] in subscriber id order and ln[i] to fill. */
+typedef struct stmt_lines {
+    size_t sl_n;
+    const cdr_dir_subscriber **sl_sb;
+    cdr_stmt_line *sl_ln;
+} stmt_lines;
+
+/* Read the cycle's records of the lines from the ledger (and the cycle's own correction sets),
+ * fill each line's usage (classes' rated figures, services, bundles) and, when env->se_hint, its
+ * hint, calling item (may be NULL) for every item and line_done (may be NULL) once per line, in
+ * line order. Memory is bounded: records are spilled to temporary files by line range and read
+ * back one range at a time. */
+int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_item_fn item,
+              stmt_line_fn line_done, void *ctx, cdr_diag *dg);
+
+/* Add the invoice lines of bo (already filtered to the lines and the enterprise account) into
+ * the lines' billed figures; account-level lines of account `ent_account` into *account_adj.
+ * Returns CDR_FORMAT when a line is billed in another currency than cur (filled from the first
+ * when ""); cur NULL checks nothing (an export: every statement has its own currency). */
+int stmt_apply_invoices(const cdr_bill_output *bo, const stmt_lines *sl, uint64_t ent_account,
+                        cdr_money *account_adj, char cur[4], cdr_diag *dg);
+
+/* Fill a line's identity (msisdn, names, plan, status, accounts, enterprise) from the directory. */
+void stmt_line_identity(const cdr_dir *dir, const cdr_dir_subscriber *sb, cdr_stmt_line *ln);
+
+/* Sums over s->st_lines into the statement's totals, pools (enterprise) and top overflow. */
+void stmt_totals(const cdr_dir *dir, cdr_statement *s);
+
+/* Size and SHA-256 of a file, read back. */
+int stmt_file_sha256(const char *path, uint64_t *bytes, uint8_t sha[32], cdr_diag *dg);
+
+#endif
