@@ -63,10 +63,16 @@ static char *put_str(char *p, const char *s)
     return p + n;
 }
 
-/* The longest row: msisdn and other party (23 bytes each, every byte invalid UTF-8: 3 * 23 + 2),
- * the time (19), service (5), direction (2), duration (10), bytes and units (20 each), zone and
- * band (31 bytes each: 3 * 31 + 2), the charge (21), state (9), class (13), flags (41), 13
- * commas, CRLF and the NUL: 508 bytes. */
+/* The longest row: msisdn and other party (23 bytes each, every byte invalid UTF-8 and quoted),
+ * the time (19), service (5: "video"; "?" when unknown), direction (2), duration (10), bytes and
+ * units (20 each), zone and band (31 bytes each), the charge (21: INT64_MIN), state (9), class
+ * (13), flags (41: all five), 13 commas, CRLF and the NUL. */
+#define ITEM_FIELD_MAX(size) (3 * ((size)-1) + 2)
+#define ITEM_ROW_MAX                                                                               \
+    (2 * ITEM_FIELD_MAX(CDR_NUMBER_MAX) + 19 + 5 + 2 + 10 + 20 + 20 +                              \
+     2 * ITEM_FIELD_MAX(CDR_NAME_MAX) + 21 + 9 + 13 + 41 + 13 + 2 + 1)
+_Static_assert(ITEM_ROW_MAX <= CDR_STMT_ITEM_CSV_MAX, "CDR_STMT_ITEM_CSV_MAX holds every row");
+
 size_t cdr_stmt_item_csv(const cdr_stmt_item *it, char *buf, size_t bufsize)
 {
     char tmp[CDR_STMT_ITEM_CSV_MAX];
@@ -81,10 +87,10 @@ size_t cdr_stmt_item_csv(const cdr_stmt_item *it, char *buf, size_t bufsize)
         p = stmt_put_time(p, local);
     *p++ = ',';
     const char *svc = cdr_service_name(it->it_service);
-    p = put_str(p, svc ? svc : "unknown");
+    p = put_str(p, svc ? svc : "?");
     *p++ = ',';
     const char *dir = cdr_direction_name(it->it_direction);
-    p = put_str(p, dir ? dir : "unknown");
+    p = put_str(p, dir ? dir : "?");
     *p++ = ',';
     p += stmt_csv_field(p, it->it_other, sizeof it->it_other);
     *p++ = ',';

@@ -350,7 +350,7 @@ void stmt_html_str(FILE *f, const char *s)
     while (*p) {
         const unsigned char *run = p; /* bytes that need nothing, written at once */
         while (*p && *p < 0x80 && *p != '&' && *p != '<' && *p != '>' && *p != '"' && *p != '\'' &&
-               (*p >= 0x20 || *p == '\n' || *p == '\t'))
+               ((*p >= 0x20 && *p != 0x7F) || *p == '\n' || *p == '\r' || *p == '\t'))
             p++;
         if (p > run)
             fwrite(run, 1, (size_t)(p - run), f);
@@ -380,7 +380,7 @@ void stmt_html_str(FILE *f, const char *s)
         default:
             break;
         }
-        if (*p < 0x80) { /* another control character: not allowed in HTML text */
+        if (*p < 0x80) { /* another control character (or DEL): not allowed in HTML text */
             fputs(replacement, f);
             p++;
             continue;
