@@ -266,8 +266,9 @@ int cdr_stmt_render_html(const cdr_statement *s, int lang, FILE *out, cdr_diag *
 int cdr_stmt_render_csv(const cdr_statement *s, int lang, const char *dir, cdr_diag *dg);
 
 /* The itemised CSV: its header row (with the BOM only when bom is 1) and one row per item, the
- * same columns as itemised.csv (for the streaming export). Return the bytes written into buf, or
- * 0 when bufsize is too small (CDR_STMT_ITEM_CSV_MAX is always enough). */
+ * same columns as itemised.csv (for the streaming export). Return the bytes written into buf
+ * (CRLF-terminated, followed by a NUL that is not counted), or 0 when bufsize is too small
+ * (CDR_STMT_ITEM_CSV_MAX is always enough). Reentrant; no allocation. */
 #define CDR_STMT_ITEM_CSV_MAX 512
 size_t cdr_stmt_item_csv_header(int lang, int bom, char *buf, size_t bufsize);
 size_t cdr_stmt_item_csv(const cdr_stmt_item *it, char *buf, size_t bufsize);

@@ -86,9 +86,10 @@ def check_page(driver, html, js, png):
         if key in totals and totals[key] != value:
             problems.append(f"total {key}: page {value!r}, JSON {totals[key]!r}")
     # a screenshot of the whole page
-    height = driver.execute_script(
-        "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
-    driver.set_window_size(1280, min(max(int(height) + 120, 600), 16000))
+    for _ in range(2):  # the height once more after the resize has laid the page out again
+        height = driver.execute_script(
+            "return Math.max(document.body.scrollHeight, document.documentElement.scrollHeight)")
+        driver.set_window_size(1280, min(max(int(height) + 160, 600), 16000))
     os.makedirs(os.path.dirname(os.path.abspath(png)), exist_ok=True)
     if not driver.save_screenshot(png):
         problems.append(f"cannot save the screenshot {png}")
