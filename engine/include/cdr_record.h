@@ -137,6 +137,11 @@ uint64_t cdr_reader_position(const cdr_reader *rd);
 uint64_t cdr_reader_bytes(const cdr_reader *rd);
 void cdr_reader_close(cdr_reader *rd);
 
+/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one (an
+ * overlong form, a surrogate, a code point above U+10FFFF, a stray continuation byte or a
+ * sequence cut short, which includes one cut by the NUL). Reads at most 4 bytes, never past a
+ * NUL. */
+int cdr_utf8_len(const unsigned char *p);
 /* s as a JSON string, with its quotes, on f: '"', '\\' and control characters escaped, invalid
  * UTF-8 bytes written as U+FFFD, so that any byte sequence gives valid JSON. */
 void cdr_json_write_str(FILE *f, const char *s);

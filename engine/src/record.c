@@ -521,8 +521,7 @@ int cdr_csv_format(const cdr_record *cr, char *buf, size_t bufsize)
     return n;
 }
 
-/* Length of the valid UTF-8 sequence at p (1-4), or 0 when the bytes there are not one. */
-static int utf8_len(const unsigned char *p)
+int cdr_utf8_len(const unsigned char *p)
 {
     unsigned c = p[0];
     int n;
@@ -559,7 +558,7 @@ void cdr_json_write_str(FILE *f, const char *s)
         } else if (*p < 0x20 || *p == 0x7F) {
             fprintf(f, "\\u%04x", *p++);
         } else {
-            int n = utf8_len(p);
+            int n = cdr_utf8_len(p);
             if (n == 0) {
                 fputs("\\ufffd", f);
                 p++;

@@ -232,6 +232,22 @@ void cdr_stmt_free(cdr_statement *s); /* accepts NULL */
 /* The other party as the privacy setting shows it, into out (CDR_NUMBER_MAX bytes). */
 void cdr_stmt_mask(const char *number, int privacy, char *out);
 
+/* ---- names and labels ------------------------------------------------------------------------ */
+
+/* Every name below is a stable English key (as in the JSON and the CSV's key columns); every label
+ * is the text a reader sees in lang (CDR_STMT_EN or CDR_STMT_ZH_CN, any other value reads as
+ * CDR_STMT_EN), UTF-8. All are static storage and never NULL: an out-of-range value gives
+ * "unknown" (names) or "?" (labels). */
+const char *cdr_stmt_lang_name(int lang); /* "en", "zh-CN" */
+int cdr_stmt_lang_parse(const char *s);   /* "en" / "zh-CN" (also "zh"): the cdr_stmt_lang, or -1 */
+const char *cdr_stmt_kind_name(int kind); /* "member", "enterprise" */
+const char *cdr_stmt_privacy_name(int privacy);          /* "masked", "full", "hidden" */
+const char *cdr_stmt_hint_state_name(int state);         /* "none", "cheaper", "keep" */
+const char *cdr_stmt_service_label(int svc, int lang);   /* Voice / 语音 ... */
+const char *cdr_stmt_direction_label(int dir, int lang); /* Outgoing / 主叫 ... */
+const char *cdr_stmt_class_label(int cls, int lang);     /* Basic voice / 基本通话 ... */
+const char *cdr_stmt_state_label(int state, int lang);   /* In bundle / 套餐内 ... */
+
 /* ---- rendering ------------------------------------------------------------------------------- */
 
 typedef enum cdr_stmt_format {
@@ -251,8 +267,9 @@ int cdr_stmt_render_html(const cdr_statement *s, int lang, FILE *out, cdr_diag *
 int cdr_stmt_render_csv(const cdr_statement *s, int lang, const char *dir, cdr_diag *dg);
 
 /* The itemised CSV: its header row (with the BOM only when bom is 1) and one row per item, the
- * same columns as itemised.csv (for the streaming export). Return the bytes written into buf, or
- * 0 when bufsize is too small (CDR_STMT_ITEM_CSV_MAX is always enough). */
+ * same columns as itemised.csv (for the streaming export). Return the bytes written into buf
+ * (CRLF-terminated, followed by a NUL that is not counted), or 0 when bufsize is too small
+ * (CDR_STMT_ITEM_CSV_MAX is always enough). Reentrant; no allocation. */
 #define CDR_STMT_ITEM_CSV_MAX 512
 size_t cdr_stmt_item_csv_header(int lang, int bom, char *buf, size_t bufsize);
 size_t cdr_stmt_item_csv(const cdr_stmt_item *it, char *buf, size_t bufsize);
