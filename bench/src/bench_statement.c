@@ -92,8 +92,7 @@ int cdr_bench_statement(const cdr_bench_statement_config *bs, FILE *out, FILE *p
                 members, lines);
     const cdr_bench_bill_config bb = {members, lines, bs->bs_seed, NULL, 0};
     if ((rc = cdr_bench_store_build(dir, g, store, &st, &ps, &subs, dg)) != 0 ||
-        (rc = cdr_bench_ledger_build(&bb, g, ps, subs, ledger, &cycle, &rated, progress, dg)) !=
-            0)
+        (rc = cdr_bench_ledger_build(&bb, g, ps, subs, ledger, &cycle, &rated, progress, dg)) != 0)
         goto done;
     cdr_subtab_free(subs);
     subs = NULL;
@@ -108,9 +107,21 @@ int cdr_bench_statement(const cdr_bench_statement_config *bs, FILE *out, FILE *p
         fprintf(progress, "bench statement: cycle %u billed; exporting its statements\n", cycle);
     char cyc[16];
     snprintf(cyc, sizeof cyc, "%04u-%02u", cycle / 100 % 10000, cycle % 100);
-    char *argv[] = {(char *)"cdrate", (char *)"statement", (char *)"export", (char *)"--cycle",
-                    cyc, (char *)"--bills", bills, (char *)"--ledger", ledger,
-                    (char *)"--store", store, (char *)"--out", exp, (char *)"--quiet", NULL};
+    char *argv[] = {(char *)"cdrate",
+                    (char *)"statement",
+                    (char *)"export",
+                    (char *)"--cycle",
+                    cyc,
+                    (char *)"--bills",
+                    bills,
+                    (char *)"--ledger",
+                    ledger,
+                    (char *)"--store",
+                    store,
+                    (char *)"--out",
+                    exp,
+                    (char *)"--quiet",
+                    NULL};
     const uint64_t t0 = cdr_bench_now_ns();
     pid_t pid;
     int err = posix_spawn(&pid, bs->bs_self, NULL, NULL, argv, environ);

@@ -41,7 +41,7 @@ typedef int (*cdr_bo_keep_fn)(uint64_t account, uint64_t subscriber, void *ctx);
 
 typedef struct cdr_bill_output {
     uint32_t bo_cycle;
-    char bo_dir[4200]; /* BILLS/YYYY-MM */
+    char bo_dir[4200];           /* BILLS/YYYY-MM */
     cdr_bo_invoice *bo_invoices; /* in file order (account id order) */
     size_t bo_ninvoices;
     cdr_bo_line *bo_lines; /* in file order */
@@ -54,8 +54,7 @@ typedef struct cdr_bill_output {
  * (a wrong header, a malformed row, with file:line:column); CDR_EIO; CDR_ENOMEM. Free with
  * cdr_bill_output_free (accepts NULL). */
 int cdr_bill_output_read(const char *bills, uint32_t cycle, cdr_bo_keep_fn keep_invoice,
-                         cdr_bo_keep_fn keep_line, void *ctx, cdr_bill_output **out,
-                         cdr_diag *dg);
+                         cdr_bo_keep_fn keep_line, void *ctx, cdr_bill_output **out, cdr_diag *dg);
 void cdr_bill_output_free(cdr_bill_output *bo);
 
 /* The kept invoice of account, or NULL. */

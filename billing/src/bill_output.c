@@ -14,7 +14,8 @@
 #define INV_HEADER                                                                                 \
     "invoice,account,kind,customer,customer_name,cycle,currency,issued,due,amount,tax,total,"      \
     "credit_class"
-#define LINE_HEADER "invoice,account,subscriber,msisdn,class,share,amount,tax_rate,tax,total,currency"
+#define LINE_HEADER                                                                                \
+    "invoice,account,subscriber,msisdn,class,share,amount,tax_rate,tax,total,currency"
 
 static int parse_id(const char *s, int allow_empty, uint64_t *out)
 {
@@ -62,11 +63,11 @@ static int read_invoices(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_b
 {
     FILE *fp = fopen(path, "r");
     if (!fp)
-        return errno == ENOENT ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
-                                              "cycle %04u-%02u is not billed: no %s",
-                                              bo->bo_cycle / 100, bo->bo_cycle % 100, path)
-                               : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s",
-                                              strerror(errno));
+        return errno == ENOENT
+                   ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
+                                  "cycle %04u-%02u is not billed: no %s", bo->bo_cycle / 100,
+                                  bo->bo_cycle % 100, path)
+                   : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
     char buf[2048], *rec, *f[14];
     int col[15], ln = 0, have = 0, rc = 0;
     size_t cap = 0;
@@ -117,7 +118,8 @@ static int read_invoices(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_b
         memcpy(iv.bi_due, f[8], 11);
         if (parse_cents(f[9], &iv.bi_amount) || parse_cents(f[10], &iv.bi_tax) ||
             parse_cents(f[11], &iv.bi_total) || iv.bi_amount + iv.bi_tax != iv.bi_total) {
-            rc = bad(dg, path, ln, col[9], "amount, tax, total: not amounts with amount + tax = total");
+            rc = bad(dg, path, ln, col[9],
+                     "amount, tax, total: not amounts with amount + tax = total");
             break;
         }
         if (copy_text(iv.bi_credit_class, sizeof iv.bi_credit_class, f[12])) {
@@ -139,11 +141,11 @@ static int read_lines(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_bill
 {
     FILE *fp = fopen(path, "r");
     if (!fp)
-        return errno == ENOENT ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
-                                              "cycle %04u-%02u is not billed: no %s",
-                                              bo->bo_cycle / 100, bo->bo_cycle % 100, path)
-                               : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s",
-                                              strerror(errno));
+        return errno == ENOENT
+                   ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
+                                  "cycle %04u-%02u is not billed: no %s", bo->bo_cycle / 100,
+                                  bo->bo_cycle % 100, path)
+                   : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
     char buf[1024], *rec, *f[12];
     int col[13], ln = 0, have = 0, rc = 0;
     size_t cap = 0;
@@ -185,7 +187,8 @@ static int read_lines(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_bill
         }
         if (parse_cents(f[6], &bl.bl_amount) || parse_cents(f[8], &bl.bl_tax) ||
             parse_cents(f[9], &bl.bl_total) || bl.bl_amount + bl.bl_tax != bl.bl_total) {
-            rc = bad(dg, path, ln, col[6], "amount, tax, total: not amounts with amount + tax = total");
+            rc = bad(dg, path, ln, col[6],
+                     "amount, tax, total: not amounts with amount + tax = total");
             break;
         }
         if (!is_currency(f[10])) {
@@ -204,8 +207,7 @@ static int read_lines(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_bill
 }
 
 int cdr_bill_output_read(const char *bills, uint32_t cycle, cdr_bo_keep_fn keep_invoice,
-                         cdr_bo_keep_fn keep_line, void *ctx, cdr_bill_output **out,
-                         cdr_diag *dg)
+                         cdr_bo_keep_fn keep_line, void *ctx, cdr_bill_output **out, cdr_diag *dg)
 {
     *out = NULL;
     cdr_bill_output *bo = calloc(1, sizeof *bo);
@@ -255,7 +257,6 @@ const cdr_bo_invoice *cdr_bill_output_invoice(const cdr_bill_output *bo, uint64_
         else
             hi = mid;
     }
-    return lo < bo->bo_ninvoices && bo->bo_invoices[lo].bi_account == account
-               ? &bo->bo_invoices[lo]
-               : NULL;
+    return lo < bo->bo_ninvoices && bo->bo_invoices[lo].bi_account == account ? &bo->bo_invoices[lo]
+                                                                              : NULL;
 }

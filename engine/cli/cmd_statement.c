@@ -98,8 +98,8 @@ int cmd_statement(int argc, char **argv)
     if (!msisdn == !enterprise)
         return cli_usage_error(&cs, "give one of --msisdn or --enterprise");
     if (!cycle_s || !bills || !ledger || !store || format < 0 || !out)
-        return cli_usage_error(&cs,
-                               "--cycle, --bills, --ledger, --store, --format and --out are required");
+        return cli_usage_error(
+            &cs, "--cycle, --bills, --ledger, --store, --format and --out are required");
     const uint32_t cycle = cli_parse_cycle(cycle_s);
     if (!cycle)
         return cli_usage_error(&cs, "'%s' is not a cycle YYYY-MM (year from 1970, month 01..12)",

@@ -130,8 +130,7 @@ int cli_statement_verify(int argc, char **argv)
         {0},
     };
     const cli_spec cs = {
-        "statement verify",
-        "DIR [--bills DIR] [--json] [--quiet]",
+        "statement verify", "DIR [--bills DIR] [--json] [--quiet]",
         "Check an exported cycle (DIR = OUT/YYYY-MM of `statement export`): every file's size\n"
         "and SHA-256 against the manifest and no file outside it; the itemised lines recounted\n"
         "and summed per line against the lines, the lines against the statements' totals, and\n"

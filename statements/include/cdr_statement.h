@@ -281,8 +281,8 @@ typedef struct cdr_stmt_export_config {
     const char *ec_bills, *ec_ledger;
     const char *ec_out; /* the cycle is published as OUT/YYYY-MM */
     int ec_lang, ec_privacy, ec_hint;
-    int ec_level;       /* zstd level of the itemised files; 0 = 3 */
-    uint64_t ec_budget; /* bytes a spill bucket may hold; 0 = 64 MiB */
+    int ec_level;                    /* zstd level of the itemised files; 0 = 3 */
+    uint64_t ec_budget;              /* bytes a spill bucket may hold; 0 = 64 MiB */
     const cdr_progress *ec_progress; /* lines done of the lines to do; may be NULL */
 } cdr_stmt_export_config;
 
@@ -298,8 +298,8 @@ typedef struct cdr_stmt_export_summary {
  * file). Written into OUT/.YYYY-MM.partial and published as OUT/YYYY-MM with one rename; a run
  * that was killed is started over by the next. One export of a cycle at a time (CDR_EXISTS).
  * Errors as cdr_stmt_build, and CDR_EIO with the path. */
-int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
-                    cdr_stmt_export_summary *sum, cdr_diag *dg);
+int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_export_summary *sum,
+                    cdr_diag *dg);
 
 /* Test hook CDR_STMT_EXPORT_HOLD_MS=MS: once half of the lines are written, print "cdrate
  * statement export: test hook: holding a half-written export" on stderr and wait MS ms. */

@@ -101,10 +101,15 @@ static int zout_flush(zout *z, ZSTD_EndDirective end)
 
 static int zout_put(zout *z, const char *s, size_t n)
 {
-    if (z->zo_inlen + n > ZOUT_BUF && zout_flush(z, ZSTD_e_continue))
-        return z->zo_err;
-    memcpy(z->zo_in + z->zo_inlen, s, n);
-    z->zo_inlen += n;
+    while (n > 0) {
+        if (z->zo_inlen == ZOUT_BUF && zout_flush(z, ZSTD_e_continue))
+            return z->zo_err;
+        const size_t k = n < ZOUT_BUF - z->zo_inlen ? n : ZOUT_BUF - z->zo_inlen;
+        memcpy(z->zo_in + z->zo_inlen, s, k);
+        z->zo_inlen += k;
+        s += k;
+        n -= k;
+    }
     return 0;
 }
 
@@ -117,15 +122,15 @@ typedef struct xctx {
     stmt_lines x_sl;
     cdr_stmt_line *x_prev; /* the previous cycle's figures of the same lines (or NULL) */
     int x_prev_known;
-    char x_dir[4200];      /* the partial folder */
+    char x_dir[4200]; /* the partial folder */
     xlist x_files;
     FILE *x_lines_csv, *x_stmts_csv;
-    zout x_z;              /* the itemised file being written */
+    zout x_z; /* the itemised file being written */
     int x_z_open;
     char x_z_name[128];
-    size_t x_group_first;  /* the first line of the group being written */
-    uint64_t *x_items;     /* items per line */
-    cdr_money *x_rated;    /* rated charge of the items per line */
+    size_t x_group_first; /* the first line of the group being written */
+    uint64_t *x_items;    /* items per line */
+    cdr_money *x_rated;   /* rated charge of the items per line */
     uint64_t x_nitems;
     uint64_t x_done;
     int x_held;
@@ -244,24 +249,25 @@ static void itemised_name(const cdr_dir_subscriber *sb, char *name, size_t n)
         snprintf(name, n, "members/%s.itemised.csv.zst", sb->sb_msisdn);
 }
 
-static int on_item(const cdr_stmt_item *it, size_t line, void *ctx)
+static int on_text(size_t line, const char *rows, size_t len, uint64_t nitems, void *ctx)
 {
     xctx *x = ctx;
+    if (!nitems)
+        return 0;
     const cdr_dir_subscriber *sb = x->x_sl.sl_sb[line];
     char name[128];
     itemised_name(sb, name, sizeof name);
     if (!x->x_z_open || strcmp(name, x->x_z_name)) {
-        /* the first item of a group: the previous group's file is complete */
+        /* the first rows of a group: the previous group's file is complete */
         int rc = z_close(x);
         if (!rc)
             rc = z_open(x, name);
         if (rc)
             return rc;
     }
-    x->x_items[line]++;
-    x->x_nitems++;
-    const size_t n = cdr_stmt_item_csv(it, x->x_row, sizeof x->x_row);
-    return n ? zout_put(&x->x_z, x->x_row, n) : CDR_LIMIT;
+    x->x_items[line] += nitems;
+    x->x_nitems += nitems;
+    return zout_put(&x->x_z, rows, len);
 }
 
 /* A statement of lines [first, first + n) of the export (their figures filled). */
@@ -314,7 +320,7 @@ static void stmt_of(xctx *x, cdr_statement *s, int kind, size_t first, size_t n)
         memcpy(s->st_issued, main_inv->bi_issued, sizeof s->st_issued);
         memcpy(s->st_due, main_inv->bi_due, sizeof s->st_due);
     }
-    stmt_totals(dir, s);
+    stmt_sum_lines(dir, s);
 }
 
 /* One row of statements.csv. */
@@ -374,7 +380,8 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
     else
         snprintf(id, sizeof id, "member:%s", sb->sb_msisdn);
     fprintf(x->x_lines_csv, "%s,%" PRIu64 ",%s,%" PRIu64 ",%s,%s,%s,%s,%s\n", id, sb->sb_id,
-            sb->sb_msisdn, x->x_items[i], cdr_money_format(rated, 6, CDR_ROUND_HALF_UP, a, sizeof a),
+            sb->sb_msisdn, x->x_items[i],
+            cdr_money_format(rated, 6, CDR_ROUND_HALF_UP, a, sizeof a),
             cdr_money_format(ln->ln_enterprise_share, 2, CDR_ROUND_HALF_UP, b, sizeof b),
             cdr_money_format(ln->ln_member_share, 2, CDR_ROUND_HALF_UP, c, sizeof c),
             cdr_money_format(ln->ln_enterprise_tax, 2, CDR_ROUND_HALF_UP, d, sizeof d),
@@ -389,7 +396,7 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
         for (size_t k = x->x_group_first; k <= i; k++)
             group_items += x->x_items[k];
         if (x->x_z_open && !strcmp(x->x_z_name, zname))
-            rc = z_close(x); /* its last item was given before this callback */
+            rc = z_close(x);   /* its last item was given before this callback */
         else if (!group_items) /* a group without records: the header row only */
             rc = write_empty_itemised(x, zname);
         if (rc)
@@ -439,7 +446,6 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
     }
     return 0;
 }
-
 
 static int line_order(const void *a, const void *b)
 {
@@ -494,8 +500,8 @@ static int close_table(xctx *x, const char *name, FILE *f)
     return add_file(x, name);
 }
 
-int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
-                    cdr_stmt_export_summary *sum, cdr_diag *dg)
+int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_export_summary *sum,
+                    cdr_diag *dg)
 {
     memset(sum, 0, sizeof *sum);
     if (sodium_init() < 0)
@@ -506,9 +512,12 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
     x->x_cfg = cfg;
     x->x_sum = sum;
     cdr_diag_clear(&x->x_dg);
-    x->x_env = (stmt_env){.se_ledger = cfg->ec_ledger, .se_bills = cfg->ec_bills,
-                          .se_cycle = cfg->ec_cycle, .se_privacy = cfg->ec_privacy,
-                          .se_hint = cfg->ec_hint, .se_budget = cfg->ec_budget};
+    x->x_env = (stmt_env){.se_ledger = cfg->ec_ledger,
+                          .se_bills = cfg->ec_bills,
+                          .se_cycle = cfg->ec_cycle,
+                          .se_privacy = cfg->ec_privacy,
+                          .se_hint = cfg->ec_hint,
+                          .se_budget = cfg->ec_budget};
     char cyc[24], final_dir[4200], lock_path[4200];
     snprintf(cyc, sizeof cyc, "%04u-%02u", cfg->ec_cycle / 100 % 10000, cfg->ec_cycle % 100);
     snprintf(final_dir, sizeof final_dir, "%s/%s", cfg->ec_out, cyc);
@@ -586,11 +595,13 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
         if (!x->x_sl.sl_ln || !x->x_items || !x->x_rated || !x->x_z.zo_cc || !x->x_z.zo_in ||
             !x->x_z.zo_out)
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-        else
-        {
+        else {
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_compressionLevel,
                                    cfg->ec_level ? cfg->ec_level : 3);
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_checksumFlag, 1); /* damage is found */
+            /* compression on a thread of zstd's own, beside the pass (ignored by a libzstd
+             * built without threads: then it compresses inline) */
+            ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_nbWorkers, 1);
         }
     }
     for (size_t i = 0; !rc && i < x->x_sl.sl_n; i++)
@@ -600,8 +611,8 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
         cdr_bill_output *pbo = NULL;
         cdr_diag pdg;
         cdr_diag_clear(&pdg);
-        const uint32_t prev = cfg->ec_cycle % 100 == 1 ? (cfg->ec_cycle / 100 - 1) * 100 + 12
-                                                        : cfg->ec_cycle - 1;
+        const uint32_t prev =
+            cfg->ec_cycle % 100 == 1 ? (cfg->ec_cycle / 100 - 1) * 100 + 12 : cfg->ec_cycle - 1;
         const int prc = cdr_bill_output_read(cfg->ec_bills, prev, NULL, NULL, NULL, &pbo, &pdg);
         if (prc == 0) {
             x->x_prev = calloc(x->x_sl.sl_n + 1, sizeof *x->x_prev);
@@ -612,7 +623,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
                 stmt_env e = x->x_env;
                 e.se_hint = 0;
                 e.se_cycle = prev;
-                rc = stmt_pass(&e, prev, &psl, NULL, NULL, NULL, dg);
+                rc = stmt_pass(&e, prev, &psl, NULL, NULL, NULL, NULL, dg);
                 x->x_prev_known = !rc;
             }
         } else if (prc != CDR_NOTBILLED) {
@@ -633,7 +644,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
                          "member_share,account_adjustments,invoice,invoice_amount,invoice_tax,"
                          "invoice_total\n");
     if (!rc) {
-        rc = stmt_pass(&x->x_env, cfg->ec_cycle, &x->x_sl, on_item, on_line, x, dg);
+        rc = stmt_pass(&x->x_env, cfg->ec_cycle, &x->x_sl, NULL, on_text, on_line, x, dg);
         if (rc && x->x_dg.dg_code) {
             *dg = x->x_dg;
             rc = x->x_dg.dg_code;
@@ -694,8 +705,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg,
         remove_tree(old);
         const int had = rename(final_dir, old) == 0;
         if (rename(x->x_dir, final_dir) != 0)
-            rc = cdr_diag_set(dg, CDR_EIO, final_dir, 0, 0, "cannot publish: %s",
-                              strerror(errno));
+            rc = cdr_diag_set(dg, CDR_EIO, final_dir, 0, 0, "cannot publish: %s", strerror(errno));
         else if (had)
             remove_tree(old);
         cdr_fsync_dir(cfg->ec_out);

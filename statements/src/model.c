@@ -132,7 +132,7 @@ static void add_service(cdr_stmt_service *d, const cdr_stmt_service *s)
     d->sv_overflow_charge += s->sv_overflow_charge;
 }
 
-void stmt_totals(const cdr_dir *dir, cdr_statement *s)
+void stmt_sum_lines(const cdr_dir *dir, cdr_statement *s)
 {
     memset(s->st_class, 0, sizeof s->st_class);
     memset(s->st_svc, 0, sizeof s->st_svc);
@@ -325,7 +325,7 @@ static int previous_change(const stmt_env *env, const stmt_lines *cur, uint64_t 
             stmt_env e = *env;
             e.se_hint = 0;
             e.se_cycle = prev;
-            rc = stmt_pass(&e, prev, &sl, NULL, NULL, NULL, dg);
+            rc = stmt_pass(&e, prev, &sl, NULL, NULL, NULL, NULL, dg);
             if (!rc) {
                 ch->ch_known = 1;
                 ch->ch_lines = sl.sl_n;
@@ -379,8 +379,10 @@ static int collect_item(const cdr_stmt_item *it, size_t line, void *ctx)
 int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **out, cdr_diag *dg)
 {
     *out = NULL;
-    stmt_env env = {.se_ledger = cfg->sc_ledger, .se_bills = cfg->sc_bills,
-                    .se_cycle = cfg->sc_cycle, .se_privacy = cfg->sc_privacy,
+    stmt_env env = {.se_ledger = cfg->sc_ledger,
+                    .se_bills = cfg->sc_bills,
+                    .se_cycle = cfg->sc_cycle,
+                    .se_privacy = cfg->sc_privacy,
                     .se_hint = cfg->sc_hint};
     int rc = cdr_dir_read(st, &env.se_dir, dg);
     if (!rc)
@@ -404,8 +406,8 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
             s->st_kind = CDR_STMT_MEMBER;
             const cdr_dir_subscriber *sb = cdr_dir_find_msisdn(env.se_dir, cfg->sc_msisdn);
             if (!sb)
-                rc = cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0,
-                                  "msisdn %s is not in the directory", cfg->sc_msisdn);
+                rc = cdr_diag_set(dg, CDR_NOTFOUND, NULL, 0, 0, "msisdn %s is not in the directory",
+                                  cfg->sc_msisdn);
             else {
                 sl.sl_sb[sl.sl_n++] = sb;
                 if (sb->sb_enterprise)
@@ -450,15 +452,14 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
             rc = cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
                               "msisdn %s was not billed in cycle %04u-%02u (no invoice line in "
                               "%s)",
-                              cfg->sc_msisdn, cfg->sc_cycle / 100, cfg->sc_cycle % 100,
-                              bo->bo_dir);
+                              cfg->sc_msisdn, cfg->sc_cycle / 100, cfg->sc_cycle % 100, bo->bo_dir);
         else if (s->st_kind == CDR_STMT_ENTERPRISE && asked && !sl.sl_n &&
                  !cdr_bill_output_invoice(bo, en->en_account))
             rc = cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
                               "enterprise %" PRIu64 " was not billed in cycle %04u-%02u (no "
                               "invoice of its account %" PRIu64 " in %s)",
-                              en->en_id, cfg->sc_cycle / 100, cfg->sc_cycle % 100,
-                              en->en_account, bo->bo_dir);
+                              en->en_id, cfg->sc_cycle / 100, cfg->sc_cycle % 100, en->en_account,
+                              bo->bo_dir);
     }
     if (!rc) {
         s->st_nlines = sl.sl_n;
@@ -470,10 +471,9 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
             stmt_line_identity(env.se_dir, sl.sl_sb[i], &s->st_lines[i]);
     }
     if (!rc) {
-        const cdr_bo_invoice *main_inv =
-            s->st_kind == CDR_STMT_MEMBER
-                ? cdr_bill_output_invoice(bo, sl.sl_sb[0]->sb_account)
-                : cdr_bill_output_invoice(bo, en->en_account);
+        const cdr_bo_invoice *main_inv = s->st_kind == CDR_STMT_MEMBER
+                                             ? cdr_bill_output_invoice(bo, sl.sl_sb[0]->sb_account)
+                                             : cdr_bill_output_invoice(bo, en->en_account);
         fill_invoice(s, main_inv);
         if (s->st_kind == CDR_STMT_MEMBER && en && en->en_account != sl.sl_sb[0]->sb_account)
             fill_invoice(s, cdr_bill_output_invoice(bo, en->en_account));
@@ -487,12 +487,12 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
     }
     items_ctx ic = {s, 0};
     if (!rc)
-        rc = stmt_pass(&env, cfg->sc_cycle, &sl, cfg->sc_itemised ? collect_item : NULL, NULL,
+        rc = stmt_pass(&env, cfg->sc_cycle, &sl, cfg->sc_itemised ? collect_item : NULL, NULL, NULL,
                        &ic, dg);
     if (rc == CDR_ENOMEM && !dg->dg_msg[0])
         cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     if (!rc) {
-        stmt_totals(env.se_dir, s);
+        stmt_sum_lines(env.se_dir, s);
         if (s->st_kind == CDR_STMT_ENTERPRISE)
             rc = previous_change(&env, &sl, ent_account, s->st_currency, &s->st_change, dg);
     }

@@ -17,8 +17,8 @@
 #include "cdr_stmt_hint.h"
 #include "stmt_int.h"
 
-#define SPILL_BUF       (256u << 10)
-#define MAX_BUCKETS     512
+#define SPILL_BUF       (64u << 10)
+#define MAX_BUCKETS     256
 #define DEFAULT_BUDGET  (16ull << 20)
 #define AVG_RECORD_SIZE 150 /* bytes a spilled record takes, for sizing the buckets */
 
@@ -264,8 +264,8 @@ static void spill_close(spill *sp)
 static int spill_put(spill *sp, size_t line, uint32_t partition, int64_t offset,
                      const uint8_t *wire, size_t len)
 {
-    const corr_ent *c = sp->sp_corr.cm_n ? corr_slot(&sp->sp_corr, corr_key(partition, offset))
-                                         : NULL;
+    const corr_ent *c =
+        sp->sp_corr.cm_n ? corr_slot(&sp->sp_corr, corr_key(partition, offset)) : NULL;
     if (c && c->ce_key) {
         wire = c->ce_wire;
         len = c->ce_len;
@@ -310,74 +310,102 @@ static int on_sub_rec(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
     sub_ctx *c = arg;
     if (rec->lr_rated.rr_reason)
         return 0;
-    const size_t len = cdr_rated_wire_encode(&rec->lr_cdr, &rec->lr_rated, rec->lr_plan,
-                                             c->sc_wire);
+    const size_t len =
+        cdr_rated_wire_encode(&rec->lr_cdr, &rec->lr_rated, rec->lr_plan, c->sc_wire);
     return spill_put(c->sc_sp, c->sc_line, partition, rec->lr_offset, c->sc_wire, len);
 }
 
-/* ---- one bucket's records ------------------------------------------------------------------- */
+/* ---- one group of buckets: its lines on worker threads ----------------------------------------
+ */
 
-/* The decoded records of one bucket, grouped by line (each line's in ledger order). */
-typedef struct lwork {
-    cdr_record *lw_rec;
-    cdr_rated *lw_rated;
-    const cdr_plan **lw_plan;
-    uint32_t *lw_order, *lw_tmp;
-    size_t lw_cap;
-    size_t *lw_first; /* per line of the bucket: its first record; [nlines] = the end */
-    size_t lw_lcap;
-} lwork;
+/* A record of the group: where its bytes are (in the group's buffer). */
+typedef struct wslot {
+    const uint8_t *ws_wire;
+    uint32_t ws_len;
+} wslot;
 
-static int lwork_fit(lwork *w, size_t n, size_t nlines)
+typedef struct pass_ctx pass_ctx;
+
+/* One worker: a range of the group's lines, decoded one line at a time. */
+typedef struct worker {
+    pass_ctx *wk_pc;
+    size_t wk_lo, wk_hi; /* lines (indexes into the lines) */
+    cdr_record *wk_rec;
+    cdr_rated *wk_rated;
+    const cdr_plan **wk_plan;
+    uint32_t *wk_order, *wk_tmp;
+    size_t wk_cap;
+    char *wk_txt; /* text mode: the items' rows of its lines */
+    size_t wk_txt_len, wk_txt_cap;
+    size_t *wk_line_end; /* per line of the range: the end of its rows in wk_txt */
+    uint64_t *wk_line_items;
+    size_t wk_lcap;
+    int wk_rc;
+    cdr_diag wk_dg;
+} worker;
+
+struct pass_ctx {
+    const stmt_env *pc_env;
+    const stmt_lines *pc_sl;
+    uint32_t pc_cycle;
+    stmt_item_fn pc_item;
+    stmt_text_fn pc_text;
+    stmt_line_fn pc_done;
+    void *pc_ctx;
+    wslot *pc_slot; /* the group's records, by line */
+    size_t pc_slot_cap;
+    size_t *pc_first; /* per line of the group: its first slot; [nlines] = the end */
+    size_t *pc_fill;
+    size_t pc_lcap;
+    size_t pc_glo; /* the group's first line */
+    worker pc_w[2];
+};
+
+static int worker_fit(worker *w, size_t n)
 {
-    if (nlines + 1 > w->lw_lcap) {
-        size_t *f = realloc(w->lw_first, (nlines + 1) * sizeof *f);
-        if (!f)
-            return CDR_ENOMEM;
-        w->lw_first = f;
-        w->lw_lcap = nlines + 1;
-    }
-    if (n <= w->lw_cap)
+    if (n <= w->wk_cap)
         return 0;
-    size_t cap = w->lw_cap ? w->lw_cap : 256;
+    size_t cap = w->wk_cap ? w->wk_cap : 256;
     while (cap < n)
         cap *= 2;
-    cdr_record *r = realloc(w->lw_rec, cap * sizeof *r);
+    cdr_record *r = realloc(w->wk_rec, cap * sizeof *r);
     if (r)
-        w->lw_rec = r;
-    cdr_rated *q = realloc(w->lw_rated, cap * sizeof *q);
+        w->wk_rec = r;
+    cdr_rated *q = realloc(w->wk_rated, cap * sizeof *q);
     if (q)
-        w->lw_rated = q;
-    const cdr_plan **p = realloc(w->lw_plan, cap * sizeof *p);
+        w->wk_rated = q;
+    const cdr_plan **p = realloc(w->wk_plan, cap * sizeof *p);
     if (p)
-        w->lw_plan = p;
-    uint32_t *o = realloc(w->lw_order, cap * sizeof *o);
+        w->wk_plan = p;
+    uint32_t *o = realloc(w->wk_order, cap * sizeof *o);
     if (o)
-        w->lw_order = o;
-    uint32_t *t = realloc(w->lw_tmp, cap * sizeof *t);
+        w->wk_order = o;
+    uint32_t *t = realloc(w->wk_tmp, cap * sizeof *t);
     if (t)
-        w->lw_tmp = t;
+        w->wk_tmp = t;
     if (!r || !q || !p || !o || !t)
         return CDR_ENOMEM;
-    w->lw_cap = cap;
+    w->wk_cap = cap;
     return 0;
 }
 
-static void lwork_free(lwork *w)
+static void worker_free(worker *w)
 {
-    free(w->lw_rec);
-    free(w->lw_rated);
-    free(w->lw_plan);
-    free(w->lw_order);
-    free(w->lw_tmp);
-    free(w->lw_first);
+    free(w->wk_rec);
+    free(w->wk_rated);
+    free(w->wk_plan);
+    free(w->wk_order);
+    free(w->wk_tmp);
+    free(w->wk_txt);
+    free(w->wk_line_end);
+    free(w->wk_line_items);
 }
 
 /* The record's standing against the package (cdr_stmt_state). */
 static int record_state(const cdr_record *cr, const cdr_rated *rr)
 {
-    if (rr->rr_free_units > 0 || (rr->rr_charge == 0 && rr->rr_overflow_units == 0 &&
-                                  rr->rr_bundle_units == 0))
+    if (rr->rr_free_units > 0 ||
+        (rr->rr_charge == 0 && rr->rr_overflow_units == 0 && rr->rr_bundle_units == 0))
         return CDR_STMT_FREE;
     if (cr->cr_direction != CDR_DIR_MO)
         return rr->rr_charge ? CDR_STMT_CHARGED : CDR_STMT_FREE;
@@ -448,40 +476,71 @@ static void sort_by_start(const cdr_record *r, uint32_t *idx, uint32_t *tmp, siz
     }
 }
 
-typedef struct pass_ctx {
-    const stmt_env *pc_env;
-    const stmt_lines *pc_sl;
-    uint32_t pc_cycle;
-    stmt_item_fn pc_item;
-    stmt_line_fn pc_done;
-    void *pc_ctx;
-    lwork pc_w;
-} pass_ctx;
-
-/* Usage, bundles and items of line `line`, whose records are w->lw_*[first, first + n). */
-static int line_usage(pass_ctx *pc, size_t line, size_t first, size_t n, cdr_diag *dg)
+static int text_put(worker *w, const char *s, size_t n)
 {
+    if (w->wk_txt_len + n > w->wk_txt_cap) {
+        size_t cap = w->wk_txt_cap ? w->wk_txt_cap : (1u << 20);
+        while (cap < w->wk_txt_len + n)
+            cap *= 2;
+        char *t = realloc(w->wk_txt, cap);
+        if (!t)
+            return CDR_ENOMEM;
+        w->wk_txt = t;
+        w->wk_txt_cap = cap;
+    }
+    memcpy(w->wk_txt + w->wk_txt_len, s, n);
+    w->wk_txt_len += n;
+    return 0;
+}
+
+/* Decode line `line`'s records, sum its usage and bundles, give its items (to pc_item, or as
+ * rows into the worker's text), compute its hint. */
+static int line_work(worker *w, size_t line, cdr_diag *dg)
+{
+    pass_ctx *pc = w->wk_pc;
     const stmt_env *env = pc->pc_env;
     const cdr_dir_subscriber *sb = pc->pc_sl->sl_sb[line];
     cdr_stmt_line *ln = &pc->pc_sl->sl_ln[line];
-    lwork *w = &pc->pc_w;
+    const size_t k0 = line - pc->pc_glo;
+    const wslot *slots = pc->pc_slot + pc->pc_first[k0];
+    const size_t n = pc->pc_first[k0 + 1] - pc->pc_first[k0];
+    if (worker_fit(w, n))
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    const cdr_plan *last = NULL;
+    char plan_id[CDR_NAME_MAX], last_id[CDR_NAME_MAX] = "";
+    for (size_t i = 0; i < n; i++) {
+        cdr_record *cr = &w->wk_rec[i];
+        cdr_rated *rr = &w->wk_rated[i];
+        const int rc =
+            cdr_rated_wire_decode(slots[i].ws_wire, slots[i].ws_len, cr, rr, plan_id, dg);
+        if (rc)
+            return rc;
+        if (!last || strcmp(plan_id, last_id) || last->pl_version != rr->rr_plan_version) {
+            last = cdr_plan_set_version(env->se_ps, plan_id, rr->rr_plan_version);
+            memcpy(last_id, plan_id, sizeof last_id);
+        }
+        w->wk_plan[i] = last; /* NULL: a plan version no longer in the store */
+        if (rr->rr_class == CDR_CLASS_NONE && last)
+            rr->rr_class = (uint8_t)cdr_plan_charge_class(last, cr, rr);
+        if (rr->rr_class == CDR_CLASS_NONE || rr->rr_class >= CDR_CLASS_COUNT)
+            rr->rr_class = (uint8_t)cdr_charge_class_of_service(cr->cr_service);
+        w->wk_order[i] = (uint32_t)i;
+    }
     /* the current plan's bundles first, even unused */
     const cdr_plan *cur = current_plan(env->se_ps, sb, pc->pc_cycle);
     for (unsigned i = 0; cur && i < cur->pl_nbundles; i++)
         line_bundle(ln, &cur->pl_bundles[i], bundle_included(env->se_dir, sb, &cur->pl_bundles[i]));
-    uint32_t *order = w->lw_order + first;
-    for (size_t i = 0; i < n; i++)
-        order[i] = (uint32_t)(first + i);
-    sort_by_start(w->lw_rec, order, w->lw_tmp + first, n);
+    sort_by_start(w->wk_rec, w->wk_order, w->wk_tmp, n);
     cdr_stmt_item it;
     memset(&it, 0, sizeof it);
     it.it_subscriber = sb->sb_id;
     memcpy(it.it_msisdn, sb->sb_msisdn, sizeof it.it_msisdn);
+    char row[CDR_STMT_ITEM_CSV_MAX];
     for (size_t k = 0; k < n; k++) {
-        const size_t i = order[k];
-        const cdr_record *cr = &w->lw_rec[i];
-        const cdr_rated *rr = &w->lw_rated[i];
-        const cdr_plan *pl = w->lw_plan[i];
+        const size_t i = w->wk_order[k];
+        const cdr_record *cr = &w->wk_rec[i];
+        const cdr_rated *rr = &w->wk_rated[i];
+        const cdr_plan *pl = w->wk_plan[i];
         const int state = record_state(cr, rr);
         const int over = state == CDR_STMT_OVERFLOW || state == CDR_STMT_PARTLY;
         cdr_stmt_class *cl = &ln->ln_class[rr->rr_class];
@@ -513,7 +572,7 @@ static int line_usage(pass_ctx *pc, size_t line, size_t first, size_t n, cdr_dia
             if (b)
                 b->bn_used += rr->rr_bundle_units;
         }
-        if (!pc->pc_item)
+        if (!pc->pc_item && !pc->pc_text)
             continue;
         it.it_start = cr->cr_start;
         it.it_utc_offset = pl ? cdr_tz_offset(&pl->pl_tz, cr->cr_start, NULL) : cr->cr_utc_offset;
@@ -534,124 +593,187 @@ static int line_usage(pass_ctx *pc, size_t line, size_t first, size_t n, cdr_dia
         if (pl && rr->rr_nparts > 0 && rr->rr_parts[0].rp_band < pl->pl_nbands)
             memcpy(it.it_band, pl->pl_band_names[rr->rr_parts[0].rp_band], sizeof it.it_band);
         it.it_charge = rr->rr_charge;
-        const int rc = pc->pc_item(&it, line, pc->pc_ctx);
+        int rc;
+        if (pc->pc_text) {
+            const size_t len = cdr_stmt_item_csv(&it, row, sizeof row);
+            rc = len ? text_put(w, row, len) : CDR_LIMIT;
+        } else {
+            rc = pc->pc_item(&it, line, pc->pc_ctx);
+        }
         if (rc)
-            return rc == CDR_ENOMEM ? cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory") : rc;
+            return rc == CDR_ENOMEM || rc == CDR_LIMIT
+                       ? cdr_diag_set(dg, rc, NULL, 0, 0, "cannot format an itemised row")
+                       : rc;
     }
+    if (env->se_hint)
+        return cdr_stmt_hint_line(env->se_ps, env->se_dir, sb, pc->pc_cycle, w->wk_rec, w->wk_rated,
+                                  n, &ln->ln_hint, dg);
     return 0;
 }
 
-/* The hints of lines [lo, hi) of a bucket, on a thread of their own. */
-typedef struct hint_job {
-    pass_ctx *hj_pc;
-    size_t hj_lo, hj_hi;
-    int hj_rc;
-    cdr_diag hj_dg;
-} hint_job;
-
-static void *hint_lines(void *arg)
+static void *worker_run(void *arg)
 {
-    hint_job *j = arg;
-    pass_ctx *pc = j->hj_pc;
-    const lwork *w = &pc->pc_w;
-    for (size_t line = j->hj_lo; line < j->hj_hi && !j->hj_rc; line++) {
-        const size_t a = w->lw_first[line - j->hj_lo], b = w->lw_first[line - j->hj_lo + 1];
-        j->hj_rc = cdr_stmt_hint_line(pc->pc_env->se_ps, pc->pc_env->se_dir,
-                                      pc->pc_sl->sl_sb[line], pc->pc_cycle, w->lw_rec + a,
-                                      w->lw_rated + a, b - a, &pc->pc_sl->sl_ln[line].ln_hint,
-                                      &j->hj_dg);
+    worker *w = arg;
+    for (size_t line = w->wk_lo; line < w->wk_hi && !w->wk_rc; line++) {
+        w->wk_rc = line_work(w, line, &w->wk_dg);
+        w->wk_line_end[line - w->wk_lo] = w->wk_txt_len;
     }
     return NULL;
 }
 
-/* Read a bucket back: its records grouped by line (counting sort, ledger order kept within a
- * line) and decoded; the hints on a second thread while this one sums the usage and gives the
- * items, line by line; then the lines' callbacks in order (also for lines without records). */
-static int process_bucket(pass_ctx *pc, FILE *f, size_t lo, size_t hi, cdr_diag *dg)
+/* Process a group of buckets (lines [lo, hi), their records in files f[0..nf)): the records
+ * grouped by line (counting sort; ledger order kept within a line), the lines split in two
+ * ranges of about the same records, each on a worker (the second on a thread of its own when the
+ * items are text and the group is worth it); then, in line order, each line's rows and its
+ * callback (also for lines without records). */
+static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t hi, cdr_diag *dg)
 {
-    if (fflush(f) != 0 || fseeko(f, 0, SEEK_END) != 0)
-        return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
-    const off_t size = ftello(f);
+    off_t size = 0, sizes[64];
+    for (unsigned b = 0; b < nf; b++) {
+        if (fflush(f[b]) != 0 || fseeko(f[b], 0, SEEK_END) != 0)
+            return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
+        sizes[b] = ftello(f[b]);
+        size += sizes[b];
+    }
     uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
     if (size > 0 && !buf)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    rewind(f);
-    if (size > 0 && fread(buf, 1, (size_t)size, f) != (size_t)size) {
-        free(buf);
-        return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "cannot read a temporary file");
+    off_t at = 0;
+    for (unsigned b = 0; b < nf; b++) {
+        rewind(f[b]);
+        if (sizes[b] > 0 && fread(buf + at, 1, (size_t)sizes[b], f[b]) != (size_t)sizes[b]) {
+            free(buf);
+            return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "cannot read a temporary file");
+        }
+        at += sizes[b];
+        /* the file is read: its pages can go (the next pass writes it again from the start) */
+        if (ftruncate(fileno(f[b]), 0) != 0 || fseeko(f[b], 0, SEEK_SET) != 0) {
+            free(buf);
+            return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
+        }
     }
     const size_t nl = hi - lo;
-    lwork *w = &pc->pc_w;
     size_t n = 0;
     for (off_t p = 0; p < size; n++)
         p += (off_t)(sizeof(spill_hdr) + ((((spill_hdr *)(buf + p))->sh_len + 7u) & ~7u));
-    int rc = lwork_fit(w, n, nl) ? cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory") : 0;
-    if (!rc) {
-        /* counting sort by line: lw_first[k] = the first slot of line lo + k */
-        memset(w->lw_first, 0, (nl + 1) * sizeof *w->lw_first);
-        for (off_t p = 0; p < size;) {
-            const spill_hdr *h = (const spill_hdr *)(buf + p);
-            w->lw_first[h->sh_line - lo + 1]++;
-            p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
-        }
-        for (size_t k = 0; k < nl; k++)
-            w->lw_first[k + 1] += w->lw_first[k];
-        /* decode each record into its slot (lw_order counts the slots used per line) */
-        memset(w->lw_order, 0, nl * sizeof *w->lw_order);
-        const cdr_plan *last = NULL;
-        char plan_id[CDR_NAME_MAX], last_id[CDR_NAME_MAX] = "";
-        for (off_t p = 0; p < size && !rc;) {
-            const spill_hdr *h = (const spill_hdr *)(buf + p);
-            const size_t k = h->sh_line - lo;
-            const size_t i = w->lw_first[k] + w->lw_order[k]++;
-            cdr_record *cr = &w->lw_rec[i];
-            cdr_rated *rr = &w->lw_rated[i];
-            rc = cdr_rated_wire_decode((const uint8_t *)(h + 1), h->sh_len, cr, rr, plan_id, dg);
-            p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
-            if (rc)
-                break;
-            if (!last || strcmp(plan_id, last_id) || last->pl_version != rr->rr_plan_version) {
-                last = cdr_plan_set_version(pc->pc_env->se_ps, plan_id, rr->rr_plan_version);
-                memcpy(last_id, plan_id, sizeof last_id);
-            }
-            w->lw_plan[i] = last; /* NULL: a plan version no longer in the store */
-            if (rr->rr_class == CDR_CLASS_NONE && last)
-                rr->rr_class = (uint8_t)cdr_plan_charge_class(last, cr, rr);
-            if (rr->rr_class == CDR_CLASS_NONE || rr->rr_class >= CDR_CLASS_COUNT)
-                rr->rr_class = (uint8_t)cdr_charge_class_of_service(cr->cr_service);
+    int rc = 0;
+    if (nl + 1 > pc->pc_lcap) {
+        size_t *a = realloc(pc->pc_first, (nl + 1) * sizeof *a);
+        if (a)
+            pc->pc_first = a;
+        size_t *b = realloc(pc->pc_fill, (nl + 1) * sizeof *b);
+        if (b)
+            pc->pc_fill = b;
+        if (!a || !b)
+            rc = CDR_ENOMEM;
+        else
+            pc->pc_lcap = nl + 1;
+    }
+    if (!rc && n > pc->pc_slot_cap) {
+        wslot *s = realloc(pc->pc_slot, n * sizeof *s);
+        if (!s)
+            rc = CDR_ENOMEM;
+        else {
+            pc->pc_slot = s;
+            pc->pc_slot_cap = n;
         }
     }
-    free(buf);
-    hint_job hj = {.hj_pc = pc, .hj_lo = lo, .hj_hi = hi};
+    for (int t = 0; !rc && t < 2; t++) {
+        worker *w = &pc->pc_w[t];
+        if (nl > w->wk_lcap) {
+            size_t *e = realloc(w->wk_line_end, nl * sizeof *e);
+            if (e)
+                w->wk_line_end = e;
+            uint64_t *c = realloc(w->wk_line_items, nl * sizeof *c);
+            if (c)
+                w->wk_line_items = c;
+            if (!e || !c)
+                rc = CDR_ENOMEM;
+            else
+                w->wk_lcap = nl;
+        }
+    }
+    if (rc) {
+        free(buf);
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    /* counting sort by line */
+    memset(pc->pc_first, 0, (nl + 1) * sizeof *pc->pc_first);
+    for (off_t p = 0; p < size;) {
+        const spill_hdr *h = (const spill_hdr *)(buf + p);
+        pc->pc_first[h->sh_line - lo + 1]++;
+        p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
+    }
+    for (size_t k = 0; k < nl; k++)
+        pc->pc_first[k + 1] += pc->pc_first[k];
+    memcpy(pc->pc_fill, pc->pc_first, nl * sizeof *pc->pc_fill);
+    for (off_t p = 0; p < size;) {
+        const spill_hdr *h = (const spill_hdr *)(buf + p);
+        wslot *s = &pc->pc_slot[pc->pc_fill[h->sh_line - lo]++];
+        s->ws_wire = (const uint8_t *)(h + 1);
+        s->ws_len = h->sh_len;
+        p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
+    }
+    /* two ranges of about the same records */
+    pc->pc_glo = lo;
+    size_t mid = hi;
+    const int two = pc->pc_text && !pc->pc_item && n >= 4096 && nl > 1;
+    if (two) {
+        mid = lo + 1;
+        while (mid < hi - 1 && pc->pc_first[mid - lo] * 2 < n)
+            mid++;
+    }
+    worker *w0 = &pc->pc_w[0], *w1 = &pc->pc_w[1];
+    w0->wk_lo = lo;
+    w0->wk_hi = mid;
+    w1->wk_lo = mid;
+    w1->wk_hi = hi;
+    for (int t = 0; t < 2; t++) {
+        pc->pc_w[t].wk_txt_len = 0;
+        pc->pc_w[t].wk_rc = 0;
+    }
     pthread_t th;
-    int threaded = 0;
-    if (!rc && pc->pc_env->se_hint) {
-        /* a second core for the hints when the bucket is worth it */
-        threaded = n >= 4096 && pthread_create(&th, NULL, hint_lines, &hj) == 0;
-        if (!threaded)
-            hint_lines(&hj);
-    }
-    for (size_t k = 0; !rc && k < nl; k++)
-        rc = line_usage(pc, lo + k, w->lw_first[k], w->lw_first[k + 1] - w->lw_first[k], dg);
+    const int threaded = two && pthread_create(&th, NULL, worker_run, w1) == 0;
+    worker_run(w0);
     if (threaded)
         pthread_join(th, NULL);
-    if (!rc && hj.hj_rc) {
-        *dg = hj.hj_dg;
-        rc = hj.hj_rc;
+    else if (mid < hi)
+        worker_run(w1);
+    for (int t = 0; !rc && t < 2; t++)
+        if (pc->pc_w[t].wk_rc) {
+            *dg = pc->pc_w[t].wk_dg;
+            rc = pc->pc_w[t].wk_rc;
+        }
+    /* the lines in order: their rows, then their callbacks */
+    for (size_t line = lo; !rc && line < hi; line++) {
+        const worker *w = line < mid ? w0 : w1;
+        const size_t k = line - w->wk_lo;
+        if (pc->pc_text) {
+            const size_t from = k ? w->wk_line_end[k - 1] : 0, to = w->wk_line_end[k];
+            rc = pc->pc_text(line, w->wk_txt + from, to - from,
+                             pc->pc_first[line - lo + 1] - pc->pc_first[line - lo], pc->pc_ctx);
+        }
+        if (!rc && pc->pc_done)
+            rc = pc->pc_done(&pc->pc_sl->sl_ln[line], line, pc->pc_ctx);
     }
-    for (size_t k = 0; !rc && pc->pc_done && k < nl; k++)
-        rc = pc->pc_done(&pc->pc_sl->sl_ln[lo + k], lo + k, pc->pc_ctx);
+    free(buf);
     return rc;
 }
 
 int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_item_fn item,
-              stmt_line_fn line_done, void *ctx, cdr_diag *dg)
+              stmt_text_fn text, stmt_line_fn line_done, void *ctx, cdr_diag *dg)
 {
     if (!sl->sl_n)
         return 0;
     spill sp = {.sp_env = env, .sp_sl = sl};
-    pass_ctx pc = {.pc_env = env, .pc_sl = sl, .pc_cycle = cycle, .pc_item = item,
-                   .pc_done = line_done, .pc_ctx = ctx};
+    pass_ctx pc = {.pc_env = env,
+                   .pc_sl = sl,
+                   .pc_cycle = cycle,
+                   .pc_item = item,
+                   .pc_text = text,
+                   .pc_done = line_done,
+                   .pc_ctx = ctx};
+    pc.pc_w[0].wk_pc = pc.pc_w[1].wk_pc = &pc;
     cdr_ledger *lg = NULL;
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     int rc = linemap_build(&sp.sp_lines, sl);
@@ -659,7 +781,8 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
         rc = cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory");
     if (!rc)
         rc = cdr_ledger_open(env->se_ledger, &lo, &lg, dg);
-    /* as many buckets as the cycle's records need to stay within the budget */
+    /* buckets of a quarter of the budget each, so that groups of them fit it even when lines
+     * are of very different sizes */
     uint64_t records = 0;
     const int by_index = sl->sl_n <= 8; /* a few lines: through the segments' MSISDN index */
     if (!rc && !by_index) {
@@ -670,9 +793,9 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
         else
             records = t.lt_records;
     }
+    const uint64_t budget = env->se_budget ? env->se_budget : DEFAULT_BUDGET;
     if (!rc) {
-        const uint64_t budget = env->se_budget ? env->se_budget : DEFAULT_BUDGET;
-        uint64_t nb = records * AVG_RECORD_SIZE / budget + 1;
+        uint64_t nb = records * AVG_RECORD_SIZE / (budget / 4) + 1;
         if (nb > MAX_BUCKETS)
             nb = MAX_BUCKETS;
         if (nb > sl->sl_n)
@@ -706,13 +829,34 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
     if (rc == CDR_NOTFOUND && sp.sp_f)
         rc = 0; /* a cycle the ledger does not hold: no usage */
     cdr_ledger_close(lg);
-    for (unsigned b = 0; !rc && b < sp.sp_nb; b++) {
-        /* bucket b holds lines [lo, hi): those with line * nb / n == b */
+    /* groups of consecutive buckets within the budget (at least one bucket, at most 64) */
+    for (unsigned b = 0; !rc && b < sp.sp_nb;) {
+        unsigned e = b;
+        uint64_t bytes = 0;
+        while (e < sp.sp_nb && e - b < 64) {
+            if (fseeko(sp.sp_f[e], 0, SEEK_END) != 0) {
+                rc = cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
+                break;
+            }
+            const uint64_t sz = (uint64_t)ftello(sp.sp_f[e]);
+            if (e > b && bytes + sz > budget)
+                break;
+            bytes += sz;
+            e++;
+        }
+        if (rc)
+            break;
+        /* bucket k holds lines [ceil(k n / nb), ceil((k + 1) n / nb)) */
         const size_t lo_l = (size_t)(((uint64_t)b * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
-        const size_t hi_l = (size_t)(((uint64_t)(b + 1) * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
-        rc = process_bucket(&pc, sp.sp_f[b], lo_l, hi_l, dg);
+        const size_t hi_l = (size_t)(((uint64_t)e * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
+        rc = process_group(&pc, sp.sp_f + b, e - b, lo_l, hi_l, dg);
+        b = e;
     }
     spill_close(&sp);
-    lwork_free(&pc.pc_w);
+    worker_free(&pc.pc_w[0]);
+    worker_free(&pc.pc_w[1]);
+    free(pc.pc_slot);
+    free(pc.pc_first);
+    free(pc.pc_fill);
     return rc;
 }

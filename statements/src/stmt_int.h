@@ -13,6 +13,9 @@
  * line's records by local time (then ledger order); return non-zero to stop (that value is
  * returned). */
 typedef int (*stmt_item_fn)(const cdr_stmt_item *it, size_t line, void *ctx);
+/* Called with the itemised rows of a line (cdr_stmt_item_csv, nitems of them), lines in order,
+ * when the items are asked for as text: they are then formatted on worker threads. */
+typedef int (*stmt_text_fn)(size_t line, const char *rows, size_t len, uint64_t nitems, void *ctx);
 /* Called once a line's usage, bundles and hint are filled, in line order: after the items of
  * its lines' range (several lines' items may come before their callbacks). */
 typedef int (*stmt_line_fn)(cdr_stmt_line *ln, size_t index, void *ctx);
@@ -39,11 +42,12 @@ typedef struct stmt_lines {
 
 /* Read the cycle's records of the lines from the ledger (and the cycle's own correction sets),
  * fill each line's usage (classes' rated figures, services, bundles) and, when env->se_hint, its
- * hint, calling item (may be NULL) for every item and line_done (may be NULL) once per line, in
- * line order. Memory is bounded: records are spilled to temporary files by line range and read
- * back one range at a time. */
+ * hint, giving the items to item (one by one, on this thread) or text (as rows, formatted by two
+ * worker threads), either may be NULL, and calling line_done (may be NULL) once per line, in line
+ * order. Memory is bounded: records are spilled to temporary files by line range and read back
+ * one range at a time. */
 int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_item_fn item,
-              stmt_line_fn line_done, void *ctx, cdr_diag *dg);
+              stmt_text_fn text, stmt_line_fn line_done, void *ctx, cdr_diag *dg);
 
 /* Add the invoice lines of bo (already filtered to the lines and the enterprise account) into
  * the lines' billed figures; account-level lines of account `ent_account` into *account_adj.
@@ -56,7 +60,7 @@ int stmt_apply_invoices(const cdr_bill_output *bo, const stmt_lines *sl, uint64_
 void stmt_line_identity(const cdr_dir *dir, const cdr_dir_subscriber *sb, cdr_stmt_line *ln);
 
 /* Sums over s->st_lines into the statement's totals, pools (enterprise) and top overflow. */
-void stmt_totals(const cdr_dir *dir, cdr_statement *s);
+void stmt_sum_lines(const cdr_dir *dir, cdr_statement *s);
 
 /* Size and SHA-256 of a file, read back. */
 int stmt_file_sha256(const char *path, uint64_t *bytes, uint8_t sha[32], cdr_diag *dg);

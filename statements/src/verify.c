@@ -342,8 +342,7 @@ static void item_row(vctx *v, const char *file, uint64_t row, char *s)
     cdr_money charge = 0;
     const int n = split(s, fl, 15);
     if (n != 14 || money(fl[10], &charge)) {
-        differ(v, "%s: row %" PRIu64 ": not an itemised row of 14 fields with a charge", file,
-               row);
+        differ(v, "%s: row %" PRIu64 ": not an itemised row of 14 fields with a charge", file, row);
         return;
     }
     const ptrdiff_t k = find_line(v, fl[0]);
@@ -494,8 +493,8 @@ static int against_bills(vctx *v, const char *bills, uint32_t cycle, cdr_diag *d
             differ(v, "msisdn %s: enterprise share %s in lines.csv, %s on the invoices",
                    l->vl_msisdn, m2(l->vl_ent, a), m2(l->vl_bill_ent, b));
         if (l->vl_bill_mem != l->vl_mem || l->vl_bill_mem_tax != l->vl_mem_tax)
-            differ(v, "msisdn %s: member share %s in lines.csv, %s on the invoices",
-                   l->vl_msisdn, m2(l->vl_mem, a), m2(l->vl_bill_mem, b));
+            differ(v, "msisdn %s: member share %s in lines.csv, %s on the invoices", l->vl_msisdn,
+                   m2(l->vl_mem, a), m2(l->vl_bill_mem, b));
     }
     for (size_t s = 0; s < v->v_nstmts; s++) {
         const vstmt *st = &v->v_stmts[s];
@@ -598,16 +597,16 @@ int cdr_stmt_verify(const char *dir, const char *bills, cdr_stmt_diff_fn diff, v
             mem += l->vl_mem;
         }
         if (lines != st->vs_lines || items != st->vs_items)
-            differ(&v, "%s: %" PRIu64 " lines with %" PRIu64 " items in lines.csv, "
-                       "statements.csv says %" PRIu64 " with %" PRIu64,
+            differ(&v,
+                   "%s: %" PRIu64 " lines with %" PRIu64 " items in lines.csv, "
+                   "statements.csv says %" PRIu64 " with %" PRIu64,
                    st->vs_statement, lines, items, st->vs_lines, st->vs_items);
         if (rated != st->vs_rated)
             differ(&v, "%s: the lines' rated charges add up to %s, statements.csv says %s",
                    st->vs_statement, m6(rated, a), m6(st->vs_rated, b));
         if (ent != st->vs_ent || mem != st->vs_mem)
             differ(&v, "%s: the lines' shares add up to %s + %s, statements.csv says %s + %s",
-                   st->vs_statement, m2(ent, a), m2(mem, b), m2(st->vs_ent, a),
-                   m2(st->vs_mem, b));
+                   st->vs_statement, m2(ent, a), m2(mem, b), m2(st->vs_ent, a), m2(st->vs_mem, b));
     }
     if (!rc && (bills || rec_bills[0])) {
         cdr_diag bdg;
