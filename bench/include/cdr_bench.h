@@ -141,8 +141,8 @@ int cdr_bench_ledger_build(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan
  * of the cdrate executable) and timed: lines_per_sec (itemised lines written) and the child's
  * peak RSS. One JSON object on out. */
 typedef struct cdr_bench_statement_config {
-    size_t bs_members;  /* 0 = 10000 */
-    uint64_t bs_lines;  /* CDRs generated; 0 = 5000000 */
+    size_t bs_members; /* 0 = 10000 */
+    uint64_t bs_lines; /* CDRs generated; 0 = 5000000 */
     uint64_t bs_seed;
     const char *bs_workdir; /* NULL = a temporary folder */
     int bs_keep;
