@@ -30,11 +30,11 @@ typedef struct cli_command {
 enum {
     CLI_EXIT_OK = 0,   /* success */
     CLI_EXIT_FAIL = 1, /* the environment failed: I/O, disk, store, broker; figures not adding up */
-    CLI_EXIT_USAGE = 2,   /* bad command line: usage printed */
-    CLI_EXIT_REJECTS = 3, /* ran to the end, but input records were rejected or files refused */
-    CLI_EXIT_REFUSED = 4, /* refused as a whole, nothing changed: invalid plan or directory file,
-                             no store at the path, content already rated, not confirmed */
-    CLI_EXIT_UNRATED = 5, /* rate: no record could be rated, or more than --max-unratable */
+    CLI_EXIT_USAGE = 2,    /* bad command line: usage printed */
+    CLI_EXIT_REJECTS = 3,  /* ran to the end, but input records were rejected or files refused */
+    CLI_EXIT_REFUSED = 4,  /* refused as a whole, nothing changed: invalid plan or directory file,
+                              no store at the path, content already rated, not confirmed */
+    CLI_EXIT_UNRATED = 5,  /* rate: no record could be rated, or more than --max-unratable */
     CLI_EXIT_NOTFOUND = 6, /* query: the MSISDN asked for is not in the directory; payments
                              status: the account asked for has no invoices or payments */
     CLI_EXIT_NOTBILLED = 7 /* statement: the cycle (or the line in it) is not billed yet */
