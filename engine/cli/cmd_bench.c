@@ -38,8 +38,7 @@ int cmd_bench(int argc, char **argv)
         {"timeout", CLI_COUNT, &timeout, "S", "e2e: give up after S s without progress (120)", 1,
          86400},
         {"broker-pid", CLI_COUNT, &broker_pid, "PID", "e2e: report this process's CPU time", 1},
-        {"members", CLI_COUNT, &members, "N", "statement: members of the enterprise", 1,
-         10000000},
+        {"members", CLI_COUNT, &members, "N", "statement: members of the enterprise", 1, 10000000},
         {"lines", CLI_COUNT, &lines, "N", "statement: CDRs of the month (itemised lines)", 1,
          1000000000},
         {"workdir", CLI_STRING, &workdir, "DIR",
@@ -144,8 +143,8 @@ int cmd_bench(int argc, char **argv)
         const cdr_bench_bill_config bb = {(size_t)subs, cdrs, seed, workdir, keep};
         rc = cdr_bench_bill(&bb, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "statement")) {
-        const cdr_bench_statement_config bs = {(size_t)members, lines, seed, workdir, keep,
-                                               "/proc/self/exe"};
+        const cdr_bench_statement_config bs = {(size_t)members, lines, seed,
+                                               workdir,         keep,  "/proc/self/exe"};
         rc = cdr_bench_statement(&bs, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);

@@ -37,11 +37,9 @@ static void usage(FILE *f)
                "       cdrate --version\n\ncommands:\n");
     for (const cli_command *c = commands; c->name; c++)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
-    fprintf(
-        f,
-        "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
-        "5 unratable records (rate), 6 not found (query, payments, rerate, statement),\n"
-        "7 not billed (statement); docs/operations.md\n");
+    fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
+               "5 unratable records (rate), 6 not found (query, payments, rerate, statement),\n"
+               "7 not billed (statement); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)
