@@ -8,7 +8,8 @@ PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
       redis-server redis-tools # the tests' Redis (scripts/redis: redis-server, redis-cli)
       clang libclang-rt-dev # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
       libsodium-dev # SHA-256 of the statement exports' manifests (docs/statements.md)
-      chromium chromium-driver python3-selenium) # the statements' HTML in a real browser
+      chromium chromium-driver python3-selenium # the statements' HTML in a real browser
+      fonts-wqy-microhei) # a CJK font, so that zh-CN screenshots show the characters
 
 # The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any
 # installed Java 11+ and Maven will do, so these are asked for only when the commands are missing.
