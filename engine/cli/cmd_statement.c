@@ -26,6 +26,7 @@ int cli_statement_exit(int rc)
         return CLI_EXIT_NOTBILLED;
     case CDR_FORMAT:
     case CDR_VERSION:
+    case CDR_LIMIT:
         return CLI_EXIT_REFUSED;
     default:
         return CLI_EXIT_FAIL;
@@ -104,6 +105,8 @@ int cmd_statement(int argc, char **argv)
     if (!cycle)
         return cli_usage_error(&cs, "'%s' is not a cycle YYYY-MM (year from 1970, month 01..12)",
                                cycle_s);
+    if (format == CDR_STMT_CSV && !strcmp(out, "-"))
+        return cli_usage_error(&cs, "--format csv writes a folder: --out must name one, not -");
     cdr_store *st = NULL;
     int ec = cli_store_open("statement", store, CLI_STORE_READ, &st);
     if (ec != CLI_EXIT_OK)

@@ -227,6 +227,9 @@ typedef struct cdr_stmt_config {
  * no BILLS/2026-11/invoices.csv" (also a line the cycle's bill did not bill); CDR_FORMAT (a
  * malformed bill output or a damaged ledger segment, naming the file); CDR_EIO; CDR_ENOMEM. */
 int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **out, cdr_diag *dg);
+/* At most this many itemised records are held in one statement (sc_itemised; CDR_LIMIT beyond:
+ * `statement export` streams any number). */
+#define CDR_STMT_ITEMS_MAX 1000000
 void cdr_stmt_free(cdr_statement *s); /* accepts NULL */
 
 /* The other party as the privacy setting shows it, into out (CDR_NUMBER_MAX bytes). */

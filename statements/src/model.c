@@ -370,6 +370,8 @@ static int collect_item(const cdr_stmt_item *it, size_t line, void *ctx)
     (void)line;
     items_ctx *ic = ctx;
     cdr_statement *s = ic->ic_s;
+    if (s->st_nitems >= CDR_STMT_ITEMS_MAX)
+        return CDR_LIMIT;
     if (cdr_grow(&s->st_items, &ic->ic_cap, s->st_nitems + 1, sizeof *s->st_items, 256))
         return CDR_ENOMEM;
     s->st_items[s->st_nitems++] = *it;
@@ -491,6 +493,11 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
                        &ic, dg);
     if (rc == CDR_ENOMEM && !dg->dg_msg[0])
         cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc == CDR_LIMIT && s && s->st_nitems >= CDR_STMT_ITEMS_MAX)
+        cdr_diag_set(dg, CDR_LIMIT, NULL, 0, 0,
+                     "more than %d itemised records: too many for one file; `cdrate statement "
+                     "export` writes them streaming",
+                     CDR_STMT_ITEMS_MAX);
     if (!rc) {
         stmt_sum_lines(env.se_dir, s);
         if (s->st_kind == CDR_STMT_ENTERPRISE)
