@@ -488,6 +488,10 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
                                  dg);
     }
     items_ctx ic = {s, 0};
+    /* itemised: the items are there, also when there are none (an empty list, not "not asked") */
+    if (!rc && cfg->sc_itemised &&
+        cdr_grow(&s->st_items, &ic.ic_cap, 1, sizeof *s->st_items, 256) != 0)
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
     if (!rc)
         rc = stmt_pass(&env, cfg->sc_cycle, &sl, cfg->sc_itemised ? collect_item : NULL, NULL, NULL,
                        &ic, dg);
