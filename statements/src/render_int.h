@@ -91,7 +91,7 @@
     X(C_SAVING, "Saving", "可节省")                                                                \
     X(C_HINT_LINES, "Lines with a cheaper plan", "有更优惠套餐的号码数")                           \
     X(C_HINT_SAVINGS, "Possible savings", "可节省合计")                                            \
-    X(C_INVOICE, "Invoice", "发票号")                                                              \
+    X(C_INVOICE, "Invoice", "发票")                                                                \
     X(C_AMOUNT, "Amount", "金额")                                                                  \
     X(C_TAX, "Tax", "税额")                                                                        \
     X(C_TOTAL, "Total", "总计")                                                                    \

@@ -534,8 +534,9 @@ int cdr_stmt_verify(const char *dir, const char *bills, cdr_stmt_diff_fn diff, v
     *ndiff = *nfiles = *nitems = 0;
     vctx v = {.v_dir = dir, .v_fn = diff, .v_ctx = ctx};
     struct stat sb;
+    errno = 0;
     if (stat(dir, &sb) != 0 || !S_ISDIR(sb.st_mode))
-        return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "not a folder: %s",
+        return cdr_diag_set(dg, CDR_FORMAT, dir, 0, 0, "not an export folder: %s",
                             errno ? strerror(errno) : "not a directory");
     int rc = read_manifest(&v, nfiles, dg);
     if (!rc) {
@@ -571,7 +572,7 @@ int cdr_stmt_verify(const char *dir, const char *bills, cdr_stmt_diff_fn diff, v
             rc = recount(&v, v.v_stmts[s].vs_itemised);
     if (rc == CDR_ENOMEM)
         cdr_diag_set(dg, rc, NULL, 0, 0, "out of memory");
-    char a[32], b[32];
+    char a[32], b[32], c2[32], d2[32];
     /* the itemised rows against the lines, the lines against the statements */
     for (size_t j = 0; !rc && j < v.v_nlines; j++) {
         const vline *l = &v.v_lines[j];
@@ -606,7 +607,8 @@ int cdr_stmt_verify(const char *dir, const char *bills, cdr_stmt_diff_fn diff, v
                    st->vs_statement, m6(rated, a), m6(st->vs_rated, b));
         if (ent != st->vs_ent || mem != st->vs_mem)
             differ(&v, "%s: the lines' shares add up to %s + %s, statements.csv says %s + %s",
-                   st->vs_statement, m2(ent, a), m2(mem, b), m2(st->vs_ent, a), m2(st->vs_mem, b));
+                   st->vs_statement, m2(ent, a), m2(mem, b), m2(st->vs_ent, c2),
+                   m2(st->vs_mem, d2));
     }
     if (!rc && (bills || rec_bills[0])) {
         cdr_diag bdg;
