@@ -128,3 +128,38 @@ for line in open(d + "/invoices.jsonl"):
                  inv["total"], inv["currency"], inv["due"]))
         break
 PY
+# the statements of that cycle (docs/statements.md): the busiest enterprise member's and its
+# enterprise's, itemised, in the three formats (HTML in Chinese), then every statement of the
+# cycle exported and verified against the invoices
+STMT_ARGS=(--cycle "$BCYCLE" --bills "$OUT/bills" --ledger "$OUT/stream/ledger" --store "$OUT/stream/store")
+echo "== statements of $BCYCLE ($OUT/statements): member $SMEMBER and its enterprise"
+mkdir -p "$OUT/statements"
+SMEMBER_ENT=$("$CDRATE" directory show --msisdn "$SMEMBER" --store "$OUT/stream/store" --json |
+  python3 -c 'import json, sys; e = json.load(sys.stdin).get("enterprise"); print(e["id"] if e else "")')
+for fmt in json csv html; do
+  ext=$fmt; [ "$fmt" = csv ] && ext=csv.d
+  "$CDRATE" statement --msisdn "$SMEMBER" "${STMT_ARGS[@]}" --format "$fmt" --itemised \
+    --out "$OUT/statements/member-$SMEMBER.$ext"
+  "$CDRATE" statement --enterprise "$SMEMBER_ENT" "${STMT_ARGS[@]}" --format "$fmt" \
+    --out "$OUT/statements/enterprise-$SMEMBER_ENT.$ext"
+done
+"$CDRATE" statement --enterprise "$SMEMBER_ENT" "${STMT_ARGS[@]}" --format html --lang zh-CN \
+  --out "$OUT/statements/enterprise-$SMEMBER_ENT.zh-CN.html"
+python3 - "$OUT/statements/member-$SMEMBER.json" "$OUT/statements/enterprise-$SMEMBER_ENT.json" <<'PY'
+import json, sys
+m = json.load(open(sys.argv[1])); e = json.load(open(sys.argv[2]))
+t = m["totals"]; h = m["overflow"]["hints"][0] if m["overflow"]["hints"] else None
+print("  member %s (%s): fee %s, usage %s, overflow %s; enterprise pays %s, the member %s; %d itemised records"
+      % (m["line"]["msisdn"], m["line"]["plan"], t["fee"], t["usage"], t["overflow"],
+         t["enterprise_share"], t["member_share"], len(m["items"] or [])))
+if h:
+    print("  cheaper-plan hint: %s" % (("%s would have cost %s instead of %s (saving %s)"
+          % (h["best"], h["best_cost"], h["current_cost"], h["saving"])) if h["state"] == "cheaper"
+          else "the current plan %s is the cheapest (%s)" % (h["current"], h["current_cost"])))
+te = e["totals"]
+print("  enterprise %s: %d members, enterprise share %s, members %s, overflow %s, hint savings %s"
+      % (e["enterprise"]["name"], len(e["members"]), te["enterprise_share"], te["member_share"],
+         te["overflow"], e["overflow"]["hint_savings"]))
+PY
+"$CDRATE" statement export "${STMT_ARGS[@]}" --out "$OUT/statements/export"
+"$CDRATE" statement verify "$OUT/statements/export/$BCYCLE"

@@ -80,6 +80,10 @@ typedef struct zout {
     uint8_t *zo_in, *zo_out;
     size_t zo_inlen;
     int zo_err;
+    int zo_open;
+    char zo_name[128];
+    crypto_hash_sha256_state zo_sha; /* of the bytes written: no reading back */
+    uint64_t zo_bytes;
 } zout;
 
 static int zout_flush(zout *z, ZSTD_EndDirective end)
@@ -92,6 +96,8 @@ static int zout_flush(zout *z, ZSTD_EndDirective end)
             return z->zo_err = CDR_ZSTD;
         if (out.pos && fwrite(z->zo_out, 1, out.pos, z->zo_f) != out.pos)
             return z->zo_err = CDR_EIO;
+        crypto_hash_sha256_update(&z->zo_sha, z->zo_out, out.pos);
+        z->zo_bytes += out.pos;
         if (end == ZSTD_e_end ? left == 0 : in.pos == in.size)
             break;
     }
@@ -125,9 +131,10 @@ typedef struct xctx {
     char x_dir[4200]; /* the partial folder */
     xlist x_files;
     FILE *x_lines_csv, *x_stmts_csv;
-    zout x_z; /* the itemised file being written */
-    int x_z_open;
-    char x_z_name[128];
+    zout x_z;     /* the itemised file being written */
+    zout x_zm;    /* the enterprise's member statements being written (JSON lines) */
+    char *x_json; /* a statement rendered in memory */
+    size_t x_json_len;
     size_t x_group_first; /* the first line of the group being written */
     uint64_t *x_items;    /* items per line */
     cdr_money *x_rated;   /* rated charge of the items per line */
@@ -144,7 +151,8 @@ static uint64_t group_of(const cdr_dir_subscriber *sb)
     return sb->sb_enterprise ? sb->sb_enterprise : 0;
 }
 
-static int add_file(xctx *x, const char *name)
+/* A file of the export with its size and SHA-256: given (sha not NULL) or read back. */
+static int add_file_sha(xctx *x, const char *name, uint64_t bytes, const uint8_t *sha)
 {
     if (x->x_files.xl_n == x->x_files.xl_cap) {
         const size_t cap = x->x_files.xl_cap ? x->x_files.xl_cap * 2 : 256;
@@ -158,7 +166,13 @@ static int add_file(xctx *x, const char *name)
     snprintf(f->xf_name, sizeof f->xf_name, "%s", name);
     char path[4400];
     snprintf(path, sizeof path, "%s/%s", x->x_dir, name);
-    const int rc = stmt_file_sha256(path, &f->xf_bytes, f->xf_sha, &x->x_dg);
+    int rc = 0;
+    if (sha) {
+        f->xf_bytes = bytes;
+        memcpy(f->xf_sha, sha, sizeof f->xf_sha);
+    } else {
+        rc = stmt_file_sha256(path, &f->xf_bytes, f->xf_sha, &x->x_dg);
+    }
     if (!rc) {
         x->x_files.xl_n++;
         x->x_sum->es_files++;
@@ -167,36 +181,81 @@ static int add_file(xctx *x, const char *name)
     return rc;
 }
 
-static int z_open(xctx *x, const char *name)
+static int add_file(xctx *x, const char *name)
 {
-    char path[4400];
-    snprintf(x->x_z_name, sizeof x->x_z_name, "%s", name);
-    snprintf(path, sizeof path, "%s/%s", x->x_dir, name);
-    x->x_z.zo_f = fopen(path, "w");
-    if (!x->x_z.zo_f)
-        return cdr_diag_set(&x->x_dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
-    ZSTD_CCtx_reset(x->x_z.zo_cc, ZSTD_reset_session_only);
-    x->x_z.zo_inlen = 0;
-    x->x_z.zo_err = 0;
-    x->x_z_open = 1;
-    const size_t n = cdr_stmt_item_csv_header(x->x_cfg->ec_lang, 1, x->x_row, sizeof x->x_row);
-    return zout_put(&x->x_z, x->x_row, n);
+    return add_file_sha(x, name, 0, NULL);
 }
 
-static int z_close(xctx *x)
+/* Start the zstd file `name` (header: its first bytes, may be NULL). */
+static int z_open(xctx *x, zout *z, const char *name, const char *header, size_t hlen)
 {
-    if (!x->x_z_open)
+    char path[4400];
+    snprintf(z->zo_name, sizeof z->zo_name, "%s", name);
+    snprintf(path, sizeof path, "%s/%s", x->x_dir, name);
+    z->zo_f = fopen(path, "w");
+    if (!z->zo_f)
+        return cdr_diag_set(&x->x_dg, CDR_EIO, path, 0, 0, "cannot create: %s", strerror(errno));
+    ZSTD_CCtx_reset(z->zo_cc, ZSTD_reset_session_only);
+    z->zo_inlen = 0;
+    z->zo_err = 0;
+    z->zo_open = 1;
+    z->zo_bytes = 0;
+    crypto_hash_sha256_init(&z->zo_sha);
+    return header ? zout_put(z, header, hlen) : 0;
+}
+
+static int z_close(xctx *x, zout *z)
+{
+    if (!z->zo_open)
         return 0;
-    x->x_z_open = 0;
-    int rc = zout_flush(&x->x_z, ZSTD_e_end);
-    if (fflush(x->x_z.zo_f) != 0)
+    z->zo_open = 0;
+    int rc = zout_flush(z, ZSTD_e_end);
+    if (fflush(z->zo_f) != 0)
         rc = rc ? rc : CDR_EIO;
-    if (fclose(x->x_z.zo_f) != 0)
+    if (fclose(z->zo_f) != 0)
         rc = rc ? rc : CDR_EIO;
     if (rc)
-        return cdr_diag_set(&x->x_dg, rc, x->x_z_name, 0, 0, "cannot write the itemised file: %s",
+        return cdr_diag_set(&x->x_dg, rc, z->zo_name, 0, 0, "cannot write: %s",
                             rc == CDR_ZSTD ? "compression failed" : strerror(errno));
-    return add_file(x, x->x_z_name);
+    uint8_t sha[32];
+    crypto_hash_sha256_final(&z->zo_sha, sha);
+    return add_file_sha(x, z->zo_name, z->zo_bytes, sha);
+}
+
+/* The itemised file `name` begun: its header row. */
+static int itemised_open(xctx *x, const char *name)
+{
+    const size_t n = cdr_stmt_item_csv_header(x->x_cfg->ec_lang, 1, x->x_row, sizeof x->x_row);
+    return z_open(x, &x->x_z, name, x->x_row, n);
+}
+
+/* A statement rendered as one line of JSON into x_json (the renderer's line breaks and
+ * indentation dropped: JSON strings never hold a raw line break). */
+static int render_line(xctx *x, const cdr_statement *s)
+{
+    free(x->x_json);
+    x->x_json = NULL;
+    size_t n = 0;
+    FILE *f = open_memstream(&x->x_json, &n);
+    if (!f)
+        return cdr_diag_set(&x->x_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    int rc = cdr_stmt_render_json(s, x->x_cfg->ec_lang, f, &x->x_dg);
+    if (fclose(f) != 0 && !rc)
+        rc = cdr_diag_set(&x->x_dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    if (rc)
+        return rc;
+    size_t w = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (x->x_json[i] == '\n') {
+            while (i + 1 < n && x->x_json[i + 1] == ' ')
+                i++;
+            continue;
+        }
+        x->x_json[w++] = x->x_json[i];
+    }
+    x->x_json[w++] = '\n';
+    x->x_json_len = w;
+    return 0;
 }
 
 /* An itemised file with the header row only, written while another may be open. */
@@ -257,11 +316,11 @@ static int on_text(size_t line, const char *rows, size_t len, uint64_t nitems, v
     const cdr_dir_subscriber *sb = x->x_sl.sl_sb[line];
     char name[128];
     itemised_name(sb, name, sizeof name);
-    if (!x->x_z_open || strcmp(name, x->x_z_name)) {
+    if (!x->x_z.zo_open || strcmp(name, x->x_z.zo_name)) {
         /* the first rows of a group: the previous group's file is complete */
-        int rc = z_close(x);
+        int rc = z_close(x, &x->x_z);
         if (!rc)
-            rc = z_open(x, name);
+            rc = itemised_open(x, name);
         if (rc)
             return rc;
     }
@@ -365,16 +424,26 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
     for (int c = 0; c < CDR_CLASS_COUNT; c++)
         rated += ln->ln_class[c].cl_rated;
     x->x_rated[i] = rated;
-    /* its member statement */
+    /* its member statement: an individual's in a file of its own, an enterprise member's as a
+     * line of its enterprise's members.jsonl.zst */
     cdr_statement s;
     stmt_of(x, &s, CDR_STMT_MEMBER, i, 1);
     char name[128], id[64];
-    snprintf(name, sizeof name, "members/%s.json", sb->sb_msisdn);
-    int rc = write_json(x, name, &s);
-    if (rc)
-        return rc;
-    char a[32], b[32], c[32], d[32], e[32];
     const int ent = group_of(sb) != 0;
+    int rc;
+    if (ent) {
+        snprintf(name, sizeof name, "enterprises/%" PRIu64 ".members.jsonl.zst", sb->sb_enterprise);
+        if (!x->x_zm.zo_open && (rc = z_open(x, &x->x_zm, name, NULL, 0)) != 0)
+            return rc;
+        if ((rc = render_line(x, &s)) != 0 ||
+            (rc = zout_put(&x->x_zm, x->x_json, x->x_json_len)) != 0)
+            return rc;
+    } else {
+        snprintf(name, sizeof name, "members/%s.json", sb->sb_msisdn);
+        if ((rc = write_json(x, name, &s)) != 0)
+            return rc;
+    }
+    char a[32], b[32], c[32], d[32], e[32];
     if (ent)
         snprintf(id, sizeof id, "enterprise:%" PRIu64, sb->sb_enterprise);
     else
@@ -395,10 +464,12 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
         uint64_t group_items = 0;
         for (size_t k = x->x_group_first; k <= i; k++)
             group_items += x->x_items[k];
-        if (x->x_z_open && !strcmp(x->x_z_name, zname))
-            rc = z_close(x);   /* its last item was given before this callback */
-        else if (!group_items) /* a group without records: the header row only */
+        if (x->x_z.zo_open && !strcmp(x->x_z.zo_name, zname))
+            rc = z_close(x, &x->x_z); /* its last item was given before this callback */
+        else if (!group_items)        /* a group without records: the header row only */
             rc = write_empty_itemised(x, zname);
+        if (!rc && ent)
+            rc = z_close(x, &x->x_zm);
         if (rc)
             return rc;
         const size_t first = x->x_group_first, n = i + 1 - first;
@@ -592,8 +663,11 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
         x->x_z.zo_cc = ZSTD_createCCtx();
         x->x_z.zo_in = malloc(ZOUT_BUF);
         x->x_z.zo_out = malloc(ZOUT_BUF);
+        x->x_zm.zo_cc = ZSTD_createCCtx();
+        x->x_zm.zo_in = malloc(ZOUT_BUF);
+        x->x_zm.zo_out = malloc(ZOUT_BUF);
         if (!x->x_sl.sl_ln || !x->x_items || !x->x_rated || !x->x_z.zo_cc || !x->x_z.zo_in ||
-            !x->x_z.zo_out)
+            !x->x_z.zo_out || !x->x_zm.zo_cc || !x->x_zm.zo_in || !x->x_zm.zo_out)
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         else {
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_compressionLevel,
@@ -602,6 +676,10 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
             /* compression on a thread of zstd's own, beside the pass (ignored by a libzstd
              * built without threads: then it compresses inline) */
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_nbWorkers, 1);
+            ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_jobSize, 1 << 20); /* small buffers */
+            ZSTD_CCtx_setParameter(x->x_zm.zo_cc, ZSTD_c_compressionLevel,
+                                   cfg->ec_level ? cfg->ec_level : 3);
+            ZSTD_CCtx_setParameter(x->x_zm.zo_cc, ZSTD_c_checksumFlag, 1);
         }
     }
     for (size_t i = 0; !rc && i < x->x_sl.sl_n; i++)
@@ -712,10 +790,14 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
         snprintf(sum->es_dir, sizeof sum->es_dir, "%s", final_dir);
         sum->es_items = x->x_nitems;
     }
-    if (x->x_z_open) {
+    if (x->x_z.zo_open)
         fclose(x->x_z.zo_f);
-        x->x_z_open = 0;
-    }
+    if (x->x_zm.zo_open)
+        fclose(x->x_zm.zo_f);
+    ZSTD_freeCCtx(x->x_zm.zo_cc);
+    free(x->x_zm.zo_in);
+    free(x->x_zm.zo_out);
+    free(x->x_json);
     if (x->x_lines_csv)
         fclose(x->x_lines_csv);
     if (x->x_stmts_csv)

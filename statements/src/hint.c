@@ -5,15 +5,17 @@
  * record through cdr_rules_rate, with its version in effect at the record's start; the counters
  * are kept as the rater keeps them (engine/core/src/rater.c rate_one): an own bundle by its name,
  * a pool by its service. The fee and its proration are the bill run's (cdr_bill_active_days,
- * cdr_bill_prorate). Nothing is allocated: the state of one plan is on the stack.
+ * cdr_bill_prorate). The records are read once: each is re-rated under every candidate in turn.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cdr_bill.h"
 #include "cdr_stmt_hint.h"
 #include "cdr_stream.h"
+#include "stmt_int.h"
 
 #define CENT    10000 /* micro-units */
 #define MAX_OWN 64    /* distinct own-bundle names of one family's versions within a cycle */
@@ -30,6 +32,7 @@ typedef struct hplan {
     uint64_t hp_own_used[MAX_OWN];
     uint64_t hp_pool_used[CDR_SVC_COUNT]; /* the line's draw on its enterprise's pool */
     cdr_money hp_usage[CDR_CLASS_COUNT];  /* rated charges per class, micro-units */
+    cdr_money hp_last;                    /* the charge of the record rated last */
 } hplan;
 
 /* Make hp_ver the version in effect at t. Returns 0, 1 when no version is in effect at t, or
@@ -113,6 +116,7 @@ static int hp_rate(hplan *hp, const cdr_record *cr, const uint64_t *pool)
             hp->hp_own_used[hp->hp_slot[b]] = bc.bc_used[b];
     }
     const unsigned cls = rr.rr_class < CDR_CLASS_COUNT ? rr.rr_class : 0;
+    hp->hp_last = rr.rr_charge;
     if (__builtin_add_overflow(hp->hp_usage[cls], rr.rr_charge, &hp->hp_usage[cls]))
         return CDR_RANGE;
     return 0;
@@ -124,13 +128,22 @@ static int taken(const cdr_rated *rr)
     return rr->rr_reason == CDR_REASON_NONE && !(rr->rr_flags & CDR_RATED_FLAG_REVERSAL);
 }
 
-/* The cost of the line under family f (fee + usage, micro-units) into *cost. Returns 0, 1 when
- * the family is not a candidate (no version at ref, another currency, a record it cannot rate),
- * or an error (in dg). */
-static int plan_cost(const cdr_plan_set *ps, int f, const cdr_dir_subscriber *sb, uint32_t cycle,
-                     cdr_time ref, const char *currency, const cdr_record *recs,
-                     const cdr_rated *rated, size_t n, const uint64_t *pool, cdr_money *cost,
-                     cdr_diag *dg)
+/* A plan family being compared: its state, fee and whether it can still carry the line. */
+typedef struct hcand {
+    hplan hc_hp;
+    cdr_money hc_fee;
+    const cdr_plan *hc_fv; /* the version of the fee */
+    int hc_out;            /* 1: not a candidate (a record it cannot rate), or cut */
+    int hc_cut;            /* 1: compared, and found no cheaper than the current plan before the
+                              end of the records (no need to rate the rest) */
+    cdr_money hc_running;  /* fee + the usage so far, micro-units */
+} hcand;
+
+/* The fee of family f for the line (the version in effect at its last active moment, prorated
+ * by its active days). Returns 0, 1 when the family is not a candidate (no version at ref, another
+ * currency), or an error (in dg). */
+static int family_fee(const cdr_plan_set *ps, int f, const cdr_dir_subscriber *sb, uint32_t cycle,
+                      cdr_time ref, const char *currency, hcand *c, cdr_diag *dg)
 {
     unsigned cycle_days;
     cdr_time last;
@@ -139,38 +152,90 @@ static int plan_cost(const cdr_plan_set *ps, int f, const cdr_dir_subscriber *sb
     const cdr_plan *fv = cdr_plan_set_at(ps, f, days ? last : ref);
     if (!fv || strcmp(fv->pl_currency, currency) != 0)
         return 1;
-    cdr_money fee;
-    if (cdr_bill_prorate(fv->pl_monthly_fee, days, cycle_days, &fee) != 0)
+    if (cdr_bill_prorate(fv->pl_monthly_fee, days, cycle_days, &c->hc_fee) != 0)
         return cdr_diag_set(dg, CDR_RANGE, NULL, 0, 0, "plan %s: monthly fee out of range",
                             fv->pl_id);
-    hplan hp;
-    hp.hp_ps = ps;
-    hp.hp_family = f;
-    hp.hp_ver = NULL;
-    hp.hp_nown = 0;
-    memset(hp.hp_pool_used, 0, sizeof hp.hp_pool_used);
-    memset(hp.hp_usage, 0, sizeof hp.hp_usage);
+    c->hc_fv = fv;
+    c->hc_out = 0;
+    c->hc_cut = 0;
+    c->hc_running = c->hc_fee;
+    c->hc_hp.hp_ps = ps;
+    c->hc_hp.hp_family = f;
+    c->hc_hp.hp_ver = NULL;
+    c->hc_hp.hp_nown = 0;
+    memset(c->hc_hp.hp_pool_used, 0, sizeof c->hc_hp.hp_pool_used);
+    memset(c->hc_hp.hp_usage, 0, sizeof c->hc_hp.hp_usage);
+    return 0;
+}
+
+/* Re-rate the line's records once, each under every candidate still in, and the cost of each
+ * (fee + usage rounded per class, micro-units) into hc_fee. With a bound (>= 0: the current
+ * plan's cost), a candidate whose cost can no longer be below it is cut: its usage so far, less
+ * what rounding per class could take off (half a cent a class), already reaches the bound.
+ * Returns 0 or an error (in dg). */
+static int rate_all(hcand *cands, unsigned nc, stmt_hint_get_fn get, void *gctx, size_t n,
+                    const uint64_t *pool, cdr_money bound, cdr_diag *dg)
+{
     for (size_t i = 0; i < n; i++) {
-        if (!taken(&rated[i]))
-            continue;
-        int rc = hp_version(&hp, recs[i].cr_start, dg);
-        if (rc == 1)
-            return 1; /* no version at the record's time */
+        const cdr_record *cr;
+        const cdr_rated *rr;
+        int rc = get(gctx, i, &cr, &rr, dg);
         if (rc)
             return rc;
-        rc = hp_rate(&hp, &recs[i], pool);
-        if (rc == CDR_RANGE)
-            return cdr_diag_set(dg, CDR_RANGE, NULL, 0, 0, "plan %s: usage out of range",
-                                fv->pl_id);
-        if (rc)
-            return 1; /* a cdr_reason: the plan cannot carry this record */
+        if (!taken(rr))
+            continue;
+        unsigned in = 0;
+        for (unsigned k = 0; k < nc; k++) {
+            hcand *c = &cands[k];
+            if (c->hc_out)
+                continue;
+            rc = hp_version(&c->hc_hp, cr->cr_start, dg);
+            if (rc > 1 || rc < 0)
+                return rc;
+            if (rc == 0)
+                rc = hp_rate(&c->hc_hp, cr, pool);
+            if (rc == CDR_RANGE)
+                return cdr_diag_set(dg, CDR_RANGE, NULL, 0, 0, "plan %s: usage out of range",
+                                    c->hc_fv->pl_id);
+            if (rc) { /* no version at the record's time, or a cdr_reason: it cannot carry it */
+                c->hc_out = 1;
+                continue;
+            }
+            c->hc_running += c->hc_hp.hp_last;
+            if (bound >= 0 && c->hc_running - CDR_CLASS_COUNT * (CENT / 2) >= bound) {
+                c->hc_out = c->hc_cut = 1;
+                continue;
+            }
+            in++;
+        }
+        if (in == 0)
+            break; /* nothing left to compare */
     }
-    cdr_money sum = fee;
-    for (unsigned k = 0; k < CDR_CLASS_COUNT; k++)
-        if (__builtin_add_overflow(sum, cdr_round_to(hp.hp_usage[k], CENT, CDR_ROUND_HALF_UP),
-                                   &sum))
-            return cdr_diag_set(dg, CDR_RANGE, NULL, 0, 0, "plan %s: cost out of range", fv->pl_id);
-    *cost = sum;
+    for (unsigned k = 0; k < nc; k++) {
+        hcand *c = &cands[k];
+        if (c->hc_out)
+            continue;
+        for (unsigned j = 0; j < CDR_CLASS_COUNT; j++)
+            if (__builtin_add_overflow(c->hc_fee,
+                                       cdr_round_to(c->hc_hp.hp_usage[j], CENT, CDR_ROUND_HALF_UP),
+                                       &c->hc_fee))
+                return cdr_diag_set(dg, CDR_RANGE, NULL, 0, 0, "plan %s: cost out of range",
+                                    c->hc_fv->pl_id);
+    }
+    return 0;
+}
+
+typedef struct arrays {
+    const cdr_record *ar_recs;
+    const cdr_rated *ar_rated;
+} arrays;
+
+static int get_array(void *ctx, size_t i, const cdr_record **cr, const cdr_rated **rr, cdr_diag *dg)
+{
+    (void)dg;
+    const arrays *a = ctx;
+    *cr = &a->ar_recs[i];
+    *rr = &a->ar_rated[i];
     return 0;
 }
 
@@ -178,7 +243,17 @@ int cdr_stmt_hint_line(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir
                        uint32_t cycle, const cdr_record *recs, const cdr_rated *rated, size_t n,
                        cdr_stmt_hint *out, cdr_diag *dg)
 {
-    if (!ps || !dir || !sb || !out || (n && (!recs || !rated)))
+    if (n && (!recs || !rated))
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_stmt_hint_line: NULL argument");
+    arrays a = {recs, rated};
+    return stmt_hint_line_get(ps, dir, sb, cycle, get_array, &a, n, out, dg);
+}
+
+int stmt_hint_line_get(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir_subscriber *sb,
+                       uint32_t cycle, stmt_hint_get_fn get, void *gctx, size_t n,
+                       cdr_stmt_hint *out, cdr_diag *dg)
+{
+    if (!ps || !dir || !sb || !out)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "cdr_stmt_hint_line: NULL argument");
     memset(out, 0, sizeof *out);
     snprintf(out->hn_current, sizeof out->hn_current, "%s", sb->sb_plan);
@@ -192,7 +267,11 @@ int cdr_stmt_hint_line(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir
     cdr_time latest = INT64_MIN;
     const cdr_plan *rv = NULL;
     for (size_t i = 0; i < n; i++) {
-        const cdr_rated *rr = &rated[i];
+        const cdr_record *cr;
+        const cdr_rated *rr;
+        const int grc = get(gctx, i, &cr, &rr, dg);
+        if (grc)
+            return grc;
         if (!taken(rr))
             continue;
         if (rr->rr_cycle != cycle)
@@ -201,15 +280,15 @@ int cdr_stmt_hint_line(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir
                                 ", not %" PRIu32,
                                 sb->sb_id, i, rr->rr_cycle, cycle);
         nrec++;
-        if (recs[i].cr_start > latest)
-            latest = recs[i].cr_start;
-        if (rr->rr_bundle < 0 || !rr->rr_bundle_units || recs[i].cr_service >= CDR_SVC_COUNT)
+        if (cr->cr_start > latest)
+            latest = cr->cr_start;
+        if (rr->rr_bundle < 0 || !rr->rr_bundle_units || cr->cr_service >= CDR_SVC_COUNT)
             continue;
         if (!rv || rv->pl_version != rr->rr_plan_version)
             rv = cdr_plan_set_version(ps, sb->sb_plan, rr->rr_plan_version);
         if (rv && (unsigned)rr->rr_bundle < rv->pl_nbundles &&
             rv->pl_bundles[rr->rr_bundle].bu_pool)
-            pool[recs[i].cr_service] += rr->rr_bundle_units;
+            pool[cr->cr_service] += rr->rr_bundle_units;
     }
     const cdr_dir_product *pd = sb->sb_product ? cdr_dir_find_product(dir, sb->sb_product) : NULL;
     for (unsigned s = 0; s < CDR_SVC_COUNT; s++)
@@ -234,29 +313,57 @@ int cdr_stmt_hint_line(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir
     char currency[sizeof cv->pl_currency];
     memcpy(currency, cv->pl_currency, sizeof currency);
 
-    cdr_money cur_cost = 0, best_cost = 0;
-    int rc = plan_cost(ps, cf, sb, cycle, ref, currency, recs, rated, n, pool, &cur_cost, dg);
-    if (rc == 1)
-        return 0; /* its own plan cannot carry its usage: no like-for-like comparison */
-    if (rc)
-        return rc;
-    unsigned ncand = 1;
-    int best = -1;
+    /* the candidates: the current plan first, then every family in the currency, in id order */
+    hcand *cands = malloc((ps->ps_nfamilies + 1) * sizeof *cands);
+    if (!cands)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    unsigned nc = 0;
+    int rc = family_fee(ps, cf, sb, cycle, ref, currency, &cands[0], dg);
+    if (rc) {
+        free(cands);
+        return rc == 1 ? 0 : rc;
+    }
+    nc = 1;
     for (uint32_t f = 0; f < ps->ps_nfamilies; f++) {
         if ((int)f == cf)
             continue;
-        cdr_money cost;
-        rc = plan_cost(ps, (int)f, sb, cycle, ref, currency, recs, rated, n, pool, &cost, dg);
+        rc = family_fee(ps, (int)f, sb, cycle, ref, currency, &cands[nc], dg);
         if (rc == 1)
             continue;
-        if (rc)
+        if (rc) {
+            free(cands);
             return rc;
+        }
+        nc++;
+    }
+    /* the current plan first: its cost bounds the others, which stop once they cannot beat it */
+    rc = rate_all(cands, 1, get, gctx, n, pool, -1, dg);
+    if (rc || cands[0].hc_out) {
+        free(cands);
+        return rc; /* its own plan cannot carry its usage: no like-for-like comparison */
+    }
+    const cdr_money cur_cost = cands[0].hc_fee;
+    if (nc > 1 && (rc = rate_all(cands + 1, nc - 1, get, gctx, n, pool, cur_cost, dg)) != 0) {
+        free(cands);
+        return rc;
+    }
+    cdr_money best_cost = 0;
+    unsigned ncand = 1;
+    int best = -1;
+    for (unsigned k = 1; k < nc; k++) {
+        if (cands[k].hc_cut) {
+            ncand++; /* compared: no cheaper */
+            continue;
+        }
+        if (cands[k].hc_out)
+            continue;
         ncand++;
-        if (best < 0 || cost < best_cost) { /* families are in id order: ties keep the first */
-            best = (int)f;
-            best_cost = cost;
+        if (best < 0 || cands[k].hc_fee < best_cost) { /* in id order: ties keep the first */
+            best = cands[k].hc_hp.hp_family;
+            best_cost = cands[k].hc_fee;
         }
     }
+    free(cands);
     out->hn_candidates = (uint16_t)(ncand > UINT16_MAX ? UINT16_MAX : ncand);
     out->hn_current_cost = cur_cost;
     if (best >= 0 && best_cost < cur_cost) {

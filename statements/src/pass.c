@@ -3,6 +3,7 @@
  * temporary files by line range and read back one range at a time, so that memory stays bounded
  * whatever the enterprise's size; per line its usage, bundles, hint and items (stmt_int.h). */
 #include <errno.h>
+#include <malloc.h>
 #include <pthread.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -20,7 +21,11 @@
 #define SPILL_BUF       (64u << 10)
 #define MAX_BUCKETS     256
 #define DEFAULT_BUDGET  (16ull << 20)
-#define AVG_RECORD_SIZE 150 /* bytes a spilled record takes, for sizing the buckets */
+#define AVG_RECORD_SIZE 150
+#define TEXT_KEEP       (8u << 20) /* a worker's text buffer kept for the next group */
+#define SLOT_KEEP                                                                                  \
+    (1u << 18) /* records of a group whose slots are kept */ /* bytes a spilled record takes, for  \
+                                                                sizing the buckets */
 
 /* ---- lines by MSISDN ------------------------------------------------------------------------- */
 
@@ -205,17 +210,31 @@ typedef struct spill_hdr {
     uint32_t sh_pad;
 } spill_hdr;
 
+#define SHARES 2 /* threads reading the ledger, each a share of the cycle's partitions */
+
+/* The spill files: per share of the scan, one file per bucket (bucket k holds a range of lines);
+ * each share writes its own files, so the scan threads share nothing but read-only maps. */
 typedef struct spill {
     const stmt_env *sp_env;
     const stmt_lines *sp_sl;
     linemap sp_lines;
     corrmap sp_corr;
     unsigned sp_nb;
-    FILE **sp_f;
+    unsigned sp_nshares;
+    FILE **sp_f; /* [share * nb + bucket] */
     char **sp_buf;
-    int sp_rc;
-    cdr_diag sp_dg;
 } spill;
+
+/* One share of the scan: its files, its error. */
+typedef struct spill_share {
+    spill *ss_sp;
+    unsigned ss_share;
+    const char *ss_ledger;
+    uint32_t ss_cycle;
+    int ss_rc;  /* of the scan */
+    int ss_wrc; /* of a write */
+    cdr_diag ss_dg;
+} spill_share;
 
 static int spill_open(spill *sp, cdr_diag *dg)
 {
@@ -224,11 +243,12 @@ static int spill_open(spill *sp, cdr_diag *dg)
         tmp = getenv("TMPDIR");
     if (!tmp || !*tmp)
         tmp = "/tmp";
-    sp->sp_f = calloc(sp->sp_nb, sizeof *sp->sp_f);
-    sp->sp_buf = calloc(sp->sp_nb, sizeof *sp->sp_buf);
+    const unsigned nf = sp->sp_nb * sp->sp_nshares;
+    sp->sp_f = calloc(nf, sizeof *sp->sp_f);
+    sp->sp_buf = calloc(nf, sizeof *sp->sp_buf);
     if (!sp->sp_f || !sp->sp_buf)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    for (unsigned b = 0; b < sp->sp_nb; b++) {
+    for (unsigned b = 0; b < nf; b++) {
         char path[4200];
         snprintf(path, sizeof path, "%s/cdrate-statement-XXXXXX", tmp);
         const int fd = mkstemp(path);
@@ -250,10 +270,11 @@ static int spill_open(spill *sp, cdr_diag *dg)
 
 static void spill_close(spill *sp)
 {
-    for (unsigned b = 0; sp->sp_f && b < sp->sp_nb; b++)
+    const unsigned nf = sp->sp_nb * sp->sp_nshares;
+    for (unsigned b = 0; sp->sp_f && b < nf; b++)
         if (sp->sp_f[b])
             fclose(sp->sp_f[b]);
-    for (unsigned b = 0; sp->sp_buf && b < sp->sp_nb; b++)
+    for (unsigned b = 0; sp->sp_buf && b < nf; b++)
         free(sp->sp_buf[b]);
     free(sp->sp_f);
     free(sp->sp_buf);
@@ -261,9 +282,10 @@ static void spill_close(spill *sp)
     corr_free(&sp->sp_corr);
 }
 
-static int spill_put(spill *sp, size_t line, uint32_t partition, int64_t offset,
+static int spill_put(spill_share *ss, size_t line, uint32_t partition, int64_t offset,
                      const uint8_t *wire, size_t len)
 {
+    spill *sp = ss->ss_sp;
     const corr_ent *c =
         sp->sp_corr.cm_n ? corr_slot(&sp->sp_corr, corr_key(partition, offset)) : NULL;
     if (c && c->ce_key) {
@@ -271,13 +293,14 @@ static int spill_put(spill *sp, size_t line, uint32_t partition, int64_t offset,
         len = c->ce_len;
     }
     const unsigned b = (unsigned)((uint64_t)line * sp->sp_nb / sp->sp_sl->sl_n);
+    FILE *f = sp->sp_f[ss->ss_share * sp->sp_nb + b];
     const spill_hdr h = {(uint32_t)line, partition, offset, (uint32_t)len, 0};
     static const uint8_t pad[8];
     const size_t npad = ((len + 7u) & ~(size_t)7u) - len; /* the next header stays aligned */
-    if (fwrite(&h, sizeof h, 1, sp->sp_f[b]) != 1 || fwrite(wire, 1, len, sp->sp_f[b]) != len ||
-        fwrite(pad, 1, npad, sp->sp_f[b]) != npad) {
-        sp->sp_rc = cdr_diag_set(&sp->sp_dg, CDR_EIO, NULL, 0, 0,
-                                 "cannot write a temporary file: %s", strerror(errno));
+    if (fwrite_unlocked(&h, sizeof h, 1, f) != 1 || fwrite_unlocked(wire, 1, len, f) != len ||
+        fwrite_unlocked(pad, 1, npad, f) != npad) {
+        ss->ss_wrc = cdr_diag_set(&ss->ss_dg, CDR_EIO, NULL, 0, 0,
+                                  "cannot write a temporary file: %s", strerror(errno));
         return 1;
     }
     return 0;
@@ -285,22 +308,38 @@ static int spill_put(spill *sp, size_t line, uint32_t partition, int64_t offset,
 
 static int on_view(const cdr_ledger_view *v, size_t n, uint32_t partition, void *arg)
 {
-    spill *sp = arg;
+    spill_share *ss = arg;
+    const linemap *lm = &ss->ss_sp->sp_lines;
     for (size_t i = 0; i < n; i++) {
         const cdr_rated_view *rv = &v[i].lv_rv;
         if (rv->rv_reason)
             continue; /* unratable: not billed */
-        const ptrdiff_t line =
-            linemap_find(&sp->sp_lines, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len);
+        const ptrdiff_t line = linemap_find(lm, rv->rv_cdr.wv_msisdn, rv->rv_cdr.wv_msisdn_len);
         if (line >= 0 &&
-            spill_put(sp, (size_t)line, partition, v[i].lv_offset, v[i].lv_wire, v[i].lv_len))
+            spill_put(ss, (size_t)line, partition, v[i].lv_offset, v[i].lv_wire, v[i].lv_len))
             return 1;
     }
     return 0;
 }
 
+/* One share of the scan, with a ledger handle of its own (a thread of its own but the first). */
+static void *scan_share(void *arg)
+{
+    spill_share *ss = arg;
+    cdr_ledger *lg = NULL;
+    const cdr_ledger_opts lo = {.lo_readonly = 1};
+    ss->ss_rc = cdr_ledger_open(ss->ss_ledger, &lo, &lg, &ss->ss_dg);
+    if (!ss->ss_rc)
+        ss->ss_rc = cdr_ledger_scan_view(lg, ss->ss_cycle, ss->ss_share, ss->ss_sp->sp_nshares,
+                                         on_view, ss, &ss->ss_dg);
+    if (ss->ss_wrc)
+        ss->ss_rc = ss->ss_wrc;
+    cdr_ledger_close(lg);
+    return NULL;
+}
+
 typedef struct sub_ctx {
-    spill *sc_sp;
+    spill_share sc_ss;
     size_t sc_line;
     uint8_t sc_wire[CDR_RATED_WIRE_MAX];
 } sub_ctx;
@@ -312,7 +351,7 @@ static int on_sub_rec(const cdr_ledger_rec *rec, uint32_t partition, void *arg)
         return 0;
     const size_t len =
         cdr_rated_wire_encode(&rec->lr_cdr, &rec->lr_rated, rec->lr_plan, c->sc_wire);
-    return spill_put(c->sc_sp, c->sc_line, partition, rec->lr_offset, c->sc_wire, len);
+    return spill_put(&c->sc_ss, c->sc_line, partition, rec->lr_offset, c->sc_wire, len);
 }
 
 /* ---- one group of buckets: its lines on worker threads ----------------------------------------
@@ -325,6 +364,20 @@ typedef struct wslot {
 } wslot;
 
 typedef struct pass_ctx pass_ctx;
+
+static const spill_hdr *slot_hdr(const wslot *s)
+{
+    return (const spill_hdr *)(const void *)(s->ws_wire - sizeof(spill_hdr));
+}
+
+/* Ledger order: (partition, offset). */
+static int slot_cmp(const void *a, const void *b)
+{
+    const spill_hdr *x = slot_hdr(a), *y = slot_hdr(b);
+    if (x->sh_partition != y->sh_partition)
+        return x->sh_partition < y->sh_partition ? -1 : 1;
+    return x->sh_offset < y->sh_offset ? -1 : x->sh_offset > y->sh_offset;
+}
 
 /* One worker: a range of the group's lines, decoded one line at a time. */
 typedef struct worker {
@@ -340,6 +393,7 @@ typedef struct worker {
     size_t *wk_line_end; /* per line of the range: the end of its rows in wk_txt */
     uint64_t *wk_line_items;
     size_t wk_lcap;
+    int wk_direct; /* 1: on the calling thread, each line given when done (not buffered) */
     int wk_rc;
     cdr_diag wk_dg;
 } worker;
@@ -493,8 +547,144 @@ static int text_put(worker *w, const char *s, size_t n)
     return 0;
 }
 
+/* Decode one record of the group and resolve its plan and class (last/last_id: a cache of the
+ * plan of the previous record). */
+static int decode_slot(const pass_ctx *pc, const wslot *sl, cdr_record *cr, cdr_rated *rr,
+                       const cdr_plan **plan, const cdr_plan **last, char *last_id, cdr_diag *dg)
+{
+    char plan_id[CDR_NAME_MAX];
+    const int rc = cdr_rated_wire_decode(sl->ws_wire, sl->ws_len, cr, rr, plan_id, dg);
+    if (rc)
+        return rc;
+    if (!*last || strcmp(plan_id, last_id) || (*last)->pl_version != rr->rr_plan_version) {
+        *last = cdr_plan_set_version(pc->pc_env->se_ps, plan_id, rr->rr_plan_version);
+        memcpy(last_id, plan_id, CDR_NAME_MAX);
+    }
+    *plan = *last; /* NULL: a plan version no longer in the store */
+    if (rr->rr_class == CDR_CLASS_NONE && *last)
+        rr->rr_class = (uint8_t)cdr_plan_charge_class(*last, cr, rr);
+    if (rr->rr_class == CDR_CLASS_NONE || rr->rr_class >= CDR_CLASS_COUNT)
+        rr->rr_class = (uint8_t)cdr_charge_class_of_service(cr->cr_service);
+    return 0;
+}
+
+/* Add one record to the line's usage and bundles. */
+static void account_record(const stmt_env *env, const cdr_dir_subscriber *sb, cdr_stmt_line *ln,
+                           const cdr_record *cr, const cdr_rated *rr, const cdr_plan *pl)
+{
+    const int state = record_state(cr, rr);
+    const int over = state == CDR_STMT_OVERFLOW || state == CDR_STMT_PARTLY;
+    cdr_stmt_class *cl = &ln->ln_class[rr->rr_class];
+    cl->cl_records++;
+    cl->cl_rated += rr->rr_charge;
+    if (over) {
+        cl->cl_overflow_records++;
+        cl->cl_overflow_charge += rr->rr_charge;
+        ln->ln_overflow += rr->rr_charge;
+    } else {
+        cl->cl_package_records++;
+        cl->cl_package_charge += rr->rr_charge;
+    }
+    const int svc = cr->cr_service < CDR_SVC_COUNT ? cr->cr_service : 0;
+    cdr_stmt_service *sv = &ln->ln_svc[svc];
+    sv->sv_records++;
+    sv->sv_units += rr->rr_units;
+    sv->sv_bundle_units += rr->rr_bundle_units;
+    sv->sv_free_units += rr->rr_free_units;
+    sv->sv_charge += rr->rr_charge;
+    if (over) {
+        sv->sv_overflow_records++;
+        sv->sv_overflow_units += rr->rr_overflow_units;
+        sv->sv_overflow_charge += rr->rr_charge;
+    }
+    if (rr->rr_bundle >= 0 && pl && rr->rr_bundle < pl->pl_nbundles && rr->rr_bundle_units) {
+        const cdr_bundle *bu = &pl->pl_bundles[rr->rr_bundle];
+        cdr_stmt_bundle *b = line_bundle(ln, bu, bundle_included(env->se_dir, sb, bu));
+        if (b)
+            b->bn_used += rr->rr_bundle_units;
+    }
+}
+
+/* Give one record as an item: to pc_item, or as a row into the worker's text. */
+static int emit_item(worker *w, size_t line, cdr_stmt_item *it, const cdr_record *cr,
+                     const cdr_rated *rr, const cdr_plan *pl, cdr_diag *dg)
+{
+    pass_ctx *pc = w->wk_pc;
+    const int state = record_state(cr, rr);
+    const int over = state == CDR_STMT_OVERFLOW || state == CDR_STMT_PARTLY;
+    it->it_start = cr->cr_start;
+    it->it_utc_offset = pl ? cdr_tz_offset(&pl->pl_tz, cr->cr_start, NULL) : cr->cr_utc_offset;
+    it->it_service = cr->cr_service;
+    it->it_direction = cr->cr_direction;
+    it->it_class = rr->rr_class;
+    it->it_state = (uint8_t)state;
+    it->it_flags = rr->rr_flags;
+    cdr_stmt_mask(cr->cr_other, pc->pc_env->se_privacy, it->it_other);
+    it->it_duration = cr->cr_duration;
+    it->it_bytes = cr->cr_bytes_up + cr->cr_bytes_down;
+    it->it_units = rr->rr_units;
+    it->it_bundle_units = rr->rr_bundle_units;
+    it->it_overflow_units = over ? rr->rr_overflow_units : 0;
+    it->it_zone[0] = it->it_band[0] = 0;
+    if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones)
+        memcpy(it->it_zone, pl->pl_zones[rr->rr_zone].zo_name, sizeof it->it_zone);
+    if (pl && rr->rr_nparts > 0 && rr->rr_parts[0].rp_band < pl->pl_nbands)
+        memcpy(it->it_band, pl->pl_band_names[rr->rr_parts[0].rp_band], sizeof it->it_band);
+    it->it_charge = rr->rr_charge;
+    int rc;
+    if (pc->pc_text) {
+        char row[CDR_STMT_ITEM_CSV_MAX];
+        const size_t len = cdr_stmt_item_csv(it, row, sizeof row);
+        rc = len ? text_put(w, row, len) : CDR_LIMIT;
+    } else {
+        rc = pc->pc_item(it, line, pc->pc_ctx);
+    }
+    if (rc)
+        return rc == CDR_ENOMEM || rc == CDR_LIMIT
+                   ? cdr_diag_set(dg, rc, NULL, 0, 0, "cannot format an itemised row")
+                   : rc;
+    return 0;
+}
+
+/* A line too large to hold decoded: its records decoded again where needed. */
+typedef struct huge_src {
+    const pass_ctx *hs_pc;
+    const wslot *hs_slots;
+    cdr_record hs_rec;
+    cdr_rated hs_rated;
+    const cdr_plan *hs_last;
+    char hs_last_id[CDR_NAME_MAX];
+} huge_src;
+
+static int huge_get(void *ctx, size_t i, const cdr_record **cr, const cdr_rated **rr, cdr_diag *dg)
+{
+    huge_src *h = ctx;
+    const cdr_plan *pl;
+    const int rc = decode_slot(h->hs_pc, &h->hs_slots[i], &h->hs_rec, &h->hs_rated, &pl,
+                               &h->hs_last, h->hs_last_id, dg);
+    *cr = &h->hs_rec;
+    *rr = &h->hs_rated;
+    return rc;
+}
+
+typedef struct start_key {
+    cdr_time sk_start;
+    uint32_t sk_i;
+} start_key;
+
+static int start_key_cmp(const void *a, const void *b)
+{
+    const start_key *x = a, *y = b;
+    if (x->sk_start != y->sk_start)
+        return x->sk_start < y->sk_start ? -1 : 1;
+    return x->sk_i < y->sk_i ? -1 : x->sk_i > y->sk_i;
+}
+
 /* Decode line `line`'s records, sum its usage and bundles, give its items (to pc_item, or as
- * rows into the worker's text), compute its hint. */
+ * rows into the worker's text), compute its hint. A line of more than HUGE_LINE records is
+ * never held decoded: its records are decoded once for the usage, again in time order for the
+ * items and again for each plan of the hint (memory: 16 bytes a record). */
+#define HUGE_LINE 32768
 static int line_work(worker *w, size_t line, cdr_diag *dg)
 {
     pass_ctx *pc = w->wk_pc;
@@ -504,106 +694,68 @@ static int line_work(worker *w, size_t line, cdr_diag *dg)
     const size_t k0 = line - pc->pc_glo;
     const wslot *slots = pc->pc_slot + pc->pc_first[k0];
     const size_t n = pc->pc_first[k0 + 1] - pc->pc_first[k0];
-    if (worker_fit(w, n))
-        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    const cdr_plan *last = NULL;
-    char plan_id[CDR_NAME_MAX], last_id[CDR_NAME_MAX] = "";
-    for (size_t i = 0; i < n; i++) {
-        cdr_record *cr = &w->wk_rec[i];
-        cdr_rated *rr = &w->wk_rated[i];
-        const int rc =
-            cdr_rated_wire_decode(slots[i].ws_wire, slots[i].ws_len, cr, rr, plan_id, dg);
-        if (rc)
-            return rc;
-        if (!last || strcmp(plan_id, last_id) || last->pl_version != rr->rr_plan_version) {
-            last = cdr_plan_set_version(env->se_ps, plan_id, rr->rr_plan_version);
-            memcpy(last_id, plan_id, sizeof last_id);
-        }
-        w->wk_plan[i] = last; /* NULL: a plan version no longer in the store */
-        if (rr->rr_class == CDR_CLASS_NONE && last)
-            rr->rr_class = (uint8_t)cdr_plan_charge_class(last, cr, rr);
-        if (rr->rr_class == CDR_CLASS_NONE || rr->rr_class >= CDR_CLASS_COUNT)
-            rr->rr_class = (uint8_t)cdr_charge_class_of_service(cr->cr_service);
-        w->wk_order[i] = (uint32_t)i;
-    }
     /* the current plan's bundles first, even unused */
     const cdr_plan *cur = current_plan(env->se_ps, sb, pc->pc_cycle);
     for (unsigned i = 0; cur && i < cur->pl_nbundles; i++)
         line_bundle(ln, &cur->pl_bundles[i], bundle_included(env->se_dir, sb, &cur->pl_bundles[i]));
-    sort_by_start(w->wk_rec, w->wk_order, w->wk_tmp, n);
     cdr_stmt_item it;
     memset(&it, 0, sizeof it);
     it.it_subscriber = sb->sb_id;
     memcpy(it.it_msisdn, sb->sb_msisdn, sizeof it.it_msisdn);
-    char row[CDR_STMT_ITEM_CSV_MAX];
-    for (size_t k = 0; k < n; k++) {
-        const size_t i = w->wk_order[k];
-        const cdr_record *cr = &w->wk_rec[i];
-        const cdr_rated *rr = &w->wk_rated[i];
-        const cdr_plan *pl = w->wk_plan[i];
-        const int state = record_state(cr, rr);
-        const int over = state == CDR_STMT_OVERFLOW || state == CDR_STMT_PARTLY;
-        cdr_stmt_class *cl = &ln->ln_class[rr->rr_class];
-        cl->cl_records++;
-        cl->cl_rated += rr->rr_charge;
-        if (over) {
-            cl->cl_overflow_records++;
-            cl->cl_overflow_charge += rr->rr_charge;
-            ln->ln_overflow += rr->rr_charge;
-        } else {
-            cl->cl_package_records++;
-            cl->cl_package_charge += rr->rr_charge;
+    const int items = pc->pc_item || pc->pc_text;
+    const cdr_plan *last = NULL;
+    char last_id[CDR_NAME_MAX] = "";
+    if (n > HUGE_LINE) {
+        start_key *keys = malloc(n * sizeof *keys);
+        if (!keys)
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        huge_src *h = calloc(1, sizeof *h);
+        int rc = h ? 0 : cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+        if (h)
+            h->hs_pc = pc, h->hs_slots = slots;
+        for (size_t i = 0; !rc && i < n; i++) {
+            const cdr_record *cr;
+            const cdr_rated *rr;
+            if ((rc = huge_get(h, i, &cr, &rr, dg)) == 0) {
+                account_record(env, sb, ln, cr, rr, h->hs_last);
+                keys[i] = (start_key){cr->cr_start, (uint32_t)i};
+            }
         }
-        const int svc = cr->cr_service < CDR_SVC_COUNT ? cr->cr_service : 0;
-        cdr_stmt_service *sv = &ln->ln_svc[svc];
-        sv->sv_records++;
-        sv->sv_units += rr->rr_units;
-        sv->sv_bundle_units += rr->rr_bundle_units;
-        sv->sv_free_units += rr->rr_free_units;
-        sv->sv_charge += rr->rr_charge;
-        if (over) {
-            sv->sv_overflow_records++;
-            sv->sv_overflow_units += rr->rr_overflow_units;
-            sv->sv_overflow_charge += rr->rr_charge;
+        if (!rc && items) {
+            qsort(keys, n, sizeof *keys, start_key_cmp);
+            for (size_t k = 0; !rc && k < n; k++) {
+                const cdr_record *cr;
+                const cdr_rated *rr;
+                if ((rc = huge_get(h, keys[k].sk_i, &cr, &rr, dg)) == 0)
+                    rc = emit_item(w, line, &it, cr, rr, h->hs_last, dg);
+            }
         }
-        if (rr->rr_bundle >= 0 && pl && rr->rr_bundle < pl->pl_nbundles && rr->rr_bundle_units) {
-            const cdr_bundle *bu = &pl->pl_bundles[rr->rr_bundle];
-            cdr_stmt_bundle *b = line_bundle(ln, bu, bundle_included(env->se_dir, sb, bu));
-            if (b)
-                b->bn_used += rr->rr_bundle_units;
-        }
-        if (!pc->pc_item && !pc->pc_text)
-            continue;
-        it.it_start = cr->cr_start;
-        it.it_utc_offset = pl ? cdr_tz_offset(&pl->pl_tz, cr->cr_start, NULL) : cr->cr_utc_offset;
-        it.it_service = cr->cr_service;
-        it.it_direction = cr->cr_direction;
-        it.it_class = rr->rr_class;
-        it.it_state = (uint8_t)state;
-        it.it_flags = rr->rr_flags;
-        cdr_stmt_mask(cr->cr_other, env->se_privacy, it.it_other);
-        it.it_duration = cr->cr_duration;
-        it.it_bytes = cr->cr_bytes_up + cr->cr_bytes_down;
-        it.it_units = rr->rr_units;
-        it.it_bundle_units = rr->rr_bundle_units;
-        it.it_overflow_units = over ? rr->rr_overflow_units : 0;
-        it.it_zone[0] = it.it_band[0] = 0;
-        if (pl && rr->rr_zone >= 0 && rr->rr_zone < pl->pl_nzones)
-            memcpy(it.it_zone, pl->pl_zones[rr->rr_zone].zo_name, sizeof it.it_zone);
-        if (pl && rr->rr_nparts > 0 && rr->rr_parts[0].rp_band < pl->pl_nbands)
-            memcpy(it.it_band, pl->pl_band_names[rr->rr_parts[0].rp_band], sizeof it.it_band);
-        it.it_charge = rr->rr_charge;
-        int rc;
-        if (pc->pc_text) {
-            const size_t len = cdr_stmt_item_csv(&it, row, sizeof row);
-            rc = len ? text_put(w, row, len) : CDR_LIMIT;
-        } else {
-            rc = pc->pc_item(&it, line, pc->pc_ctx);
-        }
+        free(keys);
+        if (!rc && env->se_hint)
+            rc = stmt_hint_line_get(env->se_ps, env->se_dir, sb, pc->pc_cycle, huge_get, h, n,
+                                    &ln->ln_hint, dg);
+        free(h);
+        return rc;
+    }
+    if (worker_fit(w, n))
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    for (size_t i = 0; i < n; i++) {
+        const int rc = decode_slot(pc, &slots[i], &w->wk_rec[i], &w->wk_rated[i], &w->wk_plan[i],
+                                   &last, last_id, dg);
         if (rc)
-            return rc == CDR_ENOMEM || rc == CDR_LIMIT
-                       ? cdr_diag_set(dg, rc, NULL, 0, 0, "cannot format an itemised row")
-                       : rc;
+            return rc;
+        account_record(env, sb, ln, &w->wk_rec[i], &w->wk_rated[i], w->wk_plan[i]);
+        w->wk_order[i] = (uint32_t)i;
+    }
+    if (items) {
+        sort_by_start(w->wk_rec, w->wk_order, w->wk_tmp, n);
+        for (size_t k = 0; k < n; k++) {
+            const size_t i = w->wk_order[k];
+            const int rc =
+                emit_item(w, line, &it, &w->wk_rec[i], &w->wk_rated[i], w->wk_plan[i], dg);
+            if (rc)
+                return rc;
+        }
     }
     if (env->se_hint)
         return cdr_stmt_hint_line(env->se_ps, env->se_dir, sb, pc->pc_cycle, w->wk_rec, w->wk_rated,
@@ -611,11 +763,28 @@ static int line_work(worker *w, size_t line, cdr_diag *dg)
     return 0;
 }
 
+/* The callbacks of one line done (its rows, then pc_done), on the calling thread. */
+static int line_out(pass_ctx *pc, size_t line, const char *rows, size_t len)
+{
+    const size_t k = line - pc->pc_glo;
+    int rc = 0;
+    if (pc->pc_text)
+        rc = pc->pc_text(line, rows, len, pc->pc_first[k + 1] - pc->pc_first[k], pc->pc_ctx);
+    if (!rc && pc->pc_done)
+        rc = pc->pc_done(&pc->pc_sl->sl_ln[line], line, pc->pc_ctx);
+    return rc;
+}
+
 static void *worker_run(void *arg)
 {
     worker *w = arg;
     for (size_t line = w->wk_lo; line < w->wk_hi && !w->wk_rc; line++) {
         w->wk_rc = line_work(w, line, &w->wk_dg);
+        if (!w->wk_rc && w->wk_direct) {
+            /* the first range, on the calling thread: its lines are given as they are done */
+            w->wk_rc = line_out(w->wk_pc, line, w->wk_txt, w->wk_txt_len);
+            w->wk_txt_len = 0;
+        }
         w->wk_line_end[line - w->wk_lo] = w->wk_txt_len;
     }
     return NULL;
@@ -628,7 +797,7 @@ static void *worker_run(void *arg)
  * callback (also for lines without records). */
 static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t hi, cdr_diag *dg)
 {
-    off_t size = 0, sizes[64];
+    off_t size = 0, sizes[64 * SHARES];
     for (unsigned b = 0; b < nf; b++) {
         if (fflush(f[b]) != 0 || fseeko(f[b], 0, SEEK_END) != 0)
             return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
@@ -714,6 +883,16 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
         s->ws_len = h->sh_len;
         p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
     }
+    /* a line whose records are in several partitions (read by different shares): ledger order */
+    for (size_t k = 0; k < nl; k++) {
+        wslot *ls = pc->pc_slot + pc->pc_first[k];
+        const size_t m = pc->pc_first[k + 1] - pc->pc_first[k];
+        int mixed = 0;
+        for (size_t j = 1; j < m && !mixed; j++)
+            mixed = slot_hdr(&ls[j])->sh_partition != slot_hdr(&ls[0])->sh_partition;
+        if (mixed)
+            qsort(ls, m, sizeof *ls, slot_cmp);
+    }
     /* two ranges of about the same records */
     pc->pc_glo = lo;
     size_t mid = hi;
@@ -732,31 +911,44 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
         pc->pc_w[t].wk_txt_len = 0;
         pc->pc_w[t].wk_rc = 0;
     }
+    w0->wk_direct = 1;
+    w1->wk_direct = 0;
     pthread_t th;
     const int threaded = two && pthread_create(&th, NULL, worker_run, w1) == 0;
+    if (!threaded)
+        w1->wk_direct = 1;
     worker_run(w0);
     if (threaded)
         pthread_join(th, NULL);
-    else if (mid < hi)
+    else if (mid < hi && !w0->wk_rc)
         worker_run(w1);
     for (int t = 0; !rc && t < 2; t++)
         if (pc->pc_w[t].wk_rc) {
             *dg = pc->pc_w[t].wk_dg;
             rc = pc->pc_w[t].wk_rc;
         }
-    /* the lines in order: their rows, then their callbacks */
-    for (size_t line = lo; !rc && line < hi; line++) {
-        const worker *w = line < mid ? w0 : w1;
-        const size_t k = line - w->wk_lo;
-        if (pc->pc_text) {
-            const size_t from = k ? w->wk_line_end[k - 1] : 0, to = w->wk_line_end[k];
-            rc = pc->pc_text(line, w->wk_txt + from, to - from,
-                             pc->pc_first[line - lo + 1] - pc->pc_first[line - lo], pc->pc_ctx);
-        }
-        if (!rc && pc->pc_done)
-            rc = pc->pc_done(&pc->pc_sl->sl_ln[line], line, pc->pc_ctx);
+    /* the second range's lines in order, from its text */
+    for (size_t line = mid; !rc && threaded && line < hi; line++) {
+        const size_t k = line - w1->wk_lo;
+        const size_t from = k ? w1->wk_line_end[k - 1] : 0, to = w1->wk_line_end[k];
+        rc = line_out(pc, line, w1->wk_txt + from, to - from);
     }
     free(buf);
+    /* what a group of very large lines needed is not kept for the next (memory stays bounded) */
+    for (int t = 0; t < 2; t++) {
+        worker *w = &pc->pc_w[t];
+        if (w->wk_txt_cap > TEXT_KEEP) {
+            free(w->wk_txt);
+            w->wk_txt = NULL;
+            w->wk_txt_cap = 0;
+        }
+    }
+    if (pc->pc_slot_cap > SLOT_KEEP) {
+        free(pc->pc_slot);
+        pc->pc_slot = NULL;
+        pc->pc_slot_cap = 0;
+    }
+    malloc_trim(0); /* and freed memory goes back to the system, also a worker thread's arena */
     return rc;
 }
 
@@ -801,30 +993,51 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
         if (nb > sl->sl_n)
             nb = sl->sl_n;
         sp.sp_nb = (unsigned)nb;
+        sp.sp_nshares = by_index ? 1 : SHARES;
         rc = spill_open(&sp, dg);
     }
     if (!rc)
         rc = load_corrections(env->se_ledger, cycle, &sp.sp_lines, &sp.sp_corr, dg);
     if (!rc && by_index) {
-        sub_ctx *sc = malloc(sizeof *sc);
+        sub_ctx *sc = calloc(1, sizeof *sc);
         if (!sc)
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         for (size_t i = 0; !rc && i < sl->sl_n; i++) {
-            sc->sc_sp = &sp;
+            sc->sc_ss.ss_sp = &sp;
             sc->sc_line = i;
             rc = cdr_ledger_subscriber(lg, cycle, sl->sl_sb[i]->sb_msisdn, on_sub_rec, sc, dg);
-            if (sp.sp_rc) {
-                *dg = sp.sp_dg;
-                rc = sp.sp_rc;
+            if (sc->sc_ss.ss_wrc) {
+                *dg = sc->sc_ss.ss_dg;
+                rc = sc->sc_ss.ss_wrc;
             }
         }
         free(sc);
     } else if (!rc) {
-        rc = cdr_ledger_scan_view(lg, cycle, 0, 1, on_view, &sp, dg);
-        if (sp.sp_rc) {
-            *dg = sp.sp_dg;
-            rc = sp.sp_rc;
+        /* the shares of the cycle's partitions read side by side */
+        spill_share ss[SHARES];
+        memset(ss, 0, sizeof ss);
+        pthread_t th[SHARES];
+        int started[SHARES] = {0};
+        for (unsigned k = 0; k < SHARES; k++) {
+            ss[k].ss_sp = &sp;
+            ss[k].ss_share = k;
+            ss[k].ss_ledger = env->se_ledger;
+            ss[k].ss_cycle = cycle;
+            if (k > 0)
+                started[k] = pthread_create(&th[k], NULL, scan_share, &ss[k]) == 0;
         }
+        scan_share(&ss[0]);
+        for (unsigned k = 1; k < SHARES; k++) {
+            if (started[k])
+                pthread_join(th[k], NULL);
+            else
+                scan_share(&ss[k]);
+        }
+        for (unsigned k = 0; k < SHARES && !rc; k++)
+            if (ss[k].ss_rc) {
+                *dg = ss[k].ss_dg;
+                rc = ss[k].ss_rc;
+            }
     }
     if (rc == CDR_NOTFOUND && sp.sp_f)
         rc = 0; /* a cycle the ledger does not hold: no usage */
@@ -846,10 +1059,15 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
         }
         if (rc)
             break;
-        /* bucket k holds lines [ceil(k n / nb), ceil((k + 1) n / nb)) */
+        /* bucket k holds lines [ceil(k n / nb), ceil((k + 1) n / nb)); each share's file of it */
         const size_t lo_l = (size_t)(((uint64_t)b * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
         const size_t hi_l = (size_t)(((uint64_t)e * sl->sl_n + sp.sp_nb - 1) / sp.sp_nb);
-        rc = process_group(&pc, sp.sp_f + b, e - b, lo_l, hi_l, dg);
+        FILE *files[64 * SHARES];
+        unsigned nf = 0;
+        for (unsigned k = b; k < e; k++)
+            for (unsigned h = 0; h < sp.sp_nshares; h++)
+                files[nf++] = sp.sp_f[h * sp.sp_nb + k];
+        rc = process_group(&pc, files, nf, lo_l, hi_l, dg);
         b = e;
     }
     spill_close(&sp);

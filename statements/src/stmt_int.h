@@ -62,6 +62,15 @@ void stmt_line_identity(const cdr_dir *dir, const cdr_dir_subscriber *sb, cdr_st
 /* Sums over s->st_lines into the statement's totals, pools (enterprise) and top overflow. */
 void stmt_sum_lines(const cdr_dir *dir, cdr_statement *s);
 
+/* The i-th record of a line (0 <= i < n, in ledger order), for the hint: pointers valid until
+ * the next call. Returns 0 or an error (in dg). */
+typedef int (*stmt_hint_get_fn)(void *ctx, size_t i, const cdr_record **cr, const cdr_rated **rr,
+                                cdr_diag *dg);
+/* cdr_stmt_hint_line over records given one at a time (a line too large to hold decoded). */
+int stmt_hint_line_get(const cdr_plan_set *ps, const cdr_dir *dir, const cdr_dir_subscriber *sb,
+                       uint32_t cycle, stmt_hint_get_fn get, void *gctx, size_t n,
+                       cdr_stmt_hint *out, cdr_diag *dg);
+
 /* Size and SHA-256 of a file, read back. */
 int stmt_file_sha256(const char *path, uint64_t *bytes, uint8_t sha[32], cdr_diag *dg);
 

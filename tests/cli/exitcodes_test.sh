@@ -67,6 +67,9 @@ counters reset
 pipeline
 query
 project
+statement
+statement export
+statement verify
 CMDS
 expect_rc 0 "cdrate --version" "$CDRATE" --version
 expect_rc 0 "cdrate --help" "$CDRATE" --help
