@@ -93,6 +93,16 @@ diff <(grep -v '"lang"' "$T/gold/member-en/statement.json") \
 [ "$(grep -c '"other": ""' "$T/hidden.json")" = 12 ] && grep -q '"privacy": "hidden"' "$T/hidden.json" &&
     ok || bad "--privacy hidden: $(grep -o '"other": "[^"]*"' "$T/hidden.json" | sort | uniq -c)"
 
+# an itemised statement of a line without records (Li Na) is still itemised: "items": [], an
+# itemised.csv of the header row only, and the HTML's items section with its "no records" note
+"$CDRATE" statement --msisdn $LN "${S[@]}" --format json --out "$T/ln.json" --itemised --quiet
+grep -q '"items": \[\]' "$T/ln.json" && ok || bad "itemised, no records: JSON $(grep '"items"' "$T/ln.json")"
+"$CDRATE" statement --msisdn $LN "${S[@]}" --format csv --out "$T/ln-csv" --itemised --quiet
+[ -f "$T/ln-csv/itemised.csv" ] && [ "$(wc -l <"$T/ln-csv/itemised.csv")" = 1 ] && ok ||
+    bad "itemised, no records: no itemised.csv of the header row: $(ls "$T/ln-csv")"
+"$CDRATE" statement --msisdn $LN "${S[@]}" --format html --out "$T/ln.html" --itemised --quiet
+grep -q '<section id="items"' "$T/ln.html" && ok || bad "itemised, no records: no items section in the HTML"
+
 # ---- 2. figures computed by hand ----------------------------------------------------------------
 # cn-enterprise: 58.00 a month, 1000 domestic minutes, data from the pool; the product: 10 %
 # discount, 1 GB pool with 600 MB per member; the enterprise pays recurring_fee and basic_voice up
