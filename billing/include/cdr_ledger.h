@@ -137,6 +137,14 @@ typedef int (*cdr_ledger_view_fn)(const cdr_ledger_view *recs, size_t n, uint32_
 int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
                          cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg);
 
+/* cdr_ledger_scan_view shared by segment rather than by partition: the k-th segment of the cycle
+ * (partitions in order, each one's segments in order) goes to share k modulo nshares, so that
+ * threads also share a cycle held in one partition (an enterprise and its pool are rated by one
+ * shard, so its records are in one partition). A share sees each of its partitions' records in
+ * offset order, but one partition's records may be spread over several shares. */
+int cdr_ledger_scan_view_segments(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                                  cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg);
+
 /* The records of one served MSISDN in cycle `cycle`, in (partition, offset) order, without a
  * full scan: sealed segments are searched through their index (rebuilt when missing or stale),
  * only the active segment of each partition is read in full. Errors as for cdr_ledger_scan. */

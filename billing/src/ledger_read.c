@@ -386,6 +386,26 @@ int cdr_ledger_scan_view(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigne
     return 0;
 }
 
+int cdr_ledger_scan_view_segments(cdr_ledger *lg, uint32_t cycle, unsigned share, unsigned nshares,
+                                  cdr_ledger_view_fn fn, void *ctx, cdr_diag *dg)
+{
+    if (!lg || !fn || !nshares || share >= nshares)
+        return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "bad ledger scan arguments");
+    size_t i = 0;
+    unsigned k = 0, u = 0;
+    for (const lg_stream *st; (st = share_next(lg, cycle, 0, 1, &i, &k)) != NULL;) {
+        view_ctx vc = {fn, ctx, st->ls_partition};
+        for (uint32_t seq = 0; seq <= st->ls_seq; seq++) {
+            if (u++ % nshares != share)
+                continue;
+            int rc = view_seg(lg, st, seq, &vc, dg);
+            if (rc)
+                return rc;
+        }
+    }
+    return 0;
+}
+
 /* ---- the index ------------------------------------------------------------------------------
  * seg-N.idx, version 2: header (48 bytes; u32 ntotals at 28), totals (ntotals x 32: currency
  * NUL-padded to 4 bytes, service u32, records u64, charge i64, units u64; sorted by currency then

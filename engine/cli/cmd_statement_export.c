@@ -16,7 +16,7 @@ int cli_statement_export(int argc, char **argv)
 {
     const char *store = NULL, *ledger = NULL, *bills = NULL, *out = NULL, *cycle_s = NULL;
     int lang = 0, privacy = 0, no_hint = 0, json = 0, quiet = 0;
-    uint64_t level = 3;
+    uint64_t level = 1;
     cli_opt opts[] = {
         {"cycle", CLI_STRING, &cycle_s, "YYYY-MM", "the billed cycle (required)"},
         {"bills", CLI_STRING, &bills, "DIR", "the bill run's output folder (`bill --out`)"},
@@ -27,7 +27,7 @@ int cli_statement_export(int argc, char **argv)
         {"privacy", CLI_CHOICE, &privacy, "masked|full|hidden",
          "the other party: 86138****5678 (default), in full, or not shown", 0, 0, privacies},
         {"no-hint", CLI_FLAG, &no_hint, NULL, "no cheaper-plan hints"},
-        {"level", CLI_COUNT, &level, "N", "zstd level of the itemised files (default 3)", 1, 19},
+        {"level", CLI_COUNT, &level, "N", "zstd level of the itemised files (default 1)", 1, 19},
         {"json", CLI_FLAG, &json, NULL, "the summary as one JSON object on stdout"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress, no summary"},
         {0},

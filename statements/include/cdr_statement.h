@@ -284,7 +284,7 @@ typedef struct cdr_stmt_export_config {
     const char *ec_bills, *ec_ledger;
     const char *ec_out; /* the cycle is published as OUT/YYYY-MM */
     int ec_lang, ec_privacy, ec_hint;
-    int ec_level;                    /* zstd level of the itemised files; 0 = 3 */
+    int ec_level;                    /* zstd level of the itemised files; 0 = 1 */
     uint64_t ec_budget;              /* bytes a spill bucket may hold; 0 = 64 MiB */
     const cdr_progress *ec_progress; /* lines done of the lines to do; may be NULL */
 } cdr_stmt_export_config;

@@ -671,14 +671,14 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
             rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
         else {
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_compressionLevel,
-                                   cfg->ec_level ? cfg->ec_level : 3);
+                                   cfg->ec_level ? cfg->ec_level : 1);
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_checksumFlag, 1); /* damage is found */
             /* compression on a thread of zstd's own, beside the pass (ignored by a libzstd
              * built without threads: then it compresses inline) */
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_nbWorkers, 1);
             ZSTD_CCtx_setParameter(x->x_z.zo_cc, ZSTD_c_jobSize, 1 << 20); /* small buffers */
             ZSTD_CCtx_setParameter(x->x_zm.zo_cc, ZSTD_c_compressionLevel,
-                                   cfg->ec_level ? cfg->ec_level : 3);
+                                   cfg->ec_level ? cfg->ec_level : 1);
             ZSTD_CCtx_setParameter(x->x_zm.zo_cc, ZSTD_c_checksumFlag, 1);
         }
     }

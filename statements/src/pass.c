@@ -330,8 +330,8 @@ static void *scan_share(void *arg)
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     ss->ss_rc = cdr_ledger_open(ss->ss_ledger, &lo, &lg, &ss->ss_dg);
     if (!ss->ss_rc)
-        ss->ss_rc = cdr_ledger_scan_view(lg, ss->ss_cycle, ss->ss_share, ss->ss_sp->sp_nshares,
-                                         on_view, ss, &ss->ss_dg);
+        ss->ss_rc = cdr_ledger_scan_view_segments(lg, ss->ss_cycle, ss->ss_share,
+                                                  ss->ss_sp->sp_nshares, on_view, ss, &ss->ss_dg);
     if (ss->ss_wrc)
         ss->ss_rc = ss->ss_wrc;
     cdr_ledger_close(lg);
@@ -393,7 +393,8 @@ typedef struct worker {
     size_t *wk_line_end; /* per line of the range: the end of its rows in wk_txt */
     uint64_t *wk_line_items;
     size_t wk_lcap;
-    int wk_direct; /* 1: on the calling thread, each line given when done (not buffered) */
+    int wk_direct;  /* 1: on the calling thread, each line given when done (not buffered) */
+    size_t wk_done; /* lines of the range done (a threaded worker: under pc_mu) */
     int wk_rc;
     cdr_diag wk_dg;
 } worker;
@@ -413,6 +414,9 @@ struct pass_ctx {
     size_t pc_lcap;
     size_t pc_glo; /* the group's first line */
     worker pc_w[2];
+    pthread_mutex_t pc_mu; /* the second worker's progress and text, as the first reads them */
+    pthread_cond_t pc_cv;
+    int pc_sync; /* 1: the second worker runs on its own thread */
 };
 
 static int worker_fit(worker *w, size_t n)
@@ -536,11 +540,19 @@ static int text_put(worker *w, const char *s, size_t n)
         size_t cap = w->wk_txt_cap ? w->wk_txt_cap : (1u << 20);
         while (cap < w->wk_txt_len + n)
             cap *= 2;
+        /* the calling thread may be reading the rows of lines done: move them under the lock */
+        const int sync = !w->wk_direct && w->wk_pc->pc_sync;
+        if (sync)
+            pthread_mutex_lock(&w->wk_pc->pc_mu);
         char *t = realloc(w->wk_txt, cap);
+        if (t) {
+            w->wk_txt = t;
+            w->wk_txt_cap = cap;
+        }
+        if (sync)
+            pthread_mutex_unlock(&w->wk_pc->pc_mu);
         if (!t)
             return CDR_ENOMEM;
-        w->wk_txt = t;
-        w->wk_txt_cap = cap;
     }
     memcpy(w->wk_txt + w->wk_txt_len, s, n);
     w->wk_txt_len += n;
@@ -667,6 +679,25 @@ static int huge_get(void *ctx, size_t i, const cdr_record **cr, const cdr_rated 
     return rc;
 }
 
+/* The hint of a line too large to hold decoded, on a thread of its own beside its items. */
+typedef struct huge_hint {
+    huge_src *hh_src;
+    const cdr_dir_subscriber *hh_sb;
+    cdr_stmt_line *hh_ln;
+    size_t hh_n;
+    int hh_rc;
+    cdr_diag hh_dg;
+} huge_hint;
+
+static void *huge_hint_run(void *arg)
+{
+    huge_hint *hh = arg;
+    const pass_ctx *pc = hh->hh_src->hs_pc;
+    hh->hh_rc = stmt_hint_line_get(pc->pc_env->se_ps, pc->pc_env->se_dir, hh->hh_sb, pc->pc_cycle,
+                                   huge_get, hh->hh_src, hh->hh_n, &hh->hh_ln->ln_hint, &hh->hh_dg);
+    return NULL;
+}
+
 typedef struct start_key {
     cdr_time sk_start;
     uint32_t sk_i;
@@ -707,17 +738,23 @@ static int line_work(worker *w, size_t line, cdr_diag *dg)
     char last_id[CDR_NAME_MAX] = "";
     if (n > HUGE_LINE) {
         start_key *keys = malloc(n * sizeof *keys);
-        if (!keys)
+        huge_src *h = calloc(2, sizeof *h); /* [1]: the hint's, on a thread of its own */
+        if (!keys || !h) {
+            free(keys);
+            free(h);
             return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-        huge_src *h = calloc(1, sizeof *h);
-        int rc = h ? 0 : cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-        if (h)
-            h->hs_pc = pc, h->hs_slots = slots;
+        }
+        h[0].hs_pc = h[1].hs_pc = pc;
+        h[0].hs_slots = h[1].hs_slots = slots;
+        huge_hint hh = {.hh_src = &h[1], .hh_sb = sb, .hh_ln = ln, .hh_n = n};
+        pthread_t th;
+        const int threaded = env->se_hint && pthread_create(&th, NULL, huge_hint_run, &hh) == 0;
+        int rc = 0;
         for (size_t i = 0; !rc && i < n; i++) {
             const cdr_record *cr;
             const cdr_rated *rr;
-            if ((rc = huge_get(h, i, &cr, &rr, dg)) == 0) {
-                account_record(env, sb, ln, cr, rr, h->hs_last);
+            if ((rc = huge_get(&h[0], i, &cr, &rr, dg)) == 0) {
+                account_record(env, sb, ln, cr, rr, h[0].hs_last);
                 keys[i] = (start_key){cr->cr_start, (uint32_t)i};
             }
         }
@@ -726,14 +763,19 @@ static int line_work(worker *w, size_t line, cdr_diag *dg)
             for (size_t k = 0; !rc && k < n; k++) {
                 const cdr_record *cr;
                 const cdr_rated *rr;
-                if ((rc = huge_get(h, keys[k].sk_i, &cr, &rr, dg)) == 0)
-                    rc = emit_item(w, line, &it, cr, rr, h->hs_last, dg);
+                if ((rc = huge_get(&h[0], keys[k].sk_i, &cr, &rr, dg)) == 0)
+                    rc = emit_item(w, line, &it, cr, rr, h[0].hs_last, dg);
             }
         }
         free(keys);
-        if (!rc && env->se_hint)
-            rc = stmt_hint_line_get(env->se_ps, env->se_dir, sb, pc->pc_cycle, huge_get, h, n,
-                                    &ln->ln_hint, dg);
+        if (threaded)
+            pthread_join(th, NULL);
+        else if (env->se_hint)
+            huge_hint_run(&hh);
+        if (!rc && hh.hh_rc) {
+            *dg = hh.hh_dg;
+            rc = hh.hh_rc;
+        }
         free(h);
         return rc;
     }
@@ -785,7 +827,21 @@ static void *worker_run(void *arg)
             w->wk_rc = line_out(w->wk_pc, line, w->wk_txt, w->wk_txt_len);
             w->wk_txt_len = 0;
         }
+        const int sync = !w->wk_direct && w->wk_pc->pc_sync;
+        if (sync)
+            pthread_mutex_lock(&w->wk_pc->pc_mu);
         w->wk_line_end[line - w->wk_lo] = w->wk_txt_len;
+        w->wk_done = line - w->wk_lo + 1;
+        if (sync) {
+            pthread_cond_signal(&w->wk_pc->pc_cv);
+            pthread_mutex_unlock(&w->wk_pc->pc_mu);
+        }
+    }
+    if (!w->wk_direct && w->wk_pc->pc_sync) { /* done, also after an error: wake the reader */
+        pthread_mutex_lock(&w->wk_pc->pc_mu);
+        w->wk_done = SIZE_MAX;
+        pthread_cond_signal(&w->wk_pc->pc_cv);
+        pthread_mutex_unlock(&w->wk_pc->pc_mu);
     }
     return NULL;
 }
@@ -883,23 +939,25 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
         s->ws_len = h->sh_len;
         p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
     }
-    /* a line whose records are in several partitions (read by different shares): ledger order */
+    /* ledger order within each line: the shares of the scan read different segments, so a line's
+     * records may come from several share files; sort those whose order is not already right */
     for (size_t k = 0; k < nl; k++) {
         wslot *ls = pc->pc_slot + pc->pc_first[k];
         const size_t m = pc->pc_first[k + 1] - pc->pc_first[k];
-        int mixed = 0;
-        for (size_t j = 1; j < m && !mixed; j++)
-            mixed = slot_hdr(&ls[j])->sh_partition != slot_hdr(&ls[0])->sh_partition;
-        if (mixed)
+        int sorted = 1;
+        for (size_t j = 1; j < m && sorted; j++)
+            sorted = slot_cmp(&ls[j - 1], &ls[j]) < 0;
+        if (!sorted)
             qsort(ls, m, sizeof *ls, slot_cmp);
     }
-    /* two ranges of about the same records */
+    /* two ranges: the calling thread also gives every line's rows and callbacks, so the second
+     * worker takes three fifths of the records */
     pc->pc_glo = lo;
     size_t mid = hi;
     const int two = pc->pc_text && !pc->pc_item && n >= 4096 && nl > 1;
     if (two) {
         mid = lo + 1;
-        while (mid < hi - 1 && pc->pc_first[mid - lo] * 2 < n)
+        while (mid < hi - 1 && pc->pc_first[mid - lo] * 5 < n * 2)
             mid++;
     }
     worker *w0 = &pc->pc_w[0], *w1 = &pc->pc_w[1];
@@ -910,29 +968,47 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
     for (int t = 0; t < 2; t++) {
         pc->pc_w[t].wk_txt_len = 0;
         pc->pc_w[t].wk_rc = 0;
+        pc->pc_w[t].wk_done = 0;
     }
     w0->wk_direct = 1;
     w1->wk_direct = 0;
+    pc->pc_sync = two;
     pthread_t th;
     const int threaded = two && pthread_create(&th, NULL, worker_run, w1) == 0;
-    if (!threaded)
+    if (!threaded) {
         w1->wk_direct = 1;
+        pc->pc_sync = 0;
+    }
     worker_run(w0);
+    if (!threaded && mid < hi && !w0->wk_rc)
+        worker_run(w1);
+    /* the second range's lines in order, each once the worker has done it (its rows are read
+     * under the lock, which the worker takes only to move its text or count a line) */
+    for (size_t line = mid; threaded && line < hi; line++) {
+        const size_t k = line - w1->wk_lo;
+        pthread_mutex_lock(&pc->pc_mu);
+        while (w1->wk_done <= k && w1->wk_done != SIZE_MAX)
+            pthread_cond_wait(&pc->pc_cv, &pc->pc_mu);
+        int orc = w0->wk_rc || w1->wk_rc || (w1->wk_done == SIZE_MAX && k >= w1->wk_hi - w1->wk_lo);
+        if (!orc) {
+            const size_t from = k ? w1->wk_line_end[k - 1] : 0, to = w1->wk_line_end[k];
+            orc = line_out(pc, line, w1->wk_txt + from, to - from);
+            if (orc) {
+                w0->wk_rc = orc; /* reported below, as the first worker's */
+                w0->wk_dg = *dg;
+            }
+        }
+        pthread_mutex_unlock(&pc->pc_mu);
+        if (orc)
+            break;
+    }
     if (threaded)
         pthread_join(th, NULL);
-    else if (mid < hi && !w0->wk_rc)
-        worker_run(w1);
     for (int t = 0; !rc && t < 2; t++)
         if (pc->pc_w[t].wk_rc) {
             *dg = pc->pc_w[t].wk_dg;
             rc = pc->pc_w[t].wk_rc;
         }
-    /* the second range's lines in order, from its text */
-    for (size_t line = mid; !rc && threaded && line < hi; line++) {
-        const size_t k = line - w1->wk_lo;
-        const size_t from = k ? w1->wk_line_end[k - 1] : 0, to = w1->wk_line_end[k];
-        rc = line_out(pc, line, w1->wk_txt + from, to - from);
-    }
     free(buf);
     /* what a group of very large lines needed is not kept for the next (memory stays bounded) */
     for (int t = 0; t < 2; t++) {
@@ -966,6 +1042,8 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
                    .pc_done = line_done,
                    .pc_ctx = ctx};
     pc.pc_w[0].wk_pc = pc.pc_w[1].wk_pc = &pc;
+    pthread_mutex_init(&pc.pc_mu, NULL);
+    pthread_cond_init(&pc.pc_cv, NULL);
     cdr_ledger *lg = NULL;
     const cdr_ledger_opts lo = {.lo_readonly = 1};
     int rc = linemap_build(&sp.sp_lines, sl);
@@ -1073,6 +1151,8 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
     spill_close(&sp);
     worker_free(&pc.pc_w[0]);
     worker_free(&pc.pc_w[1]);
+    pthread_mutex_destroy(&pc.pc_mu);
+    pthread_cond_destroy(&pc.pc_cv);
     free(pc.pc_slot);
     free(pc.pc_first);
     free(pc.pc_fill);
