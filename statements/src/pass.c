@@ -21,13 +21,12 @@
 #define SPILL_BUF       (64u << 10)
 #define MAX_BUCKETS     256
 #define DEFAULT_BUDGET  (16ull << 20)
-#define AVG_RECORD_SIZE 150
-#define TEXT_KEEP       (8u << 20) /* a worker's text buffer kept for the next group */
-#define SLOT_KEEP                                                                                  \
-    (1u << 18) /* records of a group whose slots are kept */ /* bytes a spilled record takes, for  \
-                                                                sizing the buckets */
+#define AVG_RECORD_SIZE 150         /* bytes a spilled record takes, for sizing the buckets */
+#define TEXT_KEEP       (8u << 20)  /* a worker's text buffer kept for the next group */
+#define SLOT_KEEP       (1u << 18)  /* records of a group whose slots are kept */
+#define BUF_KEEP        (24u << 20) /* a group's spilled bytes kept for the next */
 
-/* ---- lines by MSISDN ------------------------------------------------------------------------- */
+/* ---- lines by MSISDN ------------------------------------------------------------------------ */
 
 typedef struct linemap {
     uint32_t *lm_slot; /* line index + 1, 0 = empty */
@@ -379,6 +378,35 @@ static int slot_cmp(const void *a, const void *b)
     return x->sh_offset < y->sh_offset ? -1 : x->sh_offset > y->sh_offset;
 }
 
+/* Put s[0..n) in ledger order: already sorted, two sorted runs (one per share file: merged in
+ * linear time), or anything else (sorted). Returns 0 or CDR_ENOMEM. */
+static int slots_order(wslot *s, size_t n)
+{
+    size_t brk = 0, nbrk = 0;
+    for (size_t j = 1; j < n && nbrk < 2; j++)
+        if (slot_cmp(&s[j - 1], &s[j]) > 0) {
+            brk = j;
+            nbrk++;
+        }
+    if (nbrk == 0)
+        return 0;
+    if (nbrk > 1) {
+        qsort(s, n, sizeof *s, slot_cmp);
+        return 0;
+    }
+    wslot *a = malloc(brk * sizeof *a); /* the first run; the second stays in place */
+    if (!a)
+        return CDR_ENOMEM;
+    memcpy(a, s, brk * sizeof *a);
+    size_t i = 0, j = brk, k = 0;
+    while (i < brk && j < n)
+        s[k++] = slot_cmp(&s[j], &a[i]) < 0 ? s[j++] : a[i++];
+    while (i < brk)
+        s[k++] = a[i++];
+    free(a);
+    return 0;
+}
+
 /* One worker: a range of the group's lines, decoded one line at a time. */
 typedef struct worker {
     pass_ctx *wk_pc;
@@ -414,6 +442,8 @@ struct pass_ctx {
     size_t pc_lcap;
     size_t pc_glo; /* the group's first line */
     worker pc_w[2];
+    uint8_t *pc_buf; /* the group's records as spilled */
+    size_t pc_buf_cap;
     pthread_mutex_t pc_mu; /* the second worker's progress and text, as the first reads them */
     pthread_cond_t pc_cv;
     int pc_sync; /* 1: the second worker runs on its own thread */
@@ -723,8 +753,13 @@ static int line_work(worker *w, size_t line, cdr_diag *dg)
     const cdr_dir_subscriber *sb = pc->pc_sl->sl_sb[line];
     cdr_stmt_line *ln = &pc->pc_sl->sl_ln[line];
     const size_t k0 = line - pc->pc_glo;
-    const wslot *slots = pc->pc_slot + pc->pc_first[k0];
+    wslot *const lslots = pc->pc_slot + pc->pc_first[k0];
     const size_t n = pc->pc_first[k0 + 1] - pc->pc_first[k0];
+    /* ledger order: the shares of the scan read different segments, so the line's records come
+     * as one sorted run per share file; merge them (on this worker) */
+    if (slots_order(lslots, n) != 0)
+        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    const wslot *slots = lslots;
     /* the current plan's bundles first, even unused */
     const cdr_plan *cur = current_plan(env->se_ps, sb, pc->pc_cycle);
     for (unsigned i = 0; cur && i < cur->pl_nbundles; i++)
@@ -860,20 +895,23 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
         sizes[b] = ftello(f[b]);
         size += sizes[b];
     }
-    uint8_t *buf = size > 0 ? malloc((size_t)size) : NULL;
-    if (size > 0 && !buf)
-        return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    if ((size_t)size > pc->pc_buf_cap) { /* kept from group to group: no page faults each time */
+        free(pc->pc_buf);
+        pc->pc_buf = malloc((size_t)size);
+        pc->pc_buf_cap = pc->pc_buf ? (size_t)size : 0;
+        if (!pc->pc_buf)
+            return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
+    }
+    uint8_t *buf = pc->pc_buf;
     off_t at = 0;
     for (unsigned b = 0; b < nf; b++) {
         rewind(f[b]);
         if (sizes[b] > 0 && fread(buf + at, 1, (size_t)sizes[b], f[b]) != (size_t)sizes[b]) {
-            free(buf);
             return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "cannot read a temporary file");
         }
         at += sizes[b];
         /* the file is read: its pages can go (the next pass writes it again from the start) */
         if (ftruncate(fileno(f[b]), 0) != 0 || fseeko(f[b], 0, SEEK_SET) != 0) {
-            free(buf);
             return cdr_diag_set(dg, CDR_EIO, NULL, 0, 0, "a temporary file: %s", strerror(errno));
         }
     }
@@ -918,10 +956,8 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
                 w->wk_lcap = nl;
         }
     }
-    if (rc) {
-        free(buf);
+    if (rc)
         return cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
-    }
     /* counting sort by line */
     memset(pc->pc_first, 0, (nl + 1) * sizeof *pc->pc_first);
     for (off_t p = 0; p < size;) {
@@ -938,17 +974,6 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
         s->ws_wire = (const uint8_t *)(h + 1);
         s->ws_len = h->sh_len;
         p += (off_t)(sizeof *h + ((h->sh_len + 7u) & ~7u));
-    }
-    /* ledger order within each line: the shares of the scan read different segments, so a line's
-     * records may come from several share files; sort those whose order is not already right */
-    for (size_t k = 0; k < nl; k++) {
-        wslot *ls = pc->pc_slot + pc->pc_first[k];
-        const size_t m = pc->pc_first[k + 1] - pc->pc_first[k];
-        int sorted = 1;
-        for (size_t j = 1; j < m && sorted; j++)
-            sorted = slot_cmp(&ls[j - 1], &ls[j]) < 0;
-        if (!sorted)
-            qsort(ls, m, sizeof *ls, slot_cmp);
     }
     /* two ranges: the calling thread also gives every line's rows and callbacks, so the second
      * worker takes three fifths of the records */
@@ -1009,8 +1034,12 @@ static int process_group(pass_ctx *pc, FILE **f, unsigned nf, size_t lo, size_t 
             *dg = pc->pc_w[t].wk_dg;
             rc = pc->pc_w[t].wk_rc;
         }
-    free(buf);
     /* what a group of very large lines needed is not kept for the next (memory stays bounded) */
+    if (pc->pc_buf_cap > BUF_KEEP) {
+        free(pc->pc_buf);
+        pc->pc_buf = NULL;
+        pc->pc_buf_cap = 0;
+    }
     for (int t = 0; t < 2; t++) {
         worker *w = &pc->pc_w[t];
         if (w->wk_txt_cap > TEXT_KEEP) {
@@ -1154,6 +1183,7 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
     pthread_mutex_destroy(&pc.pc_mu);
     pthread_cond_destroy(&pc.pc_cv);
     free(pc.pc_slot);
+    free(pc.pc_buf);
     free(pc.pc_first);
     free(pc.pc_fill);
     return rc;
