@@ -88,6 +88,12 @@ int cdr_gen_format_3gpp(const cdr_record *recs, size_t n, cdr_buf *out);       /
 int cdr_gen_write_spool(cdr_gen *g, const char *dir, int fmt, uint64_t n, size_t per_file,
                         void (*progress)(void *arg, uint64_t done), void *arg, cdr_diag *dg);
 
+/* A benchmark's scratch folder into dir[n]: workdir (created; it must not exist), or a new
+ * temporary one $TMPDIR/cdrate-bench-NAME-XXXXXX. Returns 0 or CDR_EIO (in dg). */
+int cdr_bench_workdir(const char *workdir, const char *name, char *dir, size_t n, cdr_diag *dg);
+/* Remove folder dir and everything in it (what a benchmark made). */
+void cdr_bench_remove_tree(const char *dir);
+
 /* Peak resident set size of this process in bytes (VmHWM), 0 if unknown. */
 uint64_t cdr_bench_peak_rss(void);
 /* Monotonic clock in nanoseconds. */

@@ -7,9 +7,7 @@
  * ledger to the published output: ledger read (decompression, checksums, decoding), aggregation
  * per line and class, fees, discounts, the split, tax, and writing every invoice.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -24,14 +22,6 @@
 
 #define PARTS 8
 #define BATCH 65536
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* Rate the CDRs and append them to the ledger; the cycle holding most records into *cycle. */
 int cdr_bench_ledger_build(const cdr_bench_bill_config *bb, cdr_gen *g, cdr_plan_set *ps,
@@ -118,17 +108,9 @@ done:
 int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, cdr_diag *dg)
 {
     char dir[4096], store[4200], ledger[4200], bills[4200];
-    const char *tmp = getenv("TMPDIR");
-    if (bb->bb_workdir) {
-        snprintf(dir, sizeof dir, "%s", bb->bb_workdir);
-        if (mkdir(dir, 0777) != 0)
-            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create the work folder: %s",
-                                strerror(errno));
-    } else {
-        snprintf(dir, sizeof dir, "%s/cdrate-bench-bill-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir))
-            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create a scratch folder");
-    }
+    int rc = cdr_bench_workdir(bb->bb_workdir, "bill", dir, sizeof dir, dg);
+    if (rc)
+        return rc;
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(ledger, sizeof ledger, "%s/ledger", dir);
     snprintf(bills, sizeof bills, "%s/bills", dir);
@@ -142,7 +124,7 @@ int cdr_bench_bill(const cdr_bench_bill_config *bb, FILE *out, FILE *progress, c
     cdr_subtab *subs = NULL;
     uint32_t cycle = 0;
     uint64_t rated = 0;
-    int rc = cdr_gen_create(&gc, &g);
+    rc = cdr_gen_create(&gc, &g);
     if (rc) {
         cdr_diag_set(dg, rc, NULL, 0, 0, "cannot create the population");
         goto done;
@@ -179,6 +161,6 @@ done:
     cdr_store_close(st);
     cdr_gen_destroy(g);
     if (!bb->bb_keep)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        cdr_bench_remove_tree(dir);
     return rc;
 }

@@ -9,9 +9,7 @@
  * from Redis or the store), and the same threads on the same connections doing plain GETs (Redis)
  * or point reads (the store), the two phases alternating in rounds.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -148,14 +146,6 @@ static void phase_figures(bq_phase *ph, double *per_sec, double *p50, double *p9
     *p99 = ph->bp_ops ? ph->bp_lat[ph->bp_ops * 99 / 100] / 1000.0 : 0;
 }
 
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
-
 /* Rate the generated CDRs and write their live state the product's way. */
 static int build_state(const cdr_bench_query_config *bq, cdr_gen *g, cdr_store *st,
                        cdr_plan_set *ps, const cdr_subtab *subs, cdr_redis *r, uint32_t *cycle,
@@ -240,10 +230,9 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
     const unsigned nc = bq->bq_clients ? bq->bq_clients : 4;
     const uint64_t nq = bq->bq_queries ? bq->bq_queries : 200000;
     char dir[4096], store[4200];
-    const char *tmp = getenv("TMPDIR");
-    snprintf(dir, sizeof dir, "%s/cdrate-bench-query-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-    if (!mkdtemp(dir))
-        return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create: %s", strerror(errno));
+    const int wrc = cdr_bench_workdir(NULL, "query", dir, sizeof dir, dg);
+    if (wrc)
+        return wrc;
     snprintf(store, sizeof store, "%s/store", dir);
     cdr_gen_config gc;
     cdr_gen_defaults(&gc);
@@ -323,6 +312,6 @@ done:
     cdr_plan_set_release(ps);
     cdr_store_close(st);
     cdr_gen_destroy(g);
-    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    cdr_bench_remove_tree(dir);
     return rc;
 }

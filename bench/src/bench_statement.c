@@ -8,9 +8,7 @@
  * the itemised lines as streaming .csv.zst, the checksums and the manifest); its peak RSS is the
  * child's own (getrusage RUSAGE_CHILDREN), not this process's setup.
  */
-#define _GNU_SOURCE /* mkdtemp, nftw */
 #include <errno.h>
-#include <ftw.h>
 #include <inttypes.h>
 #include <spawn.h>
 #include <stdio.h>
@@ -25,14 +23,6 @@
 #include "cdr_bill.h"
 
 extern char **environ;
-
-static int rm_entry(const char *path, const struct stat *sb, int flag, struct FTW *ftw)
-{
-    (void)sb;
-    (void)flag;
-    (void)ftw;
-    return remove(path);
-}
 
 /* The itemised lines the export wrote: "items,N" of its export.csv. */
 static uint64_t exported_items(const char *dir)
@@ -53,17 +43,9 @@ int cdr_bench_statement(const cdr_bench_statement_config *bs, FILE *out, FILE *p
                         cdr_diag *dg)
 {
     char dir[4096], store[4200], ledger[4200], bills[4200], exp[4200], cdir[4300];
-    const char *tmp = getenv("TMPDIR");
-    if (bs->bs_workdir) {
-        snprintf(dir, sizeof dir, "%s", bs->bs_workdir);
-        if (mkdir(dir, 0777) != 0)
-            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create the work folder: %s",
-                                strerror(errno));
-    } else {
-        snprintf(dir, sizeof dir, "%s/cdrate-bench-statement-XXXXXX", tmp && *tmp ? tmp : "/tmp");
-        if (!mkdtemp(dir))
-            return cdr_diag_set(dg, CDR_EIO, dir, 0, 0, "cannot create a scratch folder");
-    }
+    int rc = cdr_bench_workdir(bs->bs_workdir, "statement", dir, sizeof dir, dg);
+    if (rc)
+        return rc;
     snprintf(store, sizeof store, "%s/store", dir);
     snprintf(ledger, sizeof ledger, "%s/ledger", dir);
     snprintf(bills, sizeof bills, "%s/bills", dir);
@@ -82,7 +64,7 @@ int cdr_bench_statement(const cdr_bench_statement_config *bs, FILE *out, FILE *p
     cdr_subtab *subs = NULL;
     uint32_t cycle = 0;
     uint64_t rated = 0;
-    int rc = cdr_gen_create(&gc, &g);
+    rc = cdr_gen_create(&gc, &g);
     if (rc) {
         cdr_diag_set(dg, rc, NULL, 0, 0, "cannot create the population");
         goto done;
@@ -155,6 +137,6 @@ done:
     cdr_store_close(st);
     cdr_gen_destroy(g);
     if (!bs->bs_keep)
-        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        cdr_bench_remove_tree(dir);
     return rc;
 }

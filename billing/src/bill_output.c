@@ -58,31 +58,43 @@ static int bad(cdr_diag *dg, const char *path, int ln, int col, const char *what
     return cdr_diag_set(dg, CDR_FORMAT, path, ln, col, "%s", what);
 }
 
+/* One file of the published cycle: a missing one means the cycle is not billed. */
+static FILE *open_output(const cdr_bill_output *bo, const char *path, cdr_diag *dg)
+{
+    FILE *fp = fopen(path, "r");
+    if (!fp && errno == ENOENT)
+        cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0, "cycle %04u-%02u is not billed: no %s",
+                     bo->bo_cycle / 100, bo->bo_cycle % 100, path);
+    else if (!fp)
+        cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+    return fp;
+}
+
+/* Split a row into exactly n fields (f[], col[] of n + 1), or CDR_FORMAT naming the column. */
+static int split_row(char *rec, char **f, int *col, int n, const char *path, int ln, cdr_diag *dg)
+{
+    int badc = 0;
+    const int nf = bill_csv_split(rec, f, col, n, &badc);
+    if (nf < 0)
+        return bad(dg, path, ln, badc, "a malformed quoted field");
+    if (nf != n)
+        return cdr_diag_set(dg, CDR_FORMAT, path, ln, col[nf > n ? n : 0], "not %d fields", n);
+    return 0;
+}
+
 static int read_invoices(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_bill_output *bo,
                          cdr_diag *dg)
 {
-    FILE *fp = fopen(path, "r");
+    FILE *fp = open_output(bo, path, dg);
     if (!fp)
-        return errno == ENOENT
-                   ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
-                                  "cycle %04u-%02u is not billed: no %s", bo->bo_cycle / 100,
-                                  bo->bo_cycle % 100, path)
-                   : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+        return dg->dg_code;
     char buf[2048], *rec, *f[14];
     int col[15], ln = 0, have = 0, rc = 0;
     size_t cap = 0;
     while (!(rc = bill_csv_next(fp, path, INV_HEADER, buf, sizeof buf, &ln, &have, &rec, dg)) &&
            rec) {
-        int badc = 0;
-        const int nf = bill_csv_split(rec, f, col, 13, &badc);
-        if (nf < 0) {
-            rc = bad(dg, path, ln, badc, "a malformed quoted field");
+        if ((rc = split_row(rec, f, col, 13, path, ln, dg)) != 0)
             break;
-        }
-        if (nf != 13) {
-            rc = bad(dg, path, ln, col[nf > 13 ? 13 : 0], "not 13 fields");
-            break;
-        }
         cdr_bo_invoice iv;
         memset(&iv, 0, sizeof iv);
         if (copy_text(iv.bi_invoice, sizeof iv.bi_invoice, f[0]) || !f[0][0]) {
@@ -139,28 +151,16 @@ static int read_invoices(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_b
 static int read_lines(const char *path, cdr_bo_keep_fn keep, void *ctx, cdr_bill_output *bo,
                       cdr_diag *dg)
 {
-    FILE *fp = fopen(path, "r");
+    FILE *fp = open_output(bo, path, dg);
     if (!fp)
-        return errno == ENOENT
-                   ? cdr_diag_set(dg, CDR_NOTBILLED, NULL, 0, 0,
-                                  "cycle %04u-%02u is not billed: no %s", bo->bo_cycle / 100,
-                                  bo->bo_cycle % 100, path)
-                   : cdr_diag_set(dg, CDR_EIO, path, 0, 0, "cannot open: %s", strerror(errno));
+        return dg->dg_code;
     char buf[1024], *rec, *f[12];
     int col[13], ln = 0, have = 0, rc = 0;
     size_t cap = 0;
     while (!(rc = bill_csv_next(fp, path, LINE_HEADER, buf, sizeof buf, &ln, &have, &rec, dg)) &&
            rec) {
-        int badc = 0;
-        const int nf = bill_csv_split(rec, f, col, 11, &badc);
-        if (nf < 0) {
-            rc = bad(dg, path, ln, badc, "a malformed quoted field");
+        if ((rc = split_row(rec, f, col, 11, path, ln, dg)) != 0)
             break;
-        }
-        if (nf != 11) {
-            rc = bad(dg, path, ln, col[nf > 11 ? 11 : 0], "not 11 fields");
-            break;
-        }
         cdr_bo_line bl;
         memset(&bl, 0, sizeof bl);
         if (parse_id(f[1], 0, &bl.bl_account)) {

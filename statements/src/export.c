@@ -35,16 +35,6 @@ typedef struct xlist {
     size_t xl_n, xl_cap;
 } xlist;
 
-static void hex(const uint8_t *b, size_t n, char *out)
-{
-    static const char d[] = "0123456789abcdef";
-    for (size_t i = 0; i < n; i++) {
-        out[2 * i] = d[b[i] >> 4];
-        out[2 * i + 1] = d[b[i] & 15];
-    }
-    out[2 * n] = 0;
-}
-
 /* Size and SHA-256 of a written file, read back. */
 int stmt_file_sha256(const char *path, uint64_t *bytes, uint8_t sha[32], cdr_diag *dg)
 {
@@ -126,7 +116,8 @@ typedef struct xctx {
     stmt_env x_env;
     const cdr_bill_output *x_bo;
     stmt_lines x_sl;
-    cdr_stmt_line *x_prev; /* the previous cycle's figures of the same lines (or NULL) */
+    cdr_stmt_line *x_prev;  /* the previous cycle's figures of the same lines (or NULL) */
+    uint8_t *x_prev_billed; /* [i]: line i was billed in the previous cycle */
     int x_prev_known;
     char x_dir[4200]; /* the partial folder */
     xlist x_files;
@@ -340,45 +331,8 @@ static void stmt_of(xctx *x, cdr_statement *s, int kind, size_t first, size_t n)
     s->st_nlines = n;
     const cdr_dir_subscriber *sb = x->x_sl.sl_sb[first];
     const cdr_dir *dir = x->x_env.se_dir;
-    const cdr_dir_enterprise *en =
-        sb->sb_enterprise ? cdr_dir_find_enterprise(dir, sb->sb_enterprise) : NULL;
-    const cdr_bo_invoice *main_inv = cdr_bill_output_invoice(
-        x->x_bo, kind == CDR_STMT_ENTERPRISE && en ? en->en_account : sb->sb_account);
-    if (en) {
-        s->st_enterprise = en->en_id;
-        snprintf(s->st_enterprise_name, sizeof s->st_enterprise_name, "%s", en->en_name);
-        s->st_enterprise_account = en->en_account;
-        const cdr_dir_account *ac = cdr_dir_find_account(dir, en->en_account);
-        if (ac)
-            snprintf(s->st_enterprise_account_name, sizeof s->st_enterprise_account_name, "%s",
-                     ac->ac_name);
-        const cdr_dir_customer *cu = cdr_dir_find_customer(dir, en->en_customer);
-        if (cu)
-            snprintf(s->st_manager, sizeof s->st_manager, "%s", cu->cu_manager);
-    }
-    const cdr_bo_invoice *invs[2] = {
-        main_inv, kind == CDR_STMT_MEMBER && en && en->en_account != sb->sb_account
-                      ? cdr_bill_output_invoice(x->x_bo, en->en_account)
-                      : NULL};
-    for (int k = 0; k < 2; k++) {
-        const cdr_bo_invoice *bi = invs[k];
-        if (!bi)
-            continue;
-        cdr_stmt_invoice *iv = &s->st_invoices[s->st_ninvoices++];
-        snprintf(iv->iv_invoice, sizeof iv->iv_invoice, "%s", bi->bi_invoice);
-        iv->iv_account = bi->bi_account;
-        snprintf(iv->iv_kind, sizeof iv->iv_kind, "%s", bi->bi_kind);
-        memcpy(iv->iv_issued, bi->bi_issued, sizeof iv->iv_issued);
-        memcpy(iv->iv_due, bi->bi_due, sizeof iv->iv_due);
-        iv->iv_amount = bi->bi_amount;
-        iv->iv_tax = bi->bi_tax;
-        iv->iv_total = bi->bi_total;
-    }
-    if (main_inv) {
-        memcpy(s->st_currency, main_inv->bi_currency, 4);
-        memcpy(s->st_issued, main_inv->bi_issued, sizeof s->st_issued);
-        memcpy(s->st_due, main_inv->bi_due, sizeof s->st_due);
-    }
+    stmt_header(dir, x->x_bo,
+                sb->sb_enterprise ? cdr_dir_find_enterprise(dir, sb->sb_enterprise) : NULL, sb, s);
     stmt_sum_lines(dir, s);
 }
 
@@ -476,21 +430,12 @@ static int on_line(cdr_stmt_line *ln, size_t i, void *ctx)
         if (ent) {
             stmt_of(x, &s, CDR_STMT_ENTERPRISE, first, n);
             s.st_account_adjustments = account_adjustments(x->x_bo, s.st_enterprise_account);
-            s.st_change.ch_cycle = x->x_cfg->ec_cycle % 100 == 1
-                                       ? (x->x_cfg->ec_cycle / 100 - 1) * 100 + 12
-                                       : x->x_cfg->ec_cycle - 1;
-            if (x->x_prev_known) {
+            s.st_change.ch_cycle = stmt_previous_cycle(x->x_cfg->ec_cycle);
+            if (x->x_prev_known) { /* the members billed then, as the statement command counts */
                 s.st_change.ch_known = 1;
-                for (size_t k = first; k < first + n; k++) {
-                    const cdr_stmt_line *p = &x->x_prev[k];
-                    if (!p->ln_enterprise_share && !p->ln_member_share && !p->ln_overflow &&
-                        !p->ln_fee && !p->ln_usage)
-                        continue;
-                    s.st_change.ch_lines++;
-                    s.st_change.ch_amount += p->ln_enterprise_share + p->ln_member_share;
-                    s.st_change.ch_enterprise_share += p->ln_enterprise_share;
-                    s.st_change.ch_overflow += p->ln_overflow;
-                }
+                for (size_t k = first; k < first + n; k++)
+                    if (x->x_prev_billed[k])
+                        stmt_change_add(&s.st_change, &x->x_prev[k]);
             }
             snprintf(name, sizeof name, "enterprises/%" PRIu64 ".json", sb->sb_enterprise);
             if ((rc = write_json(x, name, &s)) != 0)
@@ -689,15 +634,15 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
         cdr_bill_output *pbo = NULL;
         cdr_diag pdg;
         cdr_diag_clear(&pdg);
-        const uint32_t prev =
-            cfg->ec_cycle % 100 == 1 ? (cfg->ec_cycle / 100 - 1) * 100 + 12 : cfg->ec_cycle - 1;
+        const uint32_t prev = stmt_previous_cycle(cfg->ec_cycle);
         const int prc = cdr_bill_output_read(cfg->ec_bills, prev, NULL, NULL, NULL, &pbo, &pdg);
         if (prc == 0) {
             x->x_prev = calloc(x->x_sl.sl_n + 1, sizeof *x->x_prev);
-            if (!x->x_prev)
+            x->x_prev_billed = calloc(x->x_sl.sl_n + 1, 1);
+            if (!x->x_prev || !x->x_prev_billed)
                 rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
             stmt_lines psl = {x->x_sl.sl_n, x->x_sl.sl_sb, x->x_prev};
-            if (!rc && stmt_apply_invoices(pbo, &psl, 0, NULL, NULL, &pdg) == 0) {
+            if (!rc && stmt_apply_invoices(pbo, &psl, 0, NULL, NULL, x->x_prev_billed, &pdg) == 0) {
                 stmt_env e = x->x_env;
                 e.se_hint = 0;
                 e.se_cycle = prev;
@@ -711,7 +656,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
         cdr_bill_output_free(pbo);
     }
     if (!rc)
-        rc = stmt_apply_invoices(bo, &x->x_sl, 0, NULL, NULL, dg);
+        rc = stmt_apply_invoices(bo, &x->x_sl, 0, NULL, NULL, NULL, dg);
     if (!rc)
         rc = write_table(x, "lines.csv", &x->x_lines_csv,
                          "statement,subscriber,msisdn,items,rated,enterprise,member,enterprise_tax,"
@@ -751,7 +696,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
         rc = write_table(x, "manifest.csv", &f, "file,bytes,sha256\n");
         for (size_t i = 0; !rc && i < x->x_files.xl_n; i++) {
             char h[65];
-            hex(x->x_files.xl_f[i].xf_sha, 32, h);
+            sodium_bin2hex(h, sizeof h, x->x_files.xl_f[i].xf_sha, 32);
             fprintf(f, "%s,%" PRIu64 ",%s\n", x->x_files.xl_f[i].xf_name,
                     x->x_files.xl_f[i].xf_bytes, h);
         }
@@ -810,6 +755,7 @@ int cdr_stmt_export(cdr_store *st, const cdr_stmt_export_config *cfg, cdr_stmt_e
     free(x->x_sl.sl_sb);
     free(x->x_sl.sl_ln);
     free(x->x_prev);
+    free(x->x_prev_billed);
     free(x->x_items);
     free(x->x_rated);
     free(x->x_files.xl_f);

@@ -50,7 +50,7 @@ static int id_ix_cmp(const void *a, const void *b)
 }
 
 int stmt_apply_invoices(const cdr_bill_output *bo, const stmt_lines *sl, uint64_t ent_account,
-                        cdr_money *account_adj, char cur[4], cdr_diag *dg)
+                        cdr_money *account_adj, char cur[4], uint8_t *billed, cdr_diag *dg)
 {
     /* the lines by subscriber id (an export orders them by enterprise) */
     id_ix *byid = malloc((sl->sl_n + 1) * sizeof *byid);
@@ -82,6 +82,8 @@ int stmt_apply_invoices(const cdr_bill_output *bo, const stmt_lines *sl, uint64_
                               bl->bl_subscriber, bl->bl_currency, cur);
             break;
         }
+        if (billed)
+            billed[hit->ii_ix] = 1;
         cdr_stmt_line *ln = &sl->sl_ln[hit->ii_ix];
         cdr_stmt_class *cl = &ln->ln_class[bl->bl_class];
         if (bl->bl_enterprise) {
@@ -247,9 +249,17 @@ static int u64_cmp(const void *a, const void *b)
     return x < y ? -1 : x > y;
 }
 
-static uint32_t previous_cycle(uint32_t c)
+uint32_t stmt_previous_cycle(uint32_t c)
 {
     return c % 100 == 1 ? (c / 100 - 1) * 100 + 12 : c - 1;
+}
+
+void stmt_change_add(cdr_stmt_change *ch, const cdr_stmt_line *prev)
+{
+    ch->ch_lines++;
+    ch->ch_amount += prev->ln_enterprise_share + prev->ln_member_share;
+    ch->ch_enterprise_share += prev->ln_enterprise_share;
+    ch->ch_overflow += prev->ln_overflow;
 }
 
 static int build_keep(const stmt_lines *sl, uint64_t ent_account, keep_ctx *k)
@@ -292,7 +302,7 @@ static int previous_change(const stmt_env *env, const stmt_lines *cur, uint64_t 
                            const char *currency, cdr_stmt_change *ch, cdr_diag *dg)
 {
     memset(ch, 0, sizeof *ch);
-    const uint32_t prev = previous_cycle(env->se_cycle);
+    const uint32_t prev = stmt_previous_cycle(env->se_cycle);
     ch->ch_cycle = prev;
     stmt_lines sl = {cur->sl_n, NULL, NULL};
     sl.sl_sb = malloc((cur->sl_n + 1) * sizeof *sl.sl_sb);
@@ -321,19 +331,15 @@ static int previous_change(const stmt_env *env, const stmt_lines *cur, uint64_t 
         memcpy(cur_prev, currency, 4);
         cdr_money adj = 0;
         keep_billed(bo, &sl);
-        if (stmt_apply_invoices(bo, &sl, ent_account, &adj, cur_prev, &pdg) == 0) {
+        if (stmt_apply_invoices(bo, &sl, ent_account, &adj, cur_prev, NULL, &pdg) == 0) {
             stmt_env e = *env;
             e.se_hint = 0;
             e.se_cycle = prev;
             rc = stmt_pass(&e, prev, &sl, NULL, NULL, NULL, NULL, dg);
             if (!rc) {
                 ch->ch_known = 1;
-                ch->ch_lines = sl.sl_n;
-                for (size_t i = 0; i < sl.sl_n; i++) {
-                    ch->ch_amount += sl.sl_ln[i].ln_enterprise_share + sl.sl_ln[i].ln_member_share;
-                    ch->ch_enterprise_share += sl.sl_ln[i].ln_enterprise_share;
-                    ch->ch_overflow += sl.sl_ln[i].ln_overflow;
-                }
+                for (size_t i = 0; i < sl.sl_n; i++)
+                    stmt_change_add(ch, &sl.sl_ln[i]);
             }
         } /* else: billed in another currency then: nothing to compare with */
     }
@@ -358,6 +364,33 @@ static void fill_invoice(cdr_statement *s, const cdr_bo_invoice *bi)
     iv->iv_amount = bi->bi_amount;
     iv->iv_tax = bi->bi_tax;
     iv->iv_total = bi->bi_total;
+}
+
+void stmt_header(const cdr_dir *dir, const cdr_bill_output *bo, const cdr_dir_enterprise *en,
+                 const cdr_dir_subscriber *sb, cdr_statement *s)
+{
+    if (en) {
+        s->st_enterprise = en->en_id;
+        snprintf(s->st_enterprise_name, sizeof s->st_enterprise_name, "%s", en->en_name);
+        s->st_enterprise_account = en->en_account;
+        const cdr_dir_account *ac = cdr_dir_find_account(dir, en->en_account);
+        if (ac)
+            snprintf(s->st_enterprise_account_name, sizeof s->st_enterprise_account_name, "%s",
+                     ac->ac_name);
+        const cdr_dir_customer *cu = cdr_dir_find_customer(dir, en->en_customer);
+        if (cu)
+            snprintf(s->st_manager, sizeof s->st_manager, "%s", cu->cu_manager);
+    }
+    const cdr_bo_invoice *main_inv = cdr_bill_output_invoice(
+        bo, s->st_kind == CDR_STMT_ENTERPRISE && en ? en->en_account : sb->sb_account);
+    fill_invoice(s, main_inv);
+    if (s->st_kind == CDR_STMT_MEMBER && en && en->en_account != sb->sb_account)
+        fill_invoice(s, cdr_bill_output_invoice(bo, en->en_account));
+    if (main_inv) {
+        memcpy(s->st_currency, main_inv->bi_currency, 4);
+        memcpy(s->st_issued, main_inv->bi_issued, sizeof s->st_issued);
+        memcpy(s->st_due, main_inv->bi_due, sizeof s->st_due);
+    }
 }
 
 typedef struct items_ctx {
@@ -427,18 +460,6 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
                     sl.sl_sb[sl.sl_n++] = &subs[i];
         }
     }
-    if (!rc && en) {
-        s->st_enterprise = en->en_id;
-        snprintf(s->st_enterprise_name, sizeof s->st_enterprise_name, "%s", en->en_name);
-        s->st_enterprise_account = en->en_account;
-        const cdr_dir_account *ac = cdr_dir_find_account(env.se_dir, en->en_account);
-        if (ac)
-            snprintf(s->st_enterprise_account_name, sizeof s->st_enterprise_account_name, "%s",
-                     ac->ac_name);
-        const cdr_dir_customer *cu = cdr_dir_find_customer(env.se_dir, en->en_customer);
-        if (cu)
-            snprintf(s->st_manager, sizeof s->st_manager, "%s", cu->cu_manager);
-    }
     const uint64_t ent_account = en && s->st_kind == CDR_STMT_ENTERPRISE ? en->en_account : 0;
     if (!rc && build_keep(&sl, en ? en->en_account : 0, &k))
         rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "out of memory");
@@ -473,19 +494,9 @@ int cdr_stmt_build(cdr_store *st, const cdr_stmt_config *cfg, cdr_statement **ou
             stmt_line_identity(env.se_dir, sl.sl_sb[i], &s->st_lines[i]);
     }
     if (!rc) {
-        const cdr_bo_invoice *main_inv = s->st_kind == CDR_STMT_MEMBER
-                                             ? cdr_bill_output_invoice(bo, sl.sl_sb[0]->sb_account)
-                                             : cdr_bill_output_invoice(bo, en->en_account);
-        fill_invoice(s, main_inv);
-        if (s->st_kind == CDR_STMT_MEMBER && en && en->en_account != sl.sl_sb[0]->sb_account)
-            fill_invoice(s, cdr_bill_output_invoice(bo, en->en_account));
-        if (main_inv) {
-            memcpy(s->st_currency, main_inv->bi_currency, 4);
-            memcpy(s->st_issued, main_inv->bi_issued, sizeof s->st_issued);
-            memcpy(s->st_due, main_inv->bi_due, sizeof s->st_due);
-        }
+        stmt_header(env.se_dir, bo, en, sl.sl_sb[0], s);
         rc = stmt_apply_invoices(bo, &sl, ent_account, &s->st_account_adjustments, s->st_currency,
-                                 dg);
+                                 NULL, dg);
     }
     items_ctx ic = {s, 0};
     /* itemised: the items are there, also when there are none (an empty list, not "not asked") */

@@ -34,14 +34,6 @@ typedef struct linemap {
     const stmt_lines *lm_sl;
 } linemap;
 
-static uint64_t hash_bytes(const char *s, size_t n)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (size_t i = 0; i < n; i++)
-        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
-    return cdr_mix64(h);
-}
-
 static int linemap_build(linemap *m, const stmt_lines *sl)
 {
     size_t cap = 16;
@@ -54,7 +46,7 @@ static int linemap_build(linemap *m, const stmt_lines *sl)
     m->lm_sl = sl;
     for (size_t i = 0; i < sl->sl_n; i++) {
         const char *ms = sl->sl_sb[i]->sb_msisdn;
-        size_t h = hash_bytes(ms, strlen(ms)) & m->lm_mask;
+        size_t h = stmt_hash(ms, strlen(ms)) & m->lm_mask;
         while (m->lm_slot[h])
             h = (h + 1) & m->lm_mask;
         m->lm_slot[h] = (uint32_t)i + 1;
@@ -64,7 +56,7 @@ static int linemap_build(linemap *m, const stmt_lines *sl)
 
 static ptrdiff_t linemap_find(const linemap *m, const char *ms, size_t n)
 {
-    size_t h = hash_bytes(ms, n) & m->lm_mask;
+    size_t h = stmt_hash(ms, n) & m->lm_mask;
     for (uint32_t v; (v = m->lm_slot[h]) != 0; h = (h + 1) & m->lm_mask) {
         const char *x = m->lm_sl->sl_sb[v - 1]->sb_msisdn;
         if (strlen(x) == n && !memcmp(x, ms, n))

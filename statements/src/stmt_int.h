@@ -6,6 +6,7 @@
 #include <stdint.h>
 
 #include "cdr_bill_output.h"
+#include "cdr_bytes.h"
 #include "cdr_dir.h"
 #include "cdr_statement.h"
 
@@ -54,7 +55,30 @@ int stmt_pass(const stmt_env *env, uint32_t cycle, const stmt_lines *sl, stmt_it
  * Returns CDR_FORMAT when a line is billed in another currency than cur (filled from the first
  * when ""); cur NULL checks nothing (an export: every statement has its own currency). */
 int stmt_apply_invoices(const cdr_bill_output *bo, const stmt_lines *sl, uint64_t ent_account,
-                        cdr_money *account_adj, char cur[4], cdr_diag *dg);
+                        cdr_money *account_adj, char cur[4], uint8_t *billed, cdr_diag *dg);
+/* (billed, may be NULL: billed[i] set to 1 for every line with an invoice line in bo) */
+
+/* FNV-1a of n bytes, mixed (cdr_mix64): the MSISDN tables of the pass and of verify. */
+static inline uint64_t stmt_hash(const char *s, size_t n)
+{
+    uint64_t h = 1469598103934665603ull;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint8_t)s[i]) * 1099511628211ull;
+    return cdr_mix64(h);
+}
+
+/* The statement's header from the directory and the invoices: kind (s->st_kind, set), the
+ * enterprise en (may be NULL) with its account and manager, the main invoice (the enterprise
+ * account's for an enterprise statement, else line sb's own account's) and, for a member, its
+ * enterprise account's; currency, issue and due dates of the main one. */
+void stmt_header(const cdr_dir *dir, const cdr_bill_output *bo, const cdr_dir_enterprise *en,
+                 const cdr_dir_subscriber *sb, cdr_statement *s);
+
+/* The cycle before YYYYMM cycle. */
+uint32_t stmt_previous_cycle(uint32_t cycle);
+
+/* Add a line's figures of the previous cycle to a change (a line billed then). */
+void stmt_change_add(cdr_stmt_change *ch, const cdr_stmt_line *prev);
 
 /* Fill a line's identity (msisdn, names, plan, status, accounts, enterprise) from the directory. */
 void stmt_line_identity(const cdr_dir *dir, const cdr_dir_subscriber *sb, cdr_stmt_line *ln);

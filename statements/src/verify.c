@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sodium.h>
 #include <zstd.h>
 
 #include "cdr_mem.h"
@@ -173,13 +174,8 @@ static int read_manifest(vctx *v, uint64_t *nfiles, cdr_diag *dg)
             differ(v, "%s: in the manifest, but %s", fl[0], fdg.dg_msg);
             continue;
         }
-        static const char d[] = "0123456789abcdef";
         char h[65];
-        for (int i = 0; i < 32; i++) {
-            h[2 * i] = d[sha[i] >> 4];
-            h[2 * i + 1] = d[sha[i] & 15];
-        }
-        h[64] = 0;
+        sodium_bin2hex(h, sizeof h, sha, sizeof sha);
         if (got != bytes)
             differ(v, "%s: %" PRIu64 " bytes, the manifest says %" PRIu64, fl[0], got, bytes);
         if (strcmp(h, fl[2]))
@@ -225,17 +221,9 @@ static void extra_files(vctx *v, const char *sub)
     closedir(d);
 }
 
-static uint64_t hash_str(const char *s)
-{
-    uint64_t h = 1469598103934665603ull;
-    for (; *s; s++)
-        h = (h ^ (uint8_t)*s) * 1099511628211ull;
-    return h ^ (h >> 29);
-}
-
 static ptrdiff_t find_line(const vctx *v, const char *msisdn)
 {
-    size_t h = hash_str(msisdn) & v->v_mask;
+    size_t h = stmt_hash(msisdn, strlen(msisdn)) & v->v_mask;
     for (uint32_t x; (x = v->v_slot[h]) != 0; h = (h + 1) & v->v_mask)
         if (!strcmp(v->v_lines[x - 1].vl_msisdn, msisdn))
             return (ptrdiff_t)x - 1;
@@ -287,7 +275,7 @@ static int read_lines(vctx *v, cdr_diag *dg)
             differ(v, "lines.csv: msisdn %s is there twice", v->v_lines[i].vl_msisdn);
             continue;
         }
-        size_t h = hash_str(v->v_lines[i].vl_msisdn) & v->v_mask;
+        size_t h = stmt_hash(v->v_lines[i].vl_msisdn, strlen(v->v_lines[i].vl_msisdn)) & v->v_mask;
         while (v->v_slot[h])
             h = (h + 1) & v->v_mask;
         v->v_slot[h] = (uint32_t)i + 1;

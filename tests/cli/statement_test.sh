@@ -391,6 +391,13 @@ nothing "$T/x8.json" "both selectors"
 expect_rc 2 "neither --msisdn nor --enterprise" "$CDRATE" statement "${S[@]}" --format json --out "$T/x9.json"
 expect_err "cdrate statement: give one of --msisdn or --enterprise" "no selector"
 nothing "$T/x9.json" "no selector"
+# --format csv writes a folder: standard output is refused, and no folder named - appears
+CDRATE_ABS=$(readlink -f "$CDRATE")
+pushd "$T" >/dev/null || exit 1
+expect_rc 2 "csv to standard output" "$CDRATE_ABS" statement --msisdn $ZW "${S[@]}" --format csv --out -
+popd >/dev/null || exit 1
+expect_err "cdrate statement: --format csv writes a folder: --out must name one, not -" "csv to -"
+nothing "$T/-" "csv to standard output"
 # verify on folders that are not exports
 expect_rc 4 "verify the bill run's folder" "$CDRATE" statement verify "$T/bills/$CYC"
 expect_err "cdrate statement verify: $T/bills/$CYC/manifest.csv: missing: not an export folder (cdrate statement export)" "not an export"
