@@ -2,15 +2,15 @@
  * a member and an enterprise statement built by hand (names with commas, quotes, newlines, <, &,
  * Chinese and a byte that is not UTF-8; two bundles, a pool, masked items) rendered as JSON, CSV
  * and HTML in both languages; masking, bundle use rounding, escaping, CSV layout and modes,
- * determinism, the itemised row's bounds and speed; and the files checked by the browser and CSV
- * checkers of tests/browser (Chromium through selenium, Python's csv module). */
+ * determinism, the itemised row's bounds (its speed is `cdrate bench statement`'s, not a test's);
+ * and the files checked by the browser and CSV checkers of tests/browser (Chromium through
+ * selenium, Python's csv module). */
 #include <criterion/criterion.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "cdr_record.h"
@@ -873,29 +873,6 @@ Test(stmt_render, item_csv_bounds)
     cr_expect_str_eq(hdr, "Number,Local time,Service code,Direction,Other party,Duration (s),"
                           "Volume (bytes),Units,Zone,Band,Charge,State,Class code,Flags\r\n");
     cr_expect_eq(cdr_stmt_item_csv_header(CDR_STMT_EN, 1, hdr, 20), 0);
-}
-
-Test(stmt_render, item_csv_speed)
-{
-    cdr_statement *s = member_stmt();
-    char buf[CDR_STMT_ITEM_CSV_MAX];
-    const long rows = 2000000;
-    size_t total = 0;
-    struct timespec a, b;
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &a);
-    for (long i = 0; i < rows; i++) {
-        cdr_stmt_item *it = &s->st_items[i % 3];
-        it->it_start += 1;
-        total += cdr_stmt_item_csv(it, buf, sizeof buf);
-    }
-    clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &b);
-    const double secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
-    cr_log_info("itemised rows: %.2f million/s (%zu bytes)", (double)rows / secs / 1e6, total);
-    printf("stmt_render: itemised CSV rows: %.2f million/s\n", (double)rows / secs / 1e6);
-#if !defined(__SANITIZE_ADDRESS__) && defined(NDEBUG)
-    cr_expect(rows / secs > 2e6, "%.0f rows/s: fewer than 2 million a second", rows / secs);
-#endif
-    stmt_free_hand(s);
 }
 
 /* ---- HTML ------------------------------------------------------------------------------------ */
