@@ -5,7 +5,8 @@
  * record through cdr_rules_rate, with its version in effect at the record's start; the counters
  * are kept as the rater keeps them (engine/core/src/rater.c rate_one): an own bundle by its name,
  * a pool by its service. The fee and its proration are the bill run's (cdr_bill_active_days,
- * cdr_bill_prorate). The records are read once: each is re-rated under every candidate in turn.
+ * cdr_bill_prorate). The records are read twice: under the current plan, then each under every
+ * other candidate at once, a plan dropped once it can no longer be cheaper than the current one.
  */
 #include <inttypes.h>
 #include <stdio.h>
