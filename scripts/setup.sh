@@ -7,8 +7,10 @@ PKGS=(build-essential cmake ninja-build pkg-config clang-format tzdata
       librdkafka-dev liblmdb-dev libzstd-dev libhiredis-dev libcriterion-dev libyaml-dev
       redis-server redis-tools # the tests' Redis (scripts/redis: redis-server, redis-cli)
       clang libclang-rt-dev # clang + its runtimes (libFuzzer, sanitizers): `make fuzz`
-      libsodium-dev # SHA-256 of the statement exports' manifests (docs/statements.md)
-      chromium chromium-driver python3-selenium # the statements' HTML in a real browser
+      libsodium-dev # SHA-256 of the statement exports' manifests; the portal's Argon2id passwords
+      libmicrohttpd-dev # the portal's HTTP server (cdrate serve, docs/portal.md)
+      wrk # load for `cdrate bench serve`
+      chromium chromium-driver python3-selenium # statements' HTML and the portal in a real browser
       fonts-wqy-microhei) # a CJK font, so that zh-CN screenshots show the characters
 
 # The real Kafka broker of the tests runs on Java, its jars fetched by Maven (scripts/kafka): any
