@@ -405,14 +405,7 @@ void cli_stop_on_signals(void)
 
 const char *cli_money(int64_t v, char *buf, size_t n)
 {
-    cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, n);
-    char *dot = strchr(buf, '.');
-    if (dot) {
-        char *end = buf + strlen(buf);
-        while (end > dot + 3 && end[-1] == '0')
-            *--end = '\0';
-    }
-    return buf;
+    return cdr_money_text(v, buf, n);
 }
 
 cdr_fraud_rules *cli_fraud_rules(const char *cmd, cdr_store *st, int *failed)

@@ -7,6 +7,7 @@
 
 #include "cdr_dir.h"
 #include "cdr_live.h"
+#include "cdr_live_json.h"
 #include "cdr_payments.h"
 #include "cdr_redis.h"
 #include "cdr_store.h"
@@ -40,30 +41,6 @@ static void cycle_text(uint32_t c, char *buf, size_t n)
     snprintf(buf, n, "%04u-%02u", (unsigned)(c / 100), (unsigned)(c % 100));
 }
 
-/* The account's currency: the line's plan's, else the only currency it was charged in. */
-static const char *account_currency(const cdr_live_view *v)
-{
-    if (v->lv_plan_currency[0])
-        return v->lv_plan_currency;
-    if (v->lv_has_account && v->lv_acct.la_ncur == 1)
-        return v->lv_acct.la_money[0].lm_currency;
-    return NULL;
-}
-
-static void head_json(const cdr_live_view *v)
-{
-    char c[16];
-    cycle_text(v->lv_cycle, c, sizeof c);
-    printf("{\"msisdn\":");
-    cli_json_str(stdout, v->lv_sub->sb_msisdn);
-    printf(",\"subscriber\":%" PRIu64 ",\"account\":%" PRIu64 ",\"plan\":", v->lv_sub->sb_id,
-           v->lv_sub->sb_account);
-    cli_json_str(stdout, v->lv_sub->sb_plan);
-    printf(",\"status\":\"%s\",\"cycle\":\"%s\"", cdr_dir_status_name(v->lv_sub->sb_status), c);
-    if (v->lv_has_line)
-        cli_credit_status_json(&v->lv_line);
-}
-
 static void head_text(const cdr_live_view *v)
 {
     char c[16];
@@ -77,27 +54,9 @@ static void head_text(const cdr_live_view *v)
 
 /* The account's arrears from the recorded dunning list (cdrate payments dunning): JSON "arrears"
  * (null when no list was recorded), text one line per overdue currency (none without a list). */
-static void arrears_out(const cdr_pay_overdue_set *od, int json)
+static void arrears_out(const cdr_pay_overdue_set *od)
 {
     char d1[16], d2[16], m[32];
-    if (json) {
-        printf(",\"arrears\":");
-        if (!od || !od->os_recorded) {
-            fputs("null", stdout);
-            return;
-        }
-        printf("{\"as_of\":\"%s\",\"overdue\":[", cdr_pay_date_format(od->os_as_of, d1, sizeof d1));
-        for (size_t i = 0; i < od->os_n; i++) {
-            const cdr_pay_overdue *po = &od->os_items[i];
-            printf("%s{\"currency\":\"%s\",\"overdue\":\"%s\",\"invoices\":%" PRIu32
-                   ",\"oldest_due\":\"%s\",\"since\":\"%s\"}",
-                   i ? "," : "", po->po_currency, cli_money(po->po_amount, m, sizeof m),
-                   po->po_invoices, cdr_pay_date_format(po->po_oldest_due, d1, sizeof d1),
-                   cdr_pay_date_format(po->po_since, d2, sizeof d2));
-        }
-        printf("]}");
-        return;
-    }
     if (!od || !od->os_recorded)
         return;
     cdr_pay_date_format(od->os_as_of, d2, sizeof d2);
@@ -115,40 +74,12 @@ static void arrears_out(const cdr_pay_overdue_set *od, int json)
 static void balance(const cdr_live_view *v, const cdr_pay_overdue_set *od, int json)
 {
     char m1[32], m2[32];
-    const char *cur = account_currency(v);
+    const char *cur = cdr_live_account_currency(v);
     const cdr_dir_credit_class *cc = v->lv_credit;
     const cdr_live_money *mine = cur ? cdr_live_account_money(v, cur) : NULL;
     cdr_money unbilled = mine ? mine->lm_total : 0;
     if (json) {
-        head_json(v);
-        printf(",\"currency\":");
-        if (cur)
-            cli_json_str(stdout, cur);
-        else
-            fputs("null", stdout);
-        printf(",\"credit_class\":");
-        if (cc) {
-            cli_json_str(stdout, cc->cc_id);
-            printf(",\"credit_limit\":\"%s\",\"payment_term_days\":%" PRIu32
-                   ",\"roaming_without_deposit\":%s",
-                   cli_money(cc->cc_limit, m1, sizeof m1), cc->cc_term_days,
-                   cc->cc_roaming_no_deposit ? "true" : "false");
-        } else {
-            printf("null,\"credit_limit\":null,\"payment_term_days\":null,"
-                   "\"roaming_without_deposit\":null");
-        }
-        printf(",\"unbilled\":{");
-        for (uint32_t i = 0; v->lv_has_account && i < v->lv_acct.la_ncur; i++)
-            printf("%s\"%.3s\":\"%s\"", i ? "," : "", v->lv_acct.la_money[i].lm_currency,
-                   cli_money(v->lv_acct.la_money[i].lm_total, m1, sizeof m1));
-        printf("},\"available_credit\":");
-        if (cc && cur)
-            printf("\"%s\"", cli_money(cc->cc_limit - unbilled, m1, sizeof m1));
-        else
-            fputs("null", stdout);
-        printf(",\"account_lines\":%" PRIu64, v->lv_has_account ? v->lv_acct.la_lines : 0);
-        arrears_out(od, 1);
-        printf("}\n");
+        cdr_live_json_balance(stdout, v, od);
         return;
     }
     head_text(v);
@@ -169,7 +100,7 @@ static void balance(const cdr_live_view *v, const cdr_pay_overdue_set *od, int j
     if (cc && cur)
         printf("available credit %s %s%s\n", cur, cli_money(cc->cc_limit - unbilled, m2, sizeof m2),
                cc->cc_limit - unbilled < 0 ? " (over the limit)" : "");
-    arrears_out(od, 0);
+    arrears_out(od);
 }
 
 static void usage_out(const cdr_live_view *v, int json)
@@ -177,36 +108,7 @@ static void usage_out(const cdr_live_view *v, int json)
     const cdr_live_line *l = &v->lv_line;
     char q1[32], q2[32], q3[32];
     if (json) {
-        head_json(v);
-        printf(",\"services\":{");
-        int first = 1;
-        for (int s = 0; v->lv_has_line && s < CDR_SVC_COUNT; s++) {
-            if (!l->ll_records[s])
-                continue;
-            printf("%s\"%s\":{\"records\":%" PRIu64 ",\"units\":%" PRIu64
-                   ",\"bundle_units\":%" PRIu64 ",\"overflow_units\":%" PRIu64
-                   ",\"free_units\":%" PRIu64 "}",
-                   first ? "" : ",", cdr_service_name(s), l->ll_records[s], l->ll_units[s],
-                   l->ll_bundle_units[s], l->ll_overflow_units[s], l->ll_free_units[s]);
-            first = 0;
-        }
-        printf("},\"roaming_records\":%" PRIu64 ",\"bundles\":[",
-               v->lv_has_line ? l->ll_roaming_records : 0);
-        for (int b = 0; b < v->lv_nbundles; b++) {
-            const cdr_live_bundle *lb = &v->lv_bundles[b];
-            uint64_t left = lb->lb_included > lb->lb_used ? lb->lb_included - lb->lb_used : 0;
-            printf("%s{\"name\":", b ? "," : "");
-            cli_json_str(stdout, lb->lb_name);
-            printf(",\"service\":\"%s\",\"pool\":%s,\"included_units\":%" PRIu64
-                   ",\"used_units\":%" PRIu64 ",\"left_units\":%" PRIu64,
-                   cdr_service_name(lb->lb_service), lb->lb_pool ? "true" : "false",
-                   lb->lb_included, lb->lb_used, left);
-            if (lb->lb_pool)
-                printf(",\"member_used_units\":%" PRIu64 ",\"member_cap_units\":%" PRIu64,
-                       lb->lb_member_used, lb->lb_member_cap);
-            putchar('}');
-        }
-        printf("]}\n");
+        cdr_live_json_usage(stdout, v);
         return;
     }
     head_text(v);
@@ -256,30 +158,7 @@ static void bill_out(const cdr_live_view *v, const cdr_plan_set *ps, int json)
     if (fam >= 0 && !pl) /* before the plan's first version: its first version's fee */
         pl = cdr_plan_set_at(ps, fam, INT64_MAX);
     if (json) {
-        head_json(v);
-        printf(",\"charges\":{");
-        for (uint32_t i = 0; v->lv_has_line && i < l->ll_ncur; i++) {
-            const cdr_live_money *lm = &l->ll_money[i];
-            printf("%s\"%.3s\":{\"total\":\"%s\",\"records\":%" PRIu64 ",\"by_service\":{",
-                   i ? "," : "", lm->lm_currency, cli_money(lm->lm_total, m, sizeof m),
-                   lm->lm_records);
-            int first = 1;
-            for (int s = 0; s < CDR_SVC_COUNT; s++) {
-                if (!lm->lm_charge[s] && !l->ll_records[s])
-                    continue;
-                printf("%s\"%s\":\"%s\"", first ? "" : ",", cdr_service_name(s),
-                       cli_money(lm->lm_charge[s], m, sizeof m));
-                first = 0;
-            }
-            printf("}}");
-        }
-        printf("},\"monthly_fee\":");
-        if (pl)
-            printf("{\"%.3s\":\"%s\"}", pl->pl_currency,
-                   cli_money(pl->pl_monthly_fee, m, sizeof m));
-        else
-            fputs("null", stdout);
-        printf("}\n");
+        cdr_live_json_bill(stdout, v, ps);
         return;
     }
     head_text(v);

@@ -41,4 +41,8 @@ int cdr_money_parse(const char *s, cdr_money *out);
  * Writes at most bufsize bytes including the NUL; returns buf. */
 const char *cdr_money_format(cdr_money v, int decimals, cdr_rounding r, char *buf, size_t bufsize);
 
+/* v as text for people and JSON: six decimals with trailing zeros trimmed down to two ("1.50",
+ * "0.000125", "-3.00"). Returns buf. */
+const char *cdr_money_text(cdr_money v, char *buf, size_t bufsize);
+
 #endif

@@ -179,3 +179,15 @@ const char *cdr_money_format(cdr_money v, int decimals, cdr_rounding r, char *bu
         snprintf(buf, bufsize, "%s%llu.%0*llu", neg ? "-" : "", ip, decimals, fp);
     return buf;
 }
+
+const char *cdr_money_text(cdr_money v, char *buf, size_t bufsize)
+{
+    cdr_money_format(v, 6, CDR_ROUND_HALF_UP, buf, bufsize);
+    char *dot = strchr(buf, '.');
+    if (dot) {
+        char *end = buf + strlen(buf);
+        while (end > dot + 3 && end[-1] == '0')
+            *--end = '\0';
+    }
+    return buf;
+}
