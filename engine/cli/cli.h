@@ -36,7 +36,8 @@ enum {
                               no store at the path, content already rated, not confirmed */
     CLI_EXIT_UNRATED = 5,  /* rate: no record could be rated, or more than --max-unratable */
     CLI_EXIT_NOTFOUND = 6, /* query: the MSISDN asked for is not in the directory; payments
-                             status: the account asked for has no invoices or payments */
+                             status: the account asked for has no invoices or payments; users:
+                             no such user or key, msisdn or enterprise */
     CLI_EXIT_NOTBILLED = 7 /* statement: the cycle (or the line in it) is not billed yet */
 };
 
@@ -64,6 +65,7 @@ int cmd_project(int argc, char **argv);
 int cmd_cycle(int argc, char **argv);
 int cmd_statement(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
+int cmd_users(int argc, char **argv);
 /* `statement export` and `statement verify` (cmd_statement_export.c). */
 int cli_statement_export(int argc, char **argv);
 int cli_statement_verify(int argc, char **argv);

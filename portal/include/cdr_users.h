@@ -43,37 +43,50 @@ const char *cdr_role_name(int role);
 /* The role named s, or 0. */
 int cdr_role_parse(const char *s);
 
+/* Non-zero when login is a valid login: 1 .. 31 ASCII letters, digits, '.', '_', '-' or '@'
+ * (compared byte for byte: "Ann" and "ann" are two logins). */
+int cdr_user_login_valid(const char *login);
+/* 0 when password[0..len) may be a password: CDR_PASSWORD_MIN .. CDR_PASSWORD_MAX bytes, valid
+ * UTF-8 (no overlong forms, no surrogates), no NUL byte; else CDR_EINVAL with dg saying which
+ * rule it breaks (never the password itself). */
+int cdr_user_password_check(const char *password, size_t len, cdr_diag *dg);
+
 typedef struct cdr_user {
     char us_login[CDR_NAME_MAX]; /* letters, digits and . _ - @, 1 .. 31 bytes */
     uint8_t us_role;             /* cdr_role */
     uint8_t us_disabled;         /* 1 = may not log in; its sessions end */
     uint8_t us_pad[6];
-    uint64_t us_enterprise;         /* enterprise administrator: the enterprise id, else 0 */
-    char us_msisdn[CDR_NUMBER_MAX]; /* member: the line, else "" */
+    uint64_t us_enterprise;          /* enterprise administrator: the enterprise id, else 0 */
+    char us_msisdn[CDR_NUMBER_MAX];  /* member: the line, else "" */
     char us_hash[CDR_USER_HASH_MAX]; /* Argon2id string (crypto_pwhash_str) */
-    uint32_t us_generation; /* bumped by passwd, disable and enable: older sessions end */
-    uint32_t us_failed;     /* consecutive failed logins */
-    cdr_time us_locked_until; /* UTC seconds; 0 = not locked */
+    uint32_t us_generation;          /* bumped by passwd, disable and enable: older sessions end */
+    uint32_t us_failed;              /* consecutive failed logins */
+    cdr_time us_locked_until;        /* UTC seconds; 0 = not locked */
     cdr_time us_created;
     cdr_time us_changed;
 } cdr_user;
 
 /* Add a user (us_login, us_role, us_enterprise / us_msisdn as the role needs; the rest is set
- * here) with password (CDR_PASSWORD_MIN .. CDR_PASSWORD_MAX bytes, valid UTF-8). Errors: CDR_EINVAL
- * (bad login, role, scope or password; dg says which), CDR_EXISTS, store errors. */
+ * here) with password (CDR_PASSWORD_MIN .. CDR_PASSWORD_MAX bytes, valid UTF-8). Scope: a member
+ * has us_msisdn (digits) and no enterprise, an enterprise-admin us_enterprise (> 0) and no
+ * msisdn, a manager or operator neither. Does not look at the directory (the caller checks that
+ * the line or enterprise exists). us_generation starts at 1. Errors: CDR_EINVAL (bad login, role,
+ * scope or password; dg says which), CDR_EXISTS, CDR_ENOMEM (the hash's 64 MiB), store errors. */
 int cdr_user_add(cdr_store *st, const cdr_user *u, const char *password, cdr_time now,
                  cdr_diag *dg);
-/* New password; bumps the generation (every session of the user ends), clears a lock. */
+/* New password; bumps the generation (every session of the user ends), clears a lock and the
+ * count of failures. CDR_NOTFOUND "no user LOGIN", CDR_EINVAL (the password), store errors. */
 int cdr_user_passwd(cdr_store *st, const char *login, const char *password, cdr_time now,
                     cdr_diag *dg);
-/* disabled 1: disable (sessions end), 0: enable. CDR_NOTFOUND for an unknown login. */
+/* disabled 1: disable (sessions end), 0: enable; either bumps the generation. CDR_NOTFOUND
+ * "no user LOGIN" for an unknown login. */
 int cdr_user_set_disabled(cdr_store *st, const char *login, int disabled, cdr_time now,
                           cdr_diag *dg);
-/* CDR_NOTFOUND (no dg message) when there is no such user. */
+/* CDR_NOTFOUND (no dg message) when there is no such user (or login is not a valid login). */
 int cdr_user_get(cdr_store *st, const char *login, cdr_user *out, cdr_diag *dg);
-/* Every user in login order; a non-zero return of fn stops and is returned. */
-int cdr_user_each(cdr_store *st, int (*fn)(void *arg, const cdr_user *u), void *arg,
-                  cdr_diag *dg);
+/* Every user in login order (byte order); a non-zero return of fn stops and is returned. fn is
+ * called with no transaction open (on a copy), so it may call the functions of this header. */
+int cdr_user_each(cdr_store *st, int (*fn)(void *arg, const cdr_user *u), void *arg, cdr_diag *dg);
 
 /* The outcome of a login attempt. */
 typedef enum cdr_login_result {
@@ -85,8 +98,19 @@ typedef enum cdr_login_result {
 
 /* Check a login: counts failures, locks for lockout seconds after CDR_LOGIN_MAX_FAILS in a row.
  * An unknown login costs one Argon2id verification too (against a fixed dummy hash), so the time
- * taken does not tell which logins exist. *res gets the outcome; *out the user on CDR_LOGIN_OK.
- * Returns 0, or store errors. */
+ * taken does not tell which logins exist. *res gets the outcome; *out (may be NULL) the user on
+ * CDR_LOGIN_OK; *locked_until (may be NULL) the end of the lock on CDR_LOGIN_LOCKED, and on
+ * CDR_LOGIN_BAD when this very failure locked the user (else 0).
+ * - Unknown login (or not a valid login): CDR_LOGIN_BAD, nothing recorded.
+ * - Locked (us_locked_until > now): CDR_LOGIN_LOCKED, the password not verified, the lock not
+ *   extended, nothing recorded.
+ * - Right password: CDR_LOGIN_OK, the count and the lock cleared; a disabled user's right
+ *   password gives CDR_LOGIN_DISABLED and records nothing.
+ * - Wrong password (disabled users too): CDR_LOGIN_BAD, us_failed + 1; at CDR_LOGIN_MAX_FAILS or
+ *   more the user is locked until now + lockout (lockout <= 0: never locked). The count is kept
+ *   through the lock: after it ends, every further failure locks again until a success.
+ * The verification runs with no LMDB transaction open; the count is written in a short write
+ * transaction after it. Returns 0, or CDR_ENOMEM / store errors (*res then CDR_LOGIN_BAD). */
 int cdr_user_login(cdr_store *st, const char *login, const char *password, cdr_time now,
                    int64_t lockout, int *res, cdr_user *out, cdr_time *locked_until, cdr_diag *dg);
 
@@ -109,14 +133,20 @@ typedef struct cdr_apikey {
 const char *cdr_scope_name(uint32_t scope);
 uint32_t cdr_scope_parse(const char *s); /* 0 when unknown */
 
-/* Add a key: key[CDR_APIKEY_MAX] gets its text (shown once). CDR_EXISTS, CDR_EINVAL. */
+/* Add a key: key[CDR_APIKEY_MAX] gets its text (shown once; only its SHA-256 is stored).
+ * CDR_EXISTS (also for the name of a revoked key), CDR_EINVAL (name, or scopes 0 or unknown). */
 int cdr_apikey_add(cdr_store *st, const char *name, uint32_t scopes, cdr_time now, char *key,
                    cdr_diag *dg);
-int cdr_apikey_revoke(cdr_store *st, const char *name, cdr_diag *dg); /* CDR_NOTFOUND */
+/* Mark the key revoked (ak_disabled 1; kept, listed, its name not reused); revoking a revoked
+ * key changes nothing and returns 0. CDR_NOTFOUND "no key NAME". */
+int cdr_apikey_revoke(cdr_store *st, const char *name, cdr_diag *dg);
+/* Every key (revoked ones too) in name order; fn as in cdr_user_each. */
 int cdr_apikey_each(cdr_store *st, int (*fn)(void *arg, const cdr_apikey *k), void *arg,
                     cdr_diag *dg);
 /* The key named by the text key, when its hash matches (constant-time) and it is not revoked:
  * 0 with *out; CDR_NOTFOUND (no dg message) otherwise, whatever the reason. */
 int cdr_apikey_check(cdr_store *st, const char *key, size_t len, cdr_apikey *out, cdr_diag *dg);
+/* Non-zero when name is a valid key name (see ak_name). */
+int cdr_apikey_name_valid(const char *name);
 
 #endif
