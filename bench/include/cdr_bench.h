@@ -171,5 +171,27 @@ typedef struct cdr_bench_query_config {
     uint64_t bq_seed;
 } cdr_bench_query_config;
 int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress, cdr_diag *dg);
+/* Rate cdrs generated CDRs of g and write their live state the product's way: into Redis r (as
+ * `cdrate project --redis` does), or into the store st when r is NULL (as `cdrate rate` does).
+ * *cycle gets the cycle of the first rated record. */
+struct cdr_redis;
+int cdr_bench_live_build(uint64_t cdrs, struct cdr_gen *g, cdr_store *st, cdr_plan_set *ps,
+                         const cdr_subtab *subs, struct cdr_redis *r, uint32_t *cycle,
+                         cdr_diag *dg);
+
+/* `cdrate bench serve` (bench_serve.c, docs/benchmarks.md): the portal's server in this process,
+ * driven by Debian's wrk with bs_connections keep-alive connections for bs_seconds on the IVR
+ * balance endpoint (an API key of scope ivr), then as long on the static /api/v1/health answer of
+ * the same server. One JSON object on out: req_per_sec, p50_ms, p99_ms, static_req_per_sec, ratio. */
+typedef struct cdr_bench_serve_config {
+    const char *bs_redis;  /* the live state in this Redis, or NULL: the store */
+    size_t bs_subscribers; /* 0 = 100000 */
+    uint64_t bs_cdrs;      /* rated into the state first */
+    unsigned bs_connections; /* 0 = 50 */
+    unsigned bs_seconds;     /* 0 = 10, per phase */
+    unsigned bs_threads;     /* the server's threads; 0 = its default */
+    uint64_t bs_seed;
+} cdr_bench_serve_config;
+int cdr_bench_serve(const cdr_bench_serve_config *bs, FILE *out, FILE *progress, cdr_diag *dg);
 
 #endif

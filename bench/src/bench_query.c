@@ -146,10 +146,8 @@ static void phase_figures(bq_phase *ph, double *per_sec, double *p50, double *p9
     *p99 = ph->bp_ops ? ph->bp_lat[ph->bp_ops * 99 / 100] / 1000.0 : 0;
 }
 
-/* Rate the generated CDRs and write their live state the product's way. */
-static int build_state(const cdr_bench_query_config *bq, cdr_gen *g, cdr_store *st,
-                       cdr_plan_set *ps, const cdr_subtab *subs, cdr_redis *r, uint32_t *cycle,
-                       cdr_diag *dg)
+int cdr_bench_live_build(uint64_t cdrs, cdr_gen *g, cdr_store *st, cdr_plan_set *ps,
+                         const cdr_subtab *subs, cdr_redis *r, uint32_t *cycle, cdr_diag *dg)
 {
     enum { BATCH = 10000 };
     cdr_rater *rt = NULL;
@@ -174,8 +172,8 @@ static int build_state(const cdr_bench_query_config *bq, cdr_gen *g, cdr_store *
         goto done;
     const cdr_archive_sink *sk = rs ? cdr_live_rsink_archive(rs) : NULL;
     int64_t offset = 0;
-    for (uint64_t done_n = 0; done_n < bq->bq_cdrs && !rc;) {
-        size_t n = bq->bq_cdrs - done_n < BATCH ? (size_t)(bq->bq_cdrs - done_n) : BATCH;
+    for (uint64_t done_n = 0; done_n < cdrs && !rc;) {
+        size_t n = cdrs - done_n < BATCH ? (size_t)(cdrs - done_n) : BATCH;
         cdr_gen_cdrs(g, recs, n);
         if ((rc = cdr_rater_rate(rt, recs, n, rated, NULL)) != 0) {
             rc = cdr_diag_set(dg, rc, NULL, 0, 0, "rating failed");
@@ -275,7 +273,7 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
         else if (bq->bq_redis)
             rc = cdr_redis_open(bq->bq_redis, 5000, &cl[i].bc_r, dg);
     }
-    if (rc || (rc = build_state(bq, g, st, ps, subs, cl[0].bc_r, &cycle, dg)) != 0)
+    if (rc || (rc = cdr_bench_live_build(bq->bq_cdrs, g, st, ps, subs, cl[0].bc_r, &cycle, dg)) != 0)
         goto done;
     for (unsigned i = 0; i < nc; i++)
         cl[i].bc_cycle = cycle;

@@ -248,6 +248,9 @@ int cdr_dir_read(cdr_store *st, cdr_dir **out, cdr_diag *dg);
 
 /* Accepts NULL. */
 void cdr_dir_free(cdr_dir *dir);
+/* A value that changes whenever a directory is loaded into the store (0: none loaded, or one loaded
+ * by an older cdrate): a process that holds a cdr_dir reads it again when this changes. */
+int cdr_dir_stamp(cdr_store *st, uint64_t *stamp, cdr_diag *dg);
 
 void cdr_dir_get_stats(const cdr_dir *dir, cdr_dir_stats *stats);
 

@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "cdr_payments.h"
 #include "dir_int.h"
@@ -138,6 +139,13 @@ int cdr_dir_write(cdr_store *st, const cdr_dir *dir, cdr_diag *dg)
     if (rc == 0) {
         MDB_val sk = {5, "stats"}, sv = {sizeof ds, &ds};
         rc = mdb_put(txn, dbs.db_meta, &sk, &sv, 0);
+    }
+    if (rc == 0) { /* cdr_dir_stamp: tells readers that hold a copy that it changed */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        uint64_t stamp = (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+        MDB_val tk = {5, "stamp"}, tv = {sizeof stamp, &stamp};
+        rc = mdb_put(txn, dbs.db_meta, &tk, &tv, 0);
     }
     for (int k = 1; k < CDR_DIR_KIND_END && rc == 0; k++) {
         const dir_vec *dv = &dir->dr_vec[k];
@@ -762,4 +770,23 @@ int cdr_dir_load_file(cdr_store *st, const char *path, const cdr_progress *progr
         *stats = ds;
     cdr_dir_free(dir);
     return 0;
+}
+
+int cdr_dir_stamp(cdr_store *st, uint64_t *stamp, cdr_diag *dg)
+{
+    *stamp = 0;
+    MDB_txn *txn;
+    int rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, &txn);
+    if (rc)
+        return cdr_store_err(rc, "begin directory read", dg);
+    MDB_dbi dbi;
+    rc = mdb_dbi_open(txn, CDR_DB_DIR_META, 0, &dbi);
+    if (rc == 0) {
+        MDB_val k = {5, "stamp"}, v;
+        rc = mdb_get(txn, dbi, &k, &v);
+        if (rc == 0 && v.mv_size == sizeof *stamp)
+            memcpy(stamp, v.mv_data, sizeof *stamp);
+    }
+    mdb_txn_abort(txn);
+    return rc == 0 || rc == MDB_NOTFOUND ? 0 : cdr_store_err(rc, "read the directory's stamp", dg);
 }

@@ -1,4 +1,4 @@
-/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query|bill`: one JSON object on stdout. */
+/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query|bill|statement|serve`: one JSON object on stdout. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -13,7 +13,8 @@ int cmd_bench(int argc, char **argv)
              records = 1000000, raters = 1, partitions = 0, chunk = 0, timeout = 120,
              broker_pid = 0;
     const char *brokers = NULL, *workdir = NULL, *redis = NULL;
-    uint64_t queries = 200000, clients = 4, members = 10000, lines = 5000000;
+    uint64_t queries = 200000, clients = 4, members = 10000, lines = 5000000, connections = 50,
+             seconds = 10, server_threads = 0;
     int quiet = 0, json = 0, fmt = -1, keep = 0, embedded = 0, live = 1;
     static const char *const formats[] = {"csv", "asterisk", "freeswitch", "3gpp", NULL};
     static const char *const onoff[] = {"off", "on", NULL};
@@ -54,6 +55,11 @@ int cmd_bench(int argc, char **argv)
         {"queries", CLI_COUNT, &queries, "Q", "query: balance queries, default 200000", 1},
         {"clients", CLI_COUNT, &clients, "C", "query: client threads, one connection each (4)", 1,
          256},
+        {"connections", CLI_COUNT, &connections, "C", "serve: wrk's keep-alive connections (50)", 1,
+         10000},
+        {"seconds", CLI_COUNT, &seconds, "S", "serve: seconds per phase (10)", 1, 3600},
+        {"server-threads", CLI_COUNT, &server_threads, "T",
+         "serve: the server's threads (default: its own, 2 per core)", 1, 256},
         {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
         {0},
@@ -68,7 +74,9 @@ int cmd_bench(int argc, char **argv)
         "query --redis HOST:PORT | --embedded [--subscribers N] [--cdrs M] [--queries Q]\n"
         "      [--clients C] [--json]\n"
         "bill [--subscribers N] [--cdrs M] [--workdir DIR [--keep]] [--json]\n"
-        "statement [--members N] [--lines M] [--workdir DIR [--keep]] [--json]",
+        "statement [--members N] [--lines M] [--workdir DIR [--keep]] [--json]\n"
+        "serve [--redis HOST:PORT] [--subscribers N] [--cdrs M] [--connections C] [--seconds S]\n"
+        "      [--server-threads T] [--json]",
         "rate     generate N subscribers and M CDRs in memory (not timed), time the rating\n"
         "         core alone with T threads in batches of B records\n"
         "collect  generate N records as in-memory input files of format F, time decoding +\n"
@@ -88,6 +96,11 @@ int cmd_bench(int argc, char **argv)
         "statement  one enterprise of N members with M CDRs rated and billed (not timed), then\n"
         "         time `cdrate statement export` of that month as a child process:\n"
         "         lines_per_sec (itemised lines, .csv.zst) and the export's rss_bytes\n"
+        "serve    N subscribers and M CDRs rated into the live state (the store, or Redis with\n"
+        "         --redis; not timed), `cdrate serve` in this process, then Debian's wrk with C\n"
+        "         keep-alive connections for S s on the IVR balance endpoint (an API key of scope\n"
+        "         ivr) and S s on the same server's static /api/v1/health: req_per_sec, p50_ms,\n"
+        "         p99_ms, static_req_per_sec, ratio\n"
         "Each prints one JSON object on stdout; progress goes to stderr on a terminal.",
         opts};
     int pos = cli_parse(&cs, argc, argv);
@@ -146,6 +159,17 @@ int cmd_bench(int argc, char **argv)
         const cdr_bench_statement_config bs = {(size_t)members, lines, seed,
                                                workdir,         keep,  "/proc/self/exe"};
         rc = cdr_bench_statement(&bs, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
+    } else if (!strcmp(argv[pos], "serve")) {
+        const cdr_bench_serve_config bsv = {
+            .bs_redis = redis,
+            .bs_subscribers = (size_t)subs,
+            .bs_cdrs = cdrs,
+            .bs_connections = (unsigned)connections,
+            .bs_seconds = (unsigned)seconds,
+            .bs_threads = (unsigned)server_threads,
+            .bs_seed = seed,
+        };
+        rc = cdr_bench_serve(&bsv, stdout, cli_progress_enabled(quiet) ? stderr : NULL, &dg);
     } else if (!strcmp(argv[pos], "compile")) {
         rc = cdr_bench_compile((size_t)prefixes, stdout, &dg);
     } else {
