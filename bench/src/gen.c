@@ -331,7 +331,9 @@ int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg)
             "roaming_without_deposit=no warn=80,90,100\n",
             (unsigned long long)g->g_cfg.gc_seed, g->g_n, g->g_nenterprises);
     /* Ids: persons' customer and account ids equal their subscriber id (1..n); an enterprise k
-     * has customer and account id n + k, enterprise id k and product id k. */
+     * has customer and account id n + k, enterprise id k and product id k. Its four managers
+     * (docs/directory.md): the account manager am.(k % 17) from its customer's manager=, and
+     * bm.(k % 11), sm.(k % 7), tm.(k % 5), so that every manager has several enterprises. */
     uint64_t last_ent = 0;
     for (size_t i = 0; i < g->g_n; i++) {
         const cdr_sub *su = cdr_subtab_at(g->g_subs, i);
@@ -343,16 +345,18 @@ int cdr_gen_write_directory(const cdr_gen *g, const char *path, cdr_diag *dg)
                     "customer id=%llu type=company name=\"Enterprise %llu\" credit_class=%s "
                     "manager=am.%llu\n"
                     "account id=%llu customer=%llu\n"
-                    "enterprise id=%llu customer=%llu account=%llu name=\"Enterprise %llu\"\n"
+                    "enterprise id=%llu customer=%llu account=%llu name=\"Enterprise %llu\" "
+                    "billing_manager=bm.%llu service_manager=sm.%llu technical_manager=tm.%llu\n"
                     "product id=%llu enterprise=%llu pool_data=200GB%s cug=yes discount=5\n"
                     "payment_rule id=%llu product=%llu classes=recurring_fee,basic_voice,data "
                     "cap=200.00\n",
                     (unsigned long long)cid, (unsigned long long)k, k % 3 ? "B" : "A",
                     (unsigned long long)(k % 17), (unsigned long long)cid, (unsigned long long)cid,
                     (unsigned long long)k, (unsigned long long)cid, (unsigned long long)cid,
-                    (unsigned long long)k, (unsigned long long)k, (unsigned long long)k,
-                    su->su_member_cap[CDR_SVC_DATA] ? " cap_data=20GB" : "", (unsigned long long)k,
-                    (unsigned long long)k);
+                    (unsigned long long)k, (unsigned long long)(k % 11),
+                    (unsigned long long)(k % 7), (unsigned long long)(k % 5), (unsigned long long)k,
+                    (unsigned long long)k, su->su_member_cap[CDR_SVC_DATA] ? " cap_data=20GB" : "",
+                    (unsigned long long)k, (unsigned long long)k);
         }
         int de = g->g_kind[i] == GK_DE;
         fprintf(f,

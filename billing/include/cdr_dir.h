@@ -56,8 +56,9 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg);
 
 #define CDR_DIR_VERSION 1 /* the file format version this build reads */
 #define CDR_DIR_LAYOUT                                                                             \
-    3 /* the layout of the records in the store (2: account currency, payment rules in charge      \
-         classes; 3: plan changes, membership periods, closed-user-group discount) */
+    4 /* the layout of the records in the store (2: account currency, payment rules in charge      \
+         classes; 3: plan changes, membership periods, closed-user-group discount; 4: the          \
+         enterprise's four managers) */
 #define CDR_DIR_TEXT_MAX         96        /* names and e-mail addresses, bytes including the NUL */
 #define CDR_DIR_MAX_WARN         8         /* pre-suspension warning thresholds per credit class */
 #define CDR_DIR_ID_MAX           INT64_MAX /* ids are 1 .. CDR_DIR_ID_MAX */
@@ -109,6 +110,22 @@ typedef enum cdr_dir_status {
 /* "active", "suspended", "terminated"; NULL when out of range. */
 const char *cdr_dir_status_name(int status);
 
+/* The four managers of an enterprise ("one customer, four managers"): operator staff whose
+ * logins the enterprise record names, each seeing in the portal what the duty needs. The value is
+ * the index in cdr_dir_enterprise.en_manager and the bit (1u << duty) of cdr_dir_manager_duties. */
+typedef enum cdr_dir_duty {
+    CDR_DIR_ACCOUNT_MANAGER = 0,
+    CDR_DIR_BILLING_MANAGER,
+    CDR_DIR_SERVICE_MANAGER,
+    CDR_DIR_TECHNICAL_MANAGER,
+    CDR_DIR_MANAGERS /* how many duties there are */
+} cdr_dir_duty;
+
+/* "account", "billing", "service", "technical"; NULL when out of range. */
+const char *cdr_dir_duty_name(int duty);
+/* The duty named s (one of the names above), or -1. */
+int cdr_dir_duty_parse(const char *s);
+
 /* The charge classes a payment rule can give the enterprise account: bit c of pr_classes stands
  * for the cdr_charge_class c of cdr_rules.h (1 .. CDR_CLASS_COUNT - 1; the same vocabulary as the
  * plans, the rated records and the bill run). `classes=all` is CDR_DIR_CLASSES_ALL. */
@@ -157,7 +174,15 @@ typedef struct cdr_dir_enterprise {
     uint64_t en_customer;           /* the enterprise customer (a company) */
     uint64_t en_account;            /* the enterprise account: pays the enterprise items */
     char en_name[CDR_DIR_TEXT_MAX]; /* as written, or resolved to the customer's name */
+    /* The managers' logins by cdr_dir_duty ("" = none): account_manager= (as written, or resolved
+     * to the enterprise customer's manager=), billing_manager=, service_manager=,
+     * technical_manager=. One login may hold several duties. */
+    char en_manager[CDR_DIR_MANAGERS][CDR_NAME_MAX];
 } cdr_dir_enterprise;
+
+/* The duties login holds on enterprise en: bit (1u << duty) per cdr_dir_duty whose manager is
+ * login; 0 when none (also for a NULL or empty login). */
+unsigned cdr_dir_manager_duties(const cdr_dir_enterprise *en, const char *login);
 
 typedef struct cdr_dir_product {
     uint64_t pd_id;

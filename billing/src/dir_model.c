@@ -33,6 +33,37 @@ const char *cdr_dir_status_name(int status)
     return NULL;
 }
 
+static const char *const dir_duty_names[CDR_DIR_MANAGERS] = {
+    [CDR_DIR_ACCOUNT_MANAGER] = "account",
+    [CDR_DIR_BILLING_MANAGER] = "billing",
+    [CDR_DIR_SERVICE_MANAGER] = "service",
+    [CDR_DIR_TECHNICAL_MANAGER] = "technical",
+};
+
+const char *cdr_dir_duty_name(int duty)
+{
+    return duty >= 0 && duty < CDR_DIR_MANAGERS ? dir_duty_names[duty] : NULL;
+}
+
+int cdr_dir_duty_parse(const char *s)
+{
+    for (int d = 0; s && d < CDR_DIR_MANAGERS; d++)
+        if (strcmp(s, dir_duty_names[d]) == 0)
+            return d;
+    return -1;
+}
+
+unsigned cdr_dir_manager_duties(const cdr_dir_enterprise *en, const char *login)
+{
+    unsigned duties = 0;
+    if (!en || !login || !login[0])
+        return 0;
+    for (int d = 0; d < CDR_DIR_MANAGERS; d++)
+        if (strcmp(en->en_manager[d], login) == 0)
+            duties |= 1u << d;
+    return duties;
+}
+
 const char *cdr_dir_charge_name(int charge)
 {
     return charge > CDR_CLASS_NONE && charge < CDR_CLASS_COUNT ? cdr_charge_class_name(charge)

@@ -95,6 +95,11 @@ static const dir_field fields_enterprise[] = {
     F("customer", FT_REF, FD_REQ | FD_POS0, 0, cdr_dir_enterprise, en_customer),
     F("account", FT_REF, FD_REQ | FD_POS1, 0, cdr_dir_enterprise, en_account),
     F("name", FT_TEXT, 0, 0, cdr_dir_enterprise, en_name),
+    F("account_manager", FT_NAME, 0, 0, cdr_dir_enterprise, en_manager[CDR_DIR_ACCOUNT_MANAGER]),
+    F("billing_manager", FT_NAME, 0, 0, cdr_dir_enterprise, en_manager[CDR_DIR_BILLING_MANAGER]),
+    F("service_manager", FT_NAME, 0, 0, cdr_dir_enterprise, en_manager[CDR_DIR_SERVICE_MANAGER]),
+    F("technical_manager", FT_NAME, 0, 0, cdr_dir_enterprise,
+      en_manager[CDR_DIR_TECHNICAL_MANAGER]),
 };
 
 #define POOL(svc, key) F(key, FT_QTY, 0, svc, cdr_dir_product, pd_pool[svc])
@@ -1050,6 +1055,9 @@ static void resolve_enterprises(cdr_dir *dir, dir_best *bs)
                  ULL(en->en_id), ULL(en->en_customer));
         if (cu && !en->en_name[0])
             memcpy(en->en_name, cu->cu_name, sizeof en->en_name);
+        char *am = en->en_manager[CDR_DIR_ACCOUNT_MANAGER];
+        if (cu && !am[0]) /* the account manager: by default the company customer's manager= */
+            memcpy(am, cu->cu_manager, sizeof en->en_manager[0]);
         if (!ac1) {
             best(bs, CDR_NOTFOUND, pos, 1, "enterprise %llu: unknown account %llu", ULL(en->en_id),
                  ULL(en->en_account));

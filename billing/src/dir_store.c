@@ -1,6 +1,6 @@
 /* dir_store.c - the directory in the store (LMDB): replace, read, rating view, MSISDN lookup.
  *
- * Layout (CDR_DIR_LAYOUT 3):
+ * Layout (CDR_DIR_LAYOUT 4):
  *   dir_meta     "layout" -> u32 CDR_DIR_LAYOUT; "stats" -> cdr_dir_stats
  *   dir_records  kind (u8) + be64 id -> the record's struct (credit class: kind + name bytes;
  *                plan change: kind + be64 subscriber + be64 time with its sign bit flipped)
@@ -475,6 +475,7 @@ typedef struct rv_account {
 typedef struct rv_enterprise {
     uint64_t re_id;
     uint64_t re_customer;
+    char re_manager[CDR_NAME_MAX]; /* its account manager */
 } rv_enterprise;
 
 typedef struct rv_tables {
@@ -543,24 +544,25 @@ static void make_sub(const cdr_dir_subscriber *sb, const rv_tables *rv, cdr_sub 
             su->su_member_cap[s] = pd->pd_member_cap[s];
         }
     /* credit: the account's class; for a member, the enterprise's unless the member's account
-     * names a class of its own. The manager: the enterprise's for a member, else the customer's. */
+     * names a class of its own. The manager: the enterprise's account manager for a member, else
+     * the customer's. */
     const rv_account *ac = find_by_id(rv->rv_ac, rv->rv_nac, sizeof *rv->rv_ac, sb->sb_account);
     const rv_customer *cu =
         ac ? find_by_id(rv->rv_cu, rv->rv_ncu, sizeof *rv->rv_cu, ac->ra_customer) : NULL;
     int32_t cls = ac ? ac->ra_class : -1;
+    const char *manager = cu ? cu->rc_manager : NULL;
     if (sb->sb_enterprise) {
         const rv_enterprise *en =
             find_by_id(rv->rv_en, rv->rv_nen, sizeof *rv->rv_en, sb->sb_enterprise);
         const rv_customer *ecu =
             en ? find_by_id(rv->rv_cu, rv->rv_ncu, sizeof *rv->rv_cu, en->re_customer) : NULL;
-        if (ecu) {
-            if (!(ac && ac->ra_explicit) && ecu->rc_class >= 0)
-                cls = ecu->rc_class;
-            cu = ecu;
-        }
+        if (ecu && !(ac && ac->ra_explicit) && ecu->rc_class >= 0)
+            cls = ecu->rc_class;
+        if (en)
+            manager = en->re_manager;
     }
-    if (cu)
-        memcpy(su->su_manager, cu->rc_manager, sizeof su->su_manager);
+    if (manager)
+        memcpy(su->su_manager, manager, sizeof su->su_manager);
     if (cls >= 0) {
         const cdr_dir_credit_class *cc = &rv->rv_cc[cls];
         su->su_credit_limit = cc->cc_limit;
@@ -667,7 +669,9 @@ int cdr_dir_rating_view(cdr_store *st, cdr_subtab **out, cdr_diag *dg)
             continue;
         }
         case CDR_DIR_ENTERPRISE: {
-            rv_enterprise e = {rec.ar_enterprise.en_id, rec.ar_enterprise.en_customer};
+            rv_enterprise e = {rec.ar_enterprise.en_id, rec.ar_enterprise.en_customer, ""};
+            memcpy(e.re_manager, rec.ar_enterprise.en_manager[CDR_DIR_ACCOUNT_MANAGER],
+                   sizeof e.re_manager);
             rc = rv_push((void **)&rv.rv_en, &rv.rv_nen, &capen, &e, sizeof e);
             continue;
         }

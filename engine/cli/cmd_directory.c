@@ -275,6 +275,17 @@ static void customer_json(const show_ctx *sx, const cdr_dir_customer *cu)
     putchar('}');
 }
 
+/* "managers":{"account":"am.wu","billing":null,...}: the enterprise's four, by duty. */
+static void managers_json(const cdr_dir_enterprise *en)
+{
+    printf(",\"managers\":{");
+    for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
+        printf("%s\"%s\":", d ? "," : "", cdr_dir_duty_name(d));
+        jstr_or_null(en->en_manager[d]);
+    }
+    putchar('}');
+}
+
 static void account_json(const cdr_dir_account *ac)
 {
     if (!ac) {
@@ -404,6 +415,16 @@ static void customer_text(const show_ctx *sx, const char *role, const cdr_dir_cu
     kv("email:", "%s", text(cu->cu_email));
 }
 
+/* "account manager:    am.wu", then billing, service, technical ("-" = none). */
+static void managers_text(const cdr_dir_enterprise *en)
+{
+    for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
+        char key[32];
+        snprintf(key, sizeof key, "%s manager:", cdr_dir_duty_name(d));
+        kv(key, "%s", text(en->en_manager[d]));
+    }
+}
+
 static void account_text(const show_ctx *sx, const char *role, const cdr_dir_account *ac)
 {
     if (!ac)
@@ -519,6 +540,7 @@ static int show_line(const show_ctx *sx, const cdr_dir_subscriber *sb)
         } else {
             printf("{\"id\":%" PRIu64 ",\"name\":", en->en_id);
             cli_json_str(stdout, en->en_name);
+            managers_json(en);
             printf(",\"customer\":");
             customer_json(sx, ecu);
             printf(",\"account\":");
@@ -560,6 +582,7 @@ static int show_line(const show_ctx *sx, const cdr_dir_subscriber *sb)
     }
     printf("enterprise %" PRIu64 "\n", en->en_id);
     kv("name:", "%s", en->en_name);
+    managers_text(en);
     customer_text(sx, "enterprise customer", ecu);
     account_text(sx, "enterprise account", eac);
     if (pd)
@@ -606,6 +629,7 @@ static int show_enterprise(const show_ctx *sx, const cdr_dir_enterprise *en)
     if (sx->sx_json) {
         printf("{\"enterprise\":{\"id\":%" PRIu64 ",\"name\":", en->en_id);
         cli_json_str(stdout, en->en_name);
+        managers_json(en);
         printf("},\"customer\":");
         customer_json(sx, ecu);
         printf(",\"account\":");
@@ -643,6 +667,7 @@ static int show_enterprise(const show_ctx *sx, const cdr_dir_enterprise *en)
     printf("enterprise %" PRIu64 "\n", en->en_id);
     kv("name:", "%s", en->en_name);
     kv("member lines:", "%zu", nmembers);
+    managers_text(en);
     customer_text(sx, "enterprise customer", ecu);
     account_text(sx, "enterprise account", eac);
     for (size_t i = 0; i < npd; i++)
@@ -724,6 +749,7 @@ static int show_account(const show_ctx *sx, const cdr_dir_account *ac)
             printf("%s{\"enterprise\":{\"id\":%" PRIu64 ",\"name\":", efirst ? "" : ",",
                    ens[e].en_id);
             cli_json_str(stdout, ens[e].en_name);
+            managers_json(&ens[e]);
             printf("},\"pays_for\":[");
             efirst = 0;
             first = 1;
@@ -798,11 +824,12 @@ static uint64_t parse_id(const char *s)
 static const char show_about[] =
     "Print one part of the directory as the six-account view (docs/directory.md, \"Showing the\n"
     "directory\"): --msisdn, a line with its subscriber, member customer and account, and, for a\n"
-    "member of an enterprise, the enterprise customer, account and product and the payment rules\n"
-    "that apply; --enterprise, the enterprise side and its member lines; --account, the account,\n"
-    "its customer, the lines it holds and, for an enterprise account, the member lines it pays\n"
-    "for. Text by default, one JSON object with --json. Exit status: 0 shown, 1 the store could\n"
-    "not be read, 2 bad command line, 4 not found (or no directory, or no store at the path).";
+    "member of an enterprise, the enterprise with its four managers, its customer, account and\n"
+    "product and the payment rules that apply; --enterprise, the enterprise side and its member\n"
+    "lines; --account, the account, its customer, the lines it holds and, for an enterprise\n"
+    "account, the member lines it pays for. Text by default, one JSON object with --json. Exit\n"
+    "status: 0 shown, 1 the store could not be read, 2 bad command line, 4 not found (or no\n"
+    "directory, or no store at the path).";
 
 static int show(const cli_spec *cs, const char *store, const char *msisdn, const char *enterprise,
                 const char *account, int json)

@@ -177,7 +177,7 @@ typedef struct cdr_statement {
     char st_enterprise_name[96];
     uint64_t st_enterprise_account;
     char st_enterprise_account_name[96];
-    char st_manager[CDR_NAME_MAX]; /* the enterprise customer's account manager */
+    char st_manager[CDR_NAME_MAX]; /* the enterprise's account manager */
     /* the lines: one for a member statement; every billed member, by subscriber id, for an
      * enterprise statement */
     size_t st_nlines;

@@ -377,9 +377,9 @@ void stmt_header(const cdr_dir *dir, const cdr_bill_output *bo, const cdr_dir_en
         if (ac)
             snprintf(s->st_enterprise_account_name, sizeof s->st_enterprise_account_name, "%s",
                      ac->ac_name);
-        const cdr_dir_customer *cu = cdr_dir_find_customer(dir, en->en_customer);
-        if (cu)
-            snprintf(s->st_manager, sizeof s->st_manager, "%s", cu->cu_manager);
+        /* the account manager (account_manager=, by default the customer's manager=) */
+        snprintf(s->st_manager, sizeof s->st_manager, "%s",
+                 en->en_manager[CDR_DIR_ACCOUNT_MANAGER]);
     }
     const cdr_bo_invoice *main_inv = cdr_bill_output_invoice(
         bo, s->st_kind == CDR_STMT_ENTERPRISE && en ? en->en_account : sb->sb_account);

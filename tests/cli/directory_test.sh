@@ -69,6 +69,18 @@ expect_rc 0 "load a plan change" "$CDRATE" directory load "$T/pc.dir" --store "$
 echo 'membership subscriber=30003 product=11 to=2026-11-21 from=2026-11-21' >>"$T/pc.dir"
 expect_rc 4 "a membership that ends as it starts" "$CDRATE" directory load "$T/pc.dir" --store "$T/s"
 expect_err "pc.dir:$((PCL + 1)):40: field 'to': not after from" "membership period at line:column"
+# a manager's login that is not a name, a duty given twice: refused at line:column, nothing changed
+sed 's/^enterprise id=2 customer=200 account=200 billing_manager=bm.li /&service_manager="sm wu" /' "$DEMO" >"$T/mgr.dir"
+ML=$(grep -n '^enterprise id=2 ' "$T/mgr.dir" | cut -d: -f1)
+grep -q 'service_manager="sm wu"' "$T/mgr.dir" && ok || bad "mgr.dir lacks the bad login"
+cp "$T/s/data.mdb" "$T/before.mdb"
+expect_rc 4 "load a manager login with a space" "$CDRATE" directory load "$T/mgr.dir" --store "$T/s"
+expect_err "cdrate directory: $T/mgr.dir:$ML:64: field 'service_manager': 'sm wu' may only contain letters, digits and . _ - @" "bad manager login at line:column"
+cmp -s "$T/s/data.mdb" "$T/before.mdb" && ok || bad "a refused manager login changed the store"
+sed 's/^enterprise id=2 customer=200 account=200 billing_manager=bm.li /&billing_manager=bm.wu /' "$DEMO" >"$T/mgr.dir"
+expect_rc 4 "load a duty given twice" "$CDRATE" directory load "$T/mgr.dir" --store "$T/s" --json
+expect_err "{\"error\":{\"code\":\"CDR_FORMAT\",\"file\":\"$T/mgr.dir\",\"line\":$ML,\"column\":64,\"message\":\"field 'billing_manager' given twice (first in column 42)\"}}" "duty given twice as a JSON error"
+cmp -s "$T/s/data.mdb" "$T/before.mdb" && ok || bad "a refused duplicate duty changed the store"
 expect_rc 1 "load a missing file" "$CDRATE" directory load "$T/nope.dir" --store "$T/s"
 expect_err "nope.dir: cannot open directory file" "missing file"
 expect_rc 0 "reload the sample" "$CDRATE" directory load "$DEMO" --store "$T/s" --quiet
@@ -82,7 +94,9 @@ for want in "subscriber 30002" "msisdn:             8613800000002" "imsi:       
     "charging owner:     enterprise 1 (shares its pool; owner id 9223372036854775809)" \
     "member customer 1002" "name:               Wang Fang" \
     'credit class:       C "Consumer" (limit 300.00, payment term 15 days)' "member account 1002" \
-    "enterprise 1" "name:               Orient Pacific Trading" "enterprise customer 100" \
+    "enterprise 1" "name:               Orient Pacific Trading" \
+    "billing manager:    bm.li" "service manager:    sm.wang" "technical manager:  tm.zhou" \
+    "enterprise customer 100" \
     "name:               Orient Pacific Trading Co., Ltd." "account manager:    am.zhang" \
     'credit class:       A "Key account" (limit 500000.00, payment term 60 days, roaming without deposit)' \
     "enterprise account 100" "name:               OPT head office, Shanghai" "enterprise product 11" \
@@ -94,7 +108,7 @@ for want in "subscriber 30002" "msisdn:             8613800000002" "imsi:       
 done
 expect_rc 0 "show a member, --json" "$CDRATE" directory show --msisdn 8613800000002 --store "$T/s" --json
 [ "$(wc -l <"$T/out")" -eq 1 ] && ok || bad "--json is not one line"
-json_ok "$T/out" "d['subscriber']['id'] == 30002 and d['subscriber']['msisdn'] == '8613800000002' and d['subscriber']['plan_in_store'] is True and d['subscriber']['active_to'] is None and d['customer']['name'] == 'Wang Fang' and d['customer']['credit_class']['limit'] == '300.00' and d['account']['id'] == 1002 and d['enterprise']['id'] == 1 and d['enterprise']['customer']['account_manager'] == 'am.zhang' and d['enterprise']['account']['id'] == 100 and d['enterprise']['product']['pools']['data'] == {'units': 536870912000, 'size': '500GB', 'member_cap_units': 42949672960, 'member_cap': '40GB'} and d['enterprise']['product']['cug'] is True and d['enterprise']['product']['discount_percent'] == '12.50' and d['payment_rules'] == [{'id': 1, 'scope': 'product', 'target': 11, 'payer_account': 100, 'classes': ['basic_voice', 'data', 'recurring_fee'], 'cap': '200.00'}]" "member JSON"
+json_ok "$T/out" "d['subscriber']['id'] == 30002 and d['subscriber']['msisdn'] == '8613800000002' and d['subscriber']['plan_in_store'] is True and d['subscriber']['active_to'] is None and d['customer']['name'] == 'Wang Fang' and d['customer']['credit_class']['limit'] == '300.00' and d['account']['id'] == 1002 and d['enterprise']['id'] == 1 and d['enterprise']['managers'] == {'account': 'am.zhang', 'billing': 'bm.li', 'service': 'sm.wang', 'technical': 'tm.zhou'} and d['enterprise']['customer']['account_manager'] == 'am.zhang' and d['enterprise']['account']['id'] == 100 and d['enterprise']['product']['pools']['data'] == {'units': 536870912000, 'size': '500GB', 'member_cap_units': 42949672960, 'member_cap': '40GB'} and d['enterprise']['product']['cug'] is True and d['enterprise']['product']['discount_percent'] == '12.50' and d['payment_rules'] == [{'id': 1, 'scope': 'product', 'target': 11, 'payer_account': 100, 'classes': ['basic_voice', 'data', 'recurring_fee'], 'cap': '200.00'}]" "member JSON"
 # the managing director: a rule of his own, every class, no cap
 expect_rc 0 "show a member with own rules" "$CDRATE" directory show --msisdn 8613800000001 --store "$T/s"
 expect_out "rule 3 (subscriber 30001): all; no cap" "most specific rules win"
@@ -117,6 +131,8 @@ json_ok "$T/out" "d['enterprise'] is None and d['payment_rules'] == [] and d['su
 # ---- show --enterprise
 expect_rc 0 "show an enterprise" "$CDRATE" directory show --enterprise 2 --store "$T/s"
 for want in "enterprise 2" "name:               Hangzhou Qingshan Design Studio" "member lines:       4" \
+    "account manager:    am.chen" "billing manager:    bm.li" "service manager:    -" \
+    "technical manager:  tm.zhou" \
     "enterprise customer 200" "account manager:    am.chen" "enterprise account 200" "enterprise product 21" \
     "pool:               data 50GB per cycle" "payment rules (enterprise account 200 pays, per member and cycle)" \
     "rule 4 (enterprise 2): recurring_fee; up to 100.00" "member lines (4)" \
@@ -124,8 +140,13 @@ for want in "enterprise 2" "name:               Hangzhou Qingshan Design Studio"
     '8613800000018   subscriber 30104'; do
   expect_out "$want" "enterprise view"
 done
+# the managers in the order of their duties, each on its own line; none as "-" (text) or null (JSON)
+grep -A4 "^  member lines:       4" "$T/out" | tail -4 | sed 's/^  \([a-z]*\) manager: .*/\1/' | paste -sd, >"$T/duties"
+[ "$(cat "$T/duties")" = "account,billing,service,technical" ] && ok || bad "managers out of order: $(cat "$T/duties")"
+expect_rc 0 "show an enterprise without a service manager, --json" "$CDRATE" directory show --enterprise 2 --store "$T/s" --json
+json_ok "$T/out" "d['enterprise']['managers'] == {'account': 'am.chen', 'billing': 'bm.li', 'service': None, 'technical': 'tm.zhou'}" "enterprise JSON without a service manager"
 expect_rc 0 "show an enterprise, --json" "$CDRATE" directory show --enterprise 1 --store "$T/s" --json
-json_ok "$T/out" "d['enterprise'] == {'id': 1, 'name': 'Orient Pacific Trading'} and d['customer']['id'] == 100 and d['account']['id'] == 100 and [p['id'] for p in d['products']] == [11, 12] and [r['id'] for r in d['payment_rules']] == [1, 2, 3] and len(d['members']) == 20 and d['members'][0]['subscriber']['msisdn'] == '8613800000001' and d['members'][0]['customer']['name'] == 'Chen Jing'" "enterprise JSON"
+json_ok "$T/out" "d['enterprise'] == {'id': 1, 'name': 'Orient Pacific Trading', 'managers': {'account': 'am.zhang', 'billing': 'bm.li', 'service': 'sm.wang', 'technical': 'tm.zhou'}} and d['customer']['id'] == 100 and d['account']['id'] == 100 and [p['id'] for p in d['products']] == [11, 12] and [r['id'] for r in d['payment_rules']] == [1, 2, 3] and len(d['members']) == 20 and d['members'][0]['subscriber']['msisdn'] == '8613800000001' and d['members'][0]['customer']['name'] == 'Chen Jing'" "enterprise JSON"
 
 # ---- show --account: an enterprise account, and a company account holding lines
 expect_rc 0 "show an enterprise account" "$CDRATE" directory show --account 100 --store "$T/s"
@@ -139,7 +160,7 @@ expect_out "lines it holds (3)" "company account lines"
 expect_out '8613800000019   subscriber 30201    cn-iot-data      active     customer 300 "Shenzhen Pengcheng Smart Meter Co."' "IoT line"
 grep -q "enterprise account of" "$T/out" && bad "account 300 shown as an enterprise account" || ok
 expect_rc 0 "show an account, --json" "$CDRATE" directory show --account 100 --store "$T/s" --json
-json_ok "$T/out" "d['account']['id'] == 100 and d['customer']['type'] == 'company' and d['lines'] == [] and len(d['enterprise_of']) == 1 and d['enterprise_of'][0]['enterprise']['id'] == 1 and len(d['enterprise_of'][0]['pays_for']) == 20 and d['enterprise_of'][0]['pays_for'][1]['payment_rules'][0]['id'] == 1" "account JSON"
+json_ok "$T/out" "d['account']['id'] == 100 and d['customer']['type'] == 'company' and d['lines'] == [] and len(d['enterprise_of']) == 1 and d['enterprise_of'][0]['enterprise']['id'] == 1 and d['enterprise_of'][0]['enterprise']['managers']['billing'] == 'bm.li' and len(d['enterprise_of'][0]['pays_for']) == 20 and d['enterprise_of'][0]['pays_for'][1]['payment_rules'][0]['id'] == 1" "account JSON"
 expect_rc 0 "show a member account, --json" "$CDRATE" directory show --account 2001 --store "$T/s" --json
 json_ok "$T/out" "[l['subscriber']['msisdn'] for l in d['lines']] == ['8613800000022'] and d['enterprise_of'] == []" "member account JSON"
 

@@ -194,11 +194,18 @@ python3 - "$T/owner.json" <<'PY' && ok || bad "owner view lacks the enterprise s
 import json, sys
 o = json.load(open(sys.argv[1]))
 assert o["enterprise"] is not None and o["enterprise"]["customer"]["account_manager"]
+# the enterprise's four managers, as cdrate gen names them (docs/directory.md)
+k = o["enterprise"]["id"]
+assert o["enterprise"]["managers"] == {"account": "am.%d" % (k % 17), "billing": "bm.%d" % (k % 11),
+                                       "service": "sm.%d" % (k % 7), "technical": "tm.%d" % (k % 5)}, o["enterprise"]
 assert "roaming_without_deposit" in o["enterprise"]["customer"]["credit_class"]
 assert o["subscriber"]["status"] in ("active", "suspended", "terminated")
 PY
 expect_rc 0 "owner text" "$CDRATE" query owner --msisdn "$M2" --store "$T/s"
 expect_out "account manager:" "owner text names the account manager"
+for duty in billing service technical; do
+  grep -qE "^  $duty manager: +${duty:0:1}m\.[0-9]+$" "$T/out" && ok || bad "owner text lacks the $duty manager"
+done
 
 # bad input: exact messages and exit codes, nothing written
 expect_rc 6 "unknown msisdn" "$CDRATE" query balance --msisdn 999 --store "$T/s"

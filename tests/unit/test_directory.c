@@ -662,6 +662,10 @@ Test(dir_good, model_fields)
     cr_expect_eq(en->en_customer, 1);
     cr_expect_eq(en->en_account, 10);
     cr_expect_str_eq(en->en_name, "Acme \"Global\" Ltd.");
+    /* managers: the account manager from the customer, no others */
+    cr_expect_str_eq(en->en_manager[CDR_DIR_ACCOUNT_MANAGER], "am.wu");
+    for (int d = CDR_DIR_BILLING_MANAGER; d < CDR_DIR_MANAGERS; d++)
+        cr_expect_str_eq(en->en_manager[d], "");
 
     const cdr_dir_product *pd = cdr_dir_find_product(dir, 70);
     cr_assert(pd != NULL);
@@ -1340,4 +1344,214 @@ Test(dir_good, rating_view_marks_overdue_accounts)
     cr_expect_eq(cdr_subtab_find(tab, "8613800000001")->su_overdue, 0);
     cr_expect_eq(cdr_subtab_find(tab, "8613800000002")->su_overdue, 0);
     cdr_subtab_free(tab);
+}
+
+/* ---- the enterprise's four managers ("one customer, four managers") ----------------------------
+ */
+
+/* Enterprise 7 names three managers and takes its account manager from customer 1; enterprise 8
+ * names its own account manager (not its customer's) and one login in two duties; enterprise 9
+ * names none. One member each. */
+static const char MANAGERS[] =
+    "directory version=1\n"
+    "credit_class id=A limit=1000.00 term_days=30\n"
+    "customer id=1 type=company name=\"Acme\" credit_class=A manager=am.wu\n"
+    "account id=1 customer=1\n"
+    "customer id=2 type=company name=\"Beta\" credit_class=A manager=am.li\n"
+    "account id=2 customer=2\n"
+    "customer id=3 type=company name=\"Gamma\" credit_class=A manager=am.wu\n"
+    "account id=3 customer=3\n"
+    "customer id=4 type=person name=\"Ann\" credit_class=A\n"
+    "account id=4 customer=4\n"
+    "enterprise id=7 customer=1 account=1 billing_manager=bm.chen service_manager=sm.zhao "
+    "technical_manager=tm.qian\n"
+    "enterprise id=8 customer=2 account=2 technical_manager=ops@beta account_manager=am.sun "
+    "service_manager=ops@beta\n"
+    "enterprise id=9 customer=3 account=3\n"
+    "product id=70 enterprise=7\n"
+    "product id=80 enterprise=8\n"
+    "product id=90 enterprise=9\n"
+    "subscriber id=1 account=4 msisdn=8613800000071 plan=p active_from=2026-01-01\n"
+    "subscriber id=2 account=4 msisdn=8613800000081 plan=p active_from=2026-01-01\n"
+    "subscriber id=3 account=4 msisdn=8613800000091 plan=p active_from=2026-01-01\n"
+    "membership subscriber=1 product=70\n"
+    "membership subscriber=2 product=80\n"
+    "membership subscriber=3 product=90\n";
+
+static void expect_managers(const cdr_dir_enterprise *en, const char *am, const char *bm,
+                            const char *sm, const char *tm)
+{
+    cr_assert_not_null(en);
+    cr_expect_str_eq(en->en_manager[CDR_DIR_ACCOUNT_MANAGER], am, "enterprise %llu",
+                     (unsigned long long)en->en_id);
+    cr_expect_str_eq(en->en_manager[CDR_DIR_BILLING_MANAGER], bm);
+    cr_expect_str_eq(en->en_manager[CDR_DIR_SERVICE_MANAGER], sm);
+    cr_expect_str_eq(en->en_manager[CDR_DIR_TECHNICAL_MANAGER], tm);
+}
+
+static void expect_managers_of(const cdr_dir *dir)
+{
+    expect_managers(cdr_dir_find_enterprise(dir, 7), "am.wu", "bm.chen", "sm.zhao", "tm.qian");
+    expect_managers(cdr_dir_find_enterprise(dir, 8), "am.sun", "", "ops@beta", "ops@beta");
+    expect_managers(cdr_dir_find_enterprise(dir, 9), "am.wu", "", "", "");
+    /* the customer keeps its own manager= */
+    cr_expect_str_eq(cdr_dir_find_customer(dir, 2)->cu_manager, "am.li");
+}
+
+Test(dir, enterprise_managers_parsed_stored_and_resolved)
+{
+    const char *path = put_file("managers.dir", MANAGERS);
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_parse_file(path, NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    expect_managers_of(dir);
+    cdr_dir_free(dir);
+    /* stored verbatim: the store gives the same back, whole or by line */
+    load_ok(path, NULL);
+    cr_assert_eq(cdr_dir_read(g_st, &dir, &dg), 0, "%s", dg.dg_msg);
+    expect_managers_of(dir);
+    cdr_dir_free(dir);
+    cr_assert_eq(cdr_dir_read_line(g_st, "8613800000081", &dir, &dg), 0, "%s", dg.dg_msg);
+    expect_managers(cdr_dir_find_enterprise(dir, 8), "am.sun", "", "ops@beta", "ops@beta");
+    cdr_dir_free(dir);
+    /* alerts name a member's enterprise's account manager (its own when it names one) */
+    cdr_subtab *tab;
+    cr_assert_eq(cdr_dir_rating_view(g_st, &tab, &dg), 0, "%s", dg.dg_msg);
+    cr_expect_str_eq(cdr_subtab_find(tab, "8613800000071")->su_manager, "am.wu");
+    cr_expect_str_eq(cdr_subtab_find(tab, "8613800000081")->su_manager, "am.sun");
+    cr_expect_str_eq(cdr_subtab_find(tab, "8613800000091")->su_manager, "am.wu");
+    cdr_subtab_free(tab);
+}
+
+Test(dir, manager_duties)
+{
+    const char *path = put_file("managers.dir", MANAGERS);
+    cdr_dir *dir;
+    cdr_diag dg;
+    cr_assert_eq(cdr_dir_parse_file(path, NULL, &dir, &dg), 0, "%s", dg.dg_msg);
+    const cdr_dir_enterprise *e7 = cdr_dir_find_enterprise(dir, 7);
+    const cdr_dir_enterprise *e8 = cdr_dir_find_enterprise(dir, 8);
+    const cdr_dir_enterprise *e9 = cdr_dir_find_enterprise(dir, 9);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "am.wu"), 1u << CDR_DIR_ACCOUNT_MANAGER);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "bm.chen"), 1u << CDR_DIR_BILLING_MANAGER);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "sm.zhao"), 1u << CDR_DIR_SERVICE_MANAGER);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "tm.qian"), 1u << CDR_DIR_TECHNICAL_MANAGER);
+    cr_expect_eq(cdr_dir_manager_duties(e8, "ops@beta"),
+                 (1u << CDR_DIR_SERVICE_MANAGER) | (1u << CDR_DIR_TECHNICAL_MANAGER));
+    /* the customer's manager= is not enterprise 8's account manager: it named its own */
+    cr_expect_eq(cdr_dir_manager_duties(e8, "am.li"), 0);
+    cr_expect_eq(cdr_dir_manager_duties(e8, "am.wu"), 0);
+    /* one login, several enterprises */
+    cr_expect_eq(cdr_dir_manager_duties(e9, "am.wu"), 1u << CDR_DIR_ACCOUNT_MANAGER);
+    /* no login holds the duties nobody was named for; names compare exactly */
+    cr_expect_eq(cdr_dir_manager_duties(e9, ""), 0);
+    cr_expect_eq(cdr_dir_manager_duties(e9, NULL), 0);
+    cr_expect_eq(cdr_dir_manager_duties(NULL, "am.wu"), 0);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "AM.WU"), 0);
+    cr_expect_eq(cdr_dir_manager_duties(e7, "am.w"), 0);
+    cdr_dir_free(dir);
+}
+
+Test(dir, duty_names)
+{
+    const char *const want[] = {"account", "billing", "service", "technical"};
+    cr_assert_eq(CDR_DIR_MANAGERS, 4);
+    for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
+        cr_expect_str_eq(cdr_dir_duty_name(d), want[d]);
+        cr_expect_eq(cdr_dir_duty_parse(want[d]), d);
+    }
+    cr_expect_null(cdr_dir_duty_name(-1));
+    cr_expect_null(cdr_dir_duty_name(CDR_DIR_MANAGERS));
+    cr_expect_eq(cdr_dir_duty_parse("sales"), -1);
+    cr_expect_eq(cdr_dir_duty_parse("Account"), -1);
+    cr_expect_eq(cdr_dir_duty_parse(""), -1);
+    cr_expect_eq(cdr_dir_duty_parse(NULL), -1);
+}
+
+Test(dir_refused, manager_login_with_a_space)
+{
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 billing_manager=\"bm li\"\n", 7, 38,
+                   CDR_FORMAT,
+                   "field 'billing_manager': 'bm li' may only contain letters, digits and . _ - @");
+}
+
+Test(dir_refused, manager_login_with_a_slash)
+{
+    expect_refused(
+        PRE "enterprise id=7 customer=1 account=1 name=X service_manager=sm/wang\n", 7, 45,
+        CDR_FORMAT,
+        "field 'service_manager': 'sm/wang' may only contain letters, digits and . _ - @");
+}
+
+Test(dir_refused, manager_login_too_long)
+{
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 "
+                       "technical_manager=t234567890123456789012345678901x\n",
+                   7, 38, CDR_RANGE, "field 'technical_manager': longer than 31 bytes");
+}
+
+Test(dir_refused, manager_login_empty)
+{
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 account_manager= name=X\n", 7, 38,
+                   CDR_FORMAT, "field 'account_manager' is empty");
+}
+
+Test(dir_refused, manager_given_twice)
+{
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 billing_manager=bm.a "
+                       "service_manager=sm.b billing_manager=bm.c\n",
+                   7, 80, CDR_FORMAT, "field 'billing_manager' given twice (first in column 38)");
+}
+
+Test(dir_refused, unknown_manager_field)
+{
+    /* a fifth duty, and the customer's own field name on an enterprise */
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 sales_manager=x\n", 7, 38, CDR_FORMAT,
+                   "unknown field 'sales_manager' in a enterprise record");
+    expect_refused(PRE "enterprise id=7 customer=1 account=1 manager=am.x\n", 7, 38, CDR_FORMAT,
+                   "unknown field 'manager' in a enterprise record");
+}
+
+/* A store loaded by a build of directory layout 3 (before the managers): every read refuses it,
+ * loudly and the same way, and names the remedy; it changes nothing; a load mends it. */
+Test(dir_good, store_of_layout_3_is_refused_until_reloaded)
+{
+    MDB_txn *txn;
+    MDB_dbi dbi;
+    cr_assert_eq(mdb_txn_begin(g_st->st_env, NULL, 0, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, CDR_DB_DIR_META, 0, &dbi), 0);
+    uint32_t old = 3;
+    MDB_val k = {6, "layout"}, v = {sizeof old, &old};
+    cr_assert_eq(mdb_put(txn, dbi, &k, &v, 0), 0);
+    cr_assert_eq(mdb_txn_commit(txn), 0);
+
+    const char *msg = "the store holds directory layout 3, this build reads 4: reload the "
+                      "directory file";
+    cdr_diag dg;
+    cdr_dir *dir = (cdr_dir *)&dg;
+    cr_expect_eq(cdr_dir_read(g_st, &dir, &dg), CDR_VERSION);
+    cr_expect_str_eq(dg.dg_msg, msg);
+    cr_expect_null(dir);
+    cdr_subtab *tab = (cdr_subtab *)&dg;
+    cr_expect_eq(cdr_dir_rating_view(g_st, &tab, &dg), CDR_VERSION);
+    cr_expect_str_eq(dg.dg_msg, msg);
+    cr_expect_null(tab);
+    dir = (cdr_dir *)&dg;
+    cr_expect_eq(cdr_dir_read_line(g_st, "8613800000001", &dir, &dg), CDR_VERSION);
+    cr_expect_str_eq(dg.dg_msg, msg);
+    cr_expect_null(dir);
+    cdr_dir_subscriber sb;
+    cr_expect_eq(cdr_dir_lookup_msisdn(g_st, "8613800000001", &sb, &dg), CDR_VERSION);
+    cr_expect_str_eq(dg.dg_msg, msg);
+
+    /* the refusals wrote nothing: the old layout is still there */
+    cr_assert_eq(mdb_txn_begin(g_st->st_env, NULL, MDB_RDONLY, &txn), 0);
+    cr_assert_eq(mdb_dbi_open(txn, CDR_DB_DIR_META, 0, &dbi), 0);
+    cr_assert_eq(mdb_get(txn, dbi, &k, &v), 0);
+    cr_expect_eq(v.mv_size, sizeof old);
+    cr_expect_eq(memcmp(v.mv_data, &old, sizeof old), 0);
+    mdb_txn_abort(txn);
+
+    load_ok(put_file("good.dir", GOOD), NULL);
+    expect_good_active();
 }
