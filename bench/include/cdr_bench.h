@@ -182,11 +182,12 @@ int cdr_bench_live_build(uint64_t cdrs, struct cdr_gen *g, cdr_store *st, cdr_pl
 /* `cdrate bench serve` (bench_serve.c, docs/benchmarks.md): the portal's server in this process,
  * driven by Debian's wrk with bs_connections keep-alive connections for bs_seconds on the IVR
  * balance endpoint (an API key of scope ivr), then as long on the static /api/v1/health answer of
- * the same server. One JSON object on out: req_per_sec, p50_ms, p99_ms, static_req_per_sec, ratio. */
+ * the same server. One JSON object on out: req_per_sec, p50_ms, p99_ms, static_req_per_sec, ratio.
+ */
 typedef struct cdr_bench_serve_config {
-    const char *bs_redis;  /* the live state in this Redis, or NULL: the store */
-    size_t bs_subscribers; /* 0 = 100000 */
-    uint64_t bs_cdrs;      /* rated into the state first */
+    const char *bs_redis;    /* the live state in this Redis, or NULL: the store */
+    size_t bs_subscribers;   /* 0 = 100000 */
+    uint64_t bs_cdrs;        /* rated into the state first */
     unsigned bs_connections; /* 0 = 50 */
     unsigned bs_seconds;     /* 0 = 10, per phase */
     unsigned bs_threads;     /* the server's threads; 0 = its default */

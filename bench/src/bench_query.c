@@ -273,7 +273,8 @@ int cdr_bench_query(const cdr_bench_query_config *bq, FILE *out, FILE *progress,
         else if (bq->bq_redis)
             rc = cdr_redis_open(bq->bq_redis, 5000, &cl[i].bc_r, dg);
     }
-    if (rc || (rc = cdr_bench_live_build(bq->bq_cdrs, g, st, ps, subs, cl[0].bc_r, &cycle, dg)) != 0)
+    if (rc ||
+        (rc = cdr_bench_live_build(bq->bq_cdrs, g, st, ps, subs, cl[0].bc_r, &cycle, dg)) != 0)
         goto done;
     for (unsigned i = 0; i < nc; i++)
         cl[i].bc_cycle = cycle;

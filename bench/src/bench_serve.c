@@ -206,10 +206,11 @@ int cdr_bench_serve(const cdr_bench_serve_config *bs, FILE *out, FILE *progress,
     unsigned conns = bs->bs_connections ? bs->bs_connections : 50;
     unsigned secs = bs->bs_seconds ? bs->bs_seconds : 10;
     if (progress)
-        fprintf(progress, "bench serve: wrk, %u connections, %u s on %s, then %u s on %s\n",
-                conns, secs, url, secs, surl);
+        fprintf(progress, "bench serve: wrk, %u connections, %u s on %s, then %u s on %s\n", conns,
+                secs, url, secs, surl);
     wrk_figures bal, sta;
-    if ((rc = run_wrk(bs, url, hdr, &bal, dg)) != 0 || (rc = run_wrk(bs, surl, NULL, &sta, dg)) != 0)
+    if ((rc = run_wrk(bs, url, hdr, &bal, dg)) != 0 ||
+        (rc = run_wrk(bs, surl, NULL, &sta, dg)) != 0)
         goto done;
     fprintf(out,
             "{\"bench\":\"serve\",\"backend\":\"%s\",\"subscribers\":%zu,\"cdrs\":%" PRIu64

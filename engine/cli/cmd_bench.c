@@ -1,4 +1,5 @@
-/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query|bill|statement|serve`: one JSON object on stdout. */
+/* cmd_bench.c - `cdrate bench rate|collect|compile|e2e|query|bill|statement|serve`: one JSON object
+ * on stdout. */
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "cdr_portal.h"
+#include "cdr_store.h"
 #include "cli.h"
 
 static const char about[] =

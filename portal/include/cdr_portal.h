@@ -14,19 +14,19 @@
 #include "cdr_error.h"
 
 typedef struct cdr_portal_config {
-    const char *pc_store;    /* the store: directory, plans, users, sessions, requests, live state */
-    const char *pc_redis;    /* HOST:PORT of the live state in Redis (cdrate project --redis), or
-                                NULL: the store's live state */
-    const char *pc_bills;    /* the bill run's output folder (invoices, statements), or NULL */
-    const char *pc_ledger;   /* the ledger folder (statements), or NULL */
-    const char *pc_listen;   /* "127.0.0.1:8080" (IPv4 or [IPv6]:port; port 0 = any free port) */
+    const char *pc_store;  /* the store: directory, plans, users, sessions, requests, live state */
+    const char *pc_redis;  /* HOST:PORT of the live state in Redis (cdrate project --redis), or
+                              NULL: the store's live state */
+    const char *pc_bills;  /* the bill run's output folder (invoices, statements), or NULL */
+    const char *pc_ledger; /* the ledger folder (statements), or NULL */
+    const char *pc_listen; /* "127.0.0.1:8080" (IPv4 or [IPv6]:port; port 0 = any free port) */
     const char *pc_tls_cert; /* PEM files: both or neither */
     const char *pc_tls_key;
-    const char *pc_audit; /* the audit log; NULL: STORE/audit.log */
-    unsigned pc_threads;  /* worker threads; 0: one per core */
-    int64_t pc_session_ttl;     /* seconds a session lives after login (default 8 hours) */
-    int64_t pc_session_idle;    /* seconds without a request that end a session (default 30 min) */
-    int64_t pc_lockout;         /* seconds a user stays locked after too many failures (15 min) */
+    const char *pc_audit;    /* the audit log; NULL: STORE/audit.log */
+    unsigned pc_threads;     /* worker threads; 0: one per core */
+    int64_t pc_session_ttl;  /* seconds a session lives after login (default 8 hours) */
+    int64_t pc_session_idle; /* seconds without a request that end a session (default 30 min) */
+    int64_t pc_lockout;      /* seconds a user stays locked after too many failures (15 min) */
     volatile sig_atomic_t *pc_stop; /* the server stops when *pc_stop becomes non-zero */
     /* called once the server listens, with the port it listens on (may be NULL) */
     void (*pc_ready)(void *arg, unsigned port);

@@ -18,7 +18,7 @@
 #include "cdr_store.h"
 #include "cdr_time.h"
 
-#define CDR_DB_REQUESTS "portal_requests" /* be64 id -> cdr_request; "next" in portal_meta */
+#define CDR_DB_REQUESTS  "portal_requests" /* be64 id -> cdr_request; "next" in portal_meta */
 #define CDR_REQ_NOTE_MAX 256
 
 typedef enum cdr_req_kind {
@@ -49,7 +49,7 @@ typedef struct cdr_request {
     uint8_t rq_state; /* cdr_req_state */
     uint8_t rq_pad[6];
     char rq_msisdn[CDR_NUMBER_MAX];
-    uint64_t rq_product;      /* add_member */
+    uint64_t rq_product;        /* add_member */
     char rq_plan[CDR_NAME_MAX]; /* change_plan */
     cdr_money rq_cap;           /* raise_cap, micro-units in the enterprise account's currency */
     char rq_note[CDR_REQ_NOTE_MAX]; /* the submitter's words (UTF-8) */

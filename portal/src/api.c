@@ -71,8 +71,7 @@ static int body_json(pt_req *r, pt_jfield *f, size_t max, size_t *n)
 {
     const char *ct = pt_header(r, "Content-Type");
     if (!ct || strncmp(ct, "application/json", 16) != 0)
-        return pt_error(r, 415, "unsupported_media_type",
-                        "send the body as application/json");
+        return pt_error(r, 415, "unsupported_media_type", "send the body as application/json");
     char err[160];
     if (!r->body || pt_json_parse(r->body, r->body_len, f, max, n, err, sizeof err) != 0)
         return pt_error(r, 400, "malformed_json", "%s", r->body ? err : "the body is empty");
@@ -173,7 +172,8 @@ static int logout(pt_req *r)
     return 0;
 }
 
-/* ---- lines ------------------------------------------------------------------------------------- */
+/* ---- lines -------------------------------------------------------------------------------------
+ */
 
 static int cycle_arg(pt_req *r, uint32_t *cycle)
 {
@@ -272,7 +272,8 @@ static void invoices_json(pt_req *r, const cdr_pay_status *ps)
         const cdr_payment *pm = &ps->ps_payments[i];
         fprintf(r->out, "%s{\"id\":", i ? "," : "");
         pt_json_str(r, pm->pm_id);
-        fprintf(r->out, ",\"date\":\"%s\",\"currency\":\"%.3s\",\"amount\":\"%s\",\"method\":\"%s\"}",
+        fprintf(r->out,
+                ",\"date\":\"%s\",\"currency\":\"%.3s\",\"amount\":\"%s\",\"method\":\"%s\"}",
                 cdr_pay_date_format(pm->pm_date, d1, sizeof d1), pm->pm_currency,
                 cdr_money_text(pm->pm_amount, a, sizeof a), cdr_pay_method_name(pm->pm_method));
     }
@@ -300,7 +301,7 @@ static int line(pt_req *r, const segs *sg)
     if (sg->n < 3 || !pt_msisdn_ok(sg->s[1]))
         return pt_error(r, 404, "not_found", "no such resource (lines/{msisdn}/...)");
     const char *msisdn = sg->s[1], *what = sg->s[2];
-    int kind = !strcmp(what, "balance")      ? PT_LINE_BALANCE
+    int kind = !strcmp(what, "balance")        ? PT_LINE_BALANCE
                : !strcmp(what, "usage")        ? PT_LINE_USAGE
                : !strcmp(what, "bill-to-date") ? PT_LINE_BILL
                : !strcmp(what, "owner")        ? PT_LINE_OWNER
@@ -363,14 +364,16 @@ static int line(pt_req *r, const segs *sg)
     return 0;
 }
 
-/* ---- enterprises ------------------------------------------------------------------------------- */
+/* ---- enterprises -------------------------------------------------------------------------------
+ */
 
 static void member_json(void *arg, const cdr_dir_subscriber *sb)
 {
     pt_req *r = arg;
     fprintf(r->out, "%s{\"msisdn\":", r->sep ? "," : "");
     pt_json_str(r, sb->sb_msisdn);
-    fprintf(r->out, ",\"subscriber\":%" PRIu64 ",\"account\":%" PRIu64 ",\"status\":\"%s\",\"plan\":",
+    fprintf(r->out,
+            ",\"subscriber\":%" PRIu64 ",\"account\":%" PRIu64 ",\"status\":\"%s\",\"plan\":",
             sb->sb_id, sb->sb_account, cdr_dir_status_name(sb->sb_status));
     pt_json_str(r, sb->sb_plan);
     fprintf(r->out, ",\"product\":%" PRIu64 "}", sb->sb_product);
@@ -383,19 +386,20 @@ static void warn_json(void *arg, const cdr_dir_subscriber *sb, const cdr_live_li
     char t[40];
     fprintf(r->out, "%s{\"msisdn\":", r->sep ? "," : "");
     pt_json_str(r, sb->sb_msisdn);
-    fprintf(r->out, ",\"account\":%" PRIu64 ",\"line_status\":\"%s\",\"since\":\"%s\"}",
-            sb->sb_account, cdr_line_status_name((int)l->ll_status),
-            cdr_time_format(l->ll_status == CDR_LINE_SUSPENDED ? l->ll_suspended_at
-                                                                : l->ll_warned_at,
-                            0, 1, t, sizeof t));
+    fprintf(
+        r->out, ",\"account\":%" PRIu64 ",\"line_status\":\"%s\",\"since\":\"%s\"}", sb->sb_account,
+        cdr_line_status_name((int)l->ll_status),
+        cdr_time_format(l->ll_status == CDR_LINE_SUSPENDED ? l->ll_suspended_at : l->ll_warned_at,
+                        0, 1, t, sizeof t));
     r->sep = 1;
 }
 
 static void sums_json(pt_req *r, const pt_ent_sums *es)
 {
     char m[32], c[8];
-    fprintf(r->out, "\"cycle\":\"%s\",\"members\":%zu,\"warned\":%zu,\"suspended\":%zu,"
-                    "\"bill_to_date\":{",
+    fprintf(r->out,
+            "\"cycle\":\"%s\",\"members\":%zu,\"warned\":%zu,\"suspended\":%zu,"
+            "\"bill_to_date\":{",
             pt_cycle_text(es->es_cycle, c), es->es_members, es->es_warned, es->es_suspended);
     for (size_t i = 0; i < es->es_ncur; i++)
         fprintf(r->out, "%s\"%.3s\":\"%s\"", i ? "," : "", es->es_cur[i],
@@ -426,7 +430,7 @@ static int enterprise(pt_req *r, const segs *sg)
     if (id_parse(sg->s[1], &id) != 0)
         return pt_error(r, 404, "not_found", "no such enterprise");
     const char *what = sg->n >= 3 ? sg->s[2] : "";
-    int kind = !*what                       ? PT_ENT_OVERVIEW
+    int kind = !*what                        ? PT_ENT_OVERVIEW
                : !strcmp(what, "members")    ? PT_ENT_MEMBERS
                : !strcmp(what, "statements") ? PT_ENT_STATEMENT
                : !strcmp(what, "invoices")   ? PT_ENT_INVOICES
@@ -519,7 +523,8 @@ static int enterprise(pt_req *r, const segs *sg)
             od->os_recorded) {
             fputc('[', r->out);
             for (size_t i = 0; i < od->os_n; i++)
-                fprintf(r->out, "%s{\"currency\":\"%.3s\",\"overdue\":\"%s\",\"oldest_due\":\"%s\"}",
+                fprintf(r->out,
+                        "%s{\"currency\":\"%.3s\",\"overdue\":\"%s\",\"oldest_due\":\"%s\"}",
                         i ? "," : "", od->os_items[i].po_currency,
                         cdr_money_text(od->os_items[i].po_amount, m, sizeof m),
                         cdr_pay_date_format(od->os_items[i].po_oldest_due, d1, sizeof d1));
@@ -558,12 +563,15 @@ static int enterprise(pt_req *r, const segs *sg)
     return pt_error(r, 404, "not_found", "no such resource");
 }
 
-/* ---- requests ---------------------------------------------------------------------------------- */
+/* ---- requests ----------------------------------------------------------------------------------
+ */
 
 void pt_request_json(pt_req *r, const cdr_request *rq)
 {
     char m[32], t[40];
-    fprintf(r->out, "{\"id\":%" PRIu64 ",\"enterprise\":%" PRIu64 ",\"kind\":\"%s\",\"state\":\"%s\",\"msisdn\":",
+    fprintf(r->out,
+            "{\"id\":%" PRIu64 ",\"enterprise\":%" PRIu64
+            ",\"kind\":\"%s\",\"state\":\"%s\",\"msisdn\":",
             rq->rq_id, rq->rq_enterprise, cdr_req_kind_name(rq->rq_kind),
             cdr_req_state_name(rq->rq_state));
     pt_json_str(r, rq->rq_msisdn);
@@ -579,11 +587,13 @@ void pt_request_json(pt_req *r, const cdr_request *rq)
     pt_json_str(r, rq->rq_note);
     fputs(",\"submitted_by\":", r->out);
     pt_json_str(r, rq->rq_submitted_by);
-    fprintf(r->out, ",\"submitted_at\":\"%s\"", cdr_time_format(rq->rq_submitted_at, 0, 1, t, sizeof t));
+    fprintf(r->out, ",\"submitted_at\":\"%s\"",
+            cdr_time_format(rq->rq_submitted_at, 0, 1, t, sizeof t));
     fputs(",\"decided_by\":", r->out);
     if (rq->rq_decided_at) {
         pt_json_str(r, rq->rq_decided_by);
-        fprintf(r->out, ",\"decided_at\":\"%s\"", cdr_time_format(rq->rq_decided_at, 0, 1, t, sizeof t));
+        fprintf(r->out, ",\"decided_at\":\"%s\"",
+                cdr_time_format(rq->rq_decided_at, 0, 1, t, sizeof t));
     } else
         fputs("null,\"decided_at\":null", r->out);
     fputs(",\"applied_at\":", r->out);
@@ -681,8 +691,9 @@ int pt_request_submit(pt_req *r, cdr_request *rq)
     int rc = cdr_req_submit(pt_store(r->srv), rq, (cdr_time)time(NULL), &id, &dg);
     if (rc) {
         pt_audit(r, "request.submit", target, "refused", dg.dg_msg);
-        return pt_error(r, rc == CDR_EINVAL ? 400 : 503, rc == CDR_EINVAL ? "bad_request" : "unavailable",
-                        "%s", rc == CDR_EINVAL ? dg.dg_msg : "the request cannot be stored now");
+        return pt_error(r, rc == CDR_EINVAL ? 400 : 503,
+                        rc == CDR_EINVAL ? "bad_request" : "unavailable", "%s",
+                        rc == CDR_EINVAL ? dg.dg_msg : "the request cannot be stored now");
     }
     rq->rq_id = id;
     snprintf(target, sizeof target, "request/%" PRIu64, id);
@@ -698,7 +709,7 @@ static const char *json_get(void *ctx, const char *name)
     for (size_t i = 0; f[i].jf_name[0]; i++)
         if (!strcmp(f[i].jf_name, name))
             return f[i].jf_type == PT_J_STRING || f[i].jf_type == PT_J_NUMBER ? f[i].jf_value
-                                                                               : NULL;
+                                                                              : NULL;
     return NULL;
 }
 
@@ -744,8 +755,9 @@ int pt_request_decide(pt_req *r, uint64_t id, int approve, cdr_request *out)
     int rc = cdr_req_decide(pt_store(r->srv), id, approve, by, (cdr_time)time(NULL), &dg);
     if (rc) {
         pt_audit(r, approve ? "request.approve" : "request.reject", target, "refused", dg.dg_msg);
-        return pt_error(r, rc == CDR_EINVAL ? 409 : 503, rc == CDR_EINVAL ? "conflict" : "unavailable",
-                        "%s", rc == CDR_EINVAL ? dg.dg_msg : "the request cannot be stored now");
+        return pt_error(r, rc == CDR_EINVAL ? 409 : 503,
+                        rc == CDR_EINVAL ? "conflict" : "unavailable", "%s",
+                        rc == CDR_EINVAL ? dg.dg_msg : "the request cannot be stored now");
     }
     pt_audit(r, approve ? "request.approve" : "request.reject", target, "done", NULL);
     if (out && cdr_req_get(pt_store(r->srv), id, out, &dg) != 0)

@@ -50,7 +50,7 @@ static const char *who(const pt_req *r, const char **role)
 }
 
 int pt_audit(pt_req *r, const char *action, const char *target, const char *outcome,
-              const char *detail)
+             const char *detail)
 {
     pt_server *s = r->srv;
     char *line = NULL;

@@ -218,11 +218,11 @@ int pt_check_csrf(pt_req *r)
     const char *t = pt_header(r, "X-CSRF-Token");
     if (!t)
         t = pt_form(r, "csrf", buf, sizeof buf);
-    if (!t || strlen(t) != PT_TOKEN_LEN ||
-        sodium_memcmp(t, r->id.id_csrf, PT_TOKEN_LEN) != 0) {
+    if (!t || strlen(t) != PT_TOKEN_LEN || sodium_memcmp(t, r->id.id_csrf, PT_TOKEN_LEN) != 0) {
         pt_audit(r, "csrf", r->url, "refused", t ? "wrong token" : "no token");
-        return pt_error(r, 403, "csrf", "the form's CSRF token is missing or wrong: reload the "
-                                        "page and send it again");
+        return pt_error(r, 403, "csrf",
+                        "the form's CSRF token is missing or wrong: reload the "
+                        "page and send it again");
     }
     return 0;
 }
@@ -257,10 +257,9 @@ int pt_login(pt_req *r, const char *login, const char *password)
     if (ip_throttled(s, r->ip, 0, now, &retry)) {
         snprintf(r->retry_after, sizeof r->retry_after, "%" PRId64, retry);
         pt_audit(r, "login", login, "throttled", "too many failed logins from this address");
-        return pt_error(r, 429, "throttled",
-                        "too many failed logins from this address: try again in %" PRId64
-                        " seconds",
-                        retry);
+        return pt_error(
+            r, 429, "throttled",
+            "too many failed logins from this address: try again in %" PRId64 " seconds", retry);
     }
     int res = CDR_LOGIN_BAD;
     cdr_user u;
@@ -276,8 +275,7 @@ int pt_login(pt_req *r, const char *login, const char *password)
         snprintf(r->retry_after, sizeof r->retry_after, "%" PRId64, retry);
         pt_audit(r, "login", login, "locked", NULL);
         return pt_error(r, 429, "locked",
-                        "too many failed logins: this login is locked for %" PRId64
-                        " more seconds",
+                        "too many failed logins: this login is locked for %" PRId64 " more seconds",
                         retry);
     }
     if (res != CDR_LOGIN_OK) {
@@ -341,8 +339,7 @@ int pt_check_login_csrf(pt_req *r)
     char buf[PT_TOKEN_LEN + 8];
     const char *c = pt_cookie(r, PT_LOGIN_COOKIE);
     const char *f = pt_form(r, "csrf", buf, sizeof buf);
-    if (!token_ok(c) || !f || strlen(f) != PT_TOKEN_LEN ||
-        sodium_memcmp(c, f, PT_TOKEN_LEN) != 0) {
+    if (!token_ok(c) || !f || strlen(f) != PT_TOKEN_LEN || sodium_memcmp(c, f, PT_TOKEN_LEN) != 0) {
         pt_audit(r, "csrf", r->url, "refused", f ? "wrong token" : "no token");
         return pt_error(r, 403, "csrf",
                         "the login form's CSRF token is missing or wrong: reload the page");

@@ -55,9 +55,8 @@ int pt_live(pt_req *r, const char *msisdn, uint32_t cycle, int what, cdr_live_vi
     return 0;
 }
 
-size_t pt_members(pt_req *r, uint64_t enterprise, void (*fn)(void *arg,
-                                                              const cdr_dir_subscriber *sb),
-                  void *arg)
+size_t pt_members(pt_req *r, uint64_t enterprise,
+                  void (*fn)(void *arg, const cdr_dir_subscriber *sb), void *arg)
 {
     const cdr_dir *dir = pt_dir_get(r);
     size_t n, k = 0;
@@ -71,7 +70,8 @@ size_t pt_members(pt_req *r, uint64_t enterprise, void (*fn)(void *arg,
     return k;
 }
 
-/* ---- sums over an enterprise's members --------------------------------------------------------- */
+/* ---- sums over an enterprise's members ---------------------------------------------------------
+ */
 
 static void sum_member(void *arg, const cdr_dir_subscriber *sb)
 {
@@ -79,8 +79,9 @@ static void sum_member(void *arg, const cdr_dir_subscriber *sb)
     cdr_live_view v;
     cdr_diag dg;
     es->es_members++;
-    if (es->es_failed || cdr_live_query(pt_store(es->es_r->srv), es->es_rd, pt_plans(es->es_r->srv),
-                                        sb->sb_msisdn, es->es_cycle, CDR_LIVE_Q_ALL, &v, &dg) != 0) {
+    if (es->es_failed ||
+        cdr_live_query(pt_store(es->es_r->srv), es->es_rd, pt_plans(es->es_r->srv), sb->sb_msisdn,
+                       es->es_cycle, CDR_LIVE_Q_ALL, &v, &dg) != 0) {
         es->es_failed = 1;
         return;
     }
@@ -130,7 +131,8 @@ int pt_enterprise_sums(pt_req *r, uint64_t enterprise, uint32_t cycle, pt_ent_su
     return 0;
 }
 
-/* ---- invoices and payments --------------------------------------------------------------------- */
+/* ---- invoices and payments ---------------------------------------------------------------------
+ */
 
 int pt_pay_status(pt_req *r, uint64_t account, cdr_pay_status **out)
 {
@@ -151,9 +153,10 @@ int pt_pay_status(pt_req *r, uint64_t account, cdr_pay_status **out)
     return 0;
 }
 
-/* ---- statements -------------------------------------------------------------------------------- */
+/* ---- statements --------------------------------------------------------------------------------
+ */
 
-static const char *const sections[] = {"summary", "classes",  "services", "bundles",
+static const char *const sections[] = {"summary",  "classes", "services", "bundles",
                                        "overflow", "members", "itemised", NULL};
 
 int pt_section_ok(const char *s)
@@ -229,9 +232,9 @@ int pt_statement(pt_req *r, const char *msisdn, uint64_t enterprise, uint32_t cy
         fprintf(stderr, "cdrate serve: statement %s: %s\n", target,
                 cdr_diag_format(&dg, m, sizeof m));
         pt_audit(r, "statement.view", target, "failed", cdr_err_name(rc));
-        return pt_error(r, rc == CDR_NOTFOUND ? 404 : 503,
-                        rc == CDR_NOTFOUND ? "not_found" : "unavailable",
-                        rc == CDR_NOTFOUND ? "no such statement" : "the statement cannot be built now");
+        return pt_error(
+            r, rc == CDR_NOTFOUND ? 404 : 503, rc == CDR_NOTFOUND ? "not_found" : "unavailable",
+            rc == CDR_NOTFOUND ? "no such statement" : "the statement cannot be built now");
     }
     const char *ext = format == CDR_STMT_JSON ? "json" : format == CDR_STMT_CSV ? "csv" : "html";
     /* every access is in the audit log before a byte of the statement leaves */

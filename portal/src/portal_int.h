@@ -26,7 +26,7 @@
 #define PT_SESSION_COOKIE "cdrate_session"
 #define PT_LANG_COOKIE    "cdrate_lang"
 #define PT_LOGIN_COOKIE   "cdrate_login_csrf" /* the login form's CSRF token, before a session */
-#define PT_TOKEN_LEN      43 /* base64url of 32 random bytes */
+#define PT_TOKEN_LEN      43                  /* base64url of 32 random bytes */
 
 typedef struct pt_server pt_server;
 
@@ -37,7 +37,7 @@ typedef struct pt_ident {
     int id_kind; /* PT_ANON, PT_USER (a session), PT_KEY (an API key) */
     cdr_user id_user;
     cdr_apikey id_key;
-    char id_session[65];           /* hex SHA-256 of the session token (its key in the store) */
+    char id_session[65];            /* hex SHA-256 of the session token (its key in the store) */
     char id_csrf[PT_TOKEN_LEN + 1]; /* the session's CSRF token */
 } pt_ident;
 
@@ -94,7 +94,7 @@ typedef struct pt_req {
     char *out_buf;
     size_t out_len;
     const char *ctype;
-    char set_cookie[2][256];
+    char set_cookie[3][256]; /* 0 the session, 1 the login form's token, 2 the language */
     char location[512];
     char disposition[256]; /* Content-Disposition, "" for none */
     char retry_after[24];  /* Retry-After (429), "" for none */
@@ -103,10 +103,11 @@ typedef struct pt_req {
     int sep;               /* writers of lists: an item was written (a comma before the next) */
 } pt_req;
 
-/* ---- server.c ---------------------------------------------------------------------------------- */
-const char *pt_header(pt_req *r, const char *name);   /* a request header, or NULL */
-const char *pt_arg(pt_req *r, const char *name);      /* a query-string argument, or NULL */
-const char *pt_cookie(pt_req *r, const char *name);   /* a cookie, or NULL */
+/* ---- server.c ----------------------------------------------------------------------------------
+ */
+const char *pt_header(pt_req *r, const char *name); /* a request header, or NULL */
+const char *pt_arg(pt_req *r, const char *name);    /* a query-string argument, or NULL */
+const char *pt_cookie(pt_req *r, const char *name); /* a cookie, or NULL */
 /* A field of an application/x-www-form-urlencoded body (decoded into buf), or NULL. */
 const char *pt_form(pt_req *r, const char *name, char *buf, size_t bufsize);
 /* Refuse: status with a reason ("forbidden", "not_found", "bad_request", ...) and a message;
@@ -130,9 +131,11 @@ int pt_utf8_ok(const char *s, size_t n);
 void pt_json_str(pt_req *r, const char *s);
 void pt_html(pt_req *r, const char *s); /* escaped for HTML text and attribute values */
 
-/* ---- auth.c ------------------------------------------------------------------------------------ */
+/* ---- auth.c ------------------------------------------------------------------------------------
+ */
 /* Find the identity of r (API key in "Authorization: Bearer" or "X-API-Key", else the session
- * cookie). An invalid key is 401 (returned); an unknown, expired or ended session leaves PT_ANON. */
+ * cookie). An invalid key is 401 (returned); an unknown, expired or ended session leaves PT_ANON.
+ */
 int pt_identify(pt_req *r);
 /* For a state-changing request of a session: the CSRF token (form field "csrf" or header
  * "X-CSRF-Token") must match the session's. Returns 0 or 403 (already answered). */
@@ -147,7 +150,8 @@ const char *pt_login_csrf(pt_req *r, char out[PT_TOKEN_LEN + 1]);
 /* The login form's token checked against its cookie: 0 or 403 (answered). */
 int pt_check_login_csrf(pt_req *r);
 
-/* ---- access.c ---------------------------------------------------------------------------------- */
+/* ---- access.c ----------------------------------------------------------------------------------
+ */
 /* May r's identity see `what` of the line msisdn (PT_LINE_*) or the enterprise (PT_ENT_*)? The
  * directory decides ownership: a member owns its line; an enterprise administrator its
  * enterprise and the lines of its current members; a manager the enterprises that name it, each
@@ -160,20 +164,27 @@ int pt_allow_enterprise(pt_req *r, int what, uint64_t enterprise, const cdr_dir_
 int pt_allow_kind(pt_req *r, int what);
 /* The enterprises r's identity can see (an administrator's one, a manager's named ones; every
  * one for an operator): fn for each with the duties bits (all bits for non-managers). */
-void pt_each_enterprise(pt_req *r, void (*fn)(void *arg, const cdr_dir_enterprise *en,
-                                               unsigned duties),
+void pt_each_enterprise(pt_req *r,
+                        void (*fn)(void *arg, const cdr_dir_enterprise *en, unsigned duties),
                         void *arg);
 
-/* ---- audit.c ----------------------------------------------------------------------------------- */
+/* ---- audit.c -----------------------------------------------------------------------------------
+ */
 /* Append one line to the audit log: who (the login or key), role, from (the client address),
  * action ("statement.view", "login", "request.submit", ...), target ("line/8613800000001/2026-11"),
  * outcome ("allowed", "refused", "failed", "done") and an optional detail (no secrets). Returns 0,
  * or -1 when the line could not be written (a statement is then not shown: 503). */
 int pt_audit(pt_req *r, const char *action, const char *target, const char *outcome,
-              const char *detail);
+             const char *detail);
 
-/* ---- api.c / pages.c --------------------------------------------------------------------------- */
+/* ---- api.c / pages.c ---------------------------------------------------------------------------
+ */
 int pt_api(pt_req *r);   /* /api/v1/... */
-int pt_pages(pt_req *r); /* everything else */
+int pt_pages(pt_req *r); /* everything else: /login, /logout, /static/..., then pt_page_route */
+/* The pages of a logged-in user (pages_route.c). */
+int pt_page_route(pt_req *r);
+/* A page's head, header bar (user, language switch, logout form) and <h1>title</h1>; its end. */
+void pt_page_begin(pt_req *r, const char *title);
+void pt_page_end(pt_req *r);
 
 #endif

@@ -19,7 +19,8 @@
 
 static const char health_body[] = "{\"status\":\"ok\"}\n";
 
-/* ---- small helpers ----------------------------------------------------------------------------- */
+/* ---- small helpers -----------------------------------------------------------------------------
+ */
 
 int pt_utf8_ok(const char *s, size_t n)
 {
@@ -322,7 +323,8 @@ const cdr_dir *pt_dir_get(pt_req *r)
     return r->dir ? r->dir->pd_dir : NULL;
 }
 
-/* ---- one request ------------------------------------------------------------------------------- */
+/* ---- one request -------------------------------------------------------------------------------
+ */
 
 typedef struct pt_conn {
     char *body;
@@ -386,10 +388,9 @@ static enum MHD_Result send_req(pt_req *r)
         MHD_create_response_from_buffer(len, r->out_buf, MHD_RESPMEM_MUST_COPY);
     if (!resp)
         return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type",
-                            r->ctype ? r->ctype : "application/json");
+    MHD_add_response_header(resp, "Content-Type", r->ctype ? r->ctype : "application/json");
     add_security_headers(r->srv, resp);
-    for (int i = 0; i < 2; i++)
+    for (int i = 0; i < 3; i++)
         if (r->set_cookie[i][0])
             MHD_add_response_header(resp, "Set-Cookie", r->set_cookie[i]);
     if (r->location[0])
@@ -453,8 +454,7 @@ static void handle(pt_server *s, struct MHD_Connection *c, const char *url, cons
         return;
     }
     if (pc->too_large) {
-        pt_error(r, 413, "body_too_large", "the request body is larger than %d bytes",
-                 PT_BODY_MAX);
+        pt_error(r, 413, "body_too_large", "the request body is larger than %d bytes", PT_BODY_MAX);
         return;
     }
     if (bad) {
@@ -548,7 +548,8 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-/* ---- the server -------------------------------------------------------------------------------- */
+/* ---- the server --------------------------------------------------------------------------------
+ */
 
 static int parse_listen(const char *listen, struct sockaddr_storage *ss, socklen_t *len,
                         cdr_diag *dg)
