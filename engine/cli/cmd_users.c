@@ -690,6 +690,8 @@ int cmd_users(int argc, char **argv)
         "--help` for each verb. Exit codes: 4 exists, bad password, no store; 6 unknown user,\n"
         "key, msisdn or enterprise. docs/users.md",
         opts};
+    if (argc > 1 && argv[1][0] != '-')
+        return cli_usage_error(&cs, "unknown verb '%s'", argv[1]);
     int pos = cli_parse(&cs, argc, argv);
     if (pos < 0)
         return pos == CLI_HELP ? CLI_EXIT_OK : CLI_EXIT_USAGE;

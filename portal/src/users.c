@@ -612,9 +612,10 @@ int cdr_user_login(cdr_store *st, const char *login, const char *password, cdr_t
             sodium_memzero(&u, sizeof u);
             return 0;
         }
-        /* no transaction is open here: the verification takes 50-100 ms */
+        /* no transaction is open here: the verification takes 50-100 ms. Done whatever the
+         * length (an over-long password, cut, is never right), so that it always costs the same */
         const int ok =
-            plen <= CDR_PASSWORD_MAX && crypto_pwhash_str_verify(u.us_hash, password, plen) == 0;
+            crypto_pwhash_str_verify(u.us_hash, password, plen) == 0 && plen <= CDR_PASSWORD_MAX;
         if (ok && u.us_disabled) { /* not a failure, not a success: nothing recorded */
             *res = CDR_LOGIN_DISABLED;
             sodium_memzero(&u, sizeof u);

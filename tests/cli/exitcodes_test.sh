@@ -70,6 +70,15 @@ project
 statement
 statement export
 statement verify
+users
+users add
+users passwd
+users disable
+users enable
+users list
+users key-add
+users key-revoke
+users key-list
 CMDS
 expect_rc 0 "cdrate --version" "$CDRATE" --version
 expect_rc 0 "cdrate --help" "$CDRATE" --help
@@ -81,7 +90,9 @@ json_err CDR_USAGE "rate bad flag --json"
 for c in "plans list" "plans show cn-payg" "directory show --msisdn $MSISDN" "counters" \
          "query balance --msisdn $MSISDN" "query owner --msisdn $MSISDN" \
          "rate --in $T/good.csv --out $T/o.csv" "rate --in $T/good.csv --dry-run" \
-         "ledger totals --ledger $T/nol" "pipeline --input csv:$T/sp --ledger $T/pl"; do
+         "ledger totals --ledger $T/nol" "pipeline --input csv:$T/sp --ledger $T/pl" \
+         "users add bob --role operator" "users passwd bob" "users disable bob" "users list" \
+         "users key-add k --scope ivr" "users key-revoke k" "users key-list"; do
   verb=${c%% -*}
   # shellcheck disable=SC2086
   expect_rc 4 "$verb: no store" "$CDRATE" $c --store "$NOSTORE"
@@ -154,5 +165,17 @@ expect_err "msisdn 8617000000000 is not in the directory" "query unknown msisdn"
 expect_rc 6 "query: unknown msisdn --json" "$CDRATE" query usage --msisdn 8617000000000 --store "$T/s" --json
 json_err CDR_NOTFOUND "query unknown msisdn --json"
 expect_rc 0 "query: a known msisdn" "$CDRATE" query bill-to-date --msisdn "$MSISDN" --store "$T/s"
+
+# users: 2 a bad login or role, 4 a bad password, 6 an unknown login, msisdn or enterprise
+expect_rc 2 "users add: unknown role" "$CDRATE" users add bob --role admin --store "$T/s"
+expect_rc 2 "users add: bad login --json" "$CDRATE" users add "b b" --role operator --store "$T/s" --json
+json_err CDR_USAGE "users add bad login --json"
+echo short > "$T/shortpw"
+expect_rc 4 "users add: short password --json" "$CDRATE" users add bob --role operator --store "$T/s" --password-file "$T/shortpw" --json
+json_err CDR_EINVAL "users add short password --json"
+expect_rc 6 "users add: unknown msisdn --json" "$CDRATE" users add bob --role member --msisdn 8617000000000 --store "$T/s" --password-file "$T/shortpw" --json
+json_err CDR_NOTFOUND "users add unknown msisdn --json"
+expect_rc 6 "users passwd: unknown login --json" "$CDRATE" users passwd bob --store "$T/s" --json
+json_err CDR_NOTFOUND "users passwd unknown --json"
 
 cli_done exitcodes

@@ -4,6 +4,7 @@
  * passwords, API keys (add, check, revoke, malformed, mismatch), and no password or key text in
  * the store's bytes. */
 #include <criterion/criterion.h>
+#include <pthread.h>
 #include <sodium.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -334,6 +335,13 @@ Test(users, login_right_and_wrong)
     do_login(fx.fx_st, "ann", PW, 1004, CDR_LOGIN_OK, 0);
     cr_assert_eq(cdr_user_get(fx.fx_st, "ann", &got, &dg), 0);
     cr_assert_eq(got.us_failed, 0);
+    /* an over-long password is verified and counted like any wrong one */
+    char long_pw[CDR_PASSWORD_MAX + 40];
+    memset(long_pw, 'x', sizeof long_pw - 1);
+    long_pw[sizeof long_pw - 1] = '\0';
+    do_login(fx.fx_st, "ann", long_pw, 1004, CDR_LOGIN_BAD, 0);
+    cr_assert_eq(cdr_user_get(fx.fx_st, "ann", &got, &dg), 0);
+    cr_assert_eq(got.us_failed, 1);
     /* NULL out and locked_until are allowed */
     int res = -1;
     cr_assert_eq(cdr_user_login(fx.fx_st, "ann", PW, 1005, 300, &res, NULL, NULL, &dg), 0);
@@ -607,5 +615,49 @@ Test(users, read_only_store)
     cr_assert_eq(cdr_apikey_each(fx.fx_st, count_key, &n, &dg), 0);
     cr_assert_eq(n, 0);
     cr_assert_eq(cdr_user_get(fx.fx_st, "ann", &u, &dg), CDR_NOTFOUND);
+    fx_close(&fx);
+}
+
+typedef struct login_thread {
+    cdr_store *lt_st;
+    int lt_bad;
+} login_thread;
+
+static void *login_wrong_twice(void *arg)
+{
+    login_thread *lt = arg;
+    for (int i = 0; i < 2; i++) {
+        int res = -1;
+        cdr_diag dg;
+        if (cdr_user_login(lt->lt_st, "ann", PW2, 1000, 0, &res, NULL, NULL, &dg) == 0 &&
+            res == CDR_LOGIN_BAD)
+            lt->lt_bad++;
+    }
+    return NULL;
+}
+
+/* Attempts from several threads at once: every failure is counted once (the count is written
+ * in its own short transaction after each verification). */
+Test(users, concurrent_failures_all_counted)
+{
+    fixture fx;
+    fx_open(&fx);
+    cdr_diag dg;
+    cdr_user u = mk_user("ann", CDR_ROLE_OPERATOR, NULL, 0);
+    cr_assert_eq(cdr_user_add(fx.fx_st, &u, PW, 1000, &dg), 0, "%s", dg.dg_msg);
+    pthread_t th[3];
+    login_thread lt[3];
+    for (int i = 0; i < 3; i++) {
+        lt[i] = (login_thread){fx.fx_st, 0};
+        cr_assert_eq(pthread_create(&th[i], NULL, login_wrong_twice, &lt[i]), 0);
+    }
+    for (int i = 0; i < 3; i++) {
+        pthread_join(th[i], NULL);
+        cr_assert_eq(lt[i].lt_bad, 2);
+    }
+    cdr_user got;
+    cr_assert_eq(cdr_user_get(fx.fx_st, "ann", &got, &dg), 0);
+    cr_assert_eq(got.us_failed, 6);
+    do_login(fx.fx_st, "ann", PW, 1001, CDR_LOGIN_OK, 0);
     fx_close(&fx);
 }
