@@ -380,9 +380,8 @@ static void member_json(void *arg, const cdr_dir_subscriber *sb)
     r->sep = 1;
 }
 
-static void warn_json(void *arg, const cdr_dir_subscriber *sb, const cdr_live_line *l)
+static void warn_json(pt_req *r, const cdr_dir_subscriber *sb, const cdr_live_line *l)
 {
-    pt_req *r = arg;
     char t[40];
     fprintf(r->out, "%s{\"msisdn\":", r->sep ? "," : "");
     pt_json_str(r, sb->sb_msisdn);
@@ -457,13 +456,14 @@ static int enterprise(pt_req *r, const segs *sg)
     case PT_ENT_OVERVIEW: {
         if (cycle_arg(r, &cycle))
             return r->status;
-        pt_ent_sums es;
-        memset(&es, 0, sizeof es);
-        if (pt_enterprise_sums(r, id, cycle, &es))
+        pt_ent_sums *es = calloc(1, sizeof *es);
+        if (!es)
+            return pt_error(r, 503, "unavailable", "out of memory");
+        cdr_pay_status *ps = NULL;
+        if (pt_enterprise_sums(r, id, cycle, es) || pt_pay_status(r, en->en_account, &ps)) {
+            free(es);
             return r->status;
-        cdr_pay_status *ps;
-        if (pt_pay_status(r, en->en_account, &ps))
-            return r->status;
+        }
         fprintf(r->out, "{\"id\":%" PRIu64 ",\"name\":", en->en_id);
         pt_json_str(r, en->en_name);
         fprintf(r->out, ",\"account\":%" PRIu64 ",\"managers\":{", en->en_account);
@@ -475,7 +475,8 @@ static int enterprise(pt_req *r, const segs *sg)
                 fputs("null", r->out);
         }
         fputs("},", r->out);
-        sums_json(r, &es);
+        sums_json(r, es);
+        free(es);
         /* open invoices of the enterprise account, per currency */
         char m[32];
         fputs(",\"open_invoices\":[", r->out);
@@ -503,17 +504,19 @@ static int enterprise(pt_req *r, const segs *sg)
     case PT_ENT_WARNINGS: {
         if (cycle_arg(r, &cycle))
             return r->status;
-        pt_ent_sums es;
-        memset(&es, 0, sizeof es);
-        es.es_warn_fn = warn_json;
-        es.es_warn_arg = r;
+        pt_ent_sums *es = calloc(1, sizeof *es);
+        if (!es)
+            return pt_error(r, 503, "unavailable", "out of memory");
+        if (pt_enterprise_sums(r, id, cycle, es)) {
+            free(es);
+            return r->status;
+        }
         fprintf(r->out, "{\"enterprise\":%" PRIu64 ",\"lines\":[", id);
-        r->sep = 0;
-        int rc = pt_enterprise_sums(r, id, cycle, &es);
-        if (rc)
-            return rc;
+        for (size_t i = 0; i < es->es_nwarn; i++)
+            warn_json(r, es->es_warn[i].ew_sub, &es->es_warn[i].ew_line);
         fputs("],", r->out);
-        sums_json(r, &es);
+        sums_json(r, es);
+        free(es);
         /* the enterprise account's arrears (the dunning list) */
         cdr_pay_overdue_set *od = NULL;
         cdr_diag dg;

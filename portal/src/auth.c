@@ -13,6 +13,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "cdr_fraud.h"
+#include "cdr_live.h"
+#include "cdr_payments.h"
+#include "cdr_requests.h"
 #include "server_int.h"
 
 #define CDR_DB_SESSIONS "portal_sessions" /* SHA-256 of the token -> pt_session_rec */
@@ -64,11 +68,24 @@ int pt_auth_init(pt_server *s, cdr_diag *dg)
     if (rc)
         return cdr_store_err(rc, "begin", dg);
     MDB_dbi dbi;
-    if ((rc = cdr_store_dbi(txn, CDR_DB_SESSIONS, MDB_CREATE, &dbi, dg)) != 0) {
-        mdb_txn_abort(txn);
-        return rc;
-    }
-    return cdr_store_err(mdb_txn_commit(txn), "create the sessions", dg);
+    /* LMDB: mdb_dbi_open must not run in two transactions of one process at once. Every database
+     * the server's threads read is opened here, once, before they start: their later opens only
+     * find the handle. The portal's own are created now, so no request creates one. */
+    static const char *const created[] = {CDR_DB_SESSIONS, CDR_DB_USERS, CDR_DB_APIKEYS,
+                                          CDR_DB_REQUESTS, "portal_meta"};
+    static const char *const existing[] = {
+        CDR_DB_PLANS,      CDR_DB_PLAN_META,     CDR_DB_COUNTERS,   CDR_DB_CYCLES,
+        CDR_DB_LIVE_LINES, CDR_DB_LIVE_ACCOUNTS, CDR_DB_LIVE_POOLS, CDR_DB_LIVE_APPLIED,
+        CDR_DB_DIR_META,   CDR_DB_DIR_RECORDS,   CDR_DB_DIR_MSISDN, CDR_DB_PAYMENTS,
+        CDR_DB_OVERDUE,    CDR_DB_FRAUD_RULES};
+    for (size_t i = 0; i < sizeof created / sizeof *created; i++)
+        if ((rc = cdr_store_dbi(txn, created[i], MDB_CREATE, &dbi, dg)) != 0) {
+            mdb_txn_abort(txn);
+            return rc;
+        }
+    for (size_t i = 0; i < sizeof existing / sizeof *existing; i++)
+        (void)mdb_dbi_open(txn, existing[i], 0, &dbi); /* absent ones stay absent */
+    return cdr_store_err(mdb_txn_commit(txn), "open the store's databases", dg);
 }
 
 void pt_auth_fini(pt_server *s)

@@ -70,8 +70,7 @@ size_t pt_members(pt_req *r, uint64_t enterprise,
     return k;
 }
 
-/* ---- sums over an enterprise's members ---------------------------------------------------------
- */
+/* ---- sums over an enterprise's members ---------------------------------------------------- */
 
 static void sum_member(void *arg, const cdr_dir_subscriber *sb)
 {
@@ -81,18 +80,26 @@ static void sum_member(void *arg, const cdr_dir_subscriber *sb)
     es->es_members++;
     if (es->es_failed ||
         cdr_live_query(pt_store(es->es_r->srv), es->es_rd, pt_plans(es->es_r->srv), sb->sb_msisdn,
-                       es->es_cycle, CDR_LIVE_Q_ALL, &v, &dg) != 0) {
+                       es->es_asked, CDR_LIVE_Q_ALL, &v, &dg) != 0) {
         es->es_failed = 1;
         return;
     }
-    if (v.lv_has_line) {
+    if (v.lv_has_line && v.lv_cycle > es->es_cycle) {
+        /* no cycle asked for: the latest with state of any member; the sums of older ones go */
+        es->es_cycle = v.lv_cycle;
+        es->es_warned = es->es_suspended = es->es_ncur = es->es_nwarn = 0;
+        memset(es->es_total, 0, sizeof es->es_total);
+    }
+    if (v.lv_has_line && v.lv_cycle == es->es_cycle) {
         const cdr_live_line *l = &v.lv_line;
         if (l->ll_status == CDR_LINE_WARNED)
             es->es_warned++;
         else if (l->ll_status == CDR_LINE_SUSPENDED)
             es->es_suspended++;
-        if (l->ll_status != CDR_LINE_ACTIVE && es->es_warn_fn)
-            es->es_warn_fn(es->es_warn_arg, sb, l);
+        if (l->ll_status != CDR_LINE_ACTIVE && es->es_nwarn < PT_MAX_WARN) {
+            es->es_warn[es->es_nwarn].ew_sub = sb;
+            es->es_warn[es->es_nwarn++].ew_line = *l;
+        }
         for (uint32_t i = 0; i < l->ll_ncur; i++) {
             const cdr_live_money *m = &l->ll_money[i];
             size_t j = 0;
@@ -114,19 +121,20 @@ int pt_enterprise_sums(pt_req *r, uint64_t enterprise, uint32_t cycle, pt_ent_su
 {
     cdr_diag dg;
     es->es_r = r;
+    es->es_asked = cycle;
     es->es_cycle = cycle;
-    if (!cycle) { /* the current month (UTC) */
-        time_t t = time(NULL);
-        struct tm tm;
-        gmtime_r(&t, &tm);
-        es->es_cycle = (uint32_t)(tm.tm_year + 1900) * 100 + (uint32_t)tm.tm_mon + 1;
-    }
     if (pt_config(r->srv)->pc_redis && !(es->es_rd = pt_redis(r, &dg)))
         return pt_error(r, 503, "unavailable", "the live state cannot be read now (Redis)");
     pt_members(r, enterprise, sum_member, es);
     if (es->es_failed) {
         pt_redis_drop(r);
         return pt_error(r, 503, "unavailable", "the live state cannot be read now");
+    }
+    if (!es->es_cycle) { /* no member has state: the current month (UTC) */
+        time_t t = time(NULL);
+        struct tm tm;
+        gmtime_r(&t, &tm);
+        es->es_cycle = (uint32_t)(tm.tm_year + 1900) * 100 + (uint32_t)tm.tm_mon + 1;
     }
     return 0;
 }

@@ -23,19 +23,25 @@ int pt_live(pt_req *r, const char *msisdn, uint32_t cycle, int what, cdr_live_vi
 size_t pt_members(pt_req *r, uint64_t enterprise,
                   void (*fn)(void *arg, const cdr_dir_subscriber *sb), void *arg);
 
-/* An enterprise's members in one cycle: their charges so far per currency, how many are warned or
- * suspended (warn_fn, when set, gets each such line). */
+/* An enterprise's members in one cycle (asked, or 0: the latest cycle in which any member has
+ * state, else the current month): their charges so far per currency, how many are warned or
+ * suspended, and the first PT_MAX_WARN such lines. Large: allocate it (calloc). */
+#define PT_MAX_WARN 1000
 typedef struct pt_ent_sums {
     pt_req *es_r;
     cdr_redis *es_rd;
-    uint32_t es_cycle; /* 0 in: the current month */
+    uint32_t es_asked;
+    uint32_t es_cycle; /* the cycle summed */
     size_t es_members, es_warned, es_suspended;
     size_t es_ncur;
     char es_cur[PT_MAX_CUR][4];
     cdr_money es_total[PT_MAX_CUR];
     int es_failed;
-    void (*es_warn_fn)(void *arg, const cdr_dir_subscriber *sb, const cdr_live_line *l);
-    void *es_warn_arg;
+    size_t es_nwarn;
+    struct {
+        const cdr_dir_subscriber *ew_sub;
+        cdr_live_line ew_line;
+    } es_warn[PT_MAX_WARN];
 } pt_ent_sums;
 int pt_enterprise_sums(pt_req *r, uint64_t enterprise, uint32_t cycle, pt_ent_sums *es);
 
