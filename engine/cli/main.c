@@ -28,6 +28,7 @@ static const cli_command commands[] = {
     {"payments", cmd_payments, "load payments; balances, arrears aging and dunning list"},
     {"cycle", cmd_cycle, "close a billing cycle against new usage; list the closed cycles"},
     {"statement", cmd_statement, "statements of a member or an enterprise; export and verify"},
+    {"requests", cmd_requests, "enterprises' requests for standard changes: list, apply"},
     {NULL, NULL, NULL},
 };
 

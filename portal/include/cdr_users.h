@@ -48,12 +48,12 @@ typedef struct cdr_user {
     uint8_t us_role;             /* cdr_role */
     uint8_t us_disabled;         /* 1 = may not log in; its sessions end */
     uint8_t us_pad[6];
-    uint64_t us_enterprise;         /* enterprise administrator: the enterprise id, else 0 */
-    char us_msisdn[CDR_NUMBER_MAX]; /* member: the line, else "" */
+    uint64_t us_enterprise;          /* enterprise administrator: the enterprise id, else 0 */
+    char us_msisdn[CDR_NUMBER_MAX];  /* member: the line, else "" */
     char us_hash[CDR_USER_HASH_MAX]; /* Argon2id string (crypto_pwhash_str) */
-    uint32_t us_generation; /* bumped by passwd, disable and enable: older sessions end */
-    uint32_t us_failed;     /* consecutive failed logins */
-    cdr_time us_locked_until; /* UTC seconds; 0 = not locked */
+    uint32_t us_generation;          /* bumped by passwd, disable and enable: older sessions end */
+    uint32_t us_failed;              /* consecutive failed logins */
+    cdr_time us_locked_until;        /* UTC seconds; 0 = not locked */
     cdr_time us_created;
     cdr_time us_changed;
 } cdr_user;
@@ -72,8 +72,7 @@ int cdr_user_set_disabled(cdr_store *st, const char *login, int disabled, cdr_ti
 /* CDR_NOTFOUND (no dg message) when there is no such user. */
 int cdr_user_get(cdr_store *st, const char *login, cdr_user *out, cdr_diag *dg);
 /* Every user in login order; a non-zero return of fn stops and is returned. */
-int cdr_user_each(cdr_store *st, int (*fn)(void *arg, const cdr_user *u), void *arg,
-                  cdr_diag *dg);
+int cdr_user_each(cdr_store *st, int (*fn)(void *arg, const cdr_user *u), void *arg, cdr_diag *dg);
 
 /* The outcome of a login attempt. */
 typedef enum cdr_login_result {
