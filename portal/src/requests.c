@@ -375,8 +375,9 @@ static int transition(cdr_store *st, uint64_t id, int from, int to, const char *
         rc = value_get(st, &k, &v, &r, dg);
     if (!rc && r.rq_state != from)
         rc = cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0,
-                          "request %llu is %s: only a %s request can be %s", (unsigned long long)id,
-                          cdr_req_state_name(r.rq_state), cdr_req_state_name(from), what);
+                          "request %llu is %s: only %s %s request can be %s",
+                          (unsigned long long)id, cdr_req_state_name(r.rq_state),
+                          from == CDR_REQ_APPROVED ? "an" : "a", cdr_req_state_name(from), what);
     if (rc) {
         mdb_txn_abort(txn);
         return rc;
