@@ -136,7 +136,7 @@ typedef struct cdr_req_applied {
     int ra_outcome;          /* cdr_req_outcome */
     uint64_t ra_enterprise;  /* the request's enterprise (0 when the request is unknown) */
     uint64_t ra_subscriber;  /* the line's subscriber id (0 when not found) */
-    char ra_records[2][320]; /* the records amended and appended, as in the file, or "" */
+    char ra_records[2][512]; /* the records amended and appended, as in the file, or "" */
 } cdr_req_applied;
 
 /* Returns 0 (ra_outcome CDR_REQ_APPLIED), or the error code with dg; out (not NULL) gets the

@@ -151,7 +151,7 @@ typedef struct apply_plan {
     uint64_t ap_edit_id;  /* its id (the subscriber's for a membership) */
     const char *ap_key;   /* the field set */
     char ap_val[64];      /* its new value */
-    char ap_append[256];  /* a record appended at the end, or "" */
+    char ap_append[512];  /* a record appended at the end, or "" */
     char ap_comment[160]; /* the comment line before it */
 } apply_plan;
 
