@@ -30,6 +30,7 @@ static const cli_command commands[] = {
     {"statement", cmd_statement, "statements of a member or an enterprise; export and verify"},
     {"serve", cmd_serve, "the web portal and JSON API for customers, managers and the IVR"},
     {"users", cmd_users, "the portal's users (roles, passwords) and API keys"},
+    {"requests", cmd_requests, "enterprises' requests for standard changes: list, apply"},
     {NULL, NULL, NULL},
 };
 
