@@ -136,7 +136,9 @@ static int audit(const audit_ctx *au, uint64_t target_id, uint64_t enterprise, c
     }
     char ts[40];
     time_text(now, ts, sizeof ts);
-    fprintf(f, "{\"time\":\"%s\",\"who\":", ts);
+    static uint64_t seq; /* the server's lines have pid and seq too (docs/portal.md) */
+    fprintf(f, "{\"time\":\"%s\",\"pid\":%ld,\"seq\":%" PRIu64 ",\"who\":", ts, (long)getpid(),
+            ++seq);
     cli_json_str(f, au->au_who);
     fprintf(f, ",\"role\":\"operator\",\"from\":\"cli\",\"action\":\"%s\",", au->au_action);
     if (target_id)
