@@ -24,7 +24,10 @@ static void ready(void *arg, unsigned port)
 {
     const char *listen = arg;
     const char *colon = strrchr(listen, ':');
-    printf("listening on %.*s:%u\n", (int)(colon - listen), listen, port);
+    if (cli_json)
+        printf("{\"listening\":\"%.*s:%u\"}\n", (int)(colon - listen), listen, port);
+    else
+        printf("listening on %.*s:%u\n", (int)(colon - listen), listen, port);
     fflush(stdout);
 }
 
@@ -32,6 +35,7 @@ int cmd_serve(int argc, char **argv)
 {
     const char *store = NULL, *redis = NULL, *bills = NULL, *ledger = NULL, *cert = NULL,
                *key = NULL, *audit = NULL, *listen = "127.0.0.1:8080", *proxy = NULL;
+    int json = 0;
     uint64_t threads = 0, ttl = 8 * 3600, idle = 30 * 60, lockout = 15 * 60;
     cli_opt opts[] = {
         {"store", CLI_STRING, &store, "STORE", "the LMDB store (directory, users, state)"},
@@ -51,6 +55,8 @@ int cmd_serve(int argc, char **argv)
          "idle time that ends a session (default 1800)", 1, 30 * 86400},
         {"lockout", CLI_COUNT, &lockout, "SECONDS",
          "how long a login stays locked after 5 failures in a row (default 900)", 1, 86400},
+        {"json", CLI_FLAG, &json, NULL,
+         "errors as JSON on stderr; the listening line as {\"listening\":\"ADDR:PORT\"}"},
         {0},
     };
     const cli_spec cs = {"serve",
