@@ -248,13 +248,6 @@ void pt_redis_drop(pt_req *r)
     }
 }
 
-static int64_t mono_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
 static void dir_release(pt_server *s, pt_dir *d)
 {
     if (!d)
@@ -268,17 +261,10 @@ static void dir_release(pt_server *s, pt_dir *d)
     }
 }
 
-/* Read the directory again when the store's stamp changed (checked at most once a second). */
+/* Read the directory again when the store's stamp changed: at start, then once a second on the
+ * reloader thread, so that no request ever waits for a directory to be read. */
 static void dir_refresh(pt_server *s)
 {
-    int64_t now = mono_ns();
-    pthread_mutex_lock(&s->mu);
-    int due = now - s->dir_checked_ns >= 1000000000 || !s->dir;
-    if (due)
-        s->dir_checked_ns = now;
-    pthread_mutex_unlock(&s->mu);
-    if (!due)
-        return;
     cdr_diag dg;
     uint64_t stamp;
     if (cdr_dir_stamp(s->st, &stamp, &dg) != 0)
@@ -286,28 +272,41 @@ static void dir_refresh(pt_server *s)
     pthread_mutex_lock(&s->mu);
     int same = s->dir && stamp == s->dir_stamp;
     pthread_mutex_unlock(&s->mu);
-    if (same)
-        return;
-    pthread_mutex_lock(&s->reload_mu); /* one reader at a time */
-    pthread_mutex_lock(&s->mu);
-    same = s->dir && stamp == s->dir_stamp;
-    pthread_mutex_unlock(&s->mu);
     cdr_dir *dir = NULL;
-    if (!same && cdr_dir_read(s->st, &dir, &dg) == 0) {
-        pt_dir *nd = calloc(1, sizeof *nd);
-        if (nd) {
-            nd->pd_dir = dir;
-            nd->pd_refs = 1;
-            pthread_mutex_lock(&s->mu);
-            pt_dir *old = s->dir;
-            s->dir = nd;
-            s->dir_stamp = stamp;
-            pthread_mutex_unlock(&s->mu);
-            dir_release(s, old);
-        } else
-            cdr_dir_free(dir);
+    if (same || cdr_dir_read(s->st, &dir, &dg) != 0)
+        return;
+    pt_dir *nd = calloc(1, sizeof *nd);
+    if (!nd) {
+        cdr_dir_free(dir);
+        return;
+    }
+    nd->pd_dir = dir;
+    nd->pd_refs = 1;
+    pthread_mutex_lock(&s->mu);
+    pt_dir *old = s->dir;
+    s->dir = nd;
+    s->dir_stamp = stamp;
+    pthread_mutex_unlock(&s->mu);
+    dir_release(s, old);
+}
+
+static void *reloader(void *arg)
+{
+    pt_server *s = arg;
+    pthread_mutex_lock(&s->reload_mu);
+    while (!s->stopping) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_sec += 1;
+        pthread_cond_timedwait(&s->reload_cv, &s->reload_mu, &ts);
+        if (s->stopping)
+            break;
+        pthread_mutex_unlock(&s->reload_mu);
+        dir_refresh(s);
+        pthread_mutex_lock(&s->reload_mu);
     }
     pthread_mutex_unlock(&s->reload_mu);
+    return NULL;
 }
 
 const cdr_dir *pt_dir_get(pt_req *r)
@@ -315,7 +314,6 @@ const cdr_dir *pt_dir_get(pt_req *r)
     if (r->dir)
         return r->dir->pd_dir;
     pt_server *s = r->srv;
-    dir_refresh(s);
     pthread_mutex_lock(&s->mu);
     r->dir = s->dir;
     if (r->dir)
@@ -699,6 +697,13 @@ int cdr_portal_serve(const cdr_portal_config *cfg, cdr_diag *dg)
     }
     if ((rc = pt_auth_init(s, dg)) != 0)
         goto out;
+    dir_refresh(s); /* read before the first request (none yet is fine: the pages say so) */
+    pthread_cond_init(&s->reload_cv, NULL);
+    if (pthread_create(&s->reload_th, NULL, reloader, s) != 0) {
+        rc = cdr_diag_set(dg, CDR_ENOMEM, NULL, 0, 0, "cannot start the reloader thread");
+        goto out;
+    }
+    s->reload_started = 1;
     s->health = MHD_create_response_from_buffer(sizeof health_body - 1, (void *)health_body,
                                                 MHD_RESPMEM_PERSISTENT);
     MHD_add_response_header(s->health, "Content-Type", "application/json");
@@ -746,6 +751,13 @@ int cdr_portal_serve(const cdr_portal_config *cfg, cdr_diag *dg)
     }
     MHD_stop_daemon(s->d);
 out:
+    if (s->reload_started) {
+        pthread_mutex_lock(&s->reload_mu);
+        s->stopping = 1;
+        pthread_cond_signal(&s->reload_cv);
+        pthread_mutex_unlock(&s->reload_mu);
+        pthread_join(s->reload_th, NULL);
+    }
     if (s->health)
         MHD_destroy_response(s->health);
     pt_auth_fini(s);

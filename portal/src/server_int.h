@@ -24,11 +24,13 @@ struct pt_server {
     struct MHD_Daemon *d;
     struct MHD_Response *health;
     int tls;
-    pthread_mutex_t mu;        /* dir, dir_stamp, dir_checked_ns, refs */
-    pthread_mutex_t reload_mu; /* one directory reload at a time */
+    pthread_mutex_t mu; /* dir, dir_stamp, refs */
     pt_dir *dir;
     uint64_t dir_stamp;
-    int64_t dir_checked_ns;
+    pthread_mutex_t reload_mu; /* the reloader thread's wait and stopping */
+    pthread_cond_t reload_cv;
+    pthread_t reload_th;
+    int reload_started, stopping;
     pthread_key_t redis_key;
     int audit_fd;
     pthread_mutex_t audit_mu;
