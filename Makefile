@@ -1,5 +1,5 @@
 # Thin wrapper: the build is CMake (CMakePresets.json); see README.md.
-.PHONY: all setup build release debug demo test test-release test-asan format format-check bench clean \
+.PHONY: all setup build release debug demo portal test test-release test-asan format format-check bench clean \
         fuzz kafka-up kafka-down kafka-status
 
 all: build
@@ -22,6 +22,15 @@ debug: setup
 # The main job end to end on embedded defaults: no server to start.
 demo: release
 	@scripts/demo.sh build-release/cdrate
+
+# The self-service portal on the demo's data (make demo first: it creates the demo users and
+# prints their names and password). Serves http://127.0.0.1:8080/ until Ctrl-C. docs/portal.md.
+PORTAL_LISTEN ?= 127.0.0.1:8080
+portal: release
+	@[ -f demo-out/portal/password ] || { echo "make portal: run make demo first (it creates the demo users)" >&2; exit 1; }
+	@echo "portal: users op.demo, ent.admin, member.demo and the managers make demo printed; password in demo-out/portal/password"
+	@build-release/cdrate serve --store demo-out/stream/store --bills demo-out/bills \
+	  --ledger demo-out/stream/ledger --listen $(PORTAL_LISTEN)
 
 # Every test, in the optimised build and again under ASan+UBSan. Each ctest run has its own real
 # Kafka broker on 127.0.0.1 (scripts/with-services: started before, stopped after, whatever

@@ -163,3 +163,33 @@ print("  enterprise %s: %d members, enterprise share %s, members %s, overflow %s
 PY
 "$CDRATE" statement export "${STMT_ARGS[@]}" --out "$OUT/statements/export"
 "$CDRATE" statement verify "$OUT/statements/export/$BCYCLE"
+# the self-service portal (docs/portal.md): demo users of every role in the streaming step's store,
+# an IVR key, and the command that serves them (make portal). Nothing is started here.
+echo "== the portal: demo users and an IVR key in $OUT/stream/store (docs/portal.md)"
+PDIR="$OUT/portal"
+mkdir -p "$PDIR"
+python3 -c 'import secrets; print("demo-" + secrets.token_urlsafe(12))' >"$PDIR/password"
+PW=$(cat "$PDIR/password")
+read -r AM BM SM TM < <("$CDRATE" directory show --enterprise "$SMEMBER_ENT" --store "$OUT/stream/store" \
+  --json | python3 -c '
+import json, sys
+m = json.load(sys.stdin)["enterprise"]["managers"]
+print(*[m[d] or "-" for d in ("account", "billing", "service", "technical")])')
+padd() { "$CDRATE" users add "$1" --store "$OUT/stream/store" --password-file "$PDIR/password" "${@:2}" 2>/dev/null; }
+padd op.demo --role operator
+padd ent.admin --role enterprise-admin --enterprise "$SMEMBER_ENT"
+padd member.demo --role member --msisdn "$SMEMBER"
+PUSERS="op.demo (operator), ent.admin (enterprise $SMEMBER_ENT), member.demo (line $SMEMBER)"
+for m in "$AM:account" "$BM:billing" "$SM:service" "$TM:technical"; do
+  login=${m%%:*}
+  [ "$login" = - ] && continue
+  if padd "$login" --role manager; then PUSERS="$PUSERS, $login (${m##*:} manager)"; fi
+done
+"$CDRATE" users key-add ivr-demo --scope ivr --store "$OUT/stream/store" 2>/dev/null >"$PDIR/ivr.key"
+echo "  users: $PUSERS"
+echo "  password of every demo user: $PW (also in $PDIR/password)"
+echo "  the IVR's API key: $PDIR/ivr.key (scope ivr: balance, usage, bill-to-date of any number)"
+echo "  start the portal:  make portal   (cdrate serve --store $OUT/stream/store --bills $OUT/bills"
+echo "                     --ledger $OUT/stream/ledger --listen 127.0.0.1:8080)"
+echo "  then open http://127.0.0.1:8080/ and log in; the API: curl -H \"Authorization: Bearer \$(cat $PDIR/ivr.key)\" \\"
+echo "       http://127.0.0.1:8080/api/v1/lines/$SMEMBER/balance"

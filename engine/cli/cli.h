@@ -66,6 +66,7 @@ int cmd_cycle(int argc, char **argv);
 int cmd_statement(int argc, char **argv);
 int cmd_serve(int argc, char **argv);
 int cmd_users(int argc, char **argv);
+int cmd_requests(int argc, char **argv);
 /* `statement export` and `statement verify` (cmd_statement_export.c). */
 int cli_statement_export(int argc, char **argv);
 int cli_statement_verify(int argc, char **argv);

@@ -91,7 +91,7 @@ void cli_usage(const cli_spec *cs, FILE *f)
             "files this command creates: 0640 in 0750 folders (default 0600 in 0700)");
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
                "5 unratable records (rate), 6 not found (query, payments, rerate, statement,\n"
-               "users), 7 not billed (statement); docs/operations.md\n");
+               "users, requests), 7 not billed (statement); docs/operations.md\n");
 }
 
 static void json_error(const char *code, const cdr_diag *dg, const char *msg)

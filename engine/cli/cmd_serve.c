@@ -24,14 +24,18 @@ static void ready(void *arg, unsigned port)
 {
     const char *listen = arg;
     const char *colon = strrchr(listen, ':');
-    printf("listening on %.*s:%u\n", (int)(colon - listen), listen, port);
+    if (cli_json)
+        printf("{\"listening\":\"%.*s:%u\"}\n", (int)(colon - listen), listen, port);
+    else
+        printf("listening on %.*s:%u\n", (int)(colon - listen), listen, port);
     fflush(stdout);
 }
 
 int cmd_serve(int argc, char **argv)
 {
     const char *store = NULL, *redis = NULL, *bills = NULL, *ledger = NULL, *cert = NULL,
-               *key = NULL, *audit = NULL, *listen = "127.0.0.1:8080";
+               *key = NULL, *audit = NULL, *listen = "127.0.0.1:8080", *proxy = NULL;
+    int json = 0;
     uint64_t threads = 0, ttl = 8 * 3600, idle = 30 * 60, lockout = 15 * 60;
     cli_opt opts[] = {
         {"store", CLI_STRING, &store, "STORE", "the LMDB store (directory, users, state)"},
@@ -40,6 +44,8 @@ int cmd_serve(int argc, char **argv)
         {"bills", CLI_STRING, &bills, "DIR", "the bill run's output: invoices and statements"},
         {"ledger", CLI_STRING, &ledger, "DIR", "the ledger folder (itemised statements)"},
         {"audit", CLI_STRING, &audit, "FILE", "the audit log (default STORE/audit.log)"},
+        {"trusted-proxy", CLI_STRING, &proxy, "ADDR",
+         "the reverse proxy's address: its X-Forwarded-For names the client"},
         {"tls-cert", CLI_STRING, &cert, "PEM", "serve HTTPS with this certificate (and --tls-key)"},
         {"tls-key", CLI_STRING, &key, "PEM", "the certificate's private key"},
         {"threads", CLI_COUNT, &threads, "N", "worker threads (default: 2 per core)", 1, 256},
@@ -49,6 +55,8 @@ int cmd_serve(int argc, char **argv)
          "idle time that ends a session (default 1800)", 1, 30 * 86400},
         {"lockout", CLI_COUNT, &lockout, "SECONDS",
          "how long a login stays locked after 5 failures in a row (default 900)", 1, 86400},
+        {"json", CLI_FLAG, &json, NULL,
+         "errors as JSON on stderr; the listening line as {\"listening\":\"ADDR:PORT\"}"},
         {0},
     };
     const cli_spec cs = {"serve",
@@ -82,6 +90,7 @@ int cmd_serve(int argc, char **argv)
         .pc_tls_cert = cert,
         .pc_tls_key = key,
         .pc_audit = audit,
+        .pc_trusted_proxy = proxy,
         .pc_threads = (unsigned)threads,
         .pc_session_ttl = (int64_t)ttl,
         .pc_session_idle = (int64_t)idle,

@@ -30,6 +30,7 @@ static const cli_command commands[] = {
     {"statement", cmd_statement, "statements of a member or an enterprise; export and verify"},
     {"serve", cmd_serve, "the web portal and JSON API for customers, managers and the IVR"},
     {"users", cmd_users, "the portal's users (roles, passwords) and API keys"},
+    {"requests", cmd_requests, "enterprises' requests for standard changes: list, apply"},
     {NULL, NULL, NULL},
 };
 
@@ -41,7 +42,7 @@ static void usage(FILE *f)
         fprintf(f, "  %-12s %s\n", c->name, c->summary);
     fprintf(f, "\nexit codes: 0 ok, 1 failure, 2 bad command line, 3 records rejected, 4 refused,\n"
                "5 unratable records (rate), 6 not found (query, payments, rerate, statement,\n"
-               "users), 7 not billed (statement); docs/operations.md\n");
+               "users, requests), 7 not billed (statement); docs/operations.md\n");
 }
 
 int main(int argc, char **argv)

@@ -31,6 +31,7 @@ typedef struct cdr_store {
     char st_path[4096];
     int st_lockless; /* opened MDB_RDONLY | MDB_NOLOCK: the lock file was not writable */
     int st_trim;     /* a write failed (EIO, ENOSPC...): trim the data file at close */
+    uint64_t st_id;  /* unique per open in this process (caches keyed by store use it) */
 } cdr_store;
 
 /* Open (creating the directory if needed) the store at path. flags: 0, or MDB_RDONLY.

@@ -197,6 +197,8 @@ int cdr_store_open(const char *path, unsigned flags, cdr_store **out, cdr_diag *
     }
     if (!rdonly)
         store_register(st, 1);
+    static _Atomic uint64_t opened; /* st_id: never the same twice in a process */
+    st->st_id = ++opened;
     *out = st;
     return 0;
 }

@@ -22,9 +22,11 @@ typedef struct cdr_portal_config {
     const char *pc_listen; /* "127.0.0.1:8080" (IPv4 or [IPv6]:port; port 0 = any free port) */
     const char *pc_tls_cert; /* PEM files: both or neither */
     const char *pc_tls_key;
-    const char *pc_audit;    /* the audit log; NULL: STORE/audit.log */
-    unsigned pc_threads;     /* worker threads; 0: one per core */
-    int64_t pc_session_ttl;  /* seconds a session lives after login (default 8 hours) */
+    const char *pc_audit;         /* the audit log; NULL: STORE/audit.log */
+    const char *pc_trusted_proxy; /* the reverse proxy's address: its X-Forwarded-For names the
+                                     client (audit, throttling); NULL: the peer is the client */
+    unsigned pc_threads;          /* worker threads; 0: one per core */
+    int64_t pc_session_ttl;       /* seconds a session lives after login (default 8 hours) */
     int64_t pc_session_idle; /* seconds without a request that end a session (default 30 min) */
     int64_t pc_lockout;      /* seconds a user stays locked after too many failures (15 min) */
     volatile sig_atomic_t *pc_stop; /* the server stops when *pc_stop becomes non-zero */

@@ -2,6 +2,7 @@
  * object; every refusal {"error":{"status","reason","message"}}. The same access rules as the pages
  * (access.c). */
 #include <inttypes.h>
+#include <sodium.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -154,7 +155,9 @@ static int login(pt_req *r)
     const char *l = jstr(f, n, "login"), *p = jstr(f, n, "password");
     if (!l || !p)
         return pt_error(r, 400, "bad_request", "\"login\" and \"password\" (strings) are needed");
-    if (pt_login(r, l, p))
+    int st = pt_login(r, l, p);
+    sodium_memzero(f, sizeof f); /* the password leaves no copy on this thread's stack */
+    if (st)
         return r->status;
     return me(r);
 }

@@ -2,6 +2,7 @@
  * (docs/portal.md, "Pages"). Every form carries its CSRF token; every object shown passed
  * pt_allow_* first. */
 #include <inttypes.h>
+#include <sodium.h>
 #include <string.h>
 
 #include "cdr_statement.h"
@@ -143,6 +144,7 @@ static int login_post(pt_req *r)
     const char *login = pt_form(r, "login", l, sizeof l);
     const char *pw = pt_form(r, "password", p, sizeof p);
     int st = pt_login(r, login, pw);
+    sodium_memzero(p, sizeof p);
     if (st == 401 || st == 400) {
         r->status = st;
         r->truncate = 0;

@@ -18,6 +18,7 @@
 #include "server_int.h"
 
 static const char health_body[] = "{\"status\":\"ok\"}\n";
+static int health_marker; /* *con_cls of a health request */
 
 /* ---- small helpers -----------------------------------------------------------------------------
  */
@@ -351,7 +352,9 @@ static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char 
     return MHD_YES;
 }
 
-static void client_ip(struct MHD_Connection *c, char *buf, size_t n)
+/* The client's address: the peer's, or, when the peer is the --trusted-proxy, the last address
+ * of its X-Forwarded-For (the one the proxy itself saw). */
+static void client_ip(pt_server *s, struct MHD_Connection *c, char *buf, size_t n)
 {
     const union MHD_ConnectionInfo *ci =
         MHD_get_connection_info(c, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
@@ -363,6 +366,22 @@ static void client_ip(struct MHD_Connection *c, char *buf, size_t n)
         inet_ntop(AF_INET, &((const struct sockaddr_in *)sa)->sin_addr, buf, (socklen_t)n);
     else if (sa->sa_family == AF_INET6)
         inet_ntop(AF_INET6, &((const struct sockaddr_in6 *)sa)->sin6_addr, buf, (socklen_t)n);
+    const char *xff;
+    if (!s->cfg.pc_trusted_proxy || strcmp(buf, s->cfg.pc_trusted_proxy) != 0 ||
+        !(xff = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "X-Forwarded-For")))
+        return;
+    const char *last = strrchr(xff, ',');
+    last = last ? last + 1 : xff;
+    last += strspn(last, " ");
+    size_t len = strcspn(last, " ");
+    char cand[64];
+    if (len == 0 || len >= sizeof cand)
+        return;
+    memcpy(cand, last, len);
+    cand[len] = '\0';
+    unsigned char tmp[16];
+    if (inet_pton(AF_INET, cand, tmp) == 1 || inet_pton(AF_INET6, cand, tmp) == 1)
+        snprintf(buf, n, "%s", cand); /* only an address: never free text into the audit log */
 }
 
 static void add_security_headers(pt_server *s, struct MHD_Response *resp)
@@ -439,7 +458,7 @@ static void handle(pt_server *s, struct MHD_Connection *c, const char *url, cons
     r->want_json = wants_json(c, url);
     r->status = 200;
     r->ctype = r->want_json ? "application/json" : "text/html; charset=utf-8";
-    client_ip(c, r->ip, sizeof r->ip);
+    client_ip(s, c, r->ip, sizeof r->ip);
     r->lang = pick_lang(r);
 
     size_t hbytes = strlen(url) + strlen(method) + 16;
@@ -486,11 +505,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     pt_server *s = cls;
+    if (*con_cls == &health_marker) /* the static answer: no identity, no store (the bench's
+                                       baseline); queued once the request is read, so the
+                                       connection stays open */
+        return MHD_queue_response(c, MHD_HTTP_OK, s->health);
     pt_conn *pc = *con_cls;
     if (!pc) {
         if (!strcmp(url, "/api/v1/health") && !strcmp(method, "GET")) {
-            /* the static answer: no identity, no store (the benchmark's baseline) */
-            return MHD_queue_response(c, MHD_HTTP_OK, s->health);
+            *con_cls = &health_marker;
+            return MHD_YES;
         }
         if (!(pc = calloc(1, sizeof *pc)))
             return MHD_NO;
@@ -541,7 +564,7 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
 {
     (void)cls, (void)c, (void)toe;
     pt_conn *pc = *con_cls;
-    if (pc) {
+    if (pc && *con_cls != (void *)&health_marker) {
         free(pc->body);
         free(pc);
         *con_cls = NULL;

@@ -213,9 +213,33 @@ static int hash_password(const char *password, char out[CDR_USER_HASH_MAX], cdr_
 /* ---- transactions ------------------------------------------------------------------------------
  */
 
-/* Begin a transaction (read-only unless write) under users_lock and open the database name
- * (created when write). *found 0 when a read finds no such database: the transaction is then
- * already ended. On error nothing is left open. */
+/* Database handles already opened and committed, per open store (a full cache is not used): a read
+ * that finds its handle here runs without users_lock (an open handle stays valid for every later
+ * transaction). */
+#define DBI_CACHE 8
+static struct {
+    uint64_t dc_store; /* cdr_store.st_id */
+    const char *dc_name;
+    MDB_dbi dc_dbi;
+} dbi_cache[DBI_CACHE];
+static _Thread_local int holds_lock;      /* this thread's transaction runs under users_lock */
+static _Thread_local const char *pending; /* the name its handle is cached under at commit */
+static _Thread_local uint64_t pending_store;
+static _Thread_local MDB_dbi pending_dbi_value;
+
+static int cached_dbi(uint64_t store, const char *name, MDB_dbi *dbi)
+{
+    for (int i = 0; i < DBI_CACHE; i++)
+        if (dbi_cache[i].dc_store == store && dbi_cache[i].dc_name == name) {
+            *dbi = dbi_cache[i].dc_dbi;
+            return 1;
+        }
+    return 0;
+}
+
+/* Begin a transaction (read-only unless write) and open the database name (created when write):
+ * under users_lock, except a read whose handle is cached. *found 0 when a read finds no such
+ * database: the transaction is then already ended. On error nothing is left open. */
 static int db_begin(cdr_store *st, int write, const char *name, MDB_txn **txn, MDB_dbi *dbi,
                     int *found, cdr_diag *dg)
 {
@@ -224,6 +248,20 @@ static int db_begin(cdr_store *st, int write, const char *name, MDB_txn **txn, M
     if (!st || !st->st_env)
         return cdr_diag_set(dg, CDR_EINVAL, NULL, 0, 0, "no store");
     pthread_mutex_lock(&users_lock);
+    if (!write && cached_dbi(st->st_id, name, dbi)) {
+        pthread_mutex_unlock(&users_lock);
+        holds_lock = 0;
+        int rc = mdb_txn_begin(st->st_env, NULL, MDB_RDONLY, txn);
+        if (rc) {
+            *txn = NULL;
+            return cdr_store_err(rc, "begin users read", dg);
+        }
+        *found = 1;
+        return 0;
+    }
+    holds_lock = 1;
+    pending = name;
+    pending_store = st->st_id;
     int rc = mdb_txn_begin(st->st_env, NULL, write ? 0 : MDB_RDONLY, txn);
     if (rc) {
         pthread_mutex_unlock(&users_lock);
@@ -245,6 +283,7 @@ static int db_begin(cdr_store *st, int write, const char *name, MDB_txn **txn, M
         snprintf(what, sizeof what, "open database %s", name);
         return cdr_store_err(rc, what, dg);
     }
+    pending_dbi_value = *dbi;
     *found = 1;
     return 0;
 }
@@ -258,7 +297,20 @@ static int db_end(MDB_txn *txn, int commit, cdr_diag *dg)
         rc = mdb_txn_commit(txn);
     else
         mdb_txn_abort(txn);
-    pthread_mutex_unlock(&users_lock);
+    if (holds_lock) {
+        if (commit && !rc) { /* the handle is now the environment's: cache it */
+            MDB_dbi d;
+            for (int i = 0; i < DBI_CACHE && !cached_dbi(pending_store, pending, &d); i++)
+                if (!dbi_cache[i].dc_store) {
+                    dbi_cache[i].dc_store = pending_store;
+                    dbi_cache[i].dc_name = pending;
+                    dbi_cache[i].dc_dbi = pending_dbi_value;
+                    break;
+                }
+        }
+        holds_lock = 0;
+        pthread_mutex_unlock(&users_lock);
+    }
     return rc ? cdr_store_err(rc, "commit users", dg) : 0;
 }
 

@@ -79,6 +79,11 @@ users list
 users key-add
 users key-revoke
 users key-list
+serve
+bench serve
+requests list
+requests show
+requests apply
 CMDS
 expect_rc 0 "cdrate --version" "$CDRATE" --version
 expect_rc 0 "cdrate --help" "$CDRATE" --help
@@ -92,7 +97,8 @@ for c in "plans list" "plans show cn-payg" "directory show --msisdn $MSISDN" "co
          "rate --in $T/good.csv --out $T/o.csv" "rate --in $T/good.csv --dry-run" \
          "ledger totals --ledger $T/nol" "pipeline --input csv:$T/sp --ledger $T/pl" \
          "users add bob --role operator" "users passwd bob" "users disable bob" "users list" \
-         "users key-add k --scope ivr" "users key-revoke k" "users key-list"; do
+         "users key-add k --scope ivr" "users key-revoke k" "users key-list" \
+         "serve --listen 127.0.0.1:0" "requests list"; do
   verb=${c%% -*}
   # shellcheck disable=SC2086
   expect_rc 4 "$verb: no store" "$CDRATE" $c --store "$NOSTORE"

@@ -4,7 +4,8 @@
  * cdr_dir_parse_file reads a path: the harness writes the input into a memory file (fuzz_memfile)
  * and passes its /proc/self/fd/N path, so the parser runs unchanged. Properties: a refused file has
  * a diagnostic and no directory; in a parsed one every subscriber is found again by id and by
- * MSISDN, its references resolve, and the payment rule and plan-use queries run over it. */
+ * MSISDN, its references resolve, every enterprise has an account manager and each manager holds
+ * its duty, and the payment rule and plan-use queries run over it. */
 #include "cdr_dir.h"
 #include "fuzz.h"
 
@@ -28,6 +29,19 @@ static void check_dir(const cdr_dir *dir)
         size_t nr = cdr_dir_rules_for(dir, &sb[i], rules, 8);
         for (size_t k = 0; k < nr && k < 8; k++)
             FUZZ_CHECK(rules[k] != NULL);
+    }
+    /* every enterprise has an account manager (its own, or its company customer's manager=), and
+     * each manager's login holds at least that duty */
+    size_t ne = 0;
+    const cdr_dir_enterprise *en = cdr_dir_enterprises(dir, &ne);
+    FUZZ_CHECK(ne == ds.ds_enterprises);
+    for (size_t i = 0; i < ne; i++) {
+        FUZZ_CHECK(en[i].en_manager[CDR_DIR_ACCOUNT_MANAGER][0] != '\0');
+        for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
+            FUZZ_CHECK(FUZZ_STR_OK(en[i].en_manager[d]));
+            if (en[i].en_manager[d][0])
+                FUZZ_CHECK(cdr_dir_manager_duties(&en[i], en[i].en_manager[d]) & (1u << d));
+        }
     }
     size_t nu = 0;
     const cdr_dir_plan_use *pu = cdr_dir_plan_uses(dir, &nu);
