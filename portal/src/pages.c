@@ -6,10 +6,7 @@
 #include <string.h>
 
 #include "cdr_statement.h"
-#include "data_int.h"
-
-#define ZH(r)        ((r)->lang == CDR_STMT_ZH_CN)
-#define T(r, en, zh) (ZH(r) ? (zh) : (en))
+#include "pages_int.h"
 
 static const char css[] =
     "body{font-family:sans-serif;margin:0;color:#222;background:#f6f7f9}"
@@ -19,7 +16,66 @@ static const char css[] =
     "text-align:left}td.n{text-align:right}.error{color:#a00}.box{background:#fff;padding:1em;"
     "border:1px solid #ddd;margin:.5em 0}label{display:block;margin:.4em 0}\n";
 
-/* The page's head, its header bar (who is logged in, the language, logout) and <main>. */
+typedef struct nav_ctx {
+    int nc_n;
+    const cdr_dir_enterprise *nc_first;
+    int nc_statements; /* an enterprise whose statements r may see */
+    pt_req *nc_r;
+} nav_ctx;
+
+static void nav_count(void *arg, const cdr_dir_enterprise *en, unsigned duties)
+{
+    (void)duties;
+    nav_ctx *nc = arg;
+    if (!nc->nc_n++)
+        nc->nc_first = en;
+    if (pg_ent_ok(nc->nc_r, PT_ENT_STATEMENT, en->en_id))
+        nc->nc_statements = 1;
+}
+
+static void nav_ent(pt_req *r, const cdr_dir_enterprise *en, int what, const char *path,
+                    const char *label)
+{
+    if (pg_ent_ok(r, what, en->en_id))
+        fprintf(r->out, "<a id=\"nav-%s\" href=\"/enterprises/%" PRIu64 "/%s\">%s</a>", path,
+                en->en_id, path, label);
+}
+
+/* The header's links: what the role may see (each checked as the page itself checks it). */
+static void nav(pt_req *r)
+{
+    const char *msisdn = r->id.id_user.us_msisdn;
+    if (r->id.id_user.us_role == CDR_ROLE_MEMBER) {
+        if (pg_line_ok(r, PT_LINE_BALANCE, msisdn)) {
+            fputs("<a id=\"nav-line\" href=\"/lines/", r->out);
+            pt_html(r, msisdn);
+            fprintf(r->out, "\">%s</a>", T(r, "My line", "我的线路"));
+        }
+        if (pg_line_ok(r, PT_LINE_INVOICES, msisdn)) {
+            fputs("<a id=\"nav-invoices\" href=\"/lines/", r->out);
+            pt_html(r, msisdn);
+            fprintf(r->out, "/invoices\">%s</a>", T(r, "Invoices", "发票"));
+        }
+        if (pg_line_ok(r, PT_LINE_STATEMENT, msisdn))
+            fprintf(r->out, "<a id=\"nav-statements\" href=\"/statements\">%s</a>",
+                    T(r, "Statements", "账单"));
+        return;
+    }
+    nav_ctx nc = {.nc_r = r};
+    pt_each_enterprise(r, nav_count, &nc);
+    if (nc.nc_n == 1) { /* one enterprise: its pages in the header */
+        nav_ent(r, nc.nc_first, PT_ENT_MEMBERS, "members", T(r, "Members", "成员"));
+        nav_ent(r, nc.nc_first, PT_ENT_INVOICES, "invoices", T(r, "Invoices", "发票"));
+        nav_ent(r, nc.nc_first, PT_ENT_WARNINGS, "warnings", T(r, "Warnings", "预警"));
+        nav_ent(r, nc.nc_first, PT_ENT_REQUESTS, "requests", T(r, "Requests", "申请"));
+    }
+    if (nc.nc_statements)
+        fprintf(r->out, "<a id=\"nav-statements\" href=\"/statements\">%s</a>",
+                T(r, "Statements", "账单"));
+}
+
+/* The page's head, its header bar (who is logged in, the pages it may see, the language, logout)
+ * and <main>. */
 void pt_page_begin(pt_req *r, const char *title)
 {
     r->ctype = "text/html; charset=utf-8";
@@ -30,11 +86,13 @@ void pt_page_begin(pt_req *r, const char *title)
           "<header><strong>cdrate</strong>",
           r->out);
     if (r->id.id_kind == PT_USER) {
-        fprintf(r->out, "<a href=\"/\">%s</a><span>", T(r, "Overview", "概览"));
+        fprintf(r->out, "<a id=\"nav-overview\" href=\"/\">%s</a>", T(r, "Overview", "概览"));
+        nav(r);
+        fputs("<span id=\"user\">", r->out);
         pt_html(r, r->id.id_user.us_login);
         fprintf(r->out, " (%s)</span>", cdr_role_name(r->id.id_user.us_role));
     }
-    fprintf(r->out, "<a href=\"?lang=%s\">%s</a>", ZH(r) ? "en" : "zh-CN",
+    fprintf(r->out, "<a id=\"lang\" href=\"?lang=%s\">%s</a>", ZH(r) ? "en" : "zh-CN",
             ZH(r) ? "English" : "中文");
     if (r->id.id_kind == PT_USER) {
         fputs("<form method=\"post\" action=\"/logout\"><input type=\"hidden\" name=\"csrf\" "
