@@ -210,6 +210,20 @@ static int format_arg(pt_req *r, int *format, const char **section, int member)
     return 0;
 }
 
+/* ,"managers":{"account":..,"billing":..,"service":..,"technical":..} (null for none) */
+static void managers_json(pt_req *r, const cdr_dir_enterprise *en)
+{
+    fputs(",\"managers\":{", r->out);
+    for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
+        fprintf(r->out, "%s\"%s\":", d ? "," : "", cdr_dir_duty_name(d));
+        if (en->en_manager[d][0])
+            pt_json_str(r, en->en_manager[d]);
+        else
+            fputs("null", r->out);
+    }
+    fputc('}', r->out);
+}
+
 static void owner_json(pt_req *r, const cdr_dir_subscriber *sb)
 {
     const cdr_dir *dir = pt_dir_get(r);
@@ -237,15 +251,8 @@ static void owner_json(pt_req *r, const cdr_dir_subscriber *sb)
             fputc('}', r->out);
         } else
             fputs("null", r->out);
-        fputs(",\"managers\":{", r->out);
-        for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
-            fprintf(r->out, "%s\"%s\":", d ? "," : "", cdr_dir_duty_name(d));
-            if (en->en_manager[d][0])
-                pt_json_str(r, en->en_manager[d]);
-            else
-                fputs("null", r->out);
-        }
-        fputs("}}", r->out);
+        managers_json(r, en);
+        fputc('}', r->out);
     } else
         fputs("null", r->out);
     fputs("}\n", r->out);
@@ -469,15 +476,9 @@ static int enterprise(pt_req *r, const segs *sg)
         }
         fprintf(r->out, "{\"id\":%" PRIu64 ",\"name\":", en->en_id);
         pt_json_str(r, en->en_name);
-        fprintf(r->out, ",\"account\":%" PRIu64 ",\"managers\":{", en->en_account);
-        for (int d = 0; d < CDR_DIR_MANAGERS; d++) {
-            fprintf(r->out, "%s\"%s\":", d ? "," : "", cdr_dir_duty_name(d));
-            if (en->en_manager[d][0])
-                pt_json_str(r, en->en_manager[d]);
-            else
-                fputs("null", r->out);
-        }
-        fputs("},", r->out);
+        fprintf(r->out, ",\"account\":%" PRIu64, en->en_account);
+        managers_json(r, en);
+        fputc(',', r->out);
         sums_json(r, es);
         free(es);
         /* open invoices of the enterprise account, per currency */
