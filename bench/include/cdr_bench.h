@@ -190,7 +190,7 @@ typedef struct cdr_bench_serve_config {
     uint64_t bs_cdrs;        /* rated into the state first */
     unsigned bs_connections; /* 0 = 50 */
     unsigned bs_seconds;     /* 0 = 10, per phase */
-    unsigned bs_threads;     /* the server's threads; 0 = its default */
+    unsigned bs_threads;     /* the server's threads; 0 = half the cores (wrk has the other half) */
     uint64_t bs_seed;
 } cdr_bench_serve_config;
 int cdr_bench_serve(const cdr_bench_serve_config *bs, FILE *out, FILE *progress, cdr_diag *dg);

@@ -175,11 +175,15 @@ int cdr_bench_serve(const cdr_bench_serve_config *bs, FILE *out, FILE *progress,
     }
     pthread_mutex_init(&sr->mu, NULL);
     pthread_cond_init(&sr->cv, NULL);
+    /* wrk runs on this machine too: it gets half the cores (two threads), the server the other
+     * half, unless --server-threads says otherwise (docs/benchmarks.md) */
+    long ncores = sysconf(_SC_NPROCESSORS_ONLN);
+    unsigned sthreads = bs->bs_threads ? bs->bs_threads : ncores > 1 ? (unsigned)(ncores / 2) : 1;
     sr->cfg = (cdr_portal_config){
         .pc_store = store,
         .pc_redis = bs->bs_redis,
         .pc_listen = "127.0.0.1:0",
-        .pc_threads = bs->bs_threads,
+        .pc_threads = sthreads,
         .pc_stop = &sr->stop,
         .pc_ready = on_ready,
         .pc_ready_arg = sr,
@@ -214,11 +218,11 @@ int cdr_bench_serve(const cdr_bench_serve_config *bs, FILE *out, FILE *progress,
         goto done;
     fprintf(out,
             "{\"bench\":\"serve\",\"backend\":\"%s\",\"subscribers\":%zu,\"cdrs\":%" PRIu64
-            ",\"connections\":%u,\"seconds\":%u,\"requests\":%" PRIu64
+            ",\"connections\":%u,\"server_threads\":%u,\"seconds\":%u,\"requests\":%" PRIu64
             ",\"req_per_sec\":%.0f,\"p50_ms\":%.3f,\"p99_ms\":%.3f,\"static_req_per_sec\":%.0f,"
             "\"static_p99_ms\":%.3f,\"ratio\":%.3f}\n",
-            bs->bs_redis ? "redis" : "embedded", gc.gc_subscribers, bs->bs_cdrs, conns, secs,
-            bal.requests, bal.rps, bal.p50, bal.p99, sta.rps, sta.p99,
+            bs->bs_redis ? "redis" : "embedded", gc.gc_subscribers, bs->bs_cdrs, conns, sthreads,
+            secs, bal.requests, bal.rps, bal.p50, bal.p99, sta.rps, sta.p99,
             sta.rps > 0 ? bal.rps / sta.rps : 0.0);
     fflush(out);
 done:

@@ -60,7 +60,7 @@ int cmd_bench(int argc, char **argv)
          10000},
         {"seconds", CLI_COUNT, &seconds, "S", "serve: seconds per phase (10)", 1, 3600},
         {"server-threads", CLI_COUNT, &server_threads, "T",
-         "serve: the server's threads (default: its own, 2 per core)", 1, 256},
+         "serve: the server's threads (default: half the cores; wrk has the rest)", 1, 256},
         {"json", CLI_FLAG, &json, NULL, "JSON output (the only output; accepted for clarity)"},
         {"quiet", CLI_FLAG, &quiet, NULL, "no progress"},
         {0},

@@ -719,20 +719,23 @@ int cdr_portal_serve(const cdr_portal_config *cfg, cdr_diag *dg)
         flags |= MHD_USE_IPv6;
     if (s->tls)
         flags |= MHD_USE_TLS;
-    struct MHD_OptionItem opts[] = {
-        {MHD_OPTION_EXTERNAL_LOGGER, (intptr_t)mhd_log, NULL}, /* first, so that it has them all */
-        {MHD_OPTION_SOCK_ADDR, 0, &ss},
-        {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)threads, NULL},
-        {MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL},
-        {MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, 1000, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)on_completed, NULL},
-        {MHD_OPTION_HTTPS_MEM_CERT, 0, cert},
-        {MHD_OPTION_HTTPS_MEM_KEY, 0, key},
-        {MHD_OPTION_END, 0, NULL},
-    };
-    if (!s->tls)
-        opts[7].option = MHD_OPTION_END; /* no certificate and key */
+    struct MHD_OptionItem opts[12];
+    size_t no = 0;
+#define OPT(o, v, p) opts[no++] = (struct MHD_OptionItem){(o), (intptr_t)(v), (p)}
+    OPT(MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL); /* first, so that it has them all */
+    OPT(MHD_OPTION_SOCK_ADDR, 0, &ss);
+    if (threads > 1) /* one thread: libmicrohttpd's own polling thread serves */
+        OPT(MHD_OPTION_THREAD_POOL_SIZE, threads, NULL);
+    OPT(MHD_OPTION_CONNECTION_MEMORY_LIMIT, 64 * 1024, NULL);
+    OPT(MHD_OPTION_CONNECTION_TIMEOUT, 60, NULL);
+    OPT(MHD_OPTION_CONNECTION_LIMIT, 1000, NULL);
+    OPT(MHD_OPTION_NOTIFY_COMPLETED, on_completed, NULL);
+    if (s->tls) {
+        OPT(MHD_OPTION_HTTPS_MEM_CERT, 0, cert);
+        OPT(MHD_OPTION_HTTPS_MEM_KEY, 0, key);
+    }
+    OPT(MHD_OPTION_END, 0, NULL);
+#undef OPT
     s->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, s, MHD_OPTION_ARRAY, opts,
                             MHD_OPTION_END);
     if (!s->d) {
