@@ -503,10 +503,16 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
 {
     (void)version;
     pt_server *s = cls;
-    if (*con_cls == &health_marker) /* the static answer: no identity, no store (the bench's
-                                       baseline); queued once the request is read, so the
-                                       connection stays open */
+    if (*con_cls == &health_marker) { /* the static answer: no identity, no store (the bench's
+                                         baseline); a body sent with it is read and dropped, and
+                                         the answer queued once the request is read, so that the
+                                         connection stays open */
+        if (*upload_size) {
+            *upload_size = 0;
+            return MHD_YES;
+        }
         return MHD_queue_response(c, MHD_HTTP_OK, s->health);
+    }
     pt_conn *pc = *con_cls;
     if (!pc) {
         if (!strcmp(url, "/api/v1/health") && !strcmp(method, "GET")) {
@@ -714,7 +720,7 @@ int cdr_portal_serve(const cdr_portal_config *cfg, cdr_diag *dg)
         long nc = sysconf(_SC_NPROCESSORS_ONLN);
         threads = nc > 0 ? (unsigned)nc * 2 : 2;
     }
-    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG;
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_POLL | MHD_USE_ERROR_LOG;
     if (ss.ss_family == AF_INET6)
         flags |= MHD_USE_IPv6;
     if (s->tls)
