@@ -325,8 +325,11 @@ static int line(pt_req *r, const segs *sg)
     const cdr_dir_subscriber *sb;
     int a = pt_allow_line(r, kind, msisdn, &sb);
     if (a != PT_OK) {
-        if (kind == PT_LINE_STATEMENT)
-            pt_audit(r, "statement.view", msisdn, "refused", a == 403 ? "forbidden" : "not found");
+        if (kind == PT_LINE_STATEMENT) {
+            char target[96];
+            snprintf(target, sizeof target, "line/%s/statement/%.7s", msisdn, sg->s[3]);
+            pt_audit(r, "statement.view", target, "refused", a == 403 ? "forbidden" : "not found");
+        }
         return refuse(r, a);
     }
     uint32_t cycle;
@@ -453,12 +456,15 @@ static int enterprise(pt_req *r, const segs *sg)
     const cdr_dir_enterprise *en;
     int a = pt_allow_enterprise(r, kind, id, &en);
     if (a != PT_OK) {
-        if (kind == PT_ENT_STATEMENT)
-            pt_audit(r, "statement.view", sg->s[1], "refused",
-                     a == 403 ? "forbidden" : "not found");
-        if (kind == PT_ENT_REQUEST_SUBMIT)
-            pt_audit(r, "request.submit", sg->s[1], "refused",
-                     a == 403 ? "forbidden" : "not found");
+        char target[96];
+        if (kind == PT_ENT_STATEMENT) {
+            snprintf(target, sizeof target, "enterprise/%" PRIu64 "/statement/%.7s", id, sg->s[3]);
+            pt_audit(r, "statement.view", target, "refused", a == 403 ? "forbidden" : "not found");
+        }
+        if (kind == PT_ENT_REQUEST_SUBMIT) {
+            snprintf(target, sizeof target, "enterprise/%" PRIu64, id);
+            pt_audit(r, "request.submit", target, "refused", a == 403 ? "forbidden" : "not found");
+        }
         return refuse(r, a);
     }
     uint32_t cycle;

@@ -63,9 +63,9 @@ int pt_audit(pt_req *r, const char *action, const char *target, const char *outc
     clock_gettime(CLOCK_REALTIME, &ts);
     const char *role;
     const char *w = who(r, &role);
+    /* the number and the write under one lock: the lines of a process are in seq order */
     pthread_mutex_lock(&s->audit_mu);
     uint64_t seq = ++s->audit_seq;
-    pthread_mutex_unlock(&s->audit_mu);
     fprintf(f, "{\"time\":\"%s\",\"pid\":%ld,\"seq\":%" PRIu64 ",\"who\":",
             cdr_time_format(ts.tv_sec, 0, 1, t, sizeof t), (long)getpid(), seq);
     cdr_json_write_str(f, w);
@@ -83,12 +83,12 @@ int pt_audit(pt_req *r, const char *action, const char *target, const char *outc
     }
     fputs("}\n", f);
     if (fclose(f) != 0) {
+        pthread_mutex_unlock(&s->audit_mu);
         free(line);
         return -1;
     }
-    /* one write() per line under the lock (O_APPEND: lines of several servers never interleave
-     * inside a line), then on disk before the answer leaves */
-    pthread_mutex_lock(&s->audit_mu);
+    /* one write() per line (O_APPEND: lines of several servers never interleave inside a line),
+     * then on disk before the answer leaves */
     ssize_t w2 = write(s->audit_fd, line, len);
     if (w2 == (ssize_t)len)
         fdatasync(s->audit_fd);

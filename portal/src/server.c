@@ -329,6 +329,7 @@ typedef struct pt_conn {
     char *body;
     size_t len, cap;
     int too_large;
+    int answered; /* the answer is queued (an early 413): the rest is dropped */
 } pt_conn;
 
 static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
@@ -340,12 +341,14 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
     return MHD_YES;
 }
 
+/* An argument or cookie that is not UTF-8, or holds a NUL (a %00 would cut the value short where
+ * it is looked up): the request is refused as a whole. */
 static enum MHD_Result check_arg(void *cls, enum MHD_ValueKind kind, const char *key,
-                                 const char *value)
+                                 size_t key_size, const char *value, size_t value_size)
 {
     (void)kind;
     int *bad = cls;
-    if (!pt_utf8_ok(key, strlen(key)) || (value && !pt_utf8_ok(value, strlen(value))))
+    if (!pt_utf8_ok(key, key_size) || (value && !pt_utf8_ok(value, value_size)))
         *bad = 1;
     return MHD_YES;
 }
@@ -462,8 +465,8 @@ static void handle(pt_server *s, struct MHD_Connection *c, const char *url, cons
     size_t hbytes = strlen(url) + strlen(method) + 16;
     MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, &hbytes);
     int bad = !pt_utf8_ok(url, strlen(url));
-    MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
-    MHD_get_connection_values(c, MHD_COOKIE_KIND, check_arg, &bad);
+    MHD_get_connection_values_n(c, MHD_GET_ARGUMENT_KIND, check_arg, &bad);
+    MHD_get_connection_values_n(c, MHD_COOKIE_KIND, check_arg, &bad);
     if (hbytes > PT_HEADERS_MAX) {
         pt_error(r, 431, "headers_too_large",
                  "the request line and headers are %zu bytes; at most %d are accepted", hbytes,
@@ -475,7 +478,8 @@ static void handle(pt_server *s, struct MHD_Connection *c, const char *url, cons
         return;
     }
     if (bad) {
-        pt_error(r, 400, "bad_encoding", "the URL, a query argument or a cookie is not UTF-8");
+        pt_error(r, 400, "bad_encoding",
+                 "the URL, a query argument or a cookie is not UTF-8 (or holds a NUL)");
         return;
     }
     if (r->body && !pt_utf8_ok(r->body, r->body_len)) {
@@ -523,8 +527,14 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
             return MHD_NO;
         *con_cls = pc;
         const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
-        if (cl && strtoull(cl, NULL, 10) > PT_BODY_MAX)
-            pc->too_large = 1;
+        if (!cl || strtoull(cl, NULL, 10) <= PT_BODY_MAX)
+            return MHD_YES;
+        /* announced too large: answered now, before a byte of the body is read (libmicrohttpd
+         * then closes the connection instead of reading the rest) */
+        pc->too_large = 1;
+    }
+    if (pc->answered) {
+        *upload_size = 0;
         return MHD_YES;
     }
     if (*upload_size) {
@@ -557,6 +567,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         return MHD_NO;
     handle(s, c, url, method, pc, &r);
     enum MHD_Result ok = send_req(&r);
+    pc->answered = 1;
     fclose(r.out);
     free(r.out_buf);
     dir_release(s, r.dir);
