@@ -88,11 +88,6 @@ int pt_auth_init(pt_server *s, cdr_diag *dg)
     return cdr_store_err(mdb_txn_commit(txn), "open the store's databases", dg);
 }
 
-void pt_auth_fini(pt_server *s)
-{
-    (void)s;
-}
-
 static int session_get(pt_server *s, const unsigned char key[32], pt_session_rec *out)
 {
     MDB_txn *txn;

@@ -780,7 +780,6 @@ out:
     }
     if (s->health)
         MHD_destroy_response(s->health);
-    pt_auth_fini(s);
     pt_audit_close(s);
     free(cert);
     free(key);

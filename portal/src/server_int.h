@@ -42,6 +42,5 @@ struct pt_server {
 int pt_audit_open(pt_server *s, cdr_diag *dg);
 void pt_audit_close(pt_server *s);
 int pt_auth_init(pt_server *s, cdr_diag *dg);
-void pt_auth_fini(pt_server *s);
 
 #endif
